@@ -1,0 +1,92 @@
+"""dlsolve: deep-learning problem sets solved exactly, step by step.
+
+The public API, in the order data flows through it::
+
+    problems = solver.load("problems/lecture-normalization.yaml")
+    solved = solver.solve_set(problems)             # Solutions, one per problem
+    print(solver.render.text.render([solved]))      # or markdown / json
+
+Kinds never print or read files; renderers never compute; the checker and the
+PyTorch verifier only read Solutions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import kinds
+from .errors import DlsolveError, FieldError
+from .solution import Solution
+from .spec import Problem, ProblemSet, load, load_text
+
+__all__ = ["DlsolveError", "Problem", "ProblemSet", "SolvedSet", "Solution", "expand_paths",
+           "load", "load_text", "solve", "solve_paths", "solve_set"]
+
+
+@dataclass
+class SolvedSet:
+    """A problem file after solving: a Solution per good problem, an error per bad one."""
+
+    path: str
+    title: str | None
+    solutions: list[Solution]
+    errors: list[DlsolveError] = field(default_factory=list)
+    text: str | None = None
+
+
+def solve(problem: Problem, overrides: Mapping[str, Any] | None = None,
+          **options: Any) -> Solution:
+    """Solve one problem. ``overrides`` replace answers by given values (error carried
+    forward); ``options`` select a kind's misconception. Raises DlsolveError."""
+    k = kinds.get(problem.kind)
+    s = k.new_solution(overrides)
+    s.id, s.kind, s.title, s.text = problem.id, problem.kind, problem.title, problem.text
+    s.ask, s.points = problem.ask, problem.points
+    s.givens = k.show_givens(problem.given)
+    try:
+        k.solve(problem.given, s, **options)
+    except FieldError as err:
+        raise problem.error(err.message, err.field) from None
+    return s
+
+
+def solve_set(ps: ProblemSet, only: Iterable[str] | None = None) -> SolvedSet:
+    """Solve every problem of a file; one that fails is reported, the others still solve."""
+    wanted = set(only) if only is not None else None
+    out = SolvedSet(ps.path, ps.title, [], list(ps.errors), ps.text)
+    for problem in ps.problems:
+        if wanted is not None and problem.id not in wanted:
+            continue
+        try:
+            out.solutions.append(solve(problem))
+        except DlsolveError as err:
+            out.errors.append(err)
+    return out
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and every ``*.yaml``/``*.yml`` directly in a folder named, in order."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def solve_paths(paths: Iterable[str | Path], only: Iterable[str] | None = None
+                ) -> list[SolvedSet]:
+    """Load and solve files and folders; a file that cannot be read becomes an error entry."""
+    results = []
+    for p in expand_paths(paths):
+        try:
+            ps = load(p)
+        except DlsolveError as err:
+            results.append(SolvedSet(str(p), None, [], [err]))
+            continue
+        results.append(solve_set(ps, only))
+    return results

@@ -1,0 +1,537 @@
+"""How a worked step's maths is written down, once, for both LaTeX and the terminal.
+
+A kind describes an equation as a small tree (``eq(sym("mu", 1), frac(add(4, 4, 8, 8), 4), 6)``)
+and every renderer prints the same tree: LaTeX for Markdown and JSON, and a
+Unicode layout for the terminal, where matrices are drawn with brackets over
+several lines. Nothing here computes: the numbers arrive exact and are only
+formatted (through :mod:`solver.exact`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import exact
+
+# Binding strength, for parentheses: a child weaker than its parent is wrapped.
+ADD, NEG, MUL, POW, ATOM = 10, 15, 20, 30, 100
+
+
+@dataclass
+class Block:
+    """Lines of text of equal width with a baseline: a tiny 2-D layout for the terminal."""
+
+    lines: list[str]
+    baseline: int = 0
+
+    @staticmethod
+    def of(text: str) -> Block:
+        return Block([text], 0)
+
+    @property
+    def width(self) -> int:
+        return max((len(s) for s in self.lines), default=0)
+
+    def padded(self) -> Block:
+        w = self.width
+        return Block([s.ljust(w) for s in self.lines], self.baseline)
+
+
+def hcat(*blocks: Block) -> Block:
+    """Blocks side by side, baselines aligned."""
+    above = max(b.baseline for b in blocks)
+    below = max(len(b.lines) - b.baseline - 1 for b in blocks)
+    lines = [""] * (above + below + 1)
+    for b in blocks:
+        b = b.padded()
+        top = above - b.baseline
+        blank = " " * b.width
+        for i in range(len(lines)):
+            j = i - top
+            lines[i] += b.lines[j] if 0 <= j < len(b.lines) else blank
+    return Block([s.rstrip() if i != above else s for i, s in enumerate(lines)], above)
+
+
+class M:
+    """A piece of displayable maths."""
+
+    def latex(self) -> str:
+        raise NotImplementedError
+
+    def block(self) -> Block:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        """Unicode, possibly over several lines (matrices)."""
+        return "\n".join(s.rstrip() for s in self.block().lines)
+
+    def prec(self) -> int:
+        """Binding strength in the Unicode form."""
+        return ATOM
+
+    def prec_latex(self) -> int:
+        """Binding strength in the LaTeX form (\\frac binds tighter than a slash)."""
+        return self.prec()
+
+
+def m(x: Any) -> M:
+    """Anything displayable: M as itself, a list as a matrix, a string as a symbol."""
+    if isinstance(x, M):
+        return x
+    if isinstance(x, list):
+        return Mat(x)
+    if isinstance(x, str):
+        return Sym(x)
+    return Num(x)
+
+
+def _wrap_text(child: M, prec: int) -> Block:
+    b = child.block()
+    if child.prec() < prec:
+        return hcat(_paren_block("(", len(b.lines), b.baseline), b,
+                    _paren_block(")", len(b.lines), b.baseline))
+    return b
+
+
+def _wrap_latex(child: M, prec: int) -> str:
+    s = child.latex()
+    return rf"\left({s}\right)" if child.prec_latex() < prec else s
+
+
+def _paren_block(ch: str, height: int, baseline: int) -> Block:
+    if height == 1:
+        return Block([ch], 0)
+    top, mid, bot = ("⎛", "⎜", "⎝") if ch == "(" else ("⎞", "⎟", "⎠")
+    return Block([top] + [mid] * (height - 2) + [bot], baseline)
+
+
+class Num(M):
+    """An exact scalar (or None for an undefined value, or a boolean)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def latex(self) -> str:
+        if self.value is None:
+            return r"\text{undefined}"
+        return exact.latex(self.value)
+
+    def block(self) -> Block:
+        if self.value is None:
+            return Block.of("undefined")
+        return Block.of(exact.unicode(self.value))
+
+    def prec(self) -> int:
+        v = self.value
+        if v is None or isinstance(v, bool):
+            return ATOM
+        if exact.is_compound(v):
+            return ADD
+        if exact.is_negative_looking(v):
+            return NEG
+        s = exact.unicode(v)
+        if any(c in s for c in "/·* "):
+            return MUL
+        return ATOM
+
+    def prec_latex(self) -> int:
+        v = self.value
+        if v is None or isinstance(v, bool):
+            return ATOM
+        if exact.is_compound(v):
+            return ADD
+        if exact.is_negative_looking(v):
+            return NEG
+        return MUL if not exact.is_rational(v) else ATOM
+
+
+def _sub_text(sub: Any) -> str:
+    s = ",".join(str(x) for x in sub) if isinstance(sub, tuple) else str(sub)
+    if all(c in exact._SUB_CHARS or c == "," for c in s):
+        return s.translate(exact.SUBSCRIPT).replace(",", "‚")
+    return f"_{s}"
+
+
+class Sym(M):
+    """A named quantity: Greek names become letters, with an optional sub/superscript."""
+
+    def __init__(self, name: str, sub: Any = None, sup: Any = None, *, bold: bool = False,
+                 hat: bool = False) -> None:
+        self.name, self.sub, self.sup, self.bold, self.hat = name, sub, sup, bold, hat
+
+    def latex(self) -> str:
+        s = exact.greek_latex(self.name)
+        if self.hat:
+            s = rf"\hat{{{s}}}"
+        if self.bold:
+            s = rf"\mathbf{{{s}}}"
+        if self.sub is not None:
+            sub = ",".join(str(x) for x in self.sub) if isinstance(self.sub, tuple) else self.sub
+            s += f"_{{{sub}}}"
+        if self.sup is not None:
+            s += f"^{{{self.sup}}}"
+        return s
+
+    def block(self) -> Block:
+        s = exact.greek_unicode(self.name)
+        if self.hat:
+            s += "\u0302"
+        if self.sub is not None:
+            s += _sub_text(self.sub)
+        if self.sup is not None:
+            sup = str(self.sup)
+            tr = sup.translate(exact.SUPERSCRIPT)
+            s += tr if all(c in "0123456789+-=()nT" for c in sup) else f"^{sup}"
+        return Block.of(s)
+
+
+class Text(M):
+    """Words inside an equation (``\\text{...}``)."""
+
+    def __init__(self, s: str) -> None:
+        self.s = s
+
+    def latex(self) -> str:
+        return rf"\text{{{self.s}}}"
+
+    def block(self) -> Block:
+        return Block.of(self.s)
+
+
+class Add(M):
+    """``a + b - c``: a negative term is written as a subtraction."""
+
+    def __init__(self, *terms: Any) -> None:
+        self.terms = [m(t) for t in terms]
+
+    def prec(self) -> int:
+        return ADD if len(self.terms) > 1 else self.terms[0].prec()
+
+    def prec_latex(self) -> int:
+        return ADD if len(self.terms) > 1 else self.terms[0].prec_latex()
+
+    def _split(self) -> list[tuple[str, M]]:
+        out = []
+        for i, t in enumerate(self.terms):
+            if i and isinstance(t, Neg):
+                out.append(("-", t.x))
+            elif i and isinstance(t, Num) and t.prec() == NEG:
+                out.append(("-", Num(-t.value)))
+            else:
+                out.append(("+", t))
+        return out
+
+    def latex(self) -> str:
+        parts = []
+        for i, (op, t) in enumerate(self._split()):
+            s = _wrap_latex(t, ADD + 1 if op == "-" else ADD)
+            parts.append(s if i == 0 else f" {op} {s}")
+        return "".join(parts)
+
+    def block(self) -> Block:
+        blocks = []
+        for i, (op, t) in enumerate(self._split()):
+            if i:
+                blocks.append(Block.of(f" {op} "))
+            blocks.append(_wrap_text(t, ADD + 1 if op == "-" else ADD))
+        return hcat(*blocks)
+
+
+def sub(a: Any, b: Any) -> Add:
+    """``a − b``."""
+    return Add(a, Neg(b))
+
+
+class Neg(M):
+    """``−x``."""
+
+    def __init__(self, x: Any) -> None:
+        self.x = m(x)
+
+    def prec(self) -> int:
+        return NEG
+
+    def latex(self) -> str:
+        return "-" + _wrap_latex(self.x, MUL)
+
+    def block(self) -> Block:
+        return hcat(Block.of("-"), _wrap_text(self.x, MUL))
+
+
+class Mul(M):
+    """``a·b``: juxtaposed where the product is unambiguous (``2√3``, ``2γ``)."""
+
+    def __init__(self, *factors: Any) -> None:
+        self.factors = [m(f) for f in factors]
+
+    def prec(self) -> int:
+        return MUL
+
+    def latex(self) -> str:
+        return r" \cdot ".join(_wrap_latex(f, MUL + 1 if i else MUL)
+                               for i, f in enumerate(self.factors))
+
+    def block(self) -> Block:
+        blocks: list[Block] = []
+        for i, f in enumerate(self.factors):
+            if i:
+                blocks.append(Block.of("·"))
+            blocks.append(_wrap_text(f, MUL + 1 if i else MUL))
+        return hcat(*blocks)
+
+
+class Frac(M):
+    """``n/d``: ``\\frac`` in LaTeX, a slash on the terminal."""
+
+    def __init__(self, n: Any, d: Any) -> None:
+        self.n, self.d = m(n), m(d)
+
+    def prec(self) -> int:
+        return MUL
+
+    def prec_latex(self) -> int:
+        return ATOM
+
+    def latex(self) -> str:
+        return rf"\frac{{{self.n.latex()}}}{{{self.d.latex()}}}"
+
+    def block(self) -> Block:
+        return hcat(_wrap_text(self.n, MUL), Block.of("/"), _wrap_text(self.d, MUL + 1))
+
+
+class Sqrt(M):
+    """``√x``."""
+
+    def __init__(self, x: Any) -> None:
+        self.x = m(x)
+
+    def prec_latex(self) -> int:
+        return ATOM
+
+    def latex(self) -> str:
+        return rf"\sqrt{{{self.x.latex()}}}"
+
+    def block(self) -> Block:
+        inner = self.x.block()
+        if self.x.prec() >= ATOM and len(inner.lines) == 1:
+            return hcat(Block.of("√"), inner)
+        return hcat(Block.of("√"), _paren_block("(", 1, 0), inner, _paren_block(")", 1, 0))
+
+
+class Pow(M):
+    """``b^e``: superscript digits on the terminal where they exist."""
+
+    def __init__(self, base: Any, exp: Any) -> None:
+        self.base, self.exp = m(base), exp
+
+    def prec(self) -> int:
+        return POW
+
+    def latex(self) -> str:
+        e = self.exp.latex() if isinstance(self.exp, M) else str(self.exp)
+        return f"{_wrap_latex(self.base, POW + 1)}^{{{e}}}"
+
+    def block(self) -> Block:
+        base = _wrap_text(self.base, POW + 1)
+        e = self.exp.text() if isinstance(self.exp, M) else str(self.exp)
+        if all(c in "0123456789+-=()nT" for c in e):
+            return hcat(base, Block.of(e.translate(exact.SUPERSCRIPT)))
+        return hcat(base, Block.of(f"^({e})" if len(e) > 1 else f"^{e}"))
+
+
+class Call(M):
+    """A named function applied to arguments: ``Var(x)``, ``max(a, b)``."""
+
+    def __init__(self, name: str, *args: Any, latex_name: str | None = None) -> None:
+        self.name, self.args = name, [m(a) for a in args]
+        self.latex_name = latex_name or (rf"\operatorname{{{name}}}" if len(name) > 1 else name)
+
+    def latex(self) -> str:
+        inner = ", ".join(a.latex() for a in self.args)
+        return rf"{self.latex_name}\left({inner}\right)"
+
+    def block(self) -> Block:
+        blocks = [Block.of(self.name + "(")]
+        for i, a in enumerate(self.args):
+            if i:
+                blocks.append(Block.of(", "))
+            blocks.append(a.block())
+        blocks.append(Block.of(")"))
+        return hcat(*blocks)
+
+
+class Norm(M):
+    """``‖x‖`` (or ``|x|`` with ``bars=1``)."""
+
+    def __init__(self, x: Any, bars: int = 2) -> None:
+        self.x, self.bars = m(x), bars
+
+    def latex(self) -> str:
+        bar = r"\|" if self.bars == 2 else "|"
+        return rf"\left{bar}{self.x.latex()}\right{bar}"
+
+    def block(self) -> Block:
+        bar = "‖" if self.bars == 2 else "|"
+        return hcat(Block.of(bar), self.x.block(), Block.of(bar))
+
+
+class Raw(M):
+    """Maths given directly as LaTeX and Unicode, for notation the tree has no node for."""
+
+    def __init__(self, latex: str, text: str, prec: int = ATOM) -> None:
+        self._latex, self._text, self._prec = latex, text, prec
+
+    def latex(self) -> str:
+        return self._latex
+
+    def block(self) -> Block:
+        return Block.of(self._text)
+
+    def prec(self) -> int:
+        return self._prec
+
+
+class Summation(M):
+    """``Σ_{i=lo}^{hi} body``."""
+
+    def __init__(self, index: str, lo: Any, hi: Any, body: Any) -> None:
+        self.index, self.lo, self.hi, self.body = index, m(lo), m(hi), m(body)
+
+    def prec(self) -> int:
+        return MUL
+
+    def latex(self) -> str:
+        return (rf"\sum_{{{self.index}={self.lo.latex()}}}^{{{self.hi.latex()}}} "
+                + _wrap_latex(self.body, MUL))
+
+    def block(self) -> Block:
+        label = f"Σ[{self.index}={self.lo.text()}..{self.hi.text()}] "
+        return hcat(Block.of(label), _wrap_text(self.body, MUL))
+
+
+# --------------------------------------------------------------------------- tensors
+
+TEXT_EDGE = 4  # on the terminal, a long axis shows this many entries at each end
+
+
+ELLIPSIS = object()  # where a long axis is cut on the terminal
+
+
+def _elided(items: Sequence[Any], limit: int) -> list[Any]:
+    """Entries of a long axis with the ELLIPSIS marker in the middle."""
+    if len(items) <= 2 * limit + 1:
+        return list(items)
+    return [*items[:limit], ELLIPSIS, *items[-limit:]]
+
+
+class Mat(M):
+    """A vector, matrix or tensor: ``bmatrix`` in LaTeX, bracketed rows on the terminal.
+
+    The terminal elides long axes as numpy does (the JSON and Markdown outputs
+    are never elided: they are the record).
+    """
+
+    def __init__(self, t: list[Any]) -> None:
+        self.t = t
+
+    def latex(self) -> str:
+        t = self.t
+        if not t or not isinstance(t[0], list):
+            return r"\begin{bmatrix} " + " & ".join(Num(x).latex() for x in t) + r" \end{bmatrix}"
+        if not isinstance(t[0][0], list):
+            rows = [" & ".join(Num(x).latex() for x in row) for row in t]
+            return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+        return r"\left[ " + ",\\; ".join(Mat(s).latex() for s in t) + r" \right]"
+
+    def block(self) -> Block:
+        t = self.t
+        if not t or not isinstance(t[0], list):
+            cells = ["…" if x is ELLIPSIS else Num(x).text() for x in _elided(t, TEXT_EDGE)]
+            return Block.of("[" + ", ".join(cells) + "]")
+        if not isinstance(t[0][0], list):
+            return _matrix_block(t)
+        parts: list[Block] = [Block.of("[")]
+        for i, s in enumerate(_elided(t, TEXT_EDGE // 2)):
+            if i:
+                parts.append(Block.of(", "))
+            parts.append(Block.of("…") if s is ELLIPSIS else Mat(s).block())
+        parts.append(Block.of("]"))
+        return hcat(*parts)
+
+
+def _matrix_block(rows: list[list[Any]]) -> Block:
+    shown_rows = _elided(rows, TEXT_EDGE)
+    grid: list[list[str] | None] = []  # None: the elided rows
+    for row in shown_rows:
+        if row is ELLIPSIS:
+            grid.append(None)
+            continue
+        cells = _elided([Num(x).text() for x in row], TEXT_EDGE)
+        grid.append(["…" if c is ELLIPSIS else c for c in cells])
+    ncols = max(len(r) for r in grid if r is not None)
+    widths = [max(len(r[j]) for r in grid if r is not None) for j in range(ncols)]
+    lines = []
+    for r in grid:
+        if r is None:
+            lines.append("  ".join("⋮".rjust(w) for w in widths))
+        else:
+            lines.append("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+    if len(lines) == 1:
+        return Block.of("[" + lines[0] + "]")
+    n = len(lines)
+    out = []
+    for i, s in enumerate(lines):
+        left, right = ("⎡", "⎤") if i == 0 else ("⎣", "⎦") if i == n - 1 else ("⎢", "⎥")
+        out.append(f"{left}{s}{right}")
+    return Block(out, (n - 1) // 2)
+
+
+# --------------------------------------------------------------------------- equations
+
+
+class Chain(M):
+    """``a = b = c`` (or any relations: ``≤``, ``≈``, ``⇒``) with the parts laid side by side."""
+
+    LATEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "~": r"\approx", "=>": r"\Rightarrow",
+             "<": "<", ">": ">", "!=": r"\ne", "->": r"\to", ":=": ":="}
+    TEXT = {"=": "=", "<=": "≤", ">=": "≥", "~": "≈", "=>": "⇒", "<": "<", ">": ">",
+            "!=": "≠", "->": "→", ":=": ":="}
+
+    def __init__(self, parts: Sequence[Any], rels: Sequence[str]) -> None:
+        self.parts = [m(p) for p in parts]
+        self.rels = list(rels)
+        if len(self.rels) != len(self.parts) - 1:
+            raise ValueError("a chain needs one relation between each pair of parts")
+
+    def prec(self) -> int:
+        return 0
+
+    def latex(self) -> str:
+        out = self.parts[0].latex()
+        for rel, p in zip(self.rels, self.parts[1:], strict=True):
+            out += f" {self.LATEX[rel]} {p.latex()}"
+        return out
+
+    def block(self) -> Block:
+        blocks = [self.parts[0].block()]
+        for rel, p in zip(self.rels, self.parts[1:], strict=True):
+            blocks += [Block.of(f" {self.TEXT[rel]} "), p.block()]
+        return hcat(*blocks)
+
+
+def eq(*parts: Any) -> Chain:
+    """``parts[0] = parts[1] = ...``; consecutive duplicates (``6 = 6``) are dropped."""
+    kept: list[M] = []
+    for p in parts:
+        q = m(p)
+        if kept and q.latex() == kept[-1].latex():
+            continue
+        kept.append(q)
+    return Chain(kept, ["="] * (len(kept) - 1))
+
+
+def rel(*items: Any) -> Chain:
+    """``rel(a, "<=", b, "=", c)``: a chain with explicit relations."""
+    return Chain(items[0::2], items[1::2])

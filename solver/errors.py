@@ -1,0 +1,47 @@
+"""The errors a user can cause, each one sentence naming the file, problem, field and line.
+
+Anything that reaches the user as exit code 2 is a :class:`DlsolveError`; the
+CLI prints ``str(error)`` and nothing else, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DlsolveError(Exception):
+    """Unusable input, located as precisely as we know: ``file:line: problem 'id', field: why``."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 problem: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.file, self.line = message, file, line
+        self.problem, self.field = problem, field
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        parts = []
+        if self.problem:
+            parts.append(f"problem '{self.problem}'")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        context = ", ".join(parts)
+        msg = self.message.rstrip()
+        if not msg.endswith((".", "?", "!")):
+            msg += "."
+        return f"{where}{context}: {msg}" if context else f"{where}{msg}"
+
+
+class FieldError(ValueError):
+    """Raised while validating or solving: ``field`` (dotted, relative to ``given``) is wrong.
+
+    ``path`` goes deeper into the field's value (a row index of a matrix, a
+    layer's position), so that the YAML line of the culprit can be found.
+    """
+
+    def __init__(self, message: str, field: str | None = None,
+                 path: tuple[Any, ...] = ()) -> None:
+        super().__init__(message)
+        self.message, self.field, self.path = message, field, path

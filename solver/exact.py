@@ -1,0 +1,602 @@
+"""Exact numbers and tensors: what every answer in dlsolve is made of.
+
+A scalar is one of
+
+* an ``int`` or a ``fractions.Fraction`` (the fast path: most textbook numbers
+  are rational, and Python's integers are far cheaper than sympy's),
+* a :class:`Surd` ``a + b*sqrt(r)`` with rational ``a``, ``b`` and a square-free
+  integer ``r`` (what a normalization produces: one square root per row or
+  column, formed once and shared by every entry),
+* a sympy expression, for everything else (symbols such as ``eta``, ``exp``,
+  sums of different square roots).
+
+Arithmetic between them stays in the cheapest representation that is still
+exact and falls back to sympy only when it must. A tensor is a nested Python
+list of scalars, batch first, as in the problem files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, Union
+
+import sympy
+from sympy.printing.str import StrPrinter
+
+Rational = Union[int, Fraction]
+Scalar = Union[int, Fraction, "Surd", sympy.Expr]
+
+
+def is_rational(x: object) -> bool:
+    """True for ints and Fractions (not bools, which are answers of their own)."""
+    return isinstance(x, (int, Fraction)) and not isinstance(x, bool)
+
+
+def is_scalar(x: object) -> bool:
+    """True for any exact scalar: rational, surd or sympy expression."""
+    return is_rational(x) or isinstance(x, (Surd, sympy.Expr))
+
+
+def rational(x: Rational) -> Rational:
+    """``x`` with an integral Fraction turned into an int, so it prints as ``3``."""
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return x.numerator
+    return x
+
+
+# --------------------------------------------------------------------------- surds
+
+_TRIAL_LIMIT = 1 << 15
+
+
+@lru_cache(maxsize=4096)
+def _split_square(n: int) -> tuple[int, int]:
+    """Write ``n > 0`` as ``s*s*r`` with ``r`` square-free; return ``(s, r)``.
+
+    Trial division up to 2**15 and a perfect-square test of what is left is
+    complete for ``n`` below 2**45; larger numbers go to sympy's factorint
+    (fast for the sizes a problem set produces). Cached because the same
+    variances recur across rows, misconceptions and variants.
+    """
+    s, r = 1, 1
+    m = n
+    p = 2
+    while p * p <= m and p < _TRIAL_LIMIT:
+        if m % p == 0:
+            e = 0
+            while m % p == 0:
+                m //= p
+                e += 1
+            s *= p ** (e // 2)
+            if e % 2:
+                r *= p
+        p += 1 if p == 2 else 2
+    if m > 1:
+        if m < _TRIAL_LIMIT**3 or m > 10**60:
+            root = math.isqrt(m)
+            if root * root == m:
+                s *= root
+            else:
+                r *= m
+        else:
+            for prime, e in sympy.factorint(m).items():
+                s *= prime ** (e // 2)
+                if e % 2:
+                    r *= prime
+    return s, r
+
+
+class Surd:
+    """The number ``a + b*sqrt(r)``: rational ``a``, ``b != 0``, square-free ``r > 1``.
+
+    Build one with :func:`surd` or :func:`sqrt`, which return a plain rational
+    when the root is not irrational. Surds with the same ``r`` form a field,
+    so the arithmetic of a normalization (subtract the mean, divide by the
+    standard deviation, scale and shift) never leaves this class.
+    """
+
+    __slots__ = ("a", "b", "r")
+
+    def __init__(self, a: Rational, b: Rational, r: int) -> None:
+        self.a, self.b, self.r = rational(a), rational(b), r
+
+    # -- conversions
+    def _sympy_(self) -> sympy.Expr:
+        return sympy.Rational(self.a) + sympy.Rational(self.b) * sympy.sqrt(self.r)
+
+    def __float__(self) -> float:
+        with localcontext() as ctx:
+            ctx.prec = 40
+            b = Decimal(self.b.numerator) / Decimal(self.b.denominator)
+            a = Decimal(self.a.numerator) / Decimal(self.a.denominator)
+            return float(a + b * Decimal(self.r).sqrt())
+
+    def __repr__(self) -> str:
+        return f"Surd({self.a!r}, {self.b!r}, {self.r})"
+
+    def __str__(self) -> str:
+        return fmt(self)
+
+    # -- arithmetic
+    def _coerce(self, other: object) -> tuple[Rational, Rational] | None:
+        """``other`` as ``(a, b)`` over the same root, or None if it is not."""
+        if is_rational(other):
+            return other, 0  # type: ignore[return-value]
+        if isinstance(other, Surd) and other.r == self.r:
+            return other.a, other.b
+        return None
+
+    def __add__(self, other: object) -> Scalar:
+        c = self._coerce(other)
+        if c is None:
+            return _sympy_fallback(self, other, "__add__")
+        return surd(self.a + c[0], self.b + c[1], self.r)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Surd:
+        return Surd(-self.a, -self.b, self.r)
+
+    def __pos__(self) -> Surd:
+        return self
+
+    def __sub__(self, other: object) -> Scalar:
+        return self + (-other)  # type: ignore[operator]
+
+    def __rsub__(self, other: object) -> Scalar:
+        return (-self) + other
+
+    def __mul__(self, other: object) -> Scalar:
+        c = self._coerce(other)
+        if c is None:
+            return _sympy_fallback(self, other, "__mul__")
+        a, b = c
+        return surd(self.a * a + self.b * b * self.r, self.a * b + self.b * a, self.r)
+
+    __rmul__ = __mul__
+
+    def inverse(self) -> Scalar:
+        """``1/(a + b√r) = (a − b√r)/(a² − b²r)``: the denominator is never 0."""
+        den = Fraction(self.a) ** 2 - Fraction(self.b) ** 2 * self.r
+        return surd(self.a / den, -self.b / den, self.r)
+
+    def __truediv__(self, other: object) -> Scalar:
+        if is_rational(other):
+            if other == 0:
+                raise ZeroDivisionError("division by zero")
+            return surd(Fraction(self.a) / other, Fraction(self.b) / other, self.r)  # type: ignore[operator]
+        if isinstance(other, Surd) and other.r == self.r:
+            return self * other.inverse()
+        return _sympy_fallback(self, other, "__truediv__")
+
+    def __rtruediv__(self, other: object) -> Scalar:
+        if is_rational(other):
+            return self.inverse() * other
+        return _sympy_fallback(self, other, "__rtruediv__")
+
+    def __pow__(self, n: object) -> Scalar:
+        if isinstance(n, int) and not isinstance(n, bool):
+            base: Scalar = self if n >= 0 else self.inverse()
+            result: Scalar = 1
+            for _ in range(abs(n)):
+                result = result * base
+            return result
+        return _sympy_fallback(self, n, "__pow__")
+
+    def sign(self) -> int:
+        """The exact sign of ``a + b√r``, without floating point."""
+        sa = (self.a > 0) - (self.a < 0)
+        sb = (self.b > 0) - (self.b < 0)
+        if sa == 0 or sa == sb:
+            return sb
+        # a and b√r have opposite signs: compare a² with b²r.
+        if Fraction(self.a) ** 2 > Fraction(self.b) ** 2 * self.r:
+            return sa
+        return sb
+
+    def __abs__(self) -> Surd:
+        return self if self.sign() >= 0 else -self
+
+    def _cmp(self, other: object) -> int | None:
+        if not (is_rational(other) or isinstance(other, Surd)):
+            return None
+        return sign(self - other)  # type: ignore[operator]
+
+    def __lt__(self, other: object) -> bool:
+        c = self._cmp(other)
+        return NotImplemented if c is None else c < 0
+
+    def __le__(self, other: object) -> bool:
+        c = self._cmp(other)
+        return NotImplemented if c is None else c <= 0
+
+    def __gt__(self, other: object) -> bool:
+        c = self._cmp(other)
+        return NotImplemented if c is None else c > 0
+
+    def __ge__(self, other: object) -> bool:
+        c = self._cmp(other)
+        return NotImplemented if c is None else c >= 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Surd):
+            return (self.a, self.b, self.r) == (other.a, other.b, other.r)
+        if is_rational(other) or isinstance(other, float):
+            return False  # b != 0 and r is not a square, so self is irrational
+        if isinstance(other, sympy.Basic):
+            return bool(sympy.simplify(self._sympy_() - other) == 0)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((Surd, self.a, self.b, self.r))
+
+
+def _sympy_fallback(x: object, y: object, op: str) -> sympy.Expr:
+    return getattr(to_sympy(x), op)(to_sympy(y))
+
+
+def surd(a: Rational, b: Rational, r: int) -> Scalar:
+    """``a + b*sqrt(r)`` in its simplest exact form (a rational where b or r allow)."""
+    if b == 0 or r == 1:
+        return rational(a + b)  # type: ignore[operator]
+    return Surd(a, b, r)
+
+
+def sqrt(x: Scalar) -> Scalar:
+    """The exact square root: a rational, a Surd ``c*sqrt(r)``, or a sympy expression.
+
+    Formed once per variance, so that a 128-column normalization computes 128
+    square roots, not 16,384.
+    """
+    if is_rational(x):
+        if x < 0:
+            raise ValueError(f"the square root of a negative number ({fmt(x)}) is not real")
+        q = Fraction(x)
+        if q == 0:
+            return 0
+        s, r = _split_square(q.numerator * q.denominator)
+        return surd(0, Fraction(s, q.denominator), r)
+    return sympy.sqrt(to_sympy(x))
+
+
+def sign(x: Scalar) -> int:
+    """-1, 0 or 1, exactly (sympy decides for expressions; symbols raise)."""
+    if is_rational(x):
+        return (x > 0) - (x < 0)
+    if isinstance(x, Surd):
+        return x.sign()
+    s = sympy.sign(to_sympy(x))
+    if s.is_number:
+        return int(s)
+    raise ValueError(f"the sign of {fmt(x)} is not known")
+
+
+def is_zero(x: Scalar) -> bool:
+    """Exact test for zero (Surds are never zero)."""
+    if is_rational(x):
+        return x == 0
+    if isinstance(x, Surd):
+        return False
+    return bool(sympy.simplify(to_sympy(x)) == 0)
+
+
+def power(x: Scalar, n: int) -> Scalar:
+    """``x**n`` for an integer ``n``, staying exact."""
+    if is_rational(x):
+        if n < 0 and x == 0:
+            raise ZeroDivisionError("0 to a negative power")
+        return rational(Fraction(x) ** n)
+    if isinstance(x, Surd):
+        return x**n
+    return to_sympy(x) ** n
+
+
+# --------------------------------------------------------------------------- sympy bridge
+
+
+@lru_cache(maxsize=1024)
+def symbol(name: str) -> sympy.Symbol:
+    """The one sympy Symbol for a name. Every symbol in dlsolve is real.
+
+    Problem givens, solutions and student answers all create symbols here, so
+    ``eta`` in a student's answer is the same object as ``eta`` in the key.
+    """
+    return sympy.Symbol(name, real=True)
+
+
+def to_sympy(x: Any) -> Any:
+    """A sympy object for a scalar (tensors map elementwise to nested lists)."""
+    if isinstance(x, list):
+        return [to_sympy(v) for v in x]
+    if isinstance(x, bool):
+        return sympy.true if x else sympy.false
+    if isinstance(x, int):
+        return sympy.Integer(x)
+    if isinstance(x, Fraction):
+        return sympy.Rational(x.numerator, x.denominator)
+    if isinstance(x, Surd):
+        return x._sympy_()
+    if isinstance(x, float):
+        raise TypeError("floats are not exact; give the number as a decimal or fraction")
+    return sympy.sympify(x) if not isinstance(x, sympy.Basic) else x
+
+
+def from_sympy(e: sympy.Basic) -> Scalar:
+    """The cheapest exact form of a sympy value: an int, a Fraction, a Surd, else itself."""
+    if isinstance(e, sympy.Integer):
+        return int(e)
+    if isinstance(e, sympy.Rational):
+        return Fraction(int(e.p), int(e.q))
+    if e.is_number and not e.free_symbols:
+        a, rest = e.as_coeff_Add()
+        b, root = rest.as_coeff_Mul()
+        if (
+            isinstance(root, sympy.Pow)
+            and root.exp == sympy.Rational(1, 2)
+            and isinstance(root.base, sympy.Integer)
+            and isinstance(a, sympy.Rational)
+            and isinstance(b, sympy.Rational)
+        ):
+            s, r = _split_square(int(root.base))
+            if s == 1:
+                return surd(from_sympy(a), from_sympy(b), r)  # type: ignore[arg-type]
+    return e  # type: ignore[return-value]
+
+
+def to_float(x: Any) -> Any:
+    """Floats for display and for the ``float`` field of JSON; None where there is none."""
+    if isinstance(x, list):
+        return [to_float(v) for v in x]
+    if x is None or isinstance(x, (bool, str)):
+        return None
+    if is_rational(x) or isinstance(x, Surd):
+        return float(x)
+    e = to_sympy(x)
+    if e.free_symbols:
+        return None
+    try:
+        return float(e.evalf(30))
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- formatting
+
+_GREEK = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
+    "omicron pi rho sigma tau upsilon phi chi psi omega"
+).split()
+_GREEK_UNICODE = dict(zip(_GREEK, "αβγδεζηθικλμνξοπρστυφχψω", strict=True))
+_GREEK_UNICODE.update(
+    {"eps": "ε", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Sigma": "Σ",
+     "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω"}
+)
+_GREEK_LATEX = {name: "\\" + name for name in _GREEK if name != "omicron"}
+_GREEK_LATEX.update({"eps": r"\epsilon", "omicron": "o"})
+_GREEK_LATEX.update({k: "\\" + k for k in ("Gamma", "Delta", "Theta", "Lambda", "Sigma",
+                                            "Phi", "Psi", "Omega")})
+SUBSCRIPT = str.maketrans("0123456789+-=()aeijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
+SUPERSCRIPT = str.maketrans("0123456789+-=()nT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿᵀ")
+_SUB_CHARS = set("0123456789+-=()aeijklmnoprstuvx")
+
+
+def greek_unicode(name: str) -> str:
+    """``eta`` -> ``η``, ``w1`` -> ``w₁``, ``W_perp`` stays as it is."""
+    if name in _GREEK_UNICODE:
+        return _GREEK_UNICODE[name]
+    head = name.rstrip("0123456789")
+    if head and head != name and "_" not in name:
+        return greek_unicode(head) + name[len(head):].translate(SUBSCRIPT)
+    return name
+
+
+def greek_latex(name: str) -> str:
+    """``eta`` -> ``\\eta``, ``w1`` -> ``w_{1}``."""
+    if name in _GREEK_LATEX:
+        return _GREEK_LATEX[name]
+    head = name.rstrip("0123456789")
+    if head and head != name and "_" not in name:
+        return f"{greek_latex(head)}_{{{name[len(head):]}}}"
+    if len(name) > 1:
+        escaped = name.replace("_", r"\_")
+        return rf"\mathrm{{{escaped}}}"
+    return name
+
+
+class _UnicodePrinter(StrPrinter):
+    """sympy's str printer with √, superscripts, · and Greek letters: one line, readable."""
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return greek_unicode(expr.name)
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        base, exp = expr.as_base_exp()
+        if exp == sympy.Rational(1, 2):
+            inner = self._print(base)
+            return "√" + (inner if base.is_Atom else f"({inner})")
+        if exp == -sympy.Rational(1, 2):
+            inner = self._print(base)
+            return "1/√" + (inner if base.is_Atom else f"({inner})")
+        if exp.is_Integer and exp > 0:
+            b = self.parenthesize(base, 60)  # PRECEDENCE["Pow"]
+            return b + str(exp).translate(SUPERSCRIPT)
+        return super()._print_Pow(expr, rational)
+
+    def _print_Exp1(self, expr: Any) -> str:
+        return "e"
+
+    def _print_Pi(self, expr: Any) -> str:
+        return "π"
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        s = super()._print_Mul(expr)
+        # 2*√3 -> 2√3, 2*η -> 2η; other products use a centred dot.
+        out = []
+        for i, ch in enumerate(s):
+            if ch == "*":
+                prev = s[i - 1] if i else ""
+                nxt = s[i + 1] if i + 1 < len(s) else ""
+                if prev.isdigit() and (nxt == "√" or nxt.isalpha() or nxt == "("):
+                    continue
+                out.append("·")
+            else:
+                out.append(ch)
+        return "".join(out)
+
+
+_UNICODE = _UnicodePrinter()
+
+
+def _frac_parts(q: Rational) -> tuple[int, int]:
+    q = Fraction(q)
+    return q.numerator, q.denominator
+
+
+def _coeff_root(b: Rational, root: str, times: str, frac: Callable[[str, str], str]) -> str:
+    """Format ``b*root`` (b != 0) as ``root``, ``-root``, ``2*root``, ``root/3``."""
+    p, q = _frac_parts(b)
+    sign_ = "-" if p < 0 else ""
+    p = abs(p)
+    top = root if p == 1 else f"{p}{times}{root}"
+    return sign_ + (top if q == 1 else frac(top, str(q)))
+
+
+def _join_terms(a: str, b: str) -> str:
+    if b.startswith("-"):
+        return f"{a} - {b[1:]}"
+    return f"{a} + {b}"
+
+
+def fmt(x: Any) -> Any:
+    """Exact value as a string that sympy's own parser reads back (tensors nest)."""
+    if isinstance(x, list):
+        return [fmt(v) for v in x]
+    if x is None:
+        return None
+    if isinstance(x, bool):
+        return x
+    if is_rational(x):
+        return str(rational(x))
+    if isinstance(x, Surd):
+        term = _coeff_root(x.b, f"sqrt({x.r})", "*", lambda t, d: f"{t}/{d}")
+        return term if x.a == 0 else _join_terms(fmt(x.a), term)
+    if isinstance(x, str):
+        return x
+    return sympy.sstr(to_sympy(x))
+
+
+def unicode(x: Any) -> str:
+    """Exact scalar for the terminal: ``-1 - 2√3/3``, ``20/3``, ``η·γ``."""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if is_rational(x):
+        return str(rational(x))
+    if isinstance(x, Surd):
+        term = _coeff_root(x.b, f"√{x.r}", "", lambda t, d: f"{t}/{d}")
+        return term if x.a == 0 else _join_terms(unicode(x.a), term)
+    if isinstance(x, str):
+        return x
+    return _UNICODE.doprint(to_sympy(x))
+
+
+def latex(x: Any) -> str:
+    """Exact scalar as LaTeX: ``-1 - \\frac{2 \\sqrt{3}}{3}``."""
+    if isinstance(x, bool):
+        return r"\text{true}" if x else r"\text{false}"
+    if is_rational(x):
+        p, q = _frac_parts(x)
+        if q == 1:
+            return str(p)
+        return ("-" if p < 0 else "") + rf"\frac{{{abs(p)}}}{{{q}}}"
+    if isinstance(x, Surd):
+        term = _coeff_root(x.b, rf"\sqrt{{{x.r}}}", " ", lambda t, d: rf"\frac{{{t}}}{{{d}}}")
+        return term if x.a == 0 else _join_terms(latex(x.a), term)
+    if isinstance(x, str):
+        return rf"\text{{{x}}}"
+    return sympy.latex(to_sympy(x), symbol_names={s: greek_latex(s.name)
+                                                   for s in to_sympy(x).free_symbols})
+
+
+def is_compound(x: Any) -> bool:
+    """Whether a scalar prints as more than one term (and so needs parentheses in a product)."""
+    if isinstance(x, Surd):
+        return x.a != 0
+    if isinstance(x, sympy.Basic):
+        return isinstance(x, sympy.Add)
+    return False
+
+
+def is_negative_looking(x: Any) -> bool:
+    """Whether the printed form starts with a minus sign."""
+    if is_rational(x):
+        return x < 0
+    return unicode(x).startswith("-")
+
+
+# --------------------------------------------------------------------------- tensors
+
+
+class RaggedError(ValueError):
+    """A nested list that is not rectangular; ``path`` leads to the first odd entry."""
+
+    def __init__(self, message: str, path: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def shape(t: Any) -> tuple[int, ...]:
+    """The shape of a nested list; a ragged one raises RaggedError naming the first bad entry."""
+    if not isinstance(t, list):
+        return ()
+    if not t:
+        return (0,)
+    shapes = []
+    for i, v in enumerate(t):
+        try:
+            shapes.append(shape(v))
+        except RaggedError as err:
+            raise RaggedError(str(err), (i, *err.path)) from None
+    for i, s in enumerate(shapes):
+        if s != shapes[0]:
+            raise RaggedError(f"is ragged: entry {i} has shape {list(s)} but entry 0 has "
+                              f"shape {list(shapes[0])}", (i,))
+    return (len(t), *shapes[0])
+
+
+def tmap(f: Callable[..., Any], t: Any, *others: Any) -> Any:
+    """Apply ``f`` elementwise to one or more tensors of the same shape."""
+    if isinstance(t, list):
+        return [tmap(f, *parts) for parts in zip(t, *others, strict=True)]
+    return f(t, *others)
+
+
+def flatten(t: Any) -> list[Any]:
+    """The entries of a tensor in row-major order."""
+    if isinstance(t, list):
+        return [x for v in t for x in flatten(v)]
+    return [t]
+
+
+def transpose(m: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """The transpose of a matrix given as a list of rows."""
+    return [list(col) for col in zip(*m, strict=True)]
+
+
+def total(xs: Iterable[Scalar]) -> Scalar:
+    """Exact sum (``sum`` would start from the int 0, which is fine, but say so once)."""
+    s: Scalar = 0
+    for x in xs:
+        s = s + x
+    return rational(s) if is_rational(s) else s
+
+
+def mean(xs: Sequence[Scalar]) -> Scalar:
+    """Exact arithmetic mean."""
+    s = total(xs)
+    if is_rational(s):
+        return rational(Fraction(s, len(xs)))
+    return s / len(xs)

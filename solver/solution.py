@@ -1,0 +1,183 @@
+"""A worked solution: ordered steps and named, typed, exact answers.
+
+Kinds fill a :class:`Solution`; renderers, the checker, the verifier and the
+variant generator only read it. Every answer has a type, and the type alone
+decides how it is printed and how a student's value is compared.
+
+A solution can be built under *overrides*: ``s.answer("mean", mu)`` returns
+the override for ``mean`` when there is one, and the kind carries on with it.
+That is how the checker finds errors carried forward: it re-solves with the
+student's own earlier answers and sees whether a later answer follows from them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import sympy
+
+from . import exact
+from .display import M, Text, m
+
+#: The answer types. Tensors are reported by rank (vector, matrix, tensor).
+TYPES = {
+    "integer": "a whole number, compared exactly",
+    "real": "an exact number; decimals within tolerance or correctly rounded are accepted",
+    "expression": "a formula in the problem's symbols, compared by equivalence",
+    "vector": "a list of numbers, compared entry by entry",
+    "matrix": "a list of rows, compared entry by entry",
+    "tensor": "a nested list, compared entry by entry",
+    "shape": "a list of whole numbers (or symbols such as n), compared exactly",
+    "sequence": "a list of tokens, compared exactly",
+    "choice": "one of the listed options",
+    "boolean": "true or false",
+    "complexity": "a big-O expression such as O(T N^2)",
+    "text": "a short text, compared after normalising case and spacing",
+}
+TENSOR_TYPES = ("vector", "matrix", "tensor")
+
+
+@dataclass(frozen=True)
+class Key:
+    """A declared answer key: ``mean``, ``running_mean[t]`` or ``<name>.params``.
+
+    ``[t]``/``[i]`` stand for a 1-based index, ``<name>`` for a layer name.
+    """
+
+    pattern: str
+    type: str
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"unknown answer type {self.type!r}")
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        out = ""
+        for part in re.split(r"(\[[a-z]\]|<[a-z_]+>)", self.pattern):
+            if part.startswith("[") and part.endswith("]"):
+                out += r"\[\d+\]"
+            elif part.startswith("<"):
+                out += r"[A-Za-z0-9_]+"
+            else:
+                out += re.escape(part)
+        return re.compile(out)
+
+    def matches(self, key: str) -> bool:
+        return self.regex.fullmatch(key) is not None
+
+    @property
+    def is_pattern(self) -> bool:
+        return self.regex.pattern != re.escape(self.pattern)
+
+
+@dataclass
+class Step:
+    """One step of a worked solution: a sentence, then its maths (one equation per line)."""
+
+    text: str
+    math: list[M] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """A named exact answer with its type (see :data:`TYPES`)."""
+
+    key: str
+    value: Any
+    type: str
+    doc: str = ""
+    label: M | None = None
+    #: the options of a ``choice`` answer, the unit of a count, ...: whatever the checker needs
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> frozenset[str]:
+        """Names of the symbols in the value: what a student's answer may use."""
+        names: set[str] = set()
+        for x in exact.flatten(self.value) if isinstance(self.value, list) else [self.value]:
+            if isinstance(x, sympy.Basic):
+                names |= {s.name for s in x.free_symbols}
+        return frozenset(names)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return exact.shape(self.value) if self.type in TENSOR_TYPES else ()
+
+    def display(self) -> M:
+        """The value as maths (``undefined`` where the value is None)."""
+        if self.type == "sequence" and isinstance(self.value, list):
+            return Text(" ".join(str(t) for t in self.value))
+        if isinstance(self.value, str):
+            return Text(self.value)
+        return m(self.value)
+
+
+def tensor_type(value: Any) -> str:
+    """``vector``, ``matrix`` or ``tensor`` by the rank of a nested list."""
+    rank = len(exact.shape(value))
+    return {1: "vector", 2: "matrix"}.get(rank, "tensor")
+
+
+class Solution:
+    """What a kind produces: givens as shown, steps, answers; built by the kind's ``solve``."""
+
+    def __init__(self, keys: Iterable[Key], overrides: Mapping[str, Any] | None = None) -> None:
+        self.keys = tuple(keys)
+        self.overrides = dict(overrides or {})
+        self.steps: list[Step] = []
+        self.answers: dict[str, Answer] = {}
+        self.givens: list[tuple[M, M]] = []
+        #: filled by the framework: problem id, kind, title, text and asked keys
+        self.id = ""
+        self.kind = ""
+        self.title: str | None = None
+        self.text: str | None = None
+        self.ask: list[str] | None = None
+        self.points: dict[str, Any] = {}
+
+    def declared(self, key: str) -> Key:
+        """The declaration a concrete key matches (a kind's own answer keys only)."""
+        for k in self.keys:
+            if k.matches(key):
+                return k
+        raise KeyError(f"answer key {key!r} is not declared by this kind")
+
+    def step(self, text: str, *math: Any) -> None:
+        """Append a step: a sentence, then one equation per argument."""
+        self.steps.append(Step(text, [m(x) for x in math]))
+
+    def answer(self, key: str, value: Any, *, label: Any = None, **meta: Any) -> Any:
+        """Record an answer and return the value the kind should carry on with.
+
+        That is ``value`` itself, or the override for ``key`` when the solution
+        is being rebuilt from a student's earlier answers.
+        """
+        decl = self.declared(key)
+        if key in self.overrides:
+            value = self.overrides[key]
+        typ = decl.type
+        if typ in TENSOR_TYPES and isinstance(value, list):
+            typ = tensor_type(value)
+        self.answers[key] = Answer(key, value, typ, decl.doc,
+                                   m(label) if label is not None else None, meta)
+        return value
+
+    def asked(self) -> list[Answer]:
+        """The answers the problem asks for, in the order the kind produced them."""
+        if self.ask is None:
+            return list(self.answers.values())
+        return [a for a in self.answers.values() if any(_ask_matches(p, a.key) for p in self.ask)]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.answers[key].value
+
+
+def _ask_matches(pattern: str, key: str) -> bool:
+    """An ``ask`` entry is a concrete key or a declared pattern such as ``running_mean[t]``."""
+    return pattern == key or Key(pattern, "text").matches(key)

@@ -1,0 +1,354 @@
+"""Problem files: YAML in, validated problems with exact givens out.
+
+YAML is read with the safe loader's composer only and turned into Python
+values here, so that
+
+* every decimal is exact (``0.1`` is 1/10, never the float 0.1000000000000000055),
+* every value knows its line (an error says ``file.yaml:12``),
+* duplicate keys and alias bombs are errors rather than surprises.
+
+A broken problem does not take its file down: :func:`load` returns the
+problems that validate and a list of errors, one sentence each, for the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from . import kinds
+from .errors import DlsolveError, FieldError
+from .given import GivenModel
+
+Path_ = tuple[Any, ...]
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+MAX_NODES = 1_000_000  # YAML nodes in one file, aliases counted each time they are used
+TOP_FIELDS = ("title", "text", "problems")
+PROBLEM_FIELDS = ("id", "kind", "title", "text", "given", "ask", "points", "tolerance")
+TOLERANCE_FIELDS = ("rtol", "atol", "decimals")
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+@dataclass
+class Document:
+    """A YAML document as plain Python values plus the line of every path in it."""
+
+    data: Any
+    lines: dict[Path_, int]
+    file: str
+
+    def line(self, path: Path_) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def error(self, message: str, path: Path_ = (), *, problem: str | None = None,
+              field: str | None = None) -> DlsolveError:
+        return DlsolveError(message, file=self.file, line=self.line(path), problem=problem,
+                            field=field)
+
+
+def _exact_float(text: str) -> Fraction:
+    s = text.replace("_", "")
+    if s.lower().lstrip("+-") in (".inf", ".nan"):
+        raise ValueError("infinity and NaN are not exact numbers")
+    return Fraction(s)
+
+
+class _Builder:
+    """Turns composed YAML nodes into Python values, recording lines."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[Path_, int] = {}
+        self.count = 0
+        self.constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
+        yaml.constructor.SafeConstructor.__init__(self.constructor)
+
+    def fail(self, message: str, node: yaml.Node) -> DlsolveError:
+        return DlsolveError(message, file=self.file, line=node.start_mark.line + 1)
+
+    def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(f"the file has more than {MAX_NODES} values (an alias bomb?)", node)
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self.fail("YAML merge keys ('<<') are not supported", key_node)
+                key = self.build(key_node, (*path, "<key>"))
+                if not isinstance(key, (str, int)):
+                    raise self.fail(f"a key must be a name, got {key!r}", key_node)
+                key = str(key) if not isinstance(key, str) else key
+                if key in out:
+                    raise self.fail(f"duplicate key {key!r}", key_node)
+                out[key] = self.build(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:float":
+            try:
+                return _exact_float(node.value)
+            except ValueError as err:
+                raise self.fail(f"{node.value!r} is not an exact number: {err}", node) from None
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
+                   "tag:yaml.org,2002:null", "tag:yaml.org,2002:str"):
+            return self.constructor.construct_object(node)
+        raise self.fail(f"the YAML tag {tag!r} is not allowed here", node)
+
+
+def read_yaml(text: str, file: str) -> Document:
+    """Parse YAML text safely; a syntax error is a DlsolveError with its line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        reason = (err.problem or err.context or "invalid YAML").strip()
+        raise DlsolveError(f"this is not valid YAML: {reason}", file=file, line=line) from None
+    except yaml.YAMLError as err:
+        raise DlsolveError(f"this is not valid YAML: {err}", file=file) from None
+    if root is None:
+        return Document(None, {}, file)
+    builder = _Builder(file)
+    data = builder.build(root)
+    return Document(data, builder.lines, file)
+
+
+def read_file(path: str | Path) -> Document:
+    """Read a YAML file; an unreadable file is a DlsolveError."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DlsolveError("no such file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
+    return read_yaml(text, str(path))
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass
+class Problem:
+    """One validated problem: its kind, exact givens and grading settings."""
+
+    id: str
+    kind: str
+    given: GivenModel
+    title: str | None = None
+    text: str | None = None
+    ask: list[str] | None = None
+    points: dict[str, Fraction] = field(default_factory=dict)
+    tolerance: dict[str, Any] = field(default_factory=dict)
+    file: str = "<string>"
+    line: int | None = None
+    #: the given as written in the file, for variants and error lines
+    raw_given: dict[str, Any] = field(default_factory=dict)
+    doc: Document | None = field(default=None, repr=False)
+    index: int = 0
+
+    def field_line(self, dotted: str | None) -> int | None:
+        """The YAML line of ``given.<dotted>`` (or of the problem)."""
+        if self.doc is None:
+            return self.line
+        path: list[Any] = ["problems", self.index, "given"]
+        for part in (dotted or "").split(".") if dotted else []:
+            path.append(int(part) if part.isdigit() else part)
+        return self.doc.line(tuple(path))
+
+    def error(self, message: str, field: str | None = None) -> DlsolveError:
+        return DlsolveError(message, file=self.file, line=self.field_line(field),
+                            problem=self.id, field=f"given.{field}" if field else None)
+
+
+@dataclass
+class ProblemSet:
+    """A problem file: its title, the problems that validated, and errors for the rest."""
+
+    path: str
+    title: str | None
+    problems: list[Problem]
+    errors: list[DlsolveError]
+    text: str | None = None
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.problems)
+
+    def get(self, problem_id: str) -> Problem | None:
+        return next((p for p in self.problems if p.id == problem_id), None)
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load(path: str | Path) -> ProblemSet:
+    """Load and validate a problem file. Raises DlsolveError only if the file as a whole is
+    unusable; a bad problem is reported in ``errors`` and the others still load."""
+    return load_document(read_file(path))
+
+
+def load_text(text: str, file: str = "<string>") -> ProblemSet:
+    """As :func:`load`, from a string."""
+    return load_document(read_yaml(text, file))
+
+
+def load_document(doc: Document) -> ProblemSet:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error("a problem file is a mapping with 'title' and 'problems'")
+    for key in data:
+        if key not in TOP_FIELDS:
+            raise doc.error(f"unknown top-level field {key!r}{_suggest(key, list(TOP_FIELDS))}",
+                            (key,))
+    raw_problems = data.get("problems")
+    if not isinstance(raw_problems, list) or not raw_problems:
+        raise doc.error("'problems' must be a non-empty list of problems", ("problems",))
+    title = data.get("title")
+    text = data.get("text")
+    problems: list[Problem] = []
+    errors: list[DlsolveError] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_problems):
+        try:
+            problem = _load_problem(doc, i, raw, seen)
+        except DlsolveError as err:
+            errors.append(err)
+            continue
+        problems.append(problem)
+    return ProblemSet(doc.file, str(title) if title is not None else None, problems, errors,
+                      text=str(text) if text is not None else None)
+
+
+def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
+    here: Path_ = ("problems", i)
+    if not isinstance(raw, dict):
+        raise doc.error(f"problem {i + 1} must be a mapping with 'id', 'kind' and 'given'", here)
+    pid = raw.get("id")
+    label = pid if isinstance(pid, str) else f"#{i + 1}"
+
+    def fail(message: str, path: Path_, fieldname: str | None) -> DlsolveError:
+        return doc.error(message, (*here, *path), problem=label, field=fieldname)
+
+    for key in raw:
+        if key not in PROBLEM_FIELDS:
+            raise fail(f"unknown field{_suggest(key, list(PROBLEM_FIELDS))}", (key,), key)
+    if not isinstance(pid, str) or not ID_PATTERN.fullmatch(pid):
+        raise fail("the id must be lower-case letters, digits, '.', '_' or '-' "
+                   "(starting with a letter or digit)", ("id",), "id")
+    if pid in seen:
+        raise fail("this id is used twice in the file", ("id",), "id")
+    seen.add(pid)
+    kind_name = raw.get("kind")
+    if not isinstance(kind_name, str):
+        raise fail("every problem needs a kind", ("kind",), "kind")
+    try:
+        k = kinds.get(kind_name)
+    except KeyError:
+        raise fail(f"unknown kind {kind_name!r}{_suggest(kind_name, kinds.names())}; "
+                   "'dlsolve kinds' lists them", ("kind",), "kind") from None
+    given_raw = raw.get("given")
+    if not isinstance(given_raw, dict):
+        raise fail("'given' must be a mapping of the kind's fields", ("given",), "given")
+    given = validate_given(k, given_raw, lambda msg, path, f: fail(msg, ("given", *path), f))
+
+    ask = raw.get("ask")
+    if ask is not None:
+        if isinstance(ask, str):
+            ask = [ask]
+        if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
+            raise fail("'ask' must be a list of answer keys", ("ask",), "ask")
+        for j, a in enumerate(ask):
+            if not any(key.matches(a) or key.pattern == a for key in k.keys):
+                patterns = [key.pattern for key in k.keys]
+                raise fail(f"{kind_name} has no answer key {a!r}{_suggest(a, patterns)}",
+                           ("ask", j), "ask")
+    points = _points(raw.get("points"), k, lambda msg, path: fail(msg, ("points", *path),
+                                                                  "points"))
+    tolerance = _tolerance(raw.get("tolerance"), lambda msg, path: fail(
+        msg, ("tolerance", *path), "tolerance"))
+    for fname in ("title", "text"):
+        if fname in raw and not isinstance(raw[fname], str):
+            raise fail("must be text", (fname,), fname)
+    return Problem(id=pid, kind=kind_name, given=given, title=raw.get("title"),
+                   text=raw.get("text"), ask=ask, points=points, tolerance=tolerance,
+                   file=doc.file, line=doc.line(here), raw_given=given_raw, doc=doc, index=i)
+
+
+def validate_given(k: kinds.Kind, given_raw: dict[str, Any], fail: Any) -> GivenModel:
+    """Validate a given against the kind's model; the first error becomes one sentence."""
+    try:
+        return k.Given.model_validate(given_raw)
+    except ValidationError as err:
+        e = err.errors()[0]
+        loc = tuple(e.get("loc", ()))
+        cause = (e.get("ctx") or {}).get("error")
+        fieldname = ".".join(str(x) for x in loc) or None
+        path: Path_ = loc
+        if isinstance(cause, FieldError):
+            if cause.field:
+                fieldname = cause.field
+                path = tuple(int(p) if p.isdigit() else p for p in cause.field.split("."))
+            path = (*path, *cause.path)
+            if cause.path:
+                fieldname = (fieldname or "") + "".join(f"[{p}]" for p in cause.path)
+            message = cause.message
+        elif e["type"] == "missing":
+            message = f"{k.name} needs this field ('dlsolve kinds {k.name}' describes it)"
+        elif e["type"] == "extra_forbidden":
+            fields = list(k.Given.model_fields)
+            message = f"{k.name} has no such field{_suggest(str(loc[-1]), fields)}"
+        else:
+            message = e.get("msg", "invalid value")
+        raise fail(message, path, f"given.{fieldname}" if fieldname else "given") from None
+    except FieldError as err:  # raised outside pydantic's wrapping, e.g. by a property
+        raise fail(err.message, (), f"given.{err.field}" if err.field else "given") from None
+
+
+def _points(raw: Any, k: kinds.Kind, fail: Any) -> dict[str, Fraction]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise fail("'points' must map answer keys to numbers", ())
+    out = {}
+    for key, value in raw.items():
+        if not any(d.matches(key) or d.pattern == key for d in k.keys):
+            raise fail(f"{k.name} has no answer key {key!r}", (key,))
+        if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or value < 0:
+            raise fail(f"points for {key!r} must be a number ≥ 0", (key,))
+        out[key] = Fraction(value)
+    return out
+
+
+def _tolerance(raw: Any, fail: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise fail("'tolerance' must be a mapping such as {rtol: 0.01}", ())
+    for key, value in raw.items():
+        if key not in TOLERANCE_FIELDS:
+            raise fail(f"unknown tolerance setting {key!r}{_suggest(key, list(TOLERANCE_FIELDS))}",
+                       (key,))
+        if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or value < 0:
+            raise fail(f"{key} must be a number ≥ 0", (key,))
+    return dict(raw)
