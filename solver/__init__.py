@@ -22,8 +22,19 @@ from .errors import DlsolveError, FieldError
 from .solution import Solution
 from .spec import Problem, ProblemSet, load, load_text
 
-__all__ = ["DlsolveError", "Problem", "ProblemSet", "SolvedSet", "Solution", "expand_paths",
-           "load", "load_text", "solve", "solve_paths", "solve_set"]
+__all__ = [
+    "DlsolveError",
+    "Problem",
+    "ProblemSet",
+    "Solution",
+    "SolvedSet",
+    "expand_paths",
+    "load",
+    "load_text",
+    "solve",
+    "solve_paths",
+    "solve_set",
+]
 
 
 @dataclass

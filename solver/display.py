@@ -9,6 +9,7 @@ formatted (through :mod:`solver.exact`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,17 @@ from . import exact
 
 # Binding strength, for parentheses: a child weaker than its parent is wrapped.
 ADD, NEG, MUL, POW, ATOM = 10, 15, 20, 30, 100
+
+
+def width(s: str) -> int:
+    """Columns a string takes on the terminal (combining accents, as in x̂, take none)."""
+    return sum(0 if unicodedata.combining(c) else 1 for c in s)
+
+
+def pad(s: str, n: int, *, right: bool = False) -> str:
+    """``s`` padded with spaces to ``n`` columns (on the left when ``right``-aligned)."""
+    fill = " " * max(0, n - width(s))
+    return fill + s if right else s + fill
 
 
 @dataclass
@@ -32,11 +44,11 @@ class Block:
 
     @property
     def width(self) -> int:
-        return max((len(s) for s in self.lines), default=0)
+        return max((width(s) for s in self.lines), default=0)
 
     def padded(self) -> Block:
         w = self.width
-        return Block([s.ljust(w) for s in self.lines], self.baseline)
+        return Block([pad(s, w) for s in self.lines], self.baseline)
 
 
 def hcat(*blocks: Block) -> Block:
@@ -151,7 +163,7 @@ def _sub_text(sub: Any) -> str:
     s = ",".join(str(x) for x in sub) if isinstance(sub, tuple) else str(sub)
     if all(c in exact._SUB_CHARS or c == "," for c in s):
         return s.translate(exact.SUBSCRIPT).replace(",", "‚")
-    return f"_{s}"
+    return f"[{s}]"
 
 
 class Sym(M):
@@ -471,13 +483,13 @@ def _matrix_block(rows: list[list[Any]]) -> Block:
         cells = _elided([Num(x).text() for x in row], TEXT_EDGE)
         grid.append(["…" if c is ELLIPSIS else c for c in cells])
     ncols = max(len(r) for r in grid if r is not None)
-    widths = [max(len(r[j]) for r in grid if r is not None) for j in range(ncols)]
+    widths = [max(width(r[j]) for r in grid if r is not None) for j in range(ncols)]
     lines = []
     for r in grid:
         if r is None:
-            lines.append("  ".join("⋮".rjust(w) for w in widths))
+            lines.append("  ".join(pad("⋮", w, right=True) for w in widths))
         else:
-            lines.append("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+            lines.append("  ".join(pad(c, w, right=True) for c, w in zip(r, widths, strict=True)))
     if len(lines) == 1:
         return Block.of("[" + lines[0] + "]")
     n = len(lines)
@@ -535,3 +547,10 @@ def eq(*parts: Any) -> Chain:
 def rel(*items: Any) -> Chain:
     """``rel(a, "<=", b, "=", c)``: a chain with explicit relations."""
     return Chain(items[0::2], items[1::2])
+
+
+def lines_latex(math: Sequence[M]) -> str:
+    """Several equations as one LaTeX display (``gathered``: one per line, centred)."""
+    if len(math) == 1:
+        return math[0].latex()
+    return r"\begin{gathered} " + r" \\ ".join(x.latex() for x in math) + r" \end{gathered}"

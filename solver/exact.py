@@ -27,7 +27,7 @@ from typing import Any, Union
 import sympy
 from sympy.printing.str import StrPrinter
 
-Rational = Union[int, Fraction]
+Rational = Union[int, Fraction]  # noqa: UP007 - a runtime alias
 Scalar = Union[int, Fraction, "Surd", sympy.Expr]
 
 

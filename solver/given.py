@@ -12,7 +12,7 @@ them without ever producing a float.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Any, get_args, get_origin
@@ -27,7 +27,8 @@ from .parse import ParseError, parse_value
 class GivenModel(BaseModel):
     """Base of every kind's Given: unknown fields are errors, values are exact and frozen."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True,
+                              use_attribute_docstrings=True)
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,18 @@ class TypeDoc:
     doc: str
 
 
-def type_doc(annotation: Any) -> TypeDoc:
-    """The TypeDoc attached to a field's annotation (looking through Optional)."""
+def type_doc(annotation: Any, metadata: Sequence[Any] = ()) -> TypeDoc:
+    """The TypeDoc of a field: in pydantic's ``metadata`` or the annotation (through Optional)."""
+    for meta in metadata:
+        if isinstance(meta, TypeDoc):
+            return meta
     for arg in (annotation, *get_args(annotation)):
         for meta in getattr(arg, "__metadata__", ()):
             if isinstance(meta, TypeDoc):
                 return meta
+    if get_origin(annotation) is list:
+        inner = type_doc(get_args(annotation)[0]) if get_args(annotation) else TypeDoc("value", "")
+        return TypeDoc(f"list of {inner.name}", inner.doc)
     if get_origin(annotation) is not None:
         for arg in get_args(annotation):
             doc = type_doc(arg)

@@ -21,7 +21,7 @@ from typing import Any
 import sympy
 
 from . import exact
-from .display import M, Text, m
+from .display import M, Raw, Text, m
 
 #: The answer types. Tensors are reported by rank (vector, matrix, tensor).
 TYPES = {
@@ -35,7 +35,7 @@ TYPES = {
     "sequence": "a list of tokens, compared exactly",
     "choice": "one of the listed options",
     "boolean": "true or false",
-    "complexity": "a big-O expression such as O(T N^2)",
+    "complexity": "a big-O expression such as O(T N^2); the value is what is inside O(·)",
     "text": "a short text, compared after normalising case and spacing",
 }
 TENSOR_TYPES = ("vector", "matrix", "tensor")
@@ -113,6 +113,9 @@ class Answer:
         """The value as maths (``undefined`` where the value is None)."""
         if self.type == "sequence" and isinstance(self.value, list):
             return Text(" ".join(str(t) for t in self.value))
+        if self.type == "complexity":
+            inner = m(self.value)
+            return Raw(rf"O\left({inner.latex()}\right)", f"O({inner.text()})")
         if isinstance(self.value, str):
             return Text(self.value)
         return m(self.value)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ..display import M
@@ -38,9 +39,25 @@ class Kind:
     #: how a given field is written in the maths (default: its name, Greek where it is one)
     labels: ClassVar[dict[str, Any]] = {}
 
+    #: what a generated variant guarantees, in words ("each row's variance is a perfect square")
+    nice: ClassVar[tuple[str, ...]] = ()
+
     def solve(self, g: Any, s: Solution, **options: Any) -> None:
         """Fill ``s`` with steps and answers for the validated given ``g``."""
         raise NotImplementedError
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        """A new given, as YAML values, with the structure of ``given`` and new numbers.
+
+        The numbers are chosen so that the answers stay as nice as :attr:`nice`
+        promises. Exact fractions are written as strings (``"1/3"``). Kinds
+        without a generator raise NotImplementedError.
+        """
+        raise NotImplementedError(f"{self.name} has no variant generator")
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        """The promises of :attr:`nice` that this solved given breaks (empty: all kept)."""
+        return []
 
     @classmethod
     def summary(cls) -> str:
@@ -76,7 +93,7 @@ def _show(value: Any) -> M:
     return m(value)
 
 
-def kind(name: str):  # noqa: ANN201 - a class decorator
+def kind(name: str) -> Callable[[type[Kind]], type[Kind]]:
     """Register a Kind subclass under ``name``."""
 
     def register(cls: type[Kind]) -> type[Kind]:

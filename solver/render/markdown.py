@@ -1,0 +1,69 @@
+"""The Markdown renderer: worked solutions with ``$...$`` and ``$$...$$`` maths.
+
+Written for the three places a course puts them: GitHub, Jupyter and pandoc.
+Display maths stands alone between blank lines (as all three require), and
+nothing is elided: this is the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..display import M, lines_latex
+from ..solution import Answer, Solution
+
+
+def _display(latex: str) -> list[str]:
+    return ["$$", latex, "$$", ""]
+
+
+def _inline_ok(m: M) -> bool:
+    s = m.latex()
+    return "\\begin" not in s and len(s) < 80
+
+
+def _answer(a: Answer) -> list[str]:
+    value = a.display()
+    label = a.label.latex() + " = " if a.label is not None else ""
+    if _inline_ok(value):
+        return [f"- `{a.key}`: ${label}{value.latex()}$"]
+    return [f"- `{a.key}`:", "", *["  " + s if s else "" for s in _display(label + value.latex())]]
+
+
+def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[str]:
+    """One problem as Markdown lines."""
+    h = "#" * level
+    title = f": {s.title}" if s.title else ""
+    out = [f"{h} `{s.id}`{title}", "", f"*Kind: `{s.kind}`*", ""]
+    if s.text:
+        out += [s.text.strip(), ""]
+    if s.givens:
+        out += ["**Given**", ""]
+        rows = r" \\ ".join(f"{label.latex()} &= {value.latex()}" for label, value in s.givens)
+        out += _display(r"\begin{aligned} " + rows + r" \end{aligned}")
+    if steps and s.steps:
+        out += ["**Solution**", ""]
+        for i, step in enumerate(s.steps, start=1):
+            out += [f"**Step {i}.** {step.text}", ""]
+            if step.math:
+                out += _display(lines_latex(step.math))
+    out += ["**Answers**", ""]
+    for a in s.asked():
+        out += _answer(a)
+    out.append("")
+    return out
+
+
+def render(solved: Sequence[object], *, steps: bool = True) -> str:
+    """Every solved file as one Markdown document (one top-level heading per file)."""
+    out: list[str] = []
+    for ss in solved:
+        if not getattr(ss, "solutions", None):
+            continue
+        title = getattr(ss, "title", None) or str(getattr(ss, "path", ""))
+        out += [f"# {title}", "", f"*Worked solutions by dlsolve from `{ss.path}`.*", ""]
+        if getattr(ss, "text", None):
+            out += [ss.text.strip(), ""]
+        for s in ss.solutions:
+            out += render_solution(s, steps=steps)
+    return "\n".join(out).rstrip() + "\n" if out else ""
