@@ -347,6 +347,13 @@ def from_sympy(e: sympy.Basic) -> Scalar:
     return e  # type: ignore[return-value]
 
 
+def is_numeric(v: Any) -> bool:
+    """Whether an answer value is numbers (possibly nested), not a boolean, text or tokens."""
+    if isinstance(v, (bool, str)):
+        return False
+    return not (isinstance(v, list) and any(isinstance(t, (bool, str)) for t in flatten(v)))
+
+
 def to_float(x: Any) -> Any:
     """Floats for display and for the ``float`` field of JSON; None where there is none."""
     if isinstance(x, list):

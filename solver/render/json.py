@@ -14,12 +14,8 @@ from ..solution import Answer, Solution
 def answer_json(a: Answer) -> dict[str, Any]:
     """``{value, float, latex, type}`` for one answer."""
     v = a.value
-    if isinstance(v, (bool, str)) or (
-            isinstance(v, list) and all(isinstance(t, str) for t in exact.flatten(v))):
-        value: Any = v
-    else:
-        value = exact.fmt(v)
-    return {"value": value, "float": exact.to_float(v) if not isinstance(v, str) else None,
+    value = exact.fmt(v) if exact.is_numeric(v) else v
+    return {"value": value, "float": exact.to_float(v) if exact.is_numeric(v) else None,
             "latex": a.display().latex(), "type": a.type}
 
 
