@@ -538,10 +538,21 @@ def eq(*parts: Any) -> Chain:
     kept: list[M] = []
     for p in parts:
         q = m(p)
-        if kept and q.latex() == kept[-1].latex():
+        if kept and _same_number(q, kept[-1]):
             continue
         kept.append(q)
     return Chain(kept, ["="] * (len(kept) - 1))
+
+
+def _same_number(a: M, b: M) -> bool:
+    """Two plain numbers that print alike (``√4 = 2`` is kept, ``6 = 6`` is not)."""
+    if not (isinstance(a, Num) and isinstance(b, Num)):
+        return False
+    x, y = a.value, b.value
+    if isinstance(x, bool) or isinstance(y, bool) or x is None or y is None:
+        return x is y
+    return (type(x) is type(y) and x == y) or (exact.is_rational(x) and exact.is_rational(y)
+                                             and x == y)
 
 
 def rel(*items: Any) -> Chain:

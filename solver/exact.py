@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Union
@@ -32,8 +31,12 @@ Scalar = Union[int, Fraction, "Surd", sympy.Expr]
 
 
 def is_rational(x: object) -> bool:
-    """True for ints and Fractions (not bools, which are answers of their own)."""
-    return isinstance(x, (int, Fraction)) and not isinstance(x, bool)
+    """True for ints and Fractions (not bools, which are answers of their own).
+
+    By exact type: ``isinstance`` against Fraction's ABC is slow on the hot path.
+    """
+    t = type(x)
+    return t is int or t is Fraction
 
 
 def is_scalar(x: object) -> bool:
@@ -102,18 +105,14 @@ class Surd:
     __slots__ = ("a", "b", "r")
 
     def __init__(self, a: Rational, b: Rational, r: int) -> None:
-        self.a, self.b, self.r = rational(a), rational(b), r
+        self.a, self.b, self.r = a, b, r
 
     # -- conversions
     def _sympy_(self) -> sympy.Expr:
         return sympy.Rational(self.a) + sympy.Rational(self.b) * sympy.sqrt(self.r)
 
     def __float__(self) -> float:
-        with localcontext() as ctx:
-            ctx.prec = 40
-            b = Decimal(self.b.numerator) / Decimal(self.b.denominator)
-            a = Decimal(self.a.numerator) / Decimal(self.a.denominator)
-            return float(a + b * Decimal(self.r).sqrt())
+        return _float_surd(self)
 
     def __repr__(self) -> str:
         return f"Surd({self.a!r}, {self.b!r}, {self.r})"
@@ -131,6 +130,8 @@ class Surd:
         return None
 
     def __add__(self, other: object) -> Scalar:
+        if is_rational(other):  # the common case (adding β), kept cheap
+            return Surd(self.a + other, self.b, self.r) if other else self
         c = self._coerce(other)
         if c is None:
             return _sympy_fallback(self, other, "__add__")
@@ -151,6 +152,12 @@ class Surd:
         return (-self) + other
 
     def __mul__(self, other: object) -> Scalar:
+        if is_rational(other):  # the common case (scaling by γ or by x − μ), kept cheap
+            if other == 0:
+                return 0
+            if other == 1:
+                return self
+            return Surd(self.a * other if self.a else 0, self.b * other, self.r)
         c = self._coerce(other)
         if c is None:
             return _sympy_fallback(self, other, "__mul__")
@@ -231,8 +238,9 @@ class Surd:
             return bool(sympy.simplify(self._sympy_() - other) == 0)
         return NotImplemented
 
-    def __hash__(self) -> int:
-        return hash((Surd, self.a, self.b, self.r))
+    def __hash__(self) -> int:  # from ints: hashing a Fraction costs a modular inverse
+        a, b = self.a, self.b
+        return hash((a.numerator, a.denominator, b.numerator, b.denominator, self.r))
 
 
 def _sympy_fallback(x: object, y: object, op: str) -> sympy.Expr:
@@ -489,8 +497,7 @@ def fmt(x: Any) -> Any:
     if is_rational(x):
         return str(rational(x))
     if isinstance(x, Surd):
-        term = _coeff_root(x.b, f"sqrt({x.r})", "*", lambda t, d: f"{t}/{d}")
-        return term if x.a == 0 else _join_terms(fmt(x.a), term)
+        return _fmt_surd(x)
     if isinstance(x, str):
         return x
     return sympy.sstr(to_sympy(x))
@@ -503,8 +510,7 @@ def unicode(x: Any) -> str:
     if is_rational(x):
         return str(rational(x))
     if isinstance(x, Surd):
-        term = _coeff_root(x.b, f"√{x.r}", "", lambda t, d: f"{t}/{d}")
-        return term if x.a == 0 else _join_terms(unicode(x.a), term)
+        return _unicode_surd(x)
     if isinstance(x, str):
         return x
     return _UNICODE.doprint(to_sympy(x))
@@ -515,17 +521,56 @@ def latex(x: Any) -> str:
     if isinstance(x, bool):
         return r"\text{true}" if x else r"\text{false}"
     if is_rational(x):
-        p, q = _frac_parts(x)
-        if q == 1:
-            return str(p)
-        return ("-" if p < 0 else "") + rf"\frac{{{abs(p)}}}{{{q}}}"
+        return _latex_rational(x)
     if isinstance(x, Surd):
-        term = _coeff_root(x.b, rf"\sqrt{{{x.r}}}", " ", lambda t, d: rf"\frac{{{t}}}{{{d}}}")
-        return term if x.a == 0 else _join_terms(latex(x.a), term)
+        return _latex_surd(x)
     if isinstance(x, str):
         return rf"\text{{{x}}}"
     return sympy.latex(to_sympy(x), symbol_names={s: greek_latex(s.name)
                                                    for s in to_sympy(x).free_symbols})
+
+
+# A matrix repeats its values (a BatchNorm column has as many distinct outputs as inputs), so
+# the float and the three formats of a Surd are cached.
+
+
+@lru_cache(maxsize=65536)
+def _float_surd(x: Surd) -> float:
+    """Correctly rounded, from integers: (P + Q√r)/D with Q√r to 2k bits by isqrt.
+
+    Enough bits survive any cancellation, since |P² − Q²r| ≥ 1 for a non-square r.
+    """
+    a, b = x.a, x.b
+    D = math.lcm(a.denominator, b.denominator)
+    P, Q = a.numerator * (D // a.denominator), b.numerator * (D // b.denominator)
+    k = 2 * max(abs(P).bit_length(), abs(Q).bit_length() + x.r.bit_length()) + 64
+    S = math.isqrt(Q * Q * x.r << (2 * k))
+    return ((P << k) + (S if Q > 0 else -S)) / (D << k)
+
+
+@lru_cache(maxsize=65536)
+def _fmt_surd(x: Surd) -> str:
+    term = _coeff_root(x.b, f"sqrt({x.r})", "*", lambda t, d: f"{t}/{d}")
+    return term if x.a == 0 else _join_terms(str(x.a), term)
+
+
+@lru_cache(maxsize=65536)
+def _unicode_surd(x: Surd) -> str:
+    term = _coeff_root(x.b, f"√{x.r}", "", lambda t, d: f"{t}/{d}")
+    return term if x.a == 0 else _join_terms(str(x.a), term)
+
+
+@lru_cache(maxsize=65536)
+def _latex_surd(x: Surd) -> str:
+    term = _coeff_root(x.b, rf"\sqrt{{{x.r}}}", " ", lambda t, d: rf"\frac{{{t}}}{{{d}}}")
+    return term if x.a == 0 else _join_terms(_latex_rational(x.a), term)
+
+
+def _latex_rational(x: Rational) -> str:
+    p, q = _frac_parts(x)
+    if q == 1:
+        return str(p)
+    return ("-" if p < 0 else "") + rf"\frac{{{abs(p)}}}{{{q}}}"
 
 
 def is_compound(x: Any) -> bool:
@@ -556,22 +601,35 @@ class RaggedError(ValueError):
 
 
 def shape(t: Any) -> tuple[int, ...]:
-    """The shape of a nested list; a ragged one raises RaggedError naming the first bad entry."""
-    if not isinstance(t, list):
-        return ()
-    if not t:
-        return (0,)
-    shapes = []
-    for i, v in enumerate(t):
-        try:
-            shapes.append(shape(v))
-        except RaggedError as err:
-            raise RaggedError(str(err), (i, *err.path)) from None
-    for i, s in enumerate(shapes):
-        if s != shapes[0]:
-            raise RaggedError(f"is ragged: entry {i} has shape {list(s)} but entry 0 has "
-                              f"shape {list(shapes[0])}", (i,))
-    return (len(t), *shapes[0])
+    """The shape of a nested list; a ragged one raises RaggedError naming the first bad entry.
+
+    Level by level rather than entry by entry: it runs on every tensor answer.
+    """
+    dims: list[int] = []
+    level: list[tuple[tuple[int, ...], Any]] = [((), t)]
+    while True:
+        lists = [isinstance(v, list) for _, v in level]
+        if not any(lists):
+            return tuple(dims)
+        first = level[0][0]
+        if not all(lists):
+            path = level[lists.index(False) if lists[0] else lists.index(True)][0]
+            what = ("a number", "a list") if lists[0] else ("a list", "a number")
+            raise RaggedError(f"is ragged: entry {_where(path)} is {what[0]} but entry "
+                              f"{_where(first)} is {what[1]}", path)
+        n = len(level[0][1])
+        for path, v in level:
+            if len(v) != n:
+                raise RaggedError(f"is ragged: entry {_where(path)} has {len(v)} values but "
+                                  f"entry {_where(first)} has {n}", path)
+        dims.append(n)
+        if n == 0:
+            return tuple(dims)
+        level = [((*path, i), x) for path, v in level for i, x in enumerate(v)]
+
+
+def _where(path: tuple[int, ...]) -> str:
+    return "".join(f"[{i}]" for i in path) or "[0]"
 
 
 def tmap(f: Callable[..., Any], t: Any, *others: Any) -> Any:

@@ -16,6 +16,7 @@ it, which keeps a 128×128 problem fast and every answer exact.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,6 +34,7 @@ from . import Kind, kind
 Index = tuple[int, ...]
 SHOWN_GROUPS = 6  # groups worked in full in the steps; the rest are "likewise"
 SHOWN_TERMS = 8  # terms of a long sum written out before an ellipsis
+SHOWN_ENTRIES = 64  # a tensor larger than this is shown in the answers only, not in a step
 
 
 # --------------------------------------------------------------------------- groupings
@@ -123,6 +125,13 @@ def filled(shape: Sequence[int], f: Callable[[Index], Any], prefix: Index = ()) 
     return [filled(shape[1:], f, (*prefix, i)) for i in range(shape[0])]
 
 
+def _map_indexed(f: Callable[[Any, Index], Any], t: Any, prefix: Index = ()) -> Any:
+    """``f(value, index)`` for every entry of a nested list, keeping its shape."""
+    if isinstance(t, list):
+        return [_map_indexed(f, v, (*prefix, i)) for i, v in enumerate(t)]
+    return f(t, prefix)
+
+
 def members(X: Any, grouping: Grouping) -> dict[Index, list[tuple[Index, Any]]]:
     """The entries of X in each group, in row-major order."""
     out: dict[Index, list[tuple[Index, Any]]] = {g: [] for g in grouping.groups()}
@@ -189,10 +198,16 @@ def statistics(s: Solution, X: Any, grouping: Grouping, *, ddof: int = 0,
     lines = []
     for g in groups:
         mu = at(mean_t, g)
-        squares = [exact.power(v - mu, 2) for _, v in by_group[g]]
-        variances[g] = _div(exact.total(squares), divisor)
+        values = [v for _, v in by_group[g]]
+        c = centered(values, mu)
+        if c is not None:
+            d, L = c
+            variances[g] = exact.rational(Fraction(sum(x * x for x in d), L * L * divisor))
+        else:
+            variances[g] = _div(exact.total(exact.power(v - mu, 2) for v in values), divisor)
         if len(lines) < SHOWN_GROUPS:
-            diffs = [Pow(sub(v, mu), 2) for _, v in by_group[g]]
+            squares = [exact.power(v - mu, 2) for v in values]
+            diffs = [Pow(sub(v, mu), 2) for v in values]
             lines.append(eq(_stat_sym("sigma", g, sq=True), Frac(Add(*_terms(diffs)), divisor),
                             _sum_over(squares, divisor), variances[g]))
     how = ("the biased variance, dividing by n = " + str(n) if ddof == 0
@@ -202,6 +217,38 @@ def statistics(s: Solution, X: Any, grouping: Grouping, *, ddof: int = 0,
     var_t = s.answer(keys[1], filled(grouping.stat_shape, lambda g: variances[g]),
                      label=Sym("sigma", sup=2))
     return mean_t, var_t
+
+
+def centered(values: Sequence[Any], mu: Any) -> tuple[list[int], int] | None:
+    """Every x − μ as an integer over one common denominator L, or None if not all rational.
+
+    The hot path of every normalization: one integer per entry instead of a
+    Fraction (and its gcd) per operation.
+    """
+    if not (exact.is_rational(mu) and all(exact.is_rational(v) for v in values)):
+        return None
+    L = math.lcm(mu.denominator, *(v.denominator for v in values))
+    m = mu.numerator * (L // mu.denominator)
+    return [v.numerator * (L // v.denominator) - m for v in values], L
+
+
+def _scaled(members_g: Sequence[tuple[Index, Any]], mu: Any, scale: Any
+            ) -> tuple[list[Index], list[Any]]:
+    """The indices of a group and (x − μ)·scale for each, exactly (None when scale is None)."""
+    idxs = [idx for idx, _ in members_g]
+    values = [v for _, v in members_g]
+    if scale is None:
+        return idxs, [None] * len(values)
+    c = centered(values, mu)
+    if c is not None and (exact.is_rational(scale) or (isinstance(scale, exact.Surd)
+                                                      and scale.a == 0)):
+        d, L = c
+        k = Fraction(scale if exact.is_rational(scale) else scale.b)
+        p, q = k.numerator, k.denominator * L
+        if exact.is_rational(scale):
+            return idxs, [exact.rational(Fraction(x * p, q)) for x in d]
+        return idxs, [exact.surd(0, Fraction(x * p, q), scale.r) for x in d]
+    return idxs, [(v - mu) * scale for v in values]
 
 
 def _unit(grouping: Grouping, g: Index) -> str:
@@ -234,10 +281,9 @@ def normalize(s: Solution, X: Any, grouping: Grouping, mean_t: Any, var_t: Any, 
         if len(lines) < SHOWN_GROUPS:
             values = [v for _, v in by_group[g]]
             den = Sqrt(Add(at(var_t, g), eps) if eps != 0 else at(var_t, g))
-            xhat = (Mat([None] * len(values)) if scale[g] is None
-                    else Mat([(v - at(mean_t, g)) * scale[g] for v in values]))
             lines.append(eq(Sym("x", _one_based(g), hat=True),
-                            Frac(sub(Mat(values), at(mean_t, g)), den), xhat))
+                            Frac(sub(Mat(values), at(mean_t, g)), den),
+                            Mat(_scaled(by_group[g], at(mean_t, g), scale[g])[1])))
     by = "√(σ² + ε)" if eps != 0 else "its standard deviation σ = √σ²"
     s.step(f"Normalize each {_unit(grouping, groups[0])}: subtract its mean and divide by {by}.",
            *lines)
@@ -247,12 +293,15 @@ def normalize(s: Solution, X: Any, grouping: Grouping, mean_t: Any, var_t: Any, 
         s.step(f"{names[0].upper() + names[1:]} {'has' if len(undefined) == 1 else 'have'} "
                "variance 0 and ε = 0, so x̂ = 0/0 there: the normalization is not defined "
                "(a batch of one example has this problem; any ε > 0 makes x̂ = 0 and y = β).")
-    xhat_t = filled(exact.shape(X), lambda idx: None if scale[grouping.group_of(idx)] is None
-                    else (at(X, idx) - at(mean_t, grouping.group_of(idx)))
-                    * scale[grouping.group_of(idx)])
+    xhat: dict[Index, Any] = {}
+    for g in groups:
+        for idx, v in zip(*_scaled(by_group[g], at(mean_t, g), scale[g]), strict=True):
+            xhat[idx] = v
+    xhat_t = filled(exact.shape(X), xhat.__getitem__)
     if key in (k.pattern for k in s.keys):
         xhat_t = s.answer(key, xhat_t, label=Sym("X", hat=True))
-    s.step("The normalized values.", eq(Sym("X", hat=True), Mat(xhat_t)))
+    if len(exact.flatten(xhat_t)) <= SHOWN_ENTRIES:
+        s.step("The normalized values.", eq(Sym("X", hat=True), Mat(xhat_t)))
     return xhat_t, not undefined
 
 
@@ -263,16 +312,15 @@ def affine(s: Solution, xhat_t: Any, gamma: Any, beta: Any, param_of: Callable[[
         s.step("There are no affine parameters (γ = 1, β = 0), so y = x̂.")
         return s.answer(key, xhat_t, label=Sym("Y"))
 
-    def y(idx: Index) -> Any:
-        x = at(xhat_t, idx)
+    def y(x: Any, idx: Index) -> Any:
         if x is None:
             return None
-        g = at(gamma, param_of(idx)) if gamma is not None else 1
-        b = at(beta, param_of(idx)) if beta is not None else 0
-        return x * g + b
+        p = param_of(idx)
+        return (x * at(gamma, p) if gamma is not None else x) + (
+            at(beta, p) if beta is not None else 0)
 
     shape = exact.shape(xhat_t)
-    out = filled(shape, y)
+    out = _map_indexed(y, xhat_t)
     lines = []
     if len(shape) == 2 and rows_named == "row" and None not in exact.flatten(out):
         for i in range(min(shape[0], SHOWN_GROUPS)):
@@ -288,7 +336,8 @@ def affine(s: Solution, xhat_t: Any, gamma: Any, beta: Any, param_of: Callable[[
     s.step(f"Scale by γ and shift by β (y = γ x̂ + β, with γ and β indexed by {param}).",
            *lines)
     out = s.answer(key, out, label=Sym("Y"))
-    s.step("The output.", eq(Sym("Y"), Mat(out)))
+    if len(exact.flatten(out)) <= SHOWN_ENTRIES:
+        s.step("The output.", eq(Sym("Y"), Mat(out)))
     return out
 
 
