@@ -490,8 +490,8 @@ def _matrix_block(rows: list[list[Any]]) -> Block:
             lines.append("  ".join(pad("⋮", w, right=True) for w in widths))
         else:
             lines.append("  ".join(pad(c, w, right=True) for c, w in zip(r, widths, strict=True)))
-    if len(lines) == 1:
-        return Block.of("[" + lines[0] + "]")
+    if len(lines) == 1:  # a 1 × n matrix, written so that it is not mistaken for a vector
+        return Block.of("[[" + ", ".join(c for c in grid[0] or []) + "]]")
     n = len(lines)
     out = []
     for i, s in enumerate(lines):

@@ -413,6 +413,8 @@ def parse_value(value: Any, symbols: Collection[str] | None = None) -> Any:
             raise ParseError("infinity and NaN are not exact numbers", str(value))
         return exact.rational(Fraction(repr(value)))
     if isinstance(value, str):
+        if value.strip().lower().lstrip("+-") in (".inf", ".nan", "inf", "nan", "infinity"):
+            raise ParseError("infinity and NaN are not exact numbers", value)
         return parse_expression(value, symbols)
     if isinstance(value, list):
         return [parse_value(v, symbols) for v in value]

@@ -65,11 +65,13 @@ class Kind:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     def show_givens(self, g: GivenModel) -> list[tuple[M, M]]:
-        """The givens as ``(label, value)`` maths, for the top of a worked solution."""
+        """The givens the problem states, as ``(label, value)`` maths for the top of a solution."""
         from ..display import Sym, m
 
         out = []
         for name in type(g).model_fields:
+            if name not in g.model_fields_set:  # a default the author did not write
+                continue
             value = getattr(g, name)
             if value is None or isinstance(value, (dict, tuple)) or (
                     isinstance(value, list) and value and isinstance(value[0], dict)):

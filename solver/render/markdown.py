@@ -26,8 +26,8 @@ def _answer(a: Answer) -> list[str]:
     value = a.display()
     label = a.label.latex() + " = " if a.label is not None else ""
     if _inline_ok(value):
-        return [f"- `{a.key}`: ${label}{value.latex()}$"]
-    return [f"- `{a.key}`:", "", *["  " + s if s else "" for s in _display(label + value.latex())]]
+        return [f"- `{a.key}`: ${label}{value.latex()}$", ""]
+    return [f"`{a.key}`:", "", *_display(label + value.latex())]
 
 
 def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[str]:

@@ -57,12 +57,13 @@ def batchnorm(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
         out["var"] = X.var(dim=dims, unbiased=False)
     else:
         out["mean"], out["var"] = rm.clone(), rv.clone()
+    if g.training and X.numel() // C == 1:
+        return out  # torch refuses to train on one value per channel; the solution says why
     before_m, before_v = rm.clone(), rv.clone()
     out["output"] = F.batch_norm(X, rm, rv, w, b, training=g.training, momentum=m, eps=eps)
-    out["normalized"] = F.batch_norm(X, before_m.clone(), before_v.clone(), None, None,
+    out["normalized"] = F.batch_norm(X, before_m, before_v, None, None,
                                      training=g.training, momentum=m, eps=eps)
-    if X.numel() // C > 1 or not g.training:
-        out["running_mean"], out["running_var"] = rm, rv
+    out["running_mean"], out["running_var"] = rm, rv
     if s["defined"] is False:  # 0/0 where torch's tiny eps gives 0: nothing to compare
         del out["output"], out["normalized"]
     return out
