@@ -40,4 +40,23 @@ def render(solved: Sequence[object], *, steps: bool = True) -> str:
             doc["errors"] = [str(e) for e in ss.errors]
         docs.append(doc)
     payload: Any = docs[0] if len(docs) == 1 else docs
-    return _json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return dumps(payload) + "\n"
+
+
+def _flat(x: Any) -> bool:
+    return not isinstance(x, (dict, list))
+
+
+def dumps(obj: Any, indent: int = 0) -> str:
+    """JSON indented by two, with a list of numbers or strings on one line and a matrix one
+    row per line: readable, and written by the C encoder where it matters (the entries)."""
+    pad, inner = "  " * indent, "  " * (indent + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = [f"{inner}{_json.dumps(str(k), ensure_ascii=False)}: {dumps(v, indent + 1)}"
+                 for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, list) and obj and not all(_flat(v) for v in obj):
+        return "[\n" + ",\n".join(inner + dumps(v, indent + 1) for v in obj) + "\n" + pad + "]"
+    return _json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
