@@ -115,6 +115,17 @@ class Node:
     parent: Node | None = None
     children: list[Node] = field(default_factory=list)
 
+    def __eq__(self, other: object) -> bool:
+        """Two trees are equal when they have the same tokens, log-probabilities and shape
+        (so a variant can be told from its source); the parent is not compared."""
+        if not isinstance(other, Node):
+            return NotImplemented
+        return (self.token, self.logp, self.children) == (other.token, other.logp,
+                                                          other.children)
+
+    def __hash__(self) -> int:
+        return hash((self.token, self.logp, tuple(self.children)))
+
     @property
     def finished(self) -> bool:
         """A node without children ends its sequence, as generating <EOS> would."""
@@ -540,7 +551,7 @@ class LMTree(Kind):
 
         def write_step(t: int, beams: list[Hypothesis], candidates: list[Hypothesis],
                        kept: list[Hypothesis]) -> list[Hypothesis]:
-            s.step(f"Step {t}: {len(candidates)} candidates from {len(beams)} open "
+            s.step(f"Beam step {t}: {len(candidates)} candidates from {len(beams)} open "
                    f"{'hypothesis' if len(beams) == 1 else 'hypotheses'}.",
                    _candidate_table(candidates, how))
             seqs = s.answer(f"beam.steps[{t}]", [h.tokens() for h in kept],
@@ -980,7 +991,8 @@ class Viterbi(Kind):
         s.step(f"t = 1: the first word follows {start}.",
                *[eq(delta_sym(1, chain.name(j)), cond(chain.name(j), start), first[j])
                  for j in range(min(chain.N, SHOWN_WORDS))])
-        deltas = [s.answer("delta[1]", first, label=Sym("delta", 1))]
+        carried = s.answer("delta[1]", first, label=Sym("delta", 1))
+        deltas = [carried if _numbers(carried) and len(carried) == chain.N else first]
         backs = [s.answer("backpointers[1]", [start] * chain.N, label=Sym("a", 1))]
         for t in range(2, T + 1):
             values, pointers, lines = [], [], []
@@ -997,7 +1009,8 @@ class Viterbi(Kind):
             if chain.N > SHOWN_WORDS:
                 s.step(f"The other {chain.N - SHOWN_WORDS} words are computed the same way; "
                        "all values are in the answers.")
-            deltas.append(s.answer(f"delta[{t}]", values, label=Sym("delta", t)))
+            carried = s.answer(f"delta[{t}]", values, label=Sym("delta", t))
+            deltas.append(carried if _numbers(carried) and len(carried) == chain.N else values)
             backs.append(s.answer(f"backpointers[{t}]", pointers, label=Sym("a", t)))
         return deltas, backs
 

@@ -77,6 +77,12 @@ def frobenius(W: list[list[Any]]) -> Any:
     return exact.sqrt(exact.total(w * w for row in W for w in row))
 
 
+def usable(*values: Any) -> bool:
+    """Whether values (perhaps a student's, carried forward) are numbers to compute with."""
+    return all(exact.is_scalar(v) and not (isinstance(v, sympy.Basic) and v.free_symbols)
+               for v in values)
+
+
 def approx(x: Any) -> Raw:
     """``≈ 0.6404`` beside an exact value that is not a plain fraction."""
     f = exact.to_float(x)
@@ -148,16 +154,22 @@ class RNNGradientBound(Kind):
         gamma = s.answer("gamma", self.gamma(s, g, sigmoid_gamma), label=Sym("gamma"))
         lam = self.lambda_max(s, g.W)
         op = self.op_norm(s, g.W, lam, norm)
-        step = s.answer("step_bound", gamma * op, label=Mul(Sym("gamma"), Norm(Sym("W"))))
-        s.step("The bound for one step:", eq(Mul(Sym("gamma"), Norm(Sym("W"))),
-                                             Mul(gamma, op), step))
-        total = exact.power(step, g.T) if power else step * g.T
-        s.step(f"After T = {g.T} steps:", rel(Norm(Raw(r"\partial h_T / \partial h_0",
-                                                      "∂h_T/∂h₀")), "<=",
-                                              Pow(Mul(Sym("gamma"), Norm(Sym("W"))), g.T),
-                                              "=", total, "~", approx(total)))
+        step = s.answer("step_bound", gamma * op if usable(gamma, op) else None,
+                        label=Mul(Sym("gamma"), Norm(Sym("W"))))
+        if usable(gamma, op, step):
+            s.step("The bound for one step:", eq(Mul(Sym("gamma"), Norm(Sym("W"))),
+                                                 Mul(gamma, op), step))
+        total = (exact.power(step, g.T) if power else step * g.T) if usable(step) else None
+        if usable(total):
+            s.step(f"After T = {g.T} steps:", rel(Norm(Raw(r"\partial h_T / \partial h_0",
+                                                          "∂h_T/∂h₀")), "<=",
+                                                  Pow(Mul(Sym("gamma"), Norm(Sym("W"))), g.T),
+                                                  "=", total, "~", approx(total)))
         s.answer("bound_T", total, label=Pow(Mul(Sym("gamma"), Norm(Sym("W"))), "T"))
-        self.vanishing(s, g, gamma, lam, op)
+        if usable(gamma, lam, op):
+            self.vanishing(s, g, gamma, lam, op)
+        else:
+            s.answer("vanishes", None)
 
     def gamma(self, s: Solution, g: Given, sigmoid_gamma: Any) -> Any:
         if g.activation is None:
@@ -186,8 +198,12 @@ class RNNGradientBound(Kind):
             value = spectral_radius(W)
         elif norm == "frobenius":
             value = frobenius(W)
+        elif not usable(lam) or exact.sign(lam) < 0:  # a carried λ1 that has no root
+            value = None
         else:
             value = exact_sqrt(lam)
+        if value is None:
+            return s.answer("op_norm", None, label=Norm(Sym("W")))
         s.step("The operator norm is the square root of λ1 (the largest singular value of W).",
                rel(Norm(Sym("W")), "=", Sqrt(Sym("lambda", 1)), "=", Sqrt(lam), "=", value,
                    "~", approx(value)))

@@ -454,6 +454,19 @@ def test_viterbi_misconceptions_reproduce_the_mistakes() -> None:
     assert solve_given("viterbi", chain, time="exhaustive")["time"] == N**T
 
 
+def test_a_students_delta_is_carried_forward() -> None:
+    ps = solver.load(SHIPPED)
+    # δ2(a) taken as 1/3·1/4 = 1/12 (the wrong predecessor): then δ3(a) = max(1/12·1/4,
+    # 4/15·3/5) = 4/25 from b, δ3(b) = max(1/12·3/4, 4/15·2/5) = 8/75 from b
+    s = solver.solve(ps.get("viterbi"), overrides={"delta[2]": [F(1, 12), F(4, 15)]})
+    assert s["delta[3]"] == [F(4, 25), F(8, 75)]
+    assert s["sequence"] == [BOS, "b", "b", "a"]
+    assert s["probability"] == F(2, 3) * F(2, 5) * F(3, 5)
+    # an answer of the wrong length cannot be carried on from: the key's own values are used
+    s = solver.solve(ps.get("viterbi"), overrides={"delta[2]": [F(1, 12)]})
+    assert s["delta[3]"] == [F(4, 25), F(3, 10)]
+
+
 def test_viterbi_errors_name_the_row() -> None:
     head = ("title: t\nproblems:\n  - id: chain\n    kind: viterbi\n    given:\n"
             "      tokens: [<BOS>, a, b]\n      T: 2\n      P:\n        - [0, 1/3, 2/3]\n")
@@ -511,6 +524,7 @@ def test_variants_keep_their_promises(kind_name: str) -> None:
         k.solve(g, s)
         assert k.broken_promises(g, s) == [], (seed, raw)
         assert g != source
+        assert g == k.Given.model_validate(raw)  # equality is structural, not identity
     if kind_name == "lm_tree":  # the shipped tree has a tie: the red circle = a red circle
         s = k.new_solution()
         k.solve(source, s)

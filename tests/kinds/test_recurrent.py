@@ -82,6 +82,15 @@ def test_the_condition_with_a_given_delta() -> None:
     assert same(s["bound_T"], ((1 + sympy.sqrt(17)) / 16) ** 2)
 
 
+def test_a_students_lambda_is_carried_forward() -> None:
+    p = solver.load(SHIPPED).get("rnn-gradient-bound")
+    s = solver.solve(p, overrides={"lambda_max": F(9, 16)})
+    assert s["op_norm"] == F(3, 4) and s["bound_T"] == F(3, 4) ** 10
+    assert s["vanishes"] is False  # 9/16 > δ²/γ² = 4/9
+    s = solver.solve(p, overrides={"lambda_max": F(-1)})  # no square root: nothing follows
+    assert s["op_norm"] is None and s["bound_T"] is None and s["vanishes"] is None
+
+
 def test_misconceptions_reproduce_the_mistakes() -> None:
     W = [["1/2", "1/4"], [0, "1/2"]]
     base = {"W": W, "activation": "sigmoid", "delta": "2/3", "T": 4}
