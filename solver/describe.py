@@ -43,7 +43,7 @@ def kind_help(name: str) -> str:
     rows = []
     for fname, f in fields.items():
         td = type_doc(f.annotation, f.metadata)
-        rows.append((fname, td.name, _default(f), f.description or td.doc))
+        rows.append((fname, td.name, _default(f), " ".join((f.description or td.doc).split())))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)
@@ -61,8 +61,9 @@ def kind_help(name: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000
-                          ).strip().removesuffix("...").strip()
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000,
+                          sort_keys=False)  # a tree's order is its tie-breaking order
+    return text.strip().removesuffix("...").strip()
 
 
 def template(name: str) -> str:
@@ -83,7 +84,7 @@ def template(name: str) -> str:
     ]
     for fname, f in fields.items():
         td = type_doc(f.annotation, f.metadata)
-        desc = f.description or td.doc
+        desc = " ".join((f.description or td.doc).split())  # one comment line
         lines.append(f"      # {desc} ({td.name}, {_default(f)})")
         if fname in k.example:
             lines.append(f"      {fname}: {_flow(k.example[fname])}")

@@ -120,20 +120,29 @@ def _paren_block(ch: str, height: int, baseline: int) -> Block:
 
 
 class Num(M):
-    """An exact scalar (or None for an undefined value, or a boolean)."""
+    """An exact scalar (or None for an undefined value, or a boolean).
 
-    def __init__(self, value: Any) -> None:
+    ``decimal=True`` writes a rational with a terminating decimal expansion as
+    that decimal (``-9.1`` rather than ``-91/10``): for quantities the problem
+    gives as decimals, such as log-probabilities. The value stays exact.
+    """
+
+    def __init__(self, value: Any, *, decimal: bool = False) -> None:
         self.value = value
+        self.decimal = decimal
+
+    def _decimal(self) -> str | None:
+        return exact.decimal(self.value) if self.decimal else None
 
     def latex(self) -> str:
         if self.value is None:
             return r"\text{undefined}"
-        return exact.latex(self.value)
+        return self._decimal() or exact.latex(self.value)
 
     def block(self) -> Block:
         if self.value is None:
             return Block.of("undefined")
-        return Block.of(exact.unicode(self.value))
+        return Block.of(self._decimal() or exact.unicode(self.value))
 
     def prec(self) -> int:
         v = self.value
@@ -143,7 +152,7 @@ class Num(M):
             return ADD
         if exact.is_negative_looking(v):
             return NEG
-        s = exact.unicode(v)
+        s = self._decimal() or exact.unicode(v)
         if any(c in s for c in "/·* "):
             return MUL
         return ATOM
@@ -157,6 +166,9 @@ class Num(M):
         if exact.is_negative_looking(v):
             return NEG
         return MUL if not exact.is_rational(v) else ATOM
+
+    def __neg__(self) -> Num:
+        return Num(-self.value, decimal=self.decimal)
 
 
 def _sub_text(sub: Any) -> str:
@@ -206,7 +218,7 @@ class Text(M):
         self.s = s
 
     def latex(self) -> str:
-        return rf"\text{{{self.s}}}"
+        return exact.latex_text(self.s)
 
     def block(self) -> Block:
         return Block.of(self.s)
@@ -230,7 +242,7 @@ class Add(M):
             if i and isinstance(t, Neg):
                 out.append(("-", t.x))
             elif i and isinstance(t, Num) and t.prec() == NEG:
-                out.append(("-", Num(-t.value)))
+                out.append(("-", -t))
             else:
                 out.append(("+", t))
         return out
@@ -445,42 +457,48 @@ class Mat(M):
     are never elided: they are the record).
     """
 
-    def __init__(self, t: list[Any]) -> None:
+    def __init__(self, t: list[Any], *, decimal: bool = False) -> None:
         self.t = t
+        self.decimal = decimal
+
+    def _num(self, x: Any) -> Num:
+        return Num(x, decimal=self.decimal)
 
     def latex(self) -> str:
         t = self.t
         if not t or not isinstance(t[0], list):
-            return r"\begin{bmatrix} " + " & ".join(Num(x).latex() for x in t) + r" \end{bmatrix}"
+            return r"\begin{bmatrix} " + " & ".join(self._num(x).latex() for x in t) \
+                + r" \end{bmatrix}"
         if not isinstance(t[0][0], list):
-            rows = [" & ".join(Num(x).latex() for x in row) for row in t]
+            rows = [" & ".join(self._num(x).latex() for x in row) for row in t]
             return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
-        return r"\left[ " + ",\\; ".join(Mat(s).latex() for s in t) + r" \right]"
+        return r"\left[ " + ",\\; ".join(Mat(s, decimal=self.decimal).latex() for s in t) \
+            + r" \right]"
 
     def block(self) -> Block:
         t = self.t
         if not t or not isinstance(t[0], list):
-            cells = ["…" if x is ELLIPSIS else Num(x).text() for x in _elided(t, TEXT_EDGE)]
+            cells = ["…" if x is ELLIPSIS else self._num(x).text() for x in _elided(t, TEXT_EDGE)]
             return Block.of("[" + ", ".join(cells) + "]")
         if not isinstance(t[0][0], list):
-            return _matrix_block(t)
+            return _matrix_block(t, self._num)
         parts: list[Block] = [Block.of("[")]
         for i, s in enumerate(_elided(t, TEXT_EDGE // 2)):
             if i:
                 parts.append(Block.of(", "))
-            parts.append(Block.of("…") if s is ELLIPSIS else Mat(s).block())
+            parts.append(Block.of("…") if s is ELLIPSIS else Mat(s, decimal=self.decimal).block())
         parts.append(Block.of("]"))
         return hcat(*parts)
 
 
-def _matrix_block(rows: list[list[Any]]) -> Block:
+def _matrix_block(rows: list[list[Any]], num: Any = Num) -> Block:
     shown_rows = _elided(rows, TEXT_EDGE)
     grid: list[list[str] | None] = []  # None: the elided rows
     for row in shown_rows:
         if row is ELLIPSIS:
             grid.append(None)
             continue
-        cells = _elided([Num(x).text() for x in row], TEXT_EDGE)
+        cells = _elided([num(x).text() for x in row], TEXT_EDGE)
         grid.append(["…" if c is ELLIPSIS else c for c in cells])
     ncols = max(len(r) for r in grid if r is not None)
     widths = [max(width(r[j]) for r in grid if r is not None) for j in range(ncols)]
@@ -498,6 +516,48 @@ def _matrix_block(rows: list[list[Any]]) -> Block:
         left, right = ("⎡", "⎤") if i == 0 else ("⎣", "⎦") if i == n - 1 else ("⎢", "⎥")
         out.append(f"{left}{s}{right}")
     return Block(out, (n - 1) // 2)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+class Table(M):
+    """A small table with a header row: ``array`` in LaTeX, a ruled grid on the terminal.
+
+    Cells are maths (``M``, numbers) or plain words (a ``str`` is shown as text,
+    not as a symbol). Columns are left-aligned unless ``align`` says otherwise
+    (one of ``l``, ``r``, ``c`` per column). Nothing is elided: a kind that
+    builds a table chooses its rows.
+    """
+
+    def __init__(self, header: Sequence[Any], rows: Sequence[Sequence[Any]],
+                 align: str | None = None) -> None:
+        self.header = [_cell(h) for h in header]
+        self.rows = [[_cell(c) for c in row] for row in rows]
+        if any(len(r) != len(self.header) for r in self.rows):
+            raise ValueError("every row of a table needs one cell per header column")
+        self.align = align or "l" * len(self.header)
+
+    def latex(self) -> str:
+        head = " & ".join(c.latex() for c in self.header)
+        body = "".join(r" \\ " + " & ".join(c.latex() for c in row) for row in self.rows)
+        return rf"\begin{{array}}{{{self.align}}} {head} \\ \hline{body[3:] if body else ''}" \
+               r" \end{array}"
+
+    def block(self) -> Block:
+        cells = [[c.text().replace("\n", " ") for c in row] for row in [self.header, *self.rows]]
+        widths = [max(width(r[j]) for r in cells) for j in range(len(self.header))]
+
+        def line(row: list[str]) -> str:
+            return " │ ".join(pad(c, w, right=a == "r")
+                              for c, w, a in zip(row, widths, self.align, strict=True))
+
+        rule = "─┼─".join("─" * w for w in widths)
+        return Block([line(cells[0]), rule, *(line(r) for r in cells[1:])], 0)
+
+
+def _cell(x: Any) -> M:
+    return Text(x) if isinstance(x, str) else m(x)
 
 
 # --------------------------------------------------------------------------- equations

@@ -18,6 +18,7 @@ list of scalars, batch first, as in the problem files.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -369,7 +370,10 @@ def to_float(x: Any) -> Any:
     if x is None or isinstance(x, (bool, str)):
         return None
     if is_rational(x) or isinstance(x, Surd):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:  # a count such as 2000**100 has no float
+            return None
     e = to_sympy(x)
     if e.free_symbols:
         return None
@@ -439,6 +443,10 @@ class _UnicodePrinter(StrPrinter):
         if exp.is_Integer and exp > 0:
             b = self.parenthesize(base, 60)  # PRECEDENCE["Pow"]
             return b + str(exp).translate(SUPERSCRIPT)
+        if exp.is_Rational or exp.is_Symbol:  # x^(5/2), x^T: a caret, not "**" (a product's
+            e = self._print(exp)              # "*" becomes "·" below)
+            return f"{self.parenthesize(base, 60)}^" + (e if exp.is_Atom and "/" not in e
+                                                         else f"({e})")
         return super()._print_Pow(expr, rational)
 
     def _print_Exp1(self, expr: Any) -> str:
@@ -525,7 +533,7 @@ def latex(x: Any) -> str:
     if isinstance(x, Surd):
         return _latex_surd(x)
     if isinstance(x, str):
-        return rf"\text{{{x}}}"
+        return latex_text(x)
     return sympy.latex(to_sympy(x), symbol_names={s: greek_latex(s.name)
                                                    for s in to_sympy(x).free_symbols})
 
@@ -571,6 +579,50 @@ def _latex_rational(x: Rational) -> str:
     if q == 1:
         return str(p)
     return ("-" if p < 0 else "") + rf"\frac{{{abs(p)}}}{{{q}}}"
+
+
+_SPECIAL_TOKEN = re.compile(r"<([A-Za-z0-9_/|.-]+)>")
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "#": r"\#",
+                 "%": r"\%", "&": r"\&", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
+
+
+def latex_text(s: str) -> str:
+    """Words as LaTeX: ``\\text{...}`` with TeX's special characters escaped.
+
+    A special token such as ``<BOS>`` becomes ``\\langle\\text{BOS}\\rangle``: a bare
+    ``<`` prints as ``¡`` in TeX's text fonts, and GitHub reads ``<BOS>`` as an HTML tag.
+    """
+    parts = []
+    for i, piece in enumerate(_SPECIAL_TOKEN.split(s)):
+        if not piece:
+            continue
+        body = "".join(_TEXT_ESCAPES.get(c, c) for c in piece)
+        parts.append(rf"\langle\text{{{body}}}\rangle" if i % 2 else rf"\text{{{body}}}")
+    return "".join(parts) or r"\text{}"
+
+
+def decimal(x: Any, places: int = 12) -> str | None:
+    """A rational with a terminating decimal expansion as that decimal (``-91/10`` ->
+    ``-9.1``); None for anything else, or when it needs more than ``places`` digits."""
+    if not is_rational(x):
+        return None
+    q = Fraction(x)
+    d = q.denominator
+    twos = fives = 0
+    while d % 2 == 0:
+        d //= 2
+        twos += 1
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    digits = max(twos, fives)
+    if d != 1 or digits > places:
+        return None
+    if digits == 0:
+        return str(q.numerator)
+    scaled = abs(q.numerator) * 10**digits // q.denominator
+    whole, frac = divmod(scaled, 10**digits)
+    return f"{'-' if q < 0 else ''}{whole}.{frac:0{digits}d}"
 
 
 def is_compound(x: Any) -> bool:

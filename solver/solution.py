@@ -21,7 +21,7 @@ from typing import Any
 import sympy
 
 from . import exact
-from .display import M, Raw, Text, m
+from .display import M, Mat, Num, Raw, Text, m
 
 #: The answer types. Tensors are reported by rank (vector, matrix, tensor).
 TYPES = {
@@ -110,14 +110,23 @@ class Answer:
         return exact.shape(self.value) if self.type in TENSOR_TYPES else ()
 
     def display(self) -> M:
-        """The value as maths (``undefined`` where the value is None)."""
+        """The value as maths (``undefined`` where the value is None).
+
+        A list of sequences (the hypotheses of a beam) shows them separated by
+        semicolons; ``meta["decimal"]`` shows terminating fractions as decimals.
+        """
         if self.type == "sequence" and isinstance(self.value, list):
+            if self.value and all(isinstance(v, list) for v in self.value):
+                return Text("; ".join(" ".join(map(str, seq)) for seq in self.value))
             return Text(" ".join(str(t) for t in self.value))
         if self.type == "complexity":
             inner = m(self.value)
             return Raw(rf"O\left({inner.latex()}\right)", f"O({inner.text()})")
         if isinstance(self.value, str):
             return Text(self.value)
+        if self.meta.get("decimal"):
+            return Mat(self.value, decimal=True) if isinstance(self.value, list) \
+                else Num(self.value, decimal=True)
         return m(self.value)
 
 

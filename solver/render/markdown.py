@@ -13,6 +13,11 @@ from ..display import M, lines_latex
 from ..solution import Answer, Solution
 
 
+def _escape(text: str) -> str:
+    """A step's plain words as Markdown: ``<BOS>`` must not be read as an HTML tag."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _display(latex: str) -> list[str]:
     return ["$$", latex, "$$", ""]
 
@@ -44,7 +49,7 @@ def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[
     if steps and s.steps:
         out += ["**Solution**", ""]
         for i, step in enumerate(s.steps, start=1):
-            out += [f"**Step {i}.** {step.text}", ""]
+            out += [f"**Step {i}.** {_escape(step.text)}", ""]
             if step.math:
                 out += _display(lines_latex(step.math))
     out += ["**Answers**", ""]

@@ -79,6 +79,8 @@ def _diff(a: Any, b: Any) -> float:
     a, b = float(a), float(b)
     if math.isnan(a) or math.isnan(b):
         return 0.0 if math.isnan(a) and math.isnan(b) else math.inf
+    if a == b:  # equal infinities too (log 0 = -inf on both sides), where a - b is nan
+        return 0.0
     return abs(a - b)
 
 

@@ -1,0 +1,210 @@
+"""Decoding answers recomputed with torch: brute force over every sequence, log-probabilities
+summed by torch in float64.
+
+Nothing here calls the kinds' search code. An LM tree is decoded by scoring
+every root-to-leaf path with one torch sum, greedily with torch.argmax, and
+by a beam search written again on torch tensors. A Markov chain is decoded
+by enumerating all N^T sequences (torch.cartesian_prod) when there are at
+most 200,000 of them, else by the recurrence on torch tensors. Ties are
+broken as the kinds state it (first in the tree as written; first token in
+the order of ``tokens``), with a tolerance, so that a tie the exact answer
+sees is not undone by rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from ... import exact
+from ...kinds.decoding import Chain, Node, leaves, preorder
+from ...solution import Solution
+from . import crosscheck
+
+BRUTE_FORCE_LIMIT = 200_000
+TIE = 1e-9  # scores closer than this count as equal (then the stated tie rule decides)
+
+
+def _tensor(values: Any, device: Any) -> torch.Tensor:
+    return torch.tensor(exact.to_float(values), dtype=torch.float64, device=device)
+
+
+def _first_best(scores: torch.Tensor) -> int:
+    """The first index whose score is within TIE of the maximum."""
+    best = scores.max()
+    if torch.isinf(best):
+        return int(torch.nonzero(scores == best)[0])
+    return int(torch.nonzero(scores >= best - TIE * max(1.0, float(best.abs())))[0])
+
+
+def _ranked(scores: torch.Tensor, order: list[int]) -> list[int]:
+    """Indices by score (descending), ties (within TIE) by ``order``: a stable sort of the
+    candidates already in tree order, on scores rounded to the tie tolerance."""
+    by_order = sorted(range(len(order)), key=order.__getitem__)
+    rounded = torch.round(scores[by_order] / TIE)
+    perm = torch.sort(rounded, descending=True, stable=True).indices
+    return [by_order[int(i)] for i in perm]
+
+
+# --------------------------------------------------------------------------- lm_tree
+
+
+@crosscheck("lm_tree")
+def lm_tree(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    root: Node = g.tree
+    out: dict[str, Any] = {}
+    out.update(_tree_exhaustive(root, device))
+    out.update(_tree_greedy(root, device))
+    out.update(_tree_beam(root, g.beam_width, device))
+    return {k: v for k, v in out.items() if k in s.answers}
+
+
+def _tree_exhaustive(root: Node, device: Any) -> dict[str, Any]:
+    ends = leaves(root)
+    depth = max(len(leaf.path()) for leaf in ends)
+    table = torch.zeros(len(ends), depth, dtype=torch.float64, device=device)
+    for row, leaf in enumerate(ends):
+        table[row, : len(leaf.path())] = _tensor([n.logp for n in leaf.path()], device)
+    totals = table.sum(dim=1)
+    best = _first_best(totals)  # leaves are in tree order, so the first best wins ties
+    return {"best.sequence": ends[best].tokens(), "best.logp": totals[best]}
+
+
+def _tree_greedy(root: Node, device: Any) -> dict[str, Any]:
+    node, total = root, torch.zeros((), dtype=torch.float64, device=device)
+    while node.children:
+        logps = _tensor([c.logp for c in node.children], device)
+        pick = _first_best(logps)
+        node, total = node.children[pick], total + logps[pick]
+    return {"greedy.sequence": node.tokens(), "greedy.logp": total}
+
+
+def _tree_beam(root: Node, width: int, device: Any) -> dict[str, Any]:
+    """Beam search on tensors, HF's rule: B best unfinished stay open; a finished candidate
+    counts if it ranks among the best B of its step; stop once B have finished and the best
+    open score cannot beat the worst finished one."""
+    position = {id(n): i for i, n in enumerate(preorder(root))}
+    out: dict[str, Any] = {}
+    beams: list[tuple[Node, torch.Tensor]] = [(root, torch.zeros((), dtype=torch.float64,
+                                                                 device=device))]
+    done: list[tuple[Node, torch.Tensor]] = []
+    t = 0
+    while beams:
+        t += 1
+        cands = [(c, score + _tensor(c.logp, device)) for node, score in beams
+                 for c in node.children]
+        order = _ranked(torch.stack([c[1] for c in cands]), [position[id(c[0])] for c in cands])
+        kept, opened = [], []
+        for rank, i in enumerate(order):
+            node = cands[i][0]
+            if not node.children and rank < width:
+                kept.append(cands[i])
+                done.append(cands[i])
+            elif node.children and len(opened) < width:
+                kept.append(cands[i])
+                opened.append(cands[i])
+        out[f"beam.steps[{t}]"] = [n.tokens() for n, _ in kept]
+        done = [done[i] for i in _ranked(torch.stack([d[1] for d in done]),
+                                         [position[id(d[0])] for d in done])][:width] \
+            if done else []
+        beams = opened
+        if beams and len(done) >= width and float(beams[0][1]) <= float(done[-1][1]) + TIE:
+            beams = []
+    out["beam.sequences"] = [n.tokens() for n, _ in done]
+    out["beam.logps"] = torch.stack([score for _, score in done])
+    out["beam.sequence"] = done[0][0].tokens()
+    out["beam.logp"] = done[0][1]
+    return out
+
+
+# --------------------------------------------------------------------------- viterbi
+
+
+@crosscheck("viterbi")
+def viterbi(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    chain = Chain.of(g)
+    N, T = chain.N, g.T
+    with torch.no_grad():
+        P = _tensor(g.P, device)
+        words = torch.tensor(chain.words, device=device)
+        logP = torch.log(P[words][:, words])  # log 0 = -inf
+        init = torch.log(P[chain.start, words])
+    if N**T <= BRUTE_FORCE_LIMIT:
+        log_delta, seq, best = _brute_force(logP, init, T, device)
+    else:
+        log_delta, seq, best = _recurrence(logP, init, T)
+    out: dict[str, Any] = {}
+    numeric = "log_delta[1]" in s.answers
+    for t in range(1, T + 1):
+        if numeric:
+            out[f"log_delta[{t}]"] = log_delta[t - 1]
+        else:
+            out[f"delta[{t}]"] = torch.exp(log_delta[t - 1])
+        out[f"backpointers[{t}]"] = _backpointers(chain, logP, log_delta, t)
+    start = chain.tokens[chain.start]
+    out["sequence"] = [start, *(chain.name(int(i)) for i in seq)]
+    out["log_probability"] = best
+    out["probability"] = torch.exp(best)
+    if N**T < 2**53:
+        out["count"] = torch.tensor(float(N), dtype=torch.float64) ** T
+    return out
+
+
+def _brute_force(logP: torch.Tensor, init: torch.Tensor, T: int, device: Any
+                 ) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
+    """log δ_t(j) as the best over all t-word sequences ending with j, for every t; the best
+    T-word sequence (ties: the smallest by its last word, then the one before, ...)."""
+    N = logP.shape[0]
+    log_delta = []
+    for t in range(1, T + 1):
+        seqs = _all_sequences(N, t, device)
+        scores = _sequence_scores(seqs, logP, init)
+        ends = torch.full((N,), -torch.inf, dtype=torch.float64, device=device)
+        log_delta.append(ends.scatter_reduce(0, seqs[:, -1], scores, reduce="amax"))
+    # enumerate with the last word varying slowest, so that "first best" is the tie rule
+    reversed_seqs = _all_sequences(N, T, device).flip(1)
+    scores = _sequence_scores(reversed_seqs, logP, init)
+    best = _first_best(scores)
+    return log_delta, [int(i) for i in reversed_seqs[best]], scores[best]
+
+
+def _all_sequences(N: int, t: int, device: Any) -> torch.Tensor:
+    axes = [torch.arange(N, device=device)] * t
+    return torch.cartesian_prod(*axes).reshape(-1, t)
+
+
+def _sequence_scores(seqs: torch.Tensor, logP: torch.Tensor, init: torch.Tensor
+                     ) -> torch.Tensor:
+    scores = init[seqs[:, 0]]
+    for k in range(1, seqs.shape[1]):
+        scores = scores + logP[seqs[:, k - 1], seqs[:, k]]
+    return scores
+
+
+def _recurrence(logP: torch.Tensor, init: torch.Tensor, T: int
+                ) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
+    """The same answers by the max-product recurrence on torch tensors (large N^T)."""
+    log_delta = [init]
+    for _ in range(1, T):
+        log_delta.append((log_delta[-1][:, None] + logP).max(dim=0).values)
+    seq = [_first_best(log_delta[-1])]
+    for t in range(T - 1, 0, -1):
+        seq.append(_first_best(log_delta[t - 1] + logP[:, seq[-1]]))
+    return log_delta, seq[::-1], log_delta[-1][seq[0]]
+
+
+def _backpointers(chain: Chain, logP: torch.Tensor, log_delta: list[torch.Tensor],
+                  t: int) -> list[str]:
+    """a_t(j): the first word i whose δ_{t−1}(i)·P(j | i) attains δ_t(j)."""
+    if t == 1:
+        return [chain.tokens[chain.start]] * chain.N
+    scores = log_delta[t - 2][:, None] + logP  # [i, j]
+    return [chain.name(_first_best(scores[:, j])) for j in range(chain.N)]
+
+
+@crosscheck("beam_complexity")
+def beam_complexity(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    """Big-O answers have no numeric value to recompute."""
+    return {}
