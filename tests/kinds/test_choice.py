@@ -110,3 +110,26 @@ def test_variants_shuffle_and_keep_the_right_statements(given: dict) -> None:
                 old = given["options"][ord(ref[1]) - ord("a")]
                 new = "(" + "abcdefghij"[raw["options"].index(old)] + ")"
                 assert new in raw["explanation"]
+
+
+SHIPPED = {"problems/discussion-normalization.yaml": {"l2-large-lambda": "a",
+                                                      "l2-tiny-lambda": "d",
+                                                      "l2-moderate-lambda": ["a", "c", "e"]},
+           "problems/coms573-cnn.yaml": {"batchnorm-train-test": "b",
+                                         "batchnorm-batch-size": ["a", "b", "d"]},
+           "problems/ift6135-rnn-decoding.yaml": {"exploding-condition": "b",
+                                                  "decoupled-decay": "a"}}
+
+
+@pytest.mark.parametrize("path", list(SHIPPED))
+def test_the_shipped_choices_solve(path: str) -> None:
+    from solver import load
+
+    ps = load(path)
+    assert ps.errors == []
+    for pid, answer in SHIPPED[path].items():
+        problem = ps.get(pid)
+        assert problem is not None and problem.kind == "choice"
+        s = solve(problem)
+        assert s["answer"] == answer
+        assert [st.text for st in s.steps if st.text.startswith("Not (")]  # why_not shown

@@ -321,3 +321,18 @@ def test_broken_promises_notice_a_letter_left_behind() -> None:
     k.solve(g, s)
     s.steps[0].text += " (η)"
     assert any("η" in p for p in k.broken_promises(g, s))
+
+
+def test_the_shipped_derivations_solve_with_their_results() -> None:
+    from solver import load, solve
+
+    ps = load("problems/ift6135-rnn-decoding.yaml")
+    assert ps.errors == []
+    mine = {p.id: p for p in ps.problems if p.kind == "derivation"}
+    assert {p.given.name for p in mine.values()} == set(D.DERIVATIONS)
+    s = solve(mine["weight-decay-equivalence"])
+    assert exact.to_sympy(s["lambda"]) == -2 * exact.symbol("eta") * exact.symbol("gamma")
+    s = solve(mine["weightnorm-gradient"])
+    assert exact.to_sympy(s["s"]) == exact.symbol("gamma") / exact.symbol("norm_u")
+    s = solve(mine["vanishing-gradient"])
+    assert exact.to_sympy(s["bound_T"]) == exact.symbol("delta") ** exact.symbol("T")

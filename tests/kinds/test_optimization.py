@@ -285,3 +285,33 @@ def test_variants_keep_their_promises(kind: str, given: dict, seeds: int) -> Non
         s = k.new_solution()
         k.solve(g, s)
         assert k.broken_promises(g, s) == [], raw
+
+
+# --------------------------------------------------------------------------- shipped problems
+
+
+def _shipped(path: str, pid: str) -> Solution:
+    from solver import load, solve
+
+    ps = load(path)
+    assert ps.errors == []
+    problem = ps.get(pid)
+    assert problem is not None
+    return solve(problem)
+
+
+def test_shipped_lecture_weight_decay() -> None:
+    s = _shipped("problems/lecture-normalization.yaml", "weight-decay")
+    W, G = np.array([[1.0, -2.0], [3.0, 0.0]]), np.array([[0.5, 0.5], [-1.0, 2.0]])
+    assert np.allclose(floats(s["theta_next"]), 0.95 * W - 0.1 * G)
+    assert s["l2_equivalent_gamma"] == Fraction(1, 4)
+
+
+def test_shipped_adam_versus_adamw() -> None:
+    s = _shipped("problems/ift6135-rnn-decoding.yaml", "adam-vs-adamw")
+    ref = numpy_adam([1, 1], [[0.01, 10.0], [0.02, 10.01]], 0.1, 0.9, 0.999, 0.0, 0.1, True)
+    assert np.allclose(floats(s["adamw.theta[2]"]), ref[1], rtol=1e-13)
+    assert [a.key for a in s.asked()] == ["adam_l2.theta[1]", "adam_l2.theta[2]",
+                                          "adamw.theta[1]", "adamw.theta[2]", "relative_decay"]
+    small, large = s["relative_decay"][0]
+    assert small > s["relative_decay"][1][0] > large
