@@ -33,6 +33,7 @@ from ..solution import Key, Solution
 from . import Kind, kind
 
 GRAD_L = Raw(r"\nabla L", "∇L")
+THETA_NEXT = Raw(r"\theta'", "θ′")
 MAX_ADAM_STEPS = 6  # beyond this, nested square roots make exact answers unreadable and slow
 
 
@@ -147,7 +148,7 @@ add: θ ← θ − η∇L + λθ (IFT6135)"""
             decayed = s.answer("decayed", scale(g.theta, factor_value), label=Sym("decayed"))
             nxt = scale(plain, factor_value)
             s.step("Then the decay, applied to the updated weights.",
-                   eq(Sym("theta", "new"), Mul(factor_value, show(plain)), show(nxt)))
+                   eq(THETA_NEXT, Mul(factor_value, show(plain)), show(nxt)))
         else:
             decayed = s.answer("decayed", scale(g.theta, factor_value), label=Sym("decayed"))
             s.step("The decayed weights.", eq(Mul(factor_value, th), show(decayed)))
@@ -155,32 +156,30 @@ add: θ ← θ − η∇L + λθ (IFT6135)"""
                                                 Mul(eta, show(g.grad)), show(step_grad)))
             nxt = combine(decayed, step_grad, lambda a, b: a - b)
             s.step("Subtract it from the decayed weights.",
-                   eq(Sym("theta", "new"), Add(show(decayed), Neg(show(step_grad))), show(nxt)))
-        s.answer("theta_next", nxt, label=Sym("theta", "new"))
+                   eq(THETA_NEXT, Add(show(decayed), Neg(show(step_grad))), show(nxt)))
+        s.answer("theta_next", nxt, label=THETA_NEXT)
         self._l2_equivalent(g, s, lam_s, factor, decay_lr)
 
     def _l2_equivalent(self, g: Given, s: Solution, lam: Any, factor: int, decay_lr: bool
                        ) -> None:
-        """Match SGD on L + γ‖θ‖², θ − η(∇L + 2γθ) = (1 − 2ηγ)θ − η∇L, with the decay factor."""
-        eta = g.lr
-        gamma = exact.symbol("gamma")
+        """Match SGD on L + γ‖θ‖², θ − η(∇L + 2γθ) = (1 − 2ηγ)θ − η∇L, with the decay factor.
+
+        ``factor`` is the 2 of ∇(γ‖θ‖²) = 2γθ (1 for the misconception); without
+        ``decay_lr`` the learning rate is left out of the match (another one).
+        """
+        eta = exact.to_sympy(g.lr) if decay_lr else 1
         s.step("Plain SGD on the regularized loss L + γ‖θ‖² has gradient ∇L + 2γθ, so it takes "
                "θ − η(∇L + 2γθ) = (1 − 2ηγ)θ − η∇L: the same step when the decay factors agree.")
-        if g.form == "shrink":
-            rate = _tidy(eta * lam) if decay_lr else lam
-            gamma_value = _tidy(exact.to_sympy(rate) / (factor * exact.to_sympy(eta)))
+        if g.form == "shrink":  # 1 − 2ηγ = 1 − ηλ
+            gamma = _tidy(eta * exact.to_sympy(lam) / (factor * exact.to_sympy(g.lr)))
             s.step("1 − 2ηγ = 1 − ηλ gives γ = λ/2 (with the penalty (λ/2)‖θ‖² the coefficient "
-                   "is λ itself).",
-                   eq(Sym("gamma"), Frac(Sym("lambda"), 2), _tidy(exact.to_sympy(lam) / 2)
-                      if factor == 2 and decay_lr else gamma_value))
-        else:
-            lr = exact.to_sympy(eta) if decay_lr else 1
-            gamma_value = _tidy(-exact.to_sympy(lam) / (factor * lr))
+                   "is λ itself).", eq(Sym("gamma"), Frac(Sym("lambda"), 2), gamma))
+        else:  # 1 − 2ηγ = 1 + λ
+            gamma = _tidy(-exact.to_sympy(lam) / (factor * eta))
             s.step("1 − 2ηγ = 1 + λ gives λ = −2ηγ, that is γ = −λ/(2η): a positive penalty "
                    "needs a negative λ in this form.",
-                   eq(Sym("gamma"), Neg(Frac(Sym("lambda"), Mul(2, Sym("eta")))), gamma_value))
-        del gamma
-        s.answer("l2_equivalent_gamma", gamma_value, label=Sym("gamma"))
+                   eq(Sym("gamma"), Neg(Frac(Sym("lambda"), Mul(2, Sym("eta")))), gamma))
+        s.answer("l2_equivalent_gamma", gamma, label=Sym("gamma"))
 
     # -- variants
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
