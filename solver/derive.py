@@ -47,7 +47,6 @@ from .display import (
     Norm,
     Num,
     Pow,
-    Raw,
     Sym,
     hcat,
     m,
@@ -258,11 +257,6 @@ def zero_vector() -> Term:
 def define(label: Any, term: Term, name: str) -> Term:
     """A named quantity that means ``term`` (``h_t := W σ(h_{t−1}) + U x_t + b``)."""
     return Term(label, term.value, sized=term.sized, name=name)
-
-
-def raw(latex: str, text: str) -> Raw:
-    """Notation the display tree has no node for."""
-    return Raw(latex, text)
 
 
 # --------------------------------------------------------------------------- operations
@@ -520,9 +514,9 @@ def confirm_result(r: Result, sizes: Sequence[int] = SIZES) -> str | None:
 
 
 __all__ = [
-    "SIZES", "Check", "Ctx", "Derivation", "Line", "Result", "Term", "apply", "certificate",
-    "combine", "confirm_line", "confirm_result", "define", "derivative_of", "diag", "dot",
-    "fn_of_vector", "gradient", "identity", "identity_matrix", "is_zero", "jacobian", "lift",
-    "limit", "matrix", "norm", "raw", "scalar", "solve_for", "substituted", "vector",
-    "zero_vector",
+    "SIZES", "Check", "Ctx", "Derivation", "Line", "Notation", "Product", "Result", "Term",
+    "apply", "certificate", "combine", "confirm_line", "confirm_result", "define",
+    "derivative_of", "diag", "dot", "fn_of_vector", "gradient", "identity", "identity_matrix",
+    "is_zero", "jacobian", "lift", "limit", "matrix", "norm", "power", "scalar", "solve_for",
+    "subscript", "substituted", "vector", "zero_vector",
 ]
