@@ -86,6 +86,8 @@ def derivation(name: str, symbols: tuple[str, ...], summary: str
 def build(name: str, symbols: Mapping[str, str] | None = None) -> d.Derivation:
     """The derivation ``name`` with its symbols renamed as ``symbols`` says."""
     mapping = dict(symbols or {})
+    if "u" in mapping and "norm_u" not in mapping:  # ‖v‖ is norm_v when u is called v
+        mapping["norm_u"] = f"norm_{mapping['u']}"
     return DERIVATIONS[name].build(lambda canonical: mapping.get(canonical, canonical))
 
 

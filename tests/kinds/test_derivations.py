@@ -336,3 +336,10 @@ def test_the_shipped_derivations_solve_with_their_results() -> None:
     assert exact.to_sympy(s["s"]) == exact.symbol("gamma") / exact.symbol("norm_u")
     s = solve(mine["vanishing-gradient"])
     assert exact.to_sympy(s["bound_T"]) == exact.symbol("delta") ** exact.symbol("T")
+
+
+def test_renaming_u_renames_its_norm_too() -> None:
+    s = solved("weightnorm_gradient", symbols={"u": "v"})
+    assert exact.to_sympy(s["s"]) == exact.symbol("gamma") / exact.symbol("norm_v")
+    assert d.confirm_result(next(r for r in D.build("weightnorm_gradient", {"u": "v"}).results
+                                 if r.key == "s")) is None
