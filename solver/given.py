@@ -198,6 +198,17 @@ Tensor = Annotated[Any, BeforeValidator(_tensor_validator(None, symbolic=False))
                    TypeDoc("tensor", "nested list of exact numbers, batch first")]
 SymbolicTensor = Annotated[Any, BeforeValidator(_tensor_validator(None, symbolic=True)),
                            TypeDoc("tensor", "nested list of numbers or symbols (w1, eta)")]
+
+
+def _scalar_or_tensor(value: Any) -> Any:
+    """A single number or formula, or a nested list of them (``theta: eta`` or a matrix)."""
+    if isinstance(value, list) or (isinstance(value, str) and value.lstrip().startswith("[")):
+        return _tensor_validator(None, symbolic=True)(value)
+    return _scalar_validator(symbolic=True)(value)
+
+
+SymbolicValue = Annotated[Any, BeforeValidator(_scalar_or_tensor),
+                          TypeDoc("value", "a number or formula, or a nested list of them")]
 Count = Annotated[int, BeforeValidator(_count_validator(1)),
                   TypeDoc("count", "whole number ≥ 1")]
 Index = Annotated[int, BeforeValidator(_count_validator(0)),
