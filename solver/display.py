@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import exact
@@ -199,6 +199,14 @@ class Sym(M):
         return Block.of(s)
 
 
+_TEXT_ESCAPES = str.maketrans({c: "\\" + c for c in "_#%&$"})
+
+
+def text_latex(s: str) -> str:
+    """Words made safe inside ``\\text{...}`` (layer names such as ``conv_1``)."""
+    return s.translate(_TEXT_ESCAPES)
+
+
 class Text(M):
     """Words inside an equation (``\\text{...}``)."""
 
@@ -206,7 +214,7 @@ class Text(M):
         self.s = s
 
     def latex(self) -> str:
-        return rf"\text{{{self.s}}}"
+        return rf"\text{{{text_latex(self.s)}}}"
 
     def block(self) -> Block:
         return Block.of(self.s)
@@ -423,6 +431,21 @@ class Summation(M):
         return hcat(Block.of(label), _wrap_text(self.body, MUL))
 
 
+class Floor(M):
+    """``⌊x⌋`` (or ``⌈x⌉`` with ``ceil=True``)."""
+
+    def __init__(self, x: Any, *, ceil: bool = False) -> None:
+        self.x, self.ceil = m(x), ceil
+
+    def latex(self) -> str:
+        left, right = (r"\lceil", r"\rceil") if self.ceil else (r"\lfloor", r"\rfloor")
+        return rf"\left{left} {self.x.latex()} \right{right}"
+
+    def block(self) -> Block:
+        left, right = ("⌈", "⌉") if self.ceil else ("⌊", "⌋")
+        return hcat(Block.of(left), self.x.block(), Block.of(right))
+
+
 # --------------------------------------------------------------------------- tensors
 
 TEXT_EDGE = 4  # on the terminal, a long axis shows this many entries at each end
@@ -498,6 +521,77 @@ def _matrix_block(rows: list[list[Any]]) -> Block:
         left, right = ("⎡", "⎤") if i == 0 else ("⎣", "⎦") if i == n - 1 else ("⎢", "⎥")
         out.append(f"{left}{s}{right}")
     return Block(out, (n - 1) // 2)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+BLANK = "—"  # a table cell that does not apply (a ReLU's parameters)
+
+
+@dataclass
+class Table:
+    """A small table a kind attaches to its Solution, such as a per-layer summary in the manner
+    of torchinfo (layer, output shape, params, MACs). Renderers lay it out; nothing here computes.
+
+    A cell is an exact number, a shape (a list such as ``[4, n]``), text, maths (:class:`M`)
+    or None (left empty). ``footer`` rows (totals) are set apart under a rule.
+    """
+
+    columns: list[str]
+    rows: list[list[Any]]
+    title: str | None = None
+    footer: list[list[Any]] = field(default_factory=list)
+
+    def numeric(self, j: int) -> bool:
+        """Whether column ``j`` holds numbers (and blanks: None, "" or "—") only, so that it is
+        right-aligned."""
+        cells = [r[j] for r in (*self.rows, *self.footer) if r[j] not in (None, "", BLANK)]
+        return bool(cells) and all(exact.is_scalar(c) for c in cells)
+
+
+def cell_text(x: Any) -> str:
+    """A table cell for the terminal: ``6,784``, ``[4, 128]``, ``6656n``."""
+    if x is None:
+        return ""
+    if isinstance(x, M):
+        return x.text()
+    if isinstance(x, list):
+        return "[" + ", ".join(exact.unicode(v) for v in x) + "]"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
+    return exact.unicode(x)
+
+
+def cell_markdown(x: Any) -> str:
+    """A table cell for Markdown: plain where plain reads well, ``$...$`` for formulas."""
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return x.replace("|", r"\|")
+    if isinstance(x, M):
+        return f"${x.latex()}$"
+    if isinstance(x, list) and all(isinstance(v, int) for v in x):
+        return cell_text(x)
+    if isinstance(x, list):
+        return "$[" + ", ".join(exact.latex(v) for v in x) + "]$"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
+    return f"${exact.latex(x)}$"
+
+
+def cell_data(x: Any) -> Any:
+    """A table cell as JSON data: integers as themselves, other exact values as sympy-readable
+    strings, shapes as lists, maths as its LaTeX."""
+    if x is None or isinstance(x, (str, bool)):
+        return x
+    if isinstance(x, M):
+        return x.latex()
+    if isinstance(x, list):
+        return [cell_data(v) for v in x]
+    if isinstance(x, int):
+        return x
+    return exact.fmt(x)
 
 
 # --------------------------------------------------------------------------- equations

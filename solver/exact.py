@@ -433,6 +433,12 @@ class _UnicodePrinter(StrPrinter):
             return b + str(exp).translate(SUPERSCRIPT)
         return super()._print_Pow(expr, rational)
 
+    def _print_exp(self, expr: Any) -> str:
+        arg = expr.args[0]
+        if arg.is_Integer:
+            return "e" + str(arg).translate(SUPERSCRIPT)
+        return f"e^({self._print(arg)})"
+
     def _print_Exp1(self, expr: Any) -> str:
         return "e"
 

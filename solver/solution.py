@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
 import sympy
 
 from . import exact
-from .display import M, Raw, Text, m
+from .display import M, Raw, Table, Text, m
 
 #: The answer types. Tensors are reported by rank (vector, matrix, tensor).
 TYPES = {
@@ -113,12 +114,37 @@ class Answer:
         """The value as maths (``undefined`` where the value is None)."""
         if self.type == "sequence" and isinstance(self.value, list):
             return Text(" ".join(str(t) for t in self.value))
+        if self.type == "shape" and isinstance(self.value, list):
+            return shape_display(self.value)
         if self.type == "complexity":
             inner = m(self.value)
             return Raw(rf"O\left({inner.latex()}\right)", f"O({inner.text()})")
         if isinstance(self.value, str):
             return Text(self.value)
         return m(self.value)
+
+
+def shape_display(dims: list[Any]) -> M:
+    """A shape as it is written in code, ``[4, 128]``; ``[]`` is a scalar."""
+    if not dims:
+        return Raw(r"[\,]\ \text{(a scalar)}", "[] (a scalar)")
+    return Raw("[" + ", ".join(exact.latex(d) for d in dims) + "]",
+               "[" + ", ".join(exact.unicode(d) for d in dims) + "]")
+
+
+def _concrete_type(declared: str, value: Any) -> str:
+    """The type an answer gets from its declaration and value: a tensor by its rank (a single
+    example's ``predicted`` class is an integer), a real with symbols is an expression."""
+    if declared in TENSOR_TYPES:
+        if isinstance(value, list):
+            return tensor_type(value)
+        if exact.is_rational(value):
+            return "integer" if Fraction(value).denominator == 1 else "real"
+        if exact.is_scalar(value):
+            return "real"
+    if declared == "real" and isinstance(value, sympy.Basic) and value.free_symbols:
+        return "expression"
+    return declared
 
 
 def tensor_type(value: Any) -> str:
@@ -136,6 +162,8 @@ class Solution:
         self.steps: list[Step] = []
         self.answers: dict[str, Answer] = {}
         self.givens: list[tuple[M, M]] = []
+        #: summaries shown before the steps (a per-layer table of a network, ...)
+        self.tables: list[Table] = []
         #: filled by the framework: problem id, kind, title, text and asked keys
         self.id = ""
         self.kind = ""
@@ -155,6 +183,13 @@ class Solution:
         """Append a step: a sentence, then one equation per argument."""
         self.steps.append(Step(text, [m(x) for x in math]))
 
+    def table(self, columns: list[str], rows: list[list[Any]], *, title: str | None = None,
+              footer: list[list[Any]] | None = None) -> Table:
+        """Attach a table (shown before the steps); see :class:`~solver.display.Table`."""
+        t = Table(list(columns), [list(r) for r in rows], title, [list(r) for r in footer or []])
+        self.tables.append(t)
+        return t
+
     def answer(self, key: str, value: Any, *, label: Any = None, **meta: Any) -> Any:
         """Record an answer and return the value the kind should carry on with.
 
@@ -164,9 +199,7 @@ class Solution:
         decl = self.declared(key)
         if key in self.overrides:
             value = self.overrides[key]
-        typ = decl.type
-        if typ in TENSOR_TYPES and isinstance(value, list):
-            typ = tensor_type(value)
+        typ = _concrete_type(decl.type, value)
         self.answers[key] = Answer(key, value, typ, decl.doc,
                                    m(label) if label is not None else None, meta)
         return value

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import exact
-from ..display import lines_latex
+from ..display import Table, cell_data, lines_latex
 from ..solution import Answer, Solution
 
 
@@ -19,11 +19,20 @@ def answer_json(a: Answer) -> dict[str, Any]:
             "latex": a.display().latex(), "type": a.type}
 
 
+def table_json(t: Table) -> dict[str, Any]:
+    """A table as data: column names, rows and footer rows of cells (see ``cell_data``)."""
+    return {"title": t.title, "columns": list(t.columns),
+            "rows": [[cell_data(c) for c in row] for row in t.rows],
+            "footer": [[cell_data(c) for c in row] for row in t.footer]}
+
+
 def solution_json(s: Solution, *, steps: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"id": s.id, "kind": s.kind}
     if s.title:
         out["title"] = s.title
     out["answers"] = {a.key: answer_json(a) for a in s.asked()}
+    if s.tables:
+        out["tables"] = [table_json(t) for t in s.tables]
     if steps:
         out["steps"] = [{"text": st.text, "latex": lines_latex(st.math) if st.math else ""}
                         for st in s.steps]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..display import M, lines_latex
+from ..display import M, Table, cell_markdown, lines_latex
 from ..solution import Answer, Solution
 
 
@@ -30,6 +30,16 @@ def _answer(a: Answer) -> list[str]:
     return [f"- `{a.key}`:", "", *["  " + s if s else "" for s in _display(label + value.latex())]]
 
 
+def table_lines(t: Table) -> list[str]:
+    """A pipe table (GitHub, Jupyter and pandoc all read it); totals are bold rows at the end."""
+    align = ["---:" if t.numeric(j) else ":---" for j in range(len(t.columns))]
+    out = ["| " + " | ".join(t.columns) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(cell_markdown(c) for c in row) + " |" for row in t.rows]
+    out += ["| " + " | ".join(f"**{cell_markdown(c)}**" if c not in (None, "") else ""
+                              for c in row) + " |" for row in t.footer]
+    return [*out, ""]
+
+
 def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[str]:
     """One problem as Markdown lines."""
     h = "#" * level
@@ -41,6 +51,8 @@ def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[
         out += ["**Given**", ""]
         rows = r" \\ ".join(f"{label.latex()} &= {value.latex()}" for label, value in s.givens)
         out += _display(r"\begin{aligned} " + rows + r" \end{aligned}")
+    for t in s.tables:
+        out += [f"**{t.title or 'Table'}**", "", *table_lines(t)]
     if steps and s.steps:
         out += ["**Solution**", ""]
         for i, step in enumerate(s.steps, start=1):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from ..display import Block, M, hcat
+from ..display import Block, M, Table, cell_text, hcat, pad, width
 from ..solution import Solution
 
 INDENT = "  "
@@ -29,6 +29,23 @@ def _para(text: str, indent: str) -> list[str]:
     return out
 
 
+def table_lines(t: Table, indent: str = INDENT) -> list[str]:
+    """A table with aligned columns (numbers right-aligned) and rules, as torchinfo prints."""
+    cells = [[cell_text(c) for c in row] for row in (t.rows + t.footer)]
+    widths = [max([width(h)] + [width(r[j]) for r in cells]) for j, h in enumerate(t.columns)]
+    right = [t.numeric(j) for j in range(len(t.columns))]
+
+    def line(row: list[str]) -> str:
+        return indent + "  ".join(pad(c, w, right=r)
+                                  for c, w, r in zip(row, widths, right, strict=True)).rstrip()
+
+    rule = indent + "─" * (sum(widths) + 2 * (len(widths) - 1))
+    out = [line(list(t.columns)), rule, *[line(r) for r in cells[:len(t.rows)]]]
+    if t.footer:
+        out += [rule, *[line(r) for r in cells[len(t.rows):]]]
+    return out
+
+
 def render_solution(s: Solution, *, steps: bool = True) -> list[str]:
     """One problem's worked solution as lines of text."""
     title = f" · {s.title}" if s.title else ""
@@ -39,6 +56,9 @@ def render_solution(s: Solution, *, steps: bool = True) -> list[str]:
         lines.append("Given")
         for label, value in s.givens:
             lines += _math_lines(f"{INDENT}{label.text()} = ", value)
+    for t in s.tables:
+        lines.append(t.title or "Table")
+        lines += table_lines(t)
     if steps and s.steps:
         lines.append("Steps")
         for i, step in enumerate(s.steps, start=1):
