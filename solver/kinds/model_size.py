@@ -589,6 +589,9 @@ def _check_groups(layer: Layer, c_in: int, c_out: int) -> None:
 
 
 def _check_pool_padding(layer: Layer) -> None:
+    if layer.spec.padding == "same":
+        raise layer.error("cannot pad 'same': PyTorch's pooling takes a number of zeros per "
+                          "side", "padding")
     for k, p in zip(layer.kernel, layer.padding(), strict=True):
         if p > k // 2:
             raise layer.error(f"pads {p} on a side with a kernel of {k}: PyTorch allows at most "
@@ -1177,7 +1180,7 @@ def _negative(x: Any) -> bool:
 # =========================================================================== conv_matrix
 
 
-def _names(prefix: str, shape: Sequence[int]) -> list[str]:
+def symbol_names(prefix: str, shape: Sequence[int]) -> list[str]:
     """Symbol names for the entries of a tensor, row-major: x1..x4, x11..x24 (x_1_10 when an
     index reaches 10)."""
     sep = "_" if max(shape) > 9 else ""
@@ -1338,7 +1341,7 @@ class ConvMatrix(Kind):
                                                                   strict=True))])
         A = conv_matrix(g.kernel, shape_in, geo, rule, flip=flip)
         x = exact.flatten(g.x) if g.x is not None else \
-            [exact.symbol(n) for n in _names("x", shape_in)]
+            [exact.symbol(n) for n in symbol_names("x", shape_in)]
         y = matvec(A, x)
         s.step(f"Flatten the input {shape_display(shape_in).text()} row by row into x (length "
                f"{len(x)}). Output y_i is row i of A times x: the kernel entries sit in the "
@@ -1353,7 +1356,7 @@ class ConvMatrix(Kind):
         s.step("The output, y = A x.", eq(Sym("y"), Mat(y)))
         At = exact.transpose(A)
         gy = exact.flatten(g.grad_y) if g.grad_y is not None else \
-            [exact.symbol(n) for n in _names("dy", shape_out)]
+            [exact.symbol(n) for n in symbol_names("dy", shape_out)]
         grad = s.answer("input_gradient", matvec(At, gy), label=Raw(
             r"\partial L / \partial x", "∂L/∂x"))
         s.step("Backward: y = A x is linear in x, so ∂L/∂x = Aᵀ ∂L/∂y. Each input collects "
@@ -1491,8 +1494,10 @@ class SoftmaxCE(Kind):
                  for i, row in enumerate(p[:4])])
         p_out = s.answer("probabilities", shape(p), label=Sym("p"))
         p = p_out if batched else [p_out]
-        pred = [max(range(len(row)), key=lambda j, row=row: _key(row[j])) for row in z]
-        s.answer("predicted", shape(pred) if batched else pred[0], label=Text("predicted"))
+        if not any(_symbolic(v) for row in z for v in row):
+            pred = [max(range(len(row)), key=lambda j, row=row: exact.to_float(row[j]))
+                    for row in z]
+            s.answer("predicted", shape(pred), label=Text("predicted"))
         losses = [cross_entropy_row(zr, tr) if softmax and axis == 1 else _nll(pr, tr)
                   for zr, pr, tr in zip(z, p, t, strict=True)]
         how = reduction or g.reduction
@@ -1522,9 +1527,8 @@ class SoftmaxCE(Kind):
         s.answer("grad_logits", shape(grad), label=Raw(r"\partial L/\partial z", "∂L/∂z"))
 
 
-def _key(v: Any) -> Any:
-    f = exact.to_float(v)
-    return f if f is not None else 0.0
+def _symbolic(v: Any) -> bool:
+    return isinstance(v, sympy.Basic) and bool(v.free_symbols)
 
 
 def _nll(p: Sequence[Any], t: Sequence[Any]) -> Any:
