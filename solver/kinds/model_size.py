@@ -19,7 +19,8 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar
@@ -948,6 +949,23 @@ class MLP(NetworkKind):
         "counted the input x among the activations": {"count_input": True},
     }
 
+    nice = ("every blank size is still fixed by its neighbours or num_classes",
+            "C/K is not a whole number, so the activations overtake the parameters at one batch "
+            "size, between 2 and 4096")
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        g = self.Given.model_validate(given)
+        return _variant(self, given, rng, lambda raw, r: _draw_network(raw, r, g))
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        C, K = s.answers.get("params.total"), s.answers.get("activations.per_example")
+        cross = s.answers.get("memory.crossover_batch")
+        if C is None or K is None or cross is None:
+            return []
+        if not K.value or C.value % K.value == 0 or not 2 <= cross.value <= 4096:
+            return [self.nice[1]]
+        return []
+
     def solve(self, g: MLPGiven, s: Solution, *, logits_at: str = "logits",
               logits_as_probabilities: bool = False, count_input: bool = False,
               **counting: Any) -> None:
@@ -1072,6 +1090,21 @@ class Conv(NetworkKind):
         "ignored groups (each output channel sees only in/groups input channels)":
             {"groups": False},
     }
+
+    nice = ("every convolution and pooling window fits evenly: H + 2p − d(k − 1) − 1 is a "
+            "multiple of s, so no rounding is needed",
+            "every blank size is still fixed by its neighbours or num_classes")
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        g = self.Given.model_validate(given)
+        return _variant(self, given, rng, lambda raw, r: _draw_network(raw, r, g, _even_input))
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        net = self.network(g)
+        hw = net.split(net.input_shape)[1][1:]
+        if all(even_sizes(net.layers, n, axis) for axis, n in enumerate(hw)):
+            return []
+        return [self.nice[0]]
 
     def solve(self, g: ConvGiven, s: Solution, **counting: Any) -> None:
         net = self.network(g)
@@ -1325,6 +1358,40 @@ class ConvMatrix(Kind):
            if opts["size_rule"] in ("no_plus_one", "stride_plus_one")},
     }
 
+    nice = ("the kernel fits evenly along each axis (no rounding in the output size)",
+            "numeric kernel entries are small nonzero integers; symbolic ones stay symbols")
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        return _variant(self, given, rng, self._draw)
+
+    def _draw(self, raw: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        g = self.Given.model_validate(raw)
+        raw["kernel"] = exact.tmap(lambda v: v if isinstance(v, str) else rng.choice(
+            (-3, -2, -1, 1, 2, 3)), raw["kernel"] if isinstance(raw["kernel"], list)
+            else exact.fmt(g.kernel))
+        geo = g.geometry()
+        sizes = []
+        for n, k, st, p, d in geo:
+            reach = d * (k - 1) + 1
+            good = [m for m in range(max(reach - 2 * p, 1), reach + 7)
+                    if (m + 2 * p - reach) % st == 0 and m != n]
+            sizes.append(rng.choice(good) if good else n)
+        raw["input_shape"] = [*g.input_shape[:len(g.input_shape) - len(geo)], *sizes]
+        if raw.get("x") is not None:
+            raw["x"] = _small_ints(raw["input_shape"], rng)
+        if raw.get("grad_y") is not None:
+            shape = self.Given.model_validate({**raw, "grad_y": None}).output_shape()
+            raw["grad_y"] = _small_ints(shape, rng)
+        return raw
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        out = []
+        if any(PYTORCH.span(n, k, p, d) % st for n, k, st, p, d in g.geometry()):
+            out.append(self.nice[0])
+        if any(exact.is_rational(v) and (v == 0 or abs(v) > 3) for v in exact.flatten(g.kernel)):
+            out.append(self.nice[1])
+        return out
+
     def solve(self, g: ConvMatrixGiven, s: Solution, *, flip: bool = False,
               transposed_is_a: bool = False, size_rule: str = "pytorch") -> None:
         rule = SIZE_RULES[size_rule]
@@ -1473,6 +1540,36 @@ class SoftmaxCE(Kind):
         "classes": {"axis": 0},
     }
 
+    nice = ("integer logits between −3 and 3, not all equal in any example",
+            "soft targets, where given, are tenths")
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        return _variant(self, given, rng, self._draw)
+
+    def _draw(self, raw: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        shape = list(exact.shape(self.Given.model_validate(raw).logits))
+        raw["logits"] = _small_ints(shape, rng)
+        C = shape[-1]
+        if raw.get("label") is not None:
+            raw["label"] = rng.randrange(C)
+        if raw.get("labels") is not None:
+            raw["labels"] = [rng.randrange(C) for _ in raw["labels"]]
+        if raw.get("target") is not None:
+            rows = [_tenths(C, rng) for _ in range(shape[0] if len(shape) == 2 else 1)]
+            raw["target"] = rows if len(shape) == 2 else rows[0]
+        return raw
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        z, t = g.rows()
+        out = []
+        if any(not exact.is_rational(v) or abs(v) > 3 or Fraction(v).denominator != 1
+               for row in z for v in row) or any(len(set(row)) == 1 for row in z):
+            out.append(self.nice[0])
+        if g.target is not None and any(Fraction(v).denominator not in (1, 2, 5, 10)
+                                        for row in t for v in row):
+            out.append(self.nice[1])
+        return out
+
     def solve(self, g: SoftmaxCEGiven, s: Solution, *, softmax: bool = True, grad_sign: int = 1,
               reduction: str | None = None, grad_mean: bool = True, axis: int = 1) -> None:
         batched = len(exact.shape(g.logits)) == 2
@@ -1544,3 +1641,143 @@ def _nll(p: Sequence[Any], t: Sequence[Any]) -> Any:
             pass
         terms.append(-exact.to_sympy(tj) * sympy.log(exact.to_sympy(pj)))
     return exact.from_sympy(sympy.Add(*terms))
+
+
+# =========================================================================== variants
+#
+# New numbers, same structure: a blank stays blank and is still determined, every window
+# divides evenly, a kernel keeps its symbols. Each generator retries until its kind's
+# promises hold and the variant differs from the source.
+
+HIDDEN = (8, 16, 20, 32, 40, 50, 64, 100, 128, 200, 256, 300, 512)
+CLASSES = (2, 3, 5, 10, 20, 100, 1000)
+TRIES = 200
+
+
+def _plain(value: Any) -> Any:
+    """A raw given as YAML values: Fractions become strings such as "1/2"."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Fraction):
+        return str(exact.rational(value))
+    if isinstance(value, sympy.Basic):
+        return exact.fmt(value)
+    return value
+
+
+def _variant(kind_: Kind, given: Mapping[str, Any], rng: random.Random,
+             draw: Callable[[dict[str, Any], random.Random], dict[str, Any]]) -> dict[str, Any]:
+    """Draw until a variant validates, keeps the kind's promises and differs from the source."""
+    source = _plain(given)
+    for _ in range(TRIES):
+        raw = draw(_plain(given), rng)
+        try:
+            g = kind_.Given.model_validate(raw)
+        except (ValueError, FieldError):
+            continue
+        s = kind_.new_solution()
+        kind_.solve(g, s)
+        if raw != source and not kind_.broken_promises(g, s):
+            return raw
+    raise ValueError(f"no variant of this {kind_.name} problem keeps its promises")
+
+
+def _layer_key(layer: Mapping[str, Any], key: str) -> bool:
+    """Whether a raw layer gives ``key`` a value (a blank is None or absent)."""
+    return layer.get(key) is not None
+
+
+def _draw_network(raw: dict[str, Any], rng: random.Random, g: NetworkGiven,
+                  spatial: Callable[[list[Layer], random.Random], list[int] | None] | None
+                  = None) -> dict[str, Any]:
+    """New channels, features, classes and (for a CNN) input size; blanks stay blank.
+
+    Every layer gets a true output size; a size the source gave (an out, an in, a norm's
+    features) is given that value, and a blank stays blank, so it is still determined.
+    """
+    layers = build_layers(g.layers, g.allowed, g.kind_name)
+    shape = list(raw["input_shape"])
+    if len(shape) == g.batched_rank and isinstance(shape[0], int):
+        shape[0] = rng.choice((2, 4, 8, 16, 32, 64))
+    G = math.lcm(*(layer.groups for layer in layers))
+    if spatial is not None:
+        hw = spatial(layers, rng)
+        if hw is None:
+            return raw
+        shape[-3:] = [rng.choice((1, 3, 16, 32, 64, 128)) if G == 1 else
+                      G * rng.choice((1, 2, 4, 8)), *hw]
+    else:
+        shape[-1] = rng.choice((16, 20, 32, 52, 64, 100, 128, 784))
+    classes = rng.choice(CLASSES) if raw.get("num_classes") is not None else None
+    last = max((layer.index for layer in layers if layer.family == "linear"), default=-1)
+    outs = [G * rng.choice((4, 8, 16, 32, 64, 128)) if layer.family == "conv" else
+            classes if layer.index == last and classes is not None else rng.choice(HIDDEN)
+            for layer in layers]
+    full = {**raw, "input_shape": shape, "num_classes": classes, "layers": [
+        {**{k: v for k, v in spec.items() if k not in ("in", "features")},
+         **({"out": out} if layer.family in ("linear", "conv") else {})}
+        for layer, spec, out in zip(layers, raw["layers"], outs, strict=True)]}
+    try:
+        checked = type(g).model_validate(full)
+    except (ValueError, FieldError):
+        return raw
+    records = walk(_net(checked, checked.allowed, checked.kind_name))
+    for rec, spec, out in zip(records, raw["layers"], outs, strict=True):
+        if _layer_key(spec, "out"):
+            spec["out"] = out
+        if _layer_key(spec, "in"):
+            spec["in"] = rec.size_in
+        if _layer_key(spec, "features"):
+            x = checked.batched_rank == len(rec.shape)
+            spec["features"] = rec.shape[-1] if rec.layer.type == "LayerNorm" else \
+                rec.shape[1 if x else 0]
+    raw["input_shape"] = shape
+    if classes is not None:
+        raw["num_classes"] = classes
+    return raw
+
+
+def even_sizes(layers: Sequence[Layer], n: int, axis: int) -> bool:
+    """Whether every convolution and pooling window fits evenly (no rounding) along one
+    axis, starting from size ``n``."""
+    for layer in layers:
+        if layer.family == "adaptive":
+            n = (layer.spec.output_size or (1, 1))[axis]
+        if layer.family not in ("conv", "pool"):
+            continue
+        k, s, p, d = (layer.kernel[axis], layer.stride[axis], layer.padding()[axis],
+                      layer.dilation[axis])
+        span = PYTORCH.span(n, k, p, d)
+        if span < 0 or span % s or (layer.family == "pool" and p > k // 2):
+            return False
+        n = PYTORCH.size(n, k, s, p, d)
+    return True
+
+
+def _even_input(layers: list[Layer], rng: random.Random) -> list[int] | None:
+    """An input height and width from 8 to 128 whose windows all divide evenly (square
+    wherever both axes allow the same size)."""
+    good = [{n for n in range(8, 129) if even_sizes(layers, n, axis)} for axis in (0, 1)]
+    both = sorted(good[0] & good[1])
+    if both:
+        return [rng.choice(both)] * 2
+    if not good[0] or not good[1]:
+        return None
+    return [rng.choice(sorted(good[0])), rng.choice(sorted(good[1]))]
+
+
+def _small_ints(shape: Sequence[int], rng: random.Random, low: int = -3, high: int = 3,
+                nonzero: bool = False) -> Any:
+    choices = [v for v in range(low, high + 1) if v or not nonzero]
+    if not shape:
+        return rng.choice(choices)
+    return [_small_ints(shape[1:], rng, low, high, nonzero) for _ in range(shape[0])]
+
+
+def _tenths(C: int, rng: random.Random) -> list[str]:
+    """A probability vector over C classes in tenths, as YAML strings ("3/10")."""
+    cuts = sorted(rng.randint(0, 10) for _ in range(C - 1))
+    parts = [b - a for a, b in zip([0, *cuts], [*cuts, 10], strict=True)]
+    return [str(Fraction(p, 10)) for p in parts]

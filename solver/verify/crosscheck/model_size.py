@@ -3,7 +3,9 @@
 Networks are built from real ``torch.nn`` modules and run on random data: output shapes
 come from the tensors, parameter counts from ``module.parameters()``, MACs from forward
 hooks on Conv2d and Linear (the weight's taps per output value, plus one for the bias when
-the problem counts it), and a blank ``in`` from the size of what actually arrives. The
+the problem counts it), and a blank ``in`` from the size of what actually arrives; a blank
+``out`` is the solver's, and passes when every later layer (and a loss with num_classes
+targets) accepts it, else the layer torch refuses is reported. The
 convolution matrix A is read off ``F.conv1d``/``F.conv2d`` column by column (the response
 to each unit input), Aᵀ off ``F.conv_transpose1d``/``2d``, and ∂L/∂x comes from autograd;
 symbolic kernels and inputs get random integers, and the exact answers are compared at
@@ -85,22 +87,42 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
     batch = (shape[0] if isinstance(shape[0], int) else BATCH) if batched else 1
     torch.manual_seed(0)
     x = torch.randn(batch, *shape[1 if batched else 0:], dtype=torch.float64, device=device)
-    runs = []
+    runs: list[dict[str, Any]] = []
     for layer in layers:
         out = layer.spec.out
         if out is None and f"{layer.name}.out" in s.answers:
-            out = s[f"{layer.name}.out"]
-        module = _module(layer, x, out).to(device=device, dtype=torch.float64).eval()
-        if layer.family == "loss":
-            target = torch.randint(0, x.shape[-1], (x.shape[0],), device=device)
-            y = module(x, target)
-        else:
-            with torch.no_grad():
-                y = module(x)
+            out = s[f"{layer.name}.out"]  # a blank out: torch checks that what follows takes it
+        try:
+            module = _module(layer, x, out).to(device=device, dtype=torch.float64).eval()
+            if layer.family == "loss":
+                classes = g.num_classes or x.shape[-1]
+                target = torch.randint(0, classes, (x.shape[0],), device=device)
+                y = module(x, target)
+            else:
+                with torch.no_grad():
+                    y = module(x)
+        except (RuntimeError, IndexError, ValueError) as err:
+            return {"runs": runs, "batched": batched, "batch": batch,
+                    "failed": (layer, f"torch refuses this layer: {err}")}
         runs.append({"layer": layer, "module": module, "x": x, "y": y,
                      "macs": _macs(module, y, g.count_bias)})
         x = y
-    return {"runs": runs, "batched": batched, "batch": batch}
+    return {"runs": runs, "batched": batched, "batch": batch, "failed": None}
+
+
+def _refused(net: dict[str, Any], key: str) -> dict[str, Any]:
+    """Where torch refused a layer (a wrong inferred size), its answer is reported as such."""
+    return {key: net["failed"][1]} if net["failed"] is not None else {}
+
+
+def _blank_outs(net: dict[str, Any]) -> dict[str, Any]:
+    """Blank outs, once torch has run every layer after them (and the loss with num_classes
+    targets): the sizes the network accepted."""
+    if net["failed"] is not None:
+        return {}
+    return {f"{r['layer'].name}.out": r["module"].out_features if isinstance(
+        r["module"], nn.Linear) else r["module"].out_channels for r in net["runs"]
+        if r["layer"].family in ("linear", "conv") and r["layer"].spec.out is None}
 
 
 def _shape(y: torch.Tensor, batched: bool) -> list[int]:
@@ -146,6 +168,9 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     if scored is not None and "logits" in s.answers:
         out["logits"] = next((f"z{j}" for j, r in enumerate(runs, start=1)
                               if r["y"] is scored["x"]), "x")
+    if net["failed"] is not None:
+        return {**out, **_refused(net, f"z{len(runs) + 1}")}
+    out.update(_blank_outs(net))
     C = sum(_params(r["module"]) for r in runs)
     out["params.total"] = C
     out["macs.total"] = At(sum(r["macs"] for r in runs), point)
@@ -178,6 +203,9 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
             out[f"{name}.params"] = _params(run["module"])
         if layer.family in ("linear", "conv"):
             out[f"{name}.macs"] = At(run["macs"], point)
+    if net["failed"] is not None:
+        return {**out, **_refused(net, f"{net['failed'][0].name}.output_shape")}
+    out.update(_blank_outs(net))
     out["params.total"] = sum(_params(r["module"]) for r in runs)
     out["macs.total"] = At(sum(r["macs"] for r in runs), point)
     first = runs[0]["x"]
@@ -282,9 +310,11 @@ def softmax_ce(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     loss.backward()
     p = torch.softmax(z.detach(), dim=-1)
     pred = z.detach().argmax(dim=-1)
-    return {
+    out = {
         "probabilities": At(p[0] if single else p, point),
-        "predicted": int(pred[0]) if single else pred,
         "loss": At(loss, point),
         "grad_logits": At(z.grad[0] if single else z.grad, point),
     }
+    if "predicted" in s.answers:  # not for symbolic logits
+        out["predicted"] = int(pred[0]) if single else pred
+    return out
