@@ -61,8 +61,8 @@ def kind_help(name: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000
-                          ).strip().removesuffix("...").strip()
+    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000,
+                          sort_keys=False).strip().removesuffix("...").strip()
 
 
 def template(name: str) -> str:

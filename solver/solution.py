@@ -137,7 +137,10 @@ def _concrete_type(declared: str, value: Any) -> str:
     example's ``predicted`` class is an integer), a real with symbols is an expression."""
     if declared in TENSOR_TYPES:
         if isinstance(value, list):
-            return tensor_type(value)
+            try:
+                return tensor_type(value)
+            except exact.RaggedError:  # a student's ragged answer, carried as it is
+                return declared
         if exact.is_rational(value):
             return "integer" if Fraction(value).denominator == 1 else "real"
         if exact.is_scalar(value):

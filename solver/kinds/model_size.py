@@ -441,16 +441,19 @@ def walk(net: Network, c: Counting = Counting(), *, answer: Answerer = _keep,
     not chain (that is how a problem file is validated); a solve never raises, whatever a
     student's earlier answers were.
     """
+    def carry(key: str, value: Any) -> Any:
+        return _carried(answer(key, value), value)
+
     batch, x = net.split(net.input_shape)
     out: list[Record] = []
     for layer in net.layers:
         rec = Record(layer, len(out) + 1, [*batch, *x])
         if strict:
             _check_input(layer, x, net, out)
-        batch, x = _forward(layer, rec, batch, x, net, c, answer, strict)
+        batch, x = _forward(layer, rec, batch, x, net, c, carry, strict)
         full = [*batch, *x]
         if shape_key is not None:
-            full = answer(shape_key(rec), full)
+            full = carry(shape_key(rec), full)
             batch, x = net.split(full) if layer.family != "loss" else ([], list(full))
         rec.shape = list(full)
         rec.per_example = 0 if layer.family == "loss" else _prod(x)
@@ -461,6 +464,23 @@ def walk(net: Network, c: Counting = Counting(), *, answer: Answerer = _keep,
     if strict:
         _check_classes(net, out)
     return out
+
+
+def _carried(value: Any, computed: Any) -> Any:
+    """A student's earlier answer to carry on with where the walk can use it (a positive whole
+    size; a shape of the same rank), else the computed value: later answers are then judged
+    against what follows from the correct one."""
+    def size(v: Any) -> Any:
+        if exact.is_rational(v) and Fraction(v).denominator == 1 and v >= 1:
+            return int(v)
+        return v if isinstance(v, sympy.Basic) and v.free_symbols else None
+
+    if isinstance(computed, list):
+        if not isinstance(value, list) or len(value) != len(computed):
+            return computed
+        dims = [size(v) for v in value]
+        return computed if None in dims else dims
+    return size(value) or computed
 
 
 def _prod(xs: Sequence[Any]) -> Any:
@@ -708,14 +728,14 @@ class NetworkGiven(GivenModel):
     allowed: ClassVar[tuple[str, ...]]
     kind_name: ClassVar[str]
 
-    input_shape: list[Dim]
+    input_shape: Annotated[list[Dim], TypeDoc("shape", "list of sizes")]
     """the input's shape (batch first when there is one; the batch may be a symbol such as n)"""
-    layers: list[LayerSpec]
+    layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
     """the layers in order, each {type, name, ...} with PyTorch's arguments: Linear (in, out, \
-bias), Conv2d (in, out, kernel, stride, padding, dilation, groups, bias), MaxPool2d and \
-AvgPool2d (kernel, stride, padding, dilation, ceil_mode), AdaptiveAvgPool2d (output_size), \
-BatchNorm1d/BatchNorm2d/LayerNorm (features, affine), ReLU, Tanh, Sigmoid, GELU, Dropout (p), \
-Softmax, Flatten, CrossEntropyLoss (reduction); a blank (null) in/out is inferred"""
+bias), BatchNorm1d/LayerNorm (features, affine), ReLU, Tanh, Sigmoid, GELU, Dropout (p), \
+Softmax, Flatten, CrossEntropyLoss (reduction); for conv also Conv2d (in, out, kernel, stride, \
+padding, dilation, groups, bias), MaxPool2d/AvgPool2d (kernel, stride, padding, dilation, \
+ceil_mode), AdaptiveAvgPool2d (output_size), BatchNorm2d. A blank (null) in or out is inferred"""
     num_classes: Count | None = None
     """the number of classes: fixes the last Linear's out and checks the logits"""
     dtype_bytes: Count = 4
@@ -818,9 +838,9 @@ class NetworkKind(Kind):
         """Record a weighted layer's parameters and MACs (carrying on with the answers)."""
         name = Text(r.layer.name)
         if r.layer.family in WEIGHTED:
-            r.params = s.answer(params_key, r.params, label=Call("params", name))
+            r.params = carry(s, params_key, r.params, label=Call("params", name))
         if r.layer.family in ("linear", "conv"):
-            r.macs = s.answer(macs_key, r.macs, label=Call("MACs", name))
+            r.macs = carry(s, macs_key, r.macs, label=Call("MACs", name))
 
     def table(self, s: Solution, net: Network, records: list[Record], *, z_column: bool,
               totals: tuple[Any, Any]) -> None:
@@ -841,7 +861,7 @@ class NetworkKind(Kind):
         total = exact.total(values)
         s.step(f"The total {what} is the sum over the layers.",
                eq(label, Add(*values) if values else 0, total))
-        return s.answer(key, total, label=label)
+        return carry(s, key, total, label=label)
 
     def macs_convention(self, c: Counting, net: Network, batch: Any) -> str:
         """How MACs are counted here (torchinfo and ptflops disagree on the bias)."""
@@ -1005,7 +1025,7 @@ class MLP(NetworkKind):
             rec = loss
         if rec is None:
             return
-        name = s.answer("logits", f"z{rec.z}", options=[f"z{r.z}" for r in records])
+        name = carry(s, "logits", f"z{rec.z}", options=[f"z{r.z}" for r in records])
         text = (f"The logits are {name}, the output of {rec.layer.name}: one raw score per class "
                 "and example, any real number. Softmax turns them into probabilities (positive, "
                 "summing to 1 over the classes).")
@@ -1017,7 +1037,7 @@ class MLP(NetworkKind):
                          "input holds the logits.")
         s.step(text, eq(Sym("p", "j"), Frac(Call("exp", Sym("z", "j")),
                                             Raw(r"\sum_k e^{z_k}", "Σₖ exp(zₖ)"))))
-        s.answer("to_probabilities", "none" if as_probabilities else "softmax",
+        carry(s, "to_probabilities", "none" if as_probabilities else "softmax",
                  options=["softmax", "sigmoid", "argmax", "none"])
 
     def memory(self, s: Solution, g: MLPGiven, net: Network, records: list[Record], total: Any,
@@ -1026,9 +1046,9 @@ class MLP(NetworkKind):
         sizes = [r.per_example for r in records if r.per_example]
         if count_input:
             sizes.insert(0, _prod(net.split(net.input_shape)[1]))
-        K = s.answer("activations.per_example", exact.total(sizes), label=Sym("K"))
+        K = carry(s, "activations.per_example", exact.total(sizes), label=Sym("K"))
         n = _batch(g, net)
-        elements = s.answer("activation_elements", K * n, label=Text("activations"))
+        elements = carry(s, "activation_elements", K * n, label=Text("activations"))
         reduced = any(r.layer.family == "loss" and not r.per_example for r in records)
         s.step("Per example, the activations are the outputs of all layers, which the forward "
                "pass keeps for the backward pass" +
@@ -1038,8 +1058,8 @@ class MLP(NetworkKind):
                eq(Sym("K"), Add(*sizes) if sizes else 0, K),
                eq(Text("activations"), Mul(n, K), elements))
         b = g.dtype_bytes
-        pbytes = s.answer("memory.params_bytes", total * b, label=Text("parameter bytes"))
-        abytes = s.answer("memory.activation_bytes", elements * b,
+        pbytes = carry(s, "memory.params_bytes", total * b, label=Text("parameter bytes"))
+        abytes = carry(s, "memory.activation_bytes", elements * b,
                           label=Text("activation bytes"))
         s.step(f"In bytes, at {b} bytes per number: the parameters take a fixed amount, the "
                "activations grow linearly with the batch size.",
@@ -1048,8 +1068,8 @@ class MLP(NetworkKind):
         if not K or not (exact.is_rational(total) and exact.is_rational(K)):
             return
         ratio = exact.rational(Fraction(total, K))
-        cross = s.answer("memory.crossover_batch", math.floor(ratio) + 1, label=Sym("n", "*"))
-        s.answer("memory.dominant", "activations", options=["activations", "parameters"])
+        cross = carry(s, "memory.crossover_batch", math.floor(ratio) + 1, label=Sym("n", "*"))
+        carry(s, "memory.dominant", "activations", options=["activations", "parameters"])
         s.step("The activations take more memory than the parameters once n·K > C, that is "
                "n > C/K. So at large batch sizes the activations dominate: from batch size "
                f"{exact.unicode(cross)} on.",
@@ -1134,7 +1154,7 @@ class Conv(NetworkKind):
                           r.inferred]
         lines += r.size_math
         if r.size_math:
-            size = s.answer(f"{name}.output_size", r.shape[-2:], label=Text(f"{name} size"))
+            size = carry(s, f"{name}.output_size", r.shape[-2:], label=Text(f"{name} size"))
             lines.append(eq(Text("output size"), shape_display(size)))
         lines.append(eq(Text("output shape"), shape_display(r.shape)))
         self.counts(s, r, f"{name}.params", f"{name}.macs")
@@ -1148,14 +1168,11 @@ class Conv(NetworkKind):
         """Activation elements and memory of the input and the final output, and the change."""
         last = next((r for r in reversed(records) if r.layer.family != "loss"), None)
         out_shape = last.shape if last is not None else net.input_shape
-        a_in = s.answer("activations.input", _prod(net.input_shape), label=Text("input"))
-        a_out = s.answer("activations.output", _prod(out_shape), label=Text("output"))
+        a_in = carry(s, "activations.input", _prod(net.input_shape), label=Text("input"))
+        a_out = carry(s, "activations.output", _prod(out_shape), label=Text("output"))
         b = g.dtype_bytes
-        change = s.answer("memory.change", (a_out - a_in) * b, label=Text("change"))
-        ratio = s.answer("memory.ratio", exact.rational(Fraction(a_out, a_in))
-                         if exact.is_rational(a_in) and exact.is_rational(a_out)
-                         else exact.from_sympy(sympy.cancel(exact.to_sympy(a_out) / a_in)),
-                         label=Text("ratio"))
+        change = carry(s, "memory.change", (a_out - a_in) * b, label=Text("change"))
+        ratio = carry(s, "memory.ratio", _ratio(a_out, a_in), label=Text("ratio"))
         s.step(f"Activation memory, at {b} bytes per number: the input holds "
                f"{shape_display(net.input_shape).text()} numbers and the final output "
                f"{shape_display(out_shape).text()}.",
@@ -1169,12 +1186,20 @@ class Conv(NetworkKind):
         _, x_in = net.split(net.input_shape)
         _, x_out = net.split(out_shape)
         if len(x_out) == 3:
-            where = exact.rational(Fraction(x_out[1] * x_out[2], x_in[1] * x_in[2]))
-            chans = exact.rational(Fraction(x_out[0], x_in[0]))
+            where = _ratio(x_out[1] * x_out[2], x_in[1] * x_in[2])
             why += (f": the positions per channel change by a factor {exact.unicode(where)} and "
-                    f"the channels by {exact.unicode(chans)}")
+                    f"the channels by {exact.unicode(_ratio(x_out[0], x_in[0]))}")
         s.step(f"So the activation memory of the final output is {verdict} compared with the "
                f"input's: {why}.")
+
+
+def _ratio(a: Any, b: Any) -> Any:
+    """a/b exactly (symbols cancel: 10n/3072n = 5/1536); None where b is 0."""
+    if exact.is_rational(b) and b == 0:
+        return None
+    if exact.is_rational(a) and exact.is_rational(b):
+        return exact.rational(Fraction(a) / b)
+    return exact.from_sympy(sympy.cancel(exact.to_sympy(a) / exact.to_sympy(b)))
 
 
 def _layer_text(r: Record) -> str:
@@ -1398,7 +1423,7 @@ class ConvMatrix(Kind):
         geo = g.geometry()
         rank = len(geo)
         shape_in = list(g.input_shape)
-        shape_out = s.answer("output_shape", g.output_shape(rule), label=Sym("y", sup=None))
+        shape_out = carry(s, "output_shape", g.output_shape(rule), label=Sym("y", sup=None))
         names = "L" if rank == 1 else "HW"
         s.step("As in PyTorch, the convolution slides the kernel over the input without "
                "flipping it (a cross-correlation): each output is Σ_q w_q·x_{o·s − p + q·d}. "
@@ -1416,21 +1441,21 @@ class ConvMatrix(Kind):
                "zeros and drop out).",
                *[eq(Sym("y", i + 1), yi) for i, yi in enumerate(y[:4])],
                *([Raw(r"\vdots", "⋮")] if len(y) > 4 else []))
-        A = s.answer("matrix", A, label=Sym("A"))
+        A = carry(s, "matrix", A, label=Sym("A"))
         s.step(f"So A has one row per output ({len(A)}) and one column per input ({len(x)}).",
                eq(Sym("A"), Mat(A)))
-        y = s.answer("output", matvec(A, x), label=Sym("y"))
+        y = carry(s, "output", matvec(A, x), label=Sym("y"))
         s.step("The output, y = A x.", eq(Sym("y"), Mat(y)))
         At = exact.transpose(A)
         gy = exact.flatten(g.grad_y) if g.grad_y is not None else \
             [exact.symbol(n) for n in symbol_names("dy", shape_out)]
-        grad = s.answer("input_gradient", matvec(At, gy), label=Raw(
+        grad = carry(s, "input_gradient", matvec(At, gy), label=Raw(
             r"\partial L / \partial x", "∂L/∂x"))
         s.step("Backward: y = A x is linear in x, so ∂L/∂x = Aᵀ ∂L/∂y. Each input collects "
                "the gradient of every output it fed, weighted by the kernel entry that joined "
                "them.", eq(Raw(r"\frac{\partial L}{\partial x}", "∂L/∂x"),
                            Mul(Raw(r"A^{\top}", "Aᵀ"), Mat(gy)), Mat(grad)))
-        T = s.answer("transposed", A if transposed_is_a else At, label=Raw(r"A^{\top}", "Aᵀ"))
+        T = carry(s, "transposed", A if transposed_is_a else At, label=Raw(r"A^{\top}", "Aᵀ"))
         s.step(f"The transposed convolution multiplies by Aᵀ: it takes a tensor shaped like the "
                f"output {shape_display(shape_out).text()} back to the input's shape "
                f"{shape_display(shape_in).text()}. It swaps the shapes, it does not invert A; "
@@ -1589,12 +1614,12 @@ class SoftmaxCE(Kind):
                "1/Σ_k exp(z_k − z_j), positive and summing to 1 over the classes.",
                *[eq(Sym("p", i + 1) if batched else Sym("p"), Mat(row))
                  for i, row in enumerate(p[:4])])
-        p_out = s.answer("probabilities", shape(p), label=Sym("p"))
+        p_out = carry(s, "probabilities", shape(p), label=Sym("p"))
         p = p_out if batched else [p_out]
         if not any(_symbolic(v) for row in z for v in row):
             pred = [max(range(len(row)), key=lambda j, row=row: exact.to_float(row[j]))
                     for row in z]
-            s.answer("predicted", shape(pred), label=Text("predicted"))
+            carry(s, "predicted", shape(pred), label=Text("predicted"))
         losses = [cross_entropy_row(zr, tr) if softmax and axis == 1 else _nll(pr, tr)
                   for zr, pr, tr in zip(z, p, t, strict=True)]
         how = reduction or g.reduction
@@ -1612,7 +1637,7 @@ class SoftmaxCE(Kind):
             s.step(f"The loss is the {how} over the {N} examples.",
                    eq(Sym("L"), Frac(Add(*[Sym("l", i + 1) for i in range(N)]), N)
                       if how == "mean" else Add(*[Sym("l", i + 1) for i in range(N)]), loss))
-        s.answer("loss", loss, label=Sym("L"))
+        carry(s, "loss", loss, label=Sym("L"))
         scale = Fraction(grad_sign, N) if how == "mean" and grad_mean else Fraction(grad_sign)
         grad = [[(pj - tj) * scale for pj, tj in zip(pr, tr, strict=True)]
                 for pr, tr in zip(p, t, strict=True)]
@@ -1621,7 +1646,31 @@ class SoftmaxCE(Kind):
                   else "")
                + ": softmax and log cancel to leave this simple difference.",
                eq(Raw(r"\frac{\partial L}{\partial z}", "∂L/∂z"), Mat(shape(grad))))
-        s.answer("grad_logits", shape(grad), label=Raw(r"\partial L/\partial z", "∂L/∂z"))
+        carry(s, "grad_logits", shape(grad), label=Raw(r"\partial L/\partial z", "∂L/∂z"))
+
+
+def carry(s: Solution, key: str, value: Any, **meta: Any) -> Any:
+    """``s.answer``, carrying on with a student's earlier answer only where it has the form of
+    ours (a number for a number, a shape of the same rank, a tensor of the same shape, a word
+    for a word); otherwise later answers follow from the correct value."""
+    given = s.answer(key, value, **meta)
+    if s.declared(key).type == "shape" or key.endswith((".in", ".out")):
+        return _carried(given, value)
+    if isinstance(value, list):
+        return _same_shape(given, value)
+    if isinstance(value, str) or value is None:
+        return given if isinstance(given, type(value)) else value
+    return given if exact.is_scalar(given) else value
+
+
+def _same_shape(value: Any, computed: Any) -> Any:
+    """A student's earlier tensor to carry on with if it has the right shape, else ours."""
+    try:
+        ok = exact.shape(value) == exact.shape(computed) and all(
+            exact.is_scalar(v) for v in exact.flatten(value))
+    except exact.RaggedError:
+        ok = False
+    return value if ok else computed
 
 
 def _symbolic(v: Any) -> bool:

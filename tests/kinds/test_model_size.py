@@ -571,3 +571,17 @@ def test_variants_keep_their_promises_and_differ(problem):
         assert raw != problem.raw_given
         seen.append(raw)
     assert len({repr(v) for v in seen}) >= 4  # a symbolic kernel only varies in length
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+@pytest.mark.parametrize("problem", _sources(), ids=lambda p: p.id)
+def test_any_earlier_answer_can_be_carried_forward_without_a_crash(problem):
+    """The checker re-solves under a student's answers; none of them may break the solve."""
+    s = solver.solve(problem)
+    wrong_values = [0, Fraction(-1, 2), [1], [[1, 2], [3]], "z1", [n, 2, 3]]
+    for key in s.answers:
+        for value in wrong_values:
+            again = solver.solve(problem, overrides={key: value})
+            assert again[key] == value
