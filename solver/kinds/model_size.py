@@ -441,7 +441,7 @@ def walk(net: Network, c: Counting = Counting(), *, answer: Answerer = _keep,
     not chain (that is how a problem file is validated); a solve never raises, whatever a
     student's earlier answers were.
     """
-    def carry(key: str, value: Any) -> Any:
+    def record(key: str, value: Any) -> Any:
         return _carried(answer(key, value), value)
 
     batch, x = net.split(net.input_shape)
@@ -450,10 +450,10 @@ def walk(net: Network, c: Counting = Counting(), *, answer: Answerer = _keep,
         rec = Record(layer, len(out) + 1, [*batch, *x])
         if strict:
             _check_input(layer, x, net, out)
-        batch, x = _forward(layer, rec, batch, x, net, c, carry, strict)
+        batch, x = _forward(layer, rec, batch, x, net, c, record, strict)
         full = [*batch, *x]
         if shape_key is not None:
-            full = carry(shape_key(rec), full)
+            full = record(shape_key(rec), full)
             batch, x = net.split(full) if layer.family != "loss" else ([], list(full))
         rec.shape = list(full)
         rec.per_example = 0 if layer.family == "loss" else _prod(x)
@@ -513,7 +513,7 @@ def _forward(layer: Layer, rec: Record, batch: Shape, x: Shape, net: Network, c:
     fam = layer.family
     if fam in ("linear", "conv"):
         have = x[0] if fam == "conv" else x[-1]
-        rec.size_in = _size_in(layer, rec, have, answer, strict)
+        rec.size_in = _size_in(layer, rec, have, net, answer, strict)
         rec.size_out = _size_out(layer, rec, net, answer)
         if fam == "linear":
             return batch, [*x[:-1], rec.size_out]
@@ -539,15 +539,16 @@ def _forward(layer: Layer, rec: Record, batch: Shape, x: Shape, net: Network, c:
     return batch, list(x)
 
 
-def _size_in(layer: Layer, rec: Record, have: int, answer: Answerer, strict: bool) -> int:
+def _size_in(layer: Layer, rec: Record, have: int, net: Network, answer: Answerer,
+             strict: bool) -> int:
     unit = "channels" if layer.family == "conv" else "features"
+    before = (f"the output of {net.layers[layer.index - 1].name} (z{rec.z - 1})" if layer.index
+              else "the input x")
     if layer.spec.in_ is None:
-        before = f"z{rec.z - 1}" if rec.z > 1 else "the input x"
         rec.inferred.append(("in", have, f"{before} has {have} {unit}"))
         return answer(f"{layer.name}.in", have)
     if strict and layer.spec.in_ != have:
-        what = f"z{rec.z - 1}" if rec.z > 1 else "the input"
-        raise layer.error(f"takes in = {layer.spec.in_} {unit}, but {what} has {have}", "in")
+        raise layer.error(f"takes in = {layer.spec.in_} {unit}, but {before} has {have}", "in")
     return layer.spec.in_
 
 
@@ -657,16 +658,13 @@ def _check_classes(net: Network, records: list[Record]) -> None:
     logits = logits_record(records)
     if logits is None:
         return
-    have = _split_last(logits.shape, net)
+    features = net.split(logits.shape)[1]
+    have = features[-1] if features else None
     if have != net.num_classes:
         layer = logits.layer
         fieldname = "out" if layer.family == "linear" and layer.spec.out is not None else None
         raise layer.error(f"gives {have} logits but num_classes is {net.num_classes}",
                           fieldname)
-
-
-def _split_last(shape: Shape, net: Network) -> Any:
-    return net.split(shape)[1][-1] if net.split(shape)[1] else None
 
 
 def logits_record(records: list[Record]) -> Record | None:
@@ -695,12 +693,12 @@ def _count(rec: Record, x: Shape, batch: Any, c: Counting) -> None:
             Mul(rec.size_in, rec.size_out)
         rec.params = _prod(taps) * rec.size_out + (rec.size_out if bias else 0)
         rec.params_math = Add(weights, rec.size_out) if bias else weights
-        every = ([batch] if batch != 1 else []) + outputs
+        batch_factor = [_factor(batch)] if batch != 1 else []
         rec.macs = c.macs_factor * (_prod(taps) + (1 if c.count_bias and spec.bias else 0)) \
-            * _prod(every)
-        rec.macs_math = Mul(*taps, *every)
+            * batch * _prod(outputs)
+        rec.macs_math = Mul(*batch_factor, *taps, *outputs)
         if c.count_bias and spec.bias:
-            rec.macs_math = Add(rec.macs_math, Mul(*every))
+            rec.macs_math = Add(rec.macs_math, Mul(*batch_factor, *outputs))
         if c.macs_factor != 1:
             rec.macs_math = Mul(c.macs_factor, rec.macs_math)
     elif fam == "norm":
@@ -709,6 +707,11 @@ def _count(rec: Record, x: Shape, batch: Any, c: Counting) -> None:
         buffers = 2 if c.bn_buffers and layer.type != "LayerNorm" else 0
         rec.params = (learnable + buffers) * features
         rec.params_math = Mul(learnable + buffers, features) if rec.params else None
+
+
+def _factor(x: Any) -> Any:
+    """A factor of a product as maths: the batch symbol n as a symbol, numbers as numbers."""
+    return Sym(x.name) if isinstance(x, sympy.Symbol) else x
 
 
 def _net(g: NetworkGiven, allowed: Sequence[str], kind_name: str) -> Network:
@@ -1056,7 +1059,7 @@ class MLP(NetworkKind):
                ("; the input x is counted too." if count_input else "; the input x is not "
                 "counted.") + f" For a batch of {exact.unicode(n)} that is n·K elements.",
                eq(Sym("K"), Add(*sizes) if sizes else 0, K),
-               eq(Text("activations"), Mul(n, K), elements))
+               eq(Text("activations"), Mul(_factor(n), K), elements))
         b = g.dtype_bytes
         pbytes = carry(s, "memory.params_bytes", total * b, label=Text("parameter bytes"))
         abytes = carry(s, "memory.activation_bytes", elements * b,
@@ -1064,7 +1067,7 @@ class MLP(NetworkKind):
         s.step(f"In bytes, at {b} bytes per number: the parameters take a fixed amount, the "
                "activations grow linearly with the batch size.",
                eq(Text("parameters"), Mul(b, total), pbytes),
-               eq(Text("activations"), Mul(b, n, K), abytes))
+               eq(Text("activations"), Mul(b, _factor(n), K), abytes))
         if not K or not (exact.is_rational(total) and exact.is_rational(K)):
             return
         ratio = exact.rational(Fraction(total, K))
@@ -1176,8 +1179,8 @@ class Conv(NetworkKind):
         s.step(f"Activation memory, at {b} bytes per number: the input holds "
                f"{shape_display(net.input_shape).text()} numbers and the final output "
                f"{shape_display(out_shape).text()}.",
-               eq(Text("input"), Mul(*net.input_shape), a_in),
-               eq(Text("output"), Mul(*out_shape) if out_shape else 1, a_out),
+               eq(Text("input"), Mul(*map(_factor, net.input_shape)), a_in),
+               eq(Text("output"), Mul(*map(_factor, out_shape)) if out_shape else 1, a_out),
                eq(Text("change"), Mul(b, sub(a_out, a_in)), change),
                eq(Text("output/input"), Frac(a_out, a_in), ratio))
         verdict = ("unchanged" if exact.is_zero(exact.to_sympy(change)) else

@@ -244,8 +244,10 @@ def test_conv_error_carried_forward_and_misconceptions(coms573):
     grouped = solve_yaml(network("conv", "[8, 5, 5]", [
         "{type: Conv2d, out: 4, kernel: 3, groups: 2}"]), groups=False)
     assert grouped["conv1.params"] == 3 * 3 * 8 * 4 + 4
+    hidden = solver.load_text(network("conv", "[2, 3, 33, 20]", HIDDEN_SPEC), "h.yaml")
     for options in kinds.get("conv").misconceptions.values():
         solver.solve(p, **options)
+        solver.solve(hidden.problems[0], **options)
 
 
 # --------------------------------------------------------------------------- against torch
@@ -448,7 +450,7 @@ def test_softmax_ce_misconceptions():
 
 @pytest.mark.parametrize("layers,line,field,words", [
     (["{type: Linear, in: 52, out: 100}", "{type: ReLU}", "{type: Linear, in: 128, out: 10}"],
-     9, "given.layers.2.in", "takes in = 128 features, but z2 has 100"),
+     9, "given.layers.2.in", "takes in = 128 features, but the output of relu1 (z2) has 100"),
     (["{type: Linear, out: null}", "{type: ReLU}", "{type: Linear, in: null, out: 3}"],
      7, "given.layers.0.out", "linear2's in is blank too"),
     (["{type: Linear, out: null}"], 7, "given.layers.0.out", "nothing after it fixes it"),
@@ -473,7 +475,7 @@ def test_mlp_errors_name_file_line_layer_and_field(layers, line, field, words):
     (["{type: MaxPool2d, kernel: 2, padding: 2}"], 7, "given.layers.0.padding",
      "at most half the kernel size"),
     (["{type: Conv2d, in: 5, out: 4, kernel: 1}"], 7, "given.layers.0.in",
-     "takes in = 5 channels, but the input has 6"),
+     "takes in = 5 channels, but the input x has 6"),
     (["{type: Flatten}", "{type: BatchNorm2d}"], 8, "given.layers.1.type",
      "needs [channels, height, width]"),
     (["{type: Conv2d, out: 4, kernel: 3, stride: 2, padding: same}"], 7,
