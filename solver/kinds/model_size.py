@@ -176,7 +176,7 @@ SHORT = {"Linear": "linear", "Conv2d": "conv", "MaxPool2d": "pool", "AvgPool2d":
 MLP_TYPES = ("Linear", "BatchNorm1d", "LayerNorm", *ACTIVATIONS, "Dropout", "Softmax",
              "Flatten", "CrossEntropyLoss")
 CONV_TYPES = tuple(FAMILY)
-RESERVED = ("total", "input", "x")
+RESERVED = ("total", "input", "x", "in", "out")
 
 
 def _padding(value: Any) -> Any:
