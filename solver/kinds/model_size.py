@@ -518,7 +518,7 @@ def _forward(layer: Layer, rec: Record, batch: Shape, x: Shape, net: Network, c:
         if fam == "linear":
             return batch, [*x[:-1], rec.size_out]
         if strict:
-            _check_groups(layer, rec.size_in, rec.size_out)
+            _check_conv(layer, rec.size_in, rec.size_out)
         return batch, [rec.size_out, *_window(layer, rec, x[1:], c.rule, strict)]
     if fam == "pool":
         if strict:
@@ -600,7 +600,7 @@ def _through(reason: str, kept: list[str]) -> str:
     return f"{reason}; {', '.join(kept)} keep{'s' if len(kept) == 1 else ''} the size"
 
 
-def _check_groups(layer: Layer, c_in: int, c_out: int) -> None:
+def _check_conv(layer: Layer, c_in: int, c_out: int) -> None:
     g = layer.groups
     if c_in % g or c_out % g:
         raise layer.error(f"has groups = {g}, which must divide both in = {c_in} and "
