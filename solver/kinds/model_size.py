@@ -542,7 +542,7 @@ def _forward(layer: Layer, rec: Record, batch: Shape, x: Shape, net: Network, c:
 def _size_in(layer: Layer, rec: Record, have: int, net: Network, answer: Answerer,
              strict: bool) -> int:
     unit = "channels" if layer.family == "conv" else "features"
-    before = (f"the output of {net.layers[layer.index - 1].name} (z{rec.z - 1})" if layer.index
+    before = (f"{net.layers[layer.index - 1].name}'s output z{rec.z - 1}" if layer.index
               else "the input x")
     if layer.spec.in_ is None:
         rec.inferred.append(("in", have, f"{before} has {have} {unit}"))

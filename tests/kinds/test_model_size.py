@@ -450,7 +450,7 @@ def test_softmax_ce_misconceptions():
 
 @pytest.mark.parametrize("layers,line,field,words", [
     (["{type: Linear, in: 52, out: 100}", "{type: ReLU}", "{type: Linear, in: 128, out: 10}"],
-     9, "given.layers.2.in", "takes in = 128 features, but the output of relu1 (z2) has 100"),
+     9, "given.layers.2.in", "takes in = 128 features, but relu1's output z2 has 100"),
     (["{type: Linear, out: null}", "{type: ReLU}", "{type: Linear, in: null, out: 3}"],
      7, "given.layers.0.out", "linear2's in is blank too"),
     (["{type: Linear, out: null}"], 7, "given.layers.0.out", "nothing after it fixes it"),
