@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import exact
@@ -435,6 +435,21 @@ class Summation(M):
         return hcat(Block.of(label), _wrap_text(self.body, MUL))
 
 
+class Floor(M):
+    """``⌊x⌋`` (or ``⌈x⌉`` with ``ceil=True``)."""
+
+    def __init__(self, x: Any, *, ceil: bool = False) -> None:
+        self.x, self.ceil = m(x), ceil
+
+    def latex(self) -> str:
+        left, right = (r"\lceil", r"\rceil") if self.ceil else (r"\lfloor", r"\rfloor")
+        return rf"\left{left} {self.x.latex()} \right{right}"
+
+    def block(self) -> Block:
+        left, right = ("⌈", "⌉") if self.ceil else ("⌊", "⌋")
+        return hcat(Block.of(left), self.x.block(), Block.of(right))
+
+
 # --------------------------------------------------------------------------- tensors
 
 TEXT_EDGE = 4  # on the terminal, a long axis shows this many entries at each end
@@ -521,43 +536,87 @@ def _matrix_block(rows: list[list[Any]], num: Any = Num) -> Block:
 # --------------------------------------------------------------------------- tables
 
 
-class Table(M):
-    """A small table with a header row: ``array`` in LaTeX, a ruled grid on the terminal.
+BLANK = "—"  # a table cell that does not apply (a ReLU's parameters)
 
-    Cells are maths (``M``, numbers) or plain words (a ``str`` is shown as text,
-    not as a symbol). Columns are left-aligned unless ``align`` says otherwise
-    (one of ``l``, ``r``, ``c`` per column). Nothing is elided: a kind that
-    builds a table chooses its rows.
+
+@dataclass
+class Table(M):
+    """A small table: a per-layer summary in the manner of torchinfo (layer, output shape,
+    params, MACs) attached to a Solution, the kept beams of a search step, a tree given.
+
+    A cell is an exact number, a shape (a list such as ``[4, n]``), text, maths (:class:`M`)
+    or None (left empty). ``footer`` rows (totals) are set apart under a rule. In a step or
+    at the top of a solution the renderers lay it out as a real table (a pipe table in
+    Markdown); anywhere else it is maths like the rest (an ``array`` in LaTeX).
     """
 
-    def __init__(self, header: Sequence[Any], rows: Sequence[Sequence[Any]],
-                 align: str | None = None) -> None:
-        self.header = [_cell(h) for h in header]
-        self.rows = [[_cell(c) for c in row] for row in rows]
-        if any(len(r) != len(self.header) for r in self.rows):
-            raise ValueError("every row of a table needs one cell per header column")
-        self.align = align or "l" * len(self.header)
+    columns: list[str]
+    rows: list[list[Any]]
+    title: str | None = None
+    footer: list[list[Any]] = field(default_factory=list)
+    #: one of l, r, c per column; by default numbers right, everything else left
+    align: str | None = None
 
-    def latex(self) -> str:
-        head = " & ".join(c.latex() for c in self.header)
-        body = "".join(r" \\ " + " & ".join(c.latex() for c in row) for row in self.rows)
-        return rf"\begin{{array}}{{{self.align}}} {head} \\ \hline{body[3:] if body else ''}" \
-               r" \end{array}"
+    def __post_init__(self) -> None:
+        if any(len(r) != len(self.columns) for r in (*self.rows, *self.footer)):
+            raise ValueError("every row of a table needs one cell per column")
+
+    def numeric(self, j: int) -> bool:
+        """Whether column ``j`` holds numbers (and blanks: None, "" or "—") only, so that it is
+        right-aligned."""
+        cells = [r[j] for r in (*self.rows, *self.footer) if r[j] not in (None, "", BLANK)]
+        return bool(cells) and all(exact.is_scalar(c) for c in cells)
+
+    def right(self, j: int) -> bool:
+        """Whether column ``j`` is right-aligned."""
+        return self.align[j] == "r" if self.align else self.numeric(j)
 
     def block(self) -> Block:
-        cells = [[c.text().replace("\n", " ") for c in row] for row in [self.header, *self.rows]]
-        widths = [max(width(r[j]) for r in cells) for j in range(len(self.header))]
+        """Aligned columns under a rule, totals under another, as torchinfo prints."""
+        cells = [[cell_text(c) for c in row] for row in (self.rows + self.footer)]
+        widths = [max([width(h)] + [width(r[j]) for r in cells])
+                  for j, h in enumerate(self.columns)]
+        right = [self.right(j) for j in range(len(self.columns))]
 
         def line(row: list[str]) -> str:
-            return " │ ".join(pad(c, w, right=a == "r")
-                              for c, w, a in zip(row, widths, self.align, strict=True))
+            return "  ".join(pad(c, w, right=r)
+                             for c, w, r in zip(row, widths, right, strict=True)).rstrip()
 
-        rule = "─┼─".join("─" * w for w in widths)
-        return Block([line(cells[0]), rule, *(line(r) for r in cells[1:])], 0)
+        rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
+        out = [line(list(self.columns)), rule, *[line(r) for r in cells[:len(self.rows)]]]
+        if self.footer:
+            out += [rule, *[line(r) for r in cells[len(self.rows):]]]
+        return Block(out, 0)
+
+    def latex(self) -> str:
+        align = "".join("r" if self.right(j) else "l" for j in range(len(self.columns)))
+        rows = [[exact.latex_text(c) for c in self.columns], *(
+            [_cell_latex(c) for c in row] for row in (*self.rows, *self.footer))]
+        body = r" \\ ".join(" & ".join(row) for row in rows)
+        return rf"\begin{{array}}{{{align}}} {body} \end{{array}}"
 
 
-def _cell(x: Any) -> M:
-    return Text(x) if isinstance(x, str) else m(x)
+def cell_text(x: Any) -> str:
+    """A table cell for the terminal: ``6,784``, ``[4, 128]``, ``6656n``."""
+    if x is None:
+        return ""
+    if isinstance(x, M):
+        return x.text()
+    if isinstance(x, list):
+        return "[" + ", ".join(exact.unicode(v) for v in x) + "]"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
+    return exact.unicode(x)
+
+
+def _cell_latex(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return exact.latex_text(x)
+    if isinstance(x, list):
+        return "[" + ", ".join(exact.latex(v) for v in x) + "]"
+    return m(x).latex()
 
 
 # --------------------------------------------------------------------------- equations

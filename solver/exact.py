@@ -449,6 +449,12 @@ class _UnicodePrinter(StrPrinter):
                                                          else f"({e})")
         return super()._print_Pow(expr, rational)
 
+    def _print_exp(self, expr: Any) -> str:
+        arg = expr.args[0]
+        if arg.is_Integer:
+            return "e" + str(arg).translate(SUPERSCRIPT)
+        return f"e^({self._print(arg)})"
+
     def _print_Exp1(self, expr: Any) -> str:
         return "e"
 
@@ -586,6 +592,11 @@ _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", 
                  "%": r"\%", "&": r"\&", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
 
 
+def escape_text(s: str) -> str:
+    """TeX's special characters escaped, for words inside ``\\text{}`` or ``\\mathrm{}``."""
+    return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
+
+
 def latex_text(s: str) -> str:
     """Words as LaTeX: ``\\text{...}`` with TeX's special characters escaped.
 
@@ -596,7 +607,7 @@ def latex_text(s: str) -> str:
     for i, piece in enumerate(_SPECIAL_TOKEN.split(s)):
         if not piece:
             continue
-        body = "".join(_TEXT_ESCAPES.get(c, c) for c in piece)
+        body = escape_text(piece)
         parts.append(rf"\langle\text{{{body}}}\rangle" if i % 2 else rf"\text{{{body}}}")
     return "".join(parts) or r"\text{}"
 

@@ -169,6 +169,27 @@ def _count_validator(minimum: int) -> Callable[[Any], int]:
     return validate
 
 
+def pair_validator(minimum: int) -> Callable[[Any], tuple[int, int]]:
+    """One whole number for both axes, or ``[height, width]`` (a kernel, stride or padding)."""
+    count = _count_validator(minimum)
+
+    def validate(value: Any) -> tuple[int, int]:
+        if isinstance(value, (list, tuple)):
+            if len(value) != 2:
+                raise FieldError(f"expected one number or two [height, width], got {len(value)}")
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(count(v))
+                except FieldError as err:
+                    raise FieldError(err.message, path=(i,)) from None
+            return out[0], out[1]
+        n = count(value)
+        return n, n
+
+    return validate
+
+
 def _symbol_validator(value: Any) -> Any:
     """A dimension that may be a number or a symbol (``n`` for the batch size)."""
     if isinstance(value, str) and value.isidentifier():
@@ -213,5 +234,7 @@ Count = Annotated[int, BeforeValidator(_count_validator(1)),
                   TypeDoc("count", "whole number ≥ 1")]
 Index = Annotated[int, BeforeValidator(_count_validator(0)),
                   TypeDoc("integer ≥ 0", "whole number ≥ 0")]
+Pair = Annotated[Any, BeforeValidator(pair_validator(1)),
+                 TypeDoc("pair", "whole number ≥ 1, or [height, width]")]
 Dim = Annotated[Any, BeforeValidator(_symbol_validator),
                 TypeDoc("size", "whole number, or a symbol such as n")]

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
 import sympy
 
 from . import exact
-from .display import M, Mat, Num, Raw, Text, m
+from .display import M, Mat, Num, Raw, Table, Text, m
 
 #: The answer types. Tensors are reported by rank (vector, matrix, tensor).
 TYPES = {
@@ -81,7 +82,16 @@ class Step:
     """One step of a worked solution: a sentence, then its maths (one equation per line)."""
 
     text: str
-    math: list[M] = field(default_factory=list)
+    math: list[M | Table] = field(default_factory=list)
+
+    @property
+    def equations(self) -> list[M]:
+        """The maths of the step without its tables."""
+        return [x for x in self.math if not isinstance(x, Table)]
+
+    @property
+    def tables(self) -> list[Table]:
+        return [x for x in self.math if isinstance(x, Table)]
 
 
 @dataclass
@@ -119,6 +129,8 @@ class Answer:
             if self.value and all(isinstance(v, list) for v in self.value):
                 return Text("; ".join(" ".join(map(str, seq)) for seq in self.value))
             return Text(" ".join(str(t) for t in self.value))
+        if self.type == "shape" and isinstance(self.value, list):
+            return shape_display(self.value)
         if self.type == "complexity":
             inner = m(self.value)
             return Raw(rf"O\left({inner.latex()}\right)", f"O({inner.text()})")
@@ -128,6 +140,32 @@ class Answer:
             return Mat(self.value, decimal=True) if isinstance(self.value, list) \
                 else Num(self.value, decimal=True)
         return m(self.value)
+
+
+def shape_display(dims: list[Any]) -> M:
+    """A shape as it is written in code, ``[4, 128]``; ``[]`` is a scalar."""
+    if not dims:
+        return Raw(r"[\,]\ \text{(a scalar)}", "[] (a scalar)")
+    return Raw("[" + ", ".join(exact.latex(d) for d in dims) + "]",
+               "[" + ", ".join(exact.unicode(d) for d in dims) + "]")
+
+
+def _concrete_type(declared: str, value: Any) -> str:
+    """The type an answer gets from its declaration and value: a tensor by its rank (a single
+    example's ``predicted`` class is an integer), a real with symbols is an expression."""
+    if declared in TENSOR_TYPES:
+        if isinstance(value, list):
+            try:
+                return tensor_type(value)
+            except exact.RaggedError:  # a student's ragged answer, carried as it is
+                return declared
+        if exact.is_rational(value):
+            return "integer" if Fraction(value).denominator == 1 else "real"
+        if exact.is_scalar(value):
+            return "real"
+    if declared == "real" and isinstance(value, sympy.Basic) and value.free_symbols:
+        return "expression"
+    return declared
 
 
 def tensor_type(value: Any) -> str:
@@ -145,6 +183,8 @@ class Solution:
         self.steps: list[Step] = []
         self.answers: dict[str, Answer] = {}
         self.givens: list[tuple[M, M]] = []
+        #: summaries shown before the steps (a per-layer table of a network, ...)
+        self.tables: list[Table] = []
         #: filled by the framework: problem id, kind, title, text and asked keys
         self.id = ""
         self.kind = ""
@@ -161,8 +201,15 @@ class Solution:
         raise KeyError(f"answer key {key!r} is not declared by this kind")
 
     def step(self, text: str, *math: Any) -> None:
-        """Append a step: a sentence, then one equation per argument."""
+        """Append a step: a sentence, then one equation (or :class:`Table`) per argument."""
         self.steps.append(Step(text, [m(x) for x in math]))
+
+    def table(self, columns: list[str], rows: list[list[Any]], *, title: str | None = None,
+              footer: list[list[Any]] | None = None) -> Table:
+        """Attach a table (shown before the steps); see :class:`~solver.display.Table`."""
+        t = Table(list(columns), [list(r) for r in rows], title, [list(r) for r in footer or []])
+        self.tables.append(t)
+        return t
 
     def answer(self, key: str, value: Any, *, label: Any = None, **meta: Any) -> Any:
         """Record an answer and return the value the kind should carry on with.
@@ -173,9 +220,7 @@ class Solution:
         decl = self.declared(key)
         if key in self.overrides:
             value = self.overrides[key]
-        typ = decl.type
-        if typ in TENSOR_TYPES and isinstance(value, list):
-            typ = tensor_type(value)
+        typ = _concrete_type(decl.type, value)
         self.answers[key] = Answer(key, value, typ, decl.doc,
                                    m(label) if label is not None else None, meta)
         return value

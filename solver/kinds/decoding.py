@@ -533,7 +533,7 @@ class LMTree(Kind):
                          choice.token])
             node = choice
         s.step("Greedy decoding takes the most likely next token at every step.",
-               Table(["t", "after", "log P(next | after)", "choice"], rows, "rlll"))
+               Table(["t", "after", "log P(next | after)", "choice"], rows, align="rlll"))
         seq = s.answer("greedy.sequence", node.tokens(), **_sequence_meta(root.token))
         found = root.find(seq)
         logp = s.answer("greedy.logp", path_score(found, how), label=log_p(seq), decimal=True)
@@ -567,7 +567,7 @@ class LMTree(Kind):
                    "rises. Beam search stops.")
         s.step("The finished hypotheses, best first; beam search returns the first.",
                Table(["hypothesis", "log-likelihood"],
-                     [[" ".join(h.tokens()), dec(h.score)] for h in run.finished], "lr"))
+                     [[" ".join(h.tokens()), dec(h.score)] for h in run.finished], align="lr"))
         seqs = s.answer("beam.sequences", [h.tokens() for h in run.finished],
                         **_sequence_meta(root.token))
         s.answer("beam.logps", [path_score(root.find(q), how) for q in seqs], decimal=True)
@@ -583,7 +583,7 @@ class LMTree(Kind):
         if len(complete) > SHOWN_ROWS:
             rows.append([f"… {len(complete) - SHOWN_ROWS} more, all lower", ""])
         s.step(f"Exhaustive search scores all {len(complete)} complete sequences and takes "
-               "the most likely one.", Table(["sequence", "log-likelihood"], rows, "lr"))
+               "the most likely one.", Table(["sequence", "log-likelihood"], rows, align="lr"))
         seq = s.answer("best.sequence", complete[0].tokens(), **_sequence_meta(root.token))
         found = root.find(seq)
         s.answer("best.logp", path_score(found, how), label=log_p(seq), decimal=True)
@@ -676,7 +676,7 @@ def _candidate_table(candidates: list[Hypothesis], how: str) -> Table:
                              for c in shown]
     if len(shown) < len(candidates):
         rows.append([f"… {len(candidates) - len(shown)} more, pruned", "", ""])
-    return Table(["hypothesis", "score", ""], rows, "lrl")
+    return Table(["hypothesis", "score", ""], rows, align="lrl")
 
 
 def _sum_line(node: Node, total: Any) -> M:
@@ -1200,7 +1200,7 @@ def solve_numeric(s: Solution, chain: Chain, T: int, why: str) -> None:
            Table(["word", f"log δ_{T}", f"a_{T}"],
                  [[chain.name(int(j)), Num(_float(log_delta[-1][j])),
                    chain.name(int(back[-1][j])) if T > 1 else chain.tokens[chain.start]]
-                  for j in top], "lrl"))
+                  for j in top], align="lrl"))
     last = int(np.argmax(log_delta[-1]))
     path = [last]
     for t in range(T - 1, 0, -1):

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import exact
-from ..display import lines_latex
-from ..solution import Answer, Solution
+from ..display import M, Table, lines_latex
+from ..solution import Answer, Solution, Step
 
 
 def answer_json(a: Answer) -> dict[str, Any]:
@@ -19,14 +19,44 @@ def answer_json(a: Answer) -> dict[str, Any]:
             "latex": a.display().latex(), "type": a.type}
 
 
+def cell_data(x: Any) -> Any:
+    """A table cell as JSON data: integers as themselves, other exact values as sympy-readable
+    strings, shapes as lists, maths as its LaTeX."""
+    if x is None or isinstance(x, (str, bool)):
+        return x
+    if isinstance(x, M):
+        return x.latex()
+    if isinstance(x, list):
+        return [cell_data(v) for v in x]
+    if isinstance(x, int):
+        return x
+    return exact.fmt(x)
+
+
+def table_json(t: Table) -> dict[str, Any]:
+    """A table as data: column names, rows and footer rows of cells (see ``cell_data``)."""
+    return {"title": t.title, "columns": list(t.columns),
+            "rows": [[cell_data(c) for c in row] for row in t.rows],
+            "footer": [[cell_data(c) for c in row] for row in t.footer]}
+
+
+def _step_json(st: Step) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": st.text,
+                           "latex": lines_latex(st.equations) if st.equations else ""}
+    if st.tables:
+        out["tables"] = [table_json(t) for t in st.tables]
+    return out
+
+
 def solution_json(s: Solution, *, steps: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"id": s.id, "kind": s.kind}
     if s.title:
         out["title"] = s.title
     out["answers"] = {a.key: answer_json(a) for a in s.asked()}
+    if s.tables:
+        out["tables"] = [table_json(t) for t in s.tables]
     if steps:
-        out["steps"] = [{"text": st.text, "latex": lines_latex(st.math) if st.math else ""}
-                        for st in s.steps]
+        out["steps"] = [_step_json(st) for st in s.steps]
     return out
 
 

@@ -8,12 +8,14 @@ nothing is elided: this is the record.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from ..display import M, lines_latex
+from .. import exact
+from ..display import M, Table, cell_text, lines_latex
 from ..solution import Answer, Solution
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     """A step's plain words as Markdown: ``<BOS>`` must not be read as an HTML tag."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -35,6 +37,33 @@ def _answer(a: Answer) -> list[str]:
     return [f"`{a.key}`:", "", *_display(label + value.latex())]
 
 
+def cell_markdown(x: Any) -> str:
+    """A table cell for Markdown: plain where plain reads well, ``$...$`` for formulas."""
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return escape(x).replace("|", r"\|")
+    if isinstance(x, M):
+        return f"${x.latex()}$"
+    if isinstance(x, list) and all(isinstance(v, int) for v in x):
+        return cell_text(x)
+    if isinstance(x, list):
+        return "$[" + ", ".join(exact.latex(v) for v in x) + "]$"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
+    return f"${exact.latex(x)}$"
+
+
+def table_lines(t: Table) -> list[str]:
+    """A pipe table (GitHub, Jupyter and pandoc all read it); totals are bold rows at the end."""
+    align = ["---:" if t.right(j) else ":---" for j in range(len(t.columns))]
+    out = ["| " + " | ".join(t.columns) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(cell_markdown(c) for c in row) + " |" for row in t.rows]
+    out += ["| " + " | ".join(f"**{cell_markdown(c)}**" if c not in (None, "") else ""
+                              for c in row) + " |" for row in t.footer]
+    return [*out, ""]
+
+
 def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[str]:
     """One problem as Markdown lines."""
     h = "#" * level
@@ -46,12 +75,16 @@ def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[
         out += ["**Given**", ""]
         rows = r" \\ ".join(f"{label.latex()} &= {value.latex()}" for label, value in s.givens)
         out += _display(r"\begin{aligned} " + rows + r" \end{aligned}")
+    for t in s.tables:
+        out += [f"**{t.title or 'Table'}**", "", *table_lines(t)]
     if steps and s.steps:
         out += ["**Solution**", ""]
         for i, step in enumerate(s.steps, start=1):
-            out += [f"**Step {i}.** {_escape(step.text)}", ""]
-            if step.math:
-                out += _display(lines_latex(step.math))
+            out += [f"**Step {i}.** {escape(step.text)}", ""]
+            if step.equations:
+                out += _display(lines_latex(step.equations))
+            for t in step.tables:
+                out += table_lines(t)
     out += ["**Answers**", ""]
     for a in s.asked():
         out += _answer(a)

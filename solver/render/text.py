@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from ..display import Block, M, hcat
+from ..display import Block, M, Table, hcat
 from ..solution import Solution
 
 INDENT = "  "
@@ -29,6 +29,11 @@ def _para(text: str, indent: str) -> list[str]:
     return out
 
 
+def table_lines(t: Table, indent: str = INDENT) -> list[str]:
+    """A table, indented."""
+    return [(indent + line).rstrip() for line in t.block().lines]
+
+
 def render_solution(s: Solution, *, steps: bool = True) -> list[str]:
     """One problem's worked solution as lines of text."""
     title = f" · {s.title}" if s.title else ""
@@ -39,6 +44,9 @@ def render_solution(s: Solution, *, steps: bool = True) -> list[str]:
         lines.append("Given")
         for label, value in s.givens:
             lines += _math_lines(f"{INDENT}{label.text()} = ", value)
+    for t in s.tables:
+        lines.append(t.title or "Table")
+        lines += table_lines(t)
     if steps and s.steps:
         lines.append("Steps")
         for i, step in enumerate(s.steps, start=1):
@@ -47,7 +55,10 @@ def render_solution(s: Solution, *, steps: bool = True) -> list[str]:
             lines.append(head + wrapped[0])
             lines += [" " * len(head) + w for w in wrapped[1:]]
             for mth in step.math:
-                lines += _math_lines(" " * (len(head) + 2), mth)
+                if isinstance(mth, Table):
+                    lines += table_lines(mth, " " * (len(head) + 2))
+                else:
+                    lines += _math_lines(" " * (len(head) + 2), mth)
     lines.append("Answers")
     for a in s.asked():
         lines += _math_lines(f"{INDENT}{a.key} = ", a.display())

@@ -548,9 +548,9 @@ def test_shipped_file_renders_in_every_format() -> None:
         assert "lm-tree" in out and "viterbi" in out, name
     markdown = FORMATS["markdown"](solved)
     assert "&lt;BOS&gt; only starts a sequence" in markdown  # not an HTML tag on GitHub
-    assert r"\langle\text{BOS}\rangle\text{ a blue}" in markdown
+    assert "| &lt;BOS&gt; a blue | $-1.8 - 2.5 = -4.3$ | kept |" in markdown  # a beam step
     text = FORMATS["text"](solved)
-    assert "<BOS> a blue    │ -1.8 - 2.5 = -4.3 │ kept" in text
+    assert "<BOS> a blue     -1.8 - 2.5 = -4.3  kept" in text
     import json
 
     doc = json.loads(FORMATS["json"](solved))

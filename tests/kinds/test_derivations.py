@@ -221,7 +221,7 @@ def test_each_line_renders_as_one_relation_with_its_reason_in_markdown() -> None
         der = D.build(name)
         md = "\n".join(markdown.render_solution(s))
         for line in der.lines:
-            assert markdown._escape(line.reason) in md  # Markdown escapes < and >
+            assert markdown.escape(line.reason) in md  # Markdown escapes < and >
             first = line.math()[0].latex()
             assert first in md
             assert first.count(" = ") + first.count(r" \le ") + first.count(r" \Rightarrow ") \

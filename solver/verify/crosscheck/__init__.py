@@ -4,9 +4,10 @@ One module per family of kinds (``normalization.py``, ``model_size.py``, ...)
 registers a function per kind with ``@crosscheck("layernorm")``. The function
 takes the validated given, the exact Solution and a torch device, and returns
 ``{answer key: value}`` computed independently with torch (tensors, numbers,
-booleans, token lists). :func:`compare` then sets each beside the exact
-answer's float. Those modules import torch at their top; this one does not,
-and they are imported only when ``dlsolve verify`` runs.
+booleans, token lists; an :class:`At` for an answer with symbols, recomputed at a
+point). :func:`compare` then sets each beside the exact answer's float. Those
+modules import torch at their top; this one does not, and they are imported only
+when ``dlsolve verify`` runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import sympy
 
 from ... import exact
 from ...solution import Solution
@@ -41,6 +44,26 @@ def load_all() -> None:
     """Import every family module (they import torch)."""
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
+
+
+@dataclass(frozen=True)
+class At:
+    """A value torch computed at a point: numbers in place of the exact answer's symbols
+    (a symbolic kernel w1, w2, ...; a batch size n). :func:`compare` puts the same numbers
+    into the exact answer before comparing."""
+
+    value: Any
+    point: Mapping[str, Any]  # symbol name -> exact number (int or Fraction)
+
+
+def at_point(value: Any, point: Mapping[str, Any]) -> Any:
+    """An exact answer with the point's numbers substituted for its symbols."""
+    if isinstance(value, list):
+        return [at_point(v, point) for v in value]
+    if not isinstance(value, sympy.Basic) or not value.free_symbols:
+        return value
+    subs = {exact.symbol(k): exact.to_sympy(v) for k, v in point.items()}
+    return exact.from_sympy(value.subs(subs))
 
 
 @dataclass
@@ -98,6 +121,8 @@ def compare(solution: Solution, recomputed: Mapping[str, Any]) -> list[Agreement
     for key, value in recomputed.items():
         answer = solution.answers[key]
         v = answer.value
+        if isinstance(value, At):
+            v, value = at_point(v, value.point), value.value
         mine = exact.to_float(v) if exact.is_numeric(v) else v
         theirs = _plain(value)
         d = _diff(mine, theirs)

@@ -1,0 +1,320 @@
+"""Model-size answers recomputed by PyTorch itself.
+
+Networks are built from real ``torch.nn`` modules and run on random data: output shapes
+come from the tensors, parameter counts from ``module.parameters()``, MACs from forward
+hooks on Conv2d and Linear (the weight's taps per output value, plus one for the bias when
+the problem counts it), and a blank ``in`` from the size of what actually arrives; a blank
+``out`` is the solver's, and passes when every later layer (and a loss with num_classes
+targets) accepts it, else the layer torch refuses is reported. The
+convolution matrix A is read off ``F.conv1d``/``F.conv2d`` column by column (the response
+to each unit input), Aᵀ off ``F.conv_transpose1d``/``2d``, and ∂L/∂x comes from autograd;
+symbolic kernels and inputs get random integers, and the exact answers are compared at
+the same point. Softmax, cross-entropy and its gradient come from ``F.cross_entropy`` and
+autograd.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ... import exact
+from ...kinds.model_size import Layer, NetworkGiven, build_layers, symbol_names
+from ...solution import Solution
+from . import At, at_point, crosscheck
+
+BATCH = 3  # the batch size torch runs with where the problem's is a symbol such as n
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
+    """The torch module for one layer, given what enters it (a blank in is taken from x)."""
+    sp, t = layer.spec, layer.type
+    opt: dict[str, Any] = {}
+    if t == "Linear":
+        return nn.Linear(sp.in_ or x.shape[-1], out, bias=sp.bias)
+    if t == "Conv2d":
+        return nn.Conv2d(sp.in_ or x.shape[1], out, sp.kernel, stride=sp.stride or 1,
+                         padding=sp.padding or 0, dilation=sp.dilation or 1,
+                         groups=sp.groups or 1, bias=sp.bias)
+    if t in ("MaxPool2d", "AvgPool2d"):
+        opt = {"stride": sp.stride, "padding": 0 if sp.padding in (None, "valid")
+               else sp.padding, "ceil_mode": sp.ceil_mode}
+        if t == "MaxPool2d":
+            opt["dilation"] = sp.dilation or 1
+        return getattr(nn, t)(sp.kernel, **opt)
+    if t == "AdaptiveAvgPool2d":
+        return nn.AdaptiveAvgPool2d(sp.output_size or (1, 1))
+    if t in ("BatchNorm1d", "BatchNorm2d"):
+        return getattr(nn, t)(x.shape[1], affine=sp.affine)
+    if t == "LayerNorm":
+        return nn.LayerNorm(x.shape[-1], elementwise_affine=sp.affine)
+    if t == "Dropout":
+        return nn.Dropout(float(sp.p) if sp.p is not None else 0.5)
+    if t == "Softmax":
+        return nn.Softmax(dim=-1)
+    if t == "Flatten":
+        return nn.Flatten()
+    if t == "CrossEntropyLoss":
+        return nn.CrossEntropyLoss(reduction=sp.reduction)
+    return getattr(nn, t)()
+
+
+def _macs(module: nn.Module, y: torch.Tensor, count_bias: bool) -> int:
+    """Multiply-accumulates of a Conv2d or Linear, read off the output it produced."""
+    if isinstance(module, nn.Conv2d):
+        taps = module.weight[0].numel()  # in_channels/groups · k_h · k_w
+    elif isinstance(module, nn.Linear):
+        taps = module.in_features
+    else:
+        return 0
+    return y.numel() * (taps + (1 if count_bias and module.bias is not None else 0))
+
+
+def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
+    """Run the layer list as torch modules: per layer its module, output and MACs."""
+    layers = build_layers(g.layers, g.allowed, g.kind_name)
+    shape = list(g.input_shape)
+    batched = len(shape) == g.batched_rank
+    batch = (shape[0] if isinstance(shape[0], int) else BATCH) if batched else 1
+    torch.manual_seed(0)
+    x = torch.randn(batch, *shape[1 if batched else 0:], dtype=torch.float64, device=device)
+    runs: list[dict[str, Any]] = []
+    for layer in layers:
+        out = layer.spec.out
+        if out is None and f"{layer.name}.out" in s.answers:
+            out = s[f"{layer.name}.out"]  # a blank out: torch checks that what follows takes it
+        try:
+            module = _module(layer, x, out).to(device=device, dtype=torch.float64).eval()
+            if layer.family == "loss":
+                classes = g.num_classes or x.shape[-1]
+                target = torch.randint(0, classes, (x.shape[0],), device=device)
+                y = module(x, target)
+            else:
+                with torch.no_grad():
+                    y = module(x)
+        except (RuntimeError, IndexError, ValueError) as err:
+            return {"runs": runs, "batched": batched, "batch": batch,
+                    "failed": (layer, f"torch refuses this layer: {err}")}
+        runs.append({"layer": layer, "module": module, "x": x, "y": y,
+                     "macs": _macs(module, y, g.count_bias)})
+        x = y
+    return {"runs": runs, "batched": batched, "batch": batch, "failed": None}
+
+
+def _refused(net: dict[str, Any], key: str) -> dict[str, Any]:
+    """Where torch refused a layer (a wrong inferred size), its answer is reported as such."""
+    return {key: net["failed"][1]} if net["failed"] is not None else {}
+
+
+def _blank_outs(net: dict[str, Any]) -> dict[str, Any]:
+    """Blank outs, once torch has run every layer after them (and the loss with num_classes
+    targets): the sizes the network accepted."""
+    if net["failed"] is not None:
+        return {}
+    return {f"{r['layer'].name}.out": r["module"].out_features if isinstance(
+        r["module"], nn.Linear) else r["module"].out_channels for r in net["runs"]
+        if r["layer"].family in ("linear", "conv") and r["layer"].spec.out is None}
+
+
+def _shape(y: torch.Tensor, batched: bool) -> list[int]:
+    return list(y.shape) if batched else list(y.shape[1:])
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _point(g: NetworkGiven, batch: int) -> dict[str, int]:
+    """The symbols of a network's answers and what torch ran with."""
+    point = {}
+    if not isinstance(g.input_shape[0], int):
+        point[str(g.input_shape[0])] = batch
+    if g.batch_symbol is not None:
+        point[g.batch_symbol] = BATCH
+    return point
+
+
+def _inferred_in(run: dict[str, Any]) -> int:
+    m = run["module"]
+    return m.in_features if isinstance(m, nn.Linear) else m.in_channels
+
+
+@crosscheck("mlp")
+def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    net = run_network(g, s, device)
+    runs, batched = net["runs"], net["batched"]
+    point = _point(g, net["batch"])
+    out: dict[str, Any] = {}
+    for k, run in enumerate(runs, start=1):
+        layer = run["layer"]
+        out[f"z{k}"] = At(_shape(run["y"], batched), point)
+        if layer.spec.in_ is None and layer.family == "linear":
+            out[f"{layer.name}.in"] = _inferred_in(run)
+        if layer.family in ("linear", "norm"):
+            out[f"params.{layer.name}"] = _params(run["module"])
+        if layer.family == "linear":
+            out[f"macs.{layer.name}"] = At(run["macs"], point)
+    scored = next((r for r in runs if r["layer"].family == "loss"
+                   or r["layer"].type == "Softmax"), None)
+    if scored is not None and "logits" in s.answers:
+        out["logits"] = next((f"z{j}" for j, r in enumerate(runs, start=1)
+                              if r["y"] is scored["x"]), "x")
+    if net["failed"] is not None:
+        return {**out, **_refused(net, f"z{len(runs) + 1}")}
+    out.update(_blank_outs(net))
+    C = sum(_params(r["module"]) for r in runs)
+    out["params.total"] = C
+    out["macs.total"] = At(sum(r["macs"] for r in runs), point)
+    K = sum(r["y"].numel() // r["y"].shape[0] for r in runs if r["y"].dim() > 0
+            and r["layer"].family != "loss")
+    n = BATCH if g.batch_symbol is not None else net["batch"]
+    out["activations.per_example"] = K
+    out["activation_elements"] = At(n * K, point)
+    out["memory.params_bytes"] = C * g.dtype_bytes
+    out["memory.activation_bytes"] = At(n * K * g.dtype_bytes, point)
+    out["memory.crossover_batch"] = next(b for b in range(1, C + 2) if b * K > C)
+    return out
+
+
+@crosscheck("conv")
+def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    net = run_network(g, s, device)
+    runs, batched = net["runs"], net["batched"]
+    point = _point(g, net["batch"])
+    out: dict[str, Any] = {}
+    for run in runs:
+        layer, y = run["layer"], run["y"]
+        name = layer.name
+        out[f"{name}.output_shape"] = At(_shape(y, batched), point)
+        if layer.family in ("conv", "pool"):
+            out[f"{name}.output_size"] = list(y.shape[-2:])
+        if layer.spec.in_ is None and layer.family in ("linear", "conv"):
+            out[f"{name}.in"] = _inferred_in(run)
+        if layer.family in ("linear", "conv", "norm"):
+            out[f"{name}.params"] = _params(run["module"])
+        if layer.family in ("linear", "conv"):
+            out[f"{name}.macs"] = At(run["macs"], point)
+    if net["failed"] is not None:
+        return {**out, **_refused(net, f"{net['failed'][0].name}.output_shape")}
+    out.update(_blank_outs(net))
+    out["params.total"] = sum(_params(r["module"]) for r in runs)
+    out["macs.total"] = At(sum(r["macs"] for r in runs), point)
+    first = runs[0]["x"]
+    last = next(r["y"] for r in reversed(runs) if r["layer"].family != "loss")
+    out["activations.input"] = At(first.numel(), point)
+    out["activations.output"] = At(last.numel(), point)
+    out["memory.change"] = At((last.numel() - first.numel()) * g.dtype_bytes, point)
+    out["memory.ratio"] = last.numel() / first.numel()
+    return out
+
+
+# --------------------------------------------------------------------------- conv_matrix
+
+
+def _numbers(names: set[str], seed: int) -> dict[str, int]:
+    """Random nonzero integers for symbols (exact, so the answers stay exact at the point)."""
+    rng = random.Random(seed)
+    return {n: rng.choice([-3, -2, -1, 1, 2, 3, 4, 5]) for n in sorted(names)}
+
+
+def _symbols(*values: Any) -> set[str]:
+    names: set[str] = set()
+    for v in values:
+        for x in exact.flatten(v) if isinstance(v, list) else [v]:
+            e = exact.to_sympy(x) if x is not None else None
+            if e is not None and getattr(e, "free_symbols", None):
+                names |= {sym.name for sym in e.free_symbols}
+    return names
+
+
+def _tensor(values: Any, point: Mapping[str, Any], device: Any) -> torch.Tensor:
+    """Exact values (symbols replaced by the point's numbers) as a float64 tensor."""
+    return torch.tensor(exact.to_float(at_point(exact.tmap(exact.to_sympy, values), point)),
+                        dtype=torch.float64, device=device)
+
+
+@crosscheck("conv_matrix")
+def conv_matrix(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    rank = len(exact.shape(g.kernel))
+    geo = g.geometry()
+    stride = [st for _, _, st, _, _ in geo]
+    padding = [p for _, _, _, p, _ in geo]
+    dilation = [d for _, _, _, _, d in geo]
+    lead = list(g.input_shape[:len(g.input_shape) - rank])
+    spatial = list(g.input_shape[-rank:])
+    slices = math.prod(lead)
+    conv, conv_t = (F.conv1d, F.conv_transpose1d) if rank == 1 else (F.conv2d, F.conv_transpose2d)
+
+    x_exact = g.x if g.x is not None else _symbols_of("x", g.input_shape)
+    dy_exact = g.grad_y if g.grad_y is not None else _symbols_of("dy", g.output_shape())
+    point = _numbers(_symbols(g.kernel, x_exact, dy_exact), seed=len(exact.flatten(g.kernel)))
+    w = _tensor(g.kernel, point, device).reshape(1, 1, *exact.shape(g.kernel))
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return conv(x.reshape(slices, 1, *spatial), w, stride=stride, padding=padding,
+                    dilation=dilation)
+
+    n_in = slices * math.prod(spatial)
+    columns = [forward(torch.eye(n_in, dtype=torch.float64, device=device)[j]).reshape(-1)
+               for j in range(n_in)]
+    A = torch.stack(columns, dim=1)
+    x = _tensor(x_exact, point, device).reshape(-1).requires_grad_(True)
+    y = forward(x)
+    dy = _tensor(dy_exact, point, device).reshape(y.shape)
+    y.backward(dy)
+    out_sp = list(y.shape[2:])
+    extra = [n + 2 * p - d * (k - 1) - 1 - (o - 1) * st for n, p, d, k, o, st in zip(
+        spatial, padding, dilation, exact.shape(g.kernel), out_sp, stride, strict=True)]
+    n_out = slices * math.prod(out_sp)
+    rows = [conv_t(torch.eye(n_out, dtype=torch.float64, device=device)[i].reshape(
+        slices, 1, *out_sp), w, stride=stride, padding=padding, output_padding=extra,
+        dilation=dilation).reshape(-1) for i in range(n_out)]
+    return {
+        "output_shape": [*lead, *out_sp],
+        "matrix": At(A, point),
+        "output": At(y.reshape(-1), point),
+        "input_gradient": At(x.grad, point),
+        "transposed": At(torch.stack(rows, dim=1), point),
+    }
+
+
+def _symbols_of(prefix: str, shape: list[int]) -> list[Any]:
+    return [exact.symbol(n) for n in symbol_names(prefix, shape)]
+
+
+# --------------------------------------------------------------------------- softmax_ce
+
+
+@crosscheck("softmax_ce")
+def softmax_ce(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    point = _numbers(_symbols(g.logits), seed=1)
+    z = _tensor(g.logits, point, device)
+    single = z.dim() == 1
+    z = (z.unsqueeze(0) if single else z).clone().requires_grad_(True)
+    if g.target is not None:
+        target = _tensor(g.target, {}, device)
+        target = target.unsqueeze(0) if single else target
+    else:
+        labels = [g.label] if single else g.labels
+        target = torch.tensor(labels, device=device)
+    loss = F.cross_entropy(z, target, reduction=g.reduction)
+    loss.backward()
+    p = torch.softmax(z.detach(), dim=-1)
+    pred = z.detach().argmax(dim=-1)
+    out = {
+        "probabilities": At(p[0] if single else p, point),
+        "loss": At(loss, point),
+        "grad_logits": At(z.grad[0] if single else z.grad, point),
+    }
+    if "predicted" in s.answers:  # not for symbolic logits
+        out["predicted"] = int(pred[0]) if single else pred
+    return out
