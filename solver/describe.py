@@ -13,7 +13,7 @@ import yaml
 from pydantic_core import PydanticUndefined
 
 from . import exact, kinds
-from .given import type_doc
+from .given import field_docs, type_doc
 
 
 def _default(field: Any) -> str:
@@ -40,10 +40,11 @@ def kind_help(name: str) -> str:
     k = kinds.get(name)
     out = [f"{name}: {k.summary()}", "", "given:"]
     fields = k.Given.model_fields
+    docs = field_docs(k.Given)
     rows = []
     for fname, f in fields.items():
         td = type_doc(f.annotation, f.metadata)
-        rows.append((fname, td.name, _default(f), " ".join((f.description or td.doc).split())))
+        rows.append((fname, td.name, _default(f), docs.get(fname) or f.description or td.doc))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)
@@ -70,6 +71,7 @@ def template(name: str) -> str:
     """A commented problem file for ``name`` that loads and solves as it is."""
     k = kinds.get(name)
     fields = k.Given.model_fields
+    docs = field_docs(k.Given)
     lines = [
         f"# A {name} problem: {k.summary()}",
         f"# 'dlsolve kinds {name}' describes every field. Numbers are exact: 0.1 means 1/10,",
@@ -84,7 +86,7 @@ def template(name: str) -> str:
     ]
     for fname, f in fields.items():
         td = type_doc(f.annotation, f.metadata)
-        desc = " ".join((f.description or td.doc).split())  # one comment line
+        desc = docs.get(fname) or f.description or td.doc
         lines.append(f"      # {desc} ({td.name}, {_default(f)})")
         if fname in k.example:
             lines.append(f"      {fname}: {_flow(k.example[fname])}")

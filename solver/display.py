@@ -9,7 +9,7 @@ formatted (through :mod:`solver.exact`).
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +20,12 @@ from . import exact
 ADD, NEG, MUL, POW, ATOM = 10, 15, 20, 30, 100
 
 
+_COMBINING = re.compile("[\u0300-\u036f]")  # the combining diacritical marks (x̂)
+
+
 def width(s: str) -> int:
     """Columns a string takes on the terminal (combining accents, as in x̂, take none)."""
-    return sum(0 if unicodedata.combining(c) else 1 for c in s)
+    return len(s) if s.isascii() else len(s) - len(_COMBINING.findall(s))
 
 
 def pad(s: str, n: int, *, right: bool = False) -> str:

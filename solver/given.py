@@ -12,6 +12,10 @@ them without ever producing a float.
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,10 +29,33 @@ from .parse import ParseError, parse_value
 
 
 class GivenModel(BaseModel):
-    """Base of every kind's Given: unknown fields are errors, values are exact and frozen."""
+    """Base of every kind's Given: unknown fields are errors, values are exact and frozen.
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True,
-                              use_attribute_docstrings=True)
+    A field is documented by the string under it (an attribute docstring); see
+    :func:`field_docs`. They are read only when ``dlsolve kinds`` or ``new`` asks:
+    pydantic's own reading of them compiles every class's source at import.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """The attribute docstrings of a Given model's fields, inherited ones included."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(cls))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
+        for stmt, after in itertools.pairwise(body):
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[stmt.target.id] = " ".join(after.value.value.split())
+    return docs
 
 
 @dataclass(frozen=True)
