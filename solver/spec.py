@@ -32,7 +32,8 @@ Path_ = tuple[Any, ...]
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 MAX_NODES = 1_000_000  # YAML nodes in one file, aliases counted each time they are used
 TOP_FIELDS = ("title", "text", "problems")
-PROBLEM_FIELDS = ("id", "kind", "title", "text", "given", "ask", "points", "tolerance")
+PROBLEM_FIELDS = ("id", "kind", "title", "text", "given", "ask", "points", "tolerance",
+                  "carry_forward")
 TOLERANCE_FIELDS = ("rtol", "atol", "decimals")
 
 
@@ -46,6 +47,8 @@ class Document:
     data: Any
     lines: dict[Path_, int]
     file: str
+    #: the text of every YAML decimal, by path: ``0.580`` shows three places, ``0.58`` two
+    texts: dict[Path_, str] = field(default_factory=dict)
 
     def line(self, path: Path_) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
@@ -75,6 +78,7 @@ class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.lines: dict[Path_, int] = {}
+        self.texts: dict[Path_, str] = {}
         self.count = 0
         self.constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
         yaml.constructor.SafeConstructor.__init__(self.constructor)
@@ -87,6 +91,9 @@ class _Builder:
         if self.count > MAX_NODES:
             raise self.fail(f"the file has more than {MAX_NODES} values (an alias bomb?)", node)
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in (
+                "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            raise self.fail(f"the YAML tag {node.tag!r} is not allowed here", node)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -104,6 +111,7 @@ class _Builder:
             return [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
         tag = node.tag
         if tag == "tag:yaml.org,2002:float":
+            self.texts[path] = node.value
             try:
                 return _exact_float(node.value)
             except ValueError as err:
@@ -125,11 +133,16 @@ def read_yaml(text: str, file: str) -> Document:
         raise DlsolveError(f"this is not valid YAML: {reason}", file=file, line=line) from None
     except yaml.YAMLError as err:
         raise DlsolveError(f"this is not valid YAML: {err}", file=file) from None
+    except RecursionError:
+        raise DlsolveError("the YAML is nested too deeply", file=file) from None
     if root is None:
         return Document(None, {}, file)
     builder = _Builder(file)
-    data = builder.build(root)
-    return Document(data, builder.lines, file)
+    try:
+        data = builder.build(root)
+    except RecursionError:
+        raise DlsolveError("the YAML is nested too deeply", file=file) from None
+    return Document(data, builder.lines, file, builder.texts)
 
 
 def read_file(path: str | Path) -> Document:
@@ -159,6 +172,8 @@ class Problem:
     ask: list[str] | None = None
     points: dict[str, Fraction] = field(default_factory=dict)
     tolerance: dict[str, Any] = field(default_factory=dict)
+    #: the share of a key's points for an answer right given the student's earlier errors
+    carry_forward: Fraction | None = None
     file: str = "<string>"
     line: int | None = None
     #: the given as written in the file, for variants and error lines
@@ -290,9 +305,22 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
     for fname in ("title", "text"):
         if fname in raw and not isinstance(raw[fname], str):
             raise fail("must be text", (fname,), fname)
+    share = raw.get("carry_forward")
+    if share is not None:
+        if isinstance(share, str):
+            try:
+                share = Fraction(share)
+            except ValueError:
+                share = None
+        if isinstance(share, bool) or not isinstance(share, (int, Fraction)) or not (
+                0 <= share <= 1):
+            raise fail("carry_forward must be a share of the points between 0 and 1, such as "
+                       "1/2", ("carry_forward",), "carry_forward")
+        share = Fraction(share)
     return Problem(id=pid, kind=kind_name, given=given, title=raw.get("title"),
                    text=raw.get("text"), ask=ask, points=points, tolerance=tolerance,
-                   file=doc.file, line=doc.line(here), raw_given=given_raw, doc=doc, index=i)
+                   carry_forward=share, file=doc.file, line=doc.line(here),
+                   raw_given=given_raw, doc=doc, index=i)
 
 
 def validate_given(k: kinds.Kind, given_raw: dict[str, Any], fail: Any) -> GivenModel:
