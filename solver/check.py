@@ -50,11 +50,11 @@ from .errors import DlsolveError
 from .parse import WrittenDecimal
 from .sandbox import DEFAULT_TIMEOUT, Overrun, time_limit
 from .solution import Answer, Key, Solution
-from .spec import Document, Problem, ProblemSet, load, read_yaml
+from .spec import Document, Problem, ProblemSet, load, nesting_bound, read_yaml
 
 VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "unreadable")
 MAX_ANSWERS_BYTES = 2_000_000
-MAX_NESTING = 64  # flow brackets in an answers file
+MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound)
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
@@ -153,27 +153,6 @@ class AnswersFile:
         return self.doc.line(("answers", problem, key))
 
 
-def flow_depth(text: str) -> int:
-    """How deeply ``[`` and ``{`` nest in YAML text (quoted text skipped): a cheap check
-    before the YAML parser, which is slow to find out for itself."""
-    depth = deepest = 0
-    quote = ""
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "\n":
-            quote = ""
-    return deepest
-
-
 def read_answers(path: str | Path) -> AnswersFile:
     """Read an answers file (SPEC section 3); an unusable one is a DlsolveError."""
     p = Path(path)
@@ -189,10 +168,9 @@ def read_answers(path: str | Path) -> AnswersFile:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
-    depth = flow_depth(text)
-    if depth > MAX_NESTING:
-        raise DlsolveError(f"the YAML is nested more than {MAX_NESTING} levels deep",
-                           file=str(path))
+    if nesting_bound(text) > MAX_NESTING:
+        raise DlsolveError(f"the YAML is nested (or indented) more than {MAX_NESTING} levels "
+                           "deep", file=str(path))
     doc = read_yaml(text, str(path))
     data = doc.data
     if not isinstance(data, dict):
