@@ -386,3 +386,18 @@ def _yaml_value(v: Any) -> Any:
     if isinstance(v, list):
         return [_yaml_value(x) for x in v]
     return exact.fmt(v)
+
+
+def test_template_grading_settings_load() -> None:
+    from solver import describe
+
+    text = describe.template("dropout").replace("    # tolerance:", "    tolerance:").replace(
+        "    # carry_forward:", "    carry_forward:")
+    problem = load_text(text, "template.yaml").problems[0]
+    assert problem.tolerance == {"rtol": Fraction(1, 100), "atol": Fraction(1, 10**8),
+                                 "decimals": 2}
+    assert problem.carry_forward == Fraction(1, 2)
+    bad = load_text(text.replace("carry_forward: 1/2", "carry_forward: 3"), "t.yaml")
+    assert not bad.problems
+    assert "carry_forward must be a share of the points between 0 and 1" in str(bad.errors[0])
+    assert "t.yaml:" in str(bad.errors[0])
