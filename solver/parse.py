@@ -78,7 +78,7 @@ CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "π": sympy.pi}
 #: names that stand for an undefined value (0/0) in a student's answer
 UNDEFINED_NAMES = frozenset({"undefined", "nan", "none", "null", "undef", "na"})
 UNDEFINED_WORDS = frozenset({*UNDEFINED_NAMES, "not defined", "n/a", "is undefined",
-                             "not a number", "does not exist", "dne"})
+                             "not a number", "does not exist", "dne", "0/0"})
 
 # A Greek letter typed as itself is the symbol of that name (ε is eps, as in the problem files).
 _GREEK_NAMES = {v: k for k, v in exact._GREEK_UNICODE.items() if k != "eps"}

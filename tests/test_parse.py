@@ -174,6 +174,7 @@ def test_problem_files_get_plain_fractions() -> None:
 def test_undefined_entries() -> None:
     assert parse_answer("undefined") is None
     assert parse_answer("Not defined") is None
+    assert parse_answer("0/0") is None
     assert parse_answer("[NaN, 1]") == [None, 1]
     with pytest.raises(ParseError, match="arithmetic"):
         parse_answer("undefined + 1")

@@ -125,11 +125,23 @@ def test_a_run_has_a_total_budget() -> None:
 
 
 def test_reading_has_a_time_limit() -> None:
+    import signal
+
     from solver.sandbox import Overrun
 
     with pytest.raises(Overrun), time_limit(0.1):
         while True:
             pass
+    outer = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with time_limit(0.1):
+            pass
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 29 < remaining <= 30  # an outer timer survives
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, outer)
 
 
 def test_no_text_reaches_sympify(monkeypatch: pytest.MonkeyPatch, key: AnswerKey, judge: Judge,
