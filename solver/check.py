@@ -42,6 +42,7 @@ from .compare import (
     Tolerance,
     Unreadable,
     choice_native,
+    choice_options,
     compare,
     conform,
     read,
@@ -436,10 +437,20 @@ def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedP
     return compare(s.answers[a.key], value, judge, kp.tolerance).full
 
 
+def _telling(a: Answer) -> bool:
+    """Whether matching a buggy answer says anything: a wrong true/false (or a wrong pick of
+    two options) matches every mistake that flips it."""
+    if a.type == "boolean":
+        return False
+    return a.type != "choice" or len(choice_options(a.meta)) > 2
+
+
 def _misconception(kp: KeyedProblem, a: Answer, value: Any, judge: Judge,
                    earlier: Mapping[str, Any]) -> tuple[str, bool] | None:
     """The mistake whose buggy solution gives ``value`` (from the correct givens, else from
     the student's earlier answers): ``(name, from_earlier)``."""
+    if not _telling(a):
+        return None
     for name, _, buggy in kp.buggy:
         if _matches(buggy, a, value, judge, kp):
             return name, False

@@ -160,6 +160,8 @@ def _distinguishing_key(correct: Any, buggy: dict[str, Any], name: str) -> str |
     """A key whose buggy value differs from the correct one and from every other mistake's."""
     mine = buggy[name]
     for a in correct.asked():
+        if a.type == "boolean":
+            continue
         value = exact.fmt(mine.answers[a.key].value) if a.key in mine.answers else None
         others = [exact.fmt(s.answers[a.key].value) for n, s in buggy.items()
                   if n != name and a.key in s.answers]
@@ -187,6 +189,14 @@ def test_each_misconception_is_named(kind_name: str, judge: Judge, tmp_path: Pat
         assert r.verdict in ("incorrect", "partial"), (name, r.feedback)
         assert r.misconception == name, (kind_name, key_name, r.feedback)
         assert name in r.feedback
+
+
+def test_a_wrong_boolean_names_no_mistake(discussion: AnswerKey, judge: Judge,
+                                          tmp_path: Path) -> None:
+    # LayerNorm's grouping makes a batch of one defined, but a wrong true/false says little
+    r = results(discussion.check(read_answers(write(tmp_path, {
+        "batchnorm-batch1": {"defined": True}})), judge))["batchnorm-batch1", "defined"]
+    assert r.verdict == "incorrect" and r.misconception is None
 
 
 def test_misconception_on_a_shipped_problem(discussion: AnswerKey, judge: Judge,
