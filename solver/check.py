@@ -422,8 +422,11 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
         if mistake is not None:
             name, from_earlier = mistake
             source = " applied to your earlier answers" if from_earlier else ""
-            feedback.insert(0 if not carried else 1,
-                            f"This is what you get with a well-known mistake{source}: {name}.")
+            if carried:
+                feedback.append(f"The mistake underneath: {name}.")
+            else:
+                feedback.insert(0, f"This is what you get with a well-known mistake{source}: "
+                                   f"{name}.")
         item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback),
                               mistake[0] if mistake else None)
         native = _as_override(a, item.value)
