@@ -194,7 +194,7 @@ def grade(problems: str, submissions_dir: str, output: str, results_dir: str | N
     broken = sum(o.report is None for o in outcomes)
     scores = [float(o.report.score) for o in outcomes if o.report is not None]
     mean = f", mean score {sum(scores) / len(scores):.2f}" if scores else ""
-    click.echo(f"graded {len(outcomes)} submissions ({broken} unreadable){mean}; "
+    click.echo(f"graded {len(outcomes)} submissions ({broken} could not be read){mean}; "
                f"wrote {output}" + (f" and {results_dir}/*/results.json" if results_dir else ""),
                err=True)
     if key.errors:

@@ -112,7 +112,7 @@ def test_grade_command(classroom: Path, tmp_path: Path) -> None:
                                         "--results-dir", str(results), "--jobs", "2",
                                         "--variants", str(_variants(tmp_path))])
     assert res.exit_code == 0, res.output
-    assert "graded 4 submissions (1 unreadable)" in res.stderr
+    assert "graded 4 submissions (1 could not be read)" in res.stderr
     assert len(list(csv.reader(out.open()))) == 5
     assert (results / "carol" / "results.json").is_file()
 
