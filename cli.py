@@ -112,7 +112,7 @@ def _grading_options(f: object) -> object:
                      help="Share of a key's points for an answer that is right given the "
                           "student's own earlier wrong answers (a problem's carry_forward "
                           "setting wins)."),
-        click.option("--rtol", type=Share(), default="1/100", show_default=True,
+        click.option("--rtol", type=Share(), default="1/100", show_default=True, metavar="RATIO",
                      help="Relative tolerance for real answers (a problem's tolerance wins)."),
         click.option("--atol", type=float, default=1e-8, show_default=True,
                      help="Absolute tolerance for real answers."),
