@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import click
 
 import solver
+from solver import check as check_mod
 from solver import describe, kinds
+from solver import grade as grade_mod
+from solver.compare import Tolerance
 from solver.errors import DlsolveError
 from solver.render import FORMATS
+from solver.render import report as report_render
 
 
 class Group(click.Group):
@@ -81,6 +86,118 @@ def export(paths: tuple[str, ...], output: str, only: tuple[str, ...], no_steps:
         click.echo(f"wrote {count} worked solutions to {output}", err=True)
     _report(errors)
     if errors:
+        sys.exit(2)
+
+
+class Share(click.ParamType):
+    """A share of the points: 1/2, 0.5, 0 or 1."""
+
+    name = "share"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> Fraction:
+        try:
+            q = Fraction(str(value))
+        except (ValueError, ZeroDivisionError):
+            self.fail(f"{value!r} is not a number such as 1/2 or 0.5", param, ctx)
+        if not 0 <= q <= 1:
+            self.fail(f"{value} is not between 0 and 1", param, ctx)
+        return q
+
+
+def _grading_options(f: object) -> object:
+    """The options check and grade share: tolerances, carried-forward share, time limit."""
+    options = [
+        click.option("--carry-forward", type=Share(), default="1/2", show_default=True,
+                     help="Share of a key's points for an answer that is right given the "
+                          "student's own earlier wrong answers (a problem's carry_forward "
+                          "setting wins)."),
+        click.option("--rtol", type=Share(), default="1/100", show_default=True, metavar="RATIO",
+                     help="Relative tolerance for real answers (a problem's tolerance wins)."),
+        click.option("--atol", type=float, default=1e-8, show_default=True,
+                     help="Absolute tolerance for real answers."),
+        click.option("--decimals", type=click.IntRange(0, 30), default=None,
+                     help="Fewest decimal places a rounded or truncated answer must show "
+                          "(default: at least 2 significant figures)."),
+        click.option("--timeout", type=click.FloatRange(0.05, 60), default=1.0,
+                     show_default=True,
+                     help="Seconds allowed for one symbolic comparison before it counts as wrong."),
+        click.option("--variants", "variants_dir", type=click.Path(file_okay=False),
+                     default=None,
+                     help="Folder of variant problem files, for answers files that name "
+                          "'variant: N'."),
+    ]
+    for option in reversed(options):
+        f = option(f)  # type: ignore[operator]
+    return f
+
+
+def _settings(carry_forward: Fraction, rtol: Fraction, atol: float, decimals: int | None,
+              timeout: float) -> check_mod.Settings:
+    tol = Tolerance(rtol, Fraction(str(atol)), decimals)
+    return check_mod.Settings(tol, carry_forward, timeout)
+
+
+@main.command()
+@click.argument("problems", type=click.Path())
+@click.argument("answers", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(list(report_render.FORMATS)), default="text",
+              show_default=True,
+              help="A table for the terminal, SPEC's JSON, or Gradescope's results.json.")
+@_grading_options
+def check(problems: str, answers: str, fmt: str, carry_forward: Fraction, rtol: Fraction,
+          atol: float, decimals: int | None, timeout: float, variants_dir: str | None) -> None:
+    """Check one student's ANSWERS file against the solved PROBLEMS.
+
+    Exit 0 when every answer is correct, 1 when something is wrong or missing,
+    2 when an input is unusable.
+    """
+    settings = _settings(carry_forward, rtol, atol, decimals, timeout)
+    grader = grade_mod.Grader(problems, settings, variants_dir)
+    try:
+        _report(grader.key.errors)
+        result = grader.check(answers)
+    finally:
+        grader.close()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(report_render.FORMATS[fmt](result), nl=False)
+    sys.exit(2 if grader.key.errors else 0 if result.all_correct else 1)
+
+
+@main.command()
+@click.argument("problems", type=click.Path())
+@click.argument("submissions_dir", type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="grades.csv",
+              show_default=True, help="The CSV file to write: one row per submission.")
+@click.option("--results-dir", type=click.Path(file_okay=False), default=None,
+              help="Also write a Gradescope results.json per submission, in DIR/<file name>/.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes grading in parallel.")
+@_grading_options
+def grade(problems: str, submissions_dir: str, output: str, results_dir: str | None, jobs: int,
+          carry_forward: Fraction, rtol: Fraction, atol: float, decimals: int | None,
+          timeout: float, variants_dir: str | None) -> None:
+    """Check every answers file (*.yaml) in SUBMISSIONS_DIR against PROBLEMS.
+
+    A file that cannot be read still gets its row, with the reason in 'status'.
+    """
+    settings = _settings(carry_forward, rtol, atol, decimals, timeout)
+    key = check_mod.AnswerKey.load(problems, settings)
+    _report(key.errors)
+    files = grade_mod.submissions(submissions_dir)
+    outcomes = grade_mod.grade(problems, files, settings=settings, jobs=jobs,
+                               variants_dir=variants_dir)
+    grade_mod.write_csv(outcomes, key, output)
+    if results_dir:
+        grade_mod.write_results(outcomes, results_dir, key)
+    broken = sum(o.report is None for o in outcomes)
+    scores = [float(o.report.score) for o in outcomes if o.report is not None]
+    mean = f", mean score {sum(scores) / len(scores):.2f}" if scores else ""
+    click.echo(f"graded {len(outcomes)} submissions ({broken} could not be read){mean}; "
+               f"wrote {output}" + (f" and {results_dir}/*/results.json" if results_dir else ""),
+               err=True)
+    if key.errors:
         sys.exit(2)
 
 

@@ -94,5 +94,7 @@ def template(name: str) -> str:
             lines.append(f"      # {fname}: ")
     keys = ", ".join(key.pattern for key in k.keys)
     lines += [f"    # ask: [{keys}]   # default: every key", "    # points: {" +
-              k.keys[-1].pattern + ": 2}   # default: 1 point per key"]
+              k.keys[-1].pattern + ": 2}   # default: 1 point per key",
+              "    # tolerance: {rtol: 0.01, atol: 1.0e-8, decimals: 2}   # for checking reals",
+              "    # carry_forward: 1/2   # share of the points for an error carried forward"]
     return "\n".join(lines) + "\n"

@@ -633,11 +633,39 @@ class Chain(M):
     TEXT = {"=": "=", "<=": "≤", ">=": "≥", "~": "≈", "=>": "⇒", "<": "<", ">": ">",
             "!=": "≠", "->": "→", ":=": ":="}
 
-    def __init__(self, parts: Sequence[Any], rels: Sequence[str]) -> None:
-        self.parts = [m(p) for p in parts]
-        self.rels = list(rels)
-        if len(self.rels) != len(self.parts) - 1:
+    def __init__(self, parts: Sequence[Any], rels: Sequence[str], *,
+                 drop_repeats: bool = False) -> None:
+        self._parts = [m(p) for p in parts]
+        self._rels = list(rels)
+        self._drop_repeats = drop_repeats
+        if len(self._rels) != len(self._parts) - 1:
             raise ValueError("a chain needs one relation between each pair of parts")
+
+    def _shown(self) -> tuple[list[M], list[str]]:
+        """The parts and relations as shown: with ``drop_repeats``, ``6 = 6`` becomes ``6``.
+
+        Decided when the chain is rendered, not when it is built, because telling
+        two parts apart means rendering them, and a solution re-solved by the
+        checker is never rendered.
+        """
+        if not self._drop_repeats:
+            return self._parts, self._rels
+        parts = [self._parts[0]]
+        rels: list[str] = []
+        for rel, p in zip(self._rels, self._parts[1:], strict=True):
+            if not _repeats(p, parts[-1]):
+                parts.append(p)
+                rels.append(rel)
+        self._parts, self._rels, self._drop_repeats = parts, rels, False
+        return parts, rels
+
+    @property
+    def parts(self) -> list[M]:
+        return self._shown()[0]
+
+    @property
+    def rels(self) -> list[str]:
+        return self._shown()[1]
 
     def prec(self) -> int:
         return 0
@@ -657,24 +685,19 @@ class Chain(M):
 
 def eq(*parts: Any) -> Chain:
     """``parts[0] = parts[1] = ...``; consecutive duplicates (``6 = 6``) are dropped."""
-    kept: list[M] = []
-    for p in parts:
-        q = m(p)
-        if kept and _same_number(q, kept[-1]):
-            continue
-        kept.append(q)
-    return Chain(kept, ["="] * (len(kept) - 1))
+    return Chain(parts, ["="] * (len(parts) - 1), drop_repeats=True)
 
 
-def _same_number(a: M, b: M) -> bool:
-    """Two plain numbers that print alike (``√4 = 2`` is kept, ``6 = 6`` is not)."""
-    if not (isinstance(a, Num) and isinstance(b, Num)):
+def _repeats(a: M, b: M) -> bool:
+    """Whether ``a`` prints as ``b`` does (``6 = 6``; ``√4 = 2`` is kept). Tensors and
+    tables are never compared: rendering them twice costs more than a repeat would."""
+    if isinstance(a, Num) and isinstance(b, Num):
+        x, y = a.value, b.value
+        if exact.is_rational(x) and exact.is_rational(y):
+            return x == y
+    if isinstance(a, (Mat, Table)) or isinstance(b, (Mat, Table)):
         return False
-    x, y = a.value, b.value
-    if isinstance(x, bool) or isinstance(y, bool) or x is None or y is None:
-        return x is y
-    return (type(x) is type(y) and x == y) or (exact.is_rational(x) and exact.is_rational(y)
-                                             and x == y)
+    return a.latex() == b.latex()
 
 
 def rel(*items: Any) -> Chain:

@@ -34,10 +34,15 @@ Scalar = Union[int, Fraction, "Surd", sympy.Expr]
 def is_rational(x: object) -> bool:
     """True for ints and Fractions (not bools, which are answers of their own).
 
-    By exact type: ``isinstance`` against Fraction's ABC is slow on the hot path.
+    By exact type first: ``isinstance`` against Fraction's ABC is slow on the hot path.
+    Subclasses (the parser's WrittenDecimal, which remembers its places) still count.
     """
     t = type(x)
-    return t is int or t is Fraction
+    if t is int or t is Fraction:
+        return True
+    if t is bool or t is Surd:
+        return False
+    return isinstance(x, (int, Fraction))
 
 
 def is_scalar(x: object) -> bool:

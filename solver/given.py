@@ -13,12 +13,13 @@ them without ever producing a float.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import itertools
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -45,17 +46,36 @@ def field_docs(model: type[BaseModel]) -> dict[str, str]:
     for cls in reversed(model.__mro__):
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
             continue
-        try:
-            source = textwrap.dedent(inspect.getsource(cls))
-        except (OSError, TypeError):
+        node = _class_node(cls)
+        if node is None:
             continue
-        body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
-        for stmt, after in itertools.pairwise(body):
+        for stmt, after in itertools.pairwise(node.body):
             if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
                     and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
                     and isinstance(after.value.value, str)):
                 docs[stmt.target.id] = " ".join(after.value.value.split())
     return docs
+
+
+def _class_node(cls: type) -> ast.ClassDef | None:
+    """The class statement of ``cls`` in its module's syntax tree (None without a source)."""
+    try:
+        file = inspect.getsourcefile(cls)
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return None
+    if file is None:
+        return None
+    for node in ast.walk(_module_tree(file)):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and (
+                node.lineno == line or any(d.lineno == line for d in node.decorator_list)):
+            return node
+    return None
+
+
+@functools.lru_cache(maxsize=32)
+def _module_tree(file: str) -> ast.Module:
+    return ast.parse(Path(file).read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

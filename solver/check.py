@@ -1,0 +1,559 @@
+"""Checking a student's answers against solved problems, with feedback a TA would write.
+
+An :class:`AnswerKey` is built once per class: every problem solved, and solved
+again with each of its kind's ``misconceptions`` (the "buggy" solutions that
+reproduce a well-known mistake). Checking one student's :class:`AnswersFile`
+then reads and compares each asked key by its answer type (:mod:`solver.compare`)
+and, for a wrong answer,
+
+* names the mistake when the value equals a buggy solution's
+  (``misconception``), and
+* re-solves the problem with the student's own earlier wrong answers as
+  ``overrides``: a later answer that matches is ``carried_forward`` and earns a
+  share of its points (1/2 unless the problem's ``carry_forward`` or the
+  checker's settings say otherwise). Only answers earlier in the kind's answer
+  order feed later ones, because the kind computes them in that order.
+
+Nothing here depends on a kind: answer types decide everything.
+
+Variants (issue 8): an answers file may name ``variant: 7``. The file is read
+and the field carried on the report; :func:`solver.grade.key_for` is where a
+variant is looked up in a variants folder and its own AnswerKey is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import sympy
+
+from . import exact
+from . import solve as solve_problem
+from .compare import (
+    NUMERIC_TYPES,
+    Judge,
+    Match,
+    Tolerance,
+    Unreadable,
+    choice_native,
+    choice_options,
+    compare,
+    conform,
+    read,
+)
+from .errors import DlsolveError
+from .parse import WrittenDecimal
+from .sandbox import DEFAULT_TIMEOUT, Overrun, time_limit
+from .solution import Answer, Key, Solution
+from .spec import Document, Problem, ProblemSet, load, nesting_bound, read_yaml
+
+VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "unreadable")
+MAX_ANSWERS_BYTES = 2_000_000
+MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound)
+ANSWERS_FIELDS = ("student", "variant", "answers")
+MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
+RESOLVE_CACHE = 512  # re-solved solutions kept per problem
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a class is checked; a problem file's ``tolerance`` and ``carry_forward`` win."""
+
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    carry_forward: Fraction = Fraction(1, 2)
+    timeout: float = DEFAULT_TIMEOUT  # seconds for one symbolic comparison or one re-solve
+
+
+@dataclass
+class Result:
+    """The verdict on one asked key (SPEC section 3's JSON fields)."""
+
+    problem: str
+    key: str
+    verdict: str
+    points: Fraction
+    max_points: Fraction
+    expected: Any
+    given: Any
+    feedback: str = ""
+    misconception: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"problem": self.problem, "key": self.key, "verdict": self.verdict,
+                "points": number(self.points), "max_points": number(self.max_points),
+                "expected": self.expected, "given": self.given, "feedback": self.feedback,
+                "misconception": self.misconception}
+
+
+@dataclass
+class Report:
+    """One student's checked answers."""
+
+    student: str
+    file: str
+    problems_file: str
+    results: list[Result]
+    warnings: list[str] = field(default_factory=list)
+    variant: Any = None
+
+    @property
+    def score(self) -> Fraction:
+        return sum((r.points for r in self.results), Fraction(0))
+
+    @property
+    def max_score(self) -> Fraction:
+        return sum((r.max_points for r in self.results), Fraction(0))
+
+    @property
+    def all_correct(self) -> bool:
+        return all(r.verdict == "correct" for r in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"student": self.student, "score": number(self.score),
+                "max_score": number(self.max_score),
+                "results": [r.to_json() for r in self.results]}
+
+
+def number(x: Fraction) -> int | float:
+    """Points for JSON: an int when whole, else a float to 4 places."""
+    return int(x) if Fraction(x).denominator == 1 else round(float(x), 4)
+
+
+# --------------------------------------------------------------------------- answers files
+
+
+@dataclass
+class AnswersFile:
+    """A student's answers file, read safely; values keep the text of their decimals."""
+
+    path: str
+    student: str
+    answers: dict[str, Any]
+    doc: Document
+    variant: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+    def raw(self, problem: str, key: str) -> Any:
+        """The student's value with every YAML decimal as a WrittenDecimal."""
+        return self._texts(self.answers[problem][key], ("answers", problem, key))
+
+    def _texts(self, value: Any, path: tuple[Any, ...]) -> Any:
+        if isinstance(value, list):
+            return [self._texts(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, Fraction) and path in self.doc.texts:
+            return WrittenDecimal.from_text(self.doc.texts[path])
+        return value
+
+    def line(self, problem: str, key: str) -> int | None:
+        return self.doc.line(("answers", problem, key))
+
+
+def read_answers(path: str | Path) -> AnswersFile:
+    """Read an answers file (SPEC section 3); an unusable one is a DlsolveError."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_ANSWERS_BYTES:
+            raise DlsolveError(f"the file is larger than {MAX_ANSWERS_BYTES // 1_000_000} MB, "
+                               "too large for an answers file", file=str(path))
+    except FileNotFoundError:
+        raise DlsolveError("no such file", file=str(path)) from None
+    except OSError as err:
+        raise DlsolveError(f"cannot read this file ({err.strerror})", file=str(path)) from None
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
+    if nesting_bound(text) > MAX_NESTING:
+        raise DlsolveError(f"the YAML is nested (or indented) more than {MAX_NESTING} levels "
+                           "deep", file=str(path))
+    doc = read_yaml(text, str(path))
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error("an answers file is a mapping with 'answers:' (and optionally "
+                        "'student:')")
+    answers = data.get("answers")
+    if not isinstance(answers, dict):
+        raise doc.error("'answers' must map problem ids to their answers, such as "
+                        "'answers: {layernorm: {mean: [6, 3, 2]}}'", ("answers",))
+    warnings = [f"{doc.file}:{doc.line((k,))}: unknown field {k!r} (an answers file has "
+                f"{', '.join(ANSWERS_FIELDS)})" for k in data if k not in ANSWERS_FIELDS]
+    student = data.get("student")
+    variant = data.get("variant")
+    if variant is not None and (isinstance(variant, (bool, list, dict))):
+        raise doc.error("'variant' must be a number or a name", ("variant",))
+    return AnswersFile(str(path), str(student) if student not in (None, "") else p.stem,
+                       answers, doc, variant, warnings)
+
+
+# --------------------------------------------------------------------------- the answer key
+
+
+def _fingerprint(overrides: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+    parts = [f"{k}={exact.fmt(v)!r}" for k, v in sorted(overrides.items())]
+    parts += [f"{k}:{v!r}" for k, v in sorted(options.items())]
+    return "|".join(parts)
+
+
+@dataclass
+class KeyedProblem:
+    """One problem of the key: its solution, its buggy solutions and how it is graded."""
+
+    problem: Problem
+    solution: Solution
+    buggy: list[tuple[str, dict[str, Any], Solution]]
+    symbols: frozenset[str]
+    tolerance: Tolerance
+    share: Fraction
+    timeout: float
+    _cache: dict[str, Solution | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def asked(self) -> list[Answer]:
+        return self.solution.asked()
+
+    def max_points(self, key: str) -> Fraction:
+        points = self.problem.points
+        if key in points:
+            return points[key]
+        for pattern, value in points.items():
+            if Key(pattern, "text").matches(key):
+                return value
+        return Fraction(1)
+
+    def resolve(self, overrides: Mapping[str, Any], options: Mapping[str, Any]
+                ) -> Solution | None:
+        """The problem solved again from a student's values (None if the kind cannot)."""
+        fp = _fingerprint(overrides, options)
+        if fp not in self._cache:
+            if len(self._cache) >= RESOLVE_CACHE:
+                self._cache.clear()
+            try:
+                with time_limit(max(2 * self.timeout, 0.5)):
+                    self._cache[fp] = solve_problem(self.problem, overrides=dict(overrides),
+                                                    **options)
+            except (Exception, Overrun):  # a kind fed a student's odd values may fail any way
+                self._cache[fp] = None
+        return self._cache[fp]
+
+
+def _symbols_of(value: Any) -> set[str]:
+    names: set[str] = set()
+    for x in exact.flatten(value) if isinstance(value, list) else [value]:
+        if isinstance(x, sympy.Basic):
+            names |= {s.name for s in x.free_symbols}
+    return names
+
+
+def _problem_symbols(problem: Problem, solutions: list[Solution]) -> frozenset[str]:
+    """The names a student may use: every symbol in the givens and in any answer."""
+    names: set[str] = set()
+    for fname in type(problem.given).model_fields:
+        value = getattr(problem.given, fname)
+        if isinstance(value, (list, sympy.Basic)):
+            with contextlib.suppress(TypeError):
+                names |= _symbols_of(value)
+    for s in solutions:
+        for a in s.answers.values():
+            if a.type in NUMERIC_TYPES or a.type == "complexity":
+                names |= _symbols_of(a.value)
+    return frozenset(names)
+
+
+class AnswerKey:
+    """A problem set solved once for a whole class, with its misconceptions."""
+
+    def __init__(self, problem_set: ProblemSet, settings: Settings | None = None) -> None:
+        from . import kinds
+
+        settings = settings or Settings()
+        self.path = problem_set.path
+        self.title = problem_set.title
+        self.settings = settings
+        self.errors: list[DlsolveError] = list(problem_set.errors)
+        self.problems: dict[str, KeyedProblem] = {}
+        for problem in problem_set.problems:
+            try:
+                solution = solve_problem(problem)
+            except DlsolveError as err:
+                self.errors.append(err)
+                continue
+            buggy = []
+            for name, options in kinds.get(problem.kind).misconceptions.items():
+                try:
+                    buggy.append((name, dict(options), solve_problem(problem, **options)))
+                except Exception:  # a misconception that does not apply to these givens
+                    continue
+            tol = settings.tolerance.updated(problem.tolerance)
+            share = (problem.carry_forward if problem.carry_forward is not None
+                     else settings.carry_forward)
+            self.problems[problem.id] = KeyedProblem(
+                problem, solution, buggy,
+                _problem_symbols(problem, [solution, *(b for _, _, b in buggy)]),
+                tol, share, settings.timeout)
+
+    @classmethod
+    def load(cls, path: str | Path, settings: Settings | None = None) -> AnswerKey:
+        return cls(load(path), settings)
+
+    def graded(self) -> list[tuple[str, str]]:
+        """Every graded ``(problem, key)``, in order."""
+        return [(pid, a.key) for pid, kp in self.problems.items() for a in kp.asked]
+
+    def check(self, answers: AnswersFile, judge: Judge) -> Report:
+        """Check one student's answers file against this key."""
+        report = Report(answers.student, answers.path, self.path, [], list(answers.warnings),
+                        answers.variant)
+        for pid in answers.answers:
+            if pid not in self.problems:
+                hint = difflib.get_close_matches(str(pid), list(self.problems), n=1)
+                report.warnings.append(
+                    f"{answers.path}:{answers.doc.line(('answers', pid))}: there is no problem "
+                    f"{pid!r} in {self.path}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        for kp in self.problems.values():
+            report.results += check_problem(kp, answers, judge, report.warnings)
+        return report
+
+
+# --------------------------------------------------------------------------- one problem
+
+
+@dataclass
+class _Read:
+    answer: Answer
+    raw: Any
+    value: Any = None
+    match: Match | None = None
+    result: Result | None = None
+
+
+def _student_keys(kp: KeyedProblem, answers: AnswersFile, warnings: list[str]
+                  ) -> dict[str, str] | str:
+    """Asked key -> the key as the student wrote it (or a reason the problem is unreadable)."""
+    pid = kp.problem.id
+    given = answers.answers.get(pid)
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        return (f"the answers for problem {pid!r} must map answer keys to values "
+                f"(line {answers.doc.line(('answers', pid))})")
+    asked = [a.key for a in kp.asked]
+    folded = {"".join(k.split()).casefold(): k for k in asked}
+    out: dict[str, str] = {}
+    for written in given:
+        key = written if written in asked else folded.get("".join(str(written).split()).casefold())
+        if key is None:
+            hint = difflib.get_close_matches(str(written), asked, n=1)
+            what = "is not asked" if any(d.matches(str(written)) for d in
+                                         kp.solution.keys) else "is not an answer key"
+            warnings.append(f"{answers.path}:{answers.doc.line(('answers', pid, written))}: "
+                            f"problem {pid!r}: {written!r} {what}"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            continue
+        out[key] = written
+    return out
+
+
+def check_problem(kp: KeyedProblem, answers: AnswersFile, judge: Judge,
+                  warnings: list[str]) -> list[Result]:
+    """Verdicts for every asked key of one problem."""
+    pid = kp.problem.id
+    written = _student_keys(kp, answers, warnings)
+    reads: list[_Read] = []
+    for a in kp.asked:
+        item = _Read(a, None)
+        reads.append(item)
+        maxp = kp.max_points(a.key)
+        if isinstance(written, str):
+            item.result = _result(kp, a, "unreadable", Fraction(0), None, written)
+            continue
+        if a.key not in written or answers.answers[pid][written[a.key]] is None:
+            item.result = _result(kp, a, "missing", Fraction(0), None, "No answer given.")
+            continue
+        item.raw = answers.raw(pid, written[a.key])
+        line = answers.doc.line(("answers", pid, written[a.key]))
+        try:
+            with time_limit(kp.timeout):
+                item.value = read(a, item.raw, kp.symbols)
+        except Unreadable as err:
+            item.result = _result(kp, a, "unreadable", Fraction(0), item.raw,
+                                  f"Could not read this answer (line {line}): "
+                                  f"{_sentence(str(err))}")
+            continue
+        except Overrun:
+            item.result = _result(kp, a, "unreadable", Fraction(0), item.raw,
+                                  f"Could not read this answer (line {line}): reading it took "
+                                  f"longer than {kp.timeout:g} s.")
+            continue
+        item.match = compare(a, item.value, judge, kp.tolerance)
+        if item.match.full:
+            item.result = _result(kp, a, "correct", maxp, item.raw, " ".join(item.match.feedback))
+    _judge_wrong(kp, reads, judge)
+    return [item.result for item in reads if item.result is not None]
+
+
+def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
+    """Misconceptions and errors carried forward, for the readable answers that are wrong."""
+    earlier: dict[str, Any] = {}  # the student's wrong answers so far, as the kind's values
+    for item in reads:
+        if item.result is not None or item.match is None:
+            continue
+        a, m = item.answer, item.match
+        maxp = kp.max_points(a.key)
+        verdict = "partial" if m.score > 0 else "incorrect"
+        points = m.score * maxp
+        feedback = list(m.feedback)
+        carried = bool(earlier) and _matches(kp.resolve(earlier, {}), a, item.value, judge, kp)
+        if carried:
+            source = (f"your {'answer' if len(earlier) == 1 else 'answers'} for "
+                      f"{_names(earlier)}")
+            if kp.share * maxp > points:  # else the entries already right are worth more
+                verdict, points = "carried_forward", kp.share * maxp
+                feedback = [f"Not the answer, but it follows correctly from {source} (error "
+                            f"carried forward): {_share(kp.share)} of the points."]
+            else:
+                feedback.append(f"It does follow correctly from {source}.")
+        mistake = _misconception(kp, a, item.value, judge, earlier if not carried else {})
+        if mistake is not None:
+            name, from_earlier = mistake
+            source = " applied to your earlier answers" if from_earlier else ""
+            if carried:
+                feedback.append(f"The mistake underneath: {name}.")
+            else:
+                feedback.insert(0, f"This is what you get with a well-known mistake{source}: "
+                                   f"{name}.")
+        item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback),
+                              mistake[0] if mistake else None)
+        native = _as_override(a, item.value)
+        if native is not None:
+            earlier[a.key] = native
+
+
+def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedProblem) -> bool:
+    if s is None or a.key not in s.answers:
+        return False
+    return compare(s.answers[a.key], value, judge, kp.tolerance).full
+
+
+def _telling(a: Answer) -> bool:
+    """Whether matching a buggy answer says anything: a wrong true/false (or a wrong pick of
+    two options) matches every mistake that flips it."""
+    if a.type == "boolean":
+        return False
+    return a.type != "choice" or len(choice_options(a.meta)) > 2
+
+
+def _misconception(kp: KeyedProblem, a: Answer, value: Any, judge: Judge,
+                   earlier: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """The mistake whose buggy solution gives ``value`` (from the correct givens, else from
+    the student's earlier answers): ``(name, from_earlier)``."""
+    if not _telling(a):
+        return None
+    for name, _, buggy in kp.buggy:
+        if _matches(buggy, a, value, judge, kp):
+            return name, False
+    if earlier:
+        for name, options, _ in kp.buggy:
+            if _matches(kp.resolve(earlier, options), a, value, judge, kp):
+                return name, True
+    return None
+
+
+def _as_override(a: Answer, value: Any) -> Any:
+    """The student's value as the kind's own value type, or None if it cannot feed a kind
+    (wrong shape, an undefined entry where a number is due, a formula too large)."""
+    if a.type == "choice":
+        return choice_native(a, value)
+    if a.type not in NUMERIC_TYPES:
+        return value
+    if isinstance(a.value, list):
+        if not isinstance(value, list):
+            return None
+        value = conform(value, exact.shape(a.value))
+        if value is None:
+            return None
+        pairs = zip(exact.flatten(a.value), exact.flatten(value), strict=True)
+    elif isinstance(value, list):
+        return None
+    else:
+        pairs = iter([(a.value, value)])
+    for e, g in pairs:
+        if g is None and e is not None:
+            return None
+        if isinstance(g, sympy.Basic) and (not isinstance(e, sympy.Basic)
+                                           or sympy.count_ops(g) > MAX_OVERRIDE_OPS):
+            return None
+    return exact.tmap(_plain_number, value) if isinstance(value, list) else _plain_number(value)
+
+
+def _plain_number(x: Any) -> Any:
+    if isinstance(x, WrittenDecimal):
+        return exact.rational(Fraction(x))
+    if isinstance(x, Fraction):
+        return exact.rational(x)
+    return x
+
+
+def _names(keys: Mapping[str, Any]) -> str:
+    names = list(keys)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _share(q: Fraction) -> str:
+    return str(q) if q.denominator != 1 else ("all" if q == 1 else "none")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _result(kp: KeyedProblem, a: Answer, verdict: str, points: Fraction, given: Any,
+            feedback: str, misconception: str | None = None) -> Result:
+    return Result(kp.problem.id, a.key, verdict, points, kp.max_points(a.key),
+                  expected_json(a), given_json(given), feedback, misconception)
+
+
+def expected_json(a: Answer) -> Any:
+    """The answer as SPEC's JSON shows values: exact strings sympy reads back, nested."""
+    if a.type == "complexity":
+        return f"O({exact.fmt(a.value)})"
+    if a.type in NUMERIC_TYPES:
+        return exact.fmt(a.value)
+    if isinstance(a.value, (set, frozenset, tuple)):
+        return [str(v) for v in a.value]
+    return a.value
+
+
+def given_json(raw: Any) -> Any:
+    """What the student wrote, as JSON: decimals as written, fractions as strings."""
+    if isinstance(raw, list):
+        return [given_json(v) for v in raw]
+    if isinstance(raw, WrittenDecimal):
+        from .compare import show
+
+        return show(raw)
+    if isinstance(raw, Fraction):
+        return str(raw)
+    if raw is None or isinstance(raw, (bool, int, str)):
+        return raw
+    return str(raw)
+
+
+def check_file(problems: str | Path, answers: str | Path, settings: Settings | None = None,
+               judge: Judge | None = None) -> tuple[AnswerKey, Report]:
+    """Load both files and check (a convenience for one student; grade reuses the key)."""
+    key = AnswerKey.load(problems, settings)
+    sheet = read_answers(answers)
+    own = judge is None
+    judge = judge or Judge()
+    try:
+        return key, key.check(sheet, judge)
+    finally:
+        if own:
+            judge.close()

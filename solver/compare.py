@@ -1,0 +1,683 @@
+"""A student's value against an exact answer, decided by the answer's type alone.
+
+Two steps, both generic over every kind:
+
+* :func:`read` turns what the student wrote (a YAML number, string, list,
+  boolean) into a value of the answer's type, with the safe parser. What cannot
+  be read raises :class:`Unreadable` with the position of the fault: that is a
+  different verdict from a wrong answer.
+* :func:`compare` scores the value against the answer: a :class:`Match` with
+  the share that is right (1, 0, or the share of correct entries of a tensor)
+  and feedback sentences a TA would write.
+
+The rules (SPEC section 3): integers and shapes exact; reals exactly, or within
+``atol + rtol·|answer|``, or as a decimal that is the answer rounded or
+truncated to the places written with at least 2 significant figures;
+formulas by equivalence; tensors shape first, then entry by entry; sequences,
+choices and booleans after normalising case and spacing; complexities by their
+big-O class. ``None`` (undefined, 0/0) is matched by "undefined"/"nan".
+
+Speed comes from deciding in this process whatever is cheap (rationals,
+surds, decimals, identical formulas) and sending only what needs real
+symbolic work to the time-limited :class:`~solver.sandbox.Sandbox`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import sympy
+
+from . import exact
+from .parse import (
+    ParseError,
+    WrittenDecimal,
+    choice_index,
+    normalize_word,
+    parse_answer,
+    read_bigo,
+    read_boolean,
+    read_choice,
+    read_tokens,
+)
+from .sandbox import Sandbox
+from .solution import TENSOR_TYPES, Answer
+
+NUMERIC_TYPES = frozenset({"integer", "real", "expression", "shape", *TENSOR_TYPES})
+EXACT_TYPES = frozenset({"integer", "shape"})
+MAX_RANK = 8  # nesting of a student's list
+SHOWN_ENTRIES = 4  # wrong entries named in feedback before "and k more"
+JUDGE_MEMO = 20_000  # sandbox results remembered by a judge
+SEQUENCE_MARKERS = ({"<bos>", "<s>", "<start>"}, {"<eos>", "</s>", "<end>"})
+
+
+class Unreadable(Exception):
+    """A value that cannot be read as the answer's type; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close a real must be: ``|a − b| ≤ atol + rtol·|b|``, or correctly rounded.
+
+    ``decimals``: the fewest decimal places a rounded or truncated answer must
+    show (default: any number, with at least 2 significant figures).
+    """
+
+    rtol: Fraction = Fraction(1, 100)
+    atol: Fraction = Fraction(1, 10**8)
+    decimals: int | None = None
+
+    def updated(self, settings: Mapping[str, Any]) -> Tolerance:
+        """This tolerance with a problem's ``tolerance:`` settings applied."""
+        return Tolerance(
+            Fraction(settings.get("rtol", self.rtol)), Fraction(settings.get("atol", self.atol)),
+            int(settings["decimals"]) if settings.get("decimals") is not None else self.decimals)
+
+
+@dataclass
+class Match:
+    """How much of an answer is right (0 to 1) and what to tell the student."""
+
+    score: Fraction
+    feedback: list[str] = field(default_factory=list)
+
+    @property
+    def full(self) -> bool:
+        return self.score == 1
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read(answer: Answer, raw: Any, symbols: frozenset[str]) -> Any:
+    """The student's ``raw`` YAML value as a value of ``answer``'s type (or Unreadable)."""
+    t = answer.type
+    try:
+        if t in NUMERIC_TYPES:
+            value = read_numeric(raw, symbols, t)
+            if isinstance(value, list):
+                try:
+                    exact.shape(value)
+                except exact.RaggedError as err:
+                    raise Unreadable(f"the list at {_where(err.path)} {err}") from None
+            return value
+        if t == "sequence":
+            return read_tokens(raw, nested=_nested_tokens(answer.value))
+        if t == "choice":
+            return read_choice(raw, choice_options(answer.meta))
+        if t == "boolean":
+            if isinstance(answer.value, list):
+                if not isinstance(raw, list):
+                    raise Unreadable("expected a list of true/false values")
+                return [read_boolean(v) for v in raw]
+            return read_boolean(raw)
+        if t == "complexity":
+            return read_bigo(_plain(raw), symbols)
+        return normalize_word(_plain(raw))
+    except ParseError as err:
+        raise Unreadable(str(err)) from None
+
+
+def _plain(raw: Any) -> Any:
+    return _decimal_text(raw) if isinstance(raw, WrittenDecimal) else raw
+
+
+def _nested_tokens(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], (list, tuple))
+
+
+_THOUSANDS = re.compile(r"\s*-?\d{1,3}(?:,\d{3})+\s*")
+_TUPLE = re.compile(r"\s*(?:torch\.Size\(\s*)?[(\[](.*?)[)\]]\s*\)?\s*")
+_TIMES = re.compile(r"\s*×\s*|\s+x\s+|(?<=\d)x(?=\d)")
+
+
+def shape_text(text: str) -> str:
+    """``(4, 128)``, ``4 x 128``, ``4×128`` or ``4, 128`` as ``[4, 128]``."""
+    mt = _TUPLE.fullmatch(text)
+    if mt:
+        return f"[{mt.group(1)}]"
+    if _TIMES.search(text):
+        return "[" + ", ".join(_TIMES.split(text.strip())) + "]"
+    if "," in text:
+        return f"[{text}]"
+    return text
+
+
+def read_numeric(raw: Any, symbols: frozenset[str], typ: str, path: tuple[int, ...] = ()) -> Any:
+    """Numbers, strings (expressions, LaTeX, matrix strings) and nested lists of them."""
+    if isinstance(raw, bool):
+        raise Unreadable(f"{_at(path)}true/false is not a number")
+    if raw is None:
+        return None
+    if isinstance(raw, (int, Fraction)):
+        return raw
+    if isinstance(raw, str):
+        text = raw
+        if typ == "shape" and not path:
+            text = shape_text(text)
+        if typ == "integer" and _THOUSANDS.fullmatch(text):
+            text = text.replace(",", "")
+        try:
+            return parse_answer(text, symbols)
+        except ParseError as err:
+            raise Unreadable(f"{_at(path)}{err}") from None
+    if isinstance(raw, list):
+        if len(path) >= MAX_RANK:
+            raise Unreadable(f"{_at(path)}the list is nested more than {MAX_RANK} levels deep")
+        if len(raw) == 1 and isinstance(raw[0], str) and not path:
+            whole = _one_string_list(raw[0], symbols)
+            if whole is not None:
+                return whole
+        return [read_numeric(v, symbols, typ, (*path, i)) for i, v in enumerate(raw)]
+    raise Unreadable(f"{_at(path)}a {type(raw).__name__} is not a value")
+
+
+def _one_string_list(text: str, symbols: frozenset[str]) -> list[Any] | None:
+    """YAML reads ``[1 2; 3 4]`` as a list holding one string: read it as MATLAB would."""
+    try:
+        return [parse_answer(text, symbols)]
+    except ParseError:
+        pass
+    try:
+        whole = parse_answer(f"[{text}]", symbols)
+    except ParseError:
+        return None
+    return whole if isinstance(whole, list) and len(whole) > 1 else None
+
+
+def _at(path: Sequence[int]) -> str:
+    return f"{_where(path)}: " if path else ""
+
+
+def _where(path: Sequence[int], rank: int | None = None) -> str:
+    """A 0-based index as a TA says it: "entry 3", "row 2, column 3", "entry (1, 2, 3)"."""
+    one = [i + 1 for i in path]
+    if len(one) == 1:
+        return f"entry {one[0]}"
+    if len(one) == 2 and rank in (None, 2):
+        return f"row {one[0]}, column {one[1]}"
+    return "entry (" + ", ".join(map(str, one)) + ")"
+
+
+def choice_options(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A choice answer's options as ``(label, text)``.
+
+    ``meta["options"]`` is a list of option texts (labelled a, b, c, ... in
+    order; a text written ``"(b) θ = 0"`` keeps its own label), a list of
+    ``{label, text}`` mappings or ``(label, text)`` pairs, or a mapping label -> text.
+    """
+    opts = meta.get("options", meta.get("choices"))
+    if isinstance(opts, Mapping):
+        return [(str(k), str(v)) for k, v in opts.items()]
+    if not isinstance(opts, (list, tuple)):
+        return []
+    out = []
+    for i, o in enumerate(opts):
+        letter = chr(ord("a") + i) if i < 26 else str(i + 1)
+        if isinstance(o, Mapping):
+            out.append((str(o.get("label", letter)), str(o.get("text", ""))))
+        elif isinstance(o, (list, tuple)) and len(o) == 2:
+            out.append((str(o[0]), str(o[1])))
+        else:
+            mt = re.match(r"^\s*\(?([A-Za-z0-9]{1,2})[).:]\s+(.+)$", str(o))
+            out.append((mt.group(1), mt.group(2)) if mt else (letter, str(o)))
+    return out
+
+
+def expected_choice(answer: Answer) -> frozenset[Any]:
+    """The options a choice answer's value names (an int value is a 0-based option index)."""
+    options = choice_options(answer.meta)
+    v = answer.value
+    items = v if isinstance(v, (list, tuple, set, frozenset)) else [v]
+    if options and all(isinstance(x, int) and not isinstance(x, bool) for x in items):
+        return frozenset(items)
+    return read_choice(list(items), options)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def decimal_of(x: Any) -> Decimal | None:
+    """``x`` to about 50 significant digits: exact for rationals and surds; sympy numbers
+    are evaluated here, so pass only trusted values (answers), never a student's formula."""
+    return _decimal_cached(type(x).__name__, x)
+
+
+@lru_cache(maxsize=65536)
+def _decimal_cached(_type: str, x: Any) -> Decimal | None:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        if exact.is_rational(x):
+            q = Fraction(x)
+            return Decimal(q.numerator) / Decimal(q.denominator)
+        if isinstance(x, exact.Surd):
+            a, b = Fraction(x.a), Fraction(x.b)
+            return (Decimal(a.numerator) / Decimal(a.denominator)
+                    + Decimal(b.numerator) / Decimal(b.denominator) * Decimal(x.r).sqrt())
+        if isinstance(x, float):
+            return Decimal(x) if x == x and abs(x) != float("inf") else None
+        e = exact.to_sympy(x)
+        if e.free_symbols:
+            return None
+        v = sympy.N(e, 55)
+        if not v.is_real or not v.is_finite:
+            return None
+        try:
+            return Decimal(str(sympy.Float(v, 55)))
+        except InvalidOperation:
+            return None
+
+
+def _decimal_text(w: WrittenDecimal) -> str:
+    """A written decimal shown as written (``0.580``, ``5.8e-5``)."""
+    q = Fraction(w)
+    with localcontext() as ctx:
+        ctx.prec = 120
+        d = Decimal(q.numerator) / Decimal(q.denominator)
+        if 0 <= w.places <= 30:
+            return f"{d:.{w.places}f}"
+        return f"{d:.{max(w.sig - 1, 0)}e}"
+
+
+def rounded_to_places(value: Decimal, w: WrittenDecimal, tol: Tolerance) -> bool:
+    """Whether ``w`` is ``value`` rounded (half up or half even) or truncated to w's places."""
+    if tol.decimals is not None:
+        if w.places < tol.decimals:
+            return False
+    elif w.sig < 2:
+        return False
+    if abs(w.places) > 50:
+        return False
+    q = Fraction(w)
+    with localcontext() as ctx:
+        ctx.prec = 120
+        written = Decimal(q.numerator) / Decimal(q.denominator)
+        step = Decimal(1).scaleb(-w.places)
+        try:
+            return any(value.quantize(step, rounding=mode) == written
+                       for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN))
+        except InvalidOperation:
+            return False
+
+
+def within(value: Decimal, given: Any, tol: Tolerance) -> bool:
+    """Whether a student's rational or surd ``given`` is close enough to ``value``."""
+    g = decimal_of(given)
+    if g is None:
+        return False
+    with localcontext() as ctx:
+        ctx.prec = 60
+        bound = _dec(tol.atol) + _dec(tol.rtol) * abs(value)
+        if abs(g - value) <= bound:
+            return True
+    return isinstance(given, WrittenDecimal) and rounded_to_places(value, given, tol)
+
+
+def _dec(q: Fraction) -> Decimal:
+    return Decimal(q.numerator) / Decimal(q.denominator)
+
+
+_NUMBER, _SYMBOLIC = "number", "symbolic"  # entries deferred to the sandbox
+
+
+class Judge:
+    """Decides entries: fast paths here, sympy work in the time-limited sandbox."""
+
+    def __init__(self, sandbox: Sandbox | None = None) -> None:
+        self.sandbox = sandbox if sandbox is not None else Sandbox()
+        #: sandbox results by (job, item), undecided ones too: a student's value is compared
+        #: with the answer, each misconception and each re-solve, and a class repeats values
+        self._memo: dict[tuple[str, Any], Any] = {}
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def run(self, job: str, items: Sequence[Any]) -> list[Any]:
+        """The sandbox's results for ``items``, each item computed at most once."""
+        todo = list(dict.fromkeys(i for i in items if (job, i) not in self._memo))
+        if todo:
+            if len(self._memo) > JUDGE_MEMO:
+                self._memo.clear()
+            for item, result in zip(todo, self.sandbox.run(job, todo), strict=True):
+                self._memo[job, item] = result
+        return [self._memo[job, i] for i in items]
+
+    def fast(self, e: Any, g: Any, exact_only: bool, tol: Tolerance) -> bool | str:
+        """True/False when cheap to decide, else which sandbox job decides it."""
+        if e is None or g is None:
+            return e is None and g is None
+        if exact.is_rational(e) and exact.is_rational(g):
+            if e == g:
+                return True
+            if exact_only:
+                return False
+            q, p = Fraction(e), Fraction(g)
+            if abs(p - q) <= tol.atol + tol.rtol * abs(q):
+                return True
+            return isinstance(g, WrittenDecimal) and rounded_to_places(decimal_of(e), g, tol)
+        if isinstance(e, float):  # an answer from a numeric path
+            if isinstance(g, sympy.Basic):
+                return False if g.free_symbols else _NUMBER
+        elif isinstance(e, sympy.Basic) or isinstance(g, sympy.Basic):
+            if exact.to_sympy(e) == exact.to_sympy(g):  # structural: cheap and safe
+                return True
+            e_free = isinstance(e, sympy.Basic) and bool(e.free_symbols)
+            g_free = isinstance(g, sympy.Basic) and bool(g.free_symbols)
+            if e_free and g_free:
+                return _SYMBOLIC
+            if e_free or g_free:
+                return False
+            if isinstance(g, sympy.Basic):
+                return _NUMBER
+        elif isinstance(e, exact.Surd) and isinstance(g, exact.Surd) and (
+                (e.a, e.b, e.r) == (g.a, g.b, g.r)):
+            return True
+        if exact_only:
+            return False
+        value = decimal_of(e)
+        return value is not None and within(value, g, tol)
+
+    def entries(self, expected: Sequence[Any], given: Sequence[Any], *, exact_only: bool,
+                tol: Tolerance) -> tuple[list[bool], list[str]]:
+        """Which entries match, and notes (entries that could not be decided in time)."""
+        oks: list[bool] = []
+        deferred: dict[str, list[int]] = {_NUMBER: [], _SYMBOLIC: []}
+        for i, (e, g) in enumerate(zip(expected, given, strict=True)):
+            r = self.fast(e, g, exact_only, tol)
+            if isinstance(r, str):
+                deferred[r].append(i)
+                oks.append(False)
+            else:
+                oks.append(r)
+        undecided = 0
+        if deferred[_NUMBER]:
+            idx = deferred[_NUMBER]
+            values = self.run("number", [exact.to_sympy(given[i]) for i in idx])
+            for i, v in zip(idx, values, strict=True):
+                if v is None:
+                    undecided += 1
+                    continue
+                e = decimal_of(expected[i])
+                g = Decimal(v)
+                oks[i] = e is not None and (abs(g - e) <= Decimal("1e-40") * max(1, abs(e)) or (
+                    not exact_only and abs(g - e) <= _dec(tol.atol) + _dec(tol.rtol) * abs(e)))
+        if deferred[_SYMBOLIC]:
+            idx = deferred[_SYMBOLIC]
+            pairs = [(exact.to_sympy(expected[i]), exact.to_sympy(given[i])) for i in idx]
+            for i, v in zip(idx, self.run("equal", pairs), strict=True):
+                undecided += v is None
+                oks[i] = bool(v)
+        notes = []
+        if undecided:
+            notes.append(f"{_count(undecided, 'value')} could not be compared within the time "
+                         "limit and counted as wrong.")
+        return oks, notes
+
+    def same_order(self, expected: Any, given: Any) -> bool | None:
+        """Whether two complexities are the same big-O class (None: not decided in time)."""
+        e, g = exact.to_sympy(expected), exact.to_sympy(given)
+        if e == g:
+            return True
+        return self.run("order", [(e, g)])[0]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+# --------------------------------------------------------------------------- showing values
+
+
+def show(x: Any, *, approx: bool = False, limit: int = 80) -> str:
+    """A value for feedback, exact and in Unicode; ``approx`` adds ≈ decimals (only for
+    answers: evaluating a student's formula here would bypass the sandbox)."""
+    if x is None:
+        return "undefined"
+    if isinstance(x, list):
+        s = "[" + ", ".join(show(v, approx=False, limit=limit) for v in x) + "]"
+        return s if len(s) <= limit else s[: limit - 1] + "…"
+    if isinstance(x, WrittenDecimal):
+        return _decimal_text(x)
+    if isinstance(x, (bool, str)):
+        return exact.unicode(x)
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    text = exact.unicode(x)
+    if len(text) > limit:
+        return text[: limit - 1] + "…"
+    if approx and not exact.is_rational(x) and not (isinstance(x, sympy.Basic)
+                                                    and x.free_symbols):
+        d = decimal_of(x)
+        if d is not None:
+            text += f" ≈ {float(d):.4g}"
+    elif approx and exact.is_rational(x) and Fraction(x).denominator != 1:
+        text += f" ≈ {float(x):.4g}"
+    return text
+
+
+def _shape_text(s: Sequence[int]) -> str:
+    return "[" + ", ".join(map(str, s)) + "]"
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance) -> Match:
+    """Score a value read by :func:`read` against ``answer``."""
+    t = answer.type
+    if t in NUMERIC_TYPES:
+        return compare_numeric(answer, given, judge, tol)
+    if t == "sequence":
+        return compare_sequence(answer.value, given)
+    if t == "choice":
+        return compare_choice(answer, given)
+    if t == "boolean":
+        return compare_boolean(answer.value, given)
+    if t == "complexity":
+        same = judge.same_order(answer.value, given)
+        if same:
+            return Match(Fraction(1))
+        if same is None:
+            return Match(Fraction(0), ["This could not be compared within the time limit."])
+        return Match(Fraction(0), [f"O({show(given)}) is not the same class as the answer "
+                                   f"O({show(answer.value)})."])
+    ok = normalize_word(str(answer.value)) == given
+    return Match(Fraction(int(ok)), [] if ok else [f"Expected “{answer.value}”."])
+
+
+def squeezed(shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(n for n in shape if n != 1)
+
+
+def reshape(flat: Sequence[Any], shape: Sequence[int]) -> Any:
+    if not shape:
+        return flat[0]
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [reshape(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def conform(given: Any, shape: tuple[int, ...]) -> Any:
+    """``given`` in the answer's ``shape`` when they differ only by axes of size 1
+    (a vector written as a row or a column), else None."""
+    gs = exact.shape(given) if isinstance(given, list) else ()
+    if gs == shape:
+        return given
+    if squeezed(gs) != squeezed(shape):
+        return None
+    return reshape(exact.flatten(given) if isinstance(given, list) else [given], shape)
+
+
+def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) -> Match:
+    e = answer.value
+    exact_only = answer.type in EXACT_TYPES
+    if not isinstance(e, list):
+        g = conform(given, ()) if isinstance(given, list) else given
+        if isinstance(given, list) and g is None:
+            return Match(Fraction(0), [f"Expected a single value, got a list of shape "
+                                       f"{_shape_text(exact.shape(given))}."])
+        oks, notes = judge.entries([e], [g], exact_only=exact_only, tol=tol)
+        if oks[0]:
+            note = []
+            if not exact_only and exact.is_rational(g) and g != e and e is not None:
+                note = [f"Accepted; the exact value is {show(e, approx=True)}."]
+            return Match(Fraction(1), note)
+        return Match(Fraction(0), [f"Expected {show(e, approx=True)}, got {show(g)}.", *notes])
+    shape = exact.shape(e)
+    if not isinstance(given, list):
+        return Match(Fraction(0), [f"Expected {_kind_of(answer)} of shape {_shape_text(shape)}, "
+                                   "got a single value."])
+    g = conform(given, shape)
+    if g is None:
+        return _wrong_shape(answer, given, shape, judge, tol)
+    flat_e, flat_g = exact.flatten(e), exact.flatten(g)
+    oks, notes = judge.entries(flat_e, flat_g, exact_only=exact_only, tol=tol)
+    if all(oks):
+        return Match(Fraction(1))
+    if answer.type == "shape":
+        return Match(Fraction(0), [f"Expected {show(e)}, got {show(g)}.", *notes])
+    return Match(Fraction(sum(oks), len(oks)),
+                 [_wrong_entries(shape, flat_e, flat_g, oks), *notes])
+
+
+def _kind_of(answer: Answer) -> str:
+    return {"vector": "a vector", "matrix": "a matrix", "shape": "a shape"}.get(
+        answer.type, "a tensor")
+
+
+def _wrong_shape(answer: Answer, given: list[Any], shape: tuple[int, ...], judge: Judge,
+                 tol: Tolerance) -> Match:
+    gs = exact.shape(given)
+    if answer.type == "shape":
+        return Match(Fraction(0), [f"Expected {show(answer.value)}, got {show(given)} "
+                                   f"({_count(len(exact.flatten(given)), 'size')} instead of "
+                                   f"{len(exact.flatten(answer.value))})."])
+    lines = [f"Expected shape {_shape_text(shape)}, got {_shape_text(gs)}."]
+    if len(shape) == 2 and gs == (shape[1], shape[0]):
+        oks, _ = judge.entries(exact.flatten(answer.value), exact.flatten(exact.transpose(given)),
+                               exact_only=answer.type in EXACT_TYPES, tol=tol)
+        if all(oks):
+            lines.append("Your matrix is the transpose of the answer.")
+    return Match(Fraction(0), lines)
+
+
+def _wrong_entries(shape: tuple[int, ...], flat_e: list[Any], flat_g: list[Any],
+                   oks: list[bool]) -> str:
+    wrong = [i for i, ok in enumerate(oks) if not ok]
+    index = [_unravel(i, shape) for i in wrong]
+    parts = [f"{_where(ix, len(shape))} is {show(flat_g[i])}, should be "
+             f"{show(flat_e[i], approx=True)}"
+             for i, ix in zip(wrong[:SHOWN_ENTRIES], index, strict=False)]
+    more = len(wrong) - SHOWN_ENTRIES
+    tail = f"; and {more} more" if more > 0 else ""
+    head = (f"{len(wrong)} of {len(oks)} entries are wrong" if len(wrong) > 1
+            else f"1 of {len(oks)} entries is wrong")
+    return f"{head}: " + "; ".join(parts) + tail + "."
+
+
+def _unravel(i: int, shape: Sequence[int]) -> tuple[int, ...]:
+    out = []
+    for n in reversed(shape):
+        out.append(i % n)
+        i //= n
+    return tuple(reversed(out))
+
+
+def _tokens(seq: Sequence[Any]) -> list[str]:
+    toks = [normalize_word(str(t)) for t in seq]
+    if toks and toks[0] in SEQUENCE_MARKERS[0]:
+        toks = toks[1:]
+    if toks and toks[-1] in SEQUENCE_MARKERS[1]:
+        toks = toks[:-1]
+    return toks
+
+
+def _says(seq: Sequence[Any]) -> str:
+    return "“" + " ".join(str(t) for t in seq) + "”"
+
+
+def compare_sequence(expected: Any, given: Any) -> Match:
+    """Token sequences exactly (case, spacing, <BOS>/<EOS> ignored); a list of sequences
+    item by item, in order."""
+    if not _nested_tokens(expected):
+        if _tokens(expected) == _tokens(given):
+            return Match(Fraction(1))
+        return Match(Fraction(0), [f"Expected {_says(expected)}, got {_says(given)}."])
+    exp = [_tokens(s) for s in expected]
+    got = [_tokens(s) for s in given]
+    oks = [i < len(got) and got[i] == s for i, s in enumerate(exp)]
+    score = Fraction(sum(oks), max(len(exp), len(got)))
+    if score == 1:
+        return Match(Fraction(1))
+    lines = []
+    if len(got) != len(exp):
+        lines.append(f"Expected {len(exp)} sequences, got {len(got)}.")
+    if sorted(map(tuple, got)) == sorted(map(tuple, exp)):
+        lines.append("These are the right sequences in the wrong order (best first).")
+    else:
+        lines += [f"Sequence {i + 1} should be {_says(expected[i])}"
+                  + (f", not {_says(given[i])}." if i < len(given) else ".")
+                  for i, ok in enumerate(oks) if not ok][:SHOWN_ENTRIES]
+    return Match(score, lines)
+
+
+def compare_choice(answer: Answer, given: frozenset[Any]) -> Match:
+    want = expected_choice(answer)
+    if want == given:
+        return Match(Fraction(1))
+    options = choice_options(answer.meta)
+
+    def name(x: Any) -> str:
+        if isinstance(x, int) and options:
+            label, text = options[x]
+            return f"({label}) {text}"
+        return f"“{x}”"
+
+    lines = [f"{', '.join(sorted(map(name, given)))} is not the answer."]
+    strays = [x for x in given if not isinstance(x, int)]
+    if strays and options:
+        labels = ", ".join(label for label, _ in options)
+        lines = [f"{', '.join(map(name, strays))} is not one of the options ({labels})."]
+    if len(want) > 1 and not strays:
+        lines.append(f"The answer has {len(want)} options.")
+    return Match(Fraction(0), lines)
+
+
+def compare_boolean(expected: Any, given: Any) -> Match:
+    if isinstance(expected, list):
+        oks = [i < len(given) and given[i] == v for i, v in enumerate(expected)]
+        return Match(Fraction(sum(oks), max(len(expected), 1)),
+                     [] if all(oks) else [f"Expected {show(expected)}."])
+    ok = expected == given
+    return Match(Fraction(int(ok)), [] if ok else [f"Expected {show(expected)}."])
+
+
+def choice_native(answer: Answer, chosen: frozenset[Any]) -> Any:
+    """The student's choice in the form the kind's value uses (label, text or index)."""
+    options = choice_options(answer.meta)
+    if not options or any(not isinstance(x, int) for x in chosen):
+        return None
+    v = answer.value
+    many = isinstance(v, (list, tuple, set, frozenset))
+    sample = next(iter(v)) if many and v else v
+    if isinstance(sample, int):
+        form = [i for i, _ in enumerate(options)]
+    elif choice_index(str(sample), options) is not None and normalize_word(str(sample)) in [
+            normalize_word(label) for label, _ in options]:
+        form = [label for label, _ in options]
+    else:
+        form = [text for _, text in options]
+    picked = sorted(form[i] for i in chosen) if many else None
+    return picked if many else (form[next(iter(chosen))] if len(chosen) == 1 else None)

@@ -1,0 +1,84 @@
+"""Renderers for checked answers: a terminal table, SPEC's JSON, Gradescope's results.json.
+
+Like the solution renderers they only read (a :class:`~solver.check.Report`)
+and never compute.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import textwrap
+from fractions import Fraction
+from typing import Any
+
+from ..check import Report, number
+
+WIDTH = 100
+MARKS = {"correct": "✓", "incorrect": "✗", "partial": "◐", "carried_forward": "↪",
+         "missing": "–", "unreadable": "?"}
+VERDICT_WORDS = {"carried_forward": "carried forward"}
+
+
+def points(x: Fraction) -> str:
+    """``1``, ``0.5``, ``1.33``: points as a grader writes them."""
+    v = number(x)
+    return str(v) if isinstance(v, int) else f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def text(report: Report) -> str:
+    """A table per problem: mark, key, verdict, points, feedback (wrapped), then the total."""
+    out = [f"{report.student}: answers checked against {report.problems_file}"]
+    if report.variant is not None:
+        out[0] += f" (variant {report.variant})"
+    key_w = max((len(r.key) for r in report.results), default=3)
+    verdict_w = max(len(VERDICT_WORDS.get(v, v)) for v in MARKS)
+    pts_w = max((len(f"{points(r.points)}/{points(r.max_points)}") for r in report.results),
+                default=3)
+    indent = 2 + 2 + key_w + 2 + verdict_w + 2 + pts_w + 2
+    current = None
+    for r in report.results:
+        if r.problem != current:
+            current = r.problem
+            out += ["", r.problem]
+        head = (f"  {MARKS[r.verdict]} {r.key:<{key_w}}  "
+                f"{VERDICT_WORDS.get(r.verdict, r.verdict):<{verdict_w}}  "
+                f"{points(r.points) + '/' + points(r.max_points):>{pts_w}}  ")
+        body = r.feedback
+        if r.misconception and r.misconception not in body:
+            body = f"Likely mistake: {r.misconception}. {body}"
+        lines = textwrap.wrap(body, max(WIDTH - indent, 30)) or [""]
+        out.append((head + lines[0]).rstrip())
+        out += [" " * indent + line for line in lines[1:]]
+    score, top = report.score, report.max_score
+    share = f" ({float(score / top):.0%})" if top else ""
+    counts = {v: sum(r.verdict == v for r in report.results) for v in MARKS}
+    summary = ", ".join(f"{n} {VERDICT_WORDS.get(v, v)}" for v, n in counts.items() if n)
+    out += ["", f"Total: {points(score)} / {points(top)} points{share}: {summary}."]
+    return "\n".join(out) + "\n"
+
+
+def json(report: Report) -> str:
+    """SPEC section 3: ``{student, score, max_score, results: [...]}``."""
+    return _json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def gradescope_results(report: Report) -> dict[str, Any]:
+    """Gradescope's autograder results: ``{score, max_score, tests: [...]}``."""
+    tests = []
+    for r in report.results:
+        verdict = VERDICT_WORDS.get(r.verdict, r.verdict)
+        body = r.feedback
+        if r.misconception and r.misconception not in body:
+            body = f"Likely mistake: {r.misconception}. {body}"
+        tests.append({"name": f"{r.problem}: {r.key}", "score": number(r.points),
+                      "max_score": number(r.max_points),
+                      "output": f"{verdict.capitalize()}. {body}".strip()})
+    return {"score": number(report.score), "max_score": number(report.max_score),
+            "tests": tests}
+
+
+def gradescope(report: Report) -> str:
+    return _json.dumps(gradescope_results(report), indent=2, ensure_ascii=False) + "\n"
+
+
+FORMATS = {"text": text, "json": json, "gradescope": gradescope}
