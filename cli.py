@@ -5,17 +5,18 @@ from __future__ import annotations
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import click
 
 import solver
-from solver import check as check_mod
 from solver import describe, kinds
-from solver import grade as grade_mod
-from solver.compare import Tolerance
 from solver.errors import DlsolveError
 from solver.render import FORMATS
-from solver.render import report as report_render
+
+#: the keys of solver.render.report.FORMATS (a test keeps them equal): named here so that
+#: `solve` need not import the checker to build its command line
+REPORT_FORMATS = ("text", "json", "gradescope")
 
 
 class Group(click.Group):
@@ -133,15 +134,17 @@ def _grading_options(f: object) -> object:
 
 
 def _settings(carry_forward: Fraction, rtol: Fraction, atol: float, decimals: int | None,
-              timeout: float) -> check_mod.Settings:
-    tol = Tolerance(rtol, Fraction(str(atol)), decimals)
-    return check_mod.Settings(tol, carry_forward, timeout)
+              timeout: float) -> Any:
+    from solver.check import Settings
+    from solver.compare import Tolerance
+
+    return Settings(Tolerance(rtol, Fraction(str(atol)), decimals), carry_forward, timeout)
 
 
 @main.command()
 @click.argument("problems", type=click.Path())
 @click.argument("answers", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(list(report_render.FORMATS)), default="text",
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text",
               show_default=True,
               help="A table for the terminal, SPEC's JSON, or Gradescope's results.json.")
 @_grading_options
@@ -152,6 +155,9 @@ def check(problems: str, answers: str, fmt: str, carry_forward: Fraction, rtol: 
     Exit 0 when every answer is correct, 1 when something is wrong or missing,
     2 when an input is unusable.
     """
+    from solver import grade as grade_mod
+    from solver.render import report as report_render
+
     settings = _settings(carry_forward, rtol, atol, decimals, timeout)
     grader = grade_mod.Grader(problems, settings, variants_dir)
     try:
@@ -182,8 +188,11 @@ def grade(problems: str, submissions_dir: str, output: str, results_dir: str | N
 
     A file that cannot be read still gets its row, with the reason in 'status'.
     """
+    from solver import grade as grade_mod
+    from solver.check import AnswerKey
+
     settings = _settings(carry_forward, rtol, atol, decimals, timeout)
-    key = check_mod.AnswerKey.load(problems, settings)
+    key = AnswerKey.load(problems, settings)
     _report(key.errors)
     files = grade_mod.submissions(submissions_dir)
     outcomes = grade_mod.grade(problems, files, settings=settings, jobs=jobs,

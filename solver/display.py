@@ -10,7 +10,7 @@ formatted (through :mod:`solver.exact`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,8 @@ class Block:
 
 def hcat(*blocks: Block) -> Block:
     """Blocks side by side, baselines aligned."""
+    if all(len(b.lines) == 1 for b in blocks):  # the common case: one line of maths
+        return Block(["".join(b.lines[0] for b in blocks)], 0)
     above = max(b.baseline for b in blocks)
     below = max(len(b.lines) - b.baseline - 1 for b in blocks)
     lines = [""] * (above + below + 1)
@@ -70,7 +72,14 @@ def hcat(*blocks: Block) -> Block:
 
 
 class M:
-    """A piece of displayable maths."""
+    """A piece of displayable maths. It does not change once built, so each subclass's
+    ``block`` (the terminal layout) is worked out once and remembered: a chain compares its
+    parts before it prints them."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "block" in cls.__dict__:
+            cls.block = _remembered(cls.__dict__["block"])  # type: ignore[method-assign]
 
     def latex(self) -> str:
         raise NotImplementedError
@@ -89,6 +98,17 @@ class M:
     def prec_latex(self) -> int:
         """Binding strength in the LaTeX form (\\frac binds tighter than a slash)."""
         return self.prec()
+
+
+def _remembered(block: Callable[[M], Block]) -> Callable[[M], Block]:
+    def remembered(self: M) -> Block:
+        cached = self.__dict__.get("_block")
+        if cached is None:
+            cached = self.__dict__["_block"] = block(self)
+        return cached
+
+    remembered.__doc__ = block.__doc__
+    return remembered
 
 
 def m(x: Any) -> M:
@@ -689,15 +709,15 @@ def eq(*parts: Any) -> Chain:
 
 
 def _repeats(a: M, b: M) -> bool:
-    """Whether ``a`` prints as ``b`` does (``6 = 6``; ``√4 = 2`` is kept). Tensors and
-    tables are never compared: rendering them twice costs more than a repeat would."""
+    """Whether ``a`` prints as ``b`` does on the terminal (``6 = 6``; ``√4 = 2`` is kept).
+    Tensors and tables are never compared: a repeat costs less than rendering them."""
     if isinstance(a, Num) and isinstance(b, Num):
         x, y = a.value, b.value
         if exact.is_rational(x) and exact.is_rational(y):
             return x == y
     if isinstance(a, (Mat, Table)) or isinstance(b, (Mat, Table)):
         return False
-    return a.latex() == b.latex()
+    return a.block().lines == b.block().lines  # remembered, and printed next anyway
 
 
 def rel(*items: Any) -> Chain:

@@ -127,3 +127,10 @@ def test_the_core_commands_never_import_torch():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_check_formats_named_by_the_cli_are_the_report_formats():
+    import cli
+    from solver.render import report
+
+    assert set(cli.REPORT_FORMATS) == set(report.FORMATS)
