@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -28,6 +29,7 @@ from .. import exact
 from ..display import Add, Frac, Mat, Mul, Pow, Raw, Sqrt, Sym, eq, sub
 from ..errors import FieldError
 from ..given import Count, GivenModel, NonNegative, Probability, Tensor, Vector
+from ..parse import parse_value
 from ..solution import Key, Solution
 from . import Kind, kind
 
@@ -389,8 +391,104 @@ _NORM_MISCONCEPTIONS = {
 }
 
 
+# --------------------------------------------------------------------------- variants
+
+
+#: The square-free part of nQ − S² that a group of n integers can reach: 1 (a rational
+#: standard deviation) for every size but 3, where a² + ab + b² = k² (with a = x₁ − x₂,
+#: b = x₂ − x₃) is the best there is: 2(a² + ab + b²) is never a square (2 is inert in ℤ[ω]).
+def best_radicand(size: int) -> int:
+    return 2 if size == 3 else 1
+
+
+def square_variance_group(rng: random.Random, size: int, lo: int = -9, hi: int = 9
+                          ) -> list[int]:
+    """``size`` integers whose (biased) variance is a nonzero perfect square.
+
+    With sum S and sum of squares Q the variance is (nQ − S²)/n², a square exactly
+    when nQ − S² = Σᵢ<ⱼ (xᵢ − xⱼ)² is; then every normalized value is rational.
+    Three integers never manage that, so for them nQ − S² = 2k² (one √2). A group
+    of one has variance 0 whatever its value.
+    """
+    c = best_radicand(size)
+    for attempt in range(20_000 if size > 1 else 0):
+        v = [rng.randint(lo, hi) for _ in range(size)]
+        if size == 3 and attempt < 10_000 and len(set(v)) < 3:
+            continue  # prefer three different values (differences 3 and 5, say) to a, a, b
+        d = size * sum(x * x for x in v) - sum(v) ** 2
+        if d > 0 and d % c == 0 and math.isqrt(d // c) ** 2 == d // c:
+            return v
+    return [rng.randint(lo, hi) for _ in range(size)]
+
+
+def _small_ints(rng: random.Random, like: Any, lo: int, hi: int, *, nonzero: bool = False
+                ) -> Any:
+    """Integers in [lo, hi] in the shape of ``like`` (a nested list or None)."""
+    if like is None:
+        return None
+    if isinstance(like, list):
+        return [_small_ints(rng, v, lo, hi, nonzero=nonzero) for v in like]
+    x = rng.randint(lo, hi)
+    while nonzero and x == 0:
+        x = rng.randint(lo, hi)
+    return x
+
+
+def _given_x(given: Mapping[str, Any]) -> Any:
+    """The X of a raw given as exact values (it may hold strings such as "1/3")."""
+    return parse_value(given["X"])
+
+
+class NormKind(Kind):
+    """A normalization over groups of X, with the variant generator they share."""
+
+    nice = ("every group whose values vary has a perfect-square variance, so with eps = 0 "
+            "every normalized value and output is rational; in a group of 3 values, which can "
+            "never have a rational standard deviation, the only surd is √2",
+            "a group that is constant in the problem (a batch of one) stays constant, so the "
+            "question it asks (undefined with eps = 0) survives")
+
+    def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
+        raise NotImplementedError
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        X = _given_x(given)
+        shape = exact.shape(X)
+        grp = self.grouping(shape, given)
+        new: dict[Index, int] = {}
+        for members_g in members(X, grp).values():
+            values = [v for _, v in members_g]
+            if len(set(values)) == 1:  # constant in the source: keep it constant
+                drawn = [rng.randint(-9, 9)] * len(values)
+            else:
+                drawn = square_variance_group(rng, len(values))
+            for (idx, _), v in zip(members_g, drawn, strict=True):
+                new[idx] = v
+        out = dict(given)
+        out["X"] = filled(shape, new.__getitem__)
+        out["gamma"] = _small_ints(rng, given.get("gamma"), 1, 4)
+        out["beta"] = _small_ints(rng, given.get("beta"), -3, 3)
+        for name, lo, hi in (("running_mean", -3, 3), ("running_var", 1, 4)):
+            if given.get(name) is not None:
+                out[name] = _small_ints(rng, given[name], lo, hi)
+        return {k: v for k, v in out.items() if v is not None or given.get(k) is not None}
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        if g.eps != 0 or "normalized" not in s.answers:
+            return []
+        grp = self.grouping(exact.shape(g.X), g.model_dump())
+        for members_g in members(s["normalized"], grp).values():
+            c = best_radicand(len(members_g))
+            odd = [x for _, x in members_g if x is not None and not exact.is_rational(x)
+                   and not (isinstance(x, exact.Surd) and x.r == c)]
+            if odd:
+                return [f"a normalized value is {exact.fmt(odd[0])}, not rational"
+                        + (f" or a multiple of √{c}" if c > 1 else "")]
+        return []
+
+
 @kind("layernorm")
-class LayerNorm(Kind):
+class LayerNorm(NormKind):
     """Layer normalization: each example normalized over its own features (biased variance)."""
 
     class Given(NormGiven):
@@ -411,6 +509,9 @@ class LayerNorm(Kind):
         "forgot the affine step (γ and β)": {"affine_step": False},
     }
 
+    def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
+        return layer_grouping(shape)
+
     def solve(self, g: Given, s: Solution, *, ddof: int = 0, divide_by: str = "std",
               grouping: str = "layer", affine_step: bool = True) -> None:
         shape = exact.shape(g.X)
@@ -426,7 +527,7 @@ class LayerNorm(Kind):
 
 
 @kind("instancenorm")
-class InstanceNorm(Kind):
+class InstanceNorm(NormKind):
     """Instance normalization: each channel of each example normalized over its positions."""
 
     class Given(NormGiven):
@@ -444,6 +545,9 @@ class InstanceNorm(Kind):
             {"grouping": "layer"},
     }
 
+    def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
+        return instance_grouping(shape)
+
     def solve(self, g: Given, s: Solution, *, ddof: int = 0, divide_by: str = "std",
               grouping: str = "instance") -> None:
         shape = exact.shape(g.X)
@@ -457,7 +561,7 @@ class InstanceNorm(Kind):
 
 
 @kind("groupnorm")
-class GroupNorm(Kind):
+class GroupNorm(NormKind):
     """Group normalization: each group of C/G channels of each example, over those channels."""
 
     class Given(NormGiven):
@@ -479,6 +583,9 @@ class GroupNorm(Kind):
         "normalized each channel on its own (InstanceNorm) instead of each group":
             {"grouping": "instance"},
     }
+
+    def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
+        return group_grouping(shape, int(given["groups"]))
 
     def solve(self, g: Given, s: Solution, *, ddof: int = 0, divide_by: str = "std",
               grouping: str = "group") -> None:
@@ -532,7 +639,7 @@ _RUNNING_MISCONCEPTIONS = {
 
 
 @kind("batchnorm")
-class BatchNorm(Kind):
+class BatchNorm(NormKind):
     """Batch normalization: each feature (channel) over the batch; running estimates as PyTorch."""
 
     Given = BatchNormGiven
@@ -554,6 +661,9 @@ class BatchNorm(Kind):
         "the batch": {"grouping": "layer"},
         **_RUNNING_MISCONCEPTIONS,
     }
+
+    def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
+        return batch_grouping(shape)
 
     def solve(self, g: BatchNormGiven, s: Solution, *, ddof: int = 0, divide_by: str = "std",
               grouping: str = "batch", running_ddof: int = 1, keras_momentum: bool = False
@@ -663,6 +773,16 @@ class NormStats(Kind):
                "methods": ["batch", "layer", "instance"]}
     misconceptions = {"variance divided by N−1 (the unbiased estimate) instead of N": {"ddof": 1}}
 
+    nice = ("small whole numbers with no constant group, so every variance is nonzero",)
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        return {**given, "X": _small_ints(rng, _given_x(given), 0, 6)}
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        zero = [key for key, a in s.answers.items() if key.endswith(".var")
+                and 0 in exact.flatten(a.value)]
+        return [f"{zero[0]} has a zero variance"] if zero else []
+
     def solve(self, g: Given, s: Solution, *, ddof: int = 0) -> None:
         shape = exact.shape(g.X)
         s.step(f"X has shape {list(shape)}: N = {shape[0]} examples, C = {shape[1]} channels, "
@@ -732,6 +852,27 @@ class BNRunningStats(Kind):
                "running_mean": [0, 0], "running_var": [1, 1], "eval_X": [[4, 4]]}
     labels = {"momentum": Sym("m")}
     misconceptions = dict(_RUNNING_MISCONCEPTIONS)
+
+    nice = ("every feature of every batch varies, so every running variance is defined",
+            "the initial running variance is a whole number ≥ 1")
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        out = dict(given)
+        out["batches"] = [_small_ints(rng, parse_value(b), -4, 8) for b in given["batches"]]
+        for name, lo, hi in (("running_mean", -2, 2), ("running_var", 1, 3)):
+            if given.get(name) is not None:
+                out[name] = _small_ints(rng, given[name], lo, hi)
+        for name, lo, hi in (("eval_X", -4, 8), ("gamma", 1, 3), ("beta", -2, 2)):
+            if given.get(name) is not None:
+                out[name] = _small_ints(rng, parse_value(given[name]), lo, hi)
+        return out
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        out = []
+        for t in range(1, len(g.batches) + 1):
+            if 0 in s[f"batch_var[{t}]"]:
+                out.append(f"a feature of batch {t} is constant")
+        return out
 
     def solve(self, g: Given, s: Solution, *, running_ddof: int = 1,
               keras_momentum: bool = False) -> None:
@@ -803,6 +944,27 @@ class Dropout(Kind):
         "scaled by 1/p instead of 1/(1 − p) (p is the drop probability)": {"scale": "p"},
         "scaled by (1 − p) at training time instead of dividing by it": {"scale": "times"},
     }
+
+    nice = ("at least one unit is dropped and one kept", "the activations are different "
+            "whole numbers, so each entry of the output can be traced back")
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        z = parse_value(given["z"])
+        cells = [idx for idx, _ in entries(z)]
+        values = rng.sample(range(1, 3 * len(cells) + 10), len(cells))
+        new_z = filled(exact.shape(z), dict(zip(cells, values, strict=True)).__getitem__)
+        dropped = set(rng.sample(cells, max(1, min(len(cells) - 1, round(
+            len(cells) * float(Fraction(parse_value(given["p"]))))))))
+        mask = filled(exact.shape(z), lambda idx: 0 if idx in dropped else 1)
+        return {**given, "z": new_z, "mask": mask}
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        kept = exact.flatten(g.mask)
+        out = [] if 0 in kept and 1 in kept else ["the mask keeps or drops every unit"]
+        z = exact.flatten(g.z)
+        if len(set(z)) < len(z):
+            out.append("two activations are equal")
+        return out
 
     def solve(self, g: Given, s: Solution, *, scale: str = "inverse") -> None:
         p, keep = g.p, 1 - g.p
