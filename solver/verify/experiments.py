@@ -199,8 +199,10 @@ class Runner:
 
 
 def runners() -> dict[str, Runner]:
-    """Every runner by name."""
-    return {"training": Runner(TrainingSpec, run_training)}
+    """Every runner by name: ``training`` and the experiments that back the theory."""
+    from . import theory
+
+    return {"training": Runner(TrainingSpec, run_training), **theory.RUNNERS}
 
 
 def load(path: str | Path) -> ExperimentSpec:

@@ -48,7 +48,8 @@ def spec_file(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_experiments_validate() -> None:
     specs = {p.stem: experiments.load(p) for p in sorted(SHIPPED.glob("*.yaml"))}
-    assert set(specs) == {"bn-placement", "cnn-regularization"}
+    assert set(specs) == {"bn-placement", "cnn-regularization", "weight-decay-vs-l2",
+                          "rnn-vanishing"}
     bn = specs["bn-placement"]
     assert (bn.dataset, bn.models, bn.variants, bn.trials) == (
         "fashion-mnist", ["mlp", "cnn"], ["none", "bn-pre", "bn-post"], 3)
