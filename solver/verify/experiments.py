@@ -145,7 +145,7 @@ class TrainingSpec(ExperimentSpec):
     overridable: ClassVar[frozenset[str]] = frozenset({"seed", "trials", "epochs", "dataset"})
 
 
-def validate(model: type[ExperimentSpec], doc: Document) -> ExperimentSpec:
+def validate(model: type[ExperimentSpec], doc: Document, runner: str) -> ExperimentSpec:
     """Validate a document against a spec model; the first problem becomes one sentence
     with the file, the field and its line."""
     try:
@@ -157,7 +157,7 @@ def validate(model: type[ExperimentSpec], doc: Document) -> ExperimentSpec:
         if isinstance(cause, FieldError):
             message, loc = cause.message, (*loc, *cause.path)
         elif e["type"] == "missing":
-            message = f"a {model.model_fields['runner'].default} experiment needs this field"
+            message = f"a {runner} experiment needs this field"
         elif e["type"] == "extra_forbidden":
             close = difflib.get_close_matches(str(loc[-1]), _fields(model, loc[:-1]), n=1)
             message = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
@@ -217,7 +217,7 @@ def load(path: str | Path) -> ExperimentSpec:
     if name not in table_:
         raise doc.error(f"unknown runner {name!r}: use one of {', '.join(table_)}",
                         ("runner",), field="runner")
-    return validate(table_[name].spec, doc)
+    return validate(table_[name].spec, doc, name)
 
 
 def reproduce(path: str | Path, *, trials: int | None = None, epochs: int | None = None,

@@ -76,6 +76,14 @@ def test_adam_l2_decays_small_gradient_weights_faster_and_adamw_does_not() -> No
     assert rep.payload["adam_l2_vs_adamw_max_abs_diff"] > 0.1
 
 
+def test_theory_specs_need_a_name(tmp_path: Path) -> None:
+    path = tmp_path / "wd.yaml"
+    path.write_text("runner: weight-decay-vs-l2\n", encoding="utf-8")
+    with pytest.raises(DlsolveError, match=r"wd.yaml:1: field 'experiment': a weight-decay-vs-l2 "
+                                           r"experiment needs this field"):
+        experiments.load(path)
+
+
 def test_weight_decay_spec_needs_two_groups(tmp_path: Path) -> None:
     path = tmp_path / "wd.yaml"
     path.write_text("experiment: wd\nrunner: weight-decay-vs-l2\nadam:\n  steps: 3\n"
@@ -144,6 +152,7 @@ def test_the_bound_holds_and_is_nearly_attained(activation: str, matrix: str) ->
     ("delta: 1.5", 3, "delta", "δ must be in (0, 1)"),
     ("W: [[1, 2, 3], [4, 5, 6]]", 3, "W", "W must be square, got 2x3"),
     ("matrix: unitary", 3, "matrix", "input should be 'orthogonal' or 'gaussian'"),
+    ("T: 0", 3, "T", "must be at least 1, got 0"),
 ])
 def test_rnn_spec_errors(tmp_path: Path, line: str, text: int, field: str, message: str) -> None:
     path = tmp_path / "rnn.yaml"
