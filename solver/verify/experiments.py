@@ -254,7 +254,8 @@ def header(spec: ExperimentSpec, ctx: Context, details: str) -> list[str]:
     """The report's opening: what the experiment is for, how it ran, how to run it again."""
     torch = require_torch()
     parts = [spec.text.strip()] if spec.text else []
-    parts.append(f"{details} Device {ctx.device.type}, torch {torch.__version__}, "
+    threads = f" ({torch.get_num_threads()} threads)" if ctx.device.type == "cpu" else ""
+    parts.append(f"{details} Device {ctx.device.type}{threads}, torch {torch.__version__}, "
                  f"seed {spec.seed}.")
     parts.append(f"Reproduce with `{ctx.command}`.")
     return parts
@@ -507,6 +508,7 @@ def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Conte
         "dataset": {"name": ds.name, "train": len(ds.y_train), "test": len(ds.y_test),
                     "image_shape": [c, h, w], "classes": ds.classes},
         "device": ctx.device.type, "torch": require_torch().__version__,
+        "threads": require_torch().get_num_threads(),
         "command": ctx.command,
         "runs": [r.as_json() for r in runs],
         "summary": summarize(runs),
