@@ -254,7 +254,8 @@ def header(spec: ExperimentSpec, ctx: Context, details: str) -> list[str]:
     """The report's opening: what the experiment is for, how it ran, how to run it again."""
     torch = require_torch()
     parts = [spec.text.strip()] if spec.text else []
-    threads = f" ({torch.get_num_threads()} threads)" if ctx.device.type == "cpu" else ""
+    n = torch.get_num_threads()
+    threads = f" ({n} thread{'s' if n > 1 else ''})" if ctx.device.type == "cpu" else ""
     parts.append(f"{details} Device {ctx.device.type}{threads}, torch {torch.__version__}, "
                  f"seed {spec.seed}.")
     parts.append(f"Reproduce with `{ctx.command}`.")
