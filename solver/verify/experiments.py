@@ -1,0 +1,522 @@
+"""Training experiments (SPEC section 5): an experiment YAML in, a report with numbers out.
+
+The problem sets end in experiments a student is asked to run: BatchNorm
+placement on an MLP and a CNN (IST 597), BatchNorm and dropout on a CNN
+(Com S 573). ``dlsolve reproduce`` runs them as specified, every model ×
+variant × trial × epoch seeded (same seed, same numbers on the CPU), and
+writes the table the assignment asks for: mean ± std over trials of train and
+test accuracy and loss, the generalization gap and the time per epoch, with
+the training curves as plots.
+
+An experiment file names the ``runner`` that executes it: ``training`` (the
+default) here, or one of the two experiments that back the theory in
+:mod:`solver.verify.theory`. Validation errors name the file, the field and
+its line, as for problem files (same YAML reader). Nothing here imports torch
+until an experiment actually runs, so ``import cli`` stays light.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from .. import exact
+from ..errors import DlsolveError, FieldError
+from ..given import Count, Index, NonNegative, Positive, Probability
+from ..spec import ID_PATTERN, Document, read_file
+from . import pick_device, report, require, require_torch
+from .report import Report, pm, table
+
+if TYPE_CHECKING:
+    import torch
+
+    from .data import Dataset
+
+# --------------------------------------------------------------------------- spec
+
+
+PositiveReal = Annotated[Positive, AfterValidator(exact.to_float)]
+NonNegativeReal = Annotated[NonNegative, AfterValidator(exact.to_float)]
+UnitReal = Annotated[Probability, AfterValidator(exact.to_float)]  # in [0, 1)
+
+
+def _experiment_name(value: Any) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise FieldError("the experiment's name must be lower-case letters, digits, '.', '_' "
+                         "or '-' (it names the output folder)")
+    return value
+
+
+def _variant_name(value: Any) -> str:
+    from .models import Variant  # imports torch, which reproduce() has already asked for
+
+    if not isinstance(value, str):
+        raise FieldError("a variant is a name such as bn-pre or bn+dropout")
+    try:
+        Variant.parse(value)
+    except ValueError as err:
+        raise FieldError(str(err)) from None
+    return value
+
+
+def _nonempty(values: list[Any]) -> list[Any]:
+    if not values:
+        raise FieldError("must list at least one")
+    if len(set(values)) != len(values):
+        raise FieldError("lists the same name twice")
+    return values
+
+
+def _at_least_two(n: int) -> int:
+    if n < 2:
+        raise FieldError("must be at least 2: BatchNorm needs two examples per batch")
+    return n
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a typo in an experiment file must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExperimentSpec(Strict):
+    """The fields every experiment file has."""
+
+    experiment: Annotated[str, BeforeValidator(_experiment_name)]
+    runner: str = "training"
+    title: str | None = None
+    #: Markdown shown at the top of the report: what the experiment is for
+    text: str | None = None
+    seed: Index = 0
+
+    #: the command-line overrides this runner accepts, by field name
+    overridable: ClassVar[frozenset[str]] = frozenset({"seed"})
+
+
+class Optimizer(Strict):
+    """A ``torch.optim`` optimizer by name: SGD (with momentum), Adam or AdamW."""
+
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: PositiveReal = 0.1
+    momentum: UnitReal = 0.0
+    weight_decay: NonNegativeReal = 0.0
+    betas: tuple[UnitReal, UnitReal] = (0.9, 0.999)
+
+    def build(self, params: Iterable[Any]) -> Any:
+        torch = require_torch()
+        if self.name == "sgd":
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum,
+                                   weight_decay=self.weight_decay)
+        cls = torch.optim.Adam if self.name == "adam" else torch.optim.AdamW
+        return cls(params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
+
+    def describe(self) -> str:
+        if self.name == "sgd":
+            return (f"SGD (lr {self.lr:g}, momentum {self.momentum:g}, "
+                    f"weight decay {self.weight_decay:g})")
+        return (f"{'Adam' if self.name == 'adam' else 'AdamW'} (lr {self.lr:g}, betas "
+                f"{self.betas[0]:g}/{self.betas[1]:g}, weight decay {self.weight_decay:g})")
+
+
+class TrainingSpec(ExperimentSpec):
+    """A grid of trainings: models × variants × trials, each for ``epochs`` epochs."""
+
+    runner: Literal["training"] = "training"
+    dataset: Literal["fashion-mnist", "digits"] = "fashion-mnist"
+    models: Annotated[list[Literal["mlp", "cnn"]], AfterValidator(_nonempty)]
+    variants: Annotated[list[Annotated[str, BeforeValidator(_variant_name)]],
+                        AfterValidator(_nonempty)]
+    batchnorm: Literal["scratch", "torch"] = "scratch"
+    trials: Count = 3
+    epochs: Count = 10
+    batch_size: Annotated[Count, AfterValidator(_at_least_two)] = 128
+    optimizer: Optimizer = Optimizer()
+    #: the dropout probability of the variants with ``+dropout``
+    dropout: UnitReal = 0.5
+
+    overridable: ClassVar[frozenset[str]] = frozenset({"seed", "trials", "epochs", "dataset"})
+
+
+def validate(model: type[ExperimentSpec], doc: Document, runner: str) -> ExperimentSpec:
+    """Validate a document against a spec model; the first problem becomes one sentence
+    with the file, the field and its line."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as err:
+        e = err.errors()[0]
+        loc = tuple(e.get("loc", ()))
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            message, loc = cause.message, (*loc, *cause.path)
+        elif e["type"] == "missing":
+            message = f"a {runner} experiment needs this field"
+        elif e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _fields(model, loc[:-1]), n=1)
+            message = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
+        else:
+            msg = e.get("msg", "invalid value")
+            message = msg[:1].lower() + msg[1:]
+        dotted = ".".join(str(p) for p in loc) or None
+        raise DlsolveError(message, file=doc.file, line=doc.line(loc), field=dotted) from None
+
+
+def _fields(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """The field names of the (nested) model at ``path``, for did-you-mean suggestions."""
+    for part in path:
+        info = model.model_fields.get(str(part))
+        sub = getattr(info, "annotation", None) if info else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return []
+        model = sub
+    return list(model.model_fields)
+
+
+# --------------------------------------------------------------------------- runners
+
+
+@dataclass
+class Context:
+    """How to run, as opposed to what: device, data folder, progress bars, the command line."""
+
+    device: torch.device
+    data_dir: Path | None = None
+    progress: bool = True
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class Runner:
+    spec: type[ExperimentSpec]
+    run: Callable[[Any, Context], Report]
+
+
+def runners() -> dict[str, Runner]:
+    """Every runner by name: ``training`` and the experiments that back the theory."""
+    from . import theory
+
+    return {"training": Runner(TrainingSpec, run_training), **theory.RUNNERS}
+
+
+def load(path: str | Path) -> ExperimentSpec:
+    """Read and validate an experiment file (needs torch: variants are checked against
+    the models)."""
+    doc = read_file(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error("an experiment file is a mapping with 'experiment', 'runner' and the "
+                        "runner's fields (SPEC section 5)")
+    name = doc.data.get("runner", "training")
+    table_ = runners()
+    if name not in table_:
+        raise doc.error(f"unknown runner {name!r}: use one of {', '.join(table_)}",
+                        ("runner",), field="runner")
+    return validate(table_[name].spec, doc, name)
+
+
+def reproduce(path: str | Path, *, trials: int | None = None, epochs: int | None = None,
+              dataset: str | None = None, seed: int | None = None,
+              data_dir: str | Path | None = None, device: str = "auto",
+              output: str | Path | None = None, progress: bool = True
+              ) -> tuple[Report, list[Path]]:
+    """Run an experiment file and write its report (default ``out/<experiment>/REPORT.md``).
+
+    Returns the report and the files written: the Markdown, the JSON, the PNGs.
+    """
+    require_torch()
+    spec = load(path)
+    overrides = {k: v for k, v in {"trials": trials, "epochs": epochs, "dataset": dataset,
+                                   "seed": seed}.items() if v is not None}
+    for key in overrides:
+        if key not in type(spec).overridable:
+            raise DlsolveError(f"--{key} does not apply to a {spec.runner} experiment",
+                               file=str(path), field=f"--{key}")
+    spec = spec.model_copy(update=overrides)
+    words = ["dlsolve", "reproduce", str(path)]
+    for key, value in overrides.items():
+        words += [f"--{key}", str(value)]
+    if data_dir is not None:
+        words += ["--data-dir", str(data_dir)]
+    ctx = Context(pick_device(device), Path(data_dir) if data_dir else None, progress,
+                  shlex.join([*words, "--device", device]))
+    result = runners()[spec.runner].run(spec, ctx)
+    out = Path(output) if output else Path("out") / spec.experiment / "REPORT.md"
+    return result, report.write(result, out)
+
+
+def header(spec: ExperimentSpec, ctx: Context, details: str) -> list[str]:
+    """The report's opening: what the experiment is for, how it ran, how to run it again."""
+    torch = require_torch()
+    parts = [spec.text.strip()] if spec.text else []
+    n = torch.get_num_threads()
+    threads = f" ({n} thread{'s' if n > 1 else ''})" if ctx.device.type == "cpu" else ""
+    parts.append(f"{details} Device {ctx.device.type}{threads}, torch {torch.__version__}, "
+                 f"seed {spec.seed}.")
+    parts.append(f"Reproduce with `{ctx.command}`.")
+    return parts
+
+
+# --------------------------------------------------------------------------- training
+
+CURVES = ("train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+EVAL_BATCH = 1000
+
+
+@dataclass
+class Run:
+    """One training: a model, a variant, a trial, and its per-epoch curves."""
+
+    model: str
+    variant: str
+    trial: int
+    seed: int
+    device: str
+    curves: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in CURVES})
+
+    def final(self, key: str) -> float:
+        """The value after the last epoch; ``gap`` is train minus test accuracy."""
+        if key == "gap":
+            return self.final("train_acc") - self.final("test_acc")
+        if key == "seconds":
+            return sum(self.curves["seconds"]) / len(self.curves["seconds"])
+        return self.curves[key][-1]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"model": self.model, "variant": self.variant, "trial": self.trial,
+                "seed": self.seed, "device": self.device, "epochs": len(self.curves["seconds"]),
+                "final": {k: self.final(k) for k in ("train_acc", "train_loss", "test_acc",
+                                                     "test_loss")},
+                "seconds_per_epoch": self.final("seconds"), "curves": self.curves}
+
+
+@dataclass
+class Tensors:
+    """A dataset on the device: images float32 ``[N, C, H, W]``, labels int64."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @classmethod
+    def of(cls, ds: Dataset, device: torch.device) -> Tensors:
+        torch = require_torch()
+        return cls(*(torch.from_numpy(a).to(device) for a in
+                     (ds.x_train, ds.y_train, ds.x_test, ds.y_test)))
+
+
+class Progress:
+    """Two tqdm bars on stderr: epochs of the whole experiment, and batches of this epoch.
+
+    Silent when stderr is not a terminal (CI, pipes) or when progress is off.
+    """
+
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        self.tqdm = require("tqdm").tqdm
+        self.disable = None if enabled else True  # None: tqdm's own "not a TTY" test
+        self.bar = self.tqdm(total=total, desc=desc, unit="epoch", disable=self.disable,
+                             dynamic_ncols=True)
+
+    def batches(self, items: list[Any], desc: str) -> Iterator[Any]:
+        yield from self.tqdm(items, desc=desc, unit="batch", leave=False, disable=self.disable,
+                             dynamic_ncols=True)
+
+    def epoch_done(self, **postfix: float) -> None:
+        self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``net`` in eval mode (running BN estimates)."""
+    torch = require_torch()
+    net.eval()
+    loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(y), EVAL_BATCH):
+            logits = net(x[i:i + EVAL_BATCH])
+            target = y[i:i + EVAL_BATCH]
+            loss += torch.nn.functional.cross_entropy(logits, target, reduction="sum").item()
+            correct += int((logits.argmax(1) == target).sum().item())
+    return loss / len(y), correct / len(y)
+
+
+def train_one(spec: TrainingSpec, ds: Dataset, tensors: Tensors, model: str, variant: str,
+              trial: int, device: torch.device, progress: Progress) -> Run:
+    """Train one model from a seeded initialization in a seeded data order.
+
+    The seed of trial t is ``seed + t`` for every model and variant, so the
+    variants of one trial start from the same random stream and see the
+    batches in the same order: the comparison is paired.
+    """
+    torch = require_torch()
+    from .models import Variant, build
+
+    seed = spec.seed + trial
+    torch.manual_seed(seed)
+    net = build(model, ds.image_shape, ds.classes, Variant.parse(variant), spec.batchnorm,
+                spec.dropout).to(device)
+    optimizer = spec.optimizer.build(net.parameters())
+    order = torch.Generator().manual_seed(seed)
+    n = len(tensors.y_train)
+    # a last batch of a single example cannot be batch-normalized: it is skipped
+    spans = [(i, min(i + spec.batch_size, n)) for i in range(0, n, spec.batch_size)
+             if min(i + spec.batch_size, n) - i >= 2]
+    run = Run(model, variant, trial, seed, device.type)
+    for epoch in range(spec.epochs):
+        perm = torch.randperm(n, generator=order).to(device)
+        net.train()
+        start = time.perf_counter()
+        desc = f"{model} {variant} trial {trial + 1}/{spec.trials} epoch {epoch + 1}/{spec.epochs}"
+        for i, j in progress.batches(spans, desc):
+            idx = perm[i:j]
+            loss = torch.nn.functional.cross_entropy(net(tensors.x_train[idx]),
+                                                     tensors.y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        run.curves["seconds"].append(time.perf_counter() - start)
+        for split in ("train", "test"):
+            split_loss, split_acc = evaluate(net, getattr(tensors, f"x_{split}"),
+                                             getattr(tensors, f"y_{split}"))
+            run.curves[f"{split}_loss"].append(split_loss)
+            run.curves[f"{split}_acc"].append(split_acc)
+        progress.epoch_done(test_acc=run.curves["test_acc"][-1])
+    return run
+
+
+def warm_up(spec: TrainingSpec, ds: Dataset, tensors: Tensors, device: torch.device) -> None:
+    """One untimed training step of each model and variant, so that the first timed epoch
+    does not pay for thread pools, allocator growth and lazy initialisation. It draws
+    random numbers before any run seeds itself, so results do not depend on it."""
+    torch = require_torch()
+    from .models import Variant, build
+
+    x, y = tensors.x_train[:spec.batch_size], tensors.y_train[:spec.batch_size]
+    for model in spec.models:
+        for variant in spec.variants:
+            net = build(model, ds.image_shape, ds.classes, Variant.parse(variant),
+                        spec.batchnorm, spec.dropout).to(device)
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+
+
+def run_training(spec: TrainingSpec, ctx: Context) -> Report:
+    """Every model × variant × trial, then the report."""
+    from .data import load as load_dataset
+
+    ds = load_dataset(spec.dataset, ctx.data_dir)
+    tensors = Tensors.of(ds, ctx.device)
+    warm_up(spec, ds, tensors, ctx.device)
+    grid = [(m, v, t) for m in spec.models for v in spec.variants for t in range(spec.trials)]
+    progress = Progress(len(grid) * spec.epochs, spec.experiment, ctx.progress)
+    try:
+        runs = [train_one(spec, ds, tensors, m, v, t, ctx.device, progress) for m, v, t in grid]
+    finally:
+        progress.close()
+    return training_report(spec, ds, runs, ctx)
+
+
+# --------------------------------------------------------------------------- training report
+
+#: the table's columns: (header, metric, decimals, scale)
+COLUMNS = (("train acc (%)", "train_acc", 2, 100.0), ("test acc (%)", "test_acc", 2, 100.0),
+           ("train loss", "train_loss", 4, 1.0), ("test loss", "test_loss", 4, 1.0),
+           ("gap (pp)", "gap", 2, 100.0), ("s/epoch", "seconds", 3, 1.0))
+
+
+def by_setting(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
+    """The runs grouped by (model, variant), in the order they ran."""
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        groups.setdefault((r.model, r.variant), []).append(r)
+    return groups
+
+
+def summarize(runs: list[Run]) -> list[dict[str, Any]]:
+    """Per model and variant, the mean and sample std over trials of every final metric."""
+    out = []
+    for (model, variant), rs in by_setting(runs).items():
+        row: dict[str, Any] = {"model": model, "variant": variant, "trials": len(rs)}
+        for _, key, _, _ in COLUMNS:
+            mean, std = report.mean_std([r.final(key) for r in rs])
+            row[key] = {"mean": mean, "std": std}
+        out.append(row)
+    return out
+
+
+def results_table(runs: list[Run]) -> str:
+    """The Markdown table of :data:`COLUMNS`, one row per model and variant."""
+    rows = [(model, variant, *(pm([r.final(key) for r in rs], digits, scale)
+                               for _, key, digits, scale in COLUMNS))
+            for (model, variant), rs in by_setting(runs).items()]
+    return table(("model", "variant", *(c[0] for c in COLUMNS)), rows)
+
+
+def curves_figure(runs: list[Run], model: str) -> Any:
+    """Loss and accuracy per epoch of one model, a colour per variant: the mean over trials
+    (train solid, test dashed), the test curve shaded ± one standard deviation."""
+    require("matplotlib")
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (ax_loss, ax_acc) = report.figure(2)
+    variants = list(dict.fromkeys(r.variant for r in runs if r.model == model))
+    for colour, variant in enumerate(variants):
+        rs = [r for r in runs if r.model == model and r.variant == variant]
+        for ax, key, scale in ((ax_loss, "loss", 1.0), (ax_acc, "acc", 100.0)):
+            for split, style in (("train", "-"), ("test", "--")):
+                values = np.array([r.curves[f"{split}_{key}"] for r in rs]) * scale
+                epochs = np.arange(1, values.shape[1] + 1)
+                mean = values.mean(0)
+                ax.plot(epochs, mean, style, color=f"C{colour}", label=f"{variant} {split}")
+                if split == "test" and len(rs) > 1:
+                    std = values.std(0, ddof=1)
+                    ax.fill_between(epochs, mean - std, mean + std, color=f"C{colour}",
+                                    alpha=0.15, linewidth=0)
+    ax_loss.set(title=f"{model}: cross-entropy", xlabel="epoch", ylabel="loss")
+    ax_acc.set(title=f"{model}: accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    ax_acc.legend(fontsize="small")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Context) -> Report:
+    c, h, w = ds.image_shape
+    details = (f"Dataset {ds.name}: {len(ds.y_train)} training and {len(ds.y_test)} test "
+               f"images of {c}x{h}x{w}, {ds.classes} classes. {spec.trials} trial(s) × "
+               f"{spec.epochs} epoch(s), batch size {spec.batch_size}, "
+               f"{spec.optimizer.describe()}, BatchNorm: {spec.batchnorm}"
+               + (f", dropout p = {spec.dropout:g}" if any("dropout" in v for v in spec.variants)
+                  else "") + ".")
+    results = results_table(runs)
+    note = (f"Mean ± sample standard deviation (n − 1) over {spec.trials} trial(s) of the values "
+            "after the last epoch. Accuracy and loss (mean cross-entropy) are measured in eval "
+            "mode on the whole training and test sets; the gap is train minus test accuracy in "
+            "percentage points; s/epoch is the mean time of the training pass alone.")
+    payload = {
+        "experiment": spec.model_dump(mode="json"),
+        "dataset": {"name": ds.name, "train": len(ds.y_train), "test": len(ds.y_test),
+                    "image_shape": [c, h, w], "classes": ds.classes},
+        "device": ctx.device.type, "torch": require_torch().__version__,
+        "threads": require_torch().get_num_threads(),
+        "command": ctx.command,
+        "runs": [r.as_json() for r in runs],
+        "summary": summarize(runs),
+    }
+    return Report(
+        title=spec.title or spec.experiment,
+        sections=[*header(spec, ctx, details), "## Results", note, results],
+        payload=payload,
+        figures={model: curves_figure(runs, model) for model in spec.models},
+        summary=results)
