@@ -277,5 +277,29 @@ def reproduce(experiment: Path, trials: int | None, epochs: int | None, dataset:
         sys.exit(1)
 
 
+@main.command()
+@click.argument("problems", type=click.Path(dir_okay=False))
+@click.option("-n", "count", type=click.IntRange(1, 10_000), required=True,
+              help="How many variants to write.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The same seed gives the same variants.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="The folder to write the variants into (created if needed).")
+def variants(problems: str, count: int, seed: int, output: str) -> None:
+    """Write COUNT randomized versions of PROBLEMS: new numbers, nice answers.
+
+    Each variant k gets a problem file <stem>-k.yaml, its worked solutions and a
+    blank answers file naming 'variant: k'; grade a class with
+    'dlsolve grade PROBLEMS SUBMISSIONS --variants DIR'.
+    """
+    from solver import variants as variants_mod
+
+    written, warnings = variants_mod.write(problems, count, seed, output)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {count} variants of {problems} to {output} ({len(written)} files)",
+               err=True)
+
+
 if __name__ == "__main__":
     main()

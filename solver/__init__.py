@@ -20,7 +20,7 @@ from typing import Any
 from . import kinds
 from .errors import DlsolveError, FieldError
 from .solution import Solution
-from .spec import Problem, ProblemSet, load, load_text
+from .spec import Problem, ProblemSet, fill_text, load, load_text
 
 __all__ = [
     "DlsolveError",
@@ -54,7 +54,8 @@ def solve(problem: Problem, overrides: Mapping[str, Any] | None = None,
     forward); ``options`` select a kind's misconception. Raises DlsolveError."""
     k = kinds.get(problem.kind)
     s = k.new_solution(overrides)
-    s.id, s.kind, s.title, s.text = problem.id, problem.kind, problem.title, problem.text
+    s.id, s.kind, s.title = problem.id, problem.kind, problem.title
+    s.text = fill_text(problem.text, problem.raw_given)
     s.ask, s.points = problem.ask, problem.points
     s.givens = k.show_givens(problem.given)
     try:

@@ -50,20 +50,14 @@ def submissions(folder: str | Path) -> list[Path]:
 
 
 def variant_path(variants_dir: str | Path, problems: str | Path, variant: Any) -> Path:
-    """The problem file of ``variant`` in ``variants_dir`` (the plug point for issue 8's layout).
+    """The problem file of ``variant`` in a folder written by ``dlsolve variants``."""
+    from .variants import variant_path as where
 
-    Tried in order: ``<stem>-<v>.yaml``, ``<stem>.<v>.yaml``, ``<v>/<name>``,
-    ``variant-<v>.yaml``, ``<v>.yaml``.
-    """
-    d, p = Path(variants_dir), Path(problems)
-    candidates = [d / f"{p.stem}-{variant}.yaml", d / f"{p.stem}.{variant}.yaml",
-                  d / str(variant) / p.name, d / f"variant-{variant}.yaml", d / f"{variant}.yaml"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    looked = ", ".join(str(c) for c in candidates[:3])
-    raise DlsolveError(f"variant {variant} has no problem file in the variants folder "
-                       f"(looked for {looked}, ...)", file=str(variants_dir))
+    path = where(variants_dir, problems, variant)
+    if not path.is_file():
+        raise DlsolveError(f"variant {variant} has no problem file in the variants folder "
+                           f"(looked for {path.name})", file=str(variants_dir))
+    return path
 
 
 class Grader:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import kinds
+from . import exact, kinds
 from .errors import DlsolveError, FieldError
 from .given import GivenModel
 
@@ -343,6 +343,10 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
     for fname in ("title", "text"):
         if fname in raw and not isinstance(raw[fname], str):
             raise fail("must be text", (fname,), fname)
+    for name in placeholders(raw.get("text") or ""):
+        if given_at(given_raw, name) is _MISSING:
+            raise fail(f"the text quotes {{{{{name}}}}}, which is not in the given", ("text",),
+                       "text")
     share = raw.get("carry_forward")
     if share is not None:
         if isinstance(share, str):
@@ -389,6 +393,69 @@ def validate_given(k: kinds.Kind, given_raw: dict[str, Any], fail: Any) -> Given
         raise fail(message, path, f"given.{fieldname}" if fieldname else "given") from None
     except FieldError as err:  # raised outside pydantic's wrapping, e.g. by a property
         raise fail(err.message, (), f"given.{err.field}" if err.field else "given") from None
+
+
+# --------------------------------------------------------------------------- quoted givens
+
+#: ``{{X}}`` or ``{{layers.3.in}}`` in a problem's text quotes a given, so that a
+#: variant with new numbers states them (see solver.variants)
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.\w+)*)\s*\}\}")
+_MISSING = object()
+
+
+def placeholders(text: str) -> list[str]:
+    """The given paths a text quotes."""
+    return PLACEHOLDER.findall(text)
+
+
+def given_at(given: Any, dotted: str) -> Any:
+    """The raw given value at ``a.b.3`` (list positions are numbers), or _MISSING."""
+    value = given
+    for part in dotted.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
+
+
+def quote(value: Any) -> str:
+    """A given as a problem statement writes it: ``[[4, 4, 8, 8], [0, 2, 2, 8]]``, ``0.1``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(quote(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {quote(v)}" for k, v in value.items()) + "}"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Fraction):
+        return exact.decimal(value) or str(value)
+    return str(value)
+
+
+def fill_text(text: str | None, given: Any) -> str | None:
+    """A problem's text with every ``{{name}}`` replaced by the given it names."""
+    if not text:
+        return text
+    return PLACEHOLDER.sub(lambda m: quote(given_at(given, m.group(1))), text)
+
+
+def restate(text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """``text`` with each given it quotes as written in the file (``z = [2, 4, 6, 8]``,
+    ``p = 1/4``) replaced by the variant's value; ``{{name}}`` quotes need nothing."""
+    for name, before in old.items():
+        after = new.get(name)
+        if after is None or after == before:
+            continue
+        if isinstance(before, list):
+            text = text.replace(quote(before), quote(after))
+        elif isinstance(before, (int, str, Fraction)) and not isinstance(before, bool):
+            pattern = rf"(\b{re.escape(name)}\s*=\s*){re.escape(str(before))}(?![\w/.])"
+            text = re.sub(pattern, lambda m, new=str(after): m.group(1) + new, text)
+    return text
 
 
 def _points(raw: Any, k: kinds.Kind, fail: Any) -> dict[str, Fraction]:

@@ -79,12 +79,12 @@ def test_variant_is_checked_against_its_own_problems(classroom: Path, tmp_path: 
     assert "variant 3" in without.status and "--variants" in without.status
 
 
-def test_variant_path_names_what_it_looked_for(tmp_path: Path) -> None:
+def test_variant_path_finds_what_dlsolve_variants_wrote(tmp_path: Path) -> None:
     with pytest.raises(DlsolveError, match="variant 9 has no problem file"):
         grade.variant_path(tmp_path, DISCUSSION, 9)
-    (tmp_path / "9").mkdir()
-    (tmp_path / "9" / DISCUSSION.name).write_text("x")
-    assert grade.variant_path(tmp_path, DISCUSSION, 9) == tmp_path / "9" / DISCUSSION.name
+    written = tmp_path / f"{DISCUSSION.stem}-9.yaml"  # the layout dlsolve variants writes
+    written.write_text("x")
+    assert grade.variant_path(tmp_path, DISCUSSION, 9) == written
 
 
 def test_csv_and_results(classroom: Path, tmp_path: Path) -> None:

@@ -55,6 +55,13 @@ class Kind:
         """
         raise NotImplementedError(f"{self.name} has no variant generator")
 
+    def restate(self, text: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+        """A problem's text for a variant whose given went from ``before`` to ``after``:
+        by default the givens it quotes as written in the file are replaced."""
+        from ..spec import restate
+
+        return restate(text, before, after)
+
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         """The promises of :attr:`nice` that this solved given breaks (empty: all kept)."""
         return []

@@ -686,8 +686,20 @@ adam_l2_change, bn_whitened, weightnorm_gradient"""
         out["symbols"] = mapping
         return out
 
+    def restate(self, text: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+        """The statement with the renamed letters renamed too: σ and its name sigma alike."""
+        was = dict(before.get("symbols") or {})
+        for c, new in dict(after.get("symbols") or {}).items():
+            old = was.get(c, c)
+            if old == new:
+                continue
+            text = text.replace(exact.greek_unicode(old), exact.greek_unicode(new))
+            text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+        return text
+
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
-        """A renamed letter left behind anywhere in the solution, or a result that drifted."""
+        """A renamed letter left behind anywhere in the solution (its statement included), or
+        a result that drifted."""
         out = []
         for r in build(g.name, g.symbols).results:
             if d.confirm_result(r, sizes=(2,)):
@@ -697,6 +709,8 @@ adam_l2_change, bn_whitened, weightnorm_gradient"""
             if char == old or old == new:
                 continue
             command = re.compile(re.escape(exact.greek_latex(old)) + r"(?![A-Za-z])")
+            if s.text and char in s.text:
+                out.append(f"the statement still writes {char} for {exact.greek_unicode(new)}")
             for i, st in enumerate(s.steps, start=1):
                 texts = [st.text, *(x.text() for x in st.math)]
                 if any(char in t for t in texts) or any(command.search(x.latex())
