@@ -75,16 +75,22 @@ def solve(paths: tuple[str, ...], fmt: str, only: tuple[str, ...], no_steps: boo
               help="The Markdown file to write ('-' for standard output).")
 @click.option("--only", multiple=True, metavar="ID", help="Export only these problem ids.")
 @click.option("--no-steps", is_flag=True, help="Answers only, without the worked steps.")
-def export(paths: tuple[str, ...], output: str, only: tuple[str, ...], no_steps: bool) -> None:
+@click.option("--questions", is_flag=True,
+              help="The questions alone (statements, givens, answer keys): a handout.")
+def export(paths: tuple[str, ...], output: str, only: tuple[str, ...], no_steps: bool,
+           questions: bool) -> None:
     """Write worked solutions as Markdown with LaTeX maths (GitHub, Jupyter, pandoc)."""
+    from solver.render import markdown
+
     solved, errors = _solve_all(paths, only)
-    md = FORMATS["markdown"](solved, steps=not no_steps)
+    md = markdown.render(solved, steps=not no_steps, answers=not questions)
     if output == "-":
         click.echo(md, nl=False)
     else:
         Path(output).write_text(md, encoding="utf-8")
         count = sum(len(ss.solutions) for ss in solved)
-        click.echo(f"wrote {count} worked solutions to {output}", err=True)
+        what = "questions" if questions else "worked solutions"
+        click.echo(f"wrote {count} {what} to {output}", err=True)
     _report(errors)
     if errors:
         sys.exit(2)
@@ -204,7 +210,8 @@ def grade(problems: str, submissions_dir: str, output: str, results_dir: str | N
     scores = [float(o.report.score) for o in outcomes if o.report is not None]
     mean = f", mean score {sum(scores) / len(scores):.2f}" if scores else ""
     click.echo(f"graded {len(outcomes)} submissions ({broken} could not be read){mean}; "
-               f"wrote {output}" + (f" and {results_dir}/*/results.json" if results_dir else ""),
+               f"wrote {output}" + (f" and {Path(results_dir) / '*' / 'results.json'}"
+                                        if results_dir else ""),
                err=True)
     if key.errors:
         sys.exit(2)

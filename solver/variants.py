@@ -6,6 +6,7 @@
   drawn by its kind's generator (``Kind.generate``) and kept only if it
   validates, solves, keeps every promise of ``Kind.nice`` (``broken_promises``)
   and differs from the source;
+* ``DIR/<stem>-k-questions.md``: the handout: statements, givens and answer keys;
 * ``DIR/<stem>-k-solutions.md``: its worked solutions;
 * ``DIR/<stem>-k-answers.yaml``: a blank answers file naming ``variant: k``,
   which ``dlsolve grade --variants DIR`` checks against ``<stem>-k.yaml``;
@@ -232,10 +233,13 @@ def write(problems_path: str | Path, n: int, seed: int, out: str | Path
         solved = SolvedSet(path.name, v.doc["title"], v.solutions, text=v.doc["text"])
         md = path.with_name(f"{path.stem}-solutions.md")
         md.write_text(markdown.render([solved]), encoding="utf-8")
+        handout = path.with_name(f"{path.stem}-questions.md")
+        handout.write_text(markdown.render([solved], answers=False), encoding="utf-8")
         template = path.with_name(f"{path.stem}-answers.yaml")
         template.write_text(answers_template(v), encoding="utf-8")
-        written += [path, md, template]
-        manifest["variants"].append({"variant": k, "problems": path.name, "solutions": md.name,
+        written += [path, handout, md, template]
+        manifest["variants"].append({"variant": k, "problems": path.name,
+                                     "questions": handout.name, "solutions": md.name,
                                      "answers": template.name, "unchanged": v.unchanged})
         for pid, numbers in v.stale.items():
             stale.setdefault(pid, set()).update(numbers)

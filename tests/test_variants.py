@@ -144,7 +144,10 @@ def test_manifest_and_solutions(tmp_path):
     assert [v["variant"] for v in manifest["variants"]] == [1, 2]
     md = (tmp_path / "ist597-batchnorm-2-solutions.md").read_text()
     assert md.startswith("# IST 597: build your own BatchNorm (variant 2)")
-    assert len(written) == 7
+    assert len(written) == 9
+    handout = (tmp_path / "ist597-batchnorm-1-questions.md").read_text()
+    assert "*Answer keys:* `mean`, `var`" in handout
+    assert "**Answers**" not in handout and "**Solution**" not in handout
 
 
 def test_stale_numbers_in_a_text_are_reported(tmp_path):

@@ -68,8 +68,8 @@ class Kind:
 
     @classmethod
     def summary(cls) -> str:
-        """The first line of the docstring: what the kind computes."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        """The docstring's first paragraph on one line: what the kind computes."""
+        return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
 
     def show_givens(self, g: GivenModel) -> list[tuple[M, M]]:
         """The givens the problem states, as ``(label, value)`` maths for the top of a solution."""

@@ -64,8 +64,9 @@ def table_lines(t: Table) -> list[str]:
     return [*out, ""]
 
 
-def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[str]:
-    """One problem as Markdown lines."""
+def render_solution(s: Solution, *, steps: bool = True, level: int = 2,
+                    answers: bool = True) -> list[str]:
+    """One problem as Markdown lines; ``answers=False`` is the question alone (a handout)."""
     h = "#" * level
     title = f": {s.title}" if s.title else ""
     out = [f"{h} `{s.id}`{title}", "", f"*Kind: `{s.kind}`*", ""]
@@ -75,6 +76,9 @@ def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[
         out += ["**Given**", ""]
         rows = r" \\ ".join(f"{label.latex()} &= {value.latex()}" for label, value in s.givens)
         out += _display(r"\begin{aligned} " + rows + r" \end{aligned}")
+    if not answers:
+        keys = ", ".join(f"`{a.key}`" for a in s.asked())
+        return [*out, f"*Answer keys:* {keys}", ""]
     for t in s.tables:
         out += [f"**{t.title or 'Table'}**", "", *table_lines(t)]
     if steps and s.steps:
@@ -92,16 +96,18 @@ def render_solution(s: Solution, *, steps: bool = True, level: int = 2) -> list[
     return out
 
 
-def render(solved: Sequence[object], *, steps: bool = True) -> str:
-    """Every solved file as one Markdown document (one top-level heading per file)."""
+def render(solved: Sequence[object], *, steps: bool = True, answers: bool = True) -> str:
+    """Every solved file as one Markdown document (one top-level heading per file);
+    ``answers=False`` writes the questions only, as a handout."""
     out: list[str] = []
     for ss in solved:
         if not getattr(ss, "solutions", None):
             continue
         title = getattr(ss, "title", None) or str(getattr(ss, "path", ""))
-        out += [f"# {title}", "", f"*Worked solutions by dlsolve from `{ss.path}`.*", ""]
+        what = "Worked solutions" if answers else "Questions"
+        out += [f"# {title}", "", f"*{what} by dlsolve from `{ss.path}`.*", ""]
         if getattr(ss, "text", None):
             out += [ss.text.strip(), ""]
         for s in ss.solutions:
-            out += render_solution(s, steps=steps)
+            out += render_solution(s, steps=steps, answers=answers)
     return "\n".join(out).rstrip() + "\n" if out else ""
