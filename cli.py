@@ -243,6 +243,27 @@ def _known(kind: str) -> None:
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="auto uses CUDA when PyTorch sees it, else the CPU.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="List every answer with its verdict and largest difference.")
+def verify(paths: tuple[str, ...], device: str, verbose: bool) -> None:
+    """Recompute every answer with a numeric meaning with PyTorch (float64) and compare.
+
+    One line per problem, every disagreement with both values, a total. Exit 0
+    when everything agrees, 1 on a disagreement (or a cross-check that failed),
+    2 for unusable input. Needs the torch extra: pip install "dlsolve[torch]".
+    """
+    from solver.verify import runner
+
+    result = runner.verify(paths, device)
+    click.echo(runner.render(result, verbose=verbose), nl=False)
+    _report(result.errors)
+    sys.exit(result.exit_code)
+
+
+@main.command()
 @click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--trials", type=click.IntRange(min=1),
               help="Trials per model and variant (or random matrices for rnn-vanishing), "

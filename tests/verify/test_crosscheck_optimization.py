@@ -59,10 +59,19 @@ def test_the_add_form_is_recomputed_as_torch_sgd_with_negative_decay() -> None:
     assert all(a.ok for a in agreements(problem))
 
 
-def test_a_symbolic_step_has_nothing_to_recompute() -> None:
+@pytest.mark.parametrize("form", ["shrink", "add"])
+def test_a_symbolic_step_is_recomputed_at_a_point(form: str) -> None:
+    from solver.parse import parse_expression
+
     problem = _problem("sgd_weight_decay", "      theta: theta\n      grad: g\n      lr: eta\n"
-                       "      weight_decay: lambda\n")
-    assert agreements(problem) == []
+                       f"      weight_decay: lambda\n      form: {form}\n")
+    s = solve(problem)
+    assert {a.key: a.verdict for a in agreements(problem, s)} == dict.fromkeys(
+        ("decayed", "theta_next", "l2_equivalent_gamma"), "agree")
+    s.answers["theta_next"].value = parse_expression("theta - eta*g",
+                                                     {"theta", "eta", "g"})
+    verdicts = {a.key: a.verdict for a in agreements(problem, s)}
+    assert verdicts["theta_next"] == "disagree" and verdicts["decayed"] == "agree"
 
 
 def test_adam_with_pytorchs_default_eps_and_three_steps() -> None:

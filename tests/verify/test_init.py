@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_importing_the_cli_and_solver_never_imports_torch() -> None:
     code = ("import sys, cli, solver, solver.verify, solver.verify.data, solver.verify.report, "
-            "solver.verify.experiments, solver.verify.theory\n"
+            "solver.verify.experiments, solver.verify.theory, solver.verify.runner, "
+            "solver.verify.crosscheck\n"
             "heavy = [m for m in ('torch', 'matplotlib', 'sklearn', 'tqdm') if m in sys.modules]\n"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

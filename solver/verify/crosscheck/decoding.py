@@ -58,7 +58,26 @@ def lm_tree(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out.update(_tree_exhaustive(root, device))
     out.update(_tree_greedy(root, device))
     out.update(_tree_beam(root, g.beam_width, device))
-    return {k: v for k, v in out.items() if k in s.answers}
+    out["viterbi_applicable"] = _tree_is_markov(root, device)
+    return out
+
+
+def _tree_is_markov(root: Node, device: Any) -> bool:
+    """Whether equal tokens at the same step are followed by the same log-probabilities:
+    each node's next-token distribution as a tensor over the vocabulary (−inf for a token
+    that cannot follow, and a last entry 0 where the sequence may end there), and
+    torch.equal across the nodes of each (step, token)."""
+    nodes = list(preorder(root))
+    vocab = {tok: i for i, tok in enumerate(sorted({n.token for n in nodes}))}
+    rows: dict[tuple[int, str], list[torch.Tensor]] = {}
+    for node in nodes:
+        row = torch.full((len(vocab) + 1,), -torch.inf, dtype=torch.float64, device=device)
+        for c in node.children:
+            row[vocab[c.token]] = float(exact.to_float(c.logp))
+        if node.finished:
+            row[-1] = 0.0
+        rows.setdefault((node.depth, node.token), []).append(row)
+    return all(torch.equal(group[0], r) for group in rows.values() for r in group[1:])
 
 
 def _tree_exhaustive(root: Node, device: Any) -> dict[str, Any]:
@@ -147,8 +166,9 @@ def viterbi(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out["sequence"] = [start, *(chain.name(int(i)) for i in seq)]
     out["log_probability"] = best
     out["probability"] = torch.exp(best)
-    if N**T < 2**53:
-        out["count"] = torch.tensor(float(N), dtype=torch.float64) ** T
+    count = torch.tensor(float(N), dtype=torch.float64) ** T
+    if torch.isfinite(count):  # relative agreement: a float is close enough to N^T
+        out["count"] = count
     return out
 
 
@@ -206,5 +226,5 @@ def _backpointers(chain: Chain, logP: torch.Tensor, log_delta: list[torch.Tensor
 
 @crosscheck("beam_complexity")
 def beam_complexity(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
-    """Big-O answers have no numeric value to recompute."""
+    """Big-O answers have no number to recompute: compare() reports them as such."""
     return {}

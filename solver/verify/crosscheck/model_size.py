@@ -16,7 +16,6 @@ autograd.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 from ... import exact
 from ...kinds.model_size import Layer, NetworkGiven, build_layers, symbol_names
 from ...solution import Solution
-from . import At, at_point, crosscheck
+from . import At, Refused, at_point, crosscheck, random_point, symbols_of
 
 BATCH = 3  # the batch size torch runs with where the problem's is a symbol such as n
 
@@ -112,7 +111,7 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
 
 def _refused(net: dict[str, Any], key: str) -> dict[str, Any]:
     """Where torch refused a layer (a wrong inferred size), its answer is reported as such."""
-    return {key: net["failed"][1]} if net["failed"] is not None else {}
+    return {key: Refused(net["failed"][1])} if net["failed"] is not None else {}
 
 
 def _blank_outs(net: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +181,7 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out["memory.params_bytes"] = C * g.dtype_bytes
     out["memory.activation_bytes"] = At(n * K * g.dtype_bytes, point)
     out["memory.crossover_batch"] = next(b for b in range(1, C + 2) if b * K > C)
+    out["memory.dominant"] = "activations" if K > 0 else "parameters"  # as n·K grows past C
     return out
 
 
@@ -220,22 +220,6 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
 # --------------------------------------------------------------------------- conv_matrix
 
 
-def _numbers(names: set[str], seed: int) -> dict[str, int]:
-    """Random nonzero integers for symbols (exact, so the answers stay exact at the point)."""
-    rng = random.Random(seed)
-    return {n: rng.choice([-3, -2, -1, 1, 2, 3, 4, 5]) for n in sorted(names)}
-
-
-def _symbols(*values: Any) -> set[str]:
-    names: set[str] = set()
-    for v in values:
-        for x in exact.flatten(v) if isinstance(v, list) else [v]:
-            e = exact.to_sympy(x) if x is not None else None
-            if e is not None and getattr(e, "free_symbols", None):
-                names |= {sym.name for sym in e.free_symbols}
-    return names
-
-
 def _tensor(values: Any, point: Mapping[str, Any], device: Any) -> torch.Tensor:
     """Exact values (symbols replaced by the point's numbers) as a float64 tensor."""
     return torch.tensor(exact.to_float(at_point(exact.tmap(exact.to_sympy, values), point)),
@@ -256,7 +240,7 @@ def conv_matrix(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
 
     x_exact = g.x if g.x is not None else _symbols_of("x", g.input_shape)
     dy_exact = g.grad_y if g.grad_y is not None else _symbols_of("dy", g.output_shape())
-    point = _numbers(_symbols(g.kernel, x_exact, dy_exact), seed=len(exact.flatten(g.kernel)))
+    point = random_point(symbols_of(g.kernel, x_exact, dy_exact), seed=len(exact.flatten(g.kernel)))
     w = _tensor(g.kernel, point, device).reshape(1, 1, *exact.shape(g.kernel))
 
     def forward(x: torch.Tensor) -> torch.Tensor:
@@ -296,7 +280,7 @@ def _symbols_of(prefix: str, shape: list[int]) -> list[Any]:
 
 @crosscheck("softmax_ce")
 def softmax_ce(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
-    point = _numbers(_symbols(g.logits), seed=1)
+    point = random_point(symbols_of(g.logits), seed=1)
     z = _tensor(g.logits, point, device)
     single = z.dim() == 1
     z = (z.unsqueeze(0) if single else z).clone().requires_grad_(True)

@@ -3,21 +3,21 @@
 * ``sgd_weight_decay`` and ``adam_step`` run ``torch.optim.SGD``, ``Adam`` and
   ``AdamW`` on a float64 parameter whose ``.grad`` is set to the given
   gradients, and read the weights and moment buffers from the optimizer.
-* ``derivation``: each result is tested numerically against its claim, with
-  autograd, finite differences and simulation: the weight-norm gradient
-  against central differences, BatchNorm on an exactly whitened sample, the
-  RNN bound against the Jacobian of 30 steps, and so on. A result that is a
-  formula (``s = γ/‖u‖``) has no float of its own, so for it the
-  recomputation is ``None`` when the numbers agree with the formula at
-  random points and the largest discrepancy otherwise (which ``compare``
-  reports as a disagreement); a numeric result (``W⊥u = 0``) is compared
-  directly.
+  A symbolic step (θ, η, λ as symbols) runs at a random point: positive
+  fractions for η and λ, small integers for the rest, compared as :class:`At`.
+* ``derivation``: each result is measured by torch at a point and compared with
+  the formula at the same point (:class:`At`): the weight-norm scale s read off
+  ∇_u L from autograd, the weights of BatchNorm on an exactly whitened sample
+  fitted by least squares, λ read off an L2 SGD step, the RNN bound as the
+  Jacobian norm of 30 steps, and so on. A numeric result (``W⊥u = 0``) is
+  compared directly.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 import sympy
@@ -25,10 +25,9 @@ import torch
 
 from ... import exact
 from ...solution import Solution
-from . import crosscheck
+from . import At, at_point, crosscheck, random_point, symbols_of
 
 F64 = torch.float64
-AGREE = 1e-7  # relative agreement for the numeric checks of a formula
 
 
 def t(x: Any, device: Any = "cpu") -> torch.Tensor:
@@ -36,21 +35,14 @@ def t(x: Any, device: Any = "cpu") -> torch.Tensor:
     return torch.tensor(exact.to_float(x), dtype=F64, device=device)
 
 
-def numeric(x: Any) -> bool:
-    """Whether an exact value (possibly nested) has no symbols."""
-    return all(exact.to_float(v) is not None for v in exact.flatten(x)) \
-        if isinstance(x, list) else exact.to_float(x) is not None
-
-
 # --------------------------------------------------------------------------- SGD with decay
 
 
 @crosscheck("sgd_weight_decay")
 def sgd_weight_decay(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
-    if not all(numeric(v) for v in (g.theta, g.grad, g.lr, g.weight_decay)):
-        return {}  # a symbolic step has no numbers to compare
-    eta, lam = exact.to_float(g.lr), exact.to_float(g.weight_decay)
-    theta, grad = t(g.theta, device), t(g.grad, device)
+    point = _sgd_point(g)
+    theta, grad = (t(at_point(v, point), device) for v in (g.theta, g.grad))
+    eta, lam = (exact.to_float(at_point(v, point)) for v in (g.lr, g.weight_decay))
     # torch's SGD decays as grad + wd·θ, i.e. θ(1 − η·wd): the add form is wd = −λ/η.
     wd = lam if g.form == "shrink" else -lam / eta
     theta_next = _sgd_step(theta, grad, eta, wd)
@@ -60,8 +52,18 @@ def sgd_weight_decay(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     i = int(flat.abs().argmax())
     gamma = ((plain - theta_next).reshape(-1)[i] / (2 * eta * flat[i])) if flat[i] != 0 \
         else torch.tensor(math.nan, dtype=F64)
-    return {"decayed": theta_next + eta * grad, "theta_next": theta_next,
-            "l2_equivalent_gamma": gamma}
+    out = {"decayed": theta_next + eta * grad, "theta_next": theta_next,
+           "l2_equivalent_gamma": gamma}
+    return {k: At(v, point) for k, v in out.items()} if point else out
+
+
+def _sgd_point(g: Any) -> dict[str, Any]:
+    """Numbers for a symbolic step: η and λ positive fractions, θ and ∇L small integers."""
+    rates = symbols_of(g.lr, g.weight_decay)
+    point = random_point(symbols_of(g.theta, g.grad) - rates, seed=1)
+    point.update(random_point(rates, seed=2, choices=(Fraction(1, 10), Fraction(1, 5),
+                                                      Fraction(1, 4), Fraction(1, 2))))
+    return point
 
 
 def _sgd_step(theta: torch.Tensor, grad: torch.Tensor, lr: float, wd: float) -> torch.Tensor:
@@ -124,21 +126,13 @@ def _relative_decay(method: str, history: list[torch.Tensor], v_hat: torch.Tenso
 
 
 # --------------------------------------------------------------------------- derivations
+#
+# Each check measures a result with torch at numbers of its own choosing and returns it as
+# At(value, point): compare() puts the same numbers into the exact formula. Symbols are
+# looked up through nm(), so a derivation with renamed letters is checked in its own letters.
 
 
-def formula(value: Any, names: Mapping[str, float]) -> float:
-    """A result formula evaluated at numbers (its symbols looked up by name)."""
-    e = exact.to_sympy(value)
-    return float(e.subs({sym: names[sym.name] for sym in e.free_symbols}))
-
-
-def verdict(discrepancy: float, scale: float = 1.0) -> float | None:
-    """None when a formula agrees with the numbers, else the discrepancy (a disagreement)."""
-    return None if discrepancy <= AGREE * max(1.0, scale) else float(discrepancy)
-
-
-NumericCheck = Callable[[Solution, Callable[[str], str], torch.Generator, Any],
-                        Mapping[str, Any]]
+NumericCheck = Callable[[Callable[[str], str], torch.Generator, Any], Mapping[str, Any]]
 DERIVATION_CHECKS: dict[str, NumericCheck] = {}
 
 
@@ -155,43 +149,45 @@ def derivation(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     if check is None:
         return {}
     gen = torch.Generator().manual_seed(0)
-    return check(s, lambda c: g.symbols.get(c, c), gen, device)
+    return check(lambda c: g.symbols.get(c, c), gen, device)
 
 
 def _rand(gen: torch.Generator, *shape: int, device: Any = "cpu") -> torch.Tensor:
     return torch.randn(*shape, generator=gen, dtype=F64).to(device)
 
 
+def _norm(x: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(x))
+
+
 @derivation_check("weightnorm_gradient")
-def weightnorm(s: Solution, nm: Callable[[str], str], gen: torch.Generator, device: Any
+def weightnorm(nm: Callable[[str], str], gen: torch.Generator, device: Any
                ) -> Mapping[str, Any]:
-    n = 5
+    """s is the scale that maps W⊥∇_w L onto ∇_u L, both by autograd (least squares)."""
+    n, gamma = 5, 1.7
     u = _rand(gen, n, device=device)
-    gamma = 1.7
     a = _rand(gen, n, device=device)
 
     def loss(w: torch.Tensor) -> torch.Tensor:
         return torch.sin(w).sum() + (a @ w) ** 2
 
-    def w_of(u_: torch.Tensor) -> torch.Tensor:
-        return gamma * u_ / u_.norm()
-
-    w = w_of(u).detach().requires_grad_(True)
+    u_ = u.clone().requires_grad_(True)
+    grad_u = torch.autograd.grad(loss(gamma * u_ / torch.linalg.vector_norm(u_)), u_)[0]
+    w = (gamma * u / torch.linalg.vector_norm(u)).requires_grad_(True)
     grad_w = torch.autograd.grad(loss(w), w)[0]
-    # central finite differences of L(w(u)) in each coordinate of u
-    h = 1e-6
-    fd = torch.stack([(loss(w_of(u + h * e)) - loss(w_of(u - h * e))) / (2 * h)
-                      for e in torch.eye(n, dtype=F64, device=device)])
-    s_value = formula(s["s"], {nm("gamma"): gamma, nm("norm_u"): float(u.norm())})
     W_perp = torch.eye(n, dtype=F64, device=device) - torch.outer(u, u) / (u @ u)
-    claimed = s_value * W_perp @ grad_w
-    return {"s": verdict(float((claimed - fd).abs().max()), float(fd.abs().max())),
-            "W_perp_u": (W_perp @ u).abs().max()}  # the exact answer is the scalar 0
+    v = W_perp @ grad_w
+    s_value = (grad_u @ v) / (v @ v)
+    return {"s": At(s_value, {nm("gamma"): gamma, nm("norm_u"): _norm(u)}),
+            # the exact answer is the zero vector, written 0: compare its length
+            "W_perp_u": torch.linalg.vector_norm(W_perp @ u)}
 
 
 @derivation_check("bn_whitened")
-def bn_whitened(s: Solution, nm: Callable[[str], str], gen: torch.Generator, device: Any
+def bn_whitened(nm: Callable[[str], str], gen: torch.Generator, device: Any
                 ) -> Mapping[str, Any]:
+    """torch's BatchNorm of y = uᵀx on a whitened sample, and the w with BN(y) = wᵀx + β
+    fitted by least squares; the formula for w is evaluated entry by entry of u."""
     n = 4
     # ±√n·e_i, each with probability 1/(2n): mean exactly 0 and covariance exactly I
     X = torch.cat([torch.eye(n, dtype=F64), -torch.eye(n, dtype=F64)]).to(device) * math.sqrt(n)
@@ -202,53 +198,48 @@ def bn_whitened(s: Solution, nm: Callable[[str], str], gen: torch.Generator, dev
     bias = torch.tensor([beta], dtype=F64, device=device)
     bn = torch.nn.functional.batch_norm(y[:, None], None, None, weight, bias, training=True,
                                        eps=1e-300)[:, 0]  # torch refuses eps = 0 in training
-    names = {nm("gamma"): gamma, nm("norm_u"): float(u.norm())}
-    e = exact.to_sympy(s["w"])
-    coeff = float(sympy.diff(e, exact.symbol(nm("u"))).subs(
-        {sym: names[sym.name] for sym in e.free_symbols if sym.name in names}))
-    w = coeff * u
-    sigma = formula(s["sigma_y"], names)
-    return {"w": verdict(float((bn - (X @ w + beta)).abs().max())),
-            "mu_y": y.mean(), "sigma_y": verdict(abs(sigma - float(y.var(unbiased=False).sqrt())))}
+    w = torch.linalg.lstsq(X, (bn - beta)[:, None]).solution[:, 0]
+    point = {nm("gamma"): gamma, nm("norm_u"): _norm(u)}
+    return {"w": At(w, {**point, nm("u"): u.tolist()}),
+            "mu_y": y.mean(),
+            "sigma_y": At(y.var(unbiased=False).sqrt(), point)}
 
 
 @derivation_check("weight_decay_equivalence")
-def weight_decay_equivalence(s: Solution, nm: Callable[[str], str], gen: torch.Generator,
-                             device: Any) -> Mapping[str, Any]:
+def weight_decay_equivalence(nm: Callable[[str], str], gen: torch.Generator, device: Any
+                             ) -> Mapping[str, Any]:
+    """λ read off the step of SGD on L + γ‖θ‖² (autograd): θ − η∇L + λθ, so
+    λθ = (L2 step) − (plain torch.optim.SGD step), fitted by least squares."""
     theta = _rand(gen, 6, device=device)
     grad = _rand(gen, 6, device=device)
     eta, gamma = 0.05, 0.3
-    lam = formula(s["lambda"], {nm("eta"): eta, nm("gamma"): gamma})
-    # the problem's update θ − η∇L + λθ is torch's SGD with weight_decay = −λ/η
-    decayed = _sgd_step(theta, grad, eta, -lam / eta)
-    l2 = sgd_on_l2(theta, grad, eta, gamma)
-    return {"lambda": verdict(float((decayed - l2).abs().max()))}
+    decay = sgd_on_l2(theta, grad, eta, gamma) - _sgd_step(theta, grad, eta, 0.0)
+    lam = (decay @ theta) / (theta @ theta)
+    return {"lambda": At(lam, {nm("eta"): eta, nm("gamma"): gamma})}
 
 
 @derivation_check("adam_l2_change")
-def adam_l2_change(s: Solution, nm: Callable[[str], str], gen: torch.Generator, device: Any
+def adam_l2_change(nm: Callable[[str], str], gen: torch.Generator, device: Any
                    ) -> Mapping[str, Any]:
+    """The gradient Adam sees on L + γ‖θ‖², by autograd, against the formula in g = ∇L and
+    θ, entry by entry."""
     theta = _rand(gen, 5, device=device).requires_grad_(True)
     a = _rand(gen, 5, device=device)
     gamma = 0.4
     loss = torch.sin(theta * a).sum()
     g_loss = torch.autograd.grad(loss, theta, retain_graph=True)[0]
     g_total = torch.autograd.grad(loss + gamma * (theta * theta).sum(), theta)[0]
-    e = exact.to_sympy(s["gradient"])
-    claimed = torch.stack([torch.tensor(float(e.subs({
-        exact.symbol(nm("g")): float(gi), exact.symbol(nm("theta")): float(ti),
-        exact.symbol(nm("gamma")): gamma})), dtype=F64) for gi, ti in zip(g_loss, theta.detach(),
-                                                                         strict=True)])
-    return {"gradient": verdict(float((claimed.to(device) - g_total).abs().max()))}
+    return {"gradient": At(g_total, {nm("g"): g_loss.tolist(),
+                                     nm("theta"): theta.detach().tolist(), nm("gamma"): gamma})}
 
 
 @derivation_check("vanishing_gradient")
-def vanishing_gradient(s: Solution, nm: Callable[[str], str], gen: torch.Generator, device: Any
+def vanishing_gradient(nm: Callable[[str], str], gen: torch.Generator, device: Any
                        ) -> Mapping[str, Any]:
-    """The bounds hold for a random tanh RNN, and are attained by a linear one with W = δQ."""
+    """The bounds as torch's Jacobian norms see them: the largest of a linear RNN with
+    W = δQ (which attains the bound) and a random tanh RNN with λ₁(WᵀW) = δ²/γ² (which must
+    not exceed it). Both agree with the formula exactly when it is a tight bound."""
     n, T, delta, gamma = 4, 30, 0.8, 1.0  # tanh and the identity: |σ′| ≤ 1 = γ
-    names = {nm("delta"): delta, nm("gamma"): gamma, nm("T"): float(T)}
-    bound, step = formula(s["bound_T"], names), formula(s["step_bound"], names)
     W = _rand(gen, n, n, device=device)
     W = W * (delta / gamma) / torch.linalg.matrix_norm(W, ord=2)  # λ₁(WᵀW) = δ²/γ²
     U, b = _rand(gen, n, n, device=device), _rand(gen, n, device=device)
@@ -262,34 +253,29 @@ def vanishing_gradient(s: Solution, nm: Callable[[str], str], gen: torch.Generat
         return h
 
     h0 = _rand(gen, n, device=device)
-    tanh_J = torch.autograd.functional.jacobian(lambda h: run(h, torch.tanh, W), h0)
     Q = torch.linalg.qr(_rand(gen, n, n, device=device))[0]
+    tanh_J = torch.autograd.functional.jacobian(lambda h: run(h, torch.tanh, W), h0)
     linear_J = torch.autograd.functional.jacobian(lambda h: run(h, lambda z: z, delta * Q), h0)
-    one = float(torch.linalg.matrix_norm(W @ torch.diag(1 - torch.tanh(h0) ** 2), ord=2))
-    attained = float(torch.linalg.matrix_norm(linear_J, ord=2))
-    holds = max(0.0, float(torch.linalg.matrix_norm(tanh_J, ord=2)) - bound)
-    return {"bound_T": verdict(max(holds, abs(attained - bound)), attained),
-            "step_bound": verdict(max(0.0, one - step) + abs(step - float(
-                torch.linalg.matrix_norm(delta * Q, ord=2)))),
+    step_tanh = torch.linalg.matrix_norm(W @ torch.diag(1 - torch.tanh(h0) ** 2), ord=2)
+    point = {nm("delta"): delta, nm("gamma"): gamma, nm("T"): T}
+    return {"bound_T": At(torch.maximum(torch.linalg.matrix_norm(linear_J, ord=2),
+                                        torch.linalg.matrix_norm(tanh_J, ord=2)), point),
+            "step_bound": At(torch.maximum(torch.linalg.matrix_norm(delta * Q, ord=2),
+                                           step_tanh), point),
             "limit": torch.tensor(delta, dtype=F64) ** 400}
 
 
 @derivation_check("rnn_activation_equivalence")
-def rnn_activation_equivalence(s: Solution, nm: Callable[[str], str], gen: torch.Generator,
-                               device: Any) -> Mapping[str, Any]:
+def rnn_activation_equivalence(nm: Callable[[str], str], gen: torch.Generator, device: Any
+                               ) -> Mapping[str, Any]:
+    """Both recurrences run side by side for 6 steps with σ = tanh; g_6 against the formula
+    σ(h_t) at h_6, entry by entry."""
     n, T = 3, 6
     W, U = _rand(gen, n, n, device=device), _rand(gen, n, n, device=device)
     b, xs = _rand(gen, n, device=device), _rand(gen, T, n, device=device)
     h = _rand(gen, n, device=device)
     g_ = torch.tanh(h)
-    worst = 0.0
-    sigma = exact.to_sympy(s["g_t"])
     for x in xs:
         h = W @ torch.tanh(h) + U @ x + b
         g_ = torch.tanh(W @ g_ + U @ x + b)
-        # the answer σ(h_t), with σ = tanh, entry by entry
-        claimed = torch.tensor([float(sigma.subs(exact.symbol(f"{nm('h')}_t"), float(hi))
-                                      .replace(sympy.Function(nm("sigma")), sympy.tanh))
-                                for hi in h], dtype=F64, device=device)
-        worst = max(worst, float((claimed - g_).abs().max()))
-    return {"g_t": verdict(worst)}
+    return {"g_t": At(g_, {f"{nm('h')}_t": h.tolist(), nm("sigma"): sympy.tanh})}
