@@ -76,6 +76,11 @@ def solve_set(ps: ProblemSet, only: Iterable[str] | None = None) -> SolvedSet:
             out.solutions.append(solve(problem))
         except DlsolveError as err:
             out.errors.append(err)
+        except Exception as err:  # a bug in a kind: still one sentence, and the rest solves
+            out.errors.append(DlsolveError(
+                f"dlsolve failed on this problem ({type(err).__name__}: {err}); this is a bug, "
+                "please report it with the problem", file=problem.file, line=problem.line,
+                problem=problem.id))
     return out
 
 

@@ -722,8 +722,8 @@ def running_update(s: Solution, rm: Sequence[Any], rv: Sequence[Any], mean_t: Se
                      for j, (v, u) in enumerate(zip(var_t, unbiased, strict=True))
                      if j < SHOWN_GROUPS])
     new_mean = [r * keep + mu * take for r, mu in zip(rm, mean_t, strict=True)]
-    new_var = [None if u is None else r * keep + u * take
-               for r, u in zip(rv, unbiased, strict=True)]
+    new_var = [None if u is None or r is None else r * keep + u * take
+               for r, u in zip(rv, unbiased, strict=True)]  # undefined stays undefined
     s.step(f"Update the running estimates with momentum m = {exact.unicode(m)}: "
            "running ← (1 − m)·running + m·(batch statistic).",
            eq(Sym("running_mean", t), Add(Mul(keep, Mat(list(rm))), Mul(take, Mat(list(mean_t)))),

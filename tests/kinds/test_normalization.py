@@ -193,6 +193,17 @@ def test_running_stats_match_numpy_step_by_step():
     assert_close(s["eval_output"], y)
 
 
+def test_an_undefined_running_variance_stays_undefined():
+    """A batch of one makes the unbiased variance 0/0; later batches cannot repair it."""
+    s = solve_yaml(problem_file("bn_running_stats", {
+        "batches": [[[1, 2]], [[3, 4], [5, 8]]], "eval_X": [[1, 1]]}))["p"]
+    assert s["running_var[1]"] == [None, None]
+    assert s["running_var[2]"] == [None, None]
+    assert s["running_mean[2]"] == [Fraction(9, 10) * Fraction(1, 10) + Fraction(4, 10),
+                                    Fraction(9, 10) * Fraction(2, 10) + Fraction(6, 10)]
+    assert s["eval_output"] == [[None, None]]
+
+
 def test_norm_stats_ift6135_by_hand():
     s = solve_yaml((PROBLEMS / "ift6135-rnn-decoding.yaml").read_text())["norm-stats"]
     X = np.array(exact.to_float(solver.load(PROBLEMS / "ift6135-rnn-decoding.yaml")
