@@ -502,13 +502,18 @@ class Mat(M):
     def _num(self, x: Any) -> Num:
         return Num(x, decimal=self.decimal)
 
+    def _entry_latex(self, x: Any) -> str:
+        if x is None or self.decimal:
+            return self._num(x).latex()
+        return exact.latex(x)
+
     def latex(self) -> str:
         t = self.t
         if not t or not isinstance(t[0], list):
-            return r"\begin{bmatrix} " + " & ".join(self._num(x).latex() for x in t) \
+            return r"\begin{bmatrix} " + " & ".join(self._entry_latex(x) for x in t) \
                 + r" \end{bmatrix}"
         if not isinstance(t[0][0], list):
-            rows = [" & ".join(self._num(x).latex() for x in row) for row in t]
+            rows = [" & ".join(self._entry_latex(x) for x in row) for row in t]
             return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
         return r"\left[ " + ",\\; ".join(Mat(s, decimal=self.decimal).latex() for s in t) \
             + r" \right]"

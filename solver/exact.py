@@ -108,10 +108,11 @@ class Surd:
     standard deviation, scale and shift) never leaves this class.
     """
 
-    __slots__ = ("a", "b", "r")
+    __slots__ = ("_hash", "a", "b", "r")
 
     def __init__(self, a: Rational, b: Rational, r: int) -> None:
         self.a, self.b, self.r = a, b, r
+        self._hash: int | None = None
 
     # -- conversions
     def _sympy_(self) -> sympy.Expr:
@@ -236,6 +237,8 @@ class Surd:
         return NotImplemented if c is None else c >= 0
 
     def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
         if isinstance(other, Surd):
             return (self.a, self.b, self.r) == (other.a, other.b, other.r)
         if is_rational(other) or isinstance(other, float):
@@ -244,9 +247,13 @@ class Surd:
             return bool(sympy.simplify(self._sympy_() - other) == 0)
         return NotImplemented
 
-    def __hash__(self) -> int:  # from ints: hashing a Fraction costs a modular inverse
-        a, b = self.a, self.b
-        return hash((a.numerator, a.denominator, b.numerator, b.denominator, self.r))
+    def __hash__(self) -> int:
+        """From ints (hashing a Fraction costs a modular inverse), once per object: the
+        formatting caches look every entry of a matrix up three times."""
+        if self._hash is None:
+            a, b = self.a, self.b
+            self._hash = hash((a.numerator, a.denominator, b.numerator, b.denominator, self.r))
+        return self._hash
 
 
 def _sympy_fallback(x: object, y: object, op: str) -> sympy.Expr:
@@ -372,6 +379,12 @@ def to_float(x: Any) -> Any:
     """Floats for display and for the ``float`` field of JSON; None where there is none."""
     if isinstance(x, list):
         return [to_float(v) for v in x]
+    fast = _FAST_FLOAT.get(type(x))  # ints, Fractions and Surds: the entries of big tensors
+    if fast is not None:
+        try:
+            return fast(x)
+        except OverflowError:  # a count such as 2000**100 has no float
+            return None
     if x is None or isinstance(x, (bool, str)):
         return None
     if is_rational(x) or isinstance(x, Surd):
@@ -486,8 +499,7 @@ _UNICODE = _UnicodePrinter()
 
 
 def _frac_parts(q: Rational) -> tuple[int, int]:
-    q = Fraction(q)
-    return q.numerator, q.denominator
+    return q.numerator, q.denominator  # ints have them too; no Fraction to build
 
 
 def _coeff_root(b: Rational, root: str, times: str, frac: Callable[[str, str], str]) -> str:
@@ -509,6 +521,9 @@ def fmt(x: Any) -> Any:
     """Exact value as a string that sympy's own parser reads back (tensors nest)."""
     if isinstance(x, list):
         return [fmt(v) for v in x]
+    fast = _FAST_FMT.get(type(x))
+    if fast is not None:
+        return fast(x)
     if x is None:
         return None
     if isinstance(x, bool):
@@ -537,6 +552,9 @@ def unicode(x: Any) -> str:
 
 def latex(x: Any) -> str:
     """Exact scalar as LaTeX: ``-1 - \\frac{2 \\sqrt{3}}{3}``."""
+    fast = _FAST_LATEX.get(type(x))
+    if fast is not None:
+        return fast(x)
     if isinstance(x, bool):
         return r"\text{true}" if x else r"\text{false}"
     if is_rational(x):
@@ -641,6 +659,15 @@ def decimal(x: Any, places: int = 12) -> str | None:
     return f"{'-' if q < 0 else ''}{whole}.{frac:0{digits}d}"
 
 
+# Dispatch on the exact type first: a 128 × 128 answer is 16,384 ints, Fractions and Surds.
+_FAST_FLOAT: dict[type, Callable[[Any], float]] = {int: float, Fraction: float,
+                                                   Surd: _float_surd}
+_FAST_FMT: dict[type, Callable[[Any], str]] = {
+    int: str, Fraction: lambda q: str(rational(q)), Surd: _fmt_surd}
+_FAST_LATEX: dict[type, Callable[[Any], str]] = {int: str, Fraction: _latex_rational,
+                                                 Surd: _latex_surd}
+
+
 def is_compound(x: Any) -> bool:
     """Whether a scalar prints as more than one term (and so needs parentheses in a product)."""
     if isinstance(x, Surd):
@@ -671,14 +698,28 @@ class RaggedError(ValueError):
 def shape(t: Any) -> tuple[int, ...]:
     """The shape of a nested list; a ragged one raises RaggedError naming the first bad entry.
 
-    Level by level rather than entry by entry: it runs on every tensor answer.
+    Level by level over the entries alone; only a ragged list pays for finding where.
     """
     dims: list[int] = []
+    level = [t]
+    while True:
+        kinds_ = {type(v) is list for v in level}
+        if kinds_ == {False}:
+            return tuple(dims)
+        n = len(level[0]) if kinds_ == {True} else -1
+        if n < 0 or any(len(v) != n for v in level):
+            _ragged(t)
+        dims.append(n)
+        if n == 0:
+            return tuple(dims)
+        level = [x for v in level for x in v]
+
+
+def _ragged(t: Any) -> None:
+    """Raise the RaggedError of a ragged nested list, with the path to its first odd entry."""
     level: list[tuple[tuple[int, ...], Any]] = [((), t)]
     while True:
         lists = [isinstance(v, list) for _, v in level]
-        if not any(lists):
-            return tuple(dims)
         first = level[0][0]
         if not all(lists):
             path = level[lists.index(False) if lists[0] else lists.index(True)][0]
@@ -690,9 +731,6 @@ def shape(t: Any) -> tuple[int, ...]:
             if len(v) != n:
                 raise RaggedError(f"is ragged: entry {_where(path)} has {len(v)} values but "
                                   f"entry {_where(first)} has {n}", path)
-        dims.append(n)
-        if n == 0:
-            return tuple(dims)
         level = [((*path, i), x) for path, v in level for i, x in enumerate(v)]
 
 
@@ -708,10 +746,15 @@ def tmap(f: Callable[..., Any], t: Any, *others: Any) -> Any:
 
 
 def flatten(t: Any) -> list[Any]:
-    """The entries of a tensor in row-major order."""
-    if isinstance(t, list):
-        return [x for v in t for x in flatten(v)]
-    return [t]
+    """The entries of a tensor in row-major order (level by level: no recursion per entry)."""
+    if type(t) is not list:
+        return [t]
+    out = t
+    while out and all(type(v) is list for v in out):
+        out = [x for v in out for x in v]
+    if any(type(v) is list for v in out):  # uneven depth: take it entry by entry
+        return [x for v in out for x in flatten(v)]
+    return out
 
 
 def transpose(m: Sequence[Sequence[Any]]) -> list[list[Any]]:

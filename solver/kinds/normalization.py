@@ -108,10 +108,9 @@ def _prod(xs: Sequence[int]) -> int:
 
 
 def entries(t: Any) -> list[tuple[Index, Any]]:
-    """Every ``(index, value)`` of a nested list, in row-major order."""
-    if not isinstance(t, list):
-        return [((), t)]
-    return [((i, *idx), v) for i, sub_t in enumerate(t) for idx, v in entries(sub_t)]
+    """Every ``(index, value)`` of a (rectangular) nested list, in row-major order."""
+    shape = exact.shape(t)
+    return list(zip(itertools.product(*map(range, shape)), exact.flatten(t), strict=True))
 
 
 def at(t: Any, idx: Index) -> Any:
@@ -247,9 +246,15 @@ def _scaled(members_g: Sequence[tuple[Index, Any]], mu: Any, scale: Any
         d, L = c
         k = Fraction(scale if exact.is_rational(scale) else scale.b)
         p, q = k.numerator, k.denominator * L
-        if exact.is_rational(scale):
-            return idxs, [exact.rational(Fraction(x * p, q)) for x in d]
-        return idxs, [exact.surd(0, Fraction(x * p, q), scale.r) for x in d]
+        made: dict[int, Any] = {}  # equal inputs share one exact value (and its caches)
+        out = []
+        for x in d:
+            v = made.get(x)
+            if v is None:
+                v = made[x] = (exact.rational(Fraction(x * p, q)) if exact.is_rational(scale)
+                               else exact.surd(0, Fraction(x * p, q), scale.r))
+            out.append(v)
+        return idxs, out
     return idxs, [(v - mu) * scale for v in values]
 
 
@@ -314,12 +319,17 @@ def affine(s: Solution, xhat_t: Any, gamma: Any, beta: Any, param_of: Callable[[
         s.step("There are no affine parameters (γ = 1, β = 0), so y = x̂.")
         return s.answer(key, xhat_t, label=Sym("Y"))
 
+    made: dict[tuple[int, Index], Any] = {}  # equal x̂ in a feature share their output
+
     def y(x: Any, idx: Index) -> Any:
         if x is None:
             return None
         p = param_of(idx)
-        return (x * at(gamma, p) if gamma is not None else x) + (
-            at(beta, p) if beta is not None else 0)
+        key = (id(x), p)
+        if key not in made:
+            made[key] = (x * at(gamma, p) if gamma is not None else x) + (
+                at(beta, p) if beta is not None else 0)
+        return made[key]
 
     shape = exact.shape(xhat_t)
     out = _map_indexed(y, xhat_t)
