@@ -69,6 +69,9 @@ def written(a: Answer, value: Any, rng: random.Random) -> Any:
     if not exact.is_numeric(value):
         return value
     style = rng.random()
+    floats = exact.to_float(value)
+    if floats is None or (isinstance(floats, list) and None in exact.flatten(floats)):
+        style = 0.0  # a formula (in n, say) or an undefined entry: written exactly
     nested = isinstance(value, list) and any(isinstance(x, list) for x in value)
     if style < 0.45:
         return exact.fmt(value) if value is not None else "undefined"
@@ -83,9 +86,15 @@ def written(a: Answer, value: Any, rng: random.Random) -> Any:
 
 
 def perturbed(value: Any, rng: random.Random) -> Any:
-    """``value`` with one entry off by one."""
+    """``value`` with one entry off by one (a choice or a token list: left as it is)."""
+    if isinstance(value, bool):
+        return not value
+    if not exact.is_numeric(value):
+        return value
     if isinstance(value, list):
         flat = exact.flatten(value)
+        if not flat:  # the shape [] of a scalar: a student writes [1]
+            return [1]
         i = rng.randrange(len(flat))
         flat[i] = (flat[i] if flat[i] is not None else 0) + 1
         shape = exact.shape(value)
@@ -94,8 +103,6 @@ def perturbed(value: Any, rng: random.Random) -> Any:
             return [build(s[1:], it) for _ in range(s[0])] if s else next(it)
 
         return build(shape, iter(flat))
-    if isinstance(value, bool):
-        return not value
     return (value if value is not None else 0) + 1
 
 

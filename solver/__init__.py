@@ -48,12 +48,13 @@ class SolvedSet:
     text: str | None = None
 
 
-def solve(problem: Problem, overrides: Mapping[str, Any] | None = None,
-          **options: Any) -> Solution:
+def solve(problem: Problem, overrides: Mapping[str, Any] | None = None, *,
+          record_steps: bool = True, **options: Any) -> Solution:
     """Solve one problem. ``overrides`` replace answers by given values (error carried
-    forward); ``options`` select a kind's misconception. Raises DlsolveError."""
+    forward); ``options`` select a kind's misconception; ``record_steps=False`` keeps the
+    answers only (the checker's re-solves). Raises DlsolveError."""
     k = kinds.get(problem.kind)
-    s = k.new_solution(overrides)
+    s = k.new_solution(overrides, record_steps=record_steps)
     s.id, s.kind, s.title = problem.id, problem.kind, problem.title
     s.text = fill_text(problem.text, problem.raw_given)
     s.ask, s.points = problem.ask, problem.points

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import sympy
@@ -177,8 +177,10 @@ def tensor_type(value: Any) -> str:
 class Solution:
     """What a kind produces: givens as shown, steps, answers; built by the kind's ``solve``."""
 
-    def __init__(self, keys: Iterable[Key], overrides: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, keys: Iterable[Key], overrides: Mapping[str, Any] | None = None,
+                 *, record_steps: bool = True) -> None:
         self.keys = tuple(keys)
+        self.record_steps = record_steps
         self.overrides = dict(overrides or {})
         self.steps: list[Step] = []
         self.answers: dict[str, Answer] = {}
@@ -195,14 +197,23 @@ class Solution:
 
     def declared(self, key: str) -> Key:
         """The declaration a concrete key matches (a kind's own answer keys only)."""
-        for k in self.keys:
-            if k.matches(key):
-                return k
-        raise KeyError(f"answer key {key!r} is not declared by this kind")
+        found = _DECLARED.get((id(self.keys), key))
+        if found is None:
+            for k in self.keys:
+                if k.matches(key):
+                    found = _DECLARED[(id(self.keys), key)] = k
+                    break
+            else:
+                raise KeyError(f"answer key {key!r} is not declared by this kind")
+        return found
 
     def step(self, text: str, *math: Any) -> None:
-        """Append a step: a sentence, then one equation (or :class:`Table`) per argument."""
-        self.steps.append(Step(text, [m(x) for x in math]))
+        """Append a step: a sentence, then one equation (or :class:`Table`) per argument.
+
+        A solution rebuilt only for its answers (the checker's re-solves) keeps none.
+        """
+        if self.record_steps:
+            self.steps.append(Step(text, [m(x) for x in math]))
 
     def table(self, columns: list[str], rows: list[list[Any]], *, title: str | None = None,
               footer: list[list[Any]] | None = None) -> Table:
@@ -235,6 +246,16 @@ class Solution:
         return self.answers[key].value
 
 
-def _ask_matches(pattern: str, key: str) -> bool:
-    """An ``ask`` entry is a concrete key or a declared pattern such as ``running_mean[t]``."""
+#: (id of a kind's key tuple, concrete key) -> its declaration: answer() runs per answer
+_DECLARED: dict[tuple[int, str], Key] = {}
+
+
+@lru_cache(maxsize=4096)
+def pattern_matches(pattern: str, key: str) -> bool:
+    """Whether a concrete key is ``pattern`` or matches it as a declared pattern
+    (``running_mean[t]``, ``<name>.params``): how ``ask`` and ``points`` name keys."""
     return pattern == key or Key(pattern, "text").matches(key)
+
+
+def _ask_matches(pattern: str, key: str) -> bool:
+    return pattern_matches(pattern, key)

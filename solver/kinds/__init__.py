@@ -86,8 +86,9 @@ class Kind:
             out.append((m(self.labels.get(name, Sym(name))), _show(value)))
         return out
 
-    def new_solution(self, overrides: Mapping[str, Any] | None = None) -> Solution:
-        return Solution(self.keys, overrides)
+    def new_solution(self, overrides: Mapping[str, Any] | None = None, *,
+                     record_steps: bool = True) -> Solution:
+        return Solution(self.keys, overrides, record_steps=record_steps)
 
 
 def _show(value: Any) -> M:

@@ -999,7 +999,9 @@ class MLP(NetworkKind):
                "a loss with mean reduction turns the batch into one number.")
         records = walk(net, c, answer=s.answer, shape_key=lambda r: f"z{r.z}")
         self.blanks_step(s, records)
-        s.step("The output of each layer, in order.", *[_layer_line(r) for r in records])
+        shown = s.record_steps  # a re-solve for the checker needs the answers only
+        s.step("The output of each layer, in order.",
+               *[_layer_line(r) for r in records if shown])
         self.logits(s, records, logits_at, logits_as_probabilities)
         for r in records:
             self.counts(s, r, f"params.{r.layer.name}", f"macs.{r.layer.name}")
@@ -1007,15 +1009,16 @@ class MLP(NetworkKind):
         s.step("Parameters per layer: a Linear layer has in·out weights and out biases; a "
                "normalization layer has γ and β per feature (its running mean and variance are "
                "buffers, not parameters); activations, dropout and the loss have none.",
-               *[_params_line(r) for r in weighted])
+               *[_params_line(r) for r in weighted if shown])
         total = self.total(s, "params.total", [r.params for r in weighted], Sym("C"),
                            "number of parameters C")
         linears = [r for r in records if r.layer.family == "linear"]
         s.step(self.macs_convention(c, net, net.input_shape[0] if net.batched else 1),
-               *[_macs_line(r) for r in linears])
+               *[_macs_line(r) for r in linears if shown])
         total_macs = self.total(s, "macs.total", [r.macs for r in linears], Text("MACs"),
                                 "number of MACs")
-        self.table(s, net, records, z_column=True, totals=(total, total_macs))
+        if shown:
+            self.table(s, net, records, z_column=True, totals=(total, total_macs))
         self.memory(s, g, net, records, total, count_input)
 
     def logits(self, s: Solution, records: list[Record], at: str, as_probabilities: bool
