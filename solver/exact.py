@@ -343,7 +343,11 @@ def to_sympy(x: Any) -> Any:
         return x._sympy_()
     if isinstance(x, float):
         raise TypeError("floats are not exact; give the number as a decimal or fraction")
-    return sympy.sympify(x) if not isinstance(x, sympy.Basic) else x
+    if isinstance(x, sympy.Basic):
+        return x
+    if isinstance(x, str):  # text goes through solver.parse, never through sympify
+        raise TypeError(f"to_sympy takes exact values, not text ({x[:40]!r})")
+    return sympy.sympify(x, strict=True)  # numbers such as numpy's, nothing parsed
 
 
 def from_sympy(e: sympy.Basic) -> Scalar:
@@ -539,6 +543,8 @@ def fmt(x: Any) -> Any:
 
 def unicode(x: Any) -> str:
     """Exact scalar for the terminal: ``-1 - 2√3/3``, ``20/3``, ``η·γ``."""
+    if x is None:
+        return "undefined"
     if isinstance(x, bool):
         return "true" if x else "false"
     if is_rational(x):
@@ -555,6 +561,8 @@ def latex(x: Any) -> str:
     fast = _FAST_LATEX.get(type(x))
     if fast is not None:
         return fast(x)
+    if x is None:
+        return r"\text{undefined}"
     if isinstance(x, bool):
         return r"\text{true}" if x else r"\text{false}"
     if is_rational(x):
