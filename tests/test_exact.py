@@ -111,3 +111,10 @@ def test_shape_names_the_ragged_entry():
 def test_symbols_are_one_object_per_name():
     assert exact.symbol("eta") is exact.symbol("eta")
     assert exact.symbol("eta").is_real
+
+
+def test_to_sympy_never_parses_text():
+    """Text must go through solver.parse: handing it to sympify would evaluate it."""
+    with pytest.raises(TypeError):
+        exact.to_sympy("__import__('os').getcwd()")
+    assert exact.unicode(None) == "undefined" and exact.latex(None) == r"\text{undefined}"
