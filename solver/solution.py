@@ -240,7 +240,8 @@ class Solution:
         """The answers the problem asks for, in the order the kind produced them."""
         if self.ask is None:
             return list(self.answers.values())
-        return [a for a in self.answers.values() if any(_ask_matches(p, a.key) for p in self.ask)]
+        return [a for a in self.answers.values()
+                if any(pattern_matches(p, a.key) for p in self.ask)]
 
     def __getitem__(self, key: str) -> Any:
         return self.answers[key].value
@@ -256,6 +257,3 @@ def pattern_matches(pattern: str, key: str) -> bool:
     (``running_mean[t]``, ``<name>.params``): how ``ask`` and ``points`` name keys."""
     return pattern == key or Key(pattern, "text").matches(key)
 
-
-def _ask_matches(pattern: str, key: str) -> bool:
-    return pattern_matches(pattern, key)
