@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import sympy
+from sympy.core.function import AppliedUndef
 
 from . import exact
 from . import solve as solve_problem
@@ -243,10 +244,12 @@ class KeyedProblem:
 
 
 def _symbols_of(value: Any) -> set[str]:
+    """The symbols in a value, and the undefined functions it applies (σ in σ(h_t))."""
     names: set[str] = set()
     for x in exact.flatten(value) if isinstance(value, list) else [value]:
         if isinstance(x, sympy.Basic):
             names |= {s.name for s in x.free_symbols}
+            names |= {f"{f.func.__name__}()" for f in x.atoms(AppliedUndef)}  # see parse.Names
     return names
 
 

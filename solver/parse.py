@@ -247,7 +247,10 @@ class Names:
     """
 
     def __init__(self, symbols: Collection[str] | None) -> None:
-        self.symbols = None if symbols is None else frozenset(symbols)
+        #: names given as ``"sigma()"`` are functions the problem applies (σ(h_t)), not symbols
+        self.functions = frozenset(n[:-2] for n in symbols or () if n.endswith("()"))
+        self.symbols = None if symbols is None else frozenset(
+            n for n in symbols if not n.endswith("()"))
         folded: dict[str, list[str]] = {}
         for name in self.symbols or ():
             folded.setdefault(name.casefold(), []).append(name)
@@ -480,7 +483,7 @@ class _Parser:
         self.i += 1
         name = self.subscript(t.text)
         if self.is_op("("):
-            if name in FUNCTIONS:
+            if name in FUNCTIONS or name in self.names.functions:
                 return self.call(name, t.pos)
             if split := self.names.split_call(name):
                 pieces, fname = split
@@ -819,9 +822,18 @@ class _Evaluator:
                             f"{self.names.allowed()})", pos)
         return exact.symbol(resolved)
 
+    def applied(self, fname: str, values: list[Any], pos: int) -> Any:
+        """``f(x)`` for an undefined function f that the problem declares (its answer key is
+        written with it): a sympy application, compared by name like any symbol."""
+        if any(isinstance(v, list) or v is None for v in values):
+            raise self.fail(f"{fname} takes numbers or formulas, not a list or 'undefined'", pos)
+        return sympy.Function(fname)(*(exact.to_sympy(v) for v in values))
+
     def call(self, node: Node) -> Any:
         _, fname, args, pos = node
         if fname not in FUNCTIONS:
+            if fname in self.names.functions:  # a function the problem's answer names: σ(h_t)
+                return self.applied(fname, [self.eval(a) for a in args], pos)
             known = ", ".join(sorted(FUNCTIONS))
             raise self.fail(f"unknown function {fname!r} (known: {known})", pos)
         if len(args) not in ARITY[fname]:
@@ -912,7 +924,8 @@ def parse_expression(text: str, symbols: Collection[str] | None = None) -> Any:
     """An exact scalar (or nested list, for ``[..]``) from text.
 
     ``symbols``: the names the text may use (None allows any name, as problem
-    files do; a student's answer is limited to the names of its problem).
+    files do; a student's answer is limited to the names of its problem); a name
+    written ``"sigma()"`` is a function the problem applies, as in ``sigma(h_t)``.
     """
     if not isinstance(text, str):
         raise TypeError("parse_expression takes a string")

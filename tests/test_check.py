@@ -414,3 +414,20 @@ def test_template_grading_settings_load() -> None:
     assert not bad.problems
     assert "carry_forward must be a share of the points between 0 and 1" in str(bad.errors[0])
     assert "t.yaml:" in str(bad.errors[0])
+
+
+def test_a_function_the_key_applies_can_be_written_by_the_student(judge: Judge,
+                                                                  tmp_path: Path) -> None:
+    """IFT6135 1.1's answer is g_t = σ(h_t): σ is a function of the key, so a student may
+    apply it (as sigma or σ); other unknown functions stay unreadable."""
+    key = AnswerKey.load("problems/ift6135-rnn-decoding.yaml")
+
+    def verdict(text: str) -> str:
+        report = key.check(read_answers(write(tmp_path, {"rnn-equivalence": {"g_t": text}})),
+                           judge)
+        return next(r.verdict for r in report.results if r.key == "g_t")
+
+    assert verdict("sigma(h_t)") == "correct"
+    assert verdict("σ(h_t)") == "correct"
+    assert verdict("sigma(h_t + 1)") == "incorrect"
+    assert verdict("tanh(h_t)") == "unreadable"
