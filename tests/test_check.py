@@ -431,3 +431,20 @@ def test_a_function_the_key_applies_can_be_written_by_the_student(judge: Judge,
     assert verdict("σ(h_t)") == "correct"
     assert verdict("sigma(h_t + 1)") == "incorrect"
     assert verdict("tanh(h_t)") == "unreadable"
+
+
+@pytest.mark.parametrize("path", sorted(Path("problems").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_key_can_be_answered_with_its_own_json_value(path: Path, judge: Judge,
+                                                                  tmp_path: Path) -> None:
+    """What `solve --format json` prints as a value, written back as a student's answer, is
+    correct for every asked key of every shipped problem: no key is out of a student's reach."""
+    from solver import solve_paths
+    from solver.render import json as json_render
+
+    doc = json.loads(json_render.render(solve_paths([path])))
+    answers = {p["id"]: {key: (f"O({a['value']})" if a["type"] == "complexity" else a["value"])
+                         for key, a in p["answers"].items()} for p in doc["problems"]}
+    report = AnswerKey.load(path).check(read_answers(write(tmp_path, answers)), judge)
+    assert [(r.problem, r.key, r.feedback) for r in report.results
+            if r.verdict != "correct"] == []
+    assert report.score == report.max_score > 0
