@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from ..display import M
+from ..display import M, Sym, Text, m
 from ..given import GivenModel
 from ..solution import Key, Solution
 
@@ -73,8 +73,6 @@ class Kind:
 
     def show_givens(self, g: GivenModel) -> list[tuple[M, M]]:
         """The givens the problem states, as ``(label, value)`` maths for the top of a solution."""
-        from ..display import Sym, m
-
         out = []
         for name in type(g).model_fields:
             if name not in g.model_fields_set:  # a default the author did not write
@@ -92,8 +90,6 @@ class Kind:
 
 
 def _show(value: Any) -> M:
-    from ..display import Text, m
-
     if isinstance(value, bool):
         return Text("true" if value else "false")
     if isinstance(value, str):
