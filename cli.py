@@ -55,10 +55,17 @@ def _solve_all(paths: tuple[str, ...], only: tuple[str, ...]) -> tuple[list, lis
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="text",
-              show_default=True, help="Terminal text with Unicode maths, Markdown, or JSON.")
-@click.option("--only", multiple=True, metavar="ID",
-              help="Solve only the problem with this id (repeatable).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="text",
+    show_default=True,
+    help="Terminal text with Unicode maths, Markdown, or JSON.",
+)
+@click.option(
+    "--only", multiple=True, metavar="ID", help="Solve only the problem with this id (repeatable)."
+)
 @click.option("--no-steps", is_flag=True, help="Print the answers without the worked steps.")
 def solve(paths: tuple[str, ...], fmt: str, only: tuple[str, ...], no_steps: bool) -> None:
     """Solve problem files (a folder means every *.yaml in it)."""
@@ -71,14 +78,23 @@ def solve(paths: tuple[str, ...], fmt: str, only: tuple[str, ...], no_steps: boo
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="The Markdown file to write ('-' for standard output).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The Markdown file to write ('-' for standard output).",
+)
 @click.option("--only", multiple=True, metavar="ID", help="Export only these problem ids.")
 @click.option("--no-steps", is_flag=True, help="Answers only, without the worked steps.")
-@click.option("--questions", is_flag=True,
-              help="The questions alone (statements, givens, answer keys): a handout.")
-def export(paths: tuple[str, ...], output: str, only: tuple[str, ...], no_steps: bool,
-           questions: bool) -> None:
+@click.option(
+    "--questions",
+    is_flag=True,
+    help="The questions alone (statements, givens, answer keys): a handout.",
+)
+def export(
+    paths: tuple[str, ...], output: str, only: tuple[str, ...], no_steps: bool, questions: bool
+) -> None:
     """Write worked solutions as Markdown with LaTeX maths (GitHub, Jupyter, pandoc)."""
     from solver.render import markdown
 
@@ -101,8 +117,9 @@ class Share(click.ParamType):
 
     name = "share"
 
-    def convert(self, value: object, param: click.Parameter | None,
-                ctx: click.Context | None) -> Fraction:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Fraction:
         try:
             q = Fraction(str(value))
         except (ValueError, ZeroDivisionError):
@@ -115,32 +132,60 @@ class Share(click.ParamType):
 def _grading_options(f: object) -> object:
     """The options check and grade share: tolerances, carried-forward share, time limit."""
     options = [
-        click.option("--carry-forward", type=Share(), default="1/2", show_default=True,
-                     help="Share of a key's points for an answer that is right given the "
-                          "student's own earlier wrong answers (a problem's carry_forward "
-                          "setting wins)."),
-        click.option("--rtol", type=Share(), default="1/100", show_default=True, metavar="RATIO",
-                     help="Relative tolerance for real answers (a problem's tolerance wins)."),
-        click.option("--atol", type=float, default=1e-8, show_default=True,
-                     help="Absolute tolerance for real answers."),
-        click.option("--decimals", type=click.IntRange(0, 30), default=None,
-                     help="Fewest decimal places a rounded or truncated answer must show "
-                          "(default: at least 2 significant figures)."),
-        click.option("--timeout", type=click.FloatRange(0.05, 60), default=1.0,
-                     show_default=True,
-                     help="Seconds allowed for one symbolic comparison before it counts as wrong."),
-        click.option("--variants", "variants_dir", type=click.Path(file_okay=False),
-                     default=None,
-                     help="Folder of variant problem files, for answers files that name "
-                          "'variant: N'."),
+        click.option(
+            "--carry-forward",
+            type=Share(),
+            default="1/2",
+            show_default=True,
+            help="Share of a key's points for an answer that is right given the "
+            "student's own earlier wrong answers (a problem's carry_forward "
+            "setting wins).",
+        ),
+        click.option(
+            "--rtol",
+            type=Share(),
+            default="1/100",
+            show_default=True,
+            metavar="RATIO",
+            help="Relative tolerance for real answers (a problem's tolerance wins).",
+        ),
+        click.option(
+            "--atol",
+            type=float,
+            default=1e-8,
+            show_default=True,
+            help="Absolute tolerance for real answers.",
+        ),
+        click.option(
+            "--decimals",
+            type=click.IntRange(0, 30),
+            default=None,
+            help="Fewest decimal places a rounded or truncated answer must show "
+            "(default: at least 2 significant figures).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.05, 60),
+            default=1.0,
+            show_default=True,
+            help="Seconds allowed for one symbolic comparison before it counts as wrong.",
+        ),
+        click.option(
+            "--variants",
+            "variants_dir",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Folder of variant problem files, for answers files that name 'variant: N'.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)  # type: ignore[operator]
     return f
 
 
-def _settings(carry_forward: Fraction, rtol: Fraction, atol: float, decimals: int | None,
-              timeout: float) -> Any:
+def _settings(
+    carry_forward: Fraction, rtol: Fraction, atol: float, decimals: int | None, timeout: float
+) -> Any:
     from solver.check import Settings
     from solver.compare import Tolerance
 
@@ -150,12 +195,26 @@ def _settings(carry_forward: Fraction, rtol: Fraction, atol: float, decimals: in
 @main.command()
 @click.argument("problems", type=click.Path())
 @click.argument("answers", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text",
-              show_default=True,
-              help="A table for the terminal, SPEC's JSON, or Gradescope's results.json.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    default="text",
+    show_default=True,
+    help="A table for the terminal, SPEC's JSON, or Gradescope's results.json.",
+)
 @_grading_options
-def check(problems: str, answers: str, fmt: str, carry_forward: Fraction, rtol: Fraction,
-          atol: float, decimals: int | None, timeout: float, variants_dir: str | None) -> None:
+def check(
+    problems: str,
+    answers: str,
+    fmt: str,
+    carry_forward: Fraction,
+    rtol: Fraction,
+    atol: float,
+    decimals: int | None,
+    timeout: float,
+    variants_dir: str | None,
+) -> None:
     """Check one student's ANSWERS file against the solved PROBLEMS.
 
     Exit 0 when every answer is correct, 1 when something is wrong or missing,
@@ -180,16 +239,42 @@ def check(problems: str, answers: str, fmt: str, carry_forward: Fraction, rtol: 
 @main.command()
 @click.argument("problems", type=click.Path())
 @click.argument("submissions_dir", type=click.Path())
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default="grades.csv",
-              show_default=True, help="The CSV file to write: one row per submission.")
-@click.option("--results-dir", type=click.Path(file_okay=False), default=None,
-              help="Also write a Gradescope results.json per submission, in DIR/<file name>/.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes grading in parallel.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="grades.csv",
+    show_default=True,
+    help="The CSV file to write: one row per submission.",
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write a Gradescope results.json per submission, in DIR/<file name>/.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes grading in parallel.",
+)
 @_grading_options
-def grade(problems: str, submissions_dir: str, output: str, results_dir: str | None, jobs: int,
-          carry_forward: Fraction, rtol: Fraction, atol: float, decimals: int | None,
-          timeout: float, variants_dir: str | None) -> None:
+def grade(
+    problems: str,
+    submissions_dir: str,
+    output: str,
+    results_dir: str | None,
+    jobs: int,
+    carry_forward: Fraction,
+    rtol: Fraction,
+    atol: float,
+    decimals: int | None,
+    timeout: float,
+    variants_dir: str | None,
+) -> None:
     """Check every answers file (*.yaml) in SUBMISSIONS_DIR against PROBLEMS.
 
     A file that cannot be read still gets its row, with the reason in 'status'.
@@ -201,18 +286,21 @@ def grade(problems: str, submissions_dir: str, output: str, results_dir: str | N
     key = AnswerKey.load(problems, settings)
     _report(key.errors)
     files = grade_mod.submissions(submissions_dir)
-    outcomes = grade_mod.grade(problems, files, settings=settings, jobs=jobs,
-                               variants_dir=variants_dir)
+    outcomes = grade_mod.grade(
+        problems, files, settings=settings, jobs=jobs, variants_dir=variants_dir
+    )
     grade_mod.write_csv(outcomes, key, output)
     if results_dir:
         grade_mod.write_results(outcomes, results_dir, key)
     broken = sum(o.report is None for o in outcomes)
     scores = [float(o.report.score) for o in outcomes if o.report is not None]
     mean = f", mean score {sum(scores) / len(scores):.2f}" if scores else ""
-    click.echo(f"graded {len(outcomes)} submissions ({broken} could not be read){mean}; "
-               f"wrote {output}" + (f" and {Path(results_dir) / '*' / 'results.json'}"
-                                        if results_dir else ""),
-               err=True)
+    click.echo(
+        f"graded {len(outcomes)} submissions ({broken} could not be read){mean}; "
+        f"wrote {output}"
+        + (f" and {Path(results_dir) / '*' / 'results.json'}" if results_dir else ""),
+        err=True,
+    )
     if key.errors:
         sys.exit(2)
 
@@ -238,16 +326,24 @@ def new(kind: str) -> None:
 
 def _known(kind: str) -> None:
     if kind not in kinds.names():
-        raise DlsolveError(f"unknown kind {kind!r}; 'dlsolve kinds' lists them",
-                           field="KIND")
+        raise DlsolveError(f"unknown kind {kind!r}; 'dlsolve kinds' lists them", field="KIND")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True, help="auto uses CUDA when PyTorch sees it, else the CPU.")
-@click.option("-v", "--verbose", is_flag=True,
-              help="List every answer with its verdict and largest difference.")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto uses CUDA when PyTorch sees it, else the CPU.",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="List every answer with its verdict and largest difference.",
+)
 def verify(paths: tuple[str, ...], device: str, verbose: bool) -> None:
     """Recompute every answer with a numeric meaning with PyTorch (float64) and compare.
 
@@ -265,28 +361,62 @@ def verify(paths: tuple[str, ...], device: str, verbose: bool) -> None:
 
 @main.command()
 @click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--trials", type=click.IntRange(min=1),
-              help="Trials per model and variant (or random matrices for rnn-vanishing), "
-                   "instead of the file's.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Epochs per trial, instead of the "
-                                                             "file's.")
-@click.option("--dataset", type=click.Choice(["fashion-mnist", "digits"]),
-              help="Dataset instead of the file's; digits needs no files and no network.")
-@click.option("--seed", type=click.IntRange(min=0), help="Base seed instead of the file's "
-                                                           "(trial t uses seed + t).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder with the Fashion-MNIST IDX files (*-ubyte or *-ubyte.gz); "
-                   "else the cache folder, else a download.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True, help="auto uses CUDA when PyTorch sees it, else the CPU.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="The Markdown report; REPORT.json and the PNG plots go beside it "
-                   "[default: out/<experiment>/REPORT.md].")
-@click.option("-q", "--quiet", is_flag=True,
-              help="No progress bars (they are off anyway when stderr is not a terminal).")
-def reproduce(experiment: Path, trials: int | None, epochs: int | None, dataset: str | None,
-              seed: int | None, data_dir: Path | None, device: str, output: Path | None,
-              quiet: bool) -> None:
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    help="Trials per model and variant (or random matrices for rnn-vanishing), "
+    "instead of the file's.",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="Epochs per trial, instead of the file's."
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(["fashion-mnist", "digits"]),
+    help="Dataset instead of the file's; digits needs no files and no network.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Base seed instead of the file's (trial t uses seed + t).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder with the Fashion-MNIST IDX files (*-ubyte or *-ubyte.gz); "
+    "else the cache folder, else a download.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto uses CUDA when PyTorch sees it, else the CPU.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Markdown report; REPORT.json and the PNG plots go beside it "
+    "[default: out/<experiment>/REPORT.md].",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress bars (they are off anyway when stderr is not a terminal).",
+)
+def reproduce(
+    experiment: Path,
+    trials: int | None,
+    epochs: int | None,
+    dataset: str | None,
+    seed: int | None,
+    data_dir: Path | None,
+    device: str,
+    output: Path | None,
+    quiet: bool,
+) -> None:
     """Run a training experiment and write its report (SPEC section 5).
 
     Prints the results table and the files written. Exit 1 when a claim the
@@ -295,8 +425,17 @@ def reproduce(experiment: Path, trials: int | None, epochs: int | None, dataset:
     """
     from solver.verify.experiments import reproduce as run
 
-    result, written = run(experiment, trials=trials, epochs=epochs, dataset=dataset, seed=seed,
-                          data_dir=data_dir, device=device, output=output, progress=not quiet)
+    result, written = run(
+        experiment,
+        trials=trials,
+        epochs=epochs,
+        dataset=dataset,
+        seed=seed,
+        data_dir=data_dir,
+        device=device,
+        output=output,
+        progress=not quiet,
+    )
     click.echo(result.summary)
     for claim in result.claims:
         click.echo(f"{'holds' if claim.holds else 'FAILS'}: {claim.text} ({claim.detail})")
@@ -307,12 +446,19 @@ def reproduce(experiment: Path, trials: int | None, epochs: int | None, dataset:
 
 @main.command()
 @click.argument("problems", type=click.Path(dir_okay=False))
-@click.option("-n", "count", type=click.IntRange(1, 10_000), required=True,
-              help="How many variants to write.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="The same seed gives the same variants.")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="The folder to write the variants into (created if needed).")
+@click.option(
+    "-n", "count", type=click.IntRange(1, 10_000), required=True, help="How many variants to write."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="The same seed gives the same variants."
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The folder to write the variants into (created if needed).",
+)
 def variants(problems: str, count: int, seed: int, output: str) -> None:
     """Write COUNT randomized versions of PROBLEMS: new numbers, nice answers.
 
@@ -325,8 +471,7 @@ def variants(problems: str, count: int, seed: int, output: str) -> None:
     written, warnings = variants_mod.write(problems, count, seed, output)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"wrote {count} variants of {problems} to {output} ({len(written)} files)",
-               err=True)
+    click.echo(f"wrote {count} variants of {problems} to {output} ({len(written)} files)", err=True)
 
 
 if __name__ == "__main__":

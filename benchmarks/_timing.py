@@ -23,8 +23,14 @@ def median_seconds(args: list[str], repeat: int = 5) -> float:
     times = []
     for i in range(repeat + 1):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, *args], cwd=ROOT, check=True, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, *args],
+            cwd=ROOT,
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if i:  # the first run only warms the bytecode cache
             times.append(time.perf_counter() - t0)
     return statistics.median(times)

@@ -34,8 +34,10 @@ from solver.verify.models import BatchNorm
 
 GOAL = 1.3
 #: the BN inputs of each model on 1x28x28 images at batch size 128 (see models.mlp / models.cnn)
-SHAPES = {"mlp": [(128, 256), (128, 128)],
-          "cnn": [(128, 16, 28, 28), (128, 32, 14, 14), (128, 128)]}
+SHAPES = {
+    "mlp": [(128, 256), (128, 128)],
+    "cnn": [(128, 16, 28, 28), (128, 32, 14, 14), (128, 128)],
+}
 
 
 def step_seconds(layer: nn.Module, x: torch.Tensor, upstream: torch.Tensor) -> float:
@@ -47,8 +49,10 @@ def step_seconds(layer: nn.Module, x: torch.Tensor, upstream: torch.Tensor) -> f
 def bn_ratio(shape: tuple[int, ...], rounds: int, per_round: int) -> tuple[float, float]:
     """Median seconds per training step of (scratch, torch), alternating blocks of steps."""
     features = shape[1]
-    layers = {"scratch": BatchNorm(features),
-              "torch": (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(features)}
+    layers = {
+        "scratch": BatchNorm(features),
+        "torch": (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(features),
+    }
     x = torch.randn(shape, requires_grad=True)
     upstream = torch.randn(shape)
     times: dict[str, list[float]] = {k: [] for k in layers}
@@ -62,8 +66,10 @@ def bn_ratio(shape: tuple[int, ...], rounds: int, per_round: int) -> tuple[float
 
 
 def bench_layers(rounds: int, per_round: int) -> None:
-    print(f"BatchNorm training step (forward + backward), CPU, {torch.get_num_threads()} "
-          f"thread(s), median of {rounds * per_round} steps each")
+    print(
+        f"BatchNorm training step (forward + backward), CPU, {torch.get_num_threads()} "
+        f"thread(s), median of {rounds * per_round} steps each"
+    )
     print(f"{'shape':>22} {'scratch ms':>11} {'torch ms':>9} {'ratio':>6}")
     totals = {}
     for model, shapes in SHAPES.items():
@@ -75,8 +81,10 @@ def bench_layers(rounds: int, per_round: int) -> None:
         totals[model] = ours / theirs
     for model, ratio in totals.items():
         verdict = "meets" if ratio <= GOAL else "misses"
-        print(f"ratio scratch/torch, all BN layers of the {model}: {ratio:.2f} "
-              f"({verdict} the goal ≤ {GOAL})")
+        print(
+            f"ratio scratch/torch, all BN layers of the {model}: {ratio:.2f} "
+            f"({verdict} the goal ≤ {GOAL})"
+        )
 
 
 def fashion_shaped(samples: int, data_dir: Path | None) -> tuple[data.Dataset, str]:
@@ -88,28 +96,45 @@ def fashion_shaped(samples: int, data_dir: Path | None) -> tuple[data.Dataset, s
         x = rng.integers(0, 256, (samples, 1, 28, 28)).astype(np.float32) / 255
         y = rng.integers(0, 10, samples)
         test = slice(0, 1000)
-        return (data.standardized("random", x, y, x[test], y[test], 10),
-                f"random images of Fashion-MNIST's shape ({samples} of 1x28x28)")
+        return (
+            data.standardized("random", x, y, x[test], y[test], 10),
+            f"random images of Fashion-MNIST's shape ({samples} of 1x28x28)",
+        )
 
 
-def epoch_seconds(ds: data.Dataset, tensors: experiments.Tensors, model: str, variant: str,
-                  batchnorm: str, epochs: int) -> list[float]:
+def epoch_seconds(
+    ds: data.Dataset,
+    tensors: experiments.Tensors,
+    model: str,
+    variant: str,
+    batchnorm: str,
+    epochs: int,
+) -> list[float]:
     """The timed training passes of one seeded run, exactly as ``reproduce`` measures them."""
     spec = experiments.TrainingSpec(
-        experiment="bench", dataset="digits", models=[model], variants=[variant],
-        batchnorm=batchnorm, trials=1, epochs=epochs,
-        optimizer=experiments.Optimizer(lr=0.05, momentum=0.9))
+        experiment="bench",
+        dataset="digits",
+        models=[model],
+        variants=[variant],
+        batchnorm=batchnorm,
+        trials=1,
+        epochs=epochs,
+        optimizer=experiments.Optimizer(lr=0.05, momentum=0.9),
+    )
     cpu = torch.device("cpu")
     experiments.warm_up(spec, ds, tensors, cpu)
     progress = experiments.Progress(epochs, "bench", enabled=False)
-    return experiments.train_one(spec, ds, tensors, model, variant, 0, cpu, progress
-                                 ).curves["seconds"]
+    return experiments.train_one(spec, ds, tensors, model, variant, 0, cpu, progress).curves[
+        "seconds"
+    ]
 
 
 def bench_epochs(ds: data.Dataset, label: str, rounds: int, epochs: int) -> None:
     """Median seconds per epoch; scratch and torch BatchNorm alternate round by round."""
-    print(f"\nseconds per training epoch, CPU, {label}: {len(ds.y_train)} images, batch 128, "
-          f"median of {rounds * epochs} epochs")
+    print(
+        f"\nseconds per training epoch, CPU, {label}: {len(ds.y_train)} images, batch 128, "
+        f"median of {rounds * epochs} epochs"
+    )
     print(f"{'model':>5} {'variant':>8} {'scratch BN':>11} {'torch BN':>9} {'ratio':>6}")
     tensors = experiments.Tensors.of(ds, torch.device("cpu"))
     for model in ("mlp", "cnn"):
@@ -123,16 +148,19 @@ def bench_epochs(ds: data.Dataset, label: str, rounds: int, epochs: int) -> None
             if variant == "none":
                 print(f"{model:>5} {variant:>8} {'':>11} {med['torch']:9.3f}")
             else:
-                print(f"{model:>5} {variant:>8} {med['scratch']:11.3f} {med['torch']:9.3f} "
-                      f"{med['scratch'] / med['torch']:6.2f}")
+                print(
+                    f"{model:>5} {variant:>8} {med['scratch']:11.3f} {med['torch']:9.3f} "
+                    f"{med['scratch'] / med['torch']:6.2f}"
+                )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, 6000 images")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--samples", type=int, default=60000,
-                        help="random images when Fashion-MNIST is not there")
+    parser.add_argument(
+        "--samples", type=int, default=60000, help="random images when Fashion-MNIST is not there"
+    )
     parser.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST IDX files")
     args = parser.parse_args()
     if args.threads:

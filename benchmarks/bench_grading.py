@@ -46,8 +46,10 @@ def _decimal(x: Any, places: int) -> Any:
 
 def _latex(v: Any) -> str:
     if isinstance(v, list) and v and isinstance(v[0], list):
-        rows = [" & ".join(exact.latex(x) if x is not None else r"\text{undefined}" for x in r)
-                for r in v]
+        rows = [
+            " & ".join(exact.latex(x) if x is not None else r"\text{undefined}" for x in r)
+            for r in v
+        ]
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
     if isinstance(v, list):
         return _matlab(v)
@@ -56,10 +58,17 @@ def _latex(v: Any) -> str:
 
 def _matlab(v: Any) -> str:
     if isinstance(v, list) and v and isinstance(v[0], list):
-        return "[" + "; ".join(" ".join(exact.fmt(x).replace(" ", "") if x is not None
-                                        else "nan" for x in r) for r in v) + "]"
-    return "[" + " ".join(exact.fmt(x).replace(" ", "") if x is not None else "nan"
-                          for x in v) + "]"
+        return (
+            "["
+            + "; ".join(
+                " ".join(exact.fmt(x).replace(" ", "") if x is not None else "nan" for x in r)
+                for r in v
+            )
+            + "]"
+        )
+    return (
+        "[" + " ".join(exact.fmt(x).replace(" ", "") if x is not None else "nan" for x in v) + "]"
+    )
 
 
 def written(a: Answer, value: Any, rng: random.Random) -> Any:
@@ -106,8 +115,13 @@ def perturbed(value: Any, rng: random.Random) -> Any:
     return (value if value is not None else 0) + 1
 
 
-def student_sheet(solutions: list[Solution], buggy: dict[str, list[Solution]],
-                  problems: dict[str, Any], rng: random.Random, i: int) -> dict[str, Any]:
+def student_sheet(
+    solutions: list[Solution],
+    buggy: dict[str, list[Solution]],
+    problems: dict[str, Any],
+    rng: random.Random,
+    i: int,
+) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for s in solutions:
         mine: dict[str, Any] = {}
@@ -212,8 +226,9 @@ def main() -> None:
     ap.add_argument("--problems", default=DEFAULT_PROBLEMS, help="a shipped problem set")
     ap.add_argument("--students", type=int, default=300, help="size of the generated class")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes for dlsolve")
-    ap.add_argument("--naive", type=int, default=30,
-                    help="submissions graded the naive way (it is slow)")
+    ap.add_argument(
+        "--naive", type=int, default=30, help="submissions graded the naive way (it is slow)"
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the generated class")
     args = ap.parse_args()
 
@@ -222,8 +237,10 @@ def main() -> None:
         per_sheet = make_class(args.problems, args.students, folder, args.seed)
         files = sorted(folder.glob("*.yaml"))
         total = per_sheet * len(files)
-        print(f"class: {len(files)} submissions × {per_sheet} answers = {total} answers "
-              f"({args.problems})")
+        print(
+            f"class: {len(files)} submissions × {per_sheet} answers = {total} answers "
+            f"({args.problems})"
+        )
 
         start = time.perf_counter()
         outcomes = grade(args.problems, files, jobs=args.jobs)
@@ -232,18 +249,23 @@ def main() -> None:
         for o in outcomes:
             for r in o.report.results if o.report else []:
                 verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
-        print(f"dlsolve grade --jobs {args.jobs}: {fast:.2f} s, {total / fast:,.0f} answers/s "
-              f"(goal ≥ 500); verdicts: " + ", ".join(f"{k} {v}" for k, v in
-                                                      sorted(verdicts.items())))
+        print(
+            f"dlsolve grade --jobs {args.jobs}: {fast:.2f} s, {total / fast:,.0f} answers/s "
+            f"(goal ≥ 500); verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items()))
+        )
 
         sample = files[: args.naive]
         start = time.perf_counter()
         seen = naive_grade(args.problems, sample)
         slow = time.perf_counter() - start
-        print(f"naive (sympy.simplify on every answer, 1 process, {len(sample)} submissions): "
-              f"{slow:.2f} s, {seen / slow:,.0f} answers/s")
-        print(f"speed-up: {(total / fast) / (seen / slow):,.0f}× "
-              f"(per process: {(total / fast / args.jobs) / (seen / slow):,.0f}×)")
+        print(
+            f"naive (sympy.simplify on every answer, 1 process, {len(sample)} submissions): "
+            f"{slow:.2f} s, {seen / slow:,.0f} answers/s"
+        )
+        print(
+            f"speed-up: {(total / fast) / (seen / slow):,.0f}× "
+            f"(per process: {(total / fast / args.jobs) / (seen / slow):,.0f}×)"
+        )
 
 
 if __name__ == "__main__":

@@ -27,9 +27,13 @@ def write_problem(n: int, path: Path, seed: int = 0) -> None:
     gamma = [rng.randint(1, 4) for _ in range(n)]
     beta = [rng.randint(-2, 2) for _ in range(n)]
     given = {"X": X, "gamma": gamma, "beta": beta, "eps": 0}
-    doc = {"title": f"{n}x{n}", "problems": [
-        {"id": "layernorm", "kind": "layernorm", "given": given},
-        {"id": "batchnorm", "kind": "batchnorm", "given": given}]}
+    doc = {
+        "title": f"{n}x{n}",
+        "problems": [
+            {"id": "layernorm", "kind": "layernorm", "given": given},
+            {"id": "batchnorm", "kind": "batchnorm", "given": given},
+        ],
+    }
     path.write_text(yaml.safe_dump(doc, default_flow_style=None))
 
 
@@ -43,8 +47,10 @@ def main() -> None:
             t_big = median_seconds(["cli.py", "solve", str(big), *extra])
             ratio = t_big / t_small
             verdict = "met" if ratio <= GOAL else "NOT met"
-            print(f"{label:4}: 2x2 {t_small:.3f} s, 128x128 {t_big:.3f} s, "
-                  f"ratio {ratio:.2f} (goal ≤ {GOAL}: {verdict})")
+            print(
+                f"{label:4}: 2x2 {t_small:.3f} s, 128x128 {t_big:.3f} s, "
+                f"ratio {ratio:.2f} (goal ≤ {GOAL}: {verdict})"
+            )
 
 
 if __name__ == "__main__":

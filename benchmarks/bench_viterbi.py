@@ -36,8 +36,9 @@ def random_chain(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return logP[1:], logP[0]
 
 
-def naive_viterbi(logP: list[list[float]], init: list[float], steps: int
-                  ) -> tuple[list[list[float]], list[list[int]]]:
+def naive_viterbi(
+    logP: list[list[float]], init: list[float], steps: int
+) -> tuple[list[list[float]], list[list[int]]]:
     """``steps`` steps of the recurrence as a double loop over j and i, in plain Python."""
     n = len(init)
     log_delta, back = [list(init)], [[0] * n]
@@ -71,12 +72,15 @@ def run(n: int, t: int, naive_steps: int, seed: int = 0, repeat: int = 3) -> flo
     per_step = (time.perf_counter() - start) / steps
     naive = per_step * (t - 1)
 
-    agree = np.allclose(np.array(naive_delta), log_delta[: steps + 1], rtol=0, atol=1e-9) and \
-        np.array_equal(np.array(naive_back[1:]), back[1: steps + 1])
+    agree = np.allclose(
+        np.array(naive_delta), log_delta[: steps + 1], rtol=0, atol=1e-9
+    ) and np.array_equal(np.array(naive_back[1:]), back[1 : steps + 1])
     print(f"Viterbi, N = {n} words, T = {t} steps ({(t - 1) * n * n:,} log-space additions)")
     print(f"  numeric path (numpy, blocked, best of {repeat}): {numeric:8.3f} s")
-    print(f"  naive double loop, plain Python: {per_step:8.3f} s per step, measured on "
-          f"{steps} of the {t - 1} steps")
+    print(
+        f"  naive double loop, plain Python: {per_step:8.3f} s per step, measured on "
+        f"{steps} of the {t - 1} steps"
+    )
     print(f"    extrapolated to all {t - 1} steps:               {naive:8.1f} s")
     print(f"  both agree on the steps the naive loop ran: {'yes' if agree else 'NO'}")
     ratio = naive / numeric
@@ -90,8 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="number of words N")
     parser.add_argument("--t", type=int, default=100, help="number of steps T")
-    parser.add_argument("--naive-steps", type=int, default=3,
-                        help="steps of the naive loop to time (then extrapolated)")
+    parser.add_argument(
+        "--naive-steps",
+        type=int,
+        default=3,
+        help="steps of the naive loop to time (then extrapolated)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     run(args.n, args.t, args.naive_steps, args.seed)

@@ -48,8 +48,13 @@ class SolvedSet:
     text: str | None = None
 
 
-def solve(problem: Problem, overrides: Mapping[str, Any] | None = None, *,
-          record_steps: bool = True, **options: Any) -> Solution:
+def solve(
+    problem: Problem,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    record_steps: bool = True,
+    **options: Any,
+) -> Solution:
     """Solve one problem. ``overrides`` replace answers by given values (error carried
     forward); ``options`` select a kind's misconception; ``record_steps=False`` keeps the
     answers only (the checker's re-solves). Raises DlsolveError."""
@@ -78,10 +83,15 @@ def solve_set(ps: ProblemSet, only: Iterable[str] | None = None) -> SolvedSet:
         except DlsolveError as err:
             out.errors.append(err)
         except Exception as err:  # a bug in a kind: still one sentence, and the rest solves
-            out.errors.append(DlsolveError(
-                f"dlsolve failed on this problem ({type(err).__name__}: {err}); this is a bug, "
-                "please report it with the problem", file=problem.file, line=problem.line,
-                problem=problem.id))
+            out.errors.append(
+                DlsolveError(
+                    f"dlsolve failed on this problem ({type(err).__name__}: {err}); this is a bug, "
+                    "please report it with the problem",
+                    file=problem.file,
+                    line=problem.line,
+                    problem=problem.id,
+                )
+            )
     return out
 
 
@@ -96,8 +106,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def solve_paths(paths: Iterable[str | Path], only: Iterable[str] | None = None
-                ) -> list[SolvedSet]:
+def solve_paths(paths: Iterable[str | Path], only: Iterable[str] | None = None) -> list[SolvedSet]:
     """Load and solve files and folders; a file that cannot be read becomes an error entry."""
     results = []
     for p in expand_paths(paths):

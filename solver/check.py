@@ -86,10 +86,17 @@ class Result:
     misconception: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"problem": self.problem, "key": self.key, "verdict": self.verdict,
-                "points": number(self.points), "max_points": number(self.max_points),
-                "expected": self.expected, "given": self.given, "feedback": self.feedback,
-                "misconception": self.misconception}
+        return {
+            "problem": self.problem,
+            "key": self.key,
+            "verdict": self.verdict,
+            "points": number(self.points),
+            "max_points": number(self.max_points),
+            "expected": self.expected,
+            "given": self.given,
+            "feedback": self.feedback,
+            "misconception": self.misconception,
+        }
 
 
 @dataclass
@@ -116,9 +123,12 @@ class Report:
         return all(r.verdict == "correct" for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
-        return {"student": self.student, "score": number(self.score),
-                "max_score": number(self.max_score),
-                "results": [r.to_json() for r in self.results]}
+        return {
+            "student": self.student,
+            "score": number(self.score),
+            "max_score": number(self.max_score),
+            "results": [r.to_json() for r in self.results],
+        }
 
 
 def number(x: Fraction) -> int | float:
@@ -160,8 +170,11 @@ def read_answers(path: str | Path) -> AnswersFile:
     p = Path(path)
     try:
         if p.stat().st_size > MAX_ANSWERS_BYTES:
-            raise DlsolveError(f"the file is larger than {MAX_ANSWERS_BYTES // 1_000_000} MB, "
-                               "too large for an answers file", file=str(path))
+            raise DlsolveError(
+                f"the file is larger than {MAX_ANSWERS_BYTES // 1_000_000} MB, "
+                "too large for an answers file",
+                file=str(path),
+            )
     except FileNotFoundError:
         raise DlsolveError("no such file", file=str(path)) from None
     except OSError as err:
@@ -171,25 +184,38 @@ def read_answers(path: str | Path) -> AnswersFile:
     except (OSError, UnicodeDecodeError) as err:
         raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
     if nesting_bound(text) > MAX_NESTING:
-        raise DlsolveError(f"the YAML is nested (or indented) more than {MAX_NESTING} levels "
-                           "deep", file=str(path))
+        raise DlsolveError(
+            f"the YAML is nested (or indented) more than {MAX_NESTING} levels deep", file=str(path)
+        )
     doc = read_yaml(text, str(path))
     data = doc.data
     if not isinstance(data, dict):
-        raise doc.error("an answers file is a mapping with 'answers:' (and optionally "
-                        "'student:')")
+        raise doc.error("an answers file is a mapping with 'answers:' (and optionally 'student:')")
     answers = data.get("answers")
     if not isinstance(answers, dict):
-        raise doc.error("'answers' must map problem ids to their answers, such as "
-                        "'answers: {layernorm: {mean: [6, 3, 2]}}'", ("answers",))
-    warnings = [f"{doc.file}:{doc.line((k,))}: unknown field {k!r} (an answers file has "
-                f"{', '.join(ANSWERS_FIELDS)})" for k in data if k not in ANSWERS_FIELDS]
+        raise doc.error(
+            "'answers' must map problem ids to their answers, such as "
+            "'answers: {layernorm: {mean: [6, 3, 2]}}'",
+            ("answers",),
+        )
+    warnings = [
+        f"{doc.file}:{doc.line((k,))}: unknown field {k!r} (an answers file has "
+        f"{', '.join(ANSWERS_FIELDS)})"
+        for k in data
+        if k not in ANSWERS_FIELDS
+    ]
     student = data.get("student")
     variant = data.get("variant")
     if variant is not None and (isinstance(variant, (bool, list, dict))):
         raise doc.error("'variant' must be a number or a name", ("variant",))
-    return AnswersFile(str(path), str(student) if student not in (None, "") else p.stem,
-                       answers, doc, variant, warnings)
+    return AnswersFile(
+        str(path),
+        str(student) if student not in (None, "") else p.stem,
+        answers,
+        doc,
+        variant,
+        warnings,
+    )
 
 
 # --------------------------------------------------------------------------- the answer key
@@ -227,8 +253,7 @@ class KeyedProblem:
                 return value
         return Fraction(1)
 
-    def resolve(self, overrides: Mapping[str, Any], options: Mapping[str, Any]
-                ) -> Solution | None:
+    def resolve(self, overrides: Mapping[str, Any], options: Mapping[str, Any]) -> Solution | None:
         """The problem solved again from a student's values (None if the kind cannot)."""
         fp = _fingerprint(overrides, options)
         if fp not in self._cache:
@@ -236,8 +261,9 @@ class KeyedProblem:
                 self._cache.clear()
             try:
                 with time_limit(max(2 * self.timeout, 0.5)):
-                    self._cache[fp] = solve_problem(self.problem, overrides=dict(overrides),
-                                                    record_steps=False, **options)
+                    self._cache[fp] = solve_problem(
+                        self.problem, overrides=dict(overrides), record_steps=False, **options
+                    )
             except (Exception, Overrun):  # a kind fed a student's odd values may fail any way
                 self._cache[fp] = None
         return self._cache[fp]
@@ -293,12 +319,20 @@ class AnswerKey:
                 except Exception:  # a misconception that does not apply to these givens
                     continue
             tol = settings.tolerance.updated(problem.tolerance)
-            share = (problem.carry_forward if problem.carry_forward is not None
-                     else settings.carry_forward)
+            share = (
+                problem.carry_forward
+                if problem.carry_forward is not None
+                else settings.carry_forward
+            )
             self.problems[problem.id] = KeyedProblem(
-                problem, solution, buggy,
+                problem,
+                solution,
+                buggy,
                 _problem_symbols(problem, [solution, *(b for _, _, b in buggy)]),
-                tol, share, settings.timeout)
+                tol,
+                share,
+                settings.timeout,
+            )
 
     @classmethod
     def load(cls, path: str | Path, settings: Settings | None = None) -> AnswerKey:
@@ -310,14 +344,16 @@ class AnswerKey:
 
     def check(self, answers: AnswersFile, judge: Judge) -> Report:
         """Check one student's answers file against this key."""
-        report = Report(answers.student, answers.path, self.path, [], list(answers.warnings),
-                        answers.variant)
+        report = Report(
+            answers.student, answers.path, self.path, [], list(answers.warnings), answers.variant
+        )
         for pid in answers.answers:
             if pid not in self.problems:
                 hint = difflib.get_close_matches(str(pid), list(self.problems), n=1)
                 report.warnings.append(
                     f"{answers.path}:{answers.doc.line(('answers', pid))}: there is no problem "
-                    f"{pid!r} in {self.path}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                    f"{pid!r} in {self.path}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                )
         for kp in self.problems.values():
             report.results += check_problem(kp, answers, judge, report.warnings)
         return report
@@ -335,16 +371,19 @@ class _Read:
     result: Result | None = None
 
 
-def _student_keys(kp: KeyedProblem, answers: AnswersFile, warnings: list[str]
-                  ) -> dict[str, str] | str:
+def _student_keys(
+    kp: KeyedProblem, answers: AnswersFile, warnings: list[str]
+) -> dict[str, str] | str:
     """Asked key -> the key as the student wrote it (or a reason the problem is unreadable)."""
     pid = kp.problem.id
     given = answers.answers.get(pid)
     if given is None:
         return {}
     if not isinstance(given, dict):
-        return (f"the answers for problem {pid!r} must map answer keys to values "
-                f"(line {answers.doc.line(('answers', pid))})")
+        return (
+            f"the answers for problem {pid!r} must map answer keys to values "
+            f"(line {answers.doc.line(('answers', pid))})"
+        )
     asked = [a.key for a in kp.asked]
     folded = {"".join(k.split()).casefold(): k for k in asked}
     out: dict[str, str] = {}
@@ -352,18 +391,24 @@ def _student_keys(kp: KeyedProblem, answers: AnswersFile, warnings: list[str]
         key = written if written in asked else folded.get("".join(str(written).split()).casefold())
         if key is None:
             hint = difflib.get_close_matches(str(written), asked, n=1)
-            what = "is not asked" if any(d.matches(str(written)) for d in
-                                         kp.solution.keys) else "is not an answer key"
-            warnings.append(f"{answers.path}:{answers.doc.line(('answers', pid, written))}: "
-                            f"problem {pid!r}: {written!r} {what}"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            what = (
+                "is not asked"
+                if any(d.matches(str(written)) for d in kp.solution.keys)
+                else "is not an answer key"
+            )
+            warnings.append(
+                f"{answers.path}:{answers.doc.line(('answers', pid, written))}: "
+                f"problem {pid!r}: {written!r} {what}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            )
             continue
         out[key] = written
     return out
 
 
-def check_problem(kp: KeyedProblem, answers: AnswersFile, judge: Judge,
-                  warnings: list[str]) -> list[Result]:
+def check_problem(
+    kp: KeyedProblem, answers: AnswersFile, judge: Judge, warnings: list[str]
+) -> list[Result]:
     """Verdicts for every asked key of one problem."""
     pid = kp.problem.id
     written = _student_keys(kp, answers, warnings)
@@ -384,14 +429,25 @@ def check_problem(kp: KeyedProblem, answers: AnswersFile, judge: Judge,
             with time_limit(kp.timeout):
                 item.value = read(a, item.raw, kp.symbols)
         except Unreadable as err:
-            item.result = _result(kp, a, "unreadable", Fraction(0), item.raw,
-                                  f"Could not read this answer (line {line}): "
-                                  f"{_sentence(str(err))}")
+            item.result = _result(
+                kp,
+                a,
+                "unreadable",
+                Fraction(0),
+                item.raw,
+                f"Could not read this answer (line {line}): {_sentence(str(err))}",
+            )
             continue
         except Overrun:
-            item.result = _result(kp, a, "unreadable", Fraction(0), item.raw,
-                                  f"Could not read this answer (line {line}): reading it took "
-                                  f"longer than {kp.timeout:g} s.")
+            item.result = _result(
+                kp,
+                a,
+                "unreadable",
+                Fraction(0),
+                item.raw,
+                f"Could not read this answer (line {line}): reading it took "
+                f"longer than {kp.timeout:g} s.",
+            )
             continue
         item.match = compare(a, item.value, judge, kp.tolerance)
         if item.match.full:
@@ -413,12 +469,13 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
         feedback = list(m.feedback)
         carried = bool(earlier) and _matches(kp.resolve(earlier, {}), a, item.value, judge, kp)
         if carried:
-            source = (f"your {'answer' if len(earlier) == 1 else 'answers'} for "
-                      f"{_names(earlier)}")
+            source = f"your {'answer' if len(earlier) == 1 else 'answers'} for {_names(earlier)}"
             if kp.share * maxp > points:  # else the entries already right are worth more
                 verdict, points = "carried_forward", kp.share * maxp
-                feedback = [f"Not the answer, but it follows correctly from {source} (error "
-                            f"carried forward): {_share(kp.share)} of the points."]
+                feedback = [
+                    f"Not the answer, but it follows correctly from {source} (error "
+                    f"carried forward): {_share(kp.share)} of the points."
+                ]
             else:
                 feedback.append(f"It does follow correctly from {source}.")
         mistake = _misconception(kp, a, item.value, judge, earlier if not carried else {})
@@ -428,10 +485,12 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
             if carried:
                 feedback.append(f"The mistake underneath: {name}.")
             else:
-                feedback.insert(0, f"This is what you get with a well-known mistake{source}: "
-                                   f"{name}.")
-        item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback),
-                              mistake[0] if mistake else None)
+                feedback.insert(
+                    0, f"This is what you get with a well-known mistake{source}: {name}."
+                )
+        item.result = _result(
+            kp, a, verdict, points, item.raw, " ".join(feedback), mistake[0] if mistake else None
+        )
         native = _as_override(a, item.value)
         if native is not None:
             earlier[a.key] = native
@@ -451,8 +510,9 @@ def _telling(a: Answer) -> bool:
     return a.type != "choice" or len(choice_options(a.meta)) > 2
 
 
-def _misconception(kp: KeyedProblem, a: Answer, value: Any, judge: Judge,
-                   earlier: Mapping[str, Any]) -> tuple[str, bool] | None:
+def _misconception(
+    kp: KeyedProblem, a: Answer, value: Any, judge: Judge, earlier: Mapping[str, Any]
+) -> tuple[str, bool] | None:
     """The mistake whose buggy solution gives ``value`` (from the correct givens, else from
     the student's earlier answers): ``(name, from_earlier)``."""
     if not _telling(a):
@@ -488,8 +548,9 @@ def _as_override(a: Answer, value: Any) -> Any:
     for e, g in pairs:
         if g is None and e is not None:
             return None
-        if isinstance(g, sympy.Basic) and (not isinstance(e, sympy.Basic)
-                                           or sympy.count_ops(g) > MAX_OVERRIDE_OPS):
+        if isinstance(g, sympy.Basic) and (
+            not isinstance(e, sympy.Basic) or sympy.count_ops(g) > MAX_OVERRIDE_OPS
+        ):
             return None
     return exact.tmap(_plain_number, value) if isinstance(value, list) else _plain_number(value)
 
@@ -516,10 +577,26 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-def _result(kp: KeyedProblem, a: Answer, verdict: str, points: Fraction, given: Any,
-            feedback: str, misconception: str | None = None) -> Result:
-    return Result(kp.problem.id, a.key, verdict, points, kp.max_points(a.key),
-                  expected_json(a), given_json(given), feedback, misconception)
+def _result(
+    kp: KeyedProblem,
+    a: Answer,
+    verdict: str,
+    points: Fraction,
+    given: Any,
+    feedback: str,
+    misconception: str | None = None,
+) -> Result:
+    return Result(
+        kp.problem.id,
+        a.key,
+        verdict,
+        points,
+        kp.max_points(a.key),
+        expected_json(a),
+        given_json(given),
+        feedback,
+        misconception,
+    )
 
 
 def expected_json(a: Answer) -> Any:
@@ -548,8 +625,12 @@ def given_json(raw: Any) -> Any:
     return str(raw)
 
 
-def check_file(problems: str | Path, answers: str | Path, settings: Settings | None = None,
-               judge: Judge | None = None) -> tuple[AnswerKey, Report]:
+def check_file(
+    problems: str | Path,
+    answers: str | Path,
+    settings: Settings | None = None,
+    judge: Judge | None = None,
+) -> tuple[AnswerKey, Report]:
     """Load both files and check (a convenience for one student; grade reuses the key)."""
     key = AnswerKey.load(problems, settings)
     sheet = read_answers(answers)

@@ -83,8 +83,10 @@ class Tolerance:
     def updated(self, settings: Mapping[str, Any]) -> Tolerance:
         """This tolerance with a problem's ``tolerance:`` settings applied."""
         return Tolerance(
-            Fraction(settings.get("rtol", self.rtol)), Fraction(settings.get("atol", self.atol)),
-            int(settings["decimals"]) if settings.get("decimals") is not None else self.decimals)
+            Fraction(settings.get("rtol", self.rtol)),
+            Fraction(settings.get("atol", self.atol)),
+            int(settings["decimals"]) if settings.get("decimals") is not None else self.decimals,
+        )
 
 
 @dataclass
@@ -265,8 +267,10 @@ def _decimal_cached(_type: str, x: Any) -> Decimal | None:
             return Decimal(q.numerator) / Decimal(q.denominator)
         if isinstance(x, exact.Surd):
             a, b = Fraction(x.a), Fraction(x.b)
-            return (Decimal(a.numerator) / Decimal(a.denominator)
-                    + Decimal(b.numerator) / Decimal(b.denominator) * Decimal(x.r).sqrt())
+            return (
+                Decimal(a.numerator) / Decimal(a.denominator)
+                + Decimal(b.numerator) / Decimal(b.denominator) * Decimal(x.r).sqrt()
+            )
         if isinstance(x, float):
             return Decimal(x) if x == x and abs(x) != float("inf") else None
         e = exact.to_sympy(x)
@@ -307,8 +311,10 @@ def rounded_to_places(value: Decimal, w: WrittenDecimal, tol: Tolerance) -> bool
         written = Decimal(q.numerator) / Decimal(q.denominator)
         step = Decimal(1).scaleb(-w.places)
         try:
-            return any(value.quantize(step, rounding=mode) == written
-                       for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN))
+            return any(
+                value.quantize(step, rounding=mode) == written
+                for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN)
+            )
         except InvalidOperation:
             return False
 
@@ -382,16 +388,20 @@ class Judge:
                 return False
             if isinstance(g, sympy.Basic):
                 return _NUMBER
-        elif isinstance(e, exact.Surd) and isinstance(g, exact.Surd) and (
-                (e.a, e.b, e.r) == (g.a, g.b, g.r)):
+        elif (
+            isinstance(e, exact.Surd)
+            and isinstance(g, exact.Surd)
+            and ((e.a, e.b, e.r) == (g.a, g.b, g.r))
+        ):
             return True
         if exact_only:
             return False
         value = decimal_of(e)
         return value is not None and within(value, g, tol)
 
-    def entries(self, expected: Sequence[Any], given: Sequence[Any], *, exact_only: bool,
-                tol: Tolerance) -> tuple[list[bool], list[str]]:
+    def entries(
+        self, expected: Sequence[Any], given: Sequence[Any], *, exact_only: bool, tol: Tolerance
+    ) -> tuple[list[bool], list[str]]:
         """Which entries match, and notes (entries that could not be decided in time)."""
         oks: list[bool] = []
         deferred: dict[str, list[int]] = {_NUMBER: [], _SYMBOLIC: []}
@@ -412,8 +422,10 @@ class Judge:
                     continue
                 e = decimal_of(expected[i])
                 g = Decimal(v)
-                oks[i] = e is not None and (abs(g - e) <= Decimal("1e-40") * max(1, abs(e)) or (
-                    not exact_only and abs(g - e) <= _dec(tol.atol) + _dec(tol.rtol) * abs(e)))
+                oks[i] = e is not None and (
+                    abs(g - e) <= Decimal("1e-40") * max(1, abs(e))
+                    or (not exact_only and abs(g - e) <= _dec(tol.atol) + _dec(tol.rtol) * abs(e))
+                )
         if deferred[_SYMBOLIC]:
             idx = deferred[_SYMBOLIC]
             pairs = [(exact.to_sympy(expected[i]), exact.to_sympy(given[i])) for i in idx]
@@ -422,8 +434,10 @@ class Judge:
                 oks[i] = bool(v)
         notes = []
         if undecided:
-            notes.append(f"{_count(undecided, 'value')} could not be compared within the time "
-                         "limit and counted as wrong.")
+            notes.append(
+                f"{_count(undecided, 'value')} could not be compared within the time "
+                "limit and counted as wrong."
+            )
         return oks, notes
 
     def same_order(self, expected: Any, given: Any) -> bool | None:
@@ -458,8 +472,7 @@ def show(x: Any, *, approx: bool = False, limit: int = 80) -> str:
     text = exact.unicode(x)
     if len(text) > limit:
         return text[: limit - 1] + "…"
-    if approx and not exact.is_rational(x) and not (isinstance(x, sympy.Basic)
-                                                    and x.free_symbols):
+    if approx and not exact.is_rational(x) and not (isinstance(x, sympy.Basic) and x.free_symbols):
         d = decimal_of(x)
         if d is not None:
             text += f" ≈ {float(d):.4g}"
@@ -492,8 +505,10 @@ def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance) -> Match:
             return Match(Fraction(1))
         if same is None:
             return Match(Fraction(0), ["This could not be compared within the time limit."])
-        return Match(Fraction(0), [f"O({show(given)}) is not the same class as the answer "
-                                   f"O({show(answer.value)})."])
+        return Match(
+            Fraction(0),
+            [f"O({show(given)}) is not the same class as the answer O({show(answer.value)})."],
+        )
     ok = normalize_word(str(answer.value)) == given
     return Match(Fraction(int(ok)), [] if ok else [f"Expected “{answer.value}”."])
 
@@ -506,7 +521,7 @@ def reshape(flat: Sequence[Any], shape: Sequence[int]) -> Any:
     if not shape:
         return flat[0]
     step = len(flat) // shape[0] if shape[0] else 0
-    return [reshape(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+    return [reshape(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
 def conform(given: Any, shape: tuple[int, ...]) -> Any:
@@ -526,8 +541,13 @@ def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) ->
     if not isinstance(e, list):
         g = conform(given, ()) if isinstance(given, list) else given
         if isinstance(given, list) and g is None:
-            return Match(Fraction(0), [f"Expected a single value, got a list of shape "
-                                       f"{_shape_text(exact.shape(given))}."])
+            return Match(
+                Fraction(0),
+                [
+                    f"Expected a single value, got a list of shape "
+                    f"{_shape_text(exact.shape(given))}."
+                ],
+            )
         oks, notes = judge.entries([e], [g], exact_only=exact_only, tol=tol)
         if oks[0]:
             note = []
@@ -537,8 +557,10 @@ def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) ->
         return Match(Fraction(0), [f"Expected {show(e, approx=True)}, got {show(g)}.", *notes])
     shape = exact.shape(e)
     if not isinstance(given, list):
-        return Match(Fraction(0), [f"Expected {_kind_of(answer)} of shape {_shape_text(shape)}, "
-                                   "got a single value."])
+        return Match(
+            Fraction(0),
+            [f"Expected {_kind_of(answer)} of shape {_shape_text(shape)}, got a single value."],
+        )
     g = conform(given, shape)
     if g is None:
         return _wrong_shape(answer, given, shape, judge, tol)
@@ -548,42 +570,57 @@ def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) ->
         return Match(Fraction(1))
     if answer.type == "shape":
         return Match(Fraction(0), [f"Expected {show(e)}, got {show(g)}.", *notes])
-    return Match(Fraction(sum(oks), len(oks)),
-                 [_wrong_entries(shape, flat_e, flat_g, oks), *notes])
+    return Match(Fraction(sum(oks), len(oks)), [_wrong_entries(shape, flat_e, flat_g, oks), *notes])
 
 
 def _kind_of(answer: Answer) -> str:
     return {"vector": "a vector", "matrix": "a matrix", "shape": "a shape"}.get(
-        answer.type, "a tensor")
+        answer.type, "a tensor"
+    )
 
 
-def _wrong_shape(answer: Answer, given: list[Any], shape: tuple[int, ...], judge: Judge,
-                 tol: Tolerance) -> Match:
+def _wrong_shape(
+    answer: Answer, given: list[Any], shape: tuple[int, ...], judge: Judge, tol: Tolerance
+) -> Match:
     gs = exact.shape(given)
     if answer.type == "shape":
-        return Match(Fraction(0), [f"Expected {show(answer.value)}, got {show(given)} "
-                                   f"({_count(len(exact.flatten(given)), 'size')} instead of "
-                                   f"{len(exact.flatten(answer.value))})."])
+        return Match(
+            Fraction(0),
+            [
+                f"Expected {show(answer.value)}, got {show(given)} "
+                f"({_count(len(exact.flatten(given)), 'size')} instead of "
+                f"{len(exact.flatten(answer.value))})."
+            ],
+        )
     lines = [f"Expected shape {_shape_text(shape)}, got {_shape_text(gs)}."]
     if len(shape) == 2 and gs == (shape[1], shape[0]):
-        oks, _ = judge.entries(exact.flatten(answer.value), exact.flatten(exact.transpose(given)),
-                               exact_only=answer.type in EXACT_TYPES, tol=tol)
+        oks, _ = judge.entries(
+            exact.flatten(answer.value),
+            exact.flatten(exact.transpose(given)),
+            exact_only=answer.type in EXACT_TYPES,
+            tol=tol,
+        )
         if all(oks):
             lines.append("Your matrix is the transpose of the answer.")
     return Match(Fraction(0), lines)
 
 
-def _wrong_entries(shape: tuple[int, ...], flat_e: list[Any], flat_g: list[Any],
-                   oks: list[bool]) -> str:
+def _wrong_entries(
+    shape: tuple[int, ...], flat_e: list[Any], flat_g: list[Any], oks: list[bool]
+) -> str:
     wrong = [i for i, ok in enumerate(oks) if not ok]
     index = [_unravel(i, shape) for i in wrong]
-    parts = [f"{_where(ix, len(shape))} is {show(flat_g[i])}, should be "
-             f"{show(flat_e[i], approx=True)}"
-             for i, ix in zip(wrong[:SHOWN_ENTRIES], index, strict=False)]
+    parts = [
+        f"{_where(ix, len(shape))} is {show(flat_g[i])}, should be {show(flat_e[i], approx=True)}"
+        for i, ix in zip(wrong[:SHOWN_ENTRIES], index, strict=False)
+    ]
     more = len(wrong) - SHOWN_ENTRIES
     tail = f"; and {more} more" if more > 0 else ""
-    head = (f"{len(wrong)} of {len(oks)} entries are wrong" if len(wrong) > 1
-            else f"1 of {len(oks)} entries is wrong")
+    head = (
+        f"{len(wrong)} of {len(oks)} entries are wrong"
+        if len(wrong) > 1
+        else f"1 of {len(oks)} entries is wrong"
+    )
     return f"{head}: " + "; ".join(parts) + tail + "."
 
 
@@ -627,9 +664,12 @@ def compare_sequence(expected: Any, given: Any) -> Match:
     if sorted(map(tuple, got)) == sorted(map(tuple, exp)):
         lines.append("These are the right sequences in the wrong order (best first).")
     else:
-        lines += [f"Sequence {i + 1} should be {_says(expected[i])}"
-                  + (f", not {_says(given[i])}." if i < len(given) else ".")
-                  for i, ok in enumerate(oks) if not ok][:SHOWN_ENTRIES]
+        lines += [
+            f"Sequence {i + 1} should be {_says(expected[i])}"
+            + (f", not {_says(given[i])}." if i < len(given) else ".")
+            for i, ok in enumerate(oks)
+            if not ok
+        ][:SHOWN_ENTRIES]
     return Match(score, lines)
 
 
@@ -658,8 +698,10 @@ def compare_choice(answer: Answer, given: frozenset[Any]) -> Match:
 def compare_boolean(expected: Any, given: Any) -> Match:
     if isinstance(expected, list):
         oks = [i < len(given) and given[i] == v for i, v in enumerate(expected)]
-        return Match(Fraction(sum(oks), max(len(expected), 1)),
-                     [] if all(oks) else [f"Expected {show(expected)}."])
+        return Match(
+            Fraction(sum(oks), max(len(expected), 1)),
+            [] if all(oks) else [f"Expected {show(expected)}."],
+        )
     ok = expected == given
     return Match(Fraction(int(ok)), [] if ok else [f"Expected {show(expected)}."])
 
@@ -675,7 +717,8 @@ def choice_native(answer: Answer, chosen: frozenset[Any]) -> Any:
     if isinstance(sample, int):
         form = [i for i, _ in enumerate(options)]
     elif choice_index(str(sample), options) is not None and normalize_word(str(sample)) in [
-            normalize_word(label) for label, _ in options]:
+        normalize_word(label) for label, _ in options
+    ]:
         form = [label for label, _ in options]
     else:
         form = [text for _, text in options]

@@ -70,8 +70,9 @@ class Notation(M):
         return re.sub(r"§(\d)", lambda mt: self.parts[int(mt.group(1))].latex(), self._latex)
 
     def block(self) -> Block:
-        return Block.of(re.sub(r"§(\d)", lambda mt: self.parts[int(mt.group(1))].text(),
-                               self._text))
+        return Block.of(
+            re.sub(r"§(\d)", lambda mt: self.parts[int(mt.group(1))].text(), self._text)
+        )
 
     def prec(self) -> int:
         return self._prec
@@ -109,8 +110,10 @@ class Product(M):
     def block(self) -> Block:
         blocks: list[Block] = []
         for i, f in enumerate(self.factors):
-            if i and (isinstance(self.factors[i - 1], Frac) or (
-                    isinstance(f, Num) and isinstance(self.factors[i - 1], Num))):
+            if i and (
+                isinstance(self.factors[i - 1], Frac)
+                or (isinstance(f, Num) and isinstance(self.factors[i - 1], Num))
+            ):
                 blocks.append(Block.of("·"))
             b = f.block()
             if f.prec() < (MUL + 1 if i else MUL) and not isinstance(f, Product):
@@ -145,8 +148,14 @@ class Term:
 
     __slots__ = ("_value", "name", "show", "sized")
 
-    def __init__(self, show: Any, value: Callable[[Ctx], Any], *, sized: bool = False,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        show: Any,
+        value: Callable[[Ctx], Any],
+        *,
+        sized: bool = False,
+        name: str | None = None,
+    ) -> None:
         self.show: M = m(show)
         self._value = value
         self.sized = sized
@@ -215,8 +224,11 @@ def lift(x: Any) -> Term:
 
 def combine(show: Any, f: Callable[..., Any], *terms: Term, sized: bool | None = None) -> Term:
     """A Term whose value is ``f`` of the values of ``terms``."""
-    return Term(show, lambda ctx: f(*(t.value(ctx) for t in terms)),
-                sized=any(t.sized for t in terms) if sized is None else sized)
+    return Term(
+        show,
+        lambda ctx: f(*(t.value(ctx) for t in terms)),
+        sized=any(t.sized for t in terms) if sized is None else sized,
+    )
 
 
 # --------------------------------------------------------------------------- atoms
@@ -235,14 +247,17 @@ def entries(symbol: str, n: int) -> list[sympy.Symbol]:
 
 def vector(label: Any, symbol: str, name: str | None = None) -> Term:
     """A column vector of n symbolic entries."""
-    return Term(label, lambda ctx: sympy.Matrix(entries(symbol, ctx.n)), sized=True,
-                name=name or symbol)
+    return Term(
+        label, lambda ctx: sympy.Matrix(entries(symbol, ctx.n)), sized=True, name=name or symbol
+    )
 
 
 def matrix(label: Any, symbol: str, name: str | None = None) -> Term:
     """An n × n matrix of symbolic entries ``W_11 … W_nn``."""
+
     def value(ctx: Ctx) -> sympy.Matrix:
         return sympy.Matrix(ctx.n, ctx.n, lambda i, j: exact.symbol(f"{symbol}_{i + 1}{j + 1}"))
+
     return Term(label, value, sized=True, name=name or symbol)
 
 
@@ -264,8 +279,12 @@ def define(label: Any, term: Term, name: str) -> Term:
 
 def dot(a: Term, b: Term, show: Any = None) -> Term:
     """The inner product ``aᵀb`` as a scalar."""
-    return combine(show if show is not None else Product(Pow(a.show, "T"), b.show),
-                   lambda x, y: (x.T * y)[0, 0], a, b)
+    return combine(
+        show if show is not None else Product(Pow(a.show, "T"), b.show),
+        lambda x, y: (x.T * y)[0, 0],
+        a,
+        b,
+    )
 
 
 def norm(a: Term) -> Term:
@@ -275,8 +294,11 @@ def norm(a: Term) -> Term:
 
 def apply(fn: sympy.FunctionClass, label: str, latex: str, a: Term) -> Term:
     """A scalar function applied elementwise (``σ(h)``)."""
-    return combine(Call(label, a.show, latex_name=latex),
-                   lambda x: x.applyfunc(fn) if isinstance(x, sympy.MatrixBase) else fn(x), a)
+    return combine(
+        Call(label, a.show, latex_name=latex),
+        lambda x: x.applyfunc(fn) if isinstance(x, sympy.MatrixBase) else fn(x),
+        a,
+    )
 
 
 def derivative_of(fn: sympy.FunctionClass, label: str, latex: str, a: Term) -> Term:
@@ -287,21 +309,27 @@ def derivative_of(fn: sympy.FunctionClass, label: str, latex: str, a: Term) -> T
     def at(e: Any) -> Any:
         return d.subs(z, e)
 
-    return combine(Call(label, a.show, latex_name=latex),
-                   lambda x: x.applyfunc(at) if isinstance(x, sympy.MatrixBase) else at(x), a)
+    return combine(
+        Call(label, a.show, latex_name=latex),
+        lambda x: x.applyfunc(at) if isinstance(x, sympy.MatrixBase) else at(x),
+        a,
+    )
 
 
 def diag(a: Term, show: Any = None) -> Term:
     """The diagonal matrix with the entries of a vector."""
-    return combine(show if show is not None else Call("diag", a.show),
-                   lambda x: sympy.diag(*list(x)), a)
+    return combine(
+        show if show is not None else Call("diag", a.show), lambda x: sympy.diag(*list(x)), a
+    )
 
 
 def gradient(f: Term, wrt: Term, show: Any) -> Term:
     """∇ of a scalar with respect to a vector atom, computed by sympy (a column vector)."""
+
     def value(ctx: Ctx) -> sympy.Matrix:
         fx = f.value(ctx)
         return sympy.Matrix([sympy.diff(fx, v) for v in wrt.value(ctx)])
+
     return Term(show, value, sized=True)
 
 
@@ -312,11 +340,14 @@ def jacobian(f: Term, wrt: Term, show: Any) -> Term:
 
 def substituted(f: Term, atom: Term, by: Term, show: Any) -> Term:
     """``f`` with the entries of ``atom`` replaced by those of ``by`` (``∇L`` at ``w(u)``)."""
+
     def value(ctx: Ctx) -> Any:
         a, b = atom.value(ctx), by.value(ctx)
-        pairs = dict(zip(list(a), list(b), strict=True)) if isinstance(a, sympy.MatrixBase) \
-            else {a: b}
+        pairs = (
+            dict(zip(list(a), list(b), strict=True)) if isinstance(a, sympy.MatrixBase) else {a: b}
+        )
         return f.value(ctx).subs(pairs, simultaneous=True)
+
     return Term(show, value, sized=f.sized or atom.sized or by.sized)
 
 
@@ -341,13 +372,19 @@ class Check:
     gap: M | None = None  # how the certificate's left side is written, when not rhs − lhs
 
 
-def identity(assume: Mapping[str, Term] | None = None, sizes: tuple[int, ...] | None = None
-             ) -> Check:
+def identity(
+    assume: Mapping[str, Term] | None = None, sizes: tuple[int, ...] | None = None
+) -> Check:
     return Check("identity", dict(assume or {}), sizes=sizes)
 
 
-def certificate(cert: Term, why: str, assume: Mapping[str, Term] | None = None,
-                sizes: tuple[int, ...] | None = None, gap: M | None = None) -> Check:
+def certificate(
+    cert: Term,
+    why: str,
+    assume: Mapping[str, Term] | None = None,
+    sizes: tuple[int, ...] | None = None,
+    gap: M | None = None,
+) -> Check:
     return Check("certificate", dict(assume or {}), cert, why, sizes=sizes, gap=gap)
 
 
@@ -401,10 +438,17 @@ class Line:
 
     def confirmed_how(self) -> str:
         """A few words on what sympy checked, for a confirmed solution."""
-        where = "in general" if self.sizes == (1,) and not self.sized else \
-            f"for n = {self.sizes[0]}..{self.sizes[-1]} with symbolic entries"
-        what = {"identity": "identity", "certificate": "certificate identity",
-                "solve": "solved", "limit": "limit"}[self.check.how]
+        where = (
+            "in general"
+            if self.sizes == (1,) and not self.sized
+            else f"for n = {self.sizes[0]}..{self.sizes[-1]} with symbolic entries"
+        )
+        what = {
+            "identity": "identity",
+            "certificate": "certificate identity",
+            "solve": "solved",
+            "limit": "limit",
+        }[self.check.how]
         return f"sympy: {what}, {where}"
 
 
@@ -503,9 +547,12 @@ def confirm_result(r: Result, sizes: Sequence[int] = SIZES) -> str | None:
         scalars = {k: v for k, v in bound.items() if not isinstance(v, sympy.MatrixBase)}
         vectors = {k: v for k, v in bound.items() if isinstance(v, sympy.MatrixBase)}
         if isinstance(want, sympy.MatrixBase):
-            got: Any = sympy.Matrix([expr.subs({**scalars, **{k: v[i] for k, v in
-                                                            vectors.items()}})
-                                     for i in range(want.shape[0])])
+            got: Any = sympy.Matrix(
+                [
+                    expr.subs({**scalars, **{k: v[i] for k, v in vectors.items()}})
+                    for i in range(want.shape[0])
+                ]
+            )
         else:
             got = expr.subs(scalars)
         if not is_zero(got - want):
@@ -514,9 +561,39 @@ def confirm_result(r: Result, sizes: Sequence[int] = SIZES) -> str | None:
 
 
 __all__ = [
-    "SIZES", "Check", "Ctx", "Derivation", "Line", "Notation", "Product", "Result", "Term",
-    "apply", "certificate", "combine", "confirm_line", "confirm_result", "define",
-    "derivative_of", "diag", "dot", "fn_of_vector", "gradient", "identity", "identity_matrix",
-    "is_zero", "jacobian", "lift", "limit", "matrix", "norm", "power", "scalar", "solve_for",
-    "subscript", "substituted", "vector", "zero_vector",
+    "SIZES",
+    "Check",
+    "Ctx",
+    "Derivation",
+    "Line",
+    "Notation",
+    "Product",
+    "Result",
+    "Term",
+    "apply",
+    "certificate",
+    "combine",
+    "confirm_line",
+    "confirm_result",
+    "define",
+    "derivative_of",
+    "diag",
+    "dot",
+    "fn_of_vector",
+    "gradient",
+    "identity",
+    "identity_matrix",
+    "is_zero",
+    "jacobian",
+    "lift",
+    "limit",
+    "matrix",
+    "norm",
+    "power",
+    "scalar",
+    "solve_for",
+    "subscript",
+    "substituted",
+    "vector",
+    "zero_vector",
 ]

@@ -52,8 +52,9 @@ def kind_help(name: str) -> str:
     out += ["", "answer keys:"]
     wk = max(len(key.pattern) for key in k.keys)
     wt = max(len(key.type) for key in k.keys)
-    out += [f"  {key.pattern.ljust(wk)}  {key.type.ljust(wt)}  {key.doc}".rstrip()
-            for key in k.keys]
+    out += [
+        f"  {key.pattern.ljust(wk)}  {key.type.ljust(wt)}  {key.doc}".rstrip() for key in k.keys
+    ]
     if k.misconceptions:
         out += ["", "mistakes the checker recognises:"]
         out += [f"  - {m}" for m in k.misconceptions]
@@ -62,8 +63,9 @@ def kind_help(name: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000,
-                          sort_keys=False)  # a tree's order is its tie-breaking order
+    text = yaml.safe_dump(
+        value, default_flow_style=True, allow_unicode=True, width=10_000, sort_keys=False
+    )  # a tree's order is its tie-breaking order
     return text.strip().removesuffix("...").strip()
 
 
@@ -93,8 +95,10 @@ def template(name: str) -> str:
         else:
             lines.append(f"      # {fname}: ")
     keys = ", ".join(key.pattern for key in k.keys)
-    lines += [f"    # ask: [{keys}]   # default: every key", "    # points: {" +
-              k.keys[-1].pattern + ": 2}   # default: 1 point per key",
-              "    # tolerance: {rtol: 0.01, atol: 1.0e-8, decimals: 2}   # for checking reals",
-              "    # carry_forward: 1/2   # share of the points for an error carried forward"]
+    lines += [
+        f"    # ask: [{keys}]   # default: every key",
+        "    # points: {" + k.keys[-1].pattern + ": 2}   # default: 1 point per key",
+        "    # tolerance: {rtol: 0.01, atol: 1.0e-8, decimals: 2}   # for checking reals",
+        "    # carry_forward: 1/2   # share of the points for an error carried forward",
+    ]
     return "\n".join(lines) + "\n"

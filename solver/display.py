@@ -125,8 +125,11 @@ def m(x: Any) -> M:
 def _wrap_text(child: M, prec: int) -> Block:
     b = child.block()
     if child.prec() < prec:
-        return hcat(_paren_block("(", len(b.lines), b.baseline), b,
-                    _paren_block(")", len(b.lines), b.baseline))
+        return hcat(
+            _paren_block("(", len(b.lines), b.baseline),
+            b,
+            _paren_block(")", len(b.lines), b.baseline),
+        )
     return b
 
 
@@ -204,8 +207,9 @@ def _sub_text(sub: Any) -> str:
 class Sym(M):
     """A named quantity: Greek names become letters, with an optional sub/superscript."""
 
-    def __init__(self, name: str, sub: Any = None, sup: Any = None, *, bold: bool = False,
-                 hat: bool = False) -> None:
+    def __init__(
+        self, name: str, sub: Any = None, sup: Any = None, *, bold: bool = False, hat: bool = False
+    ) -> None:
         self.name, self.sub, self.sup, self.bold, self.hat = name, sub, sup, bold, hat
 
     def latex(self) -> str:
@@ -317,8 +321,9 @@ class Mul(M):
         return MUL
 
     def latex(self) -> str:
-        return r" \cdot ".join(_wrap_latex(f, MUL + 1 if i else MUL)
-                               for i, f in enumerate(self.factors))
+        return r" \cdot ".join(
+            _wrap_latex(f, MUL + 1 if i else MUL) for i, f in enumerate(self.factors)
+        )
 
     def block(self) -> Block:
         blocks: list[Block] = []
@@ -450,8 +455,9 @@ class Summation(M):
         return MUL
 
     def latex(self) -> str:
-        return (rf"\sum_{{{self.index}={self.lo.latex()}}}^{{{self.hi.latex()}}} "
-                + _wrap_latex(self.body, MUL))
+        return rf"\sum_{{{self.index}={self.lo.latex()}}}^{{{self.hi.latex()}}} " + _wrap_latex(
+            self.body, MUL
+        )
 
     def block(self) -> Block:
         label = f"Σ[{self.index}={self.lo.text()}..{self.hi.text()}] "
@@ -510,13 +516,17 @@ class Mat(M):
     def latex(self) -> str:
         t = self.t
         if not t or not isinstance(t[0], list):
-            return r"\begin{bmatrix} " + " & ".join(self._entry_latex(x) for x in t) \
+            return (
+                r"\begin{bmatrix} "
+                + " & ".join(self._entry_latex(x) for x in t)
                 + r" \end{bmatrix}"
+            )
         if not isinstance(t[0][0], list):
             rows = [" & ".join(self._entry_latex(x) for x in row) for row in t]
             return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
-        return r"\left[ " + ",\\; ".join(Mat(s, decimal=self.decimal).latex() for s in t) \
-            + r" \right]"
+        return (
+            r"\left[ " + ",\\; ".join(Mat(s, decimal=self.decimal).latex() for s in t) + r" \right]"
+        )
 
     def block(self) -> Block:
         t = self.t
@@ -602,24 +612,28 @@ class Table(M):
     def block(self) -> Block:
         """Aligned columns under a rule, totals under another, as torchinfo prints."""
         cells = [[cell_text(c) for c in row] for row in (self.rows + self.footer)]
-        widths = [max([width(h)] + [width(r[j]) for r in cells])
-                  for j, h in enumerate(self.columns)]
+        widths = [
+            max([width(h)] + [width(r[j]) for r in cells]) for j, h in enumerate(self.columns)
+        ]
         right = [self.right(j) for j in range(len(self.columns))]
 
         def line(row: list[str]) -> str:
-            return "  ".join(pad(c, w, right=r)
-                             for c, w, r in zip(row, widths, right, strict=True)).rstrip()
+            return "  ".join(
+                pad(c, w, right=r) for c, w, r in zip(row, widths, right, strict=True)
+            ).rstrip()
 
         rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-        out = [line(list(self.columns)), rule, *[line(r) for r in cells[:len(self.rows)]]]
+        out = [line(list(self.columns)), rule, *[line(r) for r in cells[: len(self.rows)]]]
         if self.footer:
-            out += [rule, *[line(r) for r in cells[len(self.rows):]]]
+            out += [rule, *[line(r) for r in cells[len(self.rows) :]]]
         return Block(out, 0)
 
     def latex(self) -> str:
         align = "".join("r" if self.right(j) else "l" for j in range(len(self.columns)))
-        rows = [[exact.latex_text(c) for c in self.columns], *(
-            [_cell_latex(c) for c in row] for row in (*self.rows, *self.footer))]
+        rows = [
+            [exact.latex_text(c) for c in self.columns],
+            *([_cell_latex(c) for c in row] for row in (*self.rows, *self.footer)),
+        ]
         body = r" \\ ".join(" & ".join(row) for row in rows)
         return rf"\begin{{array}}{{{align}}} {body} \end{{array}}"
 
@@ -653,13 +667,34 @@ def _cell_latex(x: Any) -> str:
 class Chain(M):
     """``a = b = c`` (or any relations: ``≤``, ``≈``, ``⇒``) with the parts laid side by side."""
 
-    LATEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "~": r"\approx", "=>": r"\Rightarrow",
-             "<": "<", ">": ">", "!=": r"\ne", "->": r"\to", ":=": ":="}
-    TEXT = {"=": "=", "<=": "≤", ">=": "≥", "~": "≈", "=>": "⇒", "<": "<", ">": ">",
-            "!=": "≠", "->": "→", ":=": ":="}
+    LATEX = {
+        "=": "=",
+        "<=": r"\le",
+        ">=": r"\ge",
+        "~": r"\approx",
+        "=>": r"\Rightarrow",
+        "<": "<",
+        ">": ">",
+        "!=": r"\ne",
+        "->": r"\to",
+        ":=": ":=",
+    }
+    TEXT = {
+        "=": "=",
+        "<=": "≤",
+        ">=": "≥",
+        "~": "≈",
+        "=>": "⇒",
+        "<": "<",
+        ">": ">",
+        "!=": "≠",
+        "->": "→",
+        ":=": ":=",
+    }
 
-    def __init__(self, parts: Sequence[Any], rels: Sequence[str], *,
-                 drop_repeats: bool = False) -> None:
+    def __init__(
+        self, parts: Sequence[Any], rels: Sequence[str], *, drop_repeats: bool = False
+    ) -> None:
         self._parts = [m(p) for p in parts]
         self._rels = list(rels)
         self._drop_repeats = drop_repeats

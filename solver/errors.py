@@ -12,8 +12,15 @@ from typing import Any
 class DlsolveError(Exception):
     """Unusable input, located as precisely as we know: ``file:line: problem 'id', field: why``."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 problem: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        problem: str | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message, self.file, self.line = message, file, line
         self.problem, self.field = problem, field
@@ -24,14 +31,21 @@ class DlsolveError(Exception):
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         parts = []
         if self.problem:
-            parts.append(f"problem '{self.problem}'")
+            parts.append(f"problem '{_one_line(self.problem)}'")
         if self.field:
-            parts.append(f"field '{self.field}'")
+            parts.append(f"field '{_one_line(self.field)}'")
         context = ", ".join(parts)
         msg = self.message.rstrip()
         if not msg.endswith((".", "?", "!")):
             msg += "."
         return f"{where}{context}: {msg}" if context else f"{where}{msg}"
+
+
+def _one_line(name: str, limit: int = 60) -> str:
+    """A name from the user's file as it fits in a one-sentence error: a mangled id can hold
+    a whole paragraph, newlines included, and the message must stay one line."""
+    flat = " ".join(str(name).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class FieldError(ValueError):
@@ -41,7 +55,6 @@ class FieldError(ValueError):
     layer's position), so that the YAML line of the culprit can be found.
     """
 
-    def __init__(self, message: str, field: str | None = None,
-                 path: tuple[Any, ...] = ()) -> None:
+    def __init__(self, message: str, field: str | None = None, path: tuple[Any, ...] = ()) -> None:
         super().__init__(message)
         self.message, self.field, self.path = message, field, path

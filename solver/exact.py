@@ -413,13 +413,23 @@ _GREEK = (
 ).split()
 _GREEK_UNICODE = dict(zip(_GREEK, "αβγδεζηθικλμνξοπρστυφχψω", strict=True))
 _GREEK_UNICODE.update(
-    {"eps": "ε", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Sigma": "Σ",
-     "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω"}
+    {
+        "eps": "ε",
+        "Gamma": "Γ",
+        "Delta": "Δ",
+        "Theta": "Θ",
+        "Lambda": "Λ",
+        "Sigma": "Σ",
+        "Phi": "Φ",
+        "Psi": "Ψ",
+        "Omega": "Ω",
+    }
 )
 _GREEK_LATEX = {name: "\\" + name for name in _GREEK if name != "omicron"}
 _GREEK_LATEX.update({"eps": r"\epsilon", "omicron": "o"})
-_GREEK_LATEX.update({k: "\\" + k for k in ("Gamma", "Delta", "Theta", "Lambda", "Sigma",
-                                            "Phi", "Psi", "Omega")})
+_GREEK_LATEX.update(
+    {k: "\\" + k for k in ("Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega")}
+)
 SUBSCRIPT = str.maketrans("0123456789+-=()aeijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 SUPERSCRIPT = str.maketrans("0123456789+-=()nT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿᵀ")
 _SUB_CHARS = set("0123456789+-=()aeijklmnoprstuvx")
@@ -431,7 +441,7 @@ def greek_unicode(name: str) -> str:
         return _GREEK_UNICODE[name]
     head = name.rstrip("0123456789")
     if head and head != name and "_" not in name:
-        return greek_unicode(head) + name[len(head):].translate(SUBSCRIPT)
+        return greek_unicode(head) + name[len(head) :].translate(SUBSCRIPT)
     return name
 
 
@@ -441,7 +451,7 @@ def greek_latex(name: str) -> str:
         return _GREEK_LATEX[name]
     head = name.rstrip("0123456789")
     if head and head != name and "_" not in name:
-        return f"{greek_latex(head)}_{{{name[len(head):]}}}"
+        return f"{greek_latex(head)}_{{{name[len(head) :]}}}"
     if len(name) > 1:
         escaped = name.replace("_", r"\_")
         return rf"\mathrm{{{escaped}}}"
@@ -466,9 +476,10 @@ class _UnicodePrinter(StrPrinter):
             b = self.parenthesize(base, 60)  # PRECEDENCE["Pow"]
             return b + str(exp).translate(SUPERSCRIPT)
         if exp.is_Rational or exp.is_Symbol:  # x^(5/2), x^T: a caret, not "**" (a product's
-            e = self._print(exp)              # "*" becomes "·" below)
-            return f"{self.parenthesize(base, 60)}^" + (e if exp.is_Atom and "/" not in e
-                                                         else f"({e})")
+            e = self._print(exp)  # "*" becomes "·" below)
+            return f"{self.parenthesize(base, 60)}^" + (
+                e if exp.is_Atom and "/" not in e else f"({e})"
+            )
         return super()._print_Pow(expr, rational)
 
     def _print_exp(self, expr: Any) -> str:
@@ -571,8 +582,9 @@ def latex(x: Any) -> str:
         return _latex_surd(x)
     if isinstance(x, str):
         return latex_text(x)
-    return sympy.latex(to_sympy(x), symbol_names={s: greek_latex(s.name)
-                                                   for s in to_sympy(x).free_symbols})
+    return sympy.latex(
+        to_sympy(x), symbol_names={s: greek_latex(s.name) for s in to_sympy(x).free_symbols}
+    )
 
 
 # A matrix repeats its values (a BatchNorm column has as many distinct outputs as inputs), so
@@ -619,8 +631,18 @@ def _latex_rational(x: Rational) -> str:
 
 
 _SPECIAL_TOKEN = re.compile(r"<([A-Za-z0-9_/|.-]+)>")
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "#": r"\#",
-                 "%": r"\%", "&": r"\&", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
+_TEXT_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "_": r"\_",
+    "#": r"\#",
+    "%": r"\%",
+    "&": r"\&",
+    "$": r"\$",
+    "^": r"\^{}",
+    "~": r"\~{}",
+}
 
 
 def escape_text(s: str) -> str:
@@ -668,12 +690,17 @@ def decimal(x: Any, places: int = 12) -> str | None:
 
 
 # Dispatch on the exact type first: a 128 × 128 answer is 16,384 ints, Fractions and Surds.
-_FAST_FLOAT: dict[type, Callable[[Any], float]] = {int: float, Fraction: float,
-                                                   Surd: _float_surd}
+_FAST_FLOAT: dict[type, Callable[[Any], float]] = {int: float, Fraction: float, Surd: _float_surd}
 _FAST_FMT: dict[type, Callable[[Any], str]] = {
-    int: str, Fraction: lambda q: str(rational(q)), Surd: _fmt_surd}
-_FAST_LATEX: dict[type, Callable[[Any], str]] = {int: str, Fraction: _latex_rational,
-                                                 Surd: _latex_surd}
+    int: str,
+    Fraction: lambda q: str(rational(q)),
+    Surd: _fmt_surd,
+}
+_FAST_LATEX: dict[type, Callable[[Any], str]] = {
+    int: str,
+    Fraction: _latex_rational,
+    Surd: _latex_surd,
+}
 
 
 def is_compound(x: Any) -> bool:
@@ -732,13 +759,19 @@ def _ragged(t: Any) -> None:
         if not all(lists):
             path = level[lists.index(False) if lists[0] else lists.index(True)][0]
             what = ("a number", "a list") if lists[0] else ("a list", "a number")
-            raise RaggedError(f"is ragged: entry {_where(path)} is {what[0]} but entry "
-                              f"{_where(first)} is {what[1]}", path)
+            raise RaggedError(
+                f"is ragged: entry {_where(path)} is {what[0]} but entry "
+                f"{_where(first)} is {what[1]}",
+                path,
+            )
         n = len(level[0][1])
         for path, v in level:
             if len(v) != n:
-                raise RaggedError(f"is ragged: entry {_where(path)} has {len(v)} values but "
-                                  f"entry {_where(first)} has {n}", path)
+                raise RaggedError(
+                    f"is ragged: entry {_where(path)} has {len(v)} values but "
+                    f"entry {_where(first)} has {n}",
+                    path,
+                )
         level = [((*path, i), x) for path, v in level for i, x in enumerate(v)]
 
 

@@ -50,9 +50,13 @@ def field_docs(model: type[BaseModel]) -> dict[str, str]:
         if node is None:
             continue
         for stmt, after in itertools.pairwise(node.body):
-            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
                 docs[stmt.target.id] = " ".join(after.value.value.split())
     return docs
 
@@ -67,8 +71,11 @@ def _class_node(cls: type) -> ast.ClassDef | None:
     if file is None:
         return None
     for node in ast.walk(_module_tree(file)):
-        if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and (
-                node.lineno == line or any(d.lineno == line for d in node.decorator_list)):
+        if (
+            isinstance(node, ast.ClassDef)
+            and node.name == cls.__name__
+            and (node.lineno == line or any(d.lineno == line for d in node.decorator_list))
+        ):
             return node
     return None
 
@@ -127,8 +134,9 @@ def _exact(value: Any, *, symbolic: bool) -> Any:
     return Fraction(x) if exact.is_rational(x) else x
 
 
-def _scalar_validator(*, symbolic: bool, check: Callable[[Any], str | None] | None = None
-                      ) -> Callable[[Any], Any]:
+def _scalar_validator(
+    *, symbolic: bool, check: Callable[[Any], str | None] | None = None
+) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
         x = _exact(value, symbolic=symbolic)
         if check is not None:
@@ -188,8 +196,10 @@ def _tensor_validator(rank: int | None, *, symbolic: bool) -> Callable[[Any], An
         if 0 in shape:
             raise FieldError("must not be empty")
         if rank is not None and len(shape) != rank:
-            raise FieldError(f"expected a {_RANK_NAMES.get(rank, f'rank-{rank} tensor')}, "
-                             f"got shape {list(shape)}")
+            raise FieldError(
+                f"expected a {_RANK_NAMES.get(rank, f'rank-{rank} tensor')}, "
+                f"got shape {list(shape)}"
+            )
         return t
 
     return validate
@@ -205,8 +215,11 @@ def _count_validator(minimum: int) -> Callable[[Any], int]:
                 value = parse_value(value)
             except ParseError as err:
                 raise FieldError(str(err)) from None
-        if isinstance(value, bool) or not exact.is_rational(value) or \
-                Fraction(value).denominator != 1:
+        if (
+            isinstance(value, bool)
+            or not exact.is_rational(value)
+            or Fraction(value).denominator != 1
+        ):
             raise FieldError(f"expected a whole number, got {value!r}")
         n = int(value)
         if n < minimum:
@@ -245,27 +258,51 @@ def _symbol_validator(value: Any) -> Any:
     return int(x) if exact.is_rational(x) and Fraction(x).denominator == 1 else x
 
 
-Number = Annotated[Any, BeforeValidator(_scalar_validator(symbolic=False)),
-                   TypeDoc("number", "exact number: 3, 0.1 (= 1/10), \"1/3\", \"sqrt(2)/2\"")]
-Symbolic = Annotated[Any, BeforeValidator(_scalar_validator(symbolic=True)),
-                     TypeDoc("expression", "exact number or formula in symbols: \"eta\", "
-                                           "\"1/2\", \"2*gamma\"")]
-NonNegative = Annotated[Any, BeforeValidator(_scalar_validator(
-    symbolic=False, check=_sign_check(0, False, "≥ 0"))), TypeDoc("number ≥ 0", "exact number, "
-                                                                     "not negative")]
-Positive = Annotated[Any, BeforeValidator(_scalar_validator(
-    symbolic=False, check=_sign_check(0, True, "> 0"))), TypeDoc("number > 0", "exact positive "
-                                                                   "number")]
-Probability = Annotated[Any, BeforeValidator(_scalar_validator(
-    symbolic=False, check=_probability_check)), TypeDoc("probability", "exact number in [0, 1)")]
-Vector = Annotated[Any, BeforeValidator(_tensor_validator(1, symbolic=False)),
-                   TypeDoc("vector", "list of exact numbers")]
-Matrix = Annotated[Any, BeforeValidator(_tensor_validator(2, symbolic=False)),
-                   TypeDoc("matrix", "list of rows of exact numbers")]
-Tensor = Annotated[Any, BeforeValidator(_tensor_validator(None, symbolic=False)),
-                   TypeDoc("tensor", "nested list of exact numbers, batch first")]
-SymbolicTensor = Annotated[Any, BeforeValidator(_tensor_validator(None, symbolic=True)),
-                           TypeDoc("tensor", "nested list of numbers or symbols (w1, eta)")]
+Number = Annotated[
+    Any,
+    BeforeValidator(_scalar_validator(symbolic=False)),
+    TypeDoc("number", 'exact number: 3, 0.1 (= 1/10), "1/3", "sqrt(2)/2"'),
+]
+Symbolic = Annotated[
+    Any,
+    BeforeValidator(_scalar_validator(symbolic=True)),
+    TypeDoc("expression", 'exact number or formula in symbols: "eta", "1/2", "2*gamma"'),
+]
+NonNegative = Annotated[
+    Any,
+    BeforeValidator(_scalar_validator(symbolic=False, check=_sign_check(0, False, "≥ 0"))),
+    TypeDoc("number ≥ 0", "exact number, not negative"),
+]
+Positive = Annotated[
+    Any,
+    BeforeValidator(_scalar_validator(symbolic=False, check=_sign_check(0, True, "> 0"))),
+    TypeDoc("number > 0", "exact positive number"),
+]
+Probability = Annotated[
+    Any,
+    BeforeValidator(_scalar_validator(symbolic=False, check=_probability_check)),
+    TypeDoc("probability", "exact number in [0, 1)"),
+]
+Vector = Annotated[
+    Any,
+    BeforeValidator(_tensor_validator(1, symbolic=False)),
+    TypeDoc("vector", "list of exact numbers"),
+]
+Matrix = Annotated[
+    Any,
+    BeforeValidator(_tensor_validator(2, symbolic=False)),
+    TypeDoc("matrix", "list of rows of exact numbers"),
+]
+Tensor = Annotated[
+    Any,
+    BeforeValidator(_tensor_validator(None, symbolic=False)),
+    TypeDoc("tensor", "nested list of exact numbers, batch first"),
+]
+SymbolicTensor = Annotated[
+    Any,
+    BeforeValidator(_tensor_validator(None, symbolic=True)),
+    TypeDoc("tensor", "nested list of numbers or symbols (w1, eta)"),
+]
 
 
 def _scalar_or_tensor(value: Any) -> Any:
@@ -275,13 +312,18 @@ def _scalar_or_tensor(value: Any) -> Any:
     return _scalar_validator(symbolic=True)(value)
 
 
-SymbolicValue = Annotated[Any, BeforeValidator(_scalar_or_tensor),
-                          TypeDoc("value", "a number or formula, or a nested list of them")]
-Count = Annotated[int, BeforeValidator(_count_validator(1)),
-                  TypeDoc("count", "whole number ≥ 1")]
-Index = Annotated[int, BeforeValidator(_count_validator(0)),
-                  TypeDoc("integer ≥ 0", "whole number ≥ 0")]
-Pair = Annotated[Any, BeforeValidator(pair_validator(1)),
-                 TypeDoc("pair", "whole number ≥ 1, or [height, width]")]
-Dim = Annotated[Any, BeforeValidator(_symbol_validator),
-                TypeDoc("size", "whole number, or a symbol such as n")]
+SymbolicValue = Annotated[
+    Any,
+    BeforeValidator(_scalar_or_tensor),
+    TypeDoc("value", "a number or formula, or a nested list of them"),
+]
+Count = Annotated[int, BeforeValidator(_count_validator(1)), TypeDoc("count", "whole number ≥ 1")]
+Index = Annotated[
+    int, BeforeValidator(_count_validator(0)), TypeDoc("integer ≥ 0", "whole number ≥ 0")
+]
+Pair = Annotated[
+    Any, BeforeValidator(pair_validator(1)), TypeDoc("pair", "whole number ≥ 1, or [height, width]")
+]
+Dim = Annotated[
+    Any, BeforeValidator(_symbol_validator), TypeDoc("size", "whole number, or a symbol such as n")
+]

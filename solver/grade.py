@@ -55,16 +55,23 @@ def variant_path(variants_dir: str | Path, problems: str | Path, variant: Any) -
 
     path = where(variants_dir, problems, variant)
     if not path.is_file():
-        raise DlsolveError(f"variant {variant} has no problem file in the variants folder "
-                           f"(looked for {path.name})", file=str(variants_dir))
+        raise DlsolveError(
+            f"variant {variant} has no problem file in the variants folder "
+            f"(looked for {path.name})",
+            file=str(variants_dir),
+        )
     return path
 
 
 class Grader:
     """One process's grading state: the answer key(s) and the judge with its sandbox."""
 
-    def __init__(self, problems: str | Path, settings: Settings | None = None,
-                 variants_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        problems: str | Path,
+        settings: Settings | None = None,
+        variants_dir: str | Path | None = None,
+    ) -> None:
         settings = settings or Settings()
         self.problems, self.settings, self.variants_dir = problems, settings, variants_dir
         self.key = AnswerKey.load(problems, settings)
@@ -76,8 +83,9 @@ class Grader:
         if variant is None:
             return self.key
         if self.variants_dir is None:
-            raise DlsolveError(f"the answers name variant {variant}, but no variants folder was "
-                               "given (--variants)")
+            raise DlsolveError(
+                f"the answers name variant {variant}, but no variants folder was given (--variants)"
+            )
         name = str(variant)
         if name not in self._variants:
             path = variant_path(self.variants_dir, self.problems, variant)
@@ -118,9 +126,14 @@ def _grade_in_worker(path: str) -> Outcome:
     return _grader.outcome(path)
 
 
-def grade(problems: str | Path, files: Sequence[str | Path], *,
-          settings: Settings | None = None, jobs: int = 1,
-          variants_dir: str | Path | None = None) -> list[Outcome]:
+def grade(
+    problems: str | Path,
+    files: Sequence[str | Path],
+    *,
+    settings: Settings | None = None,
+    jobs: int = 1,
+    variants_dir: str | Path | None = None,
+) -> list[Outcome]:
     """Grade every answers file, in ``jobs`` processes; outcomes in the order of ``files``."""
     settings = settings or Settings()
     names = [str(f) for f in files]
@@ -133,9 +146,12 @@ def grade(problems: str | Path, files: Sequence[str | Path], *,
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     chunk = max(1, len(names) // (jobs * 8))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_start_worker,
-                             initargs=(str(problems), settings,
-                                       str(variants_dir) if variants_dir else None)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=ctx,
+        initializer=_start_worker,
+        initargs=(str(problems), settings, str(variants_dir) if variants_dir else None),
+    ) as pool:
         return list(pool.map(_grade_in_worker, names, chunksize=chunk))
 
 
@@ -150,17 +166,27 @@ def write_csv(outcomes: Iterable[Outcome], key: AnswerKey, path: str | Path) -> 
     keys = columns(key)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "file", "variant", "status", "score", "max_score", *keys,
-                    "warnings"])
+        w.writerow(
+            ["student", "file", "variant", "status", "score", "max_score", *keys, "warnings"]
+        )
         for o in outcomes:
             r = o.report
             if r is None:
                 w.writerow([o.student, o.file, "", o.status, "", "", *[""] * len(keys), ""])
                 continue
             got = {f"{x.problem}/{x.key}": number(x.points) for x in r.results}
-            w.writerow([o.student, o.file, "" if o.variant is None else o.variant, o.status,
-                        number(r.score), number(r.max_score), *[got.get(k, "") for k in keys],
-                        " | ".join(r.warnings)])
+            w.writerow(
+                [
+                    o.student,
+                    o.file,
+                    "" if o.variant is None else o.variant,
+                    o.status,
+                    number(r.score),
+                    number(r.max_score),
+                    *[got.get(k, "") for k in keys],
+                    " | ".join(r.warnings),
+                ]
+            )
 
 
 def write_results(outcomes: Iterable[Outcome], folder: str | Path, key: AnswerKey) -> int:
@@ -175,9 +201,14 @@ def write_results(outcomes: Iterable[Outcome], folder: str | Path, key: AnswerKe
         if o.report is not None:
             payload = gradescope_results(o.report)
         else:
-            payload = {"score": 0, "max_score": number(top), "tests": [],
-                       "output": f"Your answers file could not be graded: {o.status[7:]}"}
-        (target / "results.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False)
-                                             + "\n", encoding="utf-8")
+            payload = {
+                "score": 0,
+                "max_score": number(top),
+                "tests": [],
+                "output": f"Your answers file could not be graded: {o.status[7:]}",
+            }
+        (target / "results.json").write_text(
+            json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         count += 1
     return count

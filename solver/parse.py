@@ -62,8 +62,9 @@ MAX_SPLIT = 40  # longest name tried as juxtaposed symbols (TBN = T·B·N)
 
 def _log(x: Any, base: Any = None) -> Any:
     arg = exact.to_sympy(x)
-    return exact.from_sympy(sympy.log(arg) if base is None else
-                            sympy.log(arg, exact.to_sympy(base)))
+    return exact.from_sympy(
+        sympy.log(arg) if base is None else sympy.log(arg, exact.to_sympy(base))
+    )
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -77,8 +78,18 @@ ARITY = {"sqrt": (1,), "exp": (1,), "log": (1, 2), "ln": (1,), "abs": (1,)}
 CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "π": sympy.pi}
 #: names that stand for an undefined value (0/0) in a student's answer
 UNDEFINED_NAMES = frozenset({"undefined", "nan", "none", "null", "undef", "na"})
-UNDEFINED_WORDS = frozenset({*UNDEFINED_NAMES, "not defined", "n/a", "is undefined",
-                             "not a number", "does not exist", "dne", "0/0"})
+UNDEFINED_WORDS = frozenset(
+    {
+        *UNDEFINED_NAMES,
+        "not defined",
+        "n/a",
+        "is undefined",
+        "not a number",
+        "does not exist",
+        "dne",
+        "0/0",
+    }
+)
 
 # A Greek letter typed as itself is the symbol of that name (ε is eps, as in the problem files).
 _GREEK_NAMES = {v: k for k, v in exact._GREEK_UNICODE.items() if k != "eps"}
@@ -87,29 +98,74 @@ _GREEK_NAMES["ϵ"] = "eps"
 _SUPERSCRIPT_DIGITS = {c: str(i) for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
 _SUPERSCRIPT_DIGITS["⁻"] = "-"
 #: other spellings of a name, tried when the name itself is not one of the problem's symbols
-_ALIASES = {"epsilon": ("eps",), "varepsilon": ("eps",), "eps": ("epsilon",),
-            "lam": ("lambda",), "lmbda": ("lambda",), "vartheta": ("theta",),
-            "varphi": ("phi",), "varsigma": ("sigma",), "varrho": ("rho",)}
+_ALIASES = {
+    "epsilon": ("eps",),
+    "varepsilon": ("eps",),
+    "eps": ("epsilon",),
+    "lam": ("lambda",),
+    "lmbda": ("lambda",),
+    "vartheta": ("theta",),
+    "varphi": ("phi",),
+    "varsigma": ("sigma",),
+    "varrho": ("rho",),
+}
 
 # --------------------------------------------------------------------------- LaTeX vocabulary
 
 LATEX_OPS = {r"\cdot": "*", r"\times": "*", r"\ast": "*", r"\div": "/", r"\{": "{", r"\}": "}"}
 LATEX_FUNCTIONS = {r"\ln": "ln", r"\log": "log", r"\exp": "exp"}
-LATEX_IGNORED = frozenset({r"\left", r"\right", r"\big", r"\Big", r"\bigg", r"\Bigg", r"\bigl",
-                           r"\bigr", r"\Bigl", r"\Bigr", r"\biggl", r"\biggr", r"\displaystyle",
-                           r"\textstyle"})
+LATEX_IGNORED = frozenset(
+    {
+        r"\left",
+        r"\right",
+        r"\big",
+        r"\Big",
+        r"\bigg",
+        r"\Bigg",
+        r"\bigl",
+        r"\bigr",
+        r"\Bigl",
+        r"\Bigr",
+        r"\biggl",
+        r"\biggr",
+        r"\displaystyle",
+        r"\textstyle",
+    }
+)
 LATEX_FRACS = frozenset({r"\frac", r"\dfrac", r"\tfrac", r"\cfrac"})
-LATEX_TEXT = frozenset({r"\text", r"\mathrm", r"\operatorname", r"\textrm", r"\mathit",
-                        r"\textit"})
+LATEX_TEXT = frozenset({r"\text", r"\mathrm", r"\operatorname", r"\textrm", r"\mathit", r"\textit"})
 LATEX_STRUCTURE = LATEX_FRACS | LATEX_TEXT | {r"\sqrt", r"\begin", r"\end", "\\\\"}
 LATEX_NAMES = {"\\" + name: name for name in exact._GREEK}
-LATEX_NAMES.update({"\\" + k: k for k in ("Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi",
-                                          "Psi", "Omega", "Xi", "Pi", "Upsilon")})
-LATEX_NAMES.update({r"\epsilon": "eps", r"\varepsilon": "eps", r"\vartheta": "theta",
-                    r"\varphi": "phi", r"\varsigma": "sigma", r"\varrho": "rho",
-                    r"\varpi": "pi"})
-MATRIX_ENVIRONMENTS = frozenset({"matrix", "bmatrix", "pmatrix", "Bmatrix", "smallmatrix",
-                                 "array"})
+LATEX_NAMES.update(
+    {
+        "\\" + k: k
+        for k in (
+            "Gamma",
+            "Delta",
+            "Theta",
+            "Lambda",
+            "Sigma",
+            "Phi",
+            "Psi",
+            "Omega",
+            "Xi",
+            "Pi",
+            "Upsilon",
+        )
+    }
+)
+LATEX_NAMES.update(
+    {
+        r"\epsilon": "eps",
+        r"\varepsilon": "eps",
+        r"\vartheta": "theta",
+        r"\varphi": "phi",
+        r"\varsigma": "sigma",
+        r"\varrho": "rho",
+        r"\varpi": "pi",
+    }
+)
+MATRIX_ENVIRONMENTS = frozenset({"matrix", "bmatrix", "pmatrix", "Bmatrix", "smallmatrix", "array"})
 
 _TOKEN = re.compile(
     r"""
@@ -249,8 +305,9 @@ class Names:
     def __init__(self, symbols: Collection[str] | None) -> None:
         #: names given as ``"sigma()"`` are functions the problem applies (σ(h_t)), not symbols
         self.functions = frozenset(n[:-2] for n in symbols or () if n.endswith("()"))
-        self.symbols = None if symbols is None else frozenset(
-            n for n in symbols if not n.endswith("()"))
+        self.symbols = (
+            None if symbols is None else frozenset(n for n in symbols if not n.endswith("()"))
+        )
         folded: dict[str, list[str]] = {}
         for name in self.symbols or ():
             folded.setdefault(name.casefold(), []).append(name)
@@ -264,7 +321,8 @@ class Names:
             if alt in self.symbols:
                 return alt
         return self._folded.get(name.casefold()) or self._folded.get(
-            name.replace("_", "").casefold())
+            name.replace("_", "").casefold()
+        )
 
     def split(self, name: str) -> list[str] | None:
         """``TBN`` as ``[T, B, N]`` when each piece is an allowed symbol (fewest pieces)."""
@@ -359,8 +417,10 @@ class _Parser:
     def expect(self, op: str, opened: Token) -> None:
         if not self.eat(op):
             what = "the end" if self.tok.kind == "end" else repr(self.tok.text)
-            raise self.fail(f"expected {op!r} to close {opened.text!r} at position "
-                            f"{opened.pos + 1}, found {what}")
+            raise self.fail(
+                f"expected {op!r} to close {opened.text!r} at position "
+                f"{opened.pos + 1}, found {what}"
+            )
 
     def deeper(self) -> None:
         self.depth += 1
@@ -401,8 +461,11 @@ class _Parser:
 
     def starts_atom(self) -> bool:
         t = self.tok
-        return (t.kind in ("number", "name") or (t.kind == "op" and t.text in "(√{")
-                or (t.kind == "cmd" and t.text in _ATOM_COMMANDS))
+        return (
+            t.kind in ("number", "name")
+            or (t.kind == "op" and t.text in "(√{")
+            or (t.kind == "cmd" and t.text in _ATOM_COMMANDS)
+        )
 
     def term(self) -> Node:
         node = self.unary()
@@ -415,8 +478,9 @@ class _Parser:
                 if self.splitting and t.space:
                     return node
                 if t.kind == "number":
-                    raise self.fail("a number follows without an operator (is a '*' or a ',' "
-                                    "missing?)")
+                    raise self.fail(
+                        "a number follows without an operator (is a '*' or a ',' missing?)"
+                    )
                 node = ("bin", "*", node, self.power(), t.pos)
             else:
                 return node
@@ -489,16 +553,16 @@ class _Parser:
                 pieces, fname = split
                 call = self.call(fname, t.pos)
                 return ("chain", [*(("name", p, t.pos) for p in pieces), call], t.pos)
-            if not (self.tok.space or self.names.resolve(name) is not None
-                    or self.names.split(name)):
+            if not (
+                self.tok.space or self.names.resolve(name) is not None or self.names.split(name)
+            ):
                 return self.call(name, t.pos)  # reported as an unknown function
             # N(N + 1) and TBN (log B + log N) are products: fall through to the name
         if name in FUNCTIONS:
             if not self.starts_atom():
                 raise self.fail(f"{name} needs an argument, as {name}(x)")
             return ("call", name, [self.nested(self.power)], t.pos)
-        if (name in CONSTANTS or name in UNDEFINED_NAMES
-                or self.names.resolve(name) is not None):
+        if name in CONSTANTS or name in UNDEFINED_NAMES or self.names.resolve(name) is not None:
             return ("name", name, t.pos)
         pieces = self.names.split(name)
         if pieces:
@@ -507,8 +571,7 @@ class _Parser:
 
     def subscript(self, name: str) -> str:
         """``w_{1}`` and ``\\eta_t`` as the names ``w_1`` and ``eta_t``."""
-        while (self.tok.kind == "name" and self.tok.text.startswith("_")
-               and not self.tok.space):
+        while self.tok.kind == "name" and self.tok.text.startswith("_") and not self.tok.space:
             name += self.tok.text
             self.i += 1
         if name.endswith("_") and self.is_op("{"):
@@ -547,8 +610,10 @@ class _Parser:
                     continue
                 if self.is_op("]") or self.tok.kind == "end":
                     break
-                if self.splitting and (self.tok.kind in ("number", "name", "cmd") or (
-                        self.tok.kind == "op" and self.tok.text in _ENTRY_START)):
+                if self.splitting and (
+                    self.tok.kind in ("number", "name", "cmd")
+                    or (self.tok.kind == "op" and self.tok.text in _ENTRY_START)
+                ):
                     continue
                 raise self.fail(f"unexpected {self.tok.text!r} (expected ',' or ']')")
             return ("rows", out)
@@ -623,8 +688,9 @@ class _Parser:
         self.i += 1
         env = self.braced_word(t.text)
         if env not in MATRIX_ENVIRONMENTS:
-            raise self.fail(f"the LaTeX environment {env!r} is not supported "
-                            "(use bmatrix or pmatrix)", t)
+            raise self.fail(
+                f"the LaTeX environment {env!r} is not supported (use bmatrix or pmatrix)", t
+            )
         if env == "array" and self.is_op("{"):  # column spec {cc}
             self.braced_word(t.text)
 
@@ -645,8 +711,10 @@ class _Parser:
                 if self.tok.kind == "end":
                     raise self.fail(f"\\begin{{{env}}} is never closed by \\end{{{env}}}", t)
                 if not (self.tok.kind == "cmd" and self.tok.text == r"\end"):
-                    raise self.fail(f"unexpected {self.tok.text!r} in a matrix (entries are "
-                                    "separated by & and rows by \\\\)")
+                    raise self.fail(
+                        f"unexpected {self.tok.text!r} in a matrix (entries are "
+                        "separated by & and rows by \\\\)"
+                    )
             return ("rows", out)
 
         table = self.nested(rows)[1]
@@ -701,8 +769,11 @@ class _Evaluator:
             q = Fraction(x)
             big = max(q.numerator.bit_length(), q.denominator.bit_length()) > MAX_BITS
         elif isinstance(x, exact.Surd):
-            big = any(max(Fraction(c).numerator.bit_length(), Fraction(c).denominator.bit_length())
-                      > MAX_BITS for c in (x.a, x.b))
+            big = any(
+                max(Fraction(c).numerator.bit_length(), Fraction(c).denominator.bit_length())
+                > MAX_BITS
+                for c in (x.a, x.b)
+            )
         elif isinstance(x, sympy.Basic):
             self.symbolic_ops += 1
             if self.symbolic_ops > MAX_SYMBOLIC_OPS:
@@ -726,8 +797,10 @@ class _Evaluator:
             raise self.fail("it is nested too deeply", None) from None
         except Exception as err:  # a security boundary: whatever sympy raises is unreadable
             reason = str(err).split("\n")[0][:120] or type(err).__name__
-            raise self.fail(f"this cannot be computed ({reason})", node[-1]
-                            if isinstance(node[-1], int) else None) from None
+            raise self.fail(
+                f"this cannot be computed ({reason})",
+                node[-1] if isinstance(node[-1], int) else None,
+            ) from None
 
     def _eval(self, node: Node) -> Any:
         tag = node[0]
@@ -753,8 +826,7 @@ class _Evaluator:
             spine.append(node)
             node = node[2]
         deepest = spine[-1]
-        sci = (self.scientific(deepest[2], deepest[3])
-               if self.answer and deepest[1] == "*" else None)
+        sci = self.scientific(deepest[2], deepest[3]) if self.answer and deepest[1] == "*" else None
         if sci is not None:
             acc = sci
             spine.pop()
@@ -818,8 +890,9 @@ class _Evaluator:
             return CONSTANTS[name]
         resolved = self.names.resolve(name)
         if resolved is None:
-            raise self.fail(f"unknown name {name!r} (the names allowed here: "
-                            f"{self.names.allowed()})", pos)
+            raise self.fail(
+                f"unknown name {name!r} (the names allowed here: {self.names.allowed()})", pos
+            )
         return exact.symbol(resolved)
 
     def applied(self, fname: str, values: list[Any], pos: int) -> Any:
@@ -837,8 +910,10 @@ class _Evaluator:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.fail(f"unknown function {fname!r} (known: {known})", pos)
         if len(args) not in ARITY[fname]:
-            raise self.fail(f"{fname} takes {' or '.join(map(str, ARITY[fname]))} "
-                            f"argument(s), got {len(args)}", pos)
+            raise self.fail(
+                f"{fname} takes {' or '.join(map(str, ARITY[fname]))} argument(s), got {len(args)}",
+                pos,
+            )
         values = [self.eval(a) for a in args]
         if any(isinstance(v, list) for v in values):
             raise self.fail(f"{fname} of a list is not allowed", pos)
@@ -876,10 +951,15 @@ class _Evaluator:
                 if q == 0 and n < 0:
                     raise self.fail("division by zero", pos)
             elif isinstance(x, exact.Surd):
-                bits = abs(n) * (max(Fraction(x.a).numerator.bit_length(),
-                                     Fraction(x.b).numerator.bit_length(),
-                                     Fraction(x.a).denominator.bit_length(),
-                                     Fraction(x.b).denominator.bit_length()) + x.r.bit_length())
+                bits = abs(n) * (
+                    max(
+                        Fraction(x.a).numerator.bit_length(),
+                        Fraction(x.b).numerator.bit_length(),
+                        Fraction(x.a).denominator.bit_length(),
+                        Fraction(x.b).denominator.bit_length(),
+                    )
+                    + x.r.bit_length()
+                )
                 if bits > MAX_BITS:
                     raise self.fail("the power is too large to compute", pos)
             return _tidy(exact.power(x, n))
@@ -894,8 +974,11 @@ class _Evaluator:
         if exact.is_rational(y):
             if abs(Fraction(y).numerator) > MAX_EXPONENT or Fraction(y).denominator > MAX_EXPONENT:
                 raise self.fail("the exponent is too large", pos)
-            if exact.is_rational(x) and max(Fraction(x).numerator.bit_length(),
-                                            Fraction(x).denominator.bit_length()) > MAX_BITS:
+            if (
+                exact.is_rational(x)
+                and max(Fraction(x).numerator.bit_length(), Fraction(x).denominator.bit_length())
+                > MAX_BITS
+            ):
                 raise self.fail("the power is too large to compute", pos)
         else:
             e = exact.to_sympy(y)
@@ -984,8 +1067,9 @@ def normalize_word(text: str) -> str:
 
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "correct", "right", "defined"})
-FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "incorrect", "wrong", "not defined",
-                         "undefined"})
+FALSE_WORDS = frozenset(
+    {"false", "no", "n", "f", "0", "incorrect", "wrong", "not defined", "undefined"}
+)
 
 
 def read_boolean(value: Any) -> bool:
@@ -1094,7 +1178,9 @@ def read_choice(value: Any, options: Sequence[tuple[str, str]]) -> frozenset[Any
 
 _BIGO_OPEN = re.compile(
     r"^\s*(?:\\mathcal\s*\{\s*O\s*\}|\\mathcal\s+O|\\operatorname\s*\{\s*O\s*\}|\\mathrm\s*"
-    r"\{\s*O\s*\}|O|\\Theta|Θ|Theta|big-?o)\s*(?:\\left\s*)?(?:\(|\\\(|\[)", re.IGNORECASE)
+    r"\{\s*O\s*\}|O|\\Theta|Θ|Theta|big-?o)\s*(?:\\left\s*)?(?:\(|\\\(|\[)",
+    re.IGNORECASE,
+)
 _BIGO_CLOSE = re.compile(r"(?:\\right\s*)?\)\s*$|(?:\\right\s*)?\]\s*$")
 
 
@@ -1107,7 +1193,7 @@ def read_bigo(value: Any, symbols: Collection[str] = ()) -> Any:
     mo = _BIGO_OPEN.match(text)
     mc = _BIGO_CLOSE.search(text)
     if mo and mc and mc.start() >= mo.end():
-        inner, offset = text[mo.end():mc.start()], mo.end()
+        inner, offset = text[mo.end() : mc.start()], mo.end()
     try:
         x = parse_answer(inner, symbols)
     except ParseError as err:

@@ -85,8 +85,10 @@ def _points(symbols: Sequence[sympy.Symbol]) -> list[dict[sympy.Symbol, sympy.Ra
     """Random positive rational points: the symbols of these problem sets are sizes, rates and
     probabilities, so log(ηγ) = log η + log γ and √(η²) = η are accepted."""
     rng = random.Random(20240607)
-    return [{s: sympy.Rational(rng.randint(13, 300), rng.randint(37, 100)) for s in symbols}
-            for _ in range(POINTS)]
+    return [
+        {s: sympy.Rational(rng.randint(13, 300), rng.randint(37, 100)) for s in symbols}
+        for _ in range(POINTS)
+    ]
 
 
 def _equal_at_points(a: sympy.Expr, b: sympy.Expr) -> bool:
@@ -150,10 +152,11 @@ def big_o_class(e: sympy.Expr) -> frozenset[tuple[tuple[str, Any, Any], ...]] | 
     def dominated(s: dict[str, tuple[Any, Any]], t: dict[str, tuple[Any, Any]]) -> bool:
         return all(s.get(x, (0, 0)) <= t.get(x, (0, 0)) for x in s.keys() | t.keys())
 
-    leading = [s for s in signatures
-               if not any(dominated(s, t) and s != t for t in signatures)]
-    return frozenset(tuple(sorted((x, str(p), str(q)) for x, (p, q) in s.items()
-                                  if (p, q) != (0, 0))) for s in leading)
+    leading = [s for s in signatures if not any(dominated(s, t) and s != t for t in signatures)]
+    return frozenset(
+        tuple(sorted((x, str(p), str(q)) for x, (p, q) in s.items() if (p, q) != (0, 0)))
+        for s in leading
+    )
 
 
 JOBS: dict[str, Callable[[Any], Any]] = {"number": number, "equal": equal, "order": order}
@@ -243,8 +246,7 @@ class Sandbox:
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         try:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child,), daemon=True,
-                               name="dlsolve-sandbox")
+            proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="dlsolve-sandbox")
             proc.start()
             child.close()
         except (OSError, ValueError, AssertionError):

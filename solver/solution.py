@@ -137,8 +137,11 @@ class Answer:
         if isinstance(self.value, str):
             return Text(self.value)
         if self.meta.get("decimal"):
-            return Mat(self.value, decimal=True) if isinstance(self.value, list) \
+            return (
+                Mat(self.value, decimal=True)
+                if isinstance(self.value, list)
                 else Num(self.value, decimal=True)
+            )
         return m(self.value)
 
 
@@ -146,8 +149,10 @@ def shape_display(dims: list[Any]) -> M:
     """A shape as it is written in code, ``[4, 128]``; ``[]`` is a scalar."""
     if not dims:
         return Raw(r"[\,]\ \text{(a scalar)}", "[] (a scalar)")
-    return Raw("[" + ", ".join(exact.latex(d) for d in dims) + "]",
-               "[" + ", ".join(exact.unicode(d) for d in dims) + "]")
+    return Raw(
+        "[" + ", ".join(exact.latex(d) for d in dims) + "]",
+        "[" + ", ".join(exact.unicode(d) for d in dims) + "]",
+    )
 
 
 def _concrete_type(declared: str, value: Any) -> str:
@@ -177,8 +182,13 @@ def tensor_type(value: Any) -> str:
 class Solution:
     """What a kind produces: givens as shown, steps, answers; built by the kind's ``solve``."""
 
-    def __init__(self, keys: Iterable[Key], overrides: Mapping[str, Any] | None = None,
-                 *, record_steps: bool = True) -> None:
+    def __init__(
+        self,
+        keys: Iterable[Key],
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        record_steps: bool = True,
+    ) -> None:
         self.keys = tuple(keys)
         self.record_steps = record_steps
         self.overrides = dict(overrides or {})
@@ -215,8 +225,14 @@ class Solution:
         if self.record_steps:
             self.steps.append(Step(text, [m(x) for x in math]))
 
-    def table(self, columns: list[str], rows: list[list[Any]], *, title: str | None = None,
-              footer: list[list[Any]] | None = None) -> Table:
+    def table(
+        self,
+        columns: list[str],
+        rows: list[list[Any]],
+        *,
+        title: str | None = None,
+        footer: list[list[Any]] | None = None,
+    ) -> Table:
         """Attach a table (shown before the steps); see :class:`~solver.display.Table`."""
         t = Table(list(columns), [list(r) for r in rows], title, [list(r) for r in footer or []])
         self.tables.append(t)
@@ -232,16 +248,18 @@ class Solution:
         if key in self.overrides:
             value = self.overrides[key]
         typ = _concrete_type(decl.type, value)
-        self.answers[key] = Answer(key, value, typ, decl.doc,
-                                   m(label) if label is not None else None, meta)
+        self.answers[key] = Answer(
+            key, value, typ, decl.doc, m(label) if label is not None else None, meta
+        )
         return value
 
     def asked(self) -> list[Answer]:
         """The answers the problem asks for, in the order the kind produced them."""
         if self.ask is None:
             return list(self.answers.values())
-        return [a for a in self.answers.values()
-                if any(pattern_matches(p, a.key) for p in self.ask)]
+        return [
+            a for a in self.answers.values() if any(pattern_matches(p, a.key) for p in self.ask)
+        ]
 
     def __getitem__(self, key: str) -> Any:
         return self.answers[key].value
@@ -256,4 +274,3 @@ def pattern_matches(pattern: str, key: str) -> bool:
     """Whether a concrete key is ``pattern`` or matches it as a declared pattern
     (``running_mean[t]``, ``<name>.params``): how ``ask`` and ``points`` name keys."""
     return pattern == key or Key(pattern, "text").matches(key)
-

@@ -33,8 +33,17 @@ ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 MAX_NODES = 2_000_000  # YAML values in one file
 MAX_ALIASED = 100_000  # values reached again through aliases (a billion-laughs guard)
 TOP_FIELDS = ("title", "text", "problems")
-PROBLEM_FIELDS = ("id", "kind", "title", "text", "given", "ask", "points", "tolerance",
-                  "carry_forward")
+PROBLEM_FIELDS = (
+    "id",
+    "kind",
+    "title",
+    "text",
+    "given",
+    "ask",
+    "points",
+    "tolerance",
+    "carry_forward",
+)
 TOLERANCE_FIELDS = ("rtol", "atol", "decimals")
 
 
@@ -60,10 +69,17 @@ class Document:
                 return None
             path = path[:-1]
 
-    def error(self, message: str, path: Path_ = (), *, problem: str | None = None,
-              field: str | None = None) -> DlsolveError:
-        return DlsolveError(message, file=self.file, line=self.line(path), problem=problem,
-                            field=field)
+    def error(
+        self,
+        message: str,
+        path: Path_ = (),
+        *,
+        problem: str | None = None,
+        field: str | None = None,
+    ) -> DlsolveError:
+        return DlsolveError(
+            message, file=self.file, line=self.line(path), problem=problem, field=field
+        )
 
 
 def _exact_float(text: str) -> Fraction:
@@ -91,14 +107,17 @@ class _Builder:
         if id(node) in self.seen:
             self.aliased += 1
             if self.aliased > MAX_ALIASED:
-                raise self.fail(f"aliases expand to more than {MAX_ALIASED} values "
-                                "(an alias bomb?)", node)
+                raise self.fail(
+                    f"aliases expand to more than {MAX_ALIASED} values (an alias bomb?)", node
+                )
         self.seen.add(id(node))
         if self.count > MAX_NODES:
             raise self.fail(f"the file has more than {MAX_NODES} values", node)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in (
-                "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            "tag:yaml.org,2002:map",
+            "tag:yaml.org,2002:seq",
+        ):
             raise self.fail(f"the YAML tag {node.tag!r} is not allowed here", node)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
@@ -122,8 +141,12 @@ class _Builder:
                 return _exact_float(node.value)
             except ValueError:  # .inf, .nan: left as text for the field to refuse in context
                 return node.value
-        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
-                   "tag:yaml.org,2002:null", "tag:yaml.org,2002:str"):
+        if tag in (
+            "tag:yaml.org,2002:int",
+            "tag:yaml.org,2002:bool",
+            "tag:yaml.org,2002:null",
+            "tag:yaml.org,2002:str",
+        ):
             return self.constructor.construct_object(node)
         raise self.fail(f"the YAML tag {tag!r} is not allowed here", node)
 
@@ -136,8 +159,9 @@ def nesting_bound(text: str) -> int:
     for line in text.splitlines():
         stripped = line.lstrip(" ")
         indent = max(indent, len(line) - len(stripped))
-        indicators = max(indicators, stripped.count("- ") + stripped.count(": ")
-                         + stripped.count("? ") + 1)
+        indicators = max(
+            indicators, stripped.count("- ") + stripped.count(": ") + stripped.count("? ") + 1
+        )
         for ch in stripped:
             if ch in "[{":
                 flow += 1
@@ -229,8 +253,13 @@ class Problem:
         return self.doc.line(tuple(path))
 
     def error(self, message: str, field: str | None = None) -> DlsolveError:
-        return DlsolveError(message, file=self.file, line=self.field_line(field),
-                            problem=self.id, field=f"given.{field}" if field else None)
+        return DlsolveError(
+            message,
+            file=self.file,
+            line=self.field_line(field),
+            problem=self.id,
+            field=f"given.{field}" if field else None,
+        )
 
 
 @dataclass
@@ -272,8 +301,9 @@ def load_document(doc: Document) -> ProblemSet:
         raise doc.error("a problem file is a mapping with 'title' and 'problems'")
     for key in data:
         if key not in TOP_FIELDS:
-            raise doc.error(f"unknown top-level field {key!r}{_suggest(key, list(TOP_FIELDS))}",
-                            (key,))
+            raise doc.error(
+                f"unknown top-level field {key!r}{_suggest(key, list(TOP_FIELDS))}", (key,)
+            )
     raw_problems = data.get("problems")
     if not isinstance(raw_problems, list) or not raw_problems:
         raise doc.error("'problems' must be a non-empty list of problems", ("problems",))
@@ -289,8 +319,13 @@ def load_document(doc: Document) -> ProblemSet:
             errors.append(err)
             continue
         problems.append(problem)
-    return ProblemSet(doc.file, str(title) if title is not None else None, problems, errors,
-                      text=str(text) if text is not None else None)
+    return ProblemSet(
+        doc.file,
+        str(title) if title is not None else None,
+        problems,
+        errors,
+        text=str(text) if text is not None else None,
+    )
 
 
 def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
@@ -307,8 +342,12 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
         if key not in PROBLEM_FIELDS:
             raise fail(f"unknown field{_suggest(key, list(PROBLEM_FIELDS))}", (key,), key)
     if not isinstance(pid, str) or not ID_PATTERN.fullmatch(pid):
-        raise fail("the id must be lower-case letters, digits, '.', '_' or '-' "
-                   "(starting with a letter or digit)", ("id",), "id")
+        raise fail(
+            "the id must be lower-case letters, digits, '.', '_' or '-' "
+            "(starting with a letter or digit)",
+            ("id",),
+            "id",
+        )
     if pid in seen:
         raise fail("this id is used twice in the file", ("id",), "id")
     seen.add(pid)
@@ -318,8 +357,12 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
     try:
         k = kinds.get(kind_name)
     except KeyError:
-        raise fail(f"unknown kind {kind_name!r}{_suggest(kind_name, kinds.names())}; "
-                   "'dlsolve kinds' lists them", ("kind",), "kind") from None
+        raise fail(
+            f"unknown kind {kind_name!r}{_suggest(kind_name, kinds.names())}; "
+            "'dlsolve kinds' lists them",
+            ("kind",),
+            "kind",
+        ) from None
     given_raw = raw.get("given")
     if not isinstance(given_raw, dict):
         raise fail("'given' must be a mapping of the kind's fields", ("given",), "given")
@@ -334,19 +377,21 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
         for j, a in enumerate(ask):
             if not any(key.matches(a) or key.pattern == a for key in k.keys):
                 patterns = [key.pattern for key in k.keys]
-                raise fail(f"{kind_name} has no answer key {a!r}{_suggest(a, patterns)}",
-                           ("ask", j), "ask")
-    points = _points(raw.get("points"), k, lambda msg, path: fail(msg, ("points", *path),
-                                                                  "points"))
-    tolerance = _tolerance(raw.get("tolerance"), lambda msg, path: fail(
-        msg, ("tolerance", *path), "tolerance"))
+                raise fail(
+                    f"{kind_name} has no answer key {a!r}{_suggest(a, patterns)}", ("ask", j), "ask"
+                )
+    points = _points(raw.get("points"), k, lambda msg, path: fail(msg, ("points", *path), "points"))
+    tolerance = _tolerance(
+        raw.get("tolerance"), lambda msg, path: fail(msg, ("tolerance", *path), "tolerance")
+    )
     for fname in ("title", "text"):
         if fname in raw and not isinstance(raw[fname], str):
             raise fail("must be text", (fname,), fname)
     for name in placeholders(raw.get("text") or ""):
         if given_at(given_raw, name) is _MISSING:
-            raise fail(f"the text quotes {{{{{name}}}}}, which is not in the given", ("text",),
-                       "text")
+            raise fail(
+                f"the text quotes {{{{{name}}}}}, which is not in the given", ("text",), "text"
+            )
     share = raw.get("carry_forward")
     if share is not None:
         if isinstance(share, str):
@@ -354,15 +399,33 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
                 share = Fraction(share)
             except ValueError:
                 share = None
-        if isinstance(share, bool) or not isinstance(share, (int, Fraction)) or not (
-                0 <= share <= 1):
-            raise fail("carry_forward must be a share of the points between 0 and 1, such as "
-                       "1/2", ("carry_forward",), "carry_forward")
+        if (
+            isinstance(share, bool)
+            or not isinstance(share, (int, Fraction))
+            or not (0 <= share <= 1)
+        ):
+            raise fail(
+                "carry_forward must be a share of the points between 0 and 1, such as 1/2",
+                ("carry_forward",),
+                "carry_forward",
+            )
         share = Fraction(share)
-    return Problem(id=pid, kind=kind_name, given=given, title=raw.get("title"),
-                   text=raw.get("text"), ask=ask, points=points, tolerance=tolerance,
-                   carry_forward=share, file=doc.file, line=doc.line(here),
-                   raw_given=given_raw, doc=doc, index=i)
+    return Problem(
+        id=pid,
+        kind=kind_name,
+        given=given,
+        title=raw.get("title"),
+        text=raw.get("text"),
+        ask=ask,
+        points=points,
+        tolerance=tolerance,
+        carry_forward=share,
+        file=doc.file,
+        line=doc.line(here),
+        raw_given=given_raw,
+        doc=doc,
+        index=i,
+    )
 
 
 def validate_given(k: kinds.Kind, given_raw: dict[str, Any], fail: Any) -> GivenModel:
@@ -480,8 +543,9 @@ def _tolerance(raw: Any, fail: Any) -> dict[str, Any]:
         raise fail("'tolerance' must be a mapping such as {rtol: 0.01}", ())
     for key, value in raw.items():
         if key not in TOLERANCE_FIELDS:
-            raise fail(f"unknown tolerance setting {key!r}{_suggest(key, list(TOLERANCE_FIELDS))}",
-                       (key,))
+            raise fail(
+                f"unknown tolerance setting {key!r}{_suggest(key, list(TOLERANCE_FIELDS))}", (key,)
+            )
         if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or value < 0:
             raise fail(f"{key} must be a number ≥ 0", (key,))
     return dict(raw)

@@ -50,14 +50,17 @@ class _Dumper(yaml.SafeDumper):
     """Writes a multi-line text as a literal block (``text: |``), as problem files do."""
 
 
-_Dumper.add_representer(str, lambda d, s: d.represent_scalar(
-    "tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+_Dumper.add_representer(
+    str,
+    lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None),
+)
 
 
 def dump(doc: Mapping[str, Any]) -> str:
     """A problem file's YAML: keys in order, leaf lists in flow style, texts as blocks."""
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=None, width=100)
+    return yaml.dump(
+        doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
+    )
 
 
 def variant_path(folder: str | Path, problems: str | Path, k: Any) -> Path:
@@ -120,9 +123,12 @@ def draw(problem: Problem, rng: random.Random) -> tuple[dict[str, Any], Solution
         if not broken:
             return raw, s
     why = f" (last: {broken[0]})" if broken else ""
-    raise DlsolveError(f"no variant in {MAX_DRAWS} draws keeps the promises of "
-                       f"{problem.kind}{why}", file=problem.file, line=problem.line,
-                       problem=problem.id)
+    raise DlsolveError(
+        f"no variant in {MAX_DRAWS} draws keeps the promises of {problem.kind}{why}",
+        file=problem.file,
+        line=problem.line,
+        problem=problem.id,
+    )
 
 
 def _leaves(v: Any) -> list[Any]:
@@ -186,20 +192,31 @@ def make(problems: ProblemSet, k: int, n: int, seed: int) -> Variant:
                 stale_by_id[p.id] = stale
         out_problems.append(_yamlable(entry))
         solutions.append(sol)
-    head = (f"Variant {k} of {n} of {Path(problems.path).name}, drawn by dlsolve variants "
-            f"(seed {seed}): the questions are the original's, the numbers are new.")
+    head = (
+        f"Variant {k} of {n} of {Path(problems.path).name}, drawn by dlsolve variants "
+        f"(seed {seed}): the questions are the original's, the numbers are new."
+    )
     text = head + ("\n\n" + problems.text.strip() if problems.text else "")
     title = f"{problems.title or Path(problems.path).stem} (variant {k})"
-    return Variant(k, {"title": title, "text": text + "\n", "problems": out_problems},
-                   solutions, unchanged, stale_by_id)
+    return Variant(
+        k,
+        {"title": title, "text": text + "\n", "problems": out_problems},
+        solutions,
+        unchanged,
+        stale_by_id,
+    )
 
 
 def answers_template(v: Variant) -> str:
     """A blank answers file for a variant: every asked key, with what kind of value it takes."""
-    lines = [f"# Answers for {v.doc['title']}.",
-             "# Fill in each value: numbers, fractions, sqrt(...), LaTeX or decimals;",
-             "# matrices as nested lists. 'dlsolve check' reads this file as it is.",
-             'student: ""', f"variant: {v.k}", "answers:"]
+    lines = [
+        f"# Answers for {v.doc['title']}.",
+        "# Fill in each value: numbers, fractions, sqrt(...), LaTeX or decimals;",
+        "# matrices as nested lists. 'dlsolve check' reads this file as it is.",
+        'student: ""',
+        f"variant: {v.k}",
+        "answers:",
+    ]
     for s in v.solutions:
         lines.append(f"  {s.id}:")
         for a in s.asked():
@@ -212,8 +229,9 @@ def _key_yaml(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z_][\w.]*", key) else json.dumps(key)
 
 
-def write(problems_path: str | Path, n: int, seed: int, out: str | Path
-          ) -> tuple[list[Path], list[str]]:
+def write(
+    problems_path: str | Path, n: int, seed: int, out: str | Path
+) -> tuple[list[Path], list[str]]:
     """Write ``n`` variants of a problem file into ``out``; returns the files written and
     warnings (texts that state the source's numbers literally, kinds without a generator)."""
     from . import SolvedSet
@@ -224,8 +242,12 @@ def write(problems_path: str | Path, n: int, seed: int, out: str | Path
     written: list[Path] = []
     warnings: list[str] = []
     stale: dict[str, set[str]] = {}
-    manifest: dict[str, Any] = {"source": str(problems_path), "seed": seed, "count": n,
-                                "variants": []}
+    manifest: dict[str, Any] = {
+        "source": str(problems_path),
+        "seed": seed,
+        "count": n,
+        "variants": [],
+    }
     for k in range(1, n + 1):
         v = make(problems, k, n, seed)
         path = variant_path(folder, problems_path, k)
@@ -238,18 +260,29 @@ def write(problems_path: str | Path, n: int, seed: int, out: str | Path
         template = path.with_name(f"{path.stem}-answers.yaml")
         template.write_text(answers_template(v), encoding="utf-8")
         written += [path, handout, md, template]
-        manifest["variants"].append({"variant": k, "problems": path.name,
-                                     "questions": handout.name, "solutions": md.name,
-                                     "answers": template.name, "unchanged": v.unchanged})
+        manifest["variants"].append(
+            {
+                "variant": k,
+                "problems": path.name,
+                "questions": handout.name,
+                "solutions": md.name,
+                "answers": template.name,
+                "unchanged": v.unchanged,
+            }
+        )
         for pid, numbers in v.stale.items():
             stale.setdefault(pid, set()).update(numbers)
     for pid, numbers in stale.items():
         said = ", ".join(sorted(numbers, key=lambda x: (len(x), x)))
-        warnings.append(f"{problems_path}: problem '{pid}': its text states {said} literally, "
-                        "which some variants change; quote the given as {{name}} instead")
+        warnings.append(
+            f"{problems_path}: problem '{pid}': its text states {said} literally, "
+            "which some variants change; quote the given as {{name}} instead"
+        )
     for pid in sorted({pid for entry in manifest["variants"] for pid in entry["unchanged"]}):
-        warnings.append(f"{problems_path}: problem '{pid}': its kind has no variant generator, "
-                        "so it is the same in every variant")
+        warnings.append(
+            f"{problems_path}: problem '{pid}': its kind has no variant generator, "
+            "so it is the same in every variant"
+        )
     index = folder / "variants.json"
     index.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return [*written, index], warnings

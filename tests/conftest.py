@@ -59,7 +59,6 @@ def cli_run():
     return run
 
 
-
 eta, gamma = exact.symbol("eta"), exact.symbol("gamma")
 T, N = exact.symbol("T"), exact.symbol("N")
 

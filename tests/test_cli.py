@@ -16,8 +16,9 @@ from .conftest import PROBLEMS, ROOT
 
 
 def test_solve_prints_exact_answers_with_steps(cli_run):
-    code, out, err = cli_run("solve", str(PROBLEMS / "discussion-normalization.yaml"),
-                             "--only", "layernorm")
+    code, out, err = cli_run(
+        "solve", str(PROBLEMS / "discussion-normalization.yaml"), "--only", "layernorm"
+    )
     assert code == 0 and not err
     assert "μ₁ = (4 + 4 + 8 + 8)/4 = 6" in out
     assert "-1 - 2√3/3" in out and "20/3" in out
@@ -37,8 +38,9 @@ def test_unknown_only_id_is_an_error(cli_run):
 
 
 def test_json_follows_spec_section_6(cli_run):
-    code, out, _ = cli_run("solve", str(PROBLEMS / "discussion-normalization.yaml"),
-                           "--format", "json")
+    code, out, _ = cli_run(
+        "solve", str(PROBLEMS / "discussion-normalization.yaml"), "--format", "json"
+    )
     assert code == 0
     doc = json.loads(out)
     assert doc["title"].startswith("Discussion")
@@ -60,8 +62,13 @@ def test_json_follows_spec_section_6(cli_run):
 
 def test_export_writes_markdown_with_display_math(cli_run, tmp_path):
     target = tmp_path / "solutions.md"
-    code, _, err = cli_run("export", str(PROBLEMS / "lecture-normalization.yaml"),
-                           str(PROBLEMS / "discussion-normalization.yaml"), "-o", str(target))
+    code, _, err = cli_run(
+        "export",
+        str(PROBLEMS / "lecture-normalization.yaml"),
+        str(PROBLEMS / "discussion-normalization.yaml"),
+        "-o",
+        str(target),
+    )
     assert code == 0 and "wrote" in err
     md = target.read_text()
     assert md.count("\n# ") + md.startswith("# ") == 2  # one heading per file
@@ -97,9 +104,11 @@ def test_new_template_of_every_kind_solves(cli_run, tmp_path):
 
 def test_errors_exit_2_and_the_rest_still_prints(cli_run, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("title: t\nproblems:\n"
-                   "  - id: ok\n    kind: dropout\n    given: {z: [2], mask: [1], p: 0.5}\n"
-                   "  - id: bad\n    kind: dropout\n    given: {z: [2], mask: [7], p: 0.5}\n")
+    bad.write_text(
+        "title: t\nproblems:\n"
+        "  - id: ok\n    kind: dropout\n    given: {z: [2], mask: [1], p: 0.5}\n"
+        "  - id: bad\n    kind: dropout\n    given: {z: [2], mask: [7], p: 0.5}\n"
+    )
     missing = tmp_path / "missing.yaml"
     code, out, err = cli_run("solve", str(bad), str(missing), "--no-steps")
     assert code == 2
@@ -124,8 +133,9 @@ def test_the_core_commands_never_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'numpy' not in sys.modules or True\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 

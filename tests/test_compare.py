@@ -41,31 +41,34 @@ def real(value: Any) -> Answer:
 # --------------------------------------------------------------------------- reals and rounding
 
 
-@pytest.mark.parametrize(("value", "raw", "ok"), [
-    (Fraction(7, 12), "7/12", True),
-    (Fraction(7, 12), 0.58, True),         # rounded, within 1 %
-    (Fraction(2, 3), 0.66, True),          # truncated
-    (Fraction(2, 3), 0.67, True),
-    (Fraction(2, 3), 0.6, False),          # one significant figure
-    (Fraction(14, 9), 1.55, True),
-    (Fraction(14, 9), "1.5", True),        # truncated to 1 place, 2 significant figures
-    (Fraction(14, 9), "1.6", True),        # rounded
-    (Fraction(14, 9), "1.4", False),
-    (SQRT3 / 3, -0.577, False),
-    (SQRT3 / 3, "0.577", True),
-    (SQRT3 / 3, "sqrt(3)/3", True),
-    (SQRT3 / 3, "1/sqrt(3)", True),
-    (SQRT3 / 3, r"\frac{\sqrt{3}}{3}", True),
-    (-1 - SQRT3 * Fraction(2, 3), "-2.15", True),
-    (sympy.exp(-Fraction(3, 2)), 0.223, True),
-    (sympy.exp(-Fraction(3, 2)), "exp(-1.5)", True),
-    (sympy.exp(-Fraction(3, 2)), "exp(-3/2)", True),
-    (sympy.exp(-Fraction(3, 2)), "exp(-1)", False),
-    (0.2231301601484298, "exp(-3/2)", True),  # a float from a numeric path
-    (0.2231301601484298, 0.2231, True),
-    (Fraction(0), "1e-9", True),            # within atol
-    (Fraction(0), "1e-7", False),
-])
+@pytest.mark.parametrize(
+    ("value", "raw", "ok"),
+    [
+        (Fraction(7, 12), "7/12", True),
+        (Fraction(7, 12), 0.58, True),  # rounded, within 1 %
+        (Fraction(2, 3), 0.66, True),  # truncated
+        (Fraction(2, 3), 0.67, True),
+        (Fraction(2, 3), 0.6, False),  # one significant figure
+        (Fraction(14, 9), 1.55, True),
+        (Fraction(14, 9), "1.5", True),  # truncated to 1 place, 2 significant figures
+        (Fraction(14, 9), "1.6", True),  # rounded
+        (Fraction(14, 9), "1.4", False),
+        (SQRT3 / 3, -0.577, False),
+        (SQRT3 / 3, "0.577", True),
+        (SQRT3 / 3, "sqrt(3)/3", True),
+        (SQRT3 / 3, "1/sqrt(3)", True),
+        (SQRT3 / 3, r"\frac{\sqrt{3}}{3}", True),
+        (-1 - SQRT3 * Fraction(2, 3), "-2.15", True),
+        (sympy.exp(-Fraction(3, 2)), 0.223, True),
+        (sympy.exp(-Fraction(3, 2)), "exp(-1.5)", True),
+        (sympy.exp(-Fraction(3, 2)), "exp(-3/2)", True),
+        (sympy.exp(-Fraction(3, 2)), "exp(-1)", False),
+        (0.2231301601484298, "exp(-3/2)", True),  # a float from a numeric path
+        (0.2231301601484298, 0.2231, True),
+        (Fraction(0), "1e-9", True),  # within atol
+        (Fraction(0), "1e-7", False),
+    ],
+)
 def test_real_rules(value: Any, raw: Any, ok: bool, judge: Judge) -> None:
     raw = WrittenDecimal.from_text(repr(raw)) if isinstance(raw, float) else raw
     score, feedback = check(real(value), raw, judge)
@@ -74,8 +77,15 @@ def test_real_rules(value: Any, raw: Any, ok: bool, judge: Judge) -> None:
 
 def test_rounding_rule_without_tolerance(judge: Judge) -> None:
     exact_only = Tolerance(rtol=Fraction(0), atol=Fraction(0))
-    for raw, ok in [("0.58", True), ("0.583", True), ("0.5833", True), ("0.584", False),
-                    ("0.585", False), ("0.59", False), ("0.5", False)]:
+    for raw, ok in [
+        ("0.58", True),
+        ("0.583", True),
+        ("0.5833", True),
+        ("0.584", False),
+        ("0.585", False),
+        ("0.59", False),
+        ("0.5", False),
+    ]:
         score, _ = check(real(Fraction(7, 12)), raw, judge, exact_only)
         assert (score == 1) is ok, raw
 
@@ -148,17 +158,20 @@ def test_shape_text() -> None:
 # --------------------------------------------------------------------------- formulas
 
 
-@pytest.mark.parametrize(("raw", "ok"), [
-    ("-2*eta*gamma", True),
-    ("-2 η γ", True),
-    (r"-2\eta\gamma", True),
-    ("-(eta + eta) gamma", True),
-    ("gamma*(-2)*eta", True),
-    ("-2*eta*gamma + eta - eta", True),
-    ("2*eta*gamma", False),
-    ("-2*eta", False),
-    ("-2", False),
-])
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [
+        ("-2*eta*gamma", True),
+        ("-2 η γ", True),
+        (r"-2\eta\gamma", True),
+        ("-(eta + eta) gamma", True),
+        ("gamma*(-2)*eta", True),
+        ("-2*eta*gamma + eta - eta", True),
+        ("2*eta*gamma", False),
+        ("-2*eta", False),
+        ("-2", False),
+    ],
+)
 def test_expressions_by_equivalence(raw: str, ok: bool, judge: Judge) -> None:
     score, feedback = check(Answer("lambda", -2 * eta * gamma, "expression"), raw, judge)
     assert (score == 1) is ok, feedback
@@ -186,17 +199,23 @@ def test_symbols_are_compared_by_name(judge: Judge) -> None:
 # --------------------------------------------------------------------------- tensors
 
 
-ROWS = [[-1, -3, 4, 4], [-1, Fraction(-5, 3), 0, Fraction(20, 3)],
-        [-SQRT3 / 3, -1 - 2 * SQRT3 / 3, 1 - SQRT3, 4 * SQRT3]]
+ROWS = [
+    [-1, -3, 4, 4],
+    [-1, Fraction(-5, 3), 0, Fraction(20, 3)],
+    [-SQRT3 / 3, -1 - 2 * SQRT3 / 3, 1 - SQRT3, 4 * SQRT3],
+]
 
 
 def test_matrix_forms(judge: Judge) -> None:
     a = Answer("output", ROWS, "matrix")
-    python = ("[[-1, -3, 4, 4], [-1, -5/3, 0, 20/3], "
-              "[-sqrt(3)/3, -1-2*sqrt(3)/3, 1-sqrt(3), 4*sqrt(3)]]")
+    python = (
+        "[[-1, -3, 4, 4], [-1, -5/3, 0, 20/3], [-sqrt(3)/3, -1-2*sqrt(3)/3, 1-sqrt(3), 4*sqrt(3)]]"
+    )
     matlab = "[-1 -3 4 4; -1 -5/3 0 20/3; -0.577 -2.15 -0.732 6.93]"
-    latex = (r"\begin{bmatrix} -1 & -3 & 4 & 4 \\ -1 & -\frac{5}{3} & 0 & \frac{20}{3} \\ "
-             r"-\frac{\sqrt3}{3} & -1-\frac{2\sqrt{3}}{3} & 1-\sqrt{3} & 4\sqrt{3} \end{bmatrix}")
+    latex = (
+        r"\begin{bmatrix} -1 & -3 & 4 & 4 \\ -1 & -\frac{5}{3} & 0 & \frac{20}{3} \\ "
+        r"-\frac{\sqrt3}{3} & -1-\frac{2\sqrt{3}}{3} & 1-\sqrt{3} & 4\sqrt{3} \end{bmatrix}"
+    )
     for raw in (python, matlab, latex):
         score, feedback = check(a, raw, judge)
         assert score == 1, (raw, feedback)
@@ -267,8 +286,12 @@ def test_symbolic_matrix(judge: Judge) -> None:
 
 def test_sequences(judge: Judge) -> None:
     a = Answer("seq", ["<BOS>", "the", "green", "rectangle"], "sequence")
-    for raw in ("the green rectangle", "<bos> The Green  Rectangle", ["the", "green", "rectangle"],
-                "[<BOS>, the, green, rectangle]"):
+    for raw in (
+        "the green rectangle",
+        "<bos> The Green  Rectangle",
+        ["the", "green", "rectangle"],
+        "[<BOS>, the, green, rectangle]",
+    ):
         assert check(a, raw, judge)[0] == 1, raw
     score, feedback = check(a, "the red circle", judge)
     assert score == 0 and "Expected “<BOS> the green rectangle”" in feedback
@@ -296,7 +319,9 @@ def test_choices(judge: Judge) -> None:
 
 def test_choice_value_forms() -> None:
     assert choice_options({"options": {"x": "first", "y": "second"}}) == [
-        ("x", "first"), ("y", "second")]
+        ("x", "first"),
+        ("y", "second"),
+    ]
     assert choice_options({"options": ["(a) zero", "(b) one"]}) == [("a", "zero"), ("b", "one")]
 
 
@@ -320,23 +345,26 @@ def test_booleans(judge: Judge) -> None:
         read(a, "perhaps", SYMBOLS)
 
 
-@pytest.mark.parametrize(("value", "raw", "ok"), [
-    (T * N**2, "O(T N^2)", True),
-    (T * N**2, "O(N^2 T)", True),
-    (T * N**2, "O(3 T N^2 + T N + 7)", True),
-    (T * N**2, r"\mathcal{O}(TN^2)", True),
-    (T * N**2, "O(T N)", False),
-    (T * N**2, "O(T^2 N^2)", False),
-    (T * B * N * sympy.log(B * N), "O(TBN log(BN))", True),
-    (T * B * N * sympy.log(B * N), "O(TBN (log B + log N))", True),
-    (T * B * N * sympy.log(B * N), "O(TBN log_2(BN))" if False else "O(TBN log(BN, 2))", True),
-    (T * B * N * sympy.log(B * N), "O(TBN)", False),
-    (T * N + N**2, "O(N^2 + TN)", True),
-    (T * N + N**2, "O(N^2)", False),
-    (sympy.Integer(1), "O(1)", True),
-    (2**T, "O(2^T)", True),
-    (2**T, "O(3^T)", False),
-])
+@pytest.mark.parametrize(
+    ("value", "raw", "ok"),
+    [
+        (T * N**2, "O(T N^2)", True),
+        (T * N**2, "O(N^2 T)", True),
+        (T * N**2, "O(3 T N^2 + T N + 7)", True),
+        (T * N**2, r"\mathcal{O}(TN^2)", True),
+        (T * N**2, "O(T N)", False),
+        (T * N**2, "O(T^2 N^2)", False),
+        (T * B * N * sympy.log(B * N), "O(TBN log(BN))", True),
+        (T * B * N * sympy.log(B * N), "O(TBN (log B + log N))", True),
+        (T * B * N * sympy.log(B * N), "O(TBN log_2(BN))" if False else "O(TBN log(BN, 2))", True),
+        (T * B * N * sympy.log(B * N), "O(TBN)", False),
+        (T * N + N**2, "O(N^2 + TN)", True),
+        (T * N + N**2, "O(N^2)", False),
+        (sympy.Integer(1), "O(1)", True),
+        (2**T, "O(2^T)", True),
+        (2**T, "O(3^T)", False),
+    ],
+)
 def test_complexity_by_class(value: Any, raw: str, ok: bool, judge: Judge) -> None:
     score, feedback = check(Answer("time", value, "complexity"), raw, judge)
     assert (score == 1) is ok, feedback
@@ -349,12 +377,34 @@ def test_text(judge: Judge) -> None:
 
 
 def test_every_type_has_a_comparison(judge: Judge) -> None:
-    samples = {"integer": 3, "real": Fraction(1, 2), "expression": eta, "vector": [1, 2],
-               "matrix": [[1]], "tensor": [[[1]]], "shape": [n, 2], "sequence": ["a", "b"],
-               "choice": "a", "boolean": True, "complexity": N, "text": "x"}
+    samples = {
+        "integer": 3,
+        "real": Fraction(1, 2),
+        "expression": eta,
+        "vector": [1, 2],
+        "matrix": [[1]],
+        "tensor": [[[1]]],
+        "shape": [n, 2],
+        "sequence": ["a", "b"],
+        "choice": "a",
+        "boolean": True,
+        "complexity": N,
+        "text": "x",
+    }
     assert set(samples) == set(TYPES)
-    raws = {"integer": "3", "real": "0.5", "expression": "eta", "vector": "[1 2]",
-            "matrix": "[[1]]", "tensor": [[[1]]], "shape": "n x 2", "sequence": "a b",
-            "choice": "a", "boolean": "true", "complexity": "O(N)", "text": "X"}
+    raws = {
+        "integer": "3",
+        "real": "0.5",
+        "expression": "eta",
+        "vector": "[1 2]",
+        "matrix": "[[1]]",
+        "tensor": [[[1]]],
+        "shape": "n x 2",
+        "sequence": "a b",
+        "choice": "a",
+        "boolean": "true",
+        "complexity": "O(N)",
+        "text": "X",
+    }
     for typ, value in samples.items():
         assert check(Answer("k", value, typ), raws[typ], judge)[0] == 1, typ

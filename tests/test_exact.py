@@ -48,7 +48,8 @@ def test_surd_arithmetic_agrees_with_sympy(x, y):
 def test_surd_sign_and_float_are_exact(x):
     mpmath.mp.dps = 60
     value = mpmath.mpf(x.a.numerator) / x.a.denominator + (
-        mpmath.mpf(x.b.numerator) / x.b.denominator) * mpmath.sqrt(x.r)
+        mpmath.mpf(x.b.numerator) / x.b.denominator
+    ) * mpmath.sqrt(x.r)
     assert float(x) == float(value)  # correctly rounded
     assert x.sign() == (1 if value > 0 else -1)
 
@@ -59,11 +60,18 @@ def test_float_survives_catastrophic_cancellation():
     assert float(x) == float(mpmath.mpf(1732050807568877) / 10**15 - mpmath.sqrt(3))
 
 
-@pytest.mark.parametrize(("q", "expected"), [
-    (Fraction(4), 2), (Fraction(1, 4), Fraction(1, 2)), (Fraction(3), Surd(0, 1, 3)),
-    (Fraction(12), Surd(0, 2, 3)), (Fraction(2, 3), Surd(0, Fraction(1, 3), 6)),
-    (Fraction(119, 100), Surd(0, Fraction(1, 10), 119)), (Fraction(0), 0),
-])
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        (Fraction(4), 2),
+        (Fraction(1, 4), Fraction(1, 2)),
+        (Fraction(3), Surd(0, 1, 3)),
+        (Fraction(12), Surd(0, 2, 3)),
+        (Fraction(2, 3), Surd(0, Fraction(1, 3), 6)),
+        (Fraction(119, 100), Surd(0, Fraction(1, 10), 119)),
+        (Fraction(0), 0),
+    ],
+)
 def test_sqrt_extracts_squares(q, expected):
     assert exact.sqrt(q) == expected
 

@@ -23,11 +23,16 @@ def classroom(tmp_path: Path) -> Path:
     d = tmp_path / "submissions"
     d.mkdir()
     sheets = {
-        "alice.yaml": {"student": "Alice", "answers": {"layernorm": {
-            "mean": [6, 3, 2], "var": [4, 9, 3]}}},
+        "alice.yaml": {
+            "student": "Alice",
+            "answers": {"layernorm": {"mean": [6, 3, 2], "var": [4, 9, 3]}},
+        },
         "bob.yaml": {"answers": {"layernorm": {"mean": [6, 3, 2], "var": ["16/3", 12, 4]}}},
-        "carol.yml": {"student": "Carol", "variant": 3, "answers": {"layernorm": {
-            "mean": [7, 3, 2]}}},
+        "carol.yml": {
+            "student": "Carol",
+            "variant": 3,
+            "answers": {"layernorm": {"mean": [7, 3, 2]}},
+        },
     }
     for name, doc in sheets.items():
         (d / name).write_text(yaml.safe_dump(doc))
@@ -40,15 +45,22 @@ def _variants(tmp_path: Path) -> Path:
     """Variant 3 of the discussion set: the first row of LayerNorm's X shifted by 1."""
     v = tmp_path / "variants"
     v.mkdir()
-    text = DISCUSSION.read_text().replace("X: [[4, 4, 8, 8], [0, 2, 2, 8], [1, 1, 1, 5]]",
-                                          "X: [[5, 5, 9, 9], [0, 2, 2, 8], [1, 1, 1, 5]]", 1)
+    text = DISCUSSION.read_text().replace(
+        "X: [[4, 4, 8, 8], [0, 2, 2, 8], [1, 1, 1, 5]]",
+        "X: [[5, 5, 9, 9], [0, 2, 2, 8], [1, 1, 1, 5]]",
+        1,
+    )
     (v / f"{DISCUSSION.stem}-3.yaml").write_text(text)
     return v
 
 
 def test_submissions_are_the_yaml_files(classroom: Path) -> None:
     assert [p.name for p in grade.submissions(classroom)] == [
-        "alice.yaml", "bob.yaml", "carol.yml", "dave.yaml"]
+        "alice.yaml",
+        "bob.yaml",
+        "carol.yml",
+        "dave.yaml",
+    ]
     with pytest.raises(DlsolveError, match="no such folder"):
         grade.submissions(classroom / "missing")
 
@@ -60,7 +72,8 @@ def test_parallel_grading_matches_serial(classroom: Path, tmp_path: Path) -> Non
     parallel = grade.grade(DISCUSSION, files, jobs=2, variants_dir=variants)
     assert [(o.student, o.status) for o in serial] == [(o.student, o.status) for o in parallel]
     assert [o.report.to_json() if o.report else None for o in serial] == [
-        o.report.to_json() if o.report else None for o in parallel]
+        o.report.to_json() if o.report else None for o in parallel
+    ]
     by_name = {Path(o.file).name: o for o in serial}
     assert by_name["alice.yaml"].report.score == 2
     assert by_name["bob.yaml"].student == "bob"  # from the file name
@@ -108,9 +121,22 @@ def test_csv_and_results(classroom: Path, tmp_path: Path) -> None:
 
 def test_grade_command(classroom: Path, tmp_path: Path) -> None:
     out, results = tmp_path / "g.csv", tmp_path / "out"
-    res = CliRunner().invoke(cli.main, ["grade", str(DISCUSSION), str(classroom), "-o", str(out),
-                                        "--results-dir", str(results), "--jobs", "2",
-                                        "--variants", str(_variants(tmp_path))])
+    res = CliRunner().invoke(
+        cli.main,
+        [
+            "grade",
+            str(DISCUSSION),
+            str(classroom),
+            "-o",
+            str(out),
+            "--results-dir",
+            str(results),
+            "--jobs",
+            "2",
+            "--variants",
+            str(_variants(tmp_path)),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "graded 4 submissions (1 could not be read)" in res.stderr
     assert len(list(csv.reader(out.open()))) == 5

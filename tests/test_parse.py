@@ -31,21 +31,24 @@ SQRT3 = exact.sqrt(3)
 # --------------------------------------------------------------------------- plain expressions
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("1/3", Fraction(1, 3)),
-    ("0.1", Fraction(1, 10)),
-    ("-1-2*sqrt(3)/3", -1 - SQRT3 * Fraction(2, 3)),
-    ("2sqrt(3)", SQRT3 * 2),
-    ("sqrt(12)", SQRT3 * 2),
-    ("2^10", 1024),
-    ("2**-2", Fraction(1, 4)),
-    ("3²", 9),
-    ("√3·2", SQRT3 * 2),
-    ("4 − 1", 3),
-    ("(1+2)(3+4)", 21),
-    ("1e-3", Fraction(1, 1000)),
-    ("sqrt(1/3)", SQRT3 / 3),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1/3", Fraction(1, 3)),
+        ("0.1", Fraction(1, 10)),
+        ("-1-2*sqrt(3)/3", -1 - SQRT3 * Fraction(2, 3)),
+        ("2sqrt(3)", SQRT3 * 2),
+        ("sqrt(12)", SQRT3 * 2),
+        ("2^10", 1024),
+        ("2**-2", Fraction(1, 4)),
+        ("3²", 9),
+        ("√3·2", SQRT3 * 2),
+        ("4 − 1", 3),
+        ("(1+2)(3+4)", 21),
+        ("1e-3", Fraction(1, 1000)),
+        ("sqrt(1/3)", SQRT3 / 3),
+    ],
+)
 def test_plain_expressions_are_exact(text: str, value: object) -> None:
     assert parse_answer(text) == value
 
@@ -65,21 +68,24 @@ def test_long_chains_do_not_recurse() -> None:
 # --------------------------------------------------------------------------- LaTeX
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    (r"\frac{2}{3}", Fraction(2, 3)),
-    (r"\dfrac{1}{4}", Fraction(1, 4)),
-    (r"\frac12", Fraction(1, 2)),
-    (r"-1 - \frac{2\sqrt{3}}{3}", -1 - SQRT3 * Fraction(2, 3)),
-    (r"\sqrt{12}", SQRT3 * 2),
-    (r"\sqrt[3]{8}", 2),
-    (r"3 \cdot 4", 12),
-    (r"3 \times 4", 12),
-    (r"\left(\frac{1}{2}\right)^{2}", Fraction(1, 4)),
-    (r"$\frac{1}{2}$", Fraction(1, 2)),
-    (r"2^{10}", 1024),
-    (r"4\sqrt3", SQRT3 * 4),
-    (r"\frac{1}{2}\,\cdot\,4", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (r"\frac{2}{3}", Fraction(2, 3)),
+        (r"\dfrac{1}{4}", Fraction(1, 4)),
+        (r"\frac12", Fraction(1, 2)),
+        (r"-1 - \frac{2\sqrt{3}}{3}", -1 - SQRT3 * Fraction(2, 3)),
+        (r"\sqrt{12}", SQRT3 * 2),
+        (r"\sqrt[3]{8}", 2),
+        (r"3 \cdot 4", 12),
+        (r"3 \times 4", 12),
+        (r"\left(\frac{1}{2}\right)^{2}", Fraction(1, 4)),
+        (r"$\frac{1}{2}$", Fraction(1, 2)),
+        (r"2^{10}", 1024),
+        (r"4\sqrt3", SQRT3 * 4),
+        (r"\frac{1}{2}\,\cdot\,4", 2),
+    ],
+)
 def test_latex_numbers(text: str, value: object) -> None:
     assert parse_answer(text) == value
 
@@ -104,13 +110,16 @@ def test_latex_matrices() -> None:
     assert parse_answer(r"\begin{array}{cc} 1 & 2 \end{array}") == [[1, 2]]
 
 
-@pytest.mark.parametrize(("text", "reason", "position"), [
-    (r"\input{/etc/passwd}", r"\input is not allowed", 1),
-    (r"\frac{1}", "ends too early", 9),
-    (r"\begin{vmatrix} 1 \end{vmatrix}", "vmatrix", 1),
-    (r"\begin{bmatrix} 1 & 2 \end{pmatrix}", "closed by", 23),
-    (r"\begin{bmatrix} 1 & 2", "never closed", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "reason", "position"),
+    [
+        (r"\input{/etc/passwd}", r"\input is not allowed", 1),
+        (r"\frac{1}", "ends too early", 9),
+        (r"\begin{vmatrix} 1 \end{vmatrix}", "vmatrix", 1),
+        (r"\begin{bmatrix} 1 & 2 \end{pmatrix}", "closed by", 23),
+        (r"\begin{bmatrix} 1 & 2", "never closed", 1),
+    ],
+)
 def test_latex_faults_name_their_position(text: str, reason: str, position: int) -> None:
     with pytest.raises(ParseError) as err:
         parse_answer(text)
@@ -121,18 +130,21 @@ def test_latex_faults_name_their_position(text: str, reason: str, position: int)
 # --------------------------------------------------------------------------- matrices as one string
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("[[1, 2], [3, 4]]", [[1, 2], [3, 4]]),
-    ("[1 2; 3 4]", [[1, 2], [3, 4]]),
-    ("[1, 2; 3, 4]", [[1, 2], [3, 4]]),
-    ("[1 -2 3]", [1, -2, 3]),
-    ("[1 - 2]", [-1]),
-    ("[1-2 3]", [-1, 3]),
-    ("[sqrt(3) 1/2]", [SQRT3, Fraction(1, 2)]),
-    ("[[1 2] [3 4]]", [[1, 2], [3, 4]]),
-    ("[1; 2; 3]", [[1], [2], [3]]),
-    ("[]", []),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("[[1, 2], [3, 4]]", [[1, 2], [3, 4]]),
+        ("[1 2; 3 4]", [[1, 2], [3, 4]]),
+        ("[1, 2; 3, 4]", [[1, 2], [3, 4]]),
+        ("[1 -2 3]", [1, -2, 3]),
+        ("[1 - 2]", [-1]),
+        ("[1-2 3]", [-1, 3]),
+        ("[sqrt(3) 1/2]", [SQRT3, Fraction(1, 2)]),
+        ("[[1 2] [3 4]]", [[1, 2], [3, 4]]),
+        ("[1; 2; 3]", [[1], [2], [3]]),
+        ("[]", []),
+    ],
+)
 def test_python_and_matlab_matrices(text: str, value: object) -> None:
     assert parse_answer(text) == value
 
@@ -147,10 +159,19 @@ def test_a_space_is_not_an_operator_between_numbers() -> None:
 # --------------------------------------------------------------------------- written decimals
 
 
-@pytest.mark.parametrize(("text", "places", "sig"), [
-    ("0.58", 2, 2), ("0.580", 3, 3), ("-0.0580", 4, 3), ("1.5", 1, 2), ("2.", 0, 1),
-    (".5", 1, 1), ("5.8e-2", 3, 2), ("1.20e3", -1, 3),
-])
+@pytest.mark.parametrize(
+    ("text", "places", "sig"),
+    [
+        ("0.58", 2, 2),
+        ("0.580", 3, 3),
+        ("-0.0580", 4, 3),
+        ("1.5", 1, 2),
+        ("2.", 0, 1),
+        (".5", 1, 1),
+        ("5.8e-2", 3, 2),
+        ("1.20e3", -1, 3),
+    ],
+)
 def test_written_decimals_keep_places_and_figures(text: str, places: int, sig: int) -> None:
     v = parse_answer(text)
     assert isinstance(v, WrittenDecimal)
@@ -211,19 +232,22 @@ def test_case_folding_is_refused_when_ambiguous() -> None:
 # --------------------------------------------------------------------------- faults and limits
 
 
-@pytest.mark.parametrize(("text", "reason", "position"), [
-    ("1 + ", "ends too early", 5),
-    ("(1 + 2", "expected ')'", 7),
-    ("2 ** ** 3", "unexpected '^'", 6),
-    ("1 # 2", "unexpected character '#'", 3),
-    ("sqrt(-4)", "not real", 1),
-    ("1/0", "division by zero", 2),
-    ("log(0)", "not a finite number", 1),
-    ("2^1001", "larger than 1000", 2),
-    ("foo(2)", "unknown function 'foo'", 1),
-    ("sqrt", "needs an argument", 5),
-    ("", "empty", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "reason", "position"),
+    [
+        ("1 + ", "ends too early", 5),
+        ("(1 + 2", "expected ')'", 7),
+        ("2 ** ** 3", "unexpected '^'", 6),
+        ("1 # 2", "unexpected character '#'", 3),
+        ("sqrt(-4)", "not real", 1),
+        ("1/0", "division by zero", 2),
+        ("log(0)", "not a finite number", 1),
+        ("2^1001", "larger than 1000", 2),
+        ("foo(2)", "unknown function 'foo'", 1),
+        ("sqrt", "needs an argument", 5),
+        ("", "empty", 1),
+    ],
+)
 def test_faults_have_a_reason_and_a_position(text: str, reason: str, position: int) -> None:
     with pytest.raises(ParseError) as err:
         parse_answer(text)
@@ -252,10 +276,21 @@ def test_tokenize_marks_spaces() -> None:
 # --------------------------------------------------------------------------- other answer types
 
 
-@pytest.mark.parametrize(("value", "truth"), [
-    (True, True), ("yes", True), ("True.", True), (" Y ", True), (1, True),
-    (False, False), ("no", False), ("FALSE", False), (0, False), ("not defined", False),
-])
+@pytest.mark.parametrize(
+    ("value", "truth"),
+    [
+        (True, True),
+        ("yes", True),
+        ("True.", True),
+        (" Y ", True),
+        (1, True),
+        (False, False),
+        ("no", False),
+        ("FALSE", False),
+        (0, False),
+        ("not defined", False),
+    ],
+)
 def test_booleans(value: object, truth: bool) -> None:
     assert read_boolean(value) is truth
 
@@ -270,7 +305,9 @@ def test_token_sequences() -> None:
     assert read_tokens("[the, green, rectangle]") == ["the", "green", "rectangle"]
     assert read_tokens(["the", "green rectangle"]) == ["the", "green", "rectangle"]
     assert read_tokens("the red circle; a blue square", nested=True) == [
-        ["the", "red", "circle"], ["a", "blue", "square"]]
+        ["the", "red", "circle"],
+        ["a", "blue", "square"],
+    ]
     assert read_tokens([["a", "b"], "c d"], nested=True) == [["a", "b"], ["c", "d"]]
     assert read_tokens("[[a, b], [c, d]]", nested=True) == [["a", "b"], ["c", "d"]]
 
@@ -278,10 +315,21 @@ def test_token_sequences() -> None:
 OPTIONS = [("a", "theta = 0"), ("b", "theta = 1"), ("c", "theta = 1e6"), ("d", "theta*")]
 
 
-@pytest.mark.parametrize(("text", "index"), [
-    ("a", 0), ("(b)", 1), ("B)", 1), ("c.", 2), ("option d", 3), ("Theta = 0", 0),
-    ("theta=1e6", 2), ("(a) theta = 0", 0), ("e", None), ("(a) theta = 1", None),
-])
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [
+        ("a", 0),
+        ("(b)", 1),
+        ("B)", 1),
+        ("c.", 2),
+        ("option d", 3),
+        ("Theta = 0", 0),
+        ("theta=1e6", 2),
+        ("(a) theta = 0", 0),
+        ("e", None),
+        ("(a) theta = 1", None),
+    ],
+)
 def test_choice_by_letter_or_text(text: str, index: int | None) -> None:
     assert choice_index(text, OPTIONS) == index
 
@@ -293,15 +341,18 @@ def test_choices_many_and_unknown() -> None:
     assert read_choice("Softmax ", []) == {"softmax"}
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("O(T N^2)", T * N**2),
-    (r"\mathcal{O}(TN^2)", T * N**2),
-    (r"O\left(T N^{2}\right)", T * N**2),
-    ("O(TBN log(BN))", T * B * N * sympy.log(B * N)),
-    ("T*N**2", T * N**2),
-    ("Θ(TN)", T * N),
-    ("O(1)", sympy.Integer(1)),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("O(T N^2)", T * N**2),
+        (r"\mathcal{O}(TN^2)", T * N**2),
+        (r"O\left(T N^{2}\right)", T * N**2),
+        ("O(TBN log(BN))", T * B * N * sympy.log(B * N)),
+        ("T*N**2", T * N**2),
+        ("Θ(TN)", T * N),
+        ("O(1)", sympy.Integer(1)),
+    ],
+)
 def test_big_o(text: str, value: object) -> None:
     assert read_bigo(text, {"T", "B", "N"}) == value
 

@@ -61,13 +61,21 @@ def key() -> AnswerKey:
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_text_gets_a_verdict_in_time(name: str, key: AnswerKey, judge: Judge,
-                                             tmp_path: Path) -> None:
+def test_hostile_text_gets_a_verdict_in_time(
+    name: str, key: AnswerKey, judge: Judge, tmp_path: Path
+) -> None:
     text = HOSTILE[name]
     p = tmp_path / "evil.yaml"
-    p.write_text(yaml.safe_dump({"answers": {
-        "layernorm": {"mean": text, "var": [text, 9, 3], "output": text},
-        "layernorm-batch1": {"defined": text}}}))
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "answers": {
+                    "layernorm": {"mean": text, "var": [text, 9, 3], "output": text},
+                    "layernorm-batch1": {"defined": text},
+                }
+            }
+        )
+    )
     start = time.monotonic()
     report = key.check(read_answers(p), judge)
     elapsed = time.monotonic() - start
@@ -82,8 +90,11 @@ def test_hostile_text_gets_a_verdict_in_time(name: str, key: AnswerKey, judge: J
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_text_as_a_formula(name: str, judge: Judge) -> None:
-    answers = [Answer("f", -2 * exact.symbol("eta"), "expression"),
-               Answer("t", x**2, "complexity"), Answer("r", sympy.exp(-1), "real")]
+    answers = [
+        Answer("f", -2 * exact.symbol("eta"), "expression"),
+        Answer("t", x**2, "complexity"),
+        Answer("r", sympy.exp(-1), "real"),
+    ]
     for a in answers:
         start = time.monotonic()
         try:
@@ -144,8 +155,9 @@ def test_reading_has_a_time_limit() -> None:
         signal.signal(signal.SIGALRM, outer)
 
 
-def test_no_text_reaches_sympify(monkeypatch: pytest.MonkeyPatch, key: AnswerKey, judge: Judge,
-                                 tmp_path: Path) -> None:
+def test_no_text_reaches_sympify(
+    monkeypatch: pytest.MonkeyPatch, key: AnswerKey, judge: Judge, tmp_path: Path
+) -> None:
     seen: list[Any] = []
     real = sympy.sympify
 
@@ -155,9 +167,19 @@ def test_no_text_reaches_sympify(monkeypatch: pytest.MonkeyPatch, key: AnswerKey
 
     monkeypatch.setattr(sympy, "sympify", spy)
     p = tmp_path / "a.yaml"
-    p.write_text(yaml.safe_dump({"answers": {"layernorm": {
-        "mean": "[6, 3, 2]", "var": ["exp(1)", "x", "__import__('os')"],
-        "output": r"\frac{1}{2}"}}}))
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "answers": {
+                    "layernorm": {
+                        "mean": "[6, 3, 2]",
+                        "var": ["exp(1)", "x", "__import__('os')"],
+                        "output": r"\frac{1}{2}",
+                    }
+                }
+            }
+        )
+    )
     key.check(read_answers(p), judge)
     assert not [a for a in seen if isinstance(a, str)]
 
@@ -205,8 +227,9 @@ def test_huge_file_is_refused(tmp_path: Path) -> None:
 
 def test_yaml_tags_do_not_construct_objects(tmp_path: Path) -> None:
     p = tmp_path / "tag.yaml"
-    p.write_text("answers:\n  layernorm:\n    mean: !!python/object/apply:os.system ['touch "
-                 "PWNED']\n")
+    p.write_text(
+        "answers:\n  layernorm:\n    mean: !!python/object/apply:os.system ['touch PWNED']\n"
+    )
     with pytest.raises(DlsolveError, match="tag"):
         read_answers(p)
     p.write_text("answers: !!python/object:os.system {}\n")
@@ -217,12 +240,43 @@ def test_yaml_tags_do_not_construct_objects(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- fuzz
 
-PARSER_CHARS = (" 0123456789.+-*/^()[]{},;&_\\$xyeEπ√·²ηγTBNO" + "abcdefghijklmnopqrstuvwxyz"
-                + "ABCDEFGHIJKLMNOPQRSTUVWXYZ!@#%'\"<>=|~`:?\n\t")
-WORDS = st.sampled_from([r"\frac", r"\sqrt", r"\begin{bmatrix}", r"\end{bmatrix}", r"\\", "&",
-                         r"\cdot", r"\left(", r"\right)", "sqrt(", "log(", "exp(", "O(", "**",
-                         "undefined", "nan", "TBN", "w_{1}", r"\eta", "1e9", "9^9", "[", "]",
-                         ";", "x", "2", "0.5", " "])
+PARSER_CHARS = (
+    " 0123456789.+-*/^()[]{},;&_\\$xyeEπ√·²ηγTBNO"
+    + "abcdefghijklmnopqrstuvwxyz"
+    + "ABCDEFGHIJKLMNOPQRSTUVWXYZ!@#%'\"<>=|~`:?\n\t"
+)
+WORDS = st.sampled_from(
+    [
+        r"\frac",
+        r"\sqrt",
+        r"\begin{bmatrix}",
+        r"\end{bmatrix}",
+        r"\\",
+        "&",
+        r"\cdot",
+        r"\left(",
+        r"\right)",
+        "sqrt(",
+        "log(",
+        "exp(",
+        "O(",
+        "**",
+        "undefined",
+        "nan",
+        "TBN",
+        "w_{1}",
+        r"\eta",
+        "1e9",
+        "9^9",
+        "[",
+        "]",
+        ";",
+        "x",
+        "2",
+        "0.5",
+        " ",
+    ]
+)
 TEXT = st.one_of(
     st.text(alphabet=PARSER_CHARS, max_size=60),
     st.lists(WORDS, max_size=25).map("".join),
@@ -236,9 +290,14 @@ OPTIONS = [("a", "theta = 0"), ("b", "theta = 1")]
 @given(TEXT)
 def test_fuzz_only_parse_errors_escape(text: str) -> None:
     start = time.monotonic()
-    for reader in (lambda t: parse_answer(t, SYMBOLS), lambda t: read_bigo(t, SYMBOLS),
-                   read_boolean, read_tokens, lambda t: read_tokens(t, nested=True),
-                   lambda t: read_choice(t, OPTIONS)):
+    for reader in (
+        lambda t: parse_answer(t, SYMBOLS),
+        lambda t: read_bigo(t, SYMBOLS),
+        read_boolean,
+        read_tokens,
+        lambda t: read_tokens(t, nested=True),
+        lambda t: read_choice(t, OPTIONS),
+    ):
         with contextlib.suppress(ParseError):
             reader(text)
     assert time.monotonic() - start < LIMIT, repr(text)

@@ -49,13 +49,16 @@ def test_a_bad_problem_does_not_take_the_file_down():
     assert str(err).startswith("f.yaml:12: problem 'b', field 'given.mask'")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("title: t\nproblems:\n  - id: a\n    kind: [\n", "f.yaml:5: this is not valid YAML"),
-    ("- 1\n- 2\n", "a problem file is a mapping"),
-    ("title: t\nproblems: []\n", "'problems' must be a non-empty list"),
-    ("title: t\nproblem: []\n", "unknown top-level field 'problem' (did you mean 'problems'?)"),
-    ("title: t\ntitle: u\nproblems: []\n", "f.yaml:2: duplicate key 'title'"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("title: t\nproblems:\n  - id: a\n    kind: [\n", "f.yaml:5: this is not valid YAML"),
+        ("- 1\n- 2\n", "a problem file is a mapping"),
+        ("title: t\nproblems: []\n", "'problems' must be a non-empty list"),
+        ("title: t\nproblem: []\n", "unknown top-level field 'problem' (did you mean 'problems'?)"),
+        ("title: t\ntitle: u\nproblems: []\n", "f.yaml:2: duplicate key 'title'"),
+    ],
+)
 def test_file_level_errors(text, expected):
     with pytest.raises(solver.DlsolveError) as err:
         solver.load_text(text, "f.yaml")
@@ -63,25 +66,46 @@ def test_file_level_errors(text, expected):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize(("problem", "expected"), [
-    ("id: A b\n    kind: dropout\n    given: {}", "field 'id': the id must be lower-case"),
-    ("id: x\n    kind: layernrom\n    given: {}", "unknown kind 'layernrom' (did you mean "
-                                                   "'layernorm'?)"),
-    ("id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5, q: 2}",
-     "field 'given.q': dropout has no such field"),
-    ("id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5}\n    ask: [outptu]",
-     "dropout has no answer key 'outptu' (did you mean 'output'?)"),
-    ("id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5}\n    points: {output: -1}",
-     "points for 'output' must be a number ≥ 0"),
-    ("id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5}\n    tolerance: {rtl: 1}",
-     "unknown tolerance setting 'rtl' (did you mean 'rtol'?)"),
-    ("id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 1.5}",
-     "must be a probability in [0, 1)"),
-    ("id: x\n    kind: dropout\n    given: {z: ['9**9**9'], mask: [1], p: 0.5}",
-     "the exponent 387420489 is larger than 1000"),
-    ("id: x\n    kind: dropout\n    given: {z: [.inf], mask: [1], p: 0.5}",
-     "infinity and NaN are not exact numbers"),
-])
+@pytest.mark.parametrize(
+    ("problem", "expected"),
+    [
+        ("id: A b\n    kind: dropout\n    given: {}", "field 'id': the id must be lower-case"),
+        (
+            "id: x\n    kind: layernrom\n    given: {}",
+            "unknown kind 'layernrom' (did you mean 'layernorm'?)",
+        ),
+        (
+            "id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5, q: 2}",
+            "field 'given.q': dropout has no such field",
+        ),
+        (
+            "id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5}\n    ask: [outptu]",
+            "dropout has no answer key 'outptu' (did you mean 'output'?)",
+        ),
+        (
+            "id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5}\n"
+            "    points: {output: -1}",
+            "points for 'output' must be a number ≥ 0",
+        ),
+        (
+            "id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 0.5}\n"
+            "    tolerance: {rtl: 1}",
+            "unknown tolerance setting 'rtl' (did you mean 'rtol'?)",
+        ),
+        (
+            "id: x\n    kind: dropout\n    given: {z: [1], mask: [1], p: 1.5}",
+            "must be a probability in [0, 1)",
+        ),
+        (
+            "id: x\n    kind: dropout\n    given: {z: ['9**9**9'], mask: [1], p: 0.5}",
+            "the exponent 387420489 is larger than 1000",
+        ),
+        (
+            "id: x\n    kind: dropout\n    given: {z: [.inf], mask: [1], p: 0.5}",
+            "infinity and NaN are not exact numbers",
+        ),
+    ],
+)
 def test_problem_level_errors(problem, expected):
     ps = solver.load_text(f"title: t\nproblems:\n  - {problem}\n", "f.yaml")
     assert not ps.problems
@@ -101,8 +125,13 @@ def test_ask_accepts_declared_patterns():
     ps = solver.load(PROBLEMS / "lecture-normalization.yaml")
     s = solver.solve(ps.get("running-stats"))
     keys = [a.key for a in s.asked()]
-    assert keys == ["running_mean[1]", "running_var[1]", "running_mean[2]", "running_var[2]",
-                    "eval_output"]
+    assert keys == [
+        "running_mean[1]",
+        "running_var[1]",
+        "running_mean[2]",
+        "running_var[2]",
+        "eval_output",
+    ]
 
 
 def test_every_shipped_problem_file_loads_and_solves():
@@ -118,9 +147,34 @@ def test_every_shipped_problem_file_loads_and_solves():
 # --------------------------------------------------------------------------- fuzzing
 
 SHIPPED = [p.read_text() for p in sorted(PROBLEMS.glob("*.yaml"))]
-JUNK = ["", "-", "[", "]", "{", ":", "'", '"', "&a", "*a", "!!python/object:os.system",
-        "-1", "0", "1e999", "1/0", "sqrt(-1)", "x", "[[1, 2], [3]]", "null", "true", "é",
-        "\t", "9**9**9", "(" * 80, "kind", "given"]
+JUNK = [
+    "",
+    "-",
+    "[",
+    "]",
+    "{",
+    ":",
+    "'",
+    '"',
+    "&a",
+    "*a",
+    "!!python/object:os.system",
+    "-1",
+    "0",
+    "1e999",
+    "1/0",
+    "sqrt(-1)",
+    "x",
+    "[[1, 2], [3]]",
+    "null",
+    "true",
+    "é",
+    "\t",
+    "9**9**9",
+    "(" * 80,
+    "kind",
+    "given",
+]
 
 
 def mutate(text: str, rng: random.Random) -> str:
@@ -143,8 +197,11 @@ def mutate(text: str, rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 2**32 - 1), which=st.integers(0, len(SHIPPED) - 1))
 def test_mutated_problem_files_give_exit_2_and_one_sentence_each(seed, which, tmp_path, cli_run):
     path = tmp_path / "mutated.yaml"

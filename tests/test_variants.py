@@ -115,7 +115,10 @@ def test_grading_a_class_of_variants(tmp_path, cli_run):
     assert code == 0 and "wrote 3 variants" in err
     template = yaml.safe_load((out / "lecture-normalization-2-answers.yaml").read_text())
     assert template["variant"] == 2 and set(template["answers"]) == {
-        "running-stats", "weight-decay", "dropout"}
+        "running-stats",
+        "weight-decay",
+        "dropout",
+    }
     assert all(v is None for keys in template["answers"].values() for v in keys.values())
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -125,8 +128,9 @@ def test_grading_a_class_of_variants(tmp_path, cli_run):
     wrong = correct_answers(out / "lecture-normalization-1.yaml", 2)  # variant 1's answers
     (subs / "copier.yaml").write_text(yaml.safe_dump(wrong))
     grades = tmp_path / "grades.csv"
-    code, _, err = cli_run("grade", str(source), str(subs), "-o", str(grades), "--variants",
-                           str(out))
+    code, _, err = cli_run(
+        "grade", str(source), str(subs), "-o", str(grades), "--variants", str(out)
+    )
     assert code == 0, err
     rows = {r["file"].split("/")[-1]: r for r in csv.DictReader(grades.open())}
     for k in (1, 2, 3):
@@ -152,8 +156,12 @@ def test_manifest_and_solutions(tmp_path):
 
 def test_stale_numbers_in_a_text_are_reported(tmp_path):
     f = tmp_path / "p.yaml"
-    f.write_text(problem_file("dropout", {"z": [20, 40], "mask": [1, 0], "p": "1/2"},
-                              text="A layer receives 20 and 40."))
+    f.write_text(
+        problem_file(
+            "dropout",
+            {"z": [20, 40], "mask": [1, 0], "p": "1/2"},
+            text="A layer receives 20 and 40.",
+        )
+    )
     _, warnings = variants.write(f, 1, 0, tmp_path / "out")
     assert len(warnings) == 1 and "states 20, 40 literally" in warnings[0]
-

@@ -78,14 +78,18 @@ class Kind:
             if name not in g.model_fields_set:  # a default the author did not write
                 continue
             value = getattr(g, name)
-            if value is None or isinstance(value, (dict, tuple)) or (
-                    isinstance(value, list) and value and isinstance(value[0], dict)):
+            if (
+                value is None
+                or isinstance(value, (dict, tuple))
+                or (isinstance(value, list) and value and isinstance(value[0], dict))
+            ):
                 continue
             out.append((m(self.labels.get(name, Sym(name))), _show(value)))
         return out
 
-    def new_solution(self, overrides: Mapping[str, Any] | None = None, *,
-                     record_steps: bool = True) -> Solution:
+    def new_solution(
+        self, overrides: Mapping[str, Any] | None = None, *, record_steps: bool = True
+    ) -> Solution:
         return Solution(self.keys, overrides, record_steps=record_steps)
 
 

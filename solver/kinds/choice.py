@@ -30,7 +30,7 @@ def letter_of(answer: str, options: list[str]) -> str | None:
     """The letter an answer names: ``b``, ``(b)``, ``B)`` or the option's own text."""
     a = " ".join(answer.split()).strip()
     bare = a.strip("()").rstrip(").").lower()
-    if len(bare) == 1 and bare in LETTERS[:len(options)]:
+    if len(bare) == 1 and bare in LETTERS[: len(options)]:
         return bare
     for i, text in enumerate(options):
         if " ".join(text.split()).lower() == a.lower():
@@ -49,11 +49,18 @@ def _texts(value: Any) -> Any:
         return value
     for i, v in enumerate(value):
         if isinstance(v, bool):
-            raise FieldError("YAML reads this option as true/false: put it in quotes, "
-                             "as \"yes\" or \"no\"", "options", (i,))
+            raise FieldError(
+                'YAML reads this option as true/false: put it in quotes, as "yes" or "no"',
+                "options",
+                (i,),
+            )
         if not isinstance(v, str):
-            raise FieldError("YAML reads this option as a number: put it in quotes so that it "
-                             "is shown as written", "options", (i,))
+            raise FieldError(
+                "YAML reads this option as a number: put it in quotes so that it "
+                "is shown as written",
+                "options",
+                (i,),
+            )
     return value
 
 
@@ -79,8 +86,9 @@ class Choice(Kind):
             if len(self.options) < 2:
                 raise FieldError("a choice needs at least two options", "options")
             if len(self.options) > len(LETTERS):
-                raise FieldError(f"has {len(self.options)} options; at most {len(LETTERS)}",
-                                 "options")
+                raise FieldError(
+                    f"has {len(self.options)} options; at most {len(LETTERS)}", "options"
+                )
             seen: dict[str, int] = {}
             for i, o in enumerate(self.options):
                 key = " ".join(o.split()).lower()
@@ -95,17 +103,22 @@ class Choice(Kind):
             last = LETTERS[len(self.options) - 1]
             for i, a in enumerate(answers):
                 if letter_of(a, self.options) is None:
-                    raise FieldError(f"{a!r} is not one of the options: give a letter a–{last} "
-                                     "or an option's exact text", "answer",
-                                     (i,) if isinstance(self.answer, list) else ())
+                    raise FieldError(
+                        f"{a!r} is not one of the options: give a letter a–{last} "
+                        "or an option's exact text",
+                        "answer",
+                        (i,) if isinstance(self.answer, list) else (),
+                    )
             right = set(self.letters)
             for letter in self.why_not:
-                if letter not in LETTERS[:len(self.options)]:
-                    raise FieldError(f"{letter!r} is not an option's letter (a–{last})",
-                                     f"why_not.{letter}")
+                if letter not in LETTERS[: len(self.options)]:
+                    raise FieldError(
+                        f"{letter!r} is not an option's letter (a–{last})", f"why_not.{letter}"
+                    )
                 if letter in right:
-                    raise FieldError(f"({letter}) is a right answer, so it needs no why_not",
-                                     f"why_not.{letter}")
+                    raise FieldError(
+                        f"({letter}) is a right answer, so it needs no why_not", f"why_not.{letter}"
+                    )
             return self
 
         @property
@@ -118,14 +131,23 @@ class Choice(Kind):
         def multiple(self) -> bool:
             return isinstance(self.answer, list)
 
-    keys = (Key("answer", "choice", "the letter of the right option (a list of letters when "
-                                    "several are right)"),)
-    example = {"options": ["θ = 0", "θ = 1", "θ = 10⁶", "θ = θ* (the unregularized optimum)"],
-               "answer": "a",
-               "explanation": "A huge λ makes λ‖θ‖² dominate the loss, so the minimizer "
-                              "drives every weight to 0."}
-    nice = ("the same options in a new order, with the right option(s) and the letters inside "
-            "the explanations moved along",)
+    keys = (
+        Key(
+            "answer",
+            "choice",
+            "the letter of the right option (a list of letters when several are right)",
+        ),
+    )
+    example = {
+        "options": ["θ = 0", "θ = 1", "θ = 10⁶", "θ = θ* (the unregularized optimum)"],
+        "answer": "a",
+        "explanation": "A huge λ makes λ‖θ‖² dominate the loss, so the minimizer "
+        "drives every weight to 0.",
+    }
+    nice = (
+        "the same options in a new order, with the right option(s) and the letters inside "
+        "the explanations moved along",
+    )
 
     def show_givens(self, g: GivenModel) -> list[Any]:
         return []
@@ -146,8 +168,7 @@ class Choice(Kind):
         for letter, why in g.why_not.items():
             s.step(f"Not ({letter}): {' '.join(why.split())}")
         value = letters if g.multiple else letters[0]
-        s.answer("answer", value, options=options, multiple=g.multiple,
-                 why_not=dict(g.why_not))
+        s.answer("answer", value, options=options, multiple=g.multiple, why_not=dict(g.why_not))
 
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
         """The same options shuffled (never the same order), right letters and references moved."""

@@ -76,8 +76,9 @@ def dec(x: Any) -> Num:
 
 def cond(token: str, given: str) -> Raw:
     """``P(token | given)``."""
-    return Raw(rf"P({exact.latex_text(token)} \mid {exact.latex_text(given)})",
-               f"P({token}|{given})")
+    return Raw(
+        rf"P({exact.latex_text(token)} \mid {exact.latex_text(given)})", f"P({token}|{given})"
+    )
 
 
 def log_p(tokens: Sequence[str]) -> Raw:
@@ -120,8 +121,7 @@ class Node:
         (so a variant can be told from its source); the parent is not compared."""
         if not isinstance(other, Node):
             return NotImplemented
-        return (self.token, self.logp, self.children) == (other.token, other.logp,
-                                                          other.children)
+        return (self.token, self.logp, self.children) == (other.token, other.logp, other.children)
 
     def __hash__(self) -> int:
         return hash((self.token, self.logp, tuple(self.children)))
@@ -184,12 +184,17 @@ def _logp(value: Any, where: Sequence[str]) -> Any:
         x = parse_value(value)
     except ParseError as err:
         raise FieldError(str(err), _dotted(where)) from None
-    if isinstance(x, list) or not exact.is_scalar(x) or (
-            isinstance(x, sympy.Basic) and x.free_symbols):
+    if (
+        isinstance(x, list)
+        or not exact.is_scalar(x)
+        or (isinstance(x, sympy.Basic) and x.free_symbols)
+    ):
         raise FieldError("a log-probability must be a number", _dotted(where))
     if exact.sign(x) > 0:
-        raise FieldError(f"a log-probability is at most 0 (a probability is at most 1), "
-                         f"got {exact.unicode(x)}", _dotted(where))
+        raise FieldError(
+            f"a log-probability is at most 0 (a probability is at most 1), got {exact.unicode(x)}",
+            _dotted(where),
+        )
     return Fraction(x) if exact.is_rational(x) else x
 
 
@@ -198,17 +203,24 @@ def parse_tree(raw: Any) -> Node:
     if isinstance(raw, Node):
         return raw
     if not isinstance(raw, dict) or len(raw) != 1:
-        raise FieldError("must have exactly one key, the start token (such as <BOS>), whose "
-                         "'children' are the first tokens", "tree")
+        raise FieldError(
+            "must have exactly one key, the start token (such as <BOS>), whose "
+            "'children' are the first tokens",
+            "tree",
+        )
     ((token, body),) = raw.items()
     where = ["tree", str(token)]
     if not isinstance(body, dict) or not body.get("children"):
-        raise FieldError(f"the start token {token!r} needs 'children': the first tokens and "
-                         "their log-probabilities", _dotted(where))
+        raise FieldError(
+            f"the start token {token!r} needs 'children': the first tokens and "
+            "their log-probabilities",
+            _dotted(where),
+        )
     _known_fields(body, where)
     if "logp" in body and _logp(body["logp"], [*where, "logp"]) != 0:
-        raise FieldError("the start token is given, so its log-probability is 0",
-                         _dotted([*where, "logp"]))
+        raise FieldError(
+            "the start token is given, so its log-probability is 0", _dotted([*where, "logp"])
+        )
     root = Node(str(token), Fraction(0), 0, 0)
     _add_children(root, body["children"], [*where, "children"], itertools.count(1))
     return root
@@ -217,22 +229,25 @@ def parse_tree(raw: Any) -> Node:
 def _known_fields(body: dict[str, Any], where: Sequence[str]) -> None:
     for key in body:
         if key not in ("logp", "children"):
-            raise FieldError(f"unknown field {key!r}: a token's node has 'logp' and "
-                             "'children'", _dotted([*where, str(key)]))
+            raise FieldError(
+                f"unknown field {key!r}: a token's node has 'logp' and 'children'",
+                _dotted([*where, str(key)]),
+            )
 
 
 def _add_children(parent: Node, raw: Any, where: list[str], counter: Iterator[int]) -> None:
     if not isinstance(raw, dict) or not raw:
-        raise FieldError("must map each next token to its log-probability, or to "
-                         "{logp: ..., children: {...}}", _dotted(where))
+        raise FieldError(
+            "must map each next token to its log-probability, or to {logp: ..., children: {...}}",
+            _dotted(where),
+        )
     for token, body in raw.items():
         here = [*where, str(token)]
         kids = None
         if isinstance(body, dict):
             _known_fields(body, here)
             if "logp" not in body:
-                raise FieldError("needs 'logp': log P(token | the tokens before it)",
-                                 _dotted(here))
+                raise FieldError("needs 'logp': log P(token | the tokens before it)", _dotted(here))
             logp, kids = _logp(body["logp"], [*here, "logp"]), body.get("children")
         else:
             logp = _logp(body, here)
@@ -250,14 +265,22 @@ def _check_distribution(parent: Node, where: Sequence[str]) -> None:
     total = sum(math.exp(exact.to_float(c.logp)) for c in parent.children)
     if total > 1 + 1e-9:
         prefix = " ".join(parent.tokens())
-        raise FieldError(f"the probabilities of the tokens after '{prefix}' sum to "
-                         f"{total:.4g} > 1 (the exponentials of their log-probabilities)",
-                         _dotted(where))
+        raise FieldError(
+            f"the probabilities of the tokens after '{prefix}' sum to "
+            f"{total:.4g} > 1 (the exponentials of their log-probabilities)",
+            _dotted(where),
+        )
 
 
-TreeField = Annotated[Any, BeforeValidator(parse_tree),
-                      TypeDoc("tree", "{<BOS>: {children: {token: {logp: -1.5, children: "
-                                      "{...}}}}}; a leaf may be just its log-probability")]
+TreeField = Annotated[
+    Any,
+    BeforeValidator(parse_tree),
+    TypeDoc(
+        "tree",
+        "{<BOS>: {children: {token: {logp: -1.5, children: "
+        "{...}}}}}; a leaf may be just its log-probability",
+    ),
+]
 
 
 # --------------------------------------------------------------------------- scoring
@@ -267,8 +290,12 @@ SCORINGS: dict[str, tuple[Any, Callable[[Any, Any], Any]]] = {
     "sum": (Fraction(0), lambda score, logp: score + logp),
     "product": (None, lambda score, logp: logp if score is None else score * logp),
     "last": (None, lambda score, logp: logp),
-    "probability_sum": (Fraction(0), lambda score, logp: exact.from_sympy(
-        exact.to_sympy(score) + sympy.exp(exact.to_sympy(logp)))),
+    "probability_sum": (
+        Fraction(0),
+        lambda score, logp: exact.from_sympy(
+            exact.to_sympy(score) + sympy.exp(exact.to_sympy(logp))
+        ),
+    ),
 }
 
 
@@ -296,8 +323,10 @@ class Hypothesis:
 
 def ranked(hyps: Sequence[Hypothesis]) -> list[Hypothesis]:
     """Best score first; equal scores in the order the tree is written (the tie rule)."""
+
     def order(a: Hypothesis, b: Hypothesis) -> int:
         return -compare(a.score, b.score) or a.node.order - b.node.order
+
     return sorted(hyps, key=functools.cmp_to_key(order))
 
 
@@ -334,12 +363,12 @@ class BeamRun:
     stopped: tuple[Hypothesis, Hypothesis] | None = None
 
 
-StepHook = Callable[[int, list[Hypothesis], list[Hypothesis], list[Hypothesis]],
-                    list[Hypothesis]]
+StepHook = Callable[[int, list[Hypothesis], list[Hypothesis], list[Hypothesis]], list[Hypothesis]]
 
 
-def beam_search(root: Node, width: int, how: str = "sum",
-                on_step: StepHook | None = None) -> BeamRun:
+def beam_search(
+    root: Node, width: int, how: str = "sum", on_step: StepHook | None = None
+) -> BeamRun:
     """Beam search as HF ``generate`` runs it (see :class:`LMTree`).
 
     ``on_step(t, open, candidates, kept)`` sees every step and returns the
@@ -357,8 +386,7 @@ def beam_search(root: Node, width: int, how: str = "sum",
             kept = on_step(t, beams, candidates, kept)
         finished = ranked([*finished, *(h for h in kept if h.node.finished)])[:width]
         beams = [h for h in kept if not h.node.finished]
-        if beams and len(finished) >= width and compare(beams[0].score,
-                                                        finished[-1].score) <= 0:
+        if beams and len(finished) >= width and compare(beams[0].score, finished[-1].score) <= 0:
             return BeamRun(finished, (beams[0], finished[-1]))
     return BeamRun(finished)
 
@@ -415,16 +443,20 @@ def _different_continuations(a: Node, b: Node) -> str | None:
     after_b = {c.token: c.logp for c in b.children}
     for token in after_a:
         if token in after_b and compare(after_a[token], after_b[token]) != 0:
-            return (f"log P({token} | {pa}) = {_decimal(after_a[token])} but "
-                    f"log P({token} | {pb}) = {_decimal(after_b[token])}")
+            return (
+                f"log P({token} | {pa}) = {_decimal(after_a[token])} but "
+                f"log P({token} | {pb}) = {_decimal(after_b[token])}"
+            )
     if a.finished != b.finished:
         ends, goes = (pa, pb) if a.finished else (pb, pa)
         return f"'{ends}' ends there but '{goes}' continues"
     for x, y, px, py in ((after_a, after_b, pa, pb), (after_b, after_a, pb, pa)):
         for token in x:
             if token not in y:
-                return (f"'{token}' can follow '{px}' (log-probability {_decimal(x[token])}) "
-                        f"but not '{py}'")
+                return (
+                    f"'{token}' can follow '{px}' (log-probability {_decimal(x[token])}) "
+                    f"but not '{py}'"
+                )
     return None
 
 
@@ -467,8 +499,11 @@ class LMTree(Kind):
     keys = (
         Key("greedy.sequence", "sequence", "greedy decoding: the most likely next token each time"),
         Key("greedy.logp", "real", "the log-likelihood of the greedy sequence"),
-        Key("beam.steps[t]", "sequence", "the hypotheses beam search keeps at step t (open, "
-                                         "and finished at that step)"),
+        Key(
+            "beam.steps[t]",
+            "sequence",
+            "the hypotheses beam search keeps at step t (open, and finished at that step)",
+        ),
         Key("beam.sequences", "sequence", "the B best finished hypotheses of beam search"),
         Key("beam.logps", "vector", "their log-likelihoods"),
         Key("beam.sequence", "sequence", "beam search's answer: its best finished hypothesis"),
@@ -478,24 +513,41 @@ class LMTree(Kind):
         Key("viterbi_applicable", "boolean", "whether the model is Markov, so Viterbi applies"),
     )
     example = {
-        "tree": {START: {"children": {
-            "the": {"logp": -1.5, "children": {
-                "green": {"logp": -3.4, "children": {"ellipse": -3.6, "rectangle": -3.3}},
-                "red": {"logp": -3.1, "children": {"circle": -4.8, "rectangle": -4.5}}}},
-            "a": {"logp": -1.8, "children": {
-                "blue": {"logp": -2.5, "children": {"ellipse": -5.4, "square": -5.0}},
-                "red": {"logp": -2.7, "children": {"circle": -4.9, "square": -5.1}}}}}}},
+        "tree": {
+            START: {
+                "children": {
+                    "the": {
+                        "logp": -1.5,
+                        "children": {
+                            "green": {
+                                "logp": -3.4,
+                                "children": {"ellipse": -3.6, "rectangle": -3.3},
+                            },
+                            "red": {"logp": -3.1, "children": {"circle": -4.8, "rectangle": -4.5}},
+                        },
+                    },
+                    "a": {
+                        "logp": -1.8,
+                        "children": {
+                            "blue": {"logp": -2.5, "children": {"ellipse": -5.4, "square": -5.0}},
+                            "red": {"logp": -2.7, "children": {"circle": -4.9, "square": -5.1}},
+                        },
+                    },
+                }
+            }
+        },
         "beam_width": 2,
     }
     labels = {"beam_width": Sym("B")}
     misconceptions = {
-        "beam search with a single beam (that is greedy decoding) instead of B beams":
-            {"beams": 1},
+        "beam search with a single beam (that is greedy decoding) instead of B beams": {"beams": 1},
         "multiplied the log-probabilities instead of adding them": {"score": "product"},
-        "added the probabilities instead of the log-probabilities (multiplying probabilities)":
-            {"score": "probability_sum"},
-        "ranked hypotheses by the last token's log-probability, not the whole sequence's":
-            {"score": "last"},
+        "added the probabilities instead of the log-probabilities (multiplying probabilities)": {
+            "score": "probability_sum"
+        },
+        "ranked hypotheses by the last token's log-probability, not the whole sequence's": {
+            "score": "last"
+        },
         "applied Viterbi to a model that is not Markov": {"assume_markov": True},
     }
     nice = (
@@ -507,14 +559,23 @@ class LMTree(Kind):
     def show_givens(self, g: Any) -> list[tuple[M, M]]:
         return [(Sym("tree"), tree_table(g.tree)), (Sym("B"), Num(g.beam_width))]
 
-    def solve(self, g: Given, s: Solution, *, beams: int | None = None, score: str = "sum",
-              assume_markov: bool = False) -> None:
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        beams: int | None = None,
+        score: str = "sum",
+        assume_markov: bool = False,
+    ) -> None:
         root = g.tree
         width = beams or g.beam_width
-        s.step("A sequence's log-likelihood is the sum of its tokens' conditional "
-               "log-probabilities, log P(w₁ … w_T) = Σ_t log P(w_t | w₁ … w_{t−1}). A token "
-               "without children ends its sequence. Ties go to the hypothesis written first "
-               "in the tree (top to bottom).")
+        s.step(
+            "A sequence's log-likelihood is the sum of its tokens' conditional "
+            "log-probabilities, log P(w₁ … w_T) = Σ_t log P(w_t | w₁ … w_{t−1}). A token "
+            "without children ends its sequence. Ties go to the hypothesis written first "
+            "in the tree (top to bottom)."
+        )
         greedy = self.greedy(s, root, score)
         beam = self.beam(s, root, width, score)
         best = self.exhaustive(s, root, score)
@@ -528,12 +589,19 @@ class LMTree(Kind):
         while node.children:
             options = ranked([Hypothesis(c, c.logp) for c in node.children])
             choice = options[0].node
-            rows.append([Num(node.depth + 1), " ".join(node.tokens()),
-                         ", ".join(f"{h.node.token} {_decimal(h.score)}" for h in options),
-                         choice.token])
+            rows.append(
+                [
+                    Num(node.depth + 1),
+                    " ".join(node.tokens()),
+                    ", ".join(f"{h.node.token} {_decimal(h.score)}" for h in options),
+                    choice.token,
+                ]
+            )
             node = choice
-        s.step("Greedy decoding takes the most likely next token at every step.",
-               Table(["t", "after", "log P(next | after)", "choice"], rows, align="rlll"))
+        s.step(
+            "Greedy decoding takes the most likely next token at every step.",
+            Table(["t", "after", "log P(next | after)", "choice"], rows, align="rlll"),
+        )
         seq = s.answer("greedy.sequence", node.tokens(), **_sequence_meta(root.token))
         found = root.find(seq)
         logp = s.answer("greedy.logp", path_score(found, how), label=log_p(seq), decimal=True)
@@ -543,33 +611,47 @@ class LMTree(Kind):
 
     # -- beam search
     def beam(self, s: Solution, root: Node, width: int, how: str) -> Node | None:
-        s.step(f"Beam search with B = {width}: at each step extend every open hypothesis by "
-               f"every next token, rank the candidates by score, and keep the best {width} "
-               "unfinished ones. A candidate that ends (a leaf) is finished: it is kept if it "
-               f"ranks among the best {width} of its step and leaves its beam slot free, as in "
-               "Hugging Face generate.")
+        s.step(
+            f"Beam search with B = {width}: at each step extend every open hypothesis by "
+            f"every next token, rank the candidates by score, and keep the best {width} "
+            "unfinished ones. A candidate that ends (a leaf) is finished: it is kept if it "
+            f"ranks among the best {width} of its step and leaves its beam slot free, as in "
+            "Hugging Face generate."
+        )
 
-        def write_step(t: int, beams: list[Hypothesis], candidates: list[Hypothesis],
-                       kept: list[Hypothesis]) -> list[Hypothesis]:
-            s.step(f"Beam step {t}: {len(candidates)} candidates from {len(beams)} open "
-                   f"{'hypothesis' if len(beams) == 1 else 'hypotheses'}.",
-                   _candidate_table(candidates, how))
-            seqs = s.answer(f"beam.steps[{t}]", [h.tokens() for h in kept],
-                            **_sequence_meta(root.token))
+        def write_step(
+            t: int, beams: list[Hypothesis], candidates: list[Hypothesis], kept: list[Hypothesis]
+        ) -> list[Hypothesis]:
+            s.step(
+                f"Beam step {t}: {len(candidates)} candidates from {len(beams)} open "
+                f"{'hypothesis' if len(beams) == 1 else 'hypotheses'}.",
+                _candidate_table(candidates, how),
+            )
+            seqs = s.answer(
+                f"beam.steps[{t}]", [h.tokens() for h in kept], **_sequence_meta(root.token)
+            )
             return _hypotheses(root, seqs, how)
 
         run = beam_search(root, width, how, write_step)
         if run.stopped:
             best_open, worst = run.stopped
-            s.step(f"{width} hypotheses have finished and the best open one "
-                   f"({_decimal(best_open.score)}) cannot beat the worst of them "
-                   f"({_decimal(worst.score)}): log-probabilities are ≤ 0, so a score never "
-                   "rises. Beam search stops.")
-        s.step("The finished hypotheses, best first; beam search returns the first.",
-               Table(["hypothesis", "log-likelihood"],
-                     [[" ".join(h.tokens()), dec(h.score)] for h in run.finished], align="lr"))
-        seqs = s.answer("beam.sequences", [h.tokens() for h in run.finished],
-                        **_sequence_meta(root.token))
+            s.step(
+                f"{width} hypotheses have finished and the best open one "
+                f"({_decimal(best_open.score)}) cannot beat the worst of them "
+                f"({_decimal(worst.score)}): log-probabilities are ≤ 0, so a score never "
+                "rises. Beam search stops."
+            )
+        s.step(
+            "The finished hypotheses, best first; beam search returns the first.",
+            Table(
+                ["hypothesis", "log-likelihood"],
+                [[" ".join(h.tokens()), dec(h.score)] for h in run.finished],
+                align="lr",
+            ),
+        )
+        seqs = s.answer(
+            "beam.sequences", [h.tokens() for h in run.finished], **_sequence_meta(root.token)
+        )
         s.answer("beam.logps", [path_score(root.find(q), how) for q in seqs], decimal=True)
         seq = s.answer("beam.sequence", seqs[0] if seqs else None, **_sequence_meta(root.token))
         found = root.find(seq)
@@ -582,8 +664,11 @@ class LMTree(Kind):
         rows = [[" ".join(h.tokens()), _score_line(h.node, how)] for h in complete[:SHOWN_ROWS]]
         if len(complete) > SHOWN_ROWS:
             rows.append([f"… {len(complete) - SHOWN_ROWS} more, all lower", ""])
-        s.step(f"Exhaustive search scores all {len(complete)} complete sequences and takes "
-               "the most likely one.", Table(["sequence", "log-likelihood"], rows, align="lr"))
+        s.step(
+            f"Exhaustive search scores all {len(complete)} complete sequences and takes "
+            "the most likely one.",
+            Table(["sequence", "log-likelihood"], rows, align="lr"),
+        )
         seq = s.answer("best.sequence", complete[0].tokens(), **_sequence_meta(root.token))
         found = root.find(seq)
         s.answer("best.logp", path_score(found, how), label=log_p(seq), decimal=True)
@@ -593,31 +678,49 @@ class LMTree(Kind):
     def viterbi_applies(self, s: Solution, root: Node, assume_markov: bool) -> None:
         why = None if assume_markov else markov_witness(root)
         if why:
-            s.step(f"Viterbi needs a Markov model: the next token may depend on the previous "
-                   f"token only. This tree is not Markov: {why}. The same token is followed "
-                   "differently depending on what came before it, so there is no transition "
-                   "matrix to run Viterbi on; only search over the tree applies.")
+            s.step(
+                f"Viterbi needs a Markov model: the next token may depend on the previous "
+                f"token only. This tree is not Markov: {why}. The same token is followed "
+                "differently depending on what came before it, so there is no transition "
+                "matrix to run Viterbi on; only search over the tree applies."
+            )
         else:
-            s.step("Every token at the same step is followed by the same log-probabilities "
-                   "whatever came before it: the tree is a (time-dependent) Markov chain, so "
-                   "Viterbi applies and finds the most likely sequence.")
+            s.step(
+                "Every token at the same step is followed by the same log-probabilities "
+                "whatever came before it: the tree is a (time-dependent) Markov chain, so "
+                "Viterbi applies and finds the most likely sequence."
+            )
         s.answer("viterbi_applicable", why is None)
 
-    def compare_decoders(self, s: Solution, greedy: Node | None, beam: Node | None,
-                         best: Node | None, width: int, how: str) -> None:
+    def compare_decoders(
+        self,
+        s: Solution,
+        greedy: Node | None,
+        beam: Node | None,
+        best: Node | None,
+        width: int,
+        how: str,
+    ) -> None:
         if greedy is None or beam is None or best is None or how != "sum":
             return
         g, b, o = (path_score(n) for n in (greedy, beam, best))
         notes = []
         if compare(b, g) < 0:
-            notes.append(f"beam search ({_decimal(b)}) did worse than greedy decoding "
-                         f"({_decimal(g)}): a wider search is not guaranteed to do better")
+            notes.append(
+                f"beam search ({_decimal(b)}) did worse than greedy decoding "
+                f"({_decimal(g)}): a wider search is not guaranteed to do better"
+            )
         if best is not beam:
             t, prefix = pruned_at(best, width, how)
-            where = (f": its prefix '{' '.join(prefix.tokens())}' was pruned at step {t}"
-                     if prefix is not None else "")
-            notes.append(f"beam search missed the most likely sequence, "
-                         f"'{' '.join(best.tokens())}' ({_decimal(o)}){where}")
+            where = (
+                f": its prefix '{' '.join(prefix.tokens())}' was pruned at step {t}"
+                if prefix is not None
+                else ""
+            )
+            notes.append(
+                f"beam search missed the most likely sequence, "
+                f"'{' '.join(best.tokens())}' ({_decimal(o)}){where}"
+            )
         if best is not greedy:
             notes.append("greedy decoding missed it by committing to the locally best token")
         if notes:
@@ -635,8 +738,10 @@ class LMTree(Kind):
             new = self.Given.model_validate({"tree": raw, "beam_width": width})
             if not _tree_promises(new.tree, width):
                 return {"tree": raw, "beam_width": width}
-        raise ValueError("this tree's shape admits no variant whose beam search differs from "
-                         "greedy decoding without ties")
+        raise ValueError(
+            "this tree's shape admits no variant whose beam search differs from "
+            "greedy decoding without ties"
+        )
 
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         return _tree_promises(g.tree, g.beam_width)
@@ -672,8 +777,7 @@ def _candidate_table(candidates: list[Hypothesis], how: str) -> Table:
         keep = [c for c in candidates if c.status != "pruned"]
         shown = keep + [c for c in candidates if c.status == "pruned"][: SHOWN_ROWS - len(keep)]
         shown = ranked(shown)
-    rows: list[list[Any]] = [[" ".join(c.tokens()), _score_cell(c, how), c.status]
-                             for c in shown]
+    rows: list[list[Any]] = [[" ".join(c.tokens()), _score_cell(c, how), c.status] for c in shown]
     if len(shown) < len(candidates):
         rows.append([f"… {len(candidates) - len(shown)} more, pruned", "", ""])
     return Table(["hypothesis", "score", ""], rows, align="lrl")
@@ -690,6 +794,7 @@ def _score_line(node: Node, how: str) -> M:
 
 def _random_tree(root: Node, rng: random.Random) -> dict[str, Any]:
     """The tree's shape and tokens with new one-decimal log-probabilities."""
+
     def children(node: Node) -> dict[str, Any]:
         out: dict[str, Any] = {}
         k = len(node.children)
@@ -804,14 +909,17 @@ def _combine(how: str, delta: Any, p: Any) -> Any:
 
 def delta_sym(t: int, token: str) -> Raw:
     """``δ_t(token)``."""
-    return Raw(rf"\delta_{{{t}}}({exact.latex_text(token)})",
-               f"δ{str(t).translate(exact.SUBSCRIPT)}({token})")
+    return Raw(
+        rf"\delta_{{{t}}}({exact.latex_text(token)})",
+        f"δ{str(t).translate(exact.SUBSCRIPT)}({token})",
+    )
 
 
 def back_sym(t: int, token: str) -> Raw:
     """``a_t(token)``, the backpointer."""
-    return Raw(rf"a_{{{t}}}({exact.latex_text(token)})",
-               f"a{str(t).translate(exact.SUBSCRIPT)}({token})")
+    return Raw(
+        rf"a_{{{t}}}({exact.latex_text(token)})", f"a{str(t).translate(exact.SUBSCRIPT)}({token})"
+    )
 
 
 def _elide(items: list[Any]) -> list[Any]:
@@ -832,23 +940,33 @@ def _chain_check(tokens: list[str], P: list[list[Any]], start: str) -> None:
     n = len(tokens)
     rows, cols = exact.shape(P)
     if (rows, cols) != (n, n):
-        raise FieldError(f"is {rows}×{cols} but there are {n} tokens: P needs one row and one "
-                         "column per token, in the order of tokens", "P")
+        raise FieldError(
+            f"is {rows}×{cols} but there are {n} tokens: P needs one row and one "
+            "column per token, in the order of tokens",
+            "P",
+        )
     for i, row in enumerate(P):
         for j, v in enumerate(row):
             if exact.sign(v) < 0:
-                raise FieldError(f"the row of {tokens[i]!r} has a negative entry "
-                                 f"{exact.unicode(v)} (in the column of {tokens[j]!r}): "
-                                 "probabilities are ≥ 0", "P", (i, j))
+                raise FieldError(
+                    f"the row of {tokens[i]!r} has a negative entry "
+                    f"{exact.unicode(v)} (in the column of {tokens[j]!r}): "
+                    "probabilities are ≥ 0",
+                    "P",
+                    (i, j),
+                )
         total = exact.total(row)
         if not exact.is_zero(total - 1):
-            raise FieldError(f"the row of {tokens[i]!r} sums to {exact.unicode(total)}, not 1: "
-                             "each row of P is the distribution of the next token "
-                             "(P must be row-stochastic)", "P", (i,))
+            raise FieldError(
+                f"the row of {tokens[i]!r} sums to {exact.unicode(total)}, not 1: "
+                "each row of P is the distribution of the next token "
+                "(P must be row-stochastic)",
+                "P",
+                (i,),
+            )
 
 
-Method = Annotated[Literal["auto", "exact", "numeric"],
-                   TypeDoc("choice", "auto, exact or numeric")]
+Method = Annotated[Literal["auto", "exact", "numeric"], TypeDoc("choice", "auto, exact or numeric")]
 
 
 @kind("viterbi")
@@ -887,8 +1005,11 @@ class Viterbi(Kind):
 
     keys = (
         Key("count", "integer", "the number of sequences of T words after the start token: N^T"),
-        Key("delta[t]", "vector", "δ_t(j): the probability of the best t-word sequence ending "
-                                  "with word j (exact path)"),
+        Key(
+            "delta[t]",
+            "vector",
+            "δ_t(j): the probability of the best t-word sequence ending with word j (exact path)",
+        ),
         Key("log_delta[t]", "vector", "log δ_t(j) (numeric path, floating point)"),
         Key("backpointers[t]", "sequence", "a_t(j): the previous word on that best sequence"),
         Key("sequence", "sequence", "the most likely sequence, start token first"),
@@ -897,22 +1018,27 @@ class Viterbi(Kind):
         Key("time", "complexity", "the time of Viterbi decoding"),
         Key("space", "complexity", "the memory of Viterbi decoding"),
     )
-    example = {"tokens": [START, "a", "b"],
-               "P": [[0, "1/3", "2/3"], [0, "1/4", "3/4"], [0, "3/5", "2/5"]],
-               "start": START, "T": 3}
+    example = {
+        "tokens": [START, "a", "b"],
+        "P": [[0, "1/3", "2/3"], [0, "1/4", "3/4"], [0, "3/5", "2/5"]],
+        "start": START,
+        "T": 3,
+    }
     misconceptions = {
-        "summed over the previous word (the forward algorithm) instead of maximizing":
-            {"op": "sum"},
+        "summed over the previous word (the forward algorithm) instead of maximizing": {
+            "op": "sum"
+        },
         "added the transition probabilities instead of multiplying them": {"combine": "add"},
-        "forgot the backpointers: took the best word of each δ_t on its own":
-            {"backtrack": False},
+        "forgot the backpointers: took the best word of each δ_t on its own": {"backtrack": False},
         "counted the start token among the N words": {"count": "with_start"},
         "counted T^N sequences instead of N^T": {"count": "swapped"},
-        "exhaustive search's time O(N^T) instead of the dynamic programme's O(T·N²)":
-            {"time": "exhaustive"},
+        "exhaustive search's time O(N^T) instead of the dynamic programme's O(T·N²)": {
+            "time": "exhaustive"
+        },
         "forgot the max over the N previous words: time O(T·N)": {"time": "linear"},
-        "kept only the last δ, forgetting that the T·N backpointers are stored: space O(N)":
-            {"space": "last"},
+        "kept only the last δ, forgetting that the T·N backpointers are stored: space O(N)": {
+            "space": "last"
+        },
     }
     nice = (
         "no ties: every max in δ_t(j), and the largest entry of every δ_t, is attained once",
@@ -923,20 +1049,34 @@ class Viterbi(Kind):
 
     def show_givens(self, g: Any) -> list[tuple[M, M]]:
         shown = super().show_givens(g)
-        return shown if g.method != "auto" else [
-            (label, value) for label, value in shown if label.text() != "method"]
+        return (
+            shown
+            if g.method != "auto"
+            else [(label, value) for label, value in shown if label.text() != "method"]
+        )
 
-    def solve(self, g: Given, s: Solution, *, op: str = "max", combine: str = "mul",
-              backtrack: bool = True, count: str = "right", time: str = "dp",
-              space: str = "dp") -> None:
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        op: str = "max",
+        combine: str = "mul",
+        backtrack: bool = True,
+        count: str = "right",
+        time: str = "dp",
+        space: str = "dp",
+    ) -> None:
         chain = Chain.of(g)
         self.count(s, chain, g.T, count)
-        numeric = g.method == "numeric" or (g.method == "auto"
-                                            and g.T * chain.N**2 > NUMERIC_ABOVE)
+        numeric = g.method == "numeric" or (g.method == "auto" and g.T * chain.N**2 > NUMERIC_ABOVE)
         if numeric:
-            why = ("method: numeric was asked for" if g.method == "numeric" else
-                   f"T·N² = {g.T * chain.N**2:,} products is more than exact fractions should "
-                   f"take (the limit is {NUMERIC_ABOVE:,})")
+            why = (
+                "method: numeric was asked for"
+                if g.method == "numeric"
+                else f"T·N² = {g.T * chain.N**2:,} products is more than exact fractions should "
+                f"take (the limit is {NUMERIC_ABOVE:,})"
+            )
             solve_numeric(s, chain, g.T, why)
         else:
             deltas, backs = self.recurrence(s, chain, g.T, op, combine)
@@ -967,30 +1107,45 @@ class Viterbi(Kind):
         start = chain.tokens[chain.start]
         words = ", ".join(chain.name(i) for i in range(min(N, SHOWN_WORDS)))
         more = ", …" if N > SHOWN_WORDS else ""
-        only = ("" if chain.start in chain.words else
-                f" {start} only starts a sequence (its column of P is 0), so it is not one of "
-                "them.")
+        only = (
+            ""
+            if chain.start in chain.words
+            else f" {start} only starts a sequence (its column of P is 0), so it is not one of "
+            "them."
+        )
         n = N + 1 if how == "with_start" else N
         value = T**n if how == "swapped" else n**T
-        s.step(f"There are N = {N} words ({words}{more}).{only} Each of the T = {T} positions "
-               f"after {start} holds any of the N words, so there are N^T sequences.",
-               eq(Sym("N", sup="T"), Raw(f"{n}^{{{T}}}", f"{n}^{T}") if how == "swapped"
-                  else Pow(n, T), value))
+        s.step(
+            f"There are N = {N} words ({words}{more}).{only} Each of the T = {T} positions "
+            f"after {start} holds any of the N words, so there are N^T sequences.",
+            eq(
+                Sym("N", sup="T"),
+                Raw(f"{n}^{{{T}}}", f"{n}^{T}") if how == "swapped" else Pow(n, T),
+                value,
+            ),
+        )
         s.answer("count", value, label=Sym("N", sup="T"))
 
-    def recurrence(self, s: Solution, chain: Chain, T: int, op: str, combine: str
-                   ) -> tuple[list[list[Any]], list[list[str]]]:
+    def recurrence(
+        self, s: Solution, chain: Chain, T: int, op: str, combine: str
+    ) -> tuple[list[list[Any]], list[list[str]]]:
         """δ_t and a_t for t = 1 … T, as steps and answers; returns both (as carried on)."""
         start = chain.tokens[chain.start]
         how = "max" if op == "max" else "sum"
-        s.step(f"Viterbi: δ_t(j), the probability of the most likely t-word sequence ending "
-               f"with j, satisfies δ_t(j) = {how}_i δ_{{t−1}}(i)·P(j | i), with δ_1(j) = "
-               f"P(j | {start}); the backpointer a_t(j) records the i that attains the max. "
-               "Ties go to the first word in the order of the tokens.")
+        s.step(
+            f"Viterbi: δ_t(j), the probability of the most likely t-word sequence ending "
+            f"with j, satisfies δ_t(j) = {how}_i δ_{{t−1}}(i)·P(j | i), with δ_1(j) = "
+            f"P(j | {start}); the backpointer a_t(j) records the i that attains the max. "
+            "Ties go to the first word in the order of the tokens."
+        )
         first = [chain.p(-1, j) for j in range(chain.N)]
-        s.step(f"t = 1: the first word follows {start}.",
-               *[eq(delta_sym(1, chain.name(j)), cond(chain.name(j), start), first[j])
-                 for j in range(min(chain.N, SHOWN_WORDS))])
+        s.step(
+            f"t = 1: the first word follows {start}.",
+            *[
+                eq(delta_sym(1, chain.name(j)), cond(chain.name(j), start), first[j])
+                for j in range(min(chain.N, SHOWN_WORDS))
+            ],
+        )
         carried = s.answer("delta[1]", first, label=Sym("delta", 1))
         deltas = [carried if _numbers(carried) and len(carried) == chain.N else first]
         backs = [s.answer("backpointers[1]", [start] * chain.N, label=Sym("a", 1))]
@@ -1002,68 +1157,115 @@ class Viterbi(Kind):
                 values.append(terms[best] if op == "max" else exact.total(terms))
                 pointers.append(chain.name(best))
                 if j < SHOWN_WORDS:
-                    lines.append(self._delta_line(chain, t, j, deltas[-1], terms, values[-1],
-                                                  pointers[-1], op, combine))
-            s.step(f"t = {t}: for each word j, the best way to reach it from a word of step "
-                   f"{t - 1}.", *lines)
+                    lines.append(
+                        self._delta_line(
+                            chain, t, j, deltas[-1], terms, values[-1], pointers[-1], op, combine
+                        )
+                    )
+            s.step(
+                f"t = {t}: for each word j, the best way to reach it from a word of step {t - 1}.",
+                *lines,
+            )
             if chain.N > SHOWN_WORDS:
-                s.step(f"The other {chain.N - SHOWN_WORDS} words are computed the same way; "
-                       "all values are in the answers.")
+                s.step(
+                    f"The other {chain.N - SHOWN_WORDS} words are computed the same way; "
+                    "all values are in the answers."
+                )
             carried = s.answer(f"delta[{t}]", values, label=Sym("delta", t))
             deltas.append(carried if _numbers(carried) and len(carried) == chain.N else values)
             backs.append(s.answer(f"backpointers[{t}]", pointers, label=Sym("a", t)))
         return deltas, backs
 
-    def _delta_line(self, chain: Chain, t: int, j: int, prev: list[Any], terms: list[Any],
-                    value: Any, pointer: str, op: str, combine: str) -> M:
+    def _delta_line(
+        self,
+        chain: Chain,
+        t: int,
+        j: int,
+        prev: list[Any],
+        terms: list[Any],
+        value: Any,
+        pointer: str,
+        op: str,
+        combine: str,
+    ) -> M:
         name = chain.name(j)
         fn = "max" if op == "max" else "Σ"
         times = Mul if combine == "mul" else Add
-        symbolic = [times(delta_sym(t - 1, chain.name(i)), cond(name, chain.name(i)))
-                    for i in range(chain.N)]
+        symbolic = [
+            times(delta_sym(t - 1, chain.name(i)), cond(name, chain.name(i)))
+            for i in range(chain.N)
+        ]
         numbers = [times(prev[i], chain.p(i, j)) for i in range(chain.N)]
-        line = eq(delta_sym(t, name), Call(fn, *_elide(symbolic)), Call(fn, *_elide(numbers)),
-                  Call(fn, *_elide(terms)), value)
+        line = eq(
+            delta_sym(t, name),
+            Call(fn, *_elide(symbolic)),
+            Call(fn, *_elide(numbers)),
+            Call(fn, *_elide(terms)),
+            value,
+        )
         return rel(line, "=>", eq(back_sym(t, name), Text(pointer)))
 
-    def decode(self, s: Solution, chain: Chain, deltas: list[list[Any]],
-               backs: list[list[str]], combine: str, backtrack: bool) -> None:
+    def decode(
+        self,
+        s: Solution,
+        chain: Chain,
+        deltas: list[list[Any]],
+        backs: list[list[str]],
+        combine: str,
+        backtrack: bool,
+    ) -> None:
         T = len(deltas)
         last = first_max(deltas[-1]) if _numbers(deltas[-1]) else 0
         start = chain.tokens[chain.start]
         if backtrack:
             path = backtrack_path(chain, backs, last)
-            s.step(f"The best sequence ends with the word of largest δ_{T}: "
-                   f"{chain.name(last)}. Follow the backpointers back to the start.",
-                   eq(Raw(r"P^*", "P*"), Call("max", *_elide(list(deltas[-1]))),
-                      deltas[-1][last]),
-                   eq(Sym("w", T), Text(chain.name(last))),
-                   *[eq(Sym("w", t - 1), back_sym(t, path[t - 1]), Text(path[t - 2]))
-                     for t in range(T, 1, -1) if None not in path[t - 2:t]])
+            s.step(
+                f"The best sequence ends with the word of largest δ_{T}: "
+                f"{chain.name(last)}. Follow the backpointers back to the start.",
+                eq(Raw(r"P^*", "P*"), Call("max", *_elide(list(deltas[-1]))), deltas[-1][last]),
+                eq(Sym("w", T), Text(chain.name(last))),
+                *[
+                    eq(Sym("w", t - 1), back_sym(t, path[t - 1]), Text(path[t - 2]))
+                    for t in range(T, 1, -1)
+                    if None not in path[t - 2 : t]
+                ],
+            )
         else:
             path = [chain.name(first_max(d)) if _numbers(d) else None for d in deltas]
-            s.step("The best word of each δ_t, taken on its own.",
-                   *[eq(Sym("w", t), Text(str(w))) for t, w in enumerate(path, start=1)])
-        seq = s.answer("sequence", None if None in path else [start, *path],
-                       **_sequence_meta(start))
-        prob = s.answer("probability", chain.sequence_probability(seq, combine),
-                        label=Raw(r"P^*", "P*"))
+            s.step(
+                "The best word of each δ_t, taken on its own.",
+                *[eq(Sym("w", t), Text(str(w))) for t, w in enumerate(path, start=1)],
+            )
+        seq = s.answer(
+            "sequence", None if None in path else [start, *path], **_sequence_meta(start)
+        )
+        prob = s.answer(
+            "probability", chain.sequence_probability(seq, combine), label=Raw(r"P^*", "P*")
+        )
         if prob is not None and isinstance(seq, list):
             words = seq[1:] if seq and seq[0] == start else seq
             factors = [cond(w, p) for p, w in itertools.pairwise([start, *words])]
-            s.step("Its probability is the product of its transitions.",
-                   eq(Raw(rf"P({exact.latex_text(' '.join(seq))})", f"P({' '.join(seq)})"),
-                      Mul(*factors), prob))
+            s.step(
+                "Its probability is the product of its transitions.",
+                eq(
+                    Raw(rf"P({exact.latex_text(' '.join(seq))})", f"P({' '.join(seq)})"),
+                    Mul(*factors),
+                    prob,
+                ),
+            )
         s.answer("log_probability", _log(prob), label=Raw(r"\log P^*", "log P*"))
 
     def complexity(self, s: Solution, chain: Chain, T: int, time: str, space: str) -> None:
-        time_value = {"dp": T_SYM * N_SYM**2, "exhaustive": N_SYM**T_SYM,
-                      "linear": T_SYM * N_SYM}[time]
+        time_value = {"dp": T_SYM * N_SYM**2, "exhaustive": N_SYM**T_SYM, "linear": T_SYM * N_SYM}[
+            time
+        ]
         space_value = {"dp": T_SYM * N_SYM, "last": N_SYM}[space]
-        s.step("Time: each of the T steps computes, for each of the N words, a max over N "
-               f"products, so O(T·N²) operations (here {T}·{chain.N}² = {T * chain.N**2}), "
-               f"against N^T sequences for exhaustive search. Space: the T·N backpointers (and "
-               "δ_{t−1}, N numbers) are stored, so O(T·N).")
+        s.step(
+            "Time: each of the T steps computes, for each of the N words, a max over N "
+            f"products, so O(T·N²) operations (here {T}·{chain.N}² = {T * chain.N**2}), "
+            f"against N^T sequences for exhaustive search. Space: the T·N backpointers (and "
+            "δ_{t−1}, N numbers) are stored, so O(T·N)."
+        )
         s.answer("time", time_value)
         s.answer("space", space_value)
 
@@ -1088,8 +1290,11 @@ def _random_row(words: Sequence[int], size: int, rng: random.Random) -> list[str
 def _viterbi_promises(chain: Chain, T: int, s: Solution) -> list[str]:
     broken = []
     deltas = [s[f"delta[{t}]"] for t in range(1, T + 1)] if "delta[1]" in s.answers else []
-    tied = any(_tie(transition_terms(chain, deltas[t - 2], j))
-               for t in range(2, T + 1) for j in range(chain.N)) or any(map(_tie, deltas))
+    tied = any(
+        _tie(transition_terms(chain, deltas[t - 2], j))
+        for t in range(2, T + 1)
+        for j in range(chain.N)
+    ) or any(map(_tie, deltas))
     if tied or not deltas:
         broken.append(Viterbi.nice[0])
     if not deltas or [chain.name(first_max(d)) for d in deltas] == s["sequence"][1:]:
@@ -1105,8 +1310,7 @@ def _tie(values: list[Any]) -> bool:
 
 
 def _numbers(values: Any) -> bool:
-    return isinstance(values, list) and bool(values) and all(
-        exact.is_scalar(v) for v in values)
+    return isinstance(values, list) and bool(values) and all(exact.is_scalar(v) for v in values)
 
 
 def _log(p: Any) -> Any:
@@ -1180,27 +1384,44 @@ def solve_numeric(s: Solution, chain: Chain, T: int, why: str) -> None:
     """Viterbi in float64 and log space: steps, then answers that are floating point."""
     import numpy as np
 
-    P = np.array([[exact.to_float(chain.p(i, j)) for j in range(chain.N)]
-                  for i in range(-1, chain.N)])
+    P = np.array(
+        [[exact.to_float(chain.p(i, j)) for j in range(chain.N)] for i in range(-1, chain.N)]
+    )
     logP = log_matrix(P)
     log_delta, back = viterbi_log_space(logP[1:], logP[0], T)
     N = chain.N
-    s.step(f"{why[0].upper() + why[1:]}, so Viterbi runs numerically: in floating "
-           "point (float64), in log space so that nothing underflows, log δ_t(j) = "
-           "max_i [log δ_{t−1}(i) + log P(j | i)], vectorized over i and j with numpy. The "
-           "values below are floating point, not exact; near-ties are decided by rounding.")
+    s.step(
+        f"{why[0].upper() + why[1:]}, so Viterbi runs numerically: in floating "
+        "point (float64), in log space so that nothing underflows, log δ_t(j) = "
+        "max_i [log δ_{t−1}(i) + log P(j | i)], vectorized over i and j with numpy. The "
+        "values below are floating point, not exact; near-ties are decided by rounding."
+    )
     for t in range(1, T + 1):
-        s.answer(f"log_delta[{t}]", [_float(v) for v in log_delta[t - 1]],
-                 label=Raw(rf"\log\delta_{{{t}}}", f"log δ{str(t).translate(exact.SUBSCRIPT)}"))
-        pointers = [chain.tokens[chain.start]] * N if t == 1 else [chain.name(i)
-                                                                   for i in back[t - 1]]
+        s.answer(
+            f"log_delta[{t}]",
+            [_float(v) for v in log_delta[t - 1]],
+            label=Raw(rf"\log\delta_{{{t}}}", f"log δ{str(t).translate(exact.SUBSCRIPT)}"),
+        )
+        pointers = (
+            [chain.tokens[chain.start]] * N if t == 1 else [chain.name(i) for i in back[t - 1]]
+        )
         s.answer(f"backpointers[{t}]", pointers, label=Sym("a", t))
     top = np.argsort(-log_delta[-1], kind="stable")[:SHOWN_WORDS]
-    s.step(f"The words with the largest log δ_{T} (of {N}).",
-           Table(["word", f"log δ_{T}", f"a_{T}"],
-                 [[chain.name(int(j)), Num(_float(log_delta[-1][j])),
-                   chain.name(int(back[-1][j])) if T > 1 else chain.tokens[chain.start]]
-                  for j in top], align="lrl"))
+    s.step(
+        f"The words with the largest log δ_{T} (of {N}).",
+        Table(
+            ["word", f"log δ_{T}", f"a_{T}"],
+            [
+                [
+                    chain.name(int(j)),
+                    Num(_float(log_delta[-1][j])),
+                    chain.name(int(back[-1][j])) if T > 1 else chain.tokens[chain.start],
+                ]
+                for j in top
+            ],
+            align="lrl",
+        ),
+    )
     last = int(np.argmax(log_delta[-1]))
     path = [last]
     for t in range(T - 1, 0, -1):
@@ -1210,14 +1431,22 @@ def solve_numeric(s: Solution, chain: Chain, T: int, why: str) -> None:
     s.step(f"Backtrack from the best last word, {words[-1]}, through the backpointers.")
     seq = s.answer("sequence", [start, *words], **_sequence_meta(start))
     logp = _sequence_log_probability(chain, seq, logP)
-    s.answer("log_probability", _float(logp) if logp is not None else None,
-             label=Raw(r"\log P^*", "log P*"))
-    prob = sympy.exp(sympy.Float(logp)) if logp is not None and math.isfinite(logp) else (
-        None if logp is None else 0)
-    s.step("Its log-probability and probability (floating point; the probability is formed "
-           "from the log without underflow).",
-           eq(Raw(r"\log P^*", "log P*"), Num(_float(logp) if logp is not None else None)),
-           eq(Raw(r"P^*", "P*"), Num(prob)))
+    s.answer(
+        "log_probability",
+        _float(logp) if logp is not None else None,
+        label=Raw(r"\log P^*", "log P*"),
+    )
+    prob = (
+        sympy.exp(sympy.Float(logp))
+        if logp is not None and math.isfinite(logp)
+        else (None if logp is None else 0)
+    )
+    s.step(
+        "Its log-probability and probability (floating point; the probability is formed "
+        "from the log without underflow).",
+        eq(Raw(r"\log P^*", "log P*"), Num(_float(logp) if logp is not None else None)),
+        eq(Raw(r"P^*", "P*"), Num(prob)),
+    )
     s.answer("probability", prob, label=Raw(r"P^*", "P*"))
 
 
@@ -1265,34 +1494,54 @@ class BeamComplexity(Kind):
         the vocabulary, ...)."""
         letters = {"T": ("T", "L", "n"), "B": ("B", "K", "k"), "N": ("N", "V", "d")}
         source = {name: str(given.get(name, name)) for name in letters}
-        choices = [dict(zip(letters, combo, strict=True))
-                   for combo in itertools.product(*letters.values())]
+        choices = [
+            dict(zip(letters, combo, strict=True)) for combo in itertools.product(*letters.values())
+        ]
         choices = [c for c in choices if c != source and len(set(c.values())) == 3]
         return dict(rng.choice(choices))
 
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         return [] if len({str(g.T), str(g.B), str(g.N)}) == 3 else [self.nice[0]]
 
-    def solve(self, g: Given, s: Solution, *, time: str = "beam", sort_log: bool = True,
-              space: str = "beam") -> None:
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        time: str = "beam",
+        sort_log: bool = True,
+        space: str = "beam",
+    ) -> None:
         T, B, N = g.T, g.B, g.N
-        s.step("Each step extends each of the B kept hypotheses by each of the N words: B·N "
-               "candidate scores, one addition each (the model's next-token log-probabilities "
-               "are taken as given).", eq(Raw(r"\text{candidates}", "candidates"), Mul(B, N)))
+        s.step(
+            "Each step extends each of the B kept hypotheses by each of the N words: B·N "
+            "candidate scores, one addition each (the model's next-token log-probabilities "
+            "are taken as given).",
+            eq(Raw(r"\text{candidates}", "candidates"), Mul(B, N)),
+        )
         per_step_sort = B * N * sympy.log(B * N) if sort_log else B * N
-        sort_total = {"beam": T * per_step_sort, "greedy": T * N * sympy.log(N),
-                      "exhaustive": N**T}[time]
-        s.step("Sorting the B·N candidates costs O(B·N·log(B·N)) per step; over T steps:",
-               big_o(sort_total))
+        sort_total = {
+            "beam": T * per_step_sort,
+            "greedy": T * N * sympy.log(N),
+            "exhaustive": N**T,
+        }[time]
+        s.step(
+            "Sorting the B·N candidates costs O(B·N·log(B·N)) per step; over T steps:",
+            big_o(sort_total),
+        )
         s.answer("time_sort", sort_total)
         select_total = {"beam": T * B * N, "greedy": T * N, "exhaustive": N**T}[time]
-        s.step("Only the best B are needed, not their order among the rest: a selection "
-               "algorithm (quickselect, as torch.topk or numpy.argpartition do) finds them in "
-               "O(B·N) per step (a heap of size B in O(B·N·log B)); over T steps:",
-               big_o(select_total))
+        s.step(
+            "Only the best B are needed, not their order among the rest: a selection "
+            "algorithm (quickselect, as torch.topk or numpy.argpartition do) finds them in "
+            "O(B·N) per step (a heap of size B in O(B·N·log B)); over T steps:",
+            big_o(select_total),
+        )
         s.answer("time_select", select_total)
         space_total = {"beam": B * (N + T), "all_candidates": T * B * N}[space]
-        s.step("Memory: the B·N candidate scores of the current step, and the B kept "
-               "hypotheses of up to T tokens each (or T·B backpointers): O(B·N + B·T).",
-               big_o(space_total))
+        s.step(
+            "Memory: the B·N candidate scores of the current step, and the B kept "
+            "hypotheses of up to T tokens each (or T·B backpointers): O(B·N + B·T).",
+            big_o(space_total),
+        )
         s.answer("space", space_total)

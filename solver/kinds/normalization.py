@@ -64,37 +64,52 @@ def layer_grouping(shape: Sequence[int]) -> Grouping:
     """Per example, over all its features (and channels and positions)."""
     per = _prod(shape[1:])
     what = "features" if len(shape) == 2 else "values"
-    return Grouping("layer", (shape[0],), lambda i: (i[0],),
-                    lambda g: f"example {g[0] + 1}" if len(shape) > 2 else f"row {g[0] + 1}",
-                    f"its {per} {what}")
+    return Grouping(
+        "layer",
+        (shape[0],),
+        lambda i: (i[0],),
+        lambda g: f"example {g[0] + 1}" if len(shape) > 2 else f"row {g[0] + 1}",
+        f"its {per} {what}",
+    )
 
 
 def batch_grouping(shape: Sequence[int]) -> Grouping:
     """Per feature (2-D) or channel (3-D, 4-D), over the batch and all positions."""
     per = shape[0] * _prod(shape[2:])
     unit = "feature" if len(shape) == 2 else "channel"
-    over = (f"the {shape[0]} examples of the batch" if len(shape) == 2
-            else f"the batch and all positions ({per} values)")
-    return Grouping("batch", (shape[1],), lambda i: (i[1],),
-                    lambda g: f"{unit} {g[0] + 1}", over)
+    over = (
+        f"the {shape[0]} examples of the batch"
+        if len(shape) == 2
+        else f"the batch and all positions ({per} values)"
+    )
+    return Grouping("batch", (shape[1],), lambda i: (i[1],), lambda g: f"{unit} {g[0] + 1}", over)
 
 
 def instance_grouping(shape: Sequence[int]) -> Grouping:
     """Per example and channel, over the positions."""
     per = _prod(shape[2:])
-    return Grouping("instance", (shape[0], shape[1]), lambda i: (i[0], i[1]),
-                    lambda g: f"example {g[0] + 1}, channel {g[1] + 1}",
-                    f"its {per} positions")
+    return Grouping(
+        "instance",
+        (shape[0], shape[1]),
+        lambda i: (i[0], i[1]),
+        lambda g: f"example {g[0] + 1}, channel {g[1] + 1}",
+        f"its {per} positions",
+    )
 
 
 def group_grouping(shape: Sequence[int], groups: int) -> Grouping:
     """Per example and group of C/G consecutive channels, over those channels' positions."""
     size = shape[1] // groups
     per = size * _prod(shape[2:])
-    return Grouping("group", (shape[0], groups), lambda i: (i[0], i[1] // size),
-                    lambda g: f"example {g[0] + 1}, group {g[1] + 1} "
-                              f"(channels {g[1] * size + 1}–{(g[1] + 1) * size})",
-                    f"the {per} values of its {size} channels")
+    return Grouping(
+        "group",
+        (shape[0], groups),
+        lambda i: (i[0], i[1] // size),
+        lambda g: (
+            f"example {g[0] + 1}, group {g[1] + 1} (channels {g[1] * size + 1}–{(g[1] + 1) * size})"
+        ),
+        f"the {per} values of its {size} channels",
+    )
 
 
 def _prod(xs: Sequence[int]) -> int:
@@ -148,7 +163,7 @@ def _terms(values: Sequence[Any]) -> list[Any]:
     """A long sum's terms, with an ellipsis standing for the middle."""
     if len(values) <= SHOWN_TERMS:
         return list(values)
-    return [*values[:SHOWN_TERMS - 2], Raw(r"\cdots", "⋯"), values[-1]]
+    return [*values[: SHOWN_TERMS - 2], Raw(r"\cdots", "⋯"), values[-1]]
 
 
 def _sum_over(values: Sequence[Any], n: int) -> Frac:
@@ -166,15 +181,20 @@ def _shown(groups: Sequence[Index]) -> list[Index]:
 def _likewise(s: Solution, groups: Sequence[Index], what: str) -> None:
     rest = len(groups) - SHOWN_GROUPS
     if rest > 0:
-        s.step(f"The other {rest} {what} are computed the same way; all values are in the "
-               "answers.")
+        s.step(f"The other {rest} {what} are computed the same way; all values are in the answers.")
 
 
 # --------------------------------------------------------------------------- the shared steps
 
 
-def statistics(s: Solution, X: Any, grouping: Grouping, *, ddof: int = 0,
-               keys: tuple[str, str] = ("mean", "var")) -> tuple[Any, Any]:
+def statistics(
+    s: Solution,
+    X: Any,
+    grouping: Grouping,
+    *,
+    ddof: int = 0,
+    keys: tuple[str, str] = ("mean", "var"),
+) -> tuple[Any, Any]:
     """Mean and variance of each group, as steps and as the ``mean``/``var`` answers.
 
     ``ddof=1`` divides by n − 1: not what a normalization layer does, but what
@@ -184,17 +204,21 @@ def statistics(s: Solution, X: Any, grouping: Grouping, *, ddof: int = 0,
     by_group = members(X, grouping)
     n = len(next(iter(by_group.values())))
     means = {g: exact.mean([v for _, v in by_group[g]]) for g in groups}
-    s.step(f"Mean of each {_unit(grouping, groups[0])}, over {grouping.over}.",
-           *[eq(_stat_sym("mu", g), _sum_over([v for _, v in by_group[g]], n), means[g])
-             for g in _shown(groups)])
+    s.step(
+        f"Mean of each {_unit(grouping, groups[0])}, over {grouping.over}.",
+        *[
+            eq(_stat_sym("mu", g), _sum_over([v for _, v in by_group[g]], n), means[g])
+            for g in _shown(groups)
+        ],
+    )
     _likewise(s, groups, "means")
-    mean_t = s.answer(keys[0], filled(grouping.stat_shape, lambda g: means[g]),
-                      label=Sym("mu"))
+    mean_t = s.answer(keys[0], filled(grouping.stat_shape, lambda g: means[g]), label=Sym("mu"))
 
     divisor = n - ddof
     if divisor <= 0:
-        raise FieldError(f"a variance divided by n - {ddof} needs more than {ddof} values "
-                         "per group", "X")
+        raise FieldError(
+            f"a variance divided by n - {ddof} needs more than {ddof} values per group", "X"
+        )
     variances = {}
     lines = []
     for g in groups:
@@ -209,14 +233,24 @@ def statistics(s: Solution, X: Any, grouping: Grouping, *, ddof: int = 0,
         if len(lines) < SHOWN_GROUPS:
             squares = [exact.power(v - mu, 2) for v in values]
             diffs = [Pow(sub(v, mu), 2) for v in values]
-            lines.append(eq(_stat_sym("sigma", g, sq=True), Frac(Add(*_terms(diffs)), divisor),
-                            _sum_over(squares, divisor), variances[g]))
-    how = ("the biased variance, dividing by n = " + str(n) if ddof == 0
-           else f"dividing by n − {ddof} = {divisor}")
+            lines.append(
+                eq(
+                    _stat_sym("sigma", g, sq=True),
+                    Frac(Add(*_terms(diffs)), divisor),
+                    _sum_over(squares, divisor),
+                    variances[g],
+                )
+            )
+    how = (
+        "the biased variance, dividing by n = " + str(n)
+        if ddof == 0
+        else f"dividing by n − {ddof} = {divisor}"
+    )
     s.step(f"Variance of each {_unit(grouping, groups[0])} ({how}).", *lines)
     _likewise(s, groups, "variances")
-    var_t = s.answer(keys[1], filled(grouping.stat_shape, lambda g: variances[g]),
-                     label=Sym("sigma", sup=2))
+    var_t = s.answer(
+        keys[1], filled(grouping.stat_shape, lambda g: variances[g]), label=Sym("sigma", sup=2)
+    )
     return mean_t, var_t
 
 
@@ -233,16 +267,18 @@ def centered(values: Sequence[Any], mu: Any) -> tuple[list[int], int] | None:
     return [v.numerator * (L // v.denominator) - m for v in values], L
 
 
-def _scaled(members_g: Sequence[tuple[Index, Any]], mu: Any, scale: Any
-            ) -> tuple[list[Index], list[Any]]:
+def _scaled(
+    members_g: Sequence[tuple[Index, Any]], mu: Any, scale: Any
+) -> tuple[list[Index], list[Any]]:
     """The indices of a group and (x − μ)·scale for each, exactly (None when scale is None)."""
     idxs = [idx for idx, _ in members_g]
     values = [v for _, v in members_g]
     if scale is None:
         return idxs, [None] * len(values)
     c = centered(values, mu)
-    if c is not None and (exact.is_rational(scale) or (isinstance(scale, exact.Surd)
-                                                      and scale.a == 0)):
+    if c is not None and (
+        exact.is_rational(scale) or (isinstance(scale, exact.Surd) and scale.a == 0)
+    ):
         d, L = c
         k = Fraction(scale if exact.is_rational(scale) else scale.b)
         p, q = k.numerator, k.denominator * L
@@ -251,8 +287,11 @@ def _scaled(members_g: Sequence[tuple[Index, Any]], mu: Any, scale: Any
         for x in d:
             v = made.get(x)
             if v is None:
-                v = made[x] = (exact.rational(Fraction(x * p, q)) if exact.is_rational(scale)
-                               else exact.surd(0, Fraction(x * p, q), scale.r))
+                v = made[x] = (
+                    exact.rational(Fraction(x * p, q))
+                    if exact.is_rational(scale)
+                    else exact.surd(0, Fraction(x * p, q), scale.r)
+                )
             out.append(v)
         return idxs, out
     return idxs, [(v - mu) * scale for v in values]
@@ -266,8 +305,17 @@ def _div(x: Any, n: int) -> Any:
     return exact.rational(Fraction(x) / n) if exact.is_rational(x) else x / n
 
 
-def normalize(s: Solution, X: Any, grouping: Grouping, mean_t: Any, var_t: Any, eps: Any,
-              *, divide_by: str = "std", key: str = "normalized") -> tuple[Any, bool]:
+def normalize(
+    s: Solution,
+    X: Any,
+    grouping: Grouping,
+    mean_t: Any,
+    var_t: Any,
+    eps: Any,
+    *,
+    divide_by: str = "std",
+    key: str = "normalized",
+) -> tuple[Any, bool]:
     """x̂ = (x − μ)/√(σ² + ε) for every entry; None where σ² + ε = 0 (then not defined).
 
     ``divide_by="var"`` is the misconception of dividing by the variance itself.
@@ -288,18 +336,26 @@ def normalize(s: Solution, X: Any, grouping: Grouping, mean_t: Any, var_t: Any, 
         if len(lines) < SHOWN_GROUPS:
             values = [v for _, v in by_group[g]]
             den = Sqrt(Add(at(var_t, g), eps) if eps != 0 else at(var_t, g))
-            lines.append(eq(Sym("x", _one_based(g), hat=True),
-                            Frac(sub(Mat(values), at(mean_t, g)), den),
-                            Mat(_scaled(by_group[g], at(mean_t, g), scale[g])[1])))
+            lines.append(
+                eq(
+                    Sym("x", _one_based(g), hat=True),
+                    Frac(sub(Mat(values), at(mean_t, g)), den),
+                    Mat(_scaled(by_group[g], at(mean_t, g), scale[g])[1]),
+                )
+            )
     by = "√(σ² + ε)" if eps != 0 else "its standard deviation σ = √σ²"
-    s.step(f"Normalize each {_unit(grouping, groups[0])}: subtract its mean and divide by {by}.",
-           *lines)
+    s.step(
+        f"Normalize each {_unit(grouping, groups[0])}: subtract its mean and divide by {by}.",
+        *lines,
+    )
     _likewise(s, groups, "groups")
     if undefined:
         names = ", ".join(grouping.describe(g) for g in undefined[:4])
-        s.step(f"{names[0].upper() + names[1:]} {'has' if len(undefined) == 1 else 'have'} "
-               "variance 0 and ε = 0, so x̂ = 0/0 there: the normalization is not defined "
-               "(a batch of one example has this problem; any ε > 0 makes x̂ = 0 and y = β).")
+        s.step(
+            f"{names[0].upper() + names[1:]} {'has' if len(undefined) == 1 else 'have'} "
+            "variance 0 and ε = 0, so x̂ = 0/0 there: the normalization is not defined "
+            "(a batch of one example has this problem; any ε > 0 makes x̂ = 0 and y = β)."
+        )
     xhat: dict[Index, Any] = {}
     for g in groups:
         for idx, v in zip(*_scaled(by_group[g], at(mean_t, g), scale[g]), strict=True):
@@ -312,8 +368,15 @@ def normalize(s: Solution, X: Any, grouping: Grouping, mean_t: Any, var_t: Any, 
     return xhat_t, not undefined
 
 
-def affine(s: Solution, xhat_t: Any, gamma: Any, beta: Any, param_of: Callable[[Index], Index],
-           rows_named: str, key: str = "output") -> Any:
+def affine(
+    s: Solution,
+    xhat_t: Any,
+    gamma: Any,
+    beta: Any,
+    param_of: Callable[[Index], Index],
+    rows_named: str,
+    key: str = "output",
+) -> Any:
     """y = γ ⊙ x̂ + β with γ, β indexed by feature or channel; None stays undefined."""
     if gamma is None and beta is None:
         s.step("There are no affine parameters (γ = 1, β = 0), so y = x̂.")
@@ -328,7 +391,8 @@ def affine(s: Solution, xhat_t: Any, gamma: Any, beta: Any, param_of: Callable[[
         key = (id(x), p)
         if key not in made:
             made[key] = (x * at(gamma, p) if gamma is not None else x) + (
-                at(beta, p) if beta is not None else 0)
+                at(beta, p) if beta is not None else 0
+            )
         return made[key]
 
     shape = exact.shape(xhat_t)
@@ -336,17 +400,22 @@ def affine(s: Solution, xhat_t: Any, gamma: Any, beta: Any, param_of: Callable[[
     lines = []
     if len(shape) == 2 and rows_named == "row" and None not in exact.flatten(out):
         for i in range(min(shape[0], SHOWN_GROUPS)):
-            lines.append(eq(Sym("y", i + 1), Add(Mul(Sym("gamma"), Mat(xhat_t[i])), Sym("beta")),
-                            out[i]))
+            lines.append(
+                eq(Sym("y", i + 1), Add(Mul(Sym("gamma"), Mat(xhat_t[i])), Sym("beta")), out[i])
+            )
     elif len(shape) == 2 and None not in exact.flatten(out):  # one feature per column
         for j in range(min(shape[1], SHOWN_GROUPS)):
             gj = gamma[j] if gamma is not None else 1
             bj = beta[j] if beta is not None else 0
-            lines.append(eq(Sym("y", (":", j + 1)),
-                            Add(Mul(gj, Mat([r[j] for r in xhat_t])), bj), [r[j] for r in out]))
+            lines.append(
+                eq(
+                    Sym("y", (":", j + 1)),
+                    Add(Mul(gj, Mat([r[j] for r in xhat_t])), bj),
+                    [r[j] for r in out],
+                )
+            )
     param = "feature" if rows_named == "row" else rows_named
-    s.step(f"Scale by γ and shift by β (y = γ x̂ + β, with γ and β indexed by {param}).",
-           *lines)
+    s.step(f"Scale by γ and shift by β (y = γ x̂ + β, with γ and β indexed by {param}).", *lines)
     out = s.answer(key, out, label=Sym("Y"))
     if len(exact.flatten(out)) <= SHOWN_ENTRIES:
         s.step("The output.", eq(Sym("Y"), Mat(out)))
@@ -364,8 +433,10 @@ def _check_affine(X: Any, gamma: Any, beta: Any, param_shape: tuple[int, ...], w
         if got != param_shape:
             want = param_shape[0] if len(param_shape) == 1 else list(param_shape)
             size = got[0] if len(got) == 1 else list(got)
-            raise FieldError(f"has {size} values but X has {want} {what} "
-                             f"(X has shape {list(exact.shape(X))})", name)
+            raise FieldError(
+                f"has {size} values but X has {want} {what} (X has shape {list(exact.shape(X))})",
+                name,
+            )
 
 
 class NormGiven(GivenModel):
@@ -411,8 +482,7 @@ def best_radicand(size: int) -> int:
     return 2 if size == 3 else 1
 
 
-def square_variance_group(rng: random.Random, size: int, lo: int = -9, hi: int = 9
-                          ) -> list[int]:
+def square_variance_group(rng: random.Random, size: int, lo: int = -9, hi: int = 9) -> list[int]:
     """``size`` integers whose (biased) variance is a nonzero perfect square.
 
     With sum S and sum of squares Q the variance is (nQ − S²)/n², a square exactly
@@ -431,8 +501,7 @@ def square_variance_group(rng: random.Random, size: int, lo: int = -9, hi: int =
     return [rng.randint(lo, hi) for _ in range(size)]
 
 
-def _small_ints(rng: random.Random, like: Any, lo: int, hi: int, *, nonzero: bool = False
-                ) -> Any:
+def _small_ints(rng: random.Random, like: Any, lo: int, hi: int, *, nonzero: bool = False) -> Any:
     """Integers in [lo, hi] in the shape of ``like`` (a nested list or None)."""
     if like is None:
         return None
@@ -452,11 +521,13 @@ def _given_x(given: Mapping[str, Any]) -> Any:
 class NormKind(Kind):
     """A normalization over groups of X, with the variant generator they share."""
 
-    nice = ("every group whose values vary has a perfect-square variance, so with eps = 0 "
-            "every normalized value and output is rational; in a group of 3 values, which can "
-            "never have a rational standard deviation, the only surd is √2",
-            "a group that is constant in the problem (a batch of one) stays constant, so the "
-            "question it asks (undefined with eps = 0) survives")
+    nice = (
+        "every group whose values vary has a perfect-square variance, so with eps = 0 "
+        "every normalized value and output is rational; in a group of 3 values, which can "
+        "never have a rational standard deviation, the only surd is √2",
+        "a group that is constant in the problem (a batch of one) stays constant, so the "
+        "question it asks (undefined with eps = 0) survives",
+    )
 
     def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
         raise NotImplementedError
@@ -489,11 +560,18 @@ class NormKind(Kind):
         grp = self.grouping(exact.shape(g.X), g.model_dump())
         for members_g in members(s["normalized"], grp).values():
             c = best_radicand(len(members_g))
-            odd = [x for _, x in members_g if x is not None and not exact.is_rational(x)
-                   and not (isinstance(x, exact.Surd) and x.r == c)]
+            odd = [
+                x
+                for _, x in members_g
+                if x is not None
+                and not exact.is_rational(x)
+                and not (isinstance(x, exact.Surd) and x.r == c)
+            ]
             if odd:
-                return [f"a normalized value is {exact.fmt(odd[0])}, not rational"
-                        + (f" or a multiple of √{c}" if c > 1 else "")]
+                return [
+                    f"a normalized value is {exact.fmt(odd[0])}, not rational"
+                    + (f" or a multiple of √{c}" if c > 1 else "")
+                ]
         return []
 
 
@@ -505,35 +583,61 @@ class LayerNorm(NormKind):
         @model_validator(mode="after")
         def _shapes(self) -> LayerNorm.Given:
             shape = _need_rank(self.X, (2, 3, 4), "layernorm", "[N, F], [N, C, L] or [N, C, H, W]")
-            _check_affine(self.X, self.gamma, self.beta, shape[1:],
-                          "features per example" if len(shape) == 2 else "values per example")
+            _check_affine(
+                self.X,
+                self.gamma,
+                self.beta,
+                shape[1:],
+                "features per example" if len(shape) == 2 else "values per example",
+            )
             return self
 
     keys = _NORM_KEYS
-    example = {"X": [[4, 4, 8, 8], [0, 2, 2, 8], [1, 1, 1, 5]], "gamma": [1, 2, 3, 4],
-               "beta": [0, -1, 1, 0], "eps": 0}
+    example = {
+        "X": [[4, 4, 8, 8], [0, 2, 2, 8], [1, 1, 1, 5]],
+        "gamma": [1, 2, 3, 4],
+        "beta": [0, -1, 1, 0],
+        "eps": 0,
+    }
     misconceptions = {
         **_NORM_MISCONCEPTIONS,
         "normalized each column over the batch (BatchNorm) instead of each example": {
-            "grouping": "batch"},
+            "grouping": "batch"
+        },
         "forgot the affine step (γ and β)": {"affine_step": False},
     }
 
     def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
         return layer_grouping(shape)
 
-    def solve(self, g: Given, s: Solution, *, ddof: int = 0, divide_by: str = "std",
-              grouping: str = "layer", affine_step: bool = True) -> None:
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        ddof: int = 0,
+        divide_by: str = "std",
+        grouping: str = "layer",
+        affine_step: bool = True,
+    ) -> None:
         shape = exact.shape(g.X)
         grp = batch_grouping(shape) if grouping == "batch" else layer_grouping(shape)
-        s.step("LayerNorm normalizes each example over its own features, with the biased "
-               "variance (divide by the number of features), so it works for any batch size, "
-               "even 1.")
+        s.step(
+            "LayerNorm normalizes each example over its own features, with the biased "
+            "variance (divide by the number of features), so it works for any batch size, "
+            "even 1."
+        )
         mean_t, var_t = statistics(s, g.X, grp, ddof=ddof)
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
         s.answer("defined", ok)
-        affine(s, xhat, g.gamma if affine_step else None, g.beta if affine_step else None,
-               lambda idx: idx[1:], "row" if len(shape) == 2 else "position")
+        affine(
+            s,
+            xhat,
+            g.gamma if affine_step else None,
+            g.beta if affine_step else None,
+            lambda idx: idx[1:],
+            "row" if len(shape) == 2 else "position",
+        )
 
 
 @kind("instancenorm")
@@ -551,19 +655,29 @@ class InstanceNorm(NormKind):
     example = {"X": [[[1, 3, 2], [1, 2, 3]], [[3, 3, 2], [2, 4, 4]]], "eps": 0}
     misconceptions = {
         **_NORM_MISCONCEPTIONS,
-        "normalized each example over all its channels (LayerNorm) instead of each channel":
-            {"grouping": "layer"},
+        "normalized each example over all its channels (LayerNorm) instead of each channel": {
+            "grouping": "layer"
+        },
     }
 
     def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
         return instance_grouping(shape)
 
-    def solve(self, g: Given, s: Solution, *, ddof: int = 0, divide_by: str = "std",
-              grouping: str = "instance") -> None:
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        ddof: int = 0,
+        divide_by: str = "std",
+        grouping: str = "instance",
+    ) -> None:
         shape = exact.shape(g.X)
         grp = layer_grouping(shape) if grouping == "layer" else instance_grouping(shape)
-        s.step("InstanceNorm normalizes each channel of each example over its positions "
-               "(biased variance); γ and β, when given, are per channel.")
+        s.step(
+            "InstanceNorm normalizes each channel of each example over its positions "
+            "(biased variance); γ and β, when given, are per channel."
+        )
         mean_t, var_t = statistics(s, g.X, grp, ddof=ddof)
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
         s.answer("defined", ok)
@@ -590,21 +704,32 @@ class GroupNorm(NormKind):
     example = {"X": [[[1, 3], [1, 2], [3, 3], [2, 4]]], "groups": 2, "eps": 0}
     misconceptions = {
         **_NORM_MISCONCEPTIONS,
-        "normalized each channel on its own (InstanceNorm) instead of each group":
-            {"grouping": "instance"},
+        "normalized each channel on its own (InstanceNorm) instead of each group": {
+            "grouping": "instance"
+        },
     }
 
     def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
         return group_grouping(shape, int(given["groups"]))
 
-    def solve(self, g: Given, s: Solution, *, ddof: int = 0, divide_by: str = "std",
-              grouping: str = "group") -> None:
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        ddof: int = 0,
+        divide_by: str = "std",
+        grouping: str = "group",
+    ) -> None:
         shape = exact.shape(g.X)
-        grp = (instance_grouping(shape) if grouping == "instance"
-               else group_grouping(shape, g.groups))
-        s.step(f"GroupNorm splits the {shape[1]} channels into {g.groups} groups of "
-               f"{shape[1] // g.groups} and normalizes each group of each example (biased "
-               "variance); γ and β are per channel.")
+        grp = (
+            instance_grouping(shape) if grouping == "instance" else group_grouping(shape, g.groups)
+        )
+        s.step(
+            f"GroupNorm splits the {shape[1]} channels into {g.groups} groups of "
+            f"{shape[1] // g.groups} and normalizes each group of each example (biased "
+            "variance); γ and β are per channel."
+        )
         mean_t, var_t = statistics(s, g.X, grp, ddof=ddof)
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
         s.answer("defined", ok)
@@ -641,8 +766,9 @@ def _check_running(rm: Any, rv: Any, C: int, what: str) -> None:
 
 
 _RUNNING_MISCONCEPTIONS = {
-    "updated the running variance with the biased batch variance (PyTorch uses the unbiased "
-    "one)": {"running_ddof": 0},
+    "updated the running variance with the biased batch variance (PyTorch uses the unbiased one)": {
+        "running_ddof": 0
+    },
     "used momentum as the weight of the old estimate (the Keras convention) instead of the new "
     "batch statistic": {"keras_momentum": True},
 }
@@ -662,8 +788,12 @@ class BatchNorm(NormKind):
         Key("running_var", "vector", "(1 − momentum)·running_var + momentum·(unbiased σ²)"),
         Key("defined", "boolean", "whether every feature has σ² + ε > 0"),
     )
-    example = {"X": [[2, 2, 1, 1], [2, 5, 4, 1], [5, 5, 10, 10]], "gamma": [1, 2, 3, 4],
-               "beta": [0, -1, 1, 0], "eps": 0}
+    example = {
+        "X": [[2, 2, 1, 1], [2, 5, 4, 1], [5, 5, 10, 10]],
+        "gamma": [1, 2, 3, 4],
+        "beta": [0, -1, 1, 0],
+        "eps": 0,
+    }
     labels = {"momentum": Sym("m")}
     misconceptions = {
         **_NORM_MISCONCEPTIONS,
@@ -675,21 +805,33 @@ class BatchNorm(NormKind):
     def grouping(self, shape: tuple[int, ...], given: Mapping[str, Any]) -> Grouping:
         return batch_grouping(shape)
 
-    def solve(self, g: BatchNormGiven, s: Solution, *, ddof: int = 0, divide_by: str = "std",
-              grouping: str = "batch", running_ddof: int = 1, keras_momentum: bool = False
-              ) -> None:
+    def solve(
+        self,
+        g: BatchNormGiven,
+        s: Solution,
+        *,
+        ddof: int = 0,
+        divide_by: str = "std",
+        grouping: str = "batch",
+        running_ddof: int = 1,
+        keras_momentum: bool = False,
+    ) -> None:
         shape = exact.shape(g.X)
         grp = layer_grouping(shape) if grouping == "layer" else batch_grouping(shape)
         rm = g.running_mean if g.running_mean is not None else [Fraction(0)] * shape[1]
         rv = g.running_var if g.running_var is not None else [Fraction(1)] * shape[1]
         unit = "feature" if len(shape) == 2 else "channel"
         if g.training:
-            s.step(f"In training mode BatchNorm normalizes each {unit} with the statistics of "
-                   f"the batch: the mean and the biased variance over {grp.over}.")
+            s.step(
+                f"In training mode BatchNorm normalizes each {unit} with the statistics of "
+                f"the batch: the mean and the biased variance over {grp.over}."
+            )
             mean_t, var_t = statistics(s, g.X, grp, ddof=ddof)
         else:
-            s.step(f"In eval mode BatchNorm normalizes each {unit} with its running estimates, "
-                   "not with the batch: μ = running_mean, σ² = running_var.")
+            s.step(
+                f"In eval mode BatchNorm normalizes each {unit} with its running estimates, "
+                "not with the batch: μ = running_mean, σ² = running_var."
+            )
             mean_t = s.answer("mean", list(rm), label=Sym("mu"))
             var_t = s.answer("var", list(rv), label=Sym("sigma", sup=2))
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
@@ -697,18 +839,38 @@ class BatchNorm(NormKind):
         affine(s, xhat, g.gamma, g.beta, lambda idx: (idx[1],), unit)
         if g.training and grouping == "batch":
             per_unit = shape[0] * _prod(shape[2:])
-            rm, rv = running_update(s, rm, rv, mean_t, var_t, g.momentum, per_unit, unit,
-                                    running_ddof=running_ddof, keras=keras_momentum)
+            rm, rv = running_update(
+                s,
+                rm,
+                rv,
+                mean_t,
+                var_t,
+                g.momentum,
+                per_unit,
+                unit,
+                running_ddof=running_ddof,
+                keras=keras_momentum,
+            )
         else:
             s.step("Eval mode leaves the running estimates unchanged.")
         s.answer("running_mean", list(rm), label=Sym("running_mean"))
         s.answer("running_var", list(rv), label=Sym("running_var"))
 
 
-def running_update(s: Solution, rm: Sequence[Any], rv: Sequence[Any], mean_t: Sequence[Any],
-                   var_t: Sequence[Any], momentum: Any, n: int, unit: str, *,
-                   running_ddof: int = 1, keras: bool = False, t: int | None = None
-                   ) -> tuple[list[Any], list[Any]]:
+def running_update(
+    s: Solution,
+    rm: Sequence[Any],
+    rv: Sequence[Any],
+    mean_t: Sequence[Any],
+    var_t: Sequence[Any],
+    momentum: Any,
+    n: int,
+    unit: str,
+    *,
+    running_ddof: int = 1,
+    keras: bool = False,
+    t: int | None = None,
+) -> tuple[list[Any], list[Any]]:
     """PyTorch's update r ← (1 − m)·r + m·stat, with the *unbiased* variance n/(n − 1)·σ².
 
     Returns the new running mean and variance (None where the unbiased variance
@@ -718,28 +880,44 @@ def running_update(s: Solution, rm: Sequence[Any], rv: Sequence[Any], mean_t: Se
     keep, take = (m, 1 - m) if keras else (1 - m, m)
     if n - running_ddof <= 0:
         unbiased: list[Any] = [None] * len(var_t)
-        s.step(f"With one value per {unit}, the unbiased variance n/(n − 1)·σ² is 0/0: "
-               "PyTorch refuses to train BatchNorm on it ('Expected more than 1 value per "
-               "channel when training'), so the running variance is not defined.")
+        s.step(
+            f"With one value per {unit}, the unbiased variance n/(n − 1)·σ² is 0/0: "
+            "PyTorch refuses to train BatchNorm on it ('Expected more than 1 value per "
+            "channel when training'), so the running variance is not defined."
+        )
     else:
         factor = Fraction(n, n - running_ddof)
         unbiased = [v * factor for v in var_t]
         if running_ddof:
-            s.step(f"The running variance is updated with the unbiased batch variance "
-                   f"n/(n − 1)·σ² (n = {n} values per {unit}), as PyTorch does; the biased one "
-                   "above is what normalizes the batch.",
-                   *[eq(Sym("s", _one_based((j,)), 2), Mul(Frac(n, n - 1), v), u)
-                     for j, (v, u) in enumerate(zip(var_t, unbiased, strict=True))
-                     if j < SHOWN_GROUPS])
+            s.step(
+                f"The running variance is updated with the unbiased batch variance "
+                f"n/(n − 1)·σ² (n = {n} values per {unit}), as PyTorch does; the biased one "
+                "above is what normalizes the batch.",
+                *[
+                    eq(Sym("s", _one_based((j,)), 2), Mul(Frac(n, n - 1), v), u)
+                    for j, (v, u) in enumerate(zip(var_t, unbiased, strict=True))
+                    if j < SHOWN_GROUPS
+                ],
+            )
     new_mean = [r * keep + mu * take for r, mu in zip(rm, mean_t, strict=True)]
-    new_var = [None if u is None or r is None else r * keep + u * take
-               for r, u in zip(rv, unbiased, strict=True)]  # undefined stays undefined
-    s.step(f"Update the running estimates with momentum m = {exact.unicode(m)}: "
-           "running ← (1 − m)·running + m·(batch statistic).",
-           eq(Sym("running_mean", t), Add(Mul(keep, Mat(list(rm))), Mul(take, Mat(list(mean_t)))),
-              Mat(new_mean)),
-           eq(Sym("running_var", t), Add(Mul(keep, Mat(list(rv))), Mul(take, Mat(unbiased))),
-              Mat(new_var)))
+    new_var = [
+        None if u is None or r is None else r * keep + u * take
+        for r, u in zip(rv, unbiased, strict=True)
+    ]  # undefined stays undefined
+    s.step(
+        f"Update the running estimates with momentum m = {exact.unicode(m)}: "
+        "running ← (1 − m)·running + m·(batch statistic).",
+        eq(
+            Sym("running_mean", t),
+            Add(Mul(keep, Mat(list(rm))), Mul(take, Mat(list(mean_t)))),
+            Mat(new_mean),
+        ),
+        eq(
+            Sym("running_var", t),
+            Add(Mul(keep, Mat(list(rv))), Mul(take, Mat(unbiased))),
+            Mat(new_var),
+        ),
+    )
     return new_mean, new_var
 
 
@@ -765,8 +943,9 @@ class NormStats(Kind):
             _need_rank(self.X, (3, 4), "norm_stats", "[N, C, L] or [N, C, H, W]")
             for i, name in enumerate(self.methods):
                 if name not in (*_GROUPINGS, "group"):
-                    raise FieldError(f"{name!r} is not one of batch, layer, instance, group",
-                                     "methods", (i,))
+                    raise FieldError(
+                        f"{name!r} is not one of batch, layer, instance, group", "methods", (i,)
+                    )
             if "group" in self.methods:
                 C = exact.shape(self.X)[1]
                 if self.groups is None:
@@ -775,12 +954,20 @@ class NormStats(Kind):
                     raise FieldError(f"must divide the {C} channels of X", "groups")
             return self
 
-    keys = tuple(Key(f"{method}.{stat}", "tensor", f"the {method}-norm {what}")
-                 for method in ("batch", "layer", "instance", "group")
-                 for stat, what in (("mean", "means"), ("var", "biased variances")))
-    example = {"X": [[[1, 3, 2], [1, 2, 3]], [[3, 3, 2], [2, 4, 4]],
-                     [[4, 2, 2], [1, 2, 4]], [[3, 3, 2], [3, 3, 2]]],
-               "methods": ["batch", "layer", "instance"]}
+    keys = tuple(
+        Key(f"{method}.{stat}", "tensor", f"the {method}-norm {what}")
+        for method in ("batch", "layer", "instance", "group")
+        for stat, what in (("mean", "means"), ("var", "biased variances"))
+    )
+    example = {
+        "X": [
+            [[1, 3, 2], [1, 2, 3]],
+            [[3, 3, 2], [2, 4, 4]],
+            [[4, 2, 2], [1, 2, 4]],
+            [[3, 3, 2], [3, 3, 2]],
+        ],
+        "methods": ["batch", "layer", "instance"],
+    }
     misconceptions = {"variance divided by N−1 (the unbiased estimate) instead of N": {"ddof": 1}}
 
     nice = ("small whole numbers with no constant group, so every variance is nonzero",)
@@ -789,20 +976,30 @@ class NormStats(Kind):
         return {**given, "X": _small_ints(rng, _given_x(given), 0, 6)}
 
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
-        zero = [key for key, a in s.answers.items() if key.endswith(".var")
-                and 0 in exact.flatten(a.value)]
+        zero = [
+            key
+            for key, a in s.answers.items()
+            if key.endswith(".var") and 0 in exact.flatten(a.value)
+        ]
         return [f"{zero[0]} has a zero variance"] if zero else []
 
     def solve(self, g: Given, s: Solution, *, ddof: int = 0) -> None:
         shape = exact.shape(g.X)
-        s.step(f"X has shape {list(shape)}: N = {shape[0]} examples, C = {shape[1]} channels, "
-               f"{_prod(shape[2:])} positions per channel. Each method takes the mean and the "
-               "biased variance over a different set of entries.")
+        s.step(
+            f"X has shape {list(shape)}: N = {shape[0]} examples, C = {shape[1]} channels, "
+            f"{_prod(shape[2:])} positions per channel. Each method takes the mean and the "
+            "biased variance over a different set of entries."
+        )
         for method in g.methods:
-            grp = (group_grouping(shape, g.groups or 1) if method == "group"
-                   else _GROUPINGS[method](shape))
-            s.step(f"{method.capitalize()} norm: one mean and variance per "
-                   f"{_unit(grp, grp.groups()[0])}, over {grp.over}; shape {list(grp.stat_shape)}.")
+            grp = (
+                group_grouping(shape, g.groups or 1)
+                if method == "group"
+                else _GROUPINGS[method](shape)
+            )
+            s.step(
+                f"{method.capitalize()} norm: one mean and variance per "
+                f"{_unit(grp, grp.groups()[0])}, over {grp.over}; shape {list(grp.stat_shape)}."
+            )
             statistics(s, g.X, grp, ddof=ddof, keys=(f"{method}.mean", f"{method}.var"))
 
 
@@ -837,16 +1034,25 @@ class BNRunningStats(Kind):
                 raise FieldError("needs at least one batch", "batches")
             first = exact.shape(self.batches[0])
             if len(first) not in (2, 3, 4):
-                raise FieldError(f"a batch must be [N, F] or [N, C, H, W], got shape "
-                                 f"{list(first)}", "batches", (0,))
+                raise FieldError(
+                    f"a batch must be [N, F] or [N, C, H, W], got shape {list(first)}",
+                    "batches",
+                    (0,),
+                )
             C = first[1]
             for i, b in enumerate(self.batches):
                 if exact.shape(b)[1:] != first[1:] or len(exact.shape(b)) != len(first):
-                    raise FieldError(f"has shape {list(exact.shape(b))}, which does not match "
-                                     f"batch 1's features {list(first[1:])}", "batches", (i,))
+                    raise FieldError(
+                        f"has shape {list(exact.shape(b))}, which does not match "
+                        f"batch 1's features {list(first[1:])}",
+                        "batches",
+                        (i,),
+                    )
             if self.eval_X is not None and exact.shape(self.eval_X)[1:] != first[1:]:
-                raise FieldError(f"has shape {list(exact.shape(self.eval_X))} but the batches "
-                                 f"have {C} features", "eval_X")
+                raise FieldError(
+                    f"has shape {list(exact.shape(self.eval_X))} but the batches have {C} features",
+                    "eval_X",
+                )
             _check_running(self.running_mean, self.running_var, C, "features")
             _check_affine(self.batches[0], self.gamma, self.beta, (C,), "features")
             return self
@@ -858,13 +1064,20 @@ class BNRunningStats(Kind):
         Key("running_var[t]", "vector", "the running variance after batch t"),
         Key("eval_output", "tensor", "eval mode: γ (x − running_mean)/√(running_var + ε) + β"),
     )
-    example = {"batches": [[[1, 2], [3, 6]], [[5, 2], [7, 4]]], "momentum": "1/10",
-               "running_mean": [0, 0], "running_var": [1, 1], "eval_X": [[4, 4]]}
+    example = {
+        "batches": [[[1, 2], [3, 6]], [[5, 2], [7, 4]]],
+        "momentum": "1/10",
+        "running_mean": [0, 0],
+        "running_var": [1, 1],
+        "eval_X": [[4, 4]],
+    }
     labels = {"momentum": Sym("m")}
     misconceptions = dict(_RUNNING_MISCONCEPTIONS)
 
-    nice = ("every feature of every batch varies, so every running variance is defined",
-            "the initial running variance is a whole number ≥ 1")
+    nice = (
+        "every feature of every batch varies, so every running variance is defined",
+        "the initial running variance is a whole number ≥ 1",
+    )
 
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
         out = dict(given)
@@ -884,24 +1097,38 @@ class BNRunningStats(Kind):
                 out.append(f"a feature of batch {t} is constant")
         return out
 
-    def solve(self, g: Given, s: Solution, *, running_ddof: int = 1,
-              keras_momentum: bool = False) -> None:
+    def solve(
+        self, g: Given, s: Solution, *, running_ddof: int = 1, keras_momentum: bool = False
+    ) -> None:
         first = exact.shape(g.batches[0])
         C = first[1]
         unit = "feature" if len(first) == 2 else "channel"
         rm = list(g.running_mean) if g.running_mean is not None else [Fraction(0)] * C
         rv = list(g.running_var) if g.running_var is not None else [Fraction(1)] * C
-        s.step(f"Start from running_mean = {exact.unicode(rm)} and running_var = "
-               f"{exact.unicode(rv)}; each training batch updates them with momentum "
-               f"m = {exact.unicode(g.momentum)}.".replace("'", ""))
+        s.step(
+            f"Start from running_mean = {exact.unicode(rm)} and running_var = "
+            f"{exact.unicode(rv)}; each training batch updates them with momentum "
+            f"m = {exact.unicode(g.momentum)}.".replace("'", "")
+        )
         for t, X in enumerate(g.batches, start=1):
             shape = exact.shape(X)
             s.step(f"Batch {t}: its mean and biased variance per {unit}.")
-            mean_t, var_t = statistics(s, X, batch_grouping(shape),
-                                       keys=(f"batch_mean[{t}]", f"batch_var[{t}]"))
-            rm, rv = running_update(s, rm, rv, mean_t, var_t, g.momentum,
-                                    shape[0] * _prod(shape[2:]), unit,
-                                    running_ddof=running_ddof, keras=keras_momentum, t=t)
+            mean_t, var_t = statistics(
+                s, X, batch_grouping(shape), keys=(f"batch_mean[{t}]", f"batch_var[{t}]")
+            )
+            rm, rv = running_update(
+                s,
+                rm,
+                rv,
+                mean_t,
+                var_t,
+                g.momentum,
+                shape[0] * _prod(shape[2:]),
+                unit,
+                running_ddof=running_ddof,
+                keras=keras_momentum,
+                t=t,
+            )
             rm = s.answer(f"running_mean[{t}]", rm, label=Sym("running_mean", t))
             rv = s.answer(f"running_var[{t}]", rv, label=Sym("running_var", t))
         if g.eval_X is None:
@@ -911,8 +1138,9 @@ class BNRunningStats(Kind):
             s.step("The running variance is not defined, so neither is the eval output.")
             s.answer("eval_output", filled(exact.shape(g.eval_X), lambda idx: None))
             return
-        xhat, _ = normalize(s, g.eval_X, batch_grouping(exact.shape(g.eval_X)), rm, rv, g.eps,
-                            key="")
+        xhat, _ = normalize(
+            s, g.eval_X, batch_grouping(exact.shape(g.eval_X)), rm, rv, g.eps, key=""
+        )
         affine(s, xhat, g.gamma, g.beta, lambda idx: (idx[1],), unit, key="eval_output")
 
 
@@ -936,12 +1164,16 @@ class Dropout(Kind):
         @model_validator(mode="after")
         def _check(self) -> Dropout.Given:
             if exact.shape(self.mask) != exact.shape(self.z):
-                raise FieldError(f"has shape {list(exact.shape(self.mask))} but z has shape "
-                                 f"{list(exact.shape(self.z))}", "mask")
+                raise FieldError(
+                    f"has shape {list(exact.shape(self.mask))} but z has shape "
+                    f"{list(exact.shape(self.z))}",
+                    "mask",
+                )
             for idx, v in entries(self.mask):
                 if v not in (0, 1):
-                    raise FieldError(f"must hold 1 (keep) or 0 (drop), got {exact.unicode(v)}",
-                                     "mask", idx)
+                    raise FieldError(
+                        f"must hold 1 (keep) or 0 (drop), got {exact.unicode(v)}", "mask", idx
+                    )
             return self
 
     keys = (
@@ -955,16 +1187,28 @@ class Dropout(Kind):
         "scaled by (1 − p) at training time instead of dividing by it": {"scale": "times"},
     }
 
-    nice = ("at least one unit is dropped and one kept", "the activations are different "
-            "whole numbers, so each entry of the output can be traced back")
+    nice = (
+        "at least one unit is dropped and one kept",
+        "the activations are different "
+        "whole numbers, so each entry of the output can be traced back",
+    )
 
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
         z = parse_value(given["z"])
         cells = [idx for idx, _ in entries(z)]
         values = rng.sample(range(1, 3 * len(cells) + 10), len(cells))
         new_z = filled(exact.shape(z), dict(zip(cells, values, strict=True)).__getitem__)
-        dropped = set(rng.sample(cells, max(1, min(len(cells) - 1, round(
-            len(cells) * float(Fraction(parse_value(given["p"]))))))))
+        dropped = set(
+            rng.sample(
+                cells,
+                max(
+                    1,
+                    min(
+                        len(cells) - 1, round(len(cells) * float(Fraction(parse_value(given["p"]))))
+                    ),
+                ),
+            )
+        )
         mask = filled(exact.shape(z), lambda idx: 0 if idx in dropped else 1)
         return {**given, "z": new_z, "mask": mask}
 
@@ -979,27 +1223,43 @@ class Dropout(Kind):
     def solve(self, g: Given, s: Solution, *, scale: str = "inverse") -> None:
         p, keep = g.p, 1 - g.p
         kept = exact.tmap(lambda z, k: z * k, g.z, g.mask)
-        s.step(f"Each unit is dropped with probability p = {exact.unicode(p)} and kept with "
-               f"probability 1 − p = {exact.unicode(keep)}; the mask zeroes the dropped ones.",
-               eq(Raw(r"z \odot \mathrm{mask}", "z ⊙ mask"), Mat(kept)))
+        s.step(
+            f"Each unit is dropped with probability p = {exact.unicode(p)} and kept with "
+            f"probability 1 − p = {exact.unicode(keep)}; the mask zeroes the dropped ones.",
+            eq(Raw(r"z \odot \mathrm{mask}", "z ⊙ mask"), Mat(kept)),
+        )
         if g.inverted:
-            factor = {"inverse": 1 / Fraction(keep), "none": Fraction(1),
-                      "p": 1 / Fraction(p) if p else Fraction(1), "times": Fraction(keep)}[scale]
+            factor = {
+                "inverse": 1 / Fraction(keep),
+                "none": Fraction(1),
+                "p": 1 / Fraction(p) if p else Fraction(1),
+                "times": Fraction(keep),
+            }[scale]
             out = exact.tmap(lambda x: x * factor, kept)
-            s.step("Inverted dropout divides the kept units by 1 − p during training, so that "
-                   "nothing needs rescaling at test time.",
-                   eq(Sym("y"), Frac(Raw(r"z \odot \mathrm{mask}", "z ⊙ mask"), 1 - p),
-                      Mul(factor, Mat(kept)), Mat(out)))
+            s.step(
+                "Inverted dropout divides the kept units by 1 − p during training, so that "
+                "nothing needs rescaling at test time.",
+                eq(
+                    Sym("y"),
+                    Frac(Raw(r"z \odot \mathrm{mask}", "z ⊙ mask"), 1 - p),
+                    Mul(factor, Mat(kept)),
+                    Mat(out),
+                ),
+            )
             s.answer("output", out, label=Sym("y"))
-            s.step("On average over masks each unit is kept with probability 1 − p and scaled "
-                   "by 1/(1 − p), so E[y] = z: the layer is unbiased.",
-                   eq(Raw(r"\mathbb{E}[y]", "E[y]"), Mat(g.z)))
+            s.step(
+                "On average over masks each unit is kept with probability 1 − p and scaled "
+                "by 1/(1 − p), so E[y] = z: the layer is unbiased.",
+                eq(Raw(r"\mathbb{E}[y]", "E[y]"), Mat(g.z)),
+            )
             s.answer("expected_output", g.z)
         else:
             s.step("Without inverted scaling the training output is z ⊙ mask as it is.")
             s.answer("output", kept, label=Sym("y"))
             expected = exact.tmap(lambda z: z * keep, g.z)
-            s.step("On average each unit is kept with probability 1 − p, so E[y] = (1 − p) z; "
-                   "this is why classic dropout multiplies by 1 − p at test time.",
-                   eq(Raw(r"\mathbb{E}[y]", "E[y]"), Mul(keep, Mat(g.z)), Mat(expected)))
+            s.step(
+                "On average each unit is kept with probability 1 − p, so E[y] = (1 − p) z; "
+                "this is why classic dropout multiplies by 1 − p at test time.",
+                eq(Raw(r"\mathbb{E}[y]", "E[y]"), Mul(keep, Mat(g.z)), Mat(expected)),
+            )
             s.answer("expected_output", expected)

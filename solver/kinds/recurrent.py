@@ -32,21 +32,23 @@ from . import Kind, kind
 #: γ = sup |σ'(x)| for each activation, and why
 GAMMA: dict[str, tuple[Fraction, str]] = {
     "tanh": (Fraction(1), "tanh'(x) = 1 − tanh²(x) ≤ 1, with equality at x = 0"),
-    "sigmoid": (Fraction(1, 4), "σ'(x) = σ(x)(1 − σ(x)) ≤ 1/4, with equality at x = 0 "
-                                "(where σ = 1/2)"),
+    "sigmoid": (
+        Fraction(1, 4),
+        "σ'(x) = σ(x)(1 − σ(x)) ≤ 1/4, with equality at x = 0 (where σ = 1/2)",
+    ),
     "relu": (Fraction(1), "ReLU'(x) is 0 for x < 0 and 1 for x > 0"),
 }
 LAMBDA = exact.symbol("lambda")
 
-Activation = Annotated[Literal["tanh", "sigmoid", "relu"],
-                       TypeDoc("choice", "tanh, sigmoid or relu")]
+Activation = Annotated[
+    Literal["tanh", "sigmoid", "relu"], TypeDoc("choice", "tanh, sigmoid or relu")
+]
 
 
 def gram(W: list[list[Any]]) -> list[list[Any]]:
     """WᵀW, exactly."""
     cols = exact.transpose(W)
-    return [[exact.total(a * b for a, b in zip(ci, cj, strict=True)) for cj in cols]
-            for ci in cols]
+    return [[exact.total(a * b for a, b in zip(ci, cj, strict=True)) for cj in cols] for ci in cols]
 
 
 def largest_eigenvalue(A: list[list[Any]]) -> tuple[Any, sympy.Expr]:
@@ -79,8 +81,9 @@ def frobenius(W: list[list[Any]]) -> Any:
 
 def usable(*values: Any) -> bool:
     """Whether values (perhaps a student's, carried forward) are numbers to compute with."""
-    return all(exact.is_scalar(v) and not (isinstance(v, sympy.Basic) and v.free_symbols)
-               for v in values)
+    return all(
+        exact.is_scalar(v) and not (isinstance(v, sympy.Basic) and v.free_symbols) for v in values
+    )
 
 
 def approx(x: Any) -> Raw:
@@ -109,20 +112,28 @@ class RNNGradientBound(Kind):
         def _check(self) -> RNNGradientBound.Given:
             rows, cols = exact.shape(self.W)
             if rows != cols:
-                raise FieldError(f"must be square (h_t and h_{{t−1}} have the same size), got "
-                                 f"{rows}×{cols}", "W")
+                raise FieldError(
+                    f"must be square (h_t and h_{{t−1}} have the same size), got {rows}×{cols}", "W"
+                )
             if self.activation is None and self.gamma is None:
-                raise FieldError("give the activation (tanh, sigmoid, relu) or gamma, a bound "
-                                 "on its derivative", "activation")
+                raise FieldError(
+                    "give the activation (tanh, sigmoid, relu) or gamma, a bound on its derivative",
+                    "activation",
+                )
             if self.activation is not None and self.gamma is not None:
                 own = GAMMA[self.activation][0]
                 if exact.sign(self.gamma - own) != 0:
-                    raise FieldError(f"{self.activation} has γ = {exact.unicode(own)}, not "
-                                     f"{exact.unicode(self.gamma)}; give one or the other",
-                                     "gamma")
+                    raise FieldError(
+                        f"{self.activation} has γ = {exact.unicode(own)}, not "
+                        f"{exact.unicode(self.gamma)}; give one or the other",
+                        "gamma",
+                    )
             if self.delta is not None and exact.sign(self.delta - 1) >= 0:
-                raise FieldError(f"must be less than 1 for the gradient to vanish, got "
-                                 f"{exact.unicode(self.delta)}", "delta")
+                raise FieldError(
+                    f"must be less than 1 for the gradient to vanish, got "
+                    f"{exact.unicode(self.delta)}",
+                    "delta",
+                )
             return self
 
     keys = (
@@ -138,33 +149,55 @@ class RNNGradientBound(Kind):
     misconceptions = {
         "used σ' ≤ 1 for the sigmoid (its derivative is at most 1/4)": {"sigmoid_gamma": 1},
         "used λ1(WᵀW) for ‖W‖, forgetting the square root": {"norm": "lambda"},
-        "used the largest |eigenvalue| of W (spectral radius) for the operator norm":
-            {"norm": "spectral_radius"},
+        "used the largest |eigenvalue| of W (spectral radius) for the operator norm": {
+            "norm": "spectral_radius"
+        },
         "used the Frobenius norm for the operator norm": {"norm": "frobenius"},
-        "multiplied the one-step bound by T instead of raising it to the power T":
-            {"power": False},
+        "multiplied the one-step bound by T instead of raising it to the power T": {"power": False},
     }
     nice = ("‖W‖ is a fraction or a + b√r (one square root)",)
 
-    def solve(self, g: Given, s: Solution, *, sigmoid_gamma: Any = None,
-              norm: str = "spectral", power: bool = True) -> None:
-        s.step("One step of h_t = W σ(h_{t−1}) + U x_t + b has the Jacobian "
-               "∂h_t/∂h_{t−1} = W·diag(σ'(h_{t−1})), so ‖∂h_t/∂h_{t−1}‖ ≤ ‖W‖·max|σ'| = γ‖W‖, "
-               "and by the chain rule over T steps ‖∂h_T/∂h_0‖ ≤ (γ‖W‖)^T.")
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        sigmoid_gamma: Any = None,
+        norm: str = "spectral",
+        power: bool = True,
+    ) -> None:
+        s.step(
+            "One step of h_t = W σ(h_{t−1}) + U x_t + b has the Jacobian "
+            "∂h_t/∂h_{t−1} = W·diag(σ'(h_{t−1})), so ‖∂h_t/∂h_{t−1}‖ ≤ ‖W‖·max|σ'| = γ‖W‖, "
+            "and by the chain rule over T steps ‖∂h_T/∂h_0‖ ≤ (γ‖W‖)^T."
+        )
         gamma = s.answer("gamma", self.gamma(s, g, sigmoid_gamma), label=Sym("gamma"))
         lam = self.lambda_max(s, g.W)
         op = self.op_norm(s, g.W, lam, norm)
-        step = s.answer("step_bound", gamma * op if usable(gamma, op) else None,
-                        label=Mul(Sym("gamma"), Norm(Sym("W"))))
+        step = s.answer(
+            "step_bound",
+            gamma * op if usable(gamma, op) else None,
+            label=Mul(Sym("gamma"), Norm(Sym("W"))),
+        )
         if usable(gamma, op, step):
-            s.step("The bound for one step:", eq(Mul(Sym("gamma"), Norm(Sym("W"))),
-                                                 Mul(gamma, op), step))
+            s.step(
+                "The bound for one step:",
+                eq(Mul(Sym("gamma"), Norm(Sym("W"))), Mul(gamma, op), step),
+            )
         total = (exact.power(step, g.T) if power else step * g.T) if usable(step) else None
         if usable(total):
-            s.step(f"After T = {g.T} steps:", rel(Norm(Raw(r"\partial h_T / \partial h_0",
-                                                          "∂h_T/∂h₀")), "<=",
-                                                  Pow(Mul(Sym("gamma"), Norm(Sym("W"))), g.T),
-                                                  "=", total, "~", approx(total)))
+            s.step(
+                f"After T = {g.T} steps:",
+                rel(
+                    Norm(Raw(r"\partial h_T / \partial h_0", "∂h_T/∂h₀")),
+                    "<=",
+                    Pow(Mul(Sym("gamma"), Norm(Sym("W"))), g.T),
+                    "=",
+                    total,
+                    "~",
+                    approx(total),
+                ),
+            )
         s.answer("bound_T", total, label=Pow(Mul(Sym("gamma"), Norm(Sym("W"))), "T"))
         if usable(gamma, lam, op):
             self.vanishing(s, g, gamma, lam, op)
@@ -184,11 +217,13 @@ class RNNGradientBound(Kind):
     def lambda_max(self, s: Solution, W: list[list[Any]]) -> Any:
         A = gram(W)
         lam, poly = largest_eigenvalue(A)
-        s.step("WᵀW and its characteristic polynomial; λ1 is its largest root (WᵀW is "
-               "symmetric and positive semi-definite, so every root is real and ≥ 0).",
-               eq(Raw(r"W^\top W", "WᵀW"), Mat(A)),
-               eq(Raw(r"\det(W^\top W - \lambda I)", "det(WᵀW − λI)"), Num(poly), 0),
-               rel(Sym("lambda", 1), "=", lam, "~", approx(lam)))
+        s.step(
+            "WᵀW and its characteristic polynomial; λ1 is its largest root (WᵀW is "
+            "symmetric and positive semi-definite, so every root is real and ≥ 0).",
+            eq(Raw(r"W^\top W", "WᵀW"), Mat(A)),
+            eq(Raw(r"\det(W^\top W - \lambda I)", "det(WᵀW − λI)"), Num(poly), 0),
+            rel(Sym("lambda", 1), "=", lam, "~", approx(lam)),
+        )
         return s.answer("lambda_max", lam, label=Sym("lambda", 1))
 
     def op_norm(self, s: Solution, W: list[list[Any]], lam: Any, norm: str) -> Any:
@@ -204,31 +239,57 @@ class RNNGradientBound(Kind):
             value = exact_sqrt(lam)
         if value is None:
             return s.answer("op_norm", None, label=Norm(Sym("W")))
-        s.step("The operator norm is the square root of λ1 (the largest singular value of W).",
-               rel(Norm(Sym("W")), "=", Sqrt(Sym("lambda", 1)), "=", Sqrt(lam), "=", value,
-                   "~", approx(value)))
+        s.step(
+            "The operator norm is the square root of λ1 (the largest singular value of W).",
+            rel(
+                Norm(Sym("W")),
+                "=",
+                Sqrt(Sym("lambda", 1)),
+                "=",
+                Sqrt(lam),
+                "=",
+                value,
+                "~",
+                approx(value),
+            ),
+        )
         return s.answer("op_norm", value, label=Norm(Sym("W")))
 
     def vanishing(self, s: Solution, g: Given, gamma: Any, lam: Any, op: Any) -> None:
         if g.delta is None:
             holds = exact.sign(gamma * op - 1) < 0
-            s.step("With δ = γ‖W‖, the smallest δ for which λ1(WᵀW) ≤ δ²/γ², the gradient "
-                   f"vanishes exactly when γ‖W‖ < 1: here γ‖W‖ ≈ {exact.to_float(gamma * op):.4g}"
-                   f", so it {'does' if holds else 'does not'}.")
+            s.step(
+                "With δ = γ‖W‖, the smallest δ for which λ1(WᵀW) ≤ δ²/γ², the gradient "
+                f"vanishes exactly when γ‖W‖ < 1: here γ‖W‖ ≈ {exact.to_float(gamma * op):.4g}"
+                f", so it {'does' if holds else 'does not'}."
+            )
             s.answer("vanishes", holds)
             return
         limit = exact.power(g.delta, 2) / (gamma * gamma)
         holds = exact.sign(lam - limit) <= 0
-        s.step("The condition λ1(WᵀW) ≤ δ²/γ² (equivalently γ‖W‖ ≤ δ):",
-               rel(Sym("lambda", 1), "~", approx(lam), "<=" if holds else ">",
-                   Frac(Pow(Sym("delta"), 2), Pow(Sym("gamma"), 2)), "=", limit))
+        s.step(
+            "The condition λ1(WᵀW) ≤ δ²/γ² (equivalently γ‖W‖ ≤ δ):",
+            rel(
+                Sym("lambda", 1),
+                "~",
+                approx(lam),
+                "<=" if holds else ">",
+                Frac(Pow(Sym("delta"), 2), Pow(Sym("gamma"), 2)),
+                "=",
+                limit,
+            ),
+        )
         if holds:
-            s.step(f"It holds with δ = {exact.unicode(g.delta)} < 1, so ‖∂h_T/∂h_0‖ ≤ δ^T, "
-                   "which goes to 0 as T grows: the gradient vanishes.",
-                   eq(Pow(Sym("delta"), g.T), exact.power(g.delta, g.T)))
+            s.step(
+                f"It holds with δ = {exact.unicode(g.delta)} < 1, so ‖∂h_T/∂h_0‖ ≤ δ^T, "
+                "which goes to 0 as T grows: the gradient vanishes.",
+                eq(Pow(Sym("delta"), g.T), exact.power(g.delta, g.T)),
+            )
         else:
-            s.step("It fails: this δ does not bound γ‖W‖, so the argument does not show that "
-                   "the gradient vanishes.")
+            s.step(
+                "It fails: this δ does not bound γ‖W‖, so the argument does not show that "
+                "the gradient vanishes."
+            )
         s.answer("vanishes", holds)
 
     # -- variants

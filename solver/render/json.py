@@ -15,8 +15,12 @@ def answer_json(a: Answer) -> dict[str, Any]:
     """``{value, float, latex, type}`` for one answer."""
     v = a.value
     value = exact.fmt(v) if exact.is_numeric(v) else v
-    return {"value": value, "float": exact.to_float(v) if exact.is_numeric(v) else None,
-            "latex": a.display().latex(), "type": a.type}
+    return {
+        "value": value,
+        "float": exact.to_float(v) if exact.is_numeric(v) else None,
+        "latex": a.display().latex(),
+        "type": a.type,
+    }
 
 
 def cell_data(x: Any) -> Any:
@@ -35,14 +39,19 @@ def cell_data(x: Any) -> Any:
 
 def table_json(t: Table) -> dict[str, Any]:
     """A table as data: column names, rows and footer rows of cells (see ``cell_data``)."""
-    return {"title": t.title, "columns": list(t.columns),
-            "rows": [[cell_data(c) for c in row] for row in t.rows],
-            "footer": [[cell_data(c) for c in row] for row in t.footer]}
+    return {
+        "title": t.title,
+        "columns": list(t.columns),
+        "rows": [[cell_data(c) for c in row] for row in t.rows],
+        "footer": [[cell_data(c) for c in row] for row in t.footer],
+    }
 
 
 def _step_json(st: Step) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": st.text,
-                           "latex": lines_latex(st.equations) if st.equations else ""}
+    out: dict[str, Any] = {
+        "text": st.text,
+        "latex": lines_latex(st.equations) if st.equations else "",
+    }
     if st.tables:
         out["tables"] = [table_json(t) for t in st.tables]
     return out
@@ -64,8 +73,11 @@ def render(solved: Sequence[object], *, steps: bool = True) -> str:
     """One JSON object for one file, a list of them for several."""
     docs = []
     for ss in solved:
-        doc: dict[str, Any] = {"title": ss.title, "path": ss.path,
-                               "problems": [solution_json(s, steps=steps) for s in ss.solutions]}
+        doc: dict[str, Any] = {
+            "title": ss.title,
+            "path": ss.path,
+            "problems": [solution_json(s, steps=steps) for s in ss.solutions],
+        }
         if ss.errors:
             doc["errors"] = [str(e) for e in ss.errors]
         docs.append(doc)
@@ -84,8 +96,10 @@ def dumps(obj: Any, indent: int = 0) -> str:
     if isinstance(obj, dict):
         if not obj:
             return "{}"
-        items = [f"{inner}{_json.dumps(str(k), ensure_ascii=False)}: {dumps(v, indent + 1)}"
-                 for k, v in obj.items()]
+        items = [
+            f"{inner}{_json.dumps(str(k), ensure_ascii=False)}: {dumps(v, indent + 1)}"
+            for k, v in obj.items()
+        ]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(obj, list) and obj and not all(_flat(v) for v in obj):
         return "[\n" + ",\n".join(inner + dumps(v, indent + 1) for v in obj) + "\n" + pad + "]"

@@ -59,13 +59,18 @@ def table_lines(t: Table) -> list[str]:
     align = ["---:" if t.right(j) else ":---" for j in range(len(t.columns))]
     out = ["| " + " | ".join(t.columns) + " |", "|" + "|".join(align) + "|"]
     out += ["| " + " | ".join(cell_markdown(c) for c in row) + " |" for row in t.rows]
-    out += ["| " + " | ".join(f"**{cell_markdown(c)}**" if c not in (None, "") else ""
-                              for c in row) + " |" for row in t.footer]
+    out += [
+        "| "
+        + " | ".join(f"**{cell_markdown(c)}**" if c not in (None, "") else "" for c in row)
+        + " |"
+        for row in t.footer
+    ]
     return [*out, ""]
 
 
-def render_solution(s: Solution, *, steps: bool = True, level: int = 2,
-                    answers: bool = True) -> list[str]:
+def render_solution(
+    s: Solution, *, steps: bool = True, level: int = 2, answers: bool = True
+) -> list[str]:
     """One problem as Markdown lines; ``answers=False`` is the question alone (a handout)."""
     h = "#" * level
     title = f": {s.title}" if s.title else ""

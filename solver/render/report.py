@@ -14,8 +14,14 @@ from typing import Any
 from ..check import Report, number
 
 WIDTH = 100
-MARKS = {"correct": "✓", "incorrect": "✗", "partial": "◐", "carried_forward": "↪",
-         "missing": "–", "unreadable": "?"}
+MARKS = {
+    "correct": "✓",
+    "incorrect": "✗",
+    "partial": "◐",
+    "carried_forward": "↪",
+    "missing": "–",
+    "unreadable": "?",
+}
 VERDICT_WORDS = {"carried_forward": "carried forward"}
 
 
@@ -32,17 +38,20 @@ def text(report: Report) -> str:
         out[0] += f" (variant {report.variant})"
     key_w = max((len(r.key) for r in report.results), default=3)
     verdict_w = max(len(VERDICT_WORDS.get(v, v)) for v in MARKS)
-    pts_w = max((len(f"{points(r.points)}/{points(r.max_points)}") for r in report.results),
-                default=3)
+    pts_w = max(
+        (len(f"{points(r.points)}/{points(r.max_points)}") for r in report.results), default=3
+    )
     indent = 2 + 2 + key_w + 2 + verdict_w + 2 + pts_w + 2
     current = None
     for r in report.results:
         if r.problem != current:
             current = r.problem
             out += ["", r.problem]
-        head = (f"  {MARKS[r.verdict]} {r.key:<{key_w}}  "
-                f"{VERDICT_WORDS.get(r.verdict, r.verdict):<{verdict_w}}  "
-                f"{points(r.points) + '/' + points(r.max_points):>{pts_w}}  ")
+        head = (
+            f"  {MARKS[r.verdict]} {r.key:<{key_w}}  "
+            f"{VERDICT_WORDS.get(r.verdict, r.verdict):<{verdict_w}}  "
+            f"{points(r.points) + '/' + points(r.max_points):>{pts_w}}  "
+        )
         body = r.feedback
         if r.misconception and r.misconception not in body:
             body = f"Likely mistake: {r.misconception}. {body}"
@@ -70,11 +79,15 @@ def gradescope_results(report: Report) -> dict[str, Any]:
         body = r.feedback
         if r.misconception and r.misconception not in body:
             body = f"Likely mistake: {r.misconception}. {body}"
-        tests.append({"name": f"{r.problem}: {r.key}", "score": number(r.points),
-                      "max_score": number(r.max_points),
-                      "output": f"{verdict.capitalize()}. {body}".strip()})
-    return {"score": number(report.score), "max_score": number(report.max_score),
-            "tests": tests}
+        tests.append(
+            {
+                "name": f"{r.problem}: {r.key}",
+                "score": number(r.points),
+                "max_score": number(r.max_points),
+                "output": f"{verdict.capitalize()}. {body}".strip(),
+            }
+        )
+    return {"score": number(report.score), "max_score": number(report.max_score), "tests": tests}
 
 
 def gradescope(report: Report) -> str:

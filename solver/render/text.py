@@ -24,8 +24,9 @@ def _math_lines(prefix: str, math: M) -> list[str]:
 def _para(text: str, indent: str) -> list[str]:
     out: list[str] = []
     for para in text.strip().split("\n\n"):
-        out += textwrap.wrap(" ".join(para.split()), WIDTH, initial_indent=indent,
-                             subsequent_indent=indent) or [""]
+        out += textwrap.wrap(
+            " ".join(para.split()), WIDTH, initial_indent=indent, subsequent_indent=indent
+        ) or [""]
     return out
 
 

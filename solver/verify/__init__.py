@@ -48,11 +48,15 @@ def pick_device(name: str = "auto") -> torch.device:
     """``auto``: CUDA when it is available, else the CPU; ``cuda`` without CUDA is an error."""
     torch = require_torch()
     if name not in DEVICES:
-        raise DlsolveError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}",
-                           field="device")
+        raise DlsolveError(
+            f"unknown device {name!r}: use one of {', '.join(DEVICES)}", field="device"
+        )
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     elif name == "cuda" and not torch.cuda.is_available():
-        raise DlsolveError("--device cuda was asked for, but this PyTorch sees no CUDA device "
-                           "(use --device cpu or auto)", field="device")
+        raise DlsolveError(
+            "--device cuda was asked for, but this PyTorch sees no CUDA device "
+            "(use --device cpu or auto)",
+            field="device",
+        )
     return torch.device(name)

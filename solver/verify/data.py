@@ -47,8 +47,10 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if len(data) < 4:
         raise fail(f"only {len(data)} bytes, too short for the magic number")
     if data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
-        raise fail(f"bad magic number 0x{data[:4].hex()} (expected 0x0000TTNN with type TT "
-                   f"one of {', '.join(f'{t:02x}' for t in IDX_TYPES)})")
+        raise fail(
+            f"bad magic number 0x{data[:4].hex()} (expected 0x0000TTNN with type TT "
+            f"one of {', '.join(f'{t:02x}' for t in IDX_TYPES)})"
+        )
     dtype, ndim = np.dtype(IDX_TYPES[data[2]]), data[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(data) < header:
@@ -57,8 +59,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "longer than its header says"
-        raise fail(f"{what}: shape {list(shape)} needs {expected} bytes, the file has "
-                   f"{len(data)}")
+        raise fail(f"{what}: shape {list(shape)} needs {expected} bytes, the file has {len(data)}")
     return np.frombuffer(data, dtype, offset=header).reshape(shape)
 
 
@@ -123,8 +124,10 @@ def download(name: str, dest: Path) -> Path:
         url = mirror + f"{name}.gz"
         md5 = hashlib.md5(usedforsecurity=False)
         try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, \
-                    partial.open("wb") as out:
+            with (
+                urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response,
+                partial.open("wb") as out,
+            ):
                 size = 0
                 while chunk := response.read(1 << 20):
                     size += len(chunk)
@@ -167,12 +170,17 @@ def fashion_mnist_files(data_dir: Path | None = None) -> dict[str, Path]:
     missing = [n for n in FASHION_MNIST_MD5 if n not in found]
     if missing:
         names = ", ".join(f"{n}.gz" for n in FASHION_MNIST_MD5)
-        where = f"{data_dir} (--data-dir) or {cache_dir()}" if data_dir else \
-            f"{cache_dir()} or a folder given with --data-dir"
+        where = (
+            f"{data_dir} (--data-dir) or {cache_dir()}"
+            if data_dir
+            else f"{cache_dir()} or a folder given with --data-dir"
+        )
         which = f"; missing: {', '.join(missing)}" if len(missing) < len(FASHION_MNIST_MD5) else ""
-        raise DlsolveError(f"Fashion-MNIST is not here: put {names} (gzip-compressed or not) in "
-                           f"{where}{which}; the download failed ({failure or 'skipped'})",
-                           field="dataset")
+        raise DlsolveError(
+            f"Fashion-MNIST is not here: put {names} (gzip-compressed or not) in "
+            f"{where}{which}; the download failed ({failure or 'skipped'})",
+            field="dataset",
+        )
     return found
 
 
@@ -193,42 +201,64 @@ class Dataset:
         return int(c), int(h), int(w)
 
 
-def standardized(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                 y_test: np.ndarray, classes: int) -> Dataset:
+def standardized(
+    name: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: int,
+) -> Dataset:
     """A Dataset whose pixels are shifted and scaled by the training set's mean and std."""
     x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     mean, std = float(x_train.mean()), float(x_train.std()) or 1.0
-    return Dataset(name, (x_train - mean) / std, y_train.astype(np.int64),
-                   (x_test - mean) / std, y_test.astype(np.int64), classes)
+    return Dataset(
+        name,
+        (x_train - mean) / std,
+        y_train.astype(np.int64),
+        (x_test - mean) / std,
+        y_test.astype(np.int64),
+        classes,
+    )
 
 
 def _images_and_labels(images: Path, labels: Path, classes: int) -> tuple[np.ndarray, np.ndarray]:
     x, y = read_idx(images), read_idx(labels)
     if x.dtype != np.uint8 or x.ndim != 3:
-        raise DlsolveError(f"expected unsigned bytes of shape [N, H, W], got {x.dtype} "
-                           f"{list(x.shape)}", file=str(images))
+        raise DlsolveError(
+            f"expected unsigned bytes of shape [N, H, W], got {x.dtype} {list(x.shape)}",
+            file=str(images),
+        )
     if y.dtype != np.uint8 or y.ndim != 1:
-        raise DlsolveError(f"expected unsigned bytes of shape [N], got {y.dtype} "
-                           f"{list(y.shape)}", file=str(labels))
+        raise DlsolveError(
+            f"expected unsigned bytes of shape [N], got {y.dtype} {list(y.shape)}", file=str(labels)
+        )
     if len(x) != len(y):
-        raise DlsolveError(f"{len(x)} images but {len(y)} labels in {labels.name}",
-                           file=str(images))
+        raise DlsolveError(
+            f"{len(x)} images but {len(y)} labels in {labels.name}", file=str(images)
+        )
     if len(y) and int(y.max()) >= classes:
-        raise DlsolveError(f"label {int(y.max())} is not one of the {classes} classes",
-                           file=str(labels))
+        raise DlsolveError(
+            f"label {int(y.max())} is not one of the {classes} classes", file=str(labels)
+        )
     return x[:, None, :, :], y
 
 
 def load_fashion_mnist(data_dir: Path | None = None) -> Dataset:
     """Fashion-MNIST: 60 000 training and 10 000 test images of 28x28, 10 classes."""
     files = fashion_mnist_files(data_dir)
-    x_train, y_train = _images_and_labels(files["train-images-idx3-ubyte"],
-                                          files["train-labels-idx1-ubyte"], 10)
-    x_test, y_test = _images_and_labels(files["t10k-images-idx3-ubyte"],
-                                        files["t10k-labels-idx1-ubyte"], 10)
+    x_train, y_train = _images_and_labels(
+        files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"], 10
+    )
+    x_test, y_test = _images_and_labels(
+        files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"], 10
+    )
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise DlsolveError(f"training images are {list(x_train.shape[2:])} but test images "
-                           f"{list(x_test.shape[2:])}", file=str(files["t10k-images-idx3-ubyte"]))
+        raise DlsolveError(
+            f"training images are {list(x_train.shape[2:])} but test images "
+            f"{list(x_test.shape[2:])}",
+            file=str(files["t10k-images-idx3-ubyte"]),
+        )
     return standardized("fashion-mnist", x_train / 255.0, y_train, x_test / 255.0, y_test, 10)
 
 
@@ -256,5 +286,6 @@ def load(name: str, data_dir: Path | None = None) -> Dataset:
         return load_fashion_mnist(data_dir)
     if name == "digits":
         return load_digits()
-    raise DlsolveError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}",
-                       field="dataset")
+    raise DlsolveError(
+        f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}", field="dataset"
+    )

@@ -50,8 +50,10 @@ UnitReal = Annotated[Probability, AfterValidator(exact.to_float)]  # in [0, 1)
 
 def _experiment_name(value: Any) -> str:
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-        raise FieldError("the experiment's name must be lower-case letters, digits, '.', '_' "
-                         "or '-' (it names the output folder)")
+        raise FieldError(
+            "the experiment's name must be lower-case letters, digits, '.', '_' "
+            "or '-' (it names the output folder)"
+        )
     return value
 
 
@@ -113,17 +115,22 @@ class Optimizer(Strict):
     def build(self, params: Iterable[Any]) -> Any:
         torch = require_torch()
         if self.name == "sgd":
-            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum,
-                                   weight_decay=self.weight_decay)
+            return torch.optim.SGD(
+                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+            )
         cls = torch.optim.Adam if self.name == "adam" else torch.optim.AdamW
         return cls(params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
 
     def describe(self) -> str:
         if self.name == "sgd":
-            return (f"SGD (lr {self.lr:g}, momentum {self.momentum:g}, "
-                    f"weight decay {self.weight_decay:g})")
-        return (f"{'Adam' if self.name == 'adam' else 'AdamW'} (lr {self.lr:g}, betas "
-                f"{self.betas[0]:g}/{self.betas[1]:g}, weight decay {self.weight_decay:g})")
+            return (
+                f"SGD (lr {self.lr:g}, momentum {self.momentum:g}, "
+                f"weight decay {self.weight_decay:g})"
+            )
+        return (
+            f"{'Adam' if self.name == 'adam' else 'AdamW'} (lr {self.lr:g}, betas "
+            f"{self.betas[0]:g}/{self.betas[1]:g}, weight decay {self.weight_decay:g})"
+        )
 
 
 class TrainingSpec(ExperimentSpec):
@@ -132,8 +139,9 @@ class TrainingSpec(ExperimentSpec):
     runner: Literal["training"] = "training"
     dataset: Literal["fashion-mnist", "digits"] = "fashion-mnist"
     models: Annotated[list[Literal["mlp", "cnn"]], AfterValidator(_nonempty)]
-    variants: Annotated[list[Annotated[str, BeforeValidator(_variant_name)]],
-                        AfterValidator(_nonempty)]
+    variants: Annotated[
+        list[Annotated[str, BeforeValidator(_variant_name)]], AfterValidator(_nonempty)
+    ]
     batchnorm: Literal["scratch", "torch"] = "scratch"
     trials: Count = 3
     epochs: Count = 10
@@ -210,41 +218,61 @@ def load(path: str | Path) -> ExperimentSpec:
     the models)."""
     doc = read_file(path)
     if not isinstance(doc.data, dict):
-        raise doc.error("an experiment file is a mapping with 'experiment', 'runner' and the "
-                        "runner's fields (SPEC section 5)")
+        raise doc.error(
+            "an experiment file is a mapping with 'experiment', 'runner' and the "
+            "runner's fields (SPEC section 5)"
+        )
     name = doc.data.get("runner", "training")
     table_ = runners()
     if name not in table_:
-        raise doc.error(f"unknown runner {name!r}: use one of {', '.join(table_)}",
-                        ("runner",), field="runner")
+        raise doc.error(
+            f"unknown runner {name!r}: use one of {', '.join(table_)}", ("runner",), field="runner"
+        )
     return validate(table_[name].spec, doc, name)
 
 
-def reproduce(path: str | Path, *, trials: int | None = None, epochs: int | None = None,
-              dataset: str | None = None, seed: int | None = None,
-              data_dir: str | Path | None = None, device: str = "auto",
-              output: str | Path | None = None, progress: bool = True
-              ) -> tuple[Report, list[Path]]:
+def reproduce(
+    path: str | Path,
+    *,
+    trials: int | None = None,
+    epochs: int | None = None,
+    dataset: str | None = None,
+    seed: int | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "auto",
+    output: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[Report, list[Path]]:
     """Run an experiment file and write its report (default ``out/<experiment>/REPORT.md``).
 
     Returns the report and the files written: the Markdown, the JSON, the PNGs.
     """
     require_torch()
     spec = load(path)
-    overrides = {k: v for k, v in {"trials": trials, "epochs": epochs, "dataset": dataset,
-                                   "seed": seed}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"trials": trials, "epochs": epochs, "dataset": dataset, "seed": seed}.items()
+        if v is not None
+    }
     for key in overrides:
         if key not in type(spec).overridable:
-            raise DlsolveError(f"--{key} does not apply to a {spec.runner} experiment",
-                               file=str(path), field=f"--{key}")
+            raise DlsolveError(
+                f"--{key} does not apply to a {spec.runner} experiment",
+                file=str(path),
+                field=f"--{key}",
+            )
     spec = spec.model_copy(update=overrides)
     words = ["dlsolve", "reproduce", str(path)]
     for key, value in overrides.items():
         words += [f"--{key}", str(value)]
     if data_dir is not None:
         words += ["--data-dir", str(data_dir)]
-    ctx = Context(pick_device(device), Path(data_dir) if data_dir else None, progress,
-                  shlex.join([*words, "--device", device]))
+    ctx = Context(
+        pick_device(device),
+        Path(data_dir) if data_dir else None,
+        progress,
+        shlex.join([*words, "--device", device]),
+    )
     result = runners()[spec.runner].run(spec, ctx)
     out = Path(output) if output else Path("out") / spec.experiment / "REPORT.md"
     return result, report.write(result, out)
@@ -256,8 +284,9 @@ def header(spec: ExperimentSpec, ctx: Context, details: str) -> list[str]:
     parts = [spec.text.strip()] if spec.text else []
     n = torch.get_num_threads()
     threads = f" ({n} thread{'s' if n > 1 else ''})" if ctx.device.type == "cpu" else ""
-    parts.append(f"{details} Device {ctx.device.type}{threads}, torch {torch.__version__}, "
-                 f"seed {spec.seed}.")
+    parts.append(
+        f"{details} Device {ctx.device.type}{threads}, torch {torch.__version__}, seed {spec.seed}."
+    )
     parts.append(f"Reproduce with `{ctx.command}`.")
     return parts
 
@@ -288,11 +317,19 @@ class Run:
         return self.curves[key][-1]
 
     def as_json(self) -> dict[str, Any]:
-        return {"model": self.model, "variant": self.variant, "trial": self.trial,
-                "seed": self.seed, "device": self.device, "epochs": len(self.curves["seconds"]),
-                "final": {k: self.final(k) for k in ("train_acc", "train_loss", "test_acc",
-                                                     "test_loss")},
-                "seconds_per_epoch": self.final("seconds"), "curves": self.curves}
+        return {
+            "model": self.model,
+            "variant": self.variant,
+            "trial": self.trial,
+            "seed": self.seed,
+            "device": self.device,
+            "epochs": len(self.curves["seconds"]),
+            "final": {
+                k: self.final(k) for k in ("train_acc", "train_loss", "test_acc", "test_loss")
+            },
+            "seconds_per_epoch": self.final("seconds"),
+            "curves": self.curves,
+        }
 
 
 @dataclass
@@ -307,8 +344,12 @@ class Tensors:
     @classmethod
     def of(cls, ds: Dataset, device: torch.device) -> Tensors:
         torch = require_torch()
-        return cls(*(torch.from_numpy(a).to(device) for a in
-                     (ds.x_train, ds.y_train, ds.x_test, ds.y_test)))
+        return cls(
+            *(
+                torch.from_numpy(a).to(device)
+                for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+            )
+        )
 
 
 class Progress:
@@ -320,12 +361,14 @@ class Progress:
     def __init__(self, total: int, desc: str, enabled: bool) -> None:
         self.tqdm = require("tqdm").tqdm
         self.disable = None if enabled else True  # None: tqdm's own "not a TTY" test
-        self.bar = self.tqdm(total=total, desc=desc, unit="epoch", disable=self.disable,
-                             dynamic_ncols=True)
+        self.bar = self.tqdm(
+            total=total, desc=desc, unit="epoch", disable=self.disable, dynamic_ncols=True
+        )
 
     def batches(self, items: list[Any], desc: str) -> Iterator[Any]:
-        yield from self.tqdm(items, desc=desc, unit="batch", leave=False, disable=self.disable,
-                             dynamic_ncols=True)
+        yield from self.tqdm(
+            items, desc=desc, unit="batch", leave=False, disable=self.disable, dynamic_ncols=True
+        )
 
     def epoch_done(self, **postfix: float) -> None:
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
@@ -342,15 +385,23 @@ def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[fl
     loss, correct = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(y), EVAL_BATCH):
-            logits = net(x[i:i + EVAL_BATCH])
-            target = y[i:i + EVAL_BATCH]
+            logits = net(x[i : i + EVAL_BATCH])
+            target = y[i : i + EVAL_BATCH]
             loss += torch.nn.functional.cross_entropy(logits, target, reduction="sum").item()
             correct += int((logits.argmax(1) == target).sum().item())
     return loss / len(y), correct / len(y)
 
 
-def train_one(spec: TrainingSpec, ds: Dataset, tensors: Tensors, model: str, variant: str,
-              trial: int, device: torch.device, progress: Progress) -> Run:
+def train_one(
+    spec: TrainingSpec,
+    ds: Dataset,
+    tensors: Tensors,
+    model: str,
+    variant: str,
+    trial: int,
+    device: torch.device,
+    progress: Progress,
+) -> Run:
     """Train one model from a seeded initialization in a seeded data order.
 
     The seed of trial t is ``seed + t`` for every model and variant, so the
@@ -362,14 +413,18 @@ def train_one(spec: TrainingSpec, ds: Dataset, tensors: Tensors, model: str, var
 
     seed = spec.seed + trial
     torch.manual_seed(seed)
-    net = build(model, ds.image_shape, ds.classes, Variant.parse(variant), spec.batchnorm,
-                spec.dropout).to(device)
+    net = build(
+        model, ds.image_shape, ds.classes, Variant.parse(variant), spec.batchnorm, spec.dropout
+    ).to(device)
     optimizer = spec.optimizer.build(net.parameters())
     order = torch.Generator().manual_seed(seed)
     n = len(tensors.y_train)
     # a last batch of a single example cannot be batch-normalized: it is skipped
-    spans = [(i, min(i + spec.batch_size, n)) for i in range(0, n, spec.batch_size)
-             if min(i + spec.batch_size, n) - i >= 2]
+    spans = [
+        (i, min(i + spec.batch_size, n))
+        for i in range(0, n, spec.batch_size)
+        if min(i + spec.batch_size, n) - i >= 2
+    ]
     run = Run(model, variant, trial, seed, device.type)
     for epoch in range(spec.epochs):
         perm = torch.randperm(n, generator=order).to(device)
@@ -378,8 +433,9 @@ def train_one(spec: TrainingSpec, ds: Dataset, tensors: Tensors, model: str, var
         desc = f"{model} {variant} trial {trial + 1}/{spec.trials} epoch {epoch + 1}/{spec.epochs}"
         for i, j in progress.batches(spans, desc):
             idx = perm[i:j]
-            loss = torch.nn.functional.cross_entropy(net(tensors.x_train[idx]),
-                                                     tensors.y_train[idx])
+            loss = torch.nn.functional.cross_entropy(
+                net(tensors.x_train[idx]), tensors.y_train[idx]
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -387,8 +443,9 @@ def train_one(spec: TrainingSpec, ds: Dataset, tensors: Tensors, model: str, var
             torch.cuda.synchronize()
         run.curves["seconds"].append(time.perf_counter() - start)
         for split in ("train", "test"):
-            split_loss, split_acc = evaluate(net, getattr(tensors, f"x_{split}"),
-                                             getattr(tensors, f"y_{split}"))
+            split_loss, split_acc = evaluate(
+                net, getattr(tensors, f"x_{split}"), getattr(tensors, f"y_{split}")
+            )
             run.curves[f"{split}_loss"].append(split_loss)
             run.curves[f"{split}_acc"].append(split_acc)
         progress.epoch_done(test_acc=run.curves["test_acc"][-1])
@@ -402,11 +459,17 @@ def warm_up(spec: TrainingSpec, ds: Dataset, tensors: Tensors, device: torch.dev
     torch = require_torch()
     from .models import Variant, build
 
-    x, y = tensors.x_train[:spec.batch_size], tensors.y_train[:spec.batch_size]
+    x, y = tensors.x_train[: spec.batch_size], tensors.y_train[: spec.batch_size]
     for model in spec.models:
         for variant in spec.variants:
-            net = build(model, ds.image_shape, ds.classes, Variant.parse(variant),
-                        spec.batchnorm, spec.dropout).to(device)
+            net = build(
+                model,
+                ds.image_shape,
+                ds.classes,
+                Variant.parse(variant),
+                spec.batchnorm,
+                spec.dropout,
+            ).to(device)
             torch.nn.functional.cross_entropy(net(x), y).backward()
 
 
@@ -429,9 +492,14 @@ def run_training(spec: TrainingSpec, ctx: Context) -> Report:
 # --------------------------------------------------------------------------- training report
 
 #: the table's columns: (header, metric, decimals, scale)
-COLUMNS = (("train acc (%)", "train_acc", 2, 100.0), ("test acc (%)", "test_acc", 2, 100.0),
-           ("train loss", "train_loss", 4, 1.0), ("test loss", "test_loss", 4, 1.0),
-           ("gap (pp)", "gap", 2, 100.0), ("s/epoch", "seconds", 3, 1.0))
+COLUMNS = (
+    ("train acc (%)", "train_acc", 2, 100.0),
+    ("test acc (%)", "test_acc", 2, 100.0),
+    ("train loss", "train_loss", 4, 1.0),
+    ("test loss", "test_loss", 4, 1.0),
+    ("gap (pp)", "gap", 2, 100.0),
+    ("s/epoch", "seconds", 3, 1.0),
+)
 
 
 def by_setting(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
@@ -456,9 +524,14 @@ def summarize(runs: list[Run]) -> list[dict[str, Any]]:
 
 def results_table(runs: list[Run]) -> str:
     """The Markdown table of :data:`COLUMNS`, one row per model and variant."""
-    rows = [(model, variant, *(pm([r.final(key) for r in rs], digits, scale)
-                               for _, key, digits, scale in COLUMNS))
-            for (model, variant), rs in by_setting(runs).items()]
+    rows = [
+        (
+            model,
+            variant,
+            *(pm([r.final(key) for r in rs], digits, scale) for _, key, digits, scale in COLUMNS),
+        )
+        for (model, variant), rs in by_setting(runs).items()
+    ]
     return table(("model", "variant", *(c[0] for c in COLUMNS)), rows)
 
 
@@ -480,8 +553,9 @@ def curves_figure(runs: list[Run], model: str) -> Any:
                 ax.plot(epochs, mean, style, color=f"C{colour}", label=f"{variant} {split}")
                 if split == "test" and len(rs) > 1:
                     std = values.std(0, ddof=1)
-                    ax.fill_between(epochs, mean - std, mean + std, color=f"C{colour}",
-                                    alpha=0.15, linewidth=0)
+                    ax.fill_between(
+                        epochs, mean - std, mean + std, color=f"C{colour}", alpha=0.15, linewidth=0
+                    )
     ax_loss.set(title=f"{model}: cross-entropy", xlabel="epoch", ylabel="loss")
     ax_acc.set(title=f"{model}: accuracy", xlabel="epoch", ylabel="accuracy (%)")
     ax_acc.legend(fontsize="small")
@@ -493,22 +567,32 @@ def curves_figure(runs: list[Run], model: str) -> Any:
 
 def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Context) -> Report:
     c, h, w = ds.image_shape
-    details = (f"Dataset {ds.name}: {len(ds.y_train)} training and {len(ds.y_test)} test "
-               f"images of {c}x{h}x{w}, {ds.classes} classes. {spec.trials} trial(s) × "
-               f"{spec.epochs} epoch(s), batch size {spec.batch_size}, "
-               f"{spec.optimizer.describe()}, BatchNorm: {spec.batchnorm}"
-               + (f", dropout p = {spec.dropout:g}" if any("dropout" in v for v in spec.variants)
-                  else "") + ".")
+    details = (
+        f"Dataset {ds.name}: {len(ds.y_train)} training and {len(ds.y_test)} test "
+        f"images of {c}x{h}x{w}, {ds.classes} classes. {spec.trials} trial(s) × "
+        f"{spec.epochs} epoch(s), batch size {spec.batch_size}, "
+        f"{spec.optimizer.describe()}, BatchNorm: {spec.batchnorm}"
+        + (f", dropout p = {spec.dropout:g}" if any("dropout" in v for v in spec.variants) else "")
+        + "."
+    )
     results = results_table(runs)
-    note = (f"Mean ± sample standard deviation (n − 1) over {spec.trials} trial(s) of the values "
-            "after the last epoch. Accuracy and loss (mean cross-entropy) are measured in eval "
-            "mode on the whole training and test sets; the gap is train minus test accuracy in "
-            "percentage points; s/epoch is the mean time of the training pass alone.")
+    note = (
+        f"Mean ± sample standard deviation (n − 1) over {spec.trials} trial(s) of the values "
+        "after the last epoch. Accuracy and loss (mean cross-entropy) are measured in eval "
+        "mode on the whole training and test sets; the gap is train minus test accuracy in "
+        "percentage points; s/epoch is the mean time of the training pass alone."
+    )
     payload = {
         "experiment": spec.model_dump(mode="json"),
-        "dataset": {"name": ds.name, "train": len(ds.y_train), "test": len(ds.y_test),
-                    "image_shape": [c, h, w], "classes": ds.classes},
-        "device": ctx.device.type, "torch": require_torch().__version__,
+        "dataset": {
+            "name": ds.name,
+            "train": len(ds.y_train),
+            "test": len(ds.y_test),
+            "image_shape": [c, h, w],
+            "classes": ds.classes,
+        },
+        "device": ctx.device.type,
+        "torch": require_torch().__version__,
         "threads": require_torch().get_num_threads(),
         "command": ctx.command,
         "runs": [r.as_json() for r in runs],
@@ -519,4 +603,5 @@ def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Conte
         sections=[*header(spec, ctx, details), "## Results", note, results],
         payload=payload,
         figures={model: curves_figure(runs, model) for model in spec.models},
-        summary=results)
+        summary=results,
+    )

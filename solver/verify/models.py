@@ -25,8 +25,13 @@ from torch.autograd.function import once_differentiable
 
 MODELS = ("mlp", "cnn")
 BATCHNORMS = ("scratch", "torch")
-PLACEMENTS = {"none": "none", "baseline": "none", "bn": "bn-pre", "bn-pre": "bn-pre",
-              "bn-post": "bn-post"}
+PLACEMENTS = {
+    "none": "none",
+    "baseline": "none",
+    "bn": "bn-pre",
+    "bn-pre": "bn-pre",
+    "bn-post": "bn-post",
+}
 
 # --------------------------------------------------------------------------- BatchNorm
 
@@ -56,9 +61,16 @@ class BatchNormFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
-                running_mean: torch.Tensor, running_var: torch.Tensor, momentum: float,
-                eps: float) -> torch.Tensor:
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        running_mean: torch.Tensor,
+        running_var: torch.Tensor,
+        momentum: float,
+        eps: float,
+    ) -> torch.Tensor:
         dims, shape = _axes(x)
         n = x.numel() // gamma.numel()
         mean = x.mean(dims, keepdim=True)
@@ -81,8 +93,8 @@ class BatchNormFunction(torch.autograd.Function):
         n = x_centered.numel() // scale.numel()
         dbeta = dy.sum(ctx.dims, keepdim=True)
         dx = torch.mul(dy, x_centered)
-        dgamma = dx.sum(ctx.dims, keepdim=True).mul_(inv_std)        # Σ dy·x̂
-        torch.addcmul(dbeta, x_centered, dgamma * inv_std, out=dx)    # Σ dy + x̂ Σ dy·x̂
+        dgamma = dx.sum(ctx.dims, keepdim=True).mul_(inv_std)  # Σ dy·x̂
+        torch.addcmul(dbeta, x_centered, dgamma * inv_std, out=dx)  # Σ dy + x̂ Σ dy·x̂
         torch.sub(dy, dx, alpha=1 / n, out=dx).mul_(scale)
         return dx, dgamma.view(-1), dbeta.view(-1), None, None, None, None
 
@@ -112,8 +124,10 @@ class BatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() not in (2, 4) or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm({self.num_features}) takes [N, {self.num_features}] or "
-                             f"[N, {self.num_features}, H, W], got {list(x.shape)}")
+            raise ValueError(
+                f"BatchNorm({self.num_features}) takes [N, {self.num_features}] or "
+                f"[N, {self.num_features}, H, W], got {list(x.shape)}"
+            )
         if not self.training:
             _, shape = _axes(x)
             scale = self.weight * torch.rsqrt(self.running_var + self.eps)
@@ -122,8 +136,9 @@ class BatchNorm(nn.Module):
         if x.numel() // self.num_features < 2:
             raise ValueError("BatchNorm needs more than one value per feature in training mode")
         self.num_batches_tracked.add_(1)
-        return BatchNormFunction.apply(x, self.weight, self.bias, self.running_mean,
-                                       self.running_var, self.momentum, self.eps)
+        return BatchNormFunction.apply(
+            x, self.weight, self.bias, self.running_mean, self.running_var, self.momentum, self.eps
+        )
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -153,13 +168,20 @@ class Variant:
         """``none``/``baseline``, ``bn``/``bn-pre``, ``bn-post``, each optionally ``+dropout``."""
         base, plus, extra = name.strip().lower().partition("+")
         if base not in PLACEMENTS or (plus and extra != "dropout"):
-            raise ValueError(f"unknown variant {name!r}: use one of {', '.join(PLACEMENTS)}, "
-                             "optionally followed by '+dropout'")
+            raise ValueError(
+                f"unknown variant {name!r}: use one of {', '.join(PLACEMENTS)}, "
+                "optionally followed by '+dropout'"
+            )
         return cls(PLACEMENTS[base], bool(plus))
 
 
-def block(f: nn.Module, features: int, ndim: int, variant: Variant,
-          make_bn: Callable[[int, int], nn.Module]) -> list[nn.Module]:
+def block(
+    f: nn.Module,
+    features: int,
+    ndim: int,
+    variant: Variant,
+    make_bn: Callable[[int, int], nn.Module],
+) -> list[nn.Module]:
     """f, then the activation g = ReLU, with BN before g (``bn-pre``) or after it (``bn-post``)."""
     layers = [f]
     if variant.placement == "bn-pre":
@@ -170,9 +192,14 @@ def block(f: nn.Module, features: int, ndim: int, variant: Variant,
     return layers
 
 
-def mlp(image_shape: tuple[int, int, int], classes: int, variant: Variant,
-        batchnorm: str = "scratch", hidden: tuple[int, int] = (256, 128),
-        dropout: float = 0.5) -> nn.Sequential:
+def mlp(
+    image_shape: tuple[int, int, int],
+    classes: int,
+    variant: Variant,
+    batchnorm: str = "scratch",
+    hidden: tuple[int, int] = (256, 128),
+    dropout: float = 0.5,
+) -> nn.Sequential:
     """Flatten, two hidden layers (each Linear → BN/ReLU as placed → dropout), then logits."""
     make_bn = batchnorm_factory(batchnorm)
     c, h, w = image_shape
@@ -187,9 +214,15 @@ def mlp(image_shape: tuple[int, int, int], classes: int, variant: Variant,
     return nn.Sequential(*layers)
 
 
-def cnn(image_shape: tuple[int, int, int], classes: int, variant: Variant,
-        batchnorm: str = "scratch", channels: tuple[int, int] = (16, 32), hidden: int = 128,
-        dropout: float = 0.5) -> nn.Sequential:
+def cnn(
+    image_shape: tuple[int, int, int],
+    classes: int,
+    variant: Variant,
+    batchnorm: str = "scratch",
+    channels: tuple[int, int] = (16, 32),
+    hidden: int = 128,
+    dropout: float = 0.5,
+) -> nn.Sequential:
     """Two conv blocks (3x3 conv → BN/ReLU as placed → 2x2 max-pool), a hidden Linear, logits.
 
     Dropout, when the variant has it, goes before each fully connected layer.
@@ -214,8 +247,14 @@ def cnn(image_shape: tuple[int, int, int], classes: int, variant: Variant,
     return nn.Sequential(*layers)
 
 
-def build(name: str, image_shape: tuple[int, int, int], classes: int, variant: Variant,
-          batchnorm: str = "scratch", dropout: float = 0.5) -> nn.Sequential:
+def build(
+    name: str,
+    image_shape: tuple[int, int, int],
+    classes: int,
+    variant: Variant,
+    batchnorm: str = "scratch",
+    dropout: float = 0.5,
+) -> nn.Sequential:
     """A model by name (``mlp`` or ``cnn``)."""
     if name == "mlp":
         return mlp(image_shape, classes, variant, batchnorm, dropout=dropout)

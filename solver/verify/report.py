@@ -117,8 +117,9 @@ def write(report: Report, path: str | Path) -> list[Path]:
     """Write ``path`` (Markdown), the JSON beside it, and one PNG per figure; return the paths."""
     md = Path(path)
     if md.suffix.lower() != ".md":
-        raise DlsolveError("the report must be a Markdown file ending in .md", file=str(md),
-                           field="--output")
+        raise DlsolveError(
+            "the report must be a Markdown file ending in .md", file=str(md), field="--output"
+        )
     try:
         md.parent.mkdir(parents=True, exist_ok=True)
         written = []
@@ -134,12 +135,17 @@ def write(report: Report, path: str | Path) -> list[Path]:
             sections.append(f"![{name}]({png.name})")
         md.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
         js = md.with_suffix(".json")
-        payload = {**report.payload, "report": md.name,
-                   "claims": [c.__dict__ for c in report.claims],
-                   "figures": [p.name for p in written]}
-        js.write_text(json.dumps(finite(payload), indent=1, allow_nan=False) + "\n",
-                      encoding="utf-8")
+        payload = {
+            **report.payload,
+            "report": md.name,
+            "claims": [c.__dict__ for c in report.claims],
+            "figures": [p.name for p in written],
+        }
+        js.write_text(
+            json.dumps(finite(payload), indent=1, allow_nan=False) + "\n", encoding="utf-8"
+        )
     except OSError as err:
-        raise DlsolveError(f"cannot write the report ({err.strerror or err})",
-                           file=str(err.filename or md)) from None
+        raise DlsolveError(
+            f"cannot write the report ({err.strerror or err})", file=str(err.filename or md)
+        ) from None
     return [md, js, *written]

@@ -77,8 +77,7 @@ def check_problem(problem: Problem, s: Solution, device: Any, file: str = "") ->
     refusing an input the family did not foresee, or a bug) is reported, not raised."""
     out = ProblemCheck(file, s.id, s.kind, registered=s.kind in crosscheck.CHECKS)
     try:
-        recomputed = crosscheck.CHECKS[s.kind](problem.given, s, device) if out.registered \
-            else {}
+        recomputed = crosscheck.CHECKS[s.kind](problem.given, s, device) if out.registered else {}
         out.agreements = crosscheck.compare(s, recomputed)
     except Exception as err:  # any failure of torch or of a family is reported, not raised
         text = " ".join(str(err).split())
@@ -136,8 +135,10 @@ def problem_line(c: ProblemCheck) -> str:
     agree, disagree = c.keys(AGREE), c.keys(DISAGREE)
     not_numeric, missing = c.keys(NOT_NUMERIC), c.keys(NOT_RECOMPUTED)
     if not c.registered and missing:
-        return (f"{c.id}: no torch cross-check for kind '{c.kind}' "
-                f"({_plural(len(missing), 'answer')} not recomputed)")
+        return (
+            f"{c.id}: no torch cross-check for kind '{c.kind}' "
+            f"({_plural(len(missing), 'answer')} not recomputed)"
+        )
     parts = []
     if agree or disagree:
         head = _agree(len(agree))
@@ -146,10 +147,13 @@ def problem_line(c: ProblemCheck) -> str:
         parts.append(f"{head}, largest difference {_diff_text(c.largest_difference)}")
     if not_numeric:
         types = sorted({a.type for a in c.agreements if a.verdict == NOT_NUMERIC})
-        parts.append(f"{len(not_numeric)} without a numeric meaning ({'/'.join(types)}: "
-                     f"{_keys_text(not_numeric)})" if agree or disagree else
-                     f"{_plural(len(not_numeric), 'answer')} without a numeric meaning "
-                     f"({'/'.join(types)})")
+        parts.append(
+            f"{len(not_numeric)} without a numeric meaning ({'/'.join(types)}: "
+            f"{_keys_text(not_numeric)})"
+            if agree or disagree
+            else f"{_plural(len(not_numeric), 'answer')} without a numeric meaning "
+            f"({'/'.join(types)})"
+        )
     if missing:
         parts.append(f"{len(missing)} not recomputed ({_keys_text(missing)})")
     return f"{c.id}: " + ("; ".join(parts) if parts else "no answers")
@@ -190,13 +194,16 @@ def disagreement_lines(a: Agreement) -> list[str]:
     """Both values of a disagreeing answer: entry by entry where the shapes match."""
     if _refused(a) or not _same_shape(a.exact, a.torch):
         note = f" ({a.note})" if a.note and not _refused(a) else ""
-        return [f"DISAGREES {a.key}: exact {_value_text(a.exact)}, torch "
-                f"{_value_text(a.torch)}{note}"]
+        return [
+            f"DISAGREES {a.key}: exact {_value_text(a.exact)}, torch {_value_text(a.torch)}{note}"
+        ]
     note = f"; {a.note}" if a.note else ""
     entries = list(_differing_entries(a.exact, a.torch)) or [("", a.exact, a.torch)]
-    lines = [f"DISAGREES {a.key}{where}: exact {_value_text(x)}, torch {_value_text(y)} "
-             f"(difference {_diff_text(crosscheck.difference(x, y))}{note})"
-             for where, x, y in entries[:SHOWN_ENTRIES]]
+    lines = [
+        f"DISAGREES {a.key}{where}: exact {_value_text(x)}, torch {_value_text(y)} "
+        f"(difference {_diff_text(crosscheck.difference(x, y))}{note})"
+        for where, x, y in entries[:SHOWN_ENTRIES]
+    ]
     if len(entries) > SHOWN_ENTRIES:
         lines.append(f"… and {len(entries) - SHOWN_ENTRIES} more entries of {a.key} differ")
     return lines
@@ -232,13 +239,16 @@ def total_line(v: Verification) -> str:
     head = _agree(agree)
     if disagree:
         head = f"{_plural(disagree, 'answer')} {_disagree(disagree)}, {agree} agree"
-    parts = [f"{head} (largest difference {_diff_text(largest)}) in "
-             f"{_plural(len(v.checks), 'problem')}"]
+    parts = [
+        f"{head} (largest difference {_diff_text(largest)}) in {_plural(len(v.checks), 'problem')}"
+    ]
     failed = sum(c.failure is not None for c in v.checks)
     if failed:
         parts.append(f"{_plural(failed, 'cross-check')} FAILED")
-    for verdict, what in ((NOT_NUMERIC, "without a numeric meaning"),
-                          (NOT_RECOMPUTED, "not recomputed")):
+    for verdict, what in (
+        (NOT_NUMERIC, "without a numeric meaning"),
+        (NOT_RECOMPUTED, "not recomputed"),
+    ):
         n = v.count(verdict)
         if n:
             parts.append(f"{_plural(n, 'answer')} {what}")

@@ -16,8 +16,11 @@ GIVEN = {
     "explanation": "The penalty dominates, so (a); (d) ignores it.",
     "why_not": {"d": "θ* ignores the penalty; compare (a)."},
 }
-MULTI = {"options": ["one", "two", "three", "four", "five"], "answer": ["e", "b"],
-         "explanation": "(b) and (e) hold."}
+MULTI = {
+    "options": ["one", "two", "three", "four", "five"],
+    "answer": ["e", "b"],
+    "explanation": "(b) and (e) hold.",
+}
 
 
 def run(given: dict) -> object:
@@ -49,9 +52,12 @@ def test_several_right_options_give_a_sorted_list() -> None:
 
 
 def test_the_options_follow_the_question_and_the_explanation_is_a_step() -> None:
-    ps = load_text("title: t\nproblems:\n  - id: q\n    kind: choice\n    text: Which?\n"
-                   "    given:\n      options: [\"yes\", \"no\"]\n      answer: a\n"
-                   "      explanation: Because.\n", "f.yaml")
+    ps = load_text(
+        "title: t\nproblems:\n  - id: q\n    kind: choice\n    text: Which?\n"
+        '    given:\n      options: ["yes", "no"]\n      answer: a\n'
+        "      explanation: Because.\n",
+        "f.yaml",
+    )
     s = solve(ps.problems[0])
     assert s.text == "Which?\n\n(a) yes\n\n(b) no"
     steps = [st.text for st in s.steps]
@@ -63,37 +69,48 @@ def test_the_options_follow_the_question_and_the_explanation_is_a_step() -> None
 
 
 def _error(given: str) -> str:
-    ps = load_text("title: t\nproblems:\n  - id: p\n    kind: choice\n    given:\n" + given,
-                   "f.yaml")
+    ps = load_text(
+        "title: t\nproblems:\n  - id: p\n    kind: choice\n    given:\n" + given, "f.yaml"
+    )
     assert not ps.problems
     return str(ps.errors[0])
 
 
-@pytest.mark.parametrize(("given", "expect"), [
-    ("      options: [a, b]\n      answer: c\n", "'c' is not one of the options"),
-    ("      options: [only]\n      answer: a\n", "at least two options"),
-    ("      options: [x, X]\n      answer: a\n", "repeats option (a)"),
-    ("      options: [x, y]\n      answer: [a, z]\n", "given.answer[1]"),
-    ("      options: [x, y]\n      answer: a\n      why_not: {a: wrong}\n", "is a right answer"),
-    ("      options: [x, y]\n      answer: a\n      why_not: {q: wrong}\n", "given.why_not.q"),
-    ("      options: [yes, no]\n      answer: a\n", "put it in quotes"),
-    ("      options: [x, 0.5]\n      answer: a\n", "given.options[1]"),
-])
+@pytest.mark.parametrize(
+    ("given", "expect"),
+    [
+        ("      options: [a, b]\n      answer: c\n", "'c' is not one of the options"),
+        ("      options: [only]\n      answer: a\n", "at least two options"),
+        ("      options: [x, X]\n      answer: a\n", "repeats option (a)"),
+        ("      options: [x, y]\n      answer: [a, z]\n", "given.answer[1]"),
+        (
+            "      options: [x, y]\n      answer: a\n      why_not: {a: wrong}\n",
+            "is a right answer",
+        ),
+        ("      options: [x, y]\n      answer: a\n      why_not: {q: wrong}\n", "given.why_not.q"),
+        ("      options: [yes, no]\n      answer: a\n", "put it in quotes"),
+        ("      options: [x, 0.5]\n      answer: a\n", "given.options[1]"),
+    ],
+)
 def test_bad_choices_are_one_sentence_naming_the_field(given: str, expect: str) -> None:
     msg = _error(given)
     assert expect in msg and "f.yaml:" in msg and "problem 'p'" in msg
 
 
 def test_reletter_moves_references_only() -> None:
-    assert reletter("(a) beats (b), as in (x) and (1)", {"a": "c", "b": "a"}) == \
-        "(c) beats (a), as in (x) and (1)"
+    assert (
+        reletter("(a) beats (b), as in (x) and (1)", {"a": "c", "b": "a"})
+        == "(c) beats (a), as in (x) and (1)"
+    )
 
 
 @pytest.mark.parametrize("given", [GIVEN, MULTI])
 def test_variants_shuffle_and_keep_the_right_statements(given: dict) -> None:
     k = kinds.get("choice")
-    right = {given["options"][ord(x) - ord("a")] for x in
-             ([given["answer"]] if isinstance(given["answer"], str) else given["answer"])}
+    right = {
+        given["options"][ord(x) - ord("a")]
+        for x in ([given["answer"]] if isinstance(given["answer"], str) else given["answer"])
+    }
     for seed in range(15):
         raw = k.generate(given, random.Random(seed))
         assert raw["options"] != given["options"]
@@ -112,13 +129,18 @@ def test_variants_shuffle_and_keep_the_right_statements(given: dict) -> None:
                 assert new in raw["explanation"]
 
 
-SHIPPED = {"problems/discussion-normalization.yaml": {"l2-large-lambda": "a",
-                                                      "l2-tiny-lambda": "d",
-                                                      "l2-moderate-lambda": ["a", "c", "e"]},
-           "problems/coms573-cnn.yaml": {"batchnorm-train-test": "b",
-                                         "batchnorm-batch-size": ["a", "b", "d"]},
-           "problems/ift6135-rnn-decoding.yaml": {"exploding-condition": "b",
-                                                  "decoupled-decay": "a"}}
+SHIPPED = {
+    "problems/discussion-normalization.yaml": {
+        "l2-large-lambda": "a",
+        "l2-tiny-lambda": "d",
+        "l2-moderate-lambda": ["a", "c", "e"],
+    },
+    "problems/coms573-cnn.yaml": {
+        "batchnorm-train-test": "b",
+        "batchnorm-batch-size": ["a", "b", "d"],
+    },
+    "problems/ift6135-rnn-decoding.yaml": {"exploding-condition": "b", "decoupled-decay": "a"},
+}
 
 
 @pytest.mark.parametrize("path", list(SHIPPED))

@@ -58,8 +58,9 @@ def load_errors(text: str) -> list[str]:
 # --------------------------------------------------------------------------- references
 
 
-def tree_paths(children: dict[str, Any], prefix: tuple[str, ...] = ()
-               ) -> list[tuple[tuple[str, ...], list[Fraction]]]:
+def tree_paths(
+    children: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], list[Fraction]]]:
     """Every complete sequence of a raw tree, top to bottom, with its log-probabilities."""
     out = []
     for token, body in children.items():
@@ -82,8 +83,9 @@ def reference_best(children: dict[str, Any]) -> tuple[list[str], Fraction]:
 def reference_greedy(children: dict[str, Any]) -> tuple[list[str], Fraction]:
     seq, total = [BOS], F(0)
     while children:
-        scored = [(F(str(b["logp"] if isinstance(b, dict) else b)), t, b)
-                  for t, b in children.items()]
+        scored = [
+            (F(str(b["logp"] if isinstance(b, dict) else b)), t, b) for t, b in children.items()
+        ]
         top = max(s for s, _, _ in scored)
         logp, token, body = next(x for x in scored if x[0] == top)
         seq.append(token)
@@ -92,8 +94,9 @@ def reference_greedy(children: dict[str, Any]) -> tuple[list[str], Fraction]:
     return seq, total
 
 
-def reference_beam(children: dict[str, Any], width: int
-                   ) -> tuple[list[list[list[str]]], list[tuple[list[str], Fraction]]]:
+def reference_beam(
+    children: dict[str, Any], width: int
+) -> tuple[list[list[list[str]]], list[tuple[list[str], Fraction]]]:
     """HF beam search over prefixes (tuples), written with dicts: the kept hypotheses of each
     step and the finished ones, best first."""
     position: dict[tuple[str, ...], int] = {}  # prefixes in the order the tree is written
@@ -108,8 +111,9 @@ def reference_beam(children: dict[str, Any], width: int
     def kids(prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
         return [q for q in position if len(q) == len(prefix) + 1 and q[:-1] == prefix]
 
-    def rank(items: list[tuple[tuple[str, ...], Fraction]]) -> list[tuple[tuple[str, ...],
-                                                                          Fraction]]:
+    def rank(
+        items: list[tuple[tuple[str, ...], Fraction]],
+    ) -> list[tuple[tuple[str, ...], Fraction]]:
         return sorted(items, key=lambda x: (-x[1], position[x[0]]))
 
     beams = [((), F(0))]
@@ -141,8 +145,9 @@ def reference_markov(children: dict[str, Any]) -> bool:
         depth, kids = stack.pop()
         for token, body in kids.items():
             nxt = body.get("children") if isinstance(body, dict) else None
-            follow = {t: F(str(b["logp"] if isinstance(b, dict) else b))
-                      for t, b in (nxt or {}).items()}
+            follow = {
+                t: F(str(b["logp"] if isinstance(b, dict) else b)) for t, b in (nxt or {}).items()
+            }
             if seen.setdefault((depth, token), follow) != follow:
                 return False
             if nxt:
@@ -185,8 +190,11 @@ def chains(draw: Any, max_words: int = 3, max_T: int = 4) -> dict[str, Any]:
         parts = [b - a for a, b in itertools.pairwise([0, *cuts, d])]
         return ["0", *(str(F(p, d)) for p in parts)]
 
-    return {"tokens": [BOS, *words], "P": [row() for _ in range(n + 1)],
-            "T": draw(st.integers(1, max_T))}
+    return {
+        "tokens": [BOS, *words],
+        "P": [row() for _ in range(n + 1)],
+        "T": draw(st.integers(1, max_T)),
+    }
 
 
 def brute_force_chain(given: dict[str, Any]) -> dict[str, Any]:
@@ -205,20 +213,22 @@ def brute_force_chain(given: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"count": len(words) ** T}
     deltas = []
     for t in range(1, T + 1):
-        best = {j: max(prob(q) for q in itertools.product(words, repeat=t) if q[-1] == j)
-                for j in words}
+        best = {
+            j: max(prob(q) for q in itertools.product(words, repeat=t) if q[-1] == j) for j in words
+        }
         deltas.append(best)
         out[f"delta[{t}]"] = [best[j] for j in words]
         if t == 1:
             out["backpointers[1]"] = [BOS] * len(words)
         else:
             out[f"backpointers[{t}]"] = [
-                tokens[next(i for i in words if deltas[-2][i] * P[i][j] == best[j])]
-                for j in words]
+                tokens[next(i for i in words if deltas[-2][i] * P[i][j] == best[j])] for j in words
+            ]
     top = max(prob(q) for q in itertools.product(words, repeat=T))
     # ties: the smallest last word, then the smallest word before it, ...
-    optimal = sorted((q for q in itertools.product(words, repeat=T) if prob(q) == top),
-                     key=lambda q: q[::-1])
+    optimal = sorted(
+        (q for q in itertools.product(words, repeat=T) if prob(q) == top), key=lambda q: q[::-1]
+    )
     out["sequence"] = [BOS, *(tokens[w] for w in optimal[0])]
     out["probability"] = top
     return out
@@ -274,9 +284,18 @@ def test_width_one_is_greedy_and_a_wide_beam_is_exhaustive(children: dict[str, A
 
 def test_uneven_tree_finished_hypotheses_leave_the_beam() -> None:
     # <BOS> a ends at once (−0.5); b c ends at step 2; e f g is the longest
-    tree = {BOS: {"children": {"a": "-0.5", "b": {"logp": "-1.2", "children": {
-        "c": "-0.1", "d": "-3"}}, "e": {"logp": "-2.5", "children": {
-            "f": {"logp": "-0.2", "children": {"g": "-0.1"}}}}}}}
+    tree = {
+        BOS: {
+            "children": {
+                "a": "-0.5",
+                "b": {"logp": "-1.2", "children": {"c": "-0.1", "d": "-3"}},
+                "e": {
+                    "logp": "-2.5",
+                    "children": {"f": {"logp": "-0.2", "children": {"g": "-0.1"}}},
+                },
+            }
+        }
+    }
     s = solve_given("lm_tree", {"tree": tree, "beam_width": 2})
     # step 1: a finishes and does not take a slot, so b and e both stay open
     assert s["beam.steps[1]"] == [[BOS, "a"], [BOS, "b"], [BOS, "e"]]
@@ -289,8 +308,14 @@ def test_uneven_tree_finished_hypotheses_leave_the_beam() -> None:
 
 
 def test_ties_go_to_the_hypothesis_written_first() -> None:
-    tree = {BOS: {"children": {"x": {"logp": "-1", "children": {"p": "-1", "q": "-1"}},
-                               "y": {"logp": "-1", "children": {"r": "-1"}}}}}
+    tree = {
+        BOS: {
+            "children": {
+                "x": {"logp": "-1", "children": {"p": "-1", "q": "-1"}},
+                "y": {"logp": "-1", "children": {"r": "-1"}},
+            }
+        }
+    }
     s = solve_given("lm_tree", {"tree": tree, "beam_width": 1})
     assert s["greedy.sequence"] == [BOS, "x", "p"]
     assert s["best.sequence"] == [BOS, "x", "p"]
@@ -302,11 +327,12 @@ def test_a_students_beam_is_carried_forward() -> None:
     wrong = [[BOS, "the", "red"], [BOS, "the", "green"]]  # kept the wrong two at step 2
     s = solver.solve(ps.get("lm-tree"), overrides={"beam.steps[2]": wrong})
     # step 3 extends the student's beam: the green rectangle (−8.2) and ellipse (−8.5)
-    assert s["beam.steps[3]"] == [[BOS, "the", "green", "rectangle"],
-                                  [BOS, "the", "green", "ellipse"]]
+    assert s["beam.steps[3]"] == [
+        [BOS, "the", "green", "rectangle"],
+        [BOS, "the", "green", "ellipse"],
+    ]
     assert s["beam.logp"] == F(-82, 10)
-    s = solver.solve(ps.get("lm-tree"), overrides={"greedy.sequence": [BOS, "a", "red",
-                                                                       "circle"]})
+    s = solver.solve(ps.get("lm-tree"), overrides={"greedy.sequence": [BOS, "a", "red", "circle"]})
     assert s["greedy.logp"] == F(-18, 10) + F(-27, 10) + F(-49, 10)
 
 
@@ -332,36 +358,53 @@ def test_tree_misconceptions_reproduce_the_mistakes() -> None:
     assert solved(score="last")["best.logp"] == F(-33, 10)
     # summing probabilities: e^(−1.5) + e^(−3.4) + e^(−3.3) for the green rectangle
     probability = solved(score="probability_sum")["best.logp"]
-    assert math.isclose(float(exact.to_float(probability)),
-                        max(sum(math.exp(x) for x in lps) for _, lps in tree_paths(TREE)))
+    assert math.isclose(
+        float(exact.to_float(probability)),
+        max(sum(math.exp(x) for x in lps) for _, lps in tree_paths(TREE)),
+    )
     assert solved(assume_markov=True)["viterbi_applicable"] is True
 
 
-TREE = {"the": {"logp": -1.5, "children": {
+TREE = {
+    "the": {
+        "logp": -1.5,
+        "children": {
             "green": {"logp": -3.4, "children": {"ellipse": -3.6, "rectangle": -3.3}},
-            "red": {"logp": -3.1, "children": {"circle": -4.8, "rectangle": -4.5}}}},
-        "a": {"logp": -1.8, "children": {
+            "red": {"logp": -3.1, "children": {"circle": -4.8, "rectangle": -4.5}},
+        },
+    },
+    "a": {
+        "logp": -1.8,
+        "children": {
             "blue": {"logp": -2.5, "children": {"ellipse": -5.4, "square": -5.0}},
-            "red": {"logp": -2.7, "children": {"circle": -4.9, "square": -5.1}}}}}
+            "red": {"logp": -2.7, "children": {"circle": -4.9, "square": -5.1}},
+        },
+    },
+}
 
 
 def test_tree_errors_name_the_field_and_line() -> None:
     head = "title: t\nproblems:\n  - id: tree\n    kind: lm_tree\n    given:\n      tree:\n"
-    errors = load_errors(head + "        <BOS>:\n          children:\n"
-                                "            the: {logp: 0.5}\n")
-    assert errors == ["course.yaml:9: problem 'tree', field 'given.tree.<BOS>.children.the."
-                      "logp': a log-probability is at most 0 (a probability is at most 1), "
-                      "got 1/2."]
-    errors = load_errors(head + "        <BOS>:\n          children:\n"
-                                "            a: -0.1\n            b: -0.2\n")
+    errors = load_errors(
+        head + "        <BOS>:\n          children:\n            the: {logp: 0.5}\n"
+    )
+    assert errors == [
+        "course.yaml:9: problem 'tree', field 'given.tree.<BOS>.children.the."
+        "logp': a log-probability is at most 0 (a probability is at most 1), "
+        "got 1/2."
+    ]
+    errors = load_errors(
+        head + "        <BOS>:\n          children:\n            a: -0.1\n            b: -0.2\n"
+    )
     assert len(errors) == 1 and "course.yaml:9:" in errors[0]
     assert "the probabilities of the tokens after '<BOS>' sum to 1.724 > 1" in errors[0]
     errors = load_errors(head + "        a: {children: {b: -1}}\n        c: {children: {d: -1}}\n")
     assert "exactly one key, the start token" in errors[0] and "field 'given.tree'" in errors[0]
     errors = load_errors(head + "        <BOS>:\n          children:\n            a: {lgp: -1}\n")
     assert "course.yaml:9:" in errors[0] and "unknown field 'lgp'" in errors[0]
-    errors = load_errors(head + "        <BOS>:\n          children:\n            a: {children: "
-                                "{b: -1}}\n")
+    errors = load_errors(
+        head + "        <BOS>:\n          children:\n            a: {children: {b: -1}}\n"
+    )
     assert "needs 'logp'" in errors[0] and "field 'given.tree.<BOS>.children.a'" in errors[0]
 
 
@@ -395,8 +438,9 @@ def test_viterbi_against_brute_force(given_: dict[str, Any]) -> None:
     for key, value in expected.items():
         assert s[key] == value, key
     p = expected["probability"]
-    assert s["log_probability"] == (sympy.log(sympy.Rational(p.numerator, p.denominator))
-                                    if p else -sympy.oo)
+    assert s["log_probability"] == (
+        sympy.log(sympy.Rational(p.numerator, p.denominator)) if p else -sympy.oo
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -423,14 +467,17 @@ def test_auto_switches_to_the_numeric_path_past_the_limit(monkeypatch: Any) -> N
     from solver.kinds import decoding
 
     monkeypatch.setattr(decoding, "NUMERIC_ABOVE", 12)
-    chain = {"tokens": [BOS, "a", "b"], "P": [[0, "1/3", "2/3"], [0, "1/4", "3/4"],
-                                             [0, "3/5", "2/5"]]}
+    chain = {
+        "tokens": [BOS, "a", "b"],
+        "P": [[0, "1/3", "2/3"], [0, "1/4", "3/4"], [0, "3/5", "2/5"]],
+    }
     assert "delta[3]" in solve_given("viterbi", {**chain, "T": 3}).answers  # T·N² = 12
     large = solve_given("viterbi", {**chain, "T": 4})  # T·N² = 16: numeric
     assert "log_delta[4]" in large.answers and "delta[1]" not in large.answers
     assert any("more than exact fractions should take" in st.text for st in large.steps)
     assert float(large["log_probability"]) == pytest.approx(
-        max(float(v) for v in large["log_delta[4]"]), rel=1e-12)
+        max(float(v) for v in large["log_delta[4]"]), rel=1e-12
+    )
     forced = solve_given("viterbi", {**chain, "T": 3, "method": "exact"})
     assert "delta[3]" in forced.answers
 
@@ -438,8 +485,11 @@ def test_auto_switches_to_the_numeric_path_past_the_limit(monkeypatch: Any) -> N
 def test_viterbi_misconceptions_reproduce_the_mistakes() -> None:
     k = kinds.get("viterbi")
     # a chain where the best word of each δ_t is not on the best path (a variant's promise)
-    chain = {"tokens": [BOS, "a", "b"], "P": [[0, "4/7", "3/7"], [0, "1/3", "2/3"],
-                                             [0, "1/10", "9/10"]], "T": 3}
+    chain = {
+        "tokens": [BOS, "a", "b"],
+        "P": [[0, "4/7", "3/7"], [0, "1/3", "2/3"], [0, "1/10", "9/10"]],
+        "T": 3,
+    }
     right = solve_given("viterbi", chain)
     for name, options in k.misconceptions.items():
         wrong = solve_given("viterbi", chain, **options)
@@ -468,29 +518,41 @@ def test_a_students_delta_is_carried_forward() -> None:
 
 
 def test_viterbi_errors_name_the_row() -> None:
-    head = ("title: t\nproblems:\n  - id: chain\n    kind: viterbi\n    given:\n"
-            "      tokens: [<BOS>, a, b]\n      T: 2\n      P:\n        - [0, 1/3, 2/3]\n")
+    head = (
+        "title: t\nproblems:\n  - id: chain\n    kind: viterbi\n    given:\n"
+        "      tokens: [<BOS>, a, b]\n      T: 2\n      P:\n        - [0, 1/3, 2/3]\n"
+    )
     errors = load_errors(head + "        - [0, 1/2, 3/4]\n        - [0, 1/2, 1/2]\n")
-    assert errors == ["course.yaml:10: problem 'chain', field 'given.P[1]': the row of 'a' sums "
-                      "to 5/4, not 1: each row of P is the distribution of the next token (P "
-                      "must be row-stochastic)."]
+    assert errors == [
+        "course.yaml:10: problem 'chain', field 'given.P[1]': the row of 'a' sums "
+        "to 5/4, not 1: each row of P is the distribution of the next token (P "
+        "must be row-stochastic)."
+    ]
     errors = load_errors(head + "        - [0, -1/2, 3/2]\n        - [0, 1/2, 1/2]\n")
-    assert errors[0].startswith("course.yaml:10: problem 'chain', field 'given.P[1][1]': the "
-                                "row of 'a' has a negative entry -1/2")
+    assert errors[0].startswith(
+        "course.yaml:10: problem 'chain', field 'given.P[1][1]': the "
+        "row of 'a' has a negative entry -1/2"
+    )
     errors = load_errors(head + "        - [0, 1/2, 1/2]\n")
     assert "is 2×3 but there are 3 tokens" in errors[0]
-    errors = load_errors(head.replace("T: 2", "T: 2\n      start: <EOS>")
-                         + "        - [0, 1/2, 1/2]\n        - [0, 1/2, 1/2]\n")
+    errors = load_errors(
+        head.replace("T: 2", "T: 2\n      start: <EOS>")
+        + "        - [0, 1/2, 1/2]\n        - [0, 1/2, 1/2]\n"
+    )
     assert "field 'given.start'" in errors[0] and "'<EOS>' is not one of the tokens" in errors[0]
 
 
 def test_a_start_token_the_chain_returns_to_is_a_word() -> None:
     # s can follow a, so it is a word: N = 2, not 1
-    s = solve_given("viterbi", {"tokens": ["s", "a"], "start": "s",
-                                "P": [["1/2", "1/2"], ["1/4", "3/4"]], "T": 2})
+    s = solve_given(
+        "viterbi",
+        {"tokens": ["s", "a"], "start": "s", "P": [["1/2", "1/2"], ["1/4", "3/4"]], "T": 2},
+    )
     assert s["count"] == 4
-    assert s["delta[2]"] == [max(F(1, 2) * F(1, 2), F(1, 2) * F(1, 4)),
-                             max(F(1, 2) * F(1, 2), F(1, 2) * F(3, 4))]
+    assert s["delta[2]"] == [
+        max(F(1, 2) * F(1, 2), F(1, 2) * F(1, 4)),
+        max(F(1, 2) * F(1, 2), F(1, 2) * F(3, 4)),
+    ]
 
 
 # --------------------------------------------------------------------------- beam_complexity
@@ -536,8 +598,9 @@ def test_tree_variant_keeps_the_shape_and_differs_from_greedy() -> None:
     raw = k.generate(k.example, random.Random(3))
     s = solve_given("lm_tree", raw)
     assert s["beam.sequence"] != s["greedy.sequence"]
-    assert [p for p, _ in tree_paths(raw["tree"][BOS]["children"])] == \
-        [p for p, _ in tree_paths(TREE)]
+    assert [p for p, _ in tree_paths(raw["tree"][BOS]["children"])] == [
+        p for p, _ in tree_paths(TREE)
+    ]
 
 
 def test_shipped_file_renders_in_every_format() -> None:
@@ -555,22 +618,26 @@ def test_shipped_file_renders_in_every_format() -> None:
 
     doc = json.loads(FORMATS["json"](solved))
     tree = next(p for p in doc["problems"] if p["id"] == "lm-tree")["answers"]
-    assert tree["best.logp"] == {"value": "-41/5", "float": -8.2, "latex": "-8.2",
-                                 "type": "real"}
+    assert tree["best.logp"] == {"value": "-41/5", "float": -8.2, "latex": "-8.2", "type": "real"}
     assert tree["beam.steps[2]"]["value"] == [[BOS, "a", "blue"], [BOS, "a", "red"]]
 
 
 def test_solving_does_not_import_numpy() -> None:
-    code = ("import sys, solver; solver.solve_paths([sys.argv[1]]); "
-            "print('numpy' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code, str(SHIPPED)], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    code = "import sys, solver; solver.solve_paths([sys.argv[1]]); print('numpy' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(SHIPPED)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "False"
 
 
 def test_benchmark_numeric_path_agrees_with_the_naive_loop() -> None:
-    spec = importlib.util.spec_from_file_location("bench_viterbi",
-                                                  ROOT / "benchmarks" / "bench_viterbi.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_viterbi", ROOT / "benchmarks" / "bench_viterbi.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     from solver.kinds.decoding import viterbi_log_space

@@ -66,8 +66,13 @@ def test_a_wrong_certificate_is_not_confirmed() -> None:
     assert line.check.how == "certificate"
     cert = line.check.certificate
     assert cert is not None
-    bad = d.Line(line.lhs, line.rel, line.rhs, line.reason,
-                 d.certificate(cert * 2, line.check.why_nonnegative))
+    bad = d.Line(
+        line.lhs,
+        line.rel,
+        line.rhs,
+        line.reason,
+        d.certificate(cert * 2, line.check.why_nonnegative),
+    )
     assert "certificate" in (d.confirm_line(bad) or "")
 
 
@@ -80,8 +85,9 @@ def test_a_hypothesis_is_needed_where_a_line_cites_it() -> None:
 
 def test_a_wrong_result_is_caught() -> None:
     r = next(r for r in D.build("weightnorm_gradient").results if r.key == "s")
-    wrong = d.Result(r.key, exact.symbol("gamma") / exact.symbol("norm_u") ** 2, r.label,
-                     r.meaning, r.bindings)
+    wrong = d.Result(
+        r.key, exact.symbol("gamma") / exact.symbol("norm_u") ** 2, r.label, r.meaning, r.bindings
+    )
     assert d.confirm_result(wrong) is not None
 
 
@@ -133,8 +139,9 @@ def test_adam_l2_gradient_is_the_gradient_of_the_penalized_loss() -> None:
     fd = np.array([(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(3)])
     g_loss = np.cos(a @ theta) * a
     answer = solved("adam_l2_change")["gradient"]
-    claimed = [value_at(answer, g=gi, theta=ti, gamma=gamma)
-               for gi, ti in zip(g_loss, theta, strict=True)]
+    claimed = [
+        value_at(answer, g=gi, theta=ti, gamma=gamma) for gi, ti in zip(g_loss, theta, strict=True)
+    ]
     assert np.allclose(claimed, fd, atol=1e-8)
 
 
@@ -172,8 +179,9 @@ def test_bn_on_whitened_data_is_a_linear_layer_numerically() -> None:
     bn = gamma * (y - y.mean()) / y.std() + beta
     s = solved("bn_whitened")
     norm_u = float(np.linalg.norm(u))
-    coeff = value_at(sympy.diff(exact.to_sympy(s["w"]), exact.symbol("u")), gamma=gamma,
-                     norm_u=norm_u)
+    coeff = value_at(
+        sympy.diff(exact.to_sympy(s["w"]), exact.symbol("u")), gamma=gamma, norm_u=norm_u
+    )
     assert np.allclose(bn, X @ (coeff * u) + beta)
     assert s["mu_y"] == 0 and value_at(s["sigma_y"], norm_u=norm_u) == pytest.approx(y.std())
 
@@ -224,8 +232,13 @@ def test_each_line_renders_as_one_relation_with_its_reason_in_markdown() -> None
             assert markdown.escape(line.reason) in md  # Markdown escapes < and >
             first = line.math()[0].latex()
             assert first in md
-            assert first.count(" = ") + first.count(r" \le ") + first.count(r" \Rightarrow ") \
-                + first.count(r" \to ") >= 1
+            assert (
+                first.count(" = ")
+                + first.count(r" \le ")
+                + first.count(r" \Rightarrow ")
+                + first.count(r" \to ")
+                >= 1
+            )
 
 
 def test_markdown_display_maths_stands_alone() -> None:
@@ -244,8 +257,9 @@ def test_results_are_expressions_in_the_problems_symbols() -> None:
 
 
 def _load_error(given: str) -> str:
-    ps = load_text("title: t\nproblems:\n  - id: p\n    kind: derivation\n    given:\n"
-                   + given, "f.yaml")
+    ps = load_text(
+        "title: t\nproblems:\n  - id: p\n    kind: derivation\n    given:\n" + given, "f.yaml"
+    )
     assert not ps.problems
     return str(ps.errors[0])
 
@@ -280,16 +294,16 @@ def test_every_misconception_changes_an_answer_of_some_derivation() -> None:
         for name in D.DERIVATIONS:
             right, wrong = solved(name), k.new_solution()
             k.solve(k.Given.model_validate({"name": name}), wrong, **options)
-            changed |= any(exact.to_sympy(right[key]) != exact.to_sympy(wrong[key])
-                           for key in right.answers)
+            changed |= any(
+                exact.to_sympy(right[key]) != exact.to_sympy(wrong[key]) for key in right.answers
+            )
         assert changed, text
 
 
 def test_the_sign_misconception_gives_plus_two_eta_gamma() -> None:
     k = kinds.get("derivation")
     s = k.new_solution()
-    k.solve(k.Given.model_validate({"name": "weight_decay_equivalence"}), s,
-            mistake="lambda_sign")
+    k.solve(k.Given.model_validate({"name": "weight_decay_equivalence"}), s, mistake="lambda_sign")
     assert exact.to_sympy(s["lambda"]) == 2 * exact.symbol("eta") * exact.symbol("gamma")
 
 
@@ -341,5 +355,9 @@ def test_the_shipped_derivations_solve_with_their_results() -> None:
 def test_renaming_u_renames_its_norm_too() -> None:
     s = solved("weightnorm_gradient", symbols={"u": "v"})
     assert exact.to_sympy(s["s"]) == exact.symbol("gamma") / exact.symbol("norm_v")
-    assert d.confirm_result(next(r for r in D.build("weightnorm_gradient", {"u": "v"}).results
-                                 if r.key == "s")) is None
+    assert (
+        d.confirm_result(
+            next(r for r in D.build("weightnorm_gradient", {"u": "v"}).results if r.key == "s")
+        )
+        is None
+    )

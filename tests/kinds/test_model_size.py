@@ -33,8 +33,13 @@ def load_error(text: str) -> str:
 
 
 def network(kind: str, input_shape, layers, **extra) -> str:
-    lines = ["problems:", "  - id: net", f"    kind: {kind}", "    given:",
-             f"      input_shape: {input_shape}"]
+    lines = [
+        "problems:",
+        "  - id: net",
+        f"    kind: {kind}",
+        "    given:",
+        f"      input_shape: {input_shape}",
+    ]
     lines += [f"      {k}: {v}" for k, v in extra.items()]
     lines.append("      layers:")
     lines += [f"        - {layer}" for layer in layers]
@@ -46,14 +51,21 @@ def network(kind: str, input_shape, layers, **extra) -> str:
 
 def positions(n: int, k: int, s: int, p: int, d: int) -> int:
     """Brute force: how many window starts fit in the padded input."""
-    return sum(1 for start in range(-p, n + p) if (start + p) % s == 0
-               and start + d * (k - 1) <= n + p - 1)
+    return sum(
+        1 for start in range(-p, n + p) if (start + p) % s == 0 and start + d * (k - 1) <= n + p - 1
+    )
 
 
-@pytest.mark.parametrize("n,k,s,p,d", [
-    (n_, k_, s_, p_, d_) for n_, k_, s_, p_, d_ in itertools.product(
-        (5, 7, 8, 32, 64), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (1, 2))
-    if d_ * (k_ - 1) + 1 <= n_ + 2 * p_])
+@pytest.mark.parametrize(
+    "n,k,s,p,d",
+    [
+        (n_, k_, s_, p_, d_)
+        for n_, k_, s_, p_, d_ in itertools.product(
+            (5, 7, 8, 32, 64), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (1, 2)
+        )
+        if d_ * (k_ - 1) + 1 <= n_ + 2 * p_
+    ],
+)
 def test_output_size_counts_the_window_positions(n, k, s, p, d):
     assert PYTORCH.size(n, k, s, p, d) == positions(n, k, s, p, d)
 
@@ -81,8 +93,12 @@ def worksheet():
 
 def test_worksheet_blanks_and_shapes(worksheet):
     s = worksheet
-    assert (s["linear1.out"], s["linear3.in"], s["linear4.in"], s["linear4.out"]) == \
-        (128, 256, 20, 1000)
+    assert (s["linear1.out"], s["linear3.in"], s["linear4.in"], s["linear4.out"]) == (
+        128,
+        256,
+        20,
+        1000,
+    )
     per_layer = [128, 128, 128, 256, 256, 256, 256, 20, 20, 1000]
     assert [s[f"z{i}"] for i in range(1, 11)] == [[4, f] for f in per_layer]
     assert s["z11"] == []  # mean reduction: one number
@@ -91,8 +107,14 @@ def test_worksheet_blanks_and_shapes(worksheet):
 
 def test_worksheet_parameters_activations_and_memory(worksheet):
     s = worksheet
-    C = (52 * 128 + 128) + 2 * 128 + (128 * 256 + 256) + 2 * 256 + (256 * 20 + 20) \
+    C = (
+        (52 * 128 + 128)
+        + 2 * 128
+        + (128 * 256 + 256)
+        + 2 * 256
+        + (256 * 20 + 20)
         + (20 * 1000 + 1000)
+    )
     K = 3 * 128 + 4 * 256 + 2 * 20 + 1000
     assert s["params.total"] == C == 66716
     assert s["activations.per_example"] == K == 2448
@@ -138,8 +160,7 @@ def test_coms573_conv_matrix_by_hand(coms573):
     y = [sum(a * v for a, v in zip(r, x, strict=True)) for r in A]
     assert all(sympy.expand(u - v) == 0 for u, v in zip(s["output"], y, strict=True))
     grad = [sum(A[i][j] * dy[i] for i in range(4)) for j in range(8)]
-    assert all(sympy.expand(u - v) == 0 for u, v in zip(s["input_gradient"], grad,
-                                                        strict=True))
+    assert all(sympy.expand(u - v) == 0 for u, v in zip(s["input_gradient"], grad, strict=True))
     assert s["transposed"] == [list(c) for c in zip(*A, strict=True)]
 
 
@@ -147,10 +168,21 @@ def test_coms573_conv_matrix_by_hand(coms573):
 
 
 def test_mlp_infers_through_norms_from_a_later_in_and_num_classes():
-    s = solve_yaml(network("mlp", "[n, 10]", [
-        "{type: Linear, out: null}", "{type: LayerNorm}", "{type: Tanh}",
-        "{type: Linear, in: 7, out: null}", "{type: Sigmoid}", "{type: Softmax}"],
-        num_classes=3))
+    s = solve_yaml(
+        network(
+            "mlp",
+            "[n, 10]",
+            [
+                "{type: Linear, out: null}",
+                "{type: LayerNorm}",
+                "{type: Tanh}",
+                "{type: Linear, in: 7, out: null}",
+                "{type: Sigmoid}",
+                "{type: Softmax}",
+            ],
+            num_classes=3,
+        )
+    )
     assert s["linear1.in"] == 10 and s["linear1.out"] == 7 and s["linear2.out"] == 3
     assert s["z2"] == [n, 7] and s["z6"] == [n, 3]
     assert s["params.ln1"] == 14
@@ -159,8 +191,11 @@ def test_mlp_infers_through_norms_from_a_later_in_and_num_classes():
 
 
 def test_mlp_loss_without_reduction_keeps_the_batch():
-    s = solve_yaml(network("mlp", "[5, 4]", ["{type: Linear, out: 2}",
-                                              "{type: CrossEntropyLoss, reduction: none}"]))
+    s = solve_yaml(
+        network(
+            "mlp", "[5, 4]", ["{type: Linear, out: 2}", "{type: CrossEntropyLoss, reduction: none}"]
+        )
+    )
     assert s["z2"] == [5]
 
 
@@ -186,7 +221,8 @@ def test_mlp_misconceptions_give_the_mistaken_answers():
     assert solver.solve(p, loss_reduced=False)["z11"] == [4]
     assert solver.solve(p, count_input=True)["activations.per_example"] == 2448 + 52
     assert solver.solve(p, macs_factor=2)["macs.total"] == 2 * 4 * (
-        52 * 128 + 128 * 256 + 256 * 20 + 20 * 1000)
+        52 * 128 + 128 * 256 + 256 * 20 + 20 * 1000
+    )
     for options in k.misconceptions.values():
         solver.solve(p, **options)
 
@@ -197,11 +233,13 @@ def test_mlp_misconceptions_give_the_mistaken_answers():
 HIDDEN_SPEC = [
     "{type: Conv2d, name: stem, in: 3, out: 8, kernel: [5, 3], stride: [2, 1], "
     "padding: [2, 1], dilation: [1, 2]}",
-    "{type: BatchNorm2d}", "{type: ReLU}",
+    "{type: BatchNorm2d}",
+    "{type: ReLU}",
     "{type: MaxPool2d, kernel: 3, stride: 2, padding: 1, dilation: 2}",
     "{type: Conv2d, name: grouped, out: 12, kernel: 3, groups: 4, bias: false}",
     "{type: AvgPool2d, kernel: 2, ceil_mode: true}",
-    "{type: Flatten}", "{type: Linear, out: 10}",
+    "{type: Flatten}",
+    "{type: Linear, out: 10}",
 ]
 
 
@@ -224,9 +262,16 @@ def test_a_spec_with_stride_padding_dilation_groups_and_pooling_by_hand():
 
 
 def test_symbolic_batch_and_same_padding():
-    s = solve_yaml(network("conv", "[n, 4, 9, 9]", [
-        "{type: Conv2d, out: 6, kernel: 4, padding: same}",
-        "{type: AdaptiveAvgPool2d, output_size: [2, 3]}"]))
+    s = solve_yaml(
+        network(
+            "conv",
+            "[n, 4, 9, 9]",
+            [
+                "{type: Conv2d, out: 6, kernel: 4, padding: same}",
+                "{type: AdaptiveAvgPool2d, output_size: [2, 3]}",
+            ],
+        )
+    )
     assert s["conv1.output_shape"] == [n, 6, 9, 9]
     assert s["pool1.output_shape"] == [n, 6, 2, 3]
     assert sympy.simplify(s["conv1.macs"] - n * 6 * 81 * 4 * 16) == 0
@@ -241,8 +286,9 @@ def test_conv_error_carried_forward_and_misconceptions(coms573):
     assert solver.solve(p, size_rule="no_plus_one")["conv1.output_size"] == [31, 31]
     assert solver.solve(p, flip_bias_macs=True)["conv1.macs"] == 9 * 128 * 256 * 32 * 32  # no bias
     assert solver.solve(p, macs_factor=2)["macs.total"] == 2 * 1_509_949_440
-    grouped = solve_yaml(network("conv", "[8, 5, 5]", [
-        "{type: Conv2d, out: 4, kernel: 3, groups: 2}"]), groups=False)
+    grouped = solve_yaml(
+        network("conv", "[8, 5, 5]", ["{type: Conv2d, out: 4, kernel: 3, groups: 2}"]), groups=False
+    )
     assert grouped["conv1.params"] == 3 * 3 * 8 * 4 + 4
     hidden = solver.load_text(network("conv", "[2, 3, 33, 20]", HIDDEN_SPEC), "h.yaml")
     for options in kinds.get("conv").misconceptions.values():
@@ -269,12 +315,18 @@ def random_specs(count: int, seed: int = 7):
             f"{[rng.randint(0, 2), rng.randint(0, 2)]}, dilation: {d}, groups: {groups}, "
             f"bias: {rng.choice(['true', 'false'])}}}",
             rng.choice(["{type: ReLU}", "{type: BatchNorm2d}", "{type: GELU}"]),
-            rng.choice([f"{{type: MaxPool2d, kernel: 2, stride: {rng.randint(1, 2)}, padding: "
-                        f"1, dilation: {rng.randint(1, 2)}, ceil_mode: "
-                        f"{rng.choice(['true', 'false'])}}}",
-                        f"{{type: AvgPool2d, kernel: 3, stride: {rng.randint(1, 3)}, padding: "
-                        f"1, ceil_mode: {rng.choice(['true', 'false'])}}}"]),
-            "{type: Flatten}", "{type: Linear, out: 5}"]
+            rng.choice(
+                [
+                    f"{{type: MaxPool2d, kernel: 2, stride: {rng.randint(1, 2)}, padding: "
+                    f"1, dilation: {rng.randint(1, 2)}, ceil_mode: "
+                    f"{rng.choice(['true', 'false'])}}}",
+                    f"{{type: AvgPool2d, kernel: 3, stride: {rng.randint(1, 3)}, padding: "
+                    f"1, ceil_mode: {rng.choice(['true', 'false'])}}}",
+                ]
+            ),
+            "{type: Flatten}",
+            "{type: Linear, out: 5}",
+        ]
         text = network("conv", f"[2, {cin}, {h}, {w}]", layers)
         try:
             solve_yaml(text)
@@ -292,8 +344,11 @@ def torch_network(given, count_bias=False):
     rows = []
     for spec in given["layers"]:
         t = spec["type"]
-        opts = {k: spec[k] for k in ("stride", "padding", "dilation", "groups", "bias",
-                                     "ceil_mode") if k in spec}
+        opts = {
+            k: spec[k]
+            for k in ("stride", "padding", "dilation", "groups", "bias", "ceil_mode")
+            if k in spec
+        }
         if t == "Conv2d":
             m = nn.Conv2d(x.shape[1], spec["out"], spec["kernel"], **opts)
         elif t in ("MaxPool2d", "AvgPool2d"):
@@ -347,9 +402,18 @@ def test_hidden_spec_matches_torch_with_count_bias():
 def test_worksheet_parameters_match_torch_modules(worksheet):
     torch = pytest.importorskip("torch")
     nn = torch.nn
-    net = nn.Sequential(nn.Linear(52, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Linear(128, 256),
-                        nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(), nn.Linear(256, 20),
-                        nn.ReLU(), nn.Linear(20, 1000))
+    net = nn.Sequential(
+        nn.Linear(52, 128),
+        nn.BatchNorm1d(128),
+        nn.ReLU(),
+        nn.Linear(128, 256),
+        nn.BatchNorm1d(256),
+        nn.ReLU(),
+        nn.Dropout(),
+        nn.Linear(256, 20),
+        nn.ReLU(),
+        nn.Linear(20, 1000),
+    )
     assert worksheet["params.total"] == sum(p.numel() for p in net.parameters())
     x = torch.zeros(4, 52)
     shapes = []
@@ -368,12 +432,21 @@ def correlate(x, w, stride, padding):
     """Brute-force 2-D cross-correlation with zero padding (independent of the kind)."""
     H, W = len(x), len(x[0])
     kh, kw = len(w), len(w[0])
+
     def px(i, j):
         return x[i][j] if 0 <= i < H and 0 <= j < W else 0
+
     Ho = (H + 2 * padding - kh) // stride + 1
     Wo = (W + 2 * padding - kw) // stride + 1
-    return [sum(w[a][b] * px(i * stride - padding + a, j * stride - padding + b)
-                for a in range(kh) for b in range(kw)) for i in range(Ho) for j in range(Wo)]
+    return [
+        sum(
+            w[a][b] * px(i * stride - padding + a, j * stride - padding + b)
+            for a in range(kh)
+            for b in range(kw)
+        )
+        for i in range(Ho)
+        for j in range(Wo)
+    ]
 
 
 @pytest.mark.parametrize("stride,padding,size", [(1, 0, 4), (2, 1, 5), (2, 0, 6), (3, 2, 7)])
@@ -381,9 +454,11 @@ def test_conv_matrix_times_x_is_the_correlation(stride, padding, size):
     rng = random.Random(stride * 10 + padding)
     w = [[rng.randint(-3, 3) for _ in range(3)] for _ in range(2)]
     x = [[rng.randint(-5, 5) for _ in range(size)] for _ in range(size - 1)]
-    text = (f"problems:\n  - id: c\n    kind: conv_matrix\n    given:\n      kernel: {w}\n"
-            f"      input_shape: [{size - 1}, {size}]\n      stride: {stride}\n"
-            f"      padding: {padding}\n      x: {x}\n")
+    text = (
+        f"problems:\n  - id: c\n    kind: conv_matrix\n    given:\n      kernel: {w}\n"
+        f"      input_shape: [{size - 1}, {size}]\n      stride: {stride}\n"
+        f"      padding: {padding}\n      x: {x}\n"
+    )
     s = solve_yaml(text)
     assert s["output"] == correlate(x, w, stride, padding)
     A = s["matrix"]
@@ -398,8 +473,10 @@ def test_conv_matrix_times_x_is_the_correlation(stride, padding, size):
 
 
 def test_softmax_ce_exact_by_hand():
-    s = solve_yaml("problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
-                   "      logits: [1, 2, 3]\n      label: 0\n")
+    s = solve_yaml(
+        "problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
+        "      logits: [1, 2, 3]\n      label: 0\n"
+    )
     e = sympy.E
     p = s["probabilities"]
     assert sympy.simplify(sympy.Add(*p) - 1) == 0
@@ -411,36 +488,51 @@ def test_softmax_ce_exact_by_hand():
 
 
 def test_softmax_ce_batch_mean_and_soft_targets_against_floats():
-    s = solve_yaml("problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
-                   "      logits: [[0, 1, -1], [2, 2, 0]]\n"
-                   "      target: [[0.2, 0.8, 0], [0.5, 0.5, 0]]\n")
+    s = solve_yaml(
+        "problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
+        "      logits: [[0, 1, -1], [2, 2, 0]]\n"
+        "      target: [[0.2, 0.8, 0], [0.5, 0.5, 0]]\n"
+    )
     z = [[0, 1, -1], [2, 2, 0]]
     t = [[0.2, 0.8, 0], [0.5, 0.5, 0]]
     p = [[math.exp(v) / sum(math.exp(u) for u in row) for v in row] for row in z]
-    loss = -sum(tj * math.log(pj) for pr, tr in zip(p, t, strict=True)
-                for pj, tj in zip(pr, tr, strict=True)) / 2
+    loss = (
+        -sum(
+            tj * math.log(pj)
+            for pr, tr in zip(p, t, strict=True)
+            for pj, tj in zip(pr, tr, strict=True)
+        )
+        / 2
+    )
     assert exact.to_float(s["loss"]) == pytest.approx(loss, rel=1e-12)
     grad = exact.to_float(s["grad_logits"])
     for got, pr, tr in zip(grad, p, t, strict=True):
         want = [(pj - tj) / 2 for pj, tj in zip(pr, tr, strict=True)]
         assert got == pytest.approx(want, rel=1e-12)
-    summed = solve_yaml("problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
-                        "      logits: [[0, 1, -1], [2, 2, 0]]\n      labels: [1, 0]\n",
-                        reduction="sum")
+    summed = solve_yaml(
+        "problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
+        "      logits: [[0, 1, -1], [2, 2, 0]]\n      labels: [1, 0]\n",
+        reduction="sum",
+    )
     assert exact.to_float(summed["loss"]) == pytest.approx(
-        -math.log(p[0][1]) - math.log(p[1][0]), rel=1e-12)
+        -math.log(p[0][1]) - math.log(p[1][0]), rel=1e-12
+    )
 
 
 def test_softmax_ce_misconceptions():
-    text = ("problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
-            "      logits: [0.5, 0.25, 0.25]\n      label: 1\n")
+    text = (
+        "problems:\n  - id: s\n    kind: softmax_ce\n    given:\n"
+        "      logits: [0.5, 0.25, 0.25]\n      label: 1\n"
+    )
     raw = solve_yaml(text, softmax=False)
     assert raw["probabilities"] == [Fraction(1, 2), Fraction(1, 4), Fraction(1, 4)]
     assert sympy.simplify(raw["loss"] - sympy.log(4)) == 0
     right = solve_yaml(text)
     flipped = solve_yaml(text, grad_sign=-1)
-    assert all(sympy.simplify(a + b) == 0 for a, b in zip(right["grad_logits"],
-                                                          flipped["grad_logits"], strict=True))
+    assert all(
+        sympy.simplify(a + b) == 0
+        for a, b in zip(right["grad_logits"], flipped["grad_logits"], strict=True)
+    )
     for options in kinds.get("softmax_ce").misconceptions.values():
         solve_yaml(text, **options)
 
@@ -448,39 +540,85 @@ def test_softmax_ce_misconceptions():
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("layers,line,field,words", [
-    (["{type: Linear, in: 52, out: 100}", "{type: ReLU}", "{type: Linear, in: 128, out: 10}"],
-     9, "given.layers.2.in", "takes in = 128 features, but relu1's output z2 has 100"),
-    (["{type: Linear, out: null}", "{type: ReLU}", "{type: Linear, in: null, out: 3}"],
-     7, "given.layers.0.out", "linear2's in is blank too"),
-    (["{type: Linear, out: null}"], 7, "given.layers.0.out", "nothing after it fixes it"),
-    (["{type: Linear, out: 3, kernal: 3}"], 7, "given.layers.0.kernal", "Linear has no field"),
-    (["{type: Liner, out: 3}"], 7, "given.layers.0.type", "did you mean 'Linear'"),
-    (["{type: CrossEntropyLoss}", "{type: ReLU}"], 8, "given.layers.1",
-     "CrossEntropyLoss must be the last layer"),
-    (["{type: Conv2d, out: 3, kernel: 3}"], 7, "given.layers.0.type", "use kind: conv"),
-])
+@pytest.mark.parametrize(
+    "layers,line,field,words",
+    [
+        (
+            [
+                "{type: Linear, in: 52, out: 100}",
+                "{type: ReLU}",
+                "{type: Linear, in: 128, out: 10}",
+            ],
+            9,
+            "given.layers.2.in",
+            "takes in = 128 features, but relu1's output z2 has 100",
+        ),
+        (
+            ["{type: Linear, out: null}", "{type: ReLU}", "{type: Linear, in: null, out: 3}"],
+            7,
+            "given.layers.0.out",
+            "linear2's in is blank too",
+        ),
+        (["{type: Linear, out: null}"], 7, "given.layers.0.out", "nothing after it fixes it"),
+        (["{type: Linear, out: 3, kernal: 3}"], 7, "given.layers.0.kernal", "Linear has no field"),
+        (["{type: Liner, out: 3}"], 7, "given.layers.0.type", "did you mean 'Linear'"),
+        (
+            ["{type: CrossEntropyLoss}", "{type: ReLU}"],
+            8,
+            "given.layers.1",
+            "CrossEntropyLoss must be the last layer",
+        ),
+        (["{type: Conv2d, out: 3, kernel: 3}"], 7, "given.layers.0.type", "use kind: conv"),
+    ],
+)
 def test_mlp_errors_name_file_line_layer_and_field(layers, line, field, words):
     message = load_error(network("mlp", "[4, 52]", layers))
     assert message.startswith(f"p.yaml:{line}: problem 'net', field '{field}'")
     assert words in message
 
 
-@pytest.mark.parametrize("layers,line,field,words", [
-    (["{type: Conv2d, out: 4, kernel: 3, stride: 2}", "{type: Conv2d, out: 4, kernel: 5}"],
-     8, "given.layers.1.kernel", "larger than its padded input 3 + 2·0 = 3"),
-    (["{type: Conv2d, out: 4, kernel: 3, groups: 4}"], 7, "given.layers.0.groups",
-     "must divide both in = 6 and out = 4"),
-    (["{type: Linear, out: 4}"], 7, "given.layers.0.type", "add a Flatten layer"),
-    (["{type: MaxPool2d, kernel: 2, padding: 2}"], 7, "given.layers.0.padding",
-     "at most half the kernel size"),
-    (["{type: Conv2d, in: 5, out: 4, kernel: 1}"], 7, "given.layers.0.in",
-     "takes in = 5 channels, but the input x has 6"),
-    (["{type: Flatten}", "{type: BatchNorm2d}"], 8, "given.layers.1.type",
-     "needs [channels, height, width]"),
-    (["{type: Conv2d, out: 4, kernel: 3, stride: 2, padding: same}"], 7,
-     "given.layers.0.padding", "PyTorch refuses"),
-])
+@pytest.mark.parametrize(
+    "layers,line,field,words",
+    [
+        (
+            ["{type: Conv2d, out: 4, kernel: 3, stride: 2}", "{type: Conv2d, out: 4, kernel: 5}"],
+            8,
+            "given.layers.1.kernel",
+            "larger than its padded input 3 + 2·0 = 3",
+        ),
+        (
+            ["{type: Conv2d, out: 4, kernel: 3, groups: 4}"],
+            7,
+            "given.layers.0.groups",
+            "must divide both in = 6 and out = 4",
+        ),
+        (["{type: Linear, out: 4}"], 7, "given.layers.0.type", "add a Flatten layer"),
+        (
+            ["{type: MaxPool2d, kernel: 2, padding: 2}"],
+            7,
+            "given.layers.0.padding",
+            "at most half the kernel size",
+        ),
+        (
+            ["{type: Conv2d, in: 5, out: 4, kernel: 1}"],
+            7,
+            "given.layers.0.in",
+            "takes in = 5 channels, but the input x has 6",
+        ),
+        (
+            ["{type: Flatten}", "{type: BatchNorm2d}"],
+            8,
+            "given.layers.1.type",
+            "needs [channels, height, width]",
+        ),
+        (
+            ["{type: Conv2d, out: 4, kernel: 3, stride: 2, padding: same}"],
+            7,
+            "given.layers.0.padding",
+            "PyTorch refuses",
+        ),
+    ],
+)
 def test_conv_errors_name_file_line_layer_and_field(layers, line, field, words):
     message = load_error(network("conv", "[6, 8, 8]", layers))
     assert message.startswith(f"p.yaml:{line}: problem 'net', field '{field}'")
@@ -488,14 +626,18 @@ def test_conv_errors_name_file_line_layer_and_field(layers, line, field, words):
 
 
 def test_num_classes_that_the_logits_do_not_have_is_an_error():
-    message = load_error(network("mlp", "[n, 10]", ["{type: Linear, out: 4}",
-                                                     "{type: CrossEntropyLoss}"], num_classes=5))
+    message = load_error(
+        network(
+            "mlp", "[n, 10]", ["{type: Linear, out: 4}", "{type: CrossEntropyLoss}"], num_classes=5
+        )
+    )
     assert "gives 4 logits but num_classes is 5" in message and "layers.0.out" in message
 
 
 def test_the_other_problems_still_solve_when_one_is_broken():
     text = network("conv", "[6, 8, 8]", ["{type: Conv2d, out: 4, kernel: 9}"]) + (
-        "  - id: fine\n    kind: softmax_ce\n    given:\n      logits: [1, 2]\n      label: 0\n")
+        "  - id: fine\n    kind: softmax_ce\n    given:\n      logits: [1, 2]\n      label: 0\n"
+    )
     ps = solver.load_text(text, "p.yaml")
     assert [p.id for p in ps.problems] == ["fine"] and len(ps.errors) == 1
     with pytest.raises(DlsolveError):
@@ -546,14 +688,16 @@ SOURCES = [
 def _sources():
     out = [solver.load(path).get(pid) for path, pid in SOURCES]
     extra = solver.load_text(
-        network("conv", "[n, 3, 33, 20]", HIDDEN_SPEC, num_classes=10) +
-        "  - id: cm\n    kind: conv_matrix\n    given:\n      kernel: [[1, 2], [3, 4]]\n"
+        network("conv", "[n, 3, 33, 20]", HIDDEN_SPEC, num_classes=10)
+        + "  - id: cm\n    kind: conv_matrix\n    given:\n      kernel: [[1, 2], [3, 4]]\n"
         "      input_shape: [3, 3]\n      stride: 2\n      padding: 1\n      x: "
         "[[1, 2, 3], [4, 5, 6], [7, 8, 9]]\n"
         "  - id: sm\n    kind: softmax_ce\n    given:\n      logits: [[1, 2, 3], [0, 0, 1]]\n"
         "      target: [[0.1, 0.9, 0], [0.5, 0.5, 0]]\n"
         "  - id: sm1\n    kind: softmax_ce\n    given:\n      logits: [1, 2, 3]\n"
-        "      label: 2\n", "extra.yaml")
+        "      label: 2\n",
+        "extra.yaml",
+    )
     assert not extra.errors, [str(e) for e in extra.errors]
     return out + extra.problems
 

@@ -50,8 +50,7 @@ def _channel(v, ndim):
     return np.asarray(v, float).reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def ref_batchnorm(X, gamma=None, beta=None, eps=0.0, momentum=0.1, rm=None, rv=None,
-                  training=True):
+def ref_batchnorm(X, gamma=None, beta=None, eps=0.0, momentum=0.1, rm=None, rv=None, training=True):
     X = np.asarray(X, float)
     C = X.shape[1]
     axes = (0, *range(2, X.ndim))
@@ -107,8 +106,9 @@ def shipped(kind: str) -> list[tuple[str, solver.Problem]]:
 @pytest.mark.parametrize(("name", "problem"), shipped("layernorm"))
 def test_shipped_layernorm_matches_numpy(name, problem):
     g, s = problem.given, solver.solve(problem)
-    mu, var, xhat, y = ref_layernorm(exact.to_float(g.X), exact.to_float(g.gamma),
-                                     exact.to_float(g.beta), float(g.eps))
+    mu, var, xhat, y = ref_layernorm(
+        exact.to_float(g.X), exact.to_float(g.gamma), exact.to_float(g.beta), float(g.eps)
+    )
     assert_close(s["mean"], mu)
     assert_close(s["var"], var)
     assert_close(s["normalized"], xhat)
@@ -119,9 +119,15 @@ def test_shipped_layernorm_matches_numpy(name, problem):
 def test_shipped_batchnorm_matches_numpy(name, problem):
     g, s = problem.given, solver.solve(problem)
     mu, var, xhat, y, rm, rv = ref_batchnorm(
-        exact.to_float(g.X), exact.to_float(g.gamma), exact.to_float(g.beta), float(g.eps),
-        float(g.momentum), exact.to_float(g.running_mean), exact.to_float(g.running_var),
-        g.training)
+        exact.to_float(g.X),
+        exact.to_float(g.gamma),
+        exact.to_float(g.beta),
+        float(g.eps),
+        float(g.momentum),
+        exact.to_float(g.running_mean),
+        exact.to_float(g.running_var),
+        g.training,
+    )
     assert_close(s["mean"], mu)
     assert_close(s["var"], var)
     if s["defined"]:
@@ -138,8 +144,12 @@ def test_discussion_layernorm_keeps_its_surds():
     assert s["mean"] == [6, 3, 2]
     assert s["var"] == [4, 9, 3]
     row3 = s["output"][2]
-    assert row3 == [Surd(0, Fraction(-1, 3), 3), Surd(-1, Fraction(-2, 3), 3),
-                    Surd(1, -1, 3), Surd(0, 4, 3)]
+    assert row3 == [
+        Surd(0, Fraction(-1, 3), 3),
+        Surd(-1, Fraction(-2, 3), 3),
+        Surd(1, -1, 3),
+        Surd(0, 4, 3),
+    ]
     assert exact.fmt(row3) == ["-sqrt(3)/3", "-1 - 2*sqrt(3)/3", "1 - sqrt(3)", "4*sqrt(3)"]
     assert s["output"][1] == [-1, Fraction(-5, 3), 0, Fraction(20, 3)]
 
@@ -164,13 +174,19 @@ def test_running_stats_lecture_example_by_hand():
     s = solve_yaml((PROBLEMS / "lecture-normalization.yaml").read_text())["running-stats"]
     # batch 1: means 2, 4; unbiased variances 2, 8
     assert s["running_mean[1]"] == [Fraction(1, 5), Fraction(2, 5)]
-    assert s["running_var[1]"] == [Fraction(9, 10) + Fraction(2, 10),
-                                   Fraction(9, 10) + Fraction(8, 10)]
+    assert s["running_var[1]"] == [
+        Fraction(9, 10) + Fraction(2, 10),
+        Fraction(9, 10) + Fraction(8, 10),
+    ]
     # batch 2: means 6, 3; unbiased variances 2, 2
-    rm2 = [Fraction(9, 10) * Fraction(1, 5) + Fraction(6, 10),
-           Fraction(9, 10) * Fraction(2, 5) + Fraction(3, 10)]
-    rv2 = [Fraction(9, 10) * Fraction(11, 10) + Fraction(2, 10),
-           Fraction(9, 10) * Fraction(17, 10) + Fraction(2, 10)]
+    rm2 = [
+        Fraction(9, 10) * Fraction(1, 5) + Fraction(6, 10),
+        Fraction(9, 10) * Fraction(2, 5) + Fraction(3, 10),
+    ]
+    rv2 = [
+        Fraction(9, 10) * Fraction(11, 10) + Fraction(2, 10),
+        Fraction(9, 10) * Fraction(17, 10) + Fraction(2, 10),
+    ]
     assert s["running_mean[2]"] == rm2
     assert s["running_var[2]"] == rv2
     expected = [(4 - rm2[j]) / np.sqrt(float(rv2[j])) for j in range(2)]
@@ -180,34 +196,53 @@ def test_running_stats_lecture_example_by_hand():
 
 def test_running_stats_match_numpy_step_by_step():
     batches = [[[1, 2, 0], [3, 6, 1], [2, 2, 2]], [[5, 2, 1], [7, 4, 4]], [[0, 0, 1], [1, 3, 5]]]
-    s = solve_yaml(problem_file("bn_running_stats", {
-        "batches": batches, "momentum": "1/3", "eval_X": [[1, 1, 1]],
-        "gamma": [2, 1, 1], "beta": [0, 1, -1], "eps": "1/100"}))["p"]
+    s = solve_yaml(
+        problem_file(
+            "bn_running_stats",
+            {
+                "batches": batches,
+                "momentum": "1/3",
+                "eval_X": [[1, 1, 1]],
+                "gamma": [2, 1, 1],
+                "beta": [0, 1, -1],
+                "eps": "1/100",
+            },
+        )
+    )["p"]
     rm, rv = np.zeros(3), np.ones(3)
     for t, X in enumerate(batches, start=1):
         *_, rm, rv = ref_batchnorm(X, momentum=1 / 3, rm=rm, rv=rv)
         assert_close(s[f"running_mean[{t}]"], rm)
         assert_close(s[f"running_var[{t}]"], rv)
-    *_, y, _, _ = ref_batchnorm([[1, 1, 1]], [2, 1, 1], [0, 1, -1], 0.01, rm=rm, rv=rv,
-                                training=False)
+    *_, y, _, _ = ref_batchnorm(
+        [[1, 1, 1]], [2, 1, 1], [0, 1, -1], 0.01, rm=rm, rv=rv, training=False
+    )
     assert_close(s["eval_output"], y)
 
 
 def test_an_undefined_running_variance_stays_undefined():
     """A batch of one makes the unbiased variance 0/0; later batches cannot repair it."""
-    s = solve_yaml(problem_file("bn_running_stats", {
-        "batches": [[[1, 2]], [[3, 4], [5, 8]]], "eval_X": [[1, 1]]}))["p"]
+    s = solve_yaml(
+        problem_file(
+            "bn_running_stats", {"batches": [[[1, 2]], [[3, 4], [5, 8]]], "eval_X": [[1, 1]]}
+        )
+    )["p"]
     assert s["running_var[1]"] == [None, None]
     assert s["running_var[2]"] == [None, None]
-    assert s["running_mean[2]"] == [Fraction(9, 10) * Fraction(1, 10) + Fraction(4, 10),
-                                    Fraction(9, 10) * Fraction(2, 10) + Fraction(6, 10)]
+    assert s["running_mean[2]"] == [
+        Fraction(9, 10) * Fraction(1, 10) + Fraction(4, 10),
+        Fraction(9, 10) * Fraction(2, 10) + Fraction(6, 10),
+    ]
     assert s["eval_output"] == [[None, None]]
 
 
 def test_norm_stats_ift6135_by_hand():
     s = solve_yaml((PROBLEMS / "ift6135-rnn-decoding.yaml").read_text())["norm-stats"]
-    X = np.array(exact.to_float(solver.load(PROBLEMS / "ift6135-rnn-decoding.yaml")
-                                .get("norm-stats").given.X))
+    X = np.array(
+        exact.to_float(
+            solver.load(PROBLEMS / "ift6135-rnn-decoding.yaml").get("norm-stats").given.X
+        )
+    )
     assert_close(s["batch.mean"], X.mean(axis=(0, 2)))
     assert_close(s["batch.var"], X.var(axis=(0, 2)))
     assert_close(s["layer.mean"], X.mean(axis=(1, 2)))
@@ -221,8 +256,9 @@ def test_dropout_inverted_and_classic():
     s = solve_yaml((PROBLEMS / "lecture-normalization.yaml").read_text())["dropout"]
     assert s["output"] == [Fraction(8, 3), 0, 8, Fraction(32, 3)]  # z·mask/(3/4)
     assert s["expected_output"] == [2, 4, 6, 8]
-    classic = solve_yaml(problem_file("dropout", {"z": [2, 4], "mask": [0, 1], "p": "1/4",
-                                                  "inverted": False}))["p"]
+    classic = solve_yaml(
+        problem_file("dropout", {"z": [2, 4], "mask": [0, 1], "p": "1/4", "inverted": False})
+    )["p"]
     assert classic["output"] == [0, 4]
     assert classic["expected_output"] == [Fraction(3, 2), 3]
 
@@ -244,8 +280,9 @@ def matrices(draw, min_rows=1, max_rows=4, min_cols=1, max_cols=4):
 def test_layernorm_random_matches_numpy(X, eps):
     gamma = [j + 1 for j in range(len(X[0]))]
     beta = [(-1) ** j for j in range(len(X[0]))]
-    s = solve_yaml(problem_file("layernorm", {"X": X, "gamma": gamma, "beta": beta,
-                                              "eps": eps}))["p"]
+    s = solve_yaml(problem_file("layernorm", {"X": X, "gamma": gamma, "beta": beta, "eps": eps}))[
+        "p"
+    ]
     e = float(Fraction(eps))
     mu, var, _, y = ref_layernorm(X, gamma, beta, e)
     assert_close(s["mean"], mu)
@@ -259,18 +296,37 @@ def test_layernorm_random_matches_numpy(X, eps):
 
 
 @settings(max_examples=40, deadline=None)
-@given(N=st.integers(2, 3), C=st.integers(1, 3), H=st.integers(1, 2), W=st.integers(1, 2),
-       data=st.data(), training=st.booleans())
+@given(
+    N=st.integers(2, 3),
+    C=st.integers(1, 3),
+    H=st.integers(1, 2),
+    W=st.integers(1, 2),
+    data=st.data(),
+    training=st.booleans(),
+)
 def test_batchnorm_4d_random_matches_numpy(N, C, H, W, data, training):
-    X = [[[[data.draw(small_ints) for _ in range(W)] for _ in range(H)] for _ in range(C)]
-         for _ in range(N)]
+    X = [
+        [[[data.draw(small_ints) for _ in range(W)] for _ in range(H)] for _ in range(C)]
+        for _ in range(N)
+    ]
     rm = [data.draw(small_ints) for _ in range(C)]
     rv = [data.draw(st.integers(1, 5)) for _ in range(C)]
-    s = solve_yaml(problem_file("batchnorm", {
-        "X": X, "gamma": [2] * C, "beta": [1] * C, "eps": "1/100", "training": training,
-        "running_mean": rm, "running_var": rv, "momentum": "1/4"}))["p"]
-    mu, var, _, y, new_rm, new_rv = ref_batchnorm(X, [2] * C, [1] * C, 0.01, 0.25, rm, rv,
-                                                     training)
+    s = solve_yaml(
+        problem_file(
+            "batchnorm",
+            {
+                "X": X,
+                "gamma": [2] * C,
+                "beta": [1] * C,
+                "eps": "1/100",
+                "training": training,
+                "running_mean": rm,
+                "running_var": rv,
+                "momentum": "1/4",
+            },
+        )
+    )["p"]
+    mu, var, _, y, new_rm, new_rv = ref_batchnorm(X, [2] * C, [1] * C, 0.01, 0.25, rm, rv, training)
     assert_close(s["mean"], mu)
     assert_close(s["var"], var)
     assert_close(s["output"], y)
@@ -305,8 +361,9 @@ def test_layernorm_on_3d_input_normalizes_each_example_over_all_its_values():
 def test_groupnorm_with_affine_is_per_channel():
     X = [[[1, 3], [1, 2], [3, 3], [2, 4]]]
     gamma, beta = [1, 2, 3, 4], [0, 1, 0, -1]
-    s = solve_yaml(problem_file("groupnorm", {"X": X, "groups": 2, "gamma": gamma,
-                                              "beta": beta}))["p"]
+    s = solve_yaml(problem_file("groupnorm", {"X": X, "groups": 2, "gamma": gamma, "beta": beta}))[
+        "p"
+    ]
     _, _, xhat = ref_groupnorm(X, 2)
     expected = xhat * np.array(gamma)[None, :, None] + np.array(beta)[None, :, None]
     assert_close(s["output"], expected)
@@ -316,9 +373,16 @@ def test_groupnorm_with_affine_is_per_channel():
 
 
 def layernorm_problem() -> solver.Problem:
-    return solver.load_text(problem_file("layernorm", {
-        "X": [[4, 4, 8, 8], [0, 2, 2, 8], [1, 1, 1, 5]], "gamma": [1, 2, 3, 4],
-        "beta": [0, -1, 1, 0]})).problems[0]
+    return solver.load_text(
+        problem_file(
+            "layernorm",
+            {
+                "X": [[4, 4, 8, 8], [0, 2, 2, 8], [1, 1, 1, 5]],
+                "gamma": [1, 2, 3, 4],
+                "beta": [0, -1, 1, 0],
+            },
+        )
+    ).problems[0]
 
 
 def test_misconception_unbiased_variance():
@@ -330,15 +394,25 @@ def test_misconception_unbiased_variance():
 
 
 def test_every_declared_misconception_changes_some_answer():
-    for name in ("layernorm", "batchnorm", "instancenorm", "groupnorm", "norm_stats",
-                 "bn_running_stats", "dropout"):
+    for name in (
+        "layernorm",
+        "batchnorm",
+        "instancenorm",
+        "groupnorm",
+        "norm_stats",
+        "bn_running_stats",
+        "dropout",
+    ):
         k = solver.kinds.get(name)
         p = solver.load_text(problem_file(name, k.example)).problems[0]
         right = solver.solve(p)
         for mistake, options in k.misconceptions.items():
             wrong = solver.solve(p, **options)
-            changed = [key for key in right.answers
-                       if exact.to_float(right[key]) != exact.to_float(wrong[key])]
+            changed = [
+                key
+                for key in right.answers
+                if exact.to_float(right[key]) != exact.to_float(wrong[key])
+            ]
             assert changed, f"{name}: {mistake!r} changes nothing on the example"
 
 
@@ -355,14 +429,17 @@ def test_overrides_carry_a_wrong_mean_forward():
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize(("given", "field", "words"), [
-    ({"X": [[1, 2, 3], [1, 2]]}, "given.X[1]", "ragged"),
-    ({"X": [[1, 2, 3]], "gamma": [1, 2]}, "given.gamma", "has 2 values but X has 3"),
-    ({"X": [[1, 2]], "eps": -0.1}, "given.eps", "must be ≥ 0"),
-    ({"gamma": [1]}, "given.X", "needs this field"),
-    ({"X": [1, 2, 3]}, "given.X", "shape [3]"),
-    ({"X": [[1, "x"]]}, "given.X[0][1]", "expected a number"),
-])
+@pytest.mark.parametrize(
+    ("given", "field", "words"),
+    [
+        ({"X": [[1, 2, 3], [1, 2]]}, "given.X[1]", "ragged"),
+        ({"X": [[1, 2, 3]], "gamma": [1, 2]}, "given.gamma", "has 2 values but X has 3"),
+        ({"X": [[1, 2]], "eps": -0.1}, "given.eps", "must be ≥ 0"),
+        ({"gamma": [1]}, "given.X", "needs this field"),
+        ({"X": [1, 2, 3]}, "given.X", "shape [3]"),
+        ({"X": [[1, "x"]]}, "given.X[0][1]", "expected a number"),
+    ],
+)
 def test_bad_layernorm_givens_are_one_sentence(given, field, words):
     ps = solver.load_text(problem_file("layernorm", given), "bad.yaml")
     assert not ps.problems
@@ -390,9 +467,17 @@ def test_running_var_must_not_be_negative():
 
 
 def test_example_of_every_normalization_kind_round_trips_through_yaml():
-    for name in ("layernorm", "batchnorm", "instancenorm", "groupnorm", "norm_stats",
-                 "bn_running_stats", "dropout"):
+    for name in (
+        "layernorm",
+        "batchnorm",
+        "instancenorm",
+        "groupnorm",
+        "norm_stats",
+        "bn_running_stats",
+        "dropout",
+    ):
         k = solver.kinds.get(name)
-        text = yaml.safe_dump({"title": "t", "problems": [{"id": "p", "kind": name,
-                                                            "given": k.example}]})
+        text = yaml.safe_dump(
+            {"title": "t", "problems": [{"id": "p", "kind": name, "given": k.example}]}
+        )
         assert solve_yaml(text)["p"].answers

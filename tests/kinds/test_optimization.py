@@ -25,8 +25,12 @@ def floats(x: object) -> np.ndarray:
     return np.array(exact.to_float(x), dtype=float)
 
 
-LECTURE = {"theta": [[1, -2], [3, 0]], "grad": [["1/2", "1/2"], [-1, 2]], "lr": "1/10",
-           "weight_decay": "1/2"}
+LECTURE = {
+    "theta": [[1, -2], [3, 0]],
+    "grad": [["1/2", "1/2"], [-1, 2]],
+    "lr": "1/10",
+    "weight_decay": "1/2",
+}
 
 
 # --------------------------------------------------------------------------- sgd_weight_decay
@@ -48,14 +52,15 @@ def test_the_l2_gamma_gives_plain_sgd_the_same_step() -> None:
     gamma = s["l2_equivalent_gamma"]
     W = [[Fraction(1), Fraction(-2)], [Fraction(3), Fraction(0)]]
     G = [[Fraction(1, 2), Fraction(1, 2)], [Fraction(-1), Fraction(2)]]
-    step = [[w - Fraction(1, 10) * (g + 2 * gamma * w) for w, g in zip(rw, rg, strict=True)]
-            for rw, rg in zip(W, G, strict=True)]
+    step = [
+        [w - Fraction(1, 10) * (g + 2 * gamma * w) for w, g in zip(rw, rg, strict=True)]
+        for rw, rg in zip(W, G, strict=True)
+    ]
     assert step == s["theta_next"]
 
 
 def test_add_form_is_the_ift6135_update_and_needs_a_negative_lambda() -> None:
-    given = {"theta": [2, -1], "grad": [1, 1], "lr": "1/10", "weight_decay": "-1/50",
-             "form": "add"}
+    given = {"theta": [2, -1], "grad": [1, 1], "lr": "1/10", "weight_decay": "-1/50", "form": "add"}
     s = run("sgd_weight_decay", given)
     theta, grad = np.array([2.0, -1.0]), np.array([1.0, 1.0])
     assert np.allclose(floats(s["theta_next"]), theta - 0.1 * grad + (-0.02) * theta)
@@ -65,13 +70,16 @@ def test_add_form_is_the_ift6135_update_and_needs_a_negative_lambda() -> None:
 
 
 def test_symbols_give_the_textbook_formulas() -> None:
-    s = run("sgd_weight_decay", {"theta": "theta", "grad": "g", "lr": "eta",
-                                 "weight_decay": "lambda", "form": "add"})
+    s = run(
+        "sgd_weight_decay",
+        {"theta": "theta", "grad": "g", "lr": "eta", "weight_decay": "lambda", "form": "add"},
+    )
     th, g, eta, lam = (exact.symbol(n) for n in ("theta", "g", "eta", "lambda"))
     assert sympy.simplify(exact.to_sympy(s["theta_next"]) - ((1 + lam) * th - eta * g)) == 0
     assert sympy.simplify(exact.to_sympy(s["l2_equivalent_gamma"]) + lam / (2 * eta)) == 0
-    shrink = run("sgd_weight_decay", {"theta": "theta", "grad": "g", "lr": "eta",
-                                      "weight_decay": "lambda"})
+    shrink = run(
+        "sgd_weight_decay", {"theta": "theta", "grad": "g", "lr": "eta", "weight_decay": "lambda"}
+    )
     assert sympy.simplify(exact.to_sympy(shrink["decayed"]) - (1 - eta * lam) * th) == 0
     assert sympy.simplify(exact.to_sympy(shrink["l2_equivalent_gamma"]) - lam / 2) == 0
 
@@ -86,8 +94,9 @@ def test_sgd_matches_torch_optim() -> None:
     assert np.allclose(p.detach().numpy(), floats(s["theta_next"]), rtol=0, atol=1e-15)
 
 
-@pytest.mark.parametrize(("options", "decayed"), [
-    ({"sign": -1}, 21 / 20), ({"decay_lr": False}, 1 / 2), ({}, 19 / 20)])
+@pytest.mark.parametrize(
+    ("options", "decayed"), [({"sign": -1}, 21 / 20), ({"decay_lr": False}, 1 / 2), ({}, 19 / 20)]
+)
 def test_misconceptions_reproduce_the_mistake(options: dict, decayed: float) -> None:
     s = run("sgd_weight_decay", LECTURE, **options)
     assert floats(s["decayed"])[0, 0] == pytest.approx(decayed)
@@ -112,39 +121,61 @@ def test_decay_after_the_step_misconception() -> None:
 
 
 def _error(kind: str, given: str) -> str:
-    ps = load_text(f"title: t\nproblems:\n  - id: p\n    kind: {kind}\n    given:\n{given}",
-                   "f.yaml")
+    ps = load_text(
+        f"title: t\nproblems:\n  - id: p\n    kind: {kind}\n    given:\n{given}", "f.yaml"
+    )
     assert not ps.problems
     return str(ps.errors[0])
 
 
 def test_a_gradient_of_another_shape_is_an_error_naming_grad() -> None:
-    msg = _error("sgd_weight_decay", "      theta: [1, 2]\n      grad: [1, 2, 3]\n"
-                 "      lr: 0.1\n      weight_decay: 0.1\n")
+    msg = _error(
+        "sgd_weight_decay",
+        "      theta: [1, 2]\n      grad: [1, 2, 3]\n      lr: 0.1\n      weight_decay: 0.1\n",
+    )
     assert "given.grad" in msg and "[3]" in msg and "[2]" in msg
 
 
 def test_a_nonpositive_learning_rate_is_an_error() -> None:
-    msg = _error("sgd_weight_decay", "      theta: 1\n      grad: 1\n      lr: 0\n"
-                 "      weight_decay: 0.1\n")
+    msg = _error(
+        "sgd_weight_decay", "      theta: 1\n      grad: 1\n      lr: 0\n      weight_decay: 0.1\n"
+    )
     assert "given.lr" in msg and "> 0" in msg
 
 
 def test_a_wrong_form_is_an_error() -> None:
-    msg = _error("sgd_weight_decay", "      theta: 1\n      grad: 1\n      lr: 0.1\n"
-                 "      weight_decay: 0.1\n      form: multiply\n")
+    msg = _error(
+        "sgd_weight_decay",
+        "      theta: 1\n      grad: 1\n      lr: 0.1\n"
+        "      weight_decay: 0.1\n      form: multiply\n",
+    )
     assert "given.form" in msg and "shrink" in msg
 
 
 # --------------------------------------------------------------------------- adam_step
 
-ADAM = {"theta": [1, 1], "grads": [["1/100", 10], ["1/50", "1001/100"]], "lr": "1/10",
-        "betas": ["9/10", "999/1000"], "eps": 0, "weight_decay": "1/10"}
+ADAM = {
+    "theta": [1, 1],
+    "grads": [["1/100", 10], ["1/50", "1001/100"]],
+    "lr": "1/10",
+    "betas": ["9/10", "999/1000"],
+    "eps": 0,
+    "weight_decay": "1/10",
+}
 
 
-def numpy_adam(theta: list[float], grads: list[list[float]], lr: float, b1: float, b2: float,
-               eps: float, wd: float, decoupled: bool, *, bias_correction: bool = True
-               ) -> list[np.ndarray]:
+def numpy_adam(
+    theta: list[float],
+    grads: list[list[float]],
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
+    wd: float,
+    decoupled: bool,
+    *,
+    bias_correction: bool = True,
+) -> list[np.ndarray]:
     """Adam / AdamW as the papers write them, in float64 (an independent implementation)."""
     th = np.array(theta, dtype=float)
     m = np.zeros_like(th)
@@ -184,10 +215,15 @@ def test_adam_matches_torch_optim_with_default_eps() -> None:
         for t, g in enumerate(given["grads"], start=1):
             p.grad = torch.tensor([float(Fraction(x)) for x in g], dtype=torch.float64)
             opt.step()
-            assert np.allclose(p.detach().numpy(), floats(s[f"{method}.theta[{t}]"]),
-                               rtol=1e-12, atol=0)
-            assert np.allclose(opt.state[p]["exp_avg_sq"].numpy(),
-                               floats(s[f"{method}.v[{t}]"]), rtol=1e-12, atol=0)
+            assert np.allclose(
+                p.detach().numpy(), floats(s[f"{method}.theta[{t}]"]), rtol=1e-12, atol=0
+            )
+            assert np.allclose(
+                opt.state[p]["exp_avg_sq"].numpy(),
+                floats(s[f"{method}.v[{t}]"]),
+                rtol=1e-12,
+                atol=0,
+            )
 
 
 def test_the_shipped_numbers_are_exact_and_rational_for_adam_l2() -> None:
@@ -217,8 +253,10 @@ def test_relative_decay_adam_l2_by_hand() -> None:
 
 def test_first_step_relative_decay_is_eta_lambda_over_the_gradient() -> None:
     s = run("adam_step", {**ADAM, "grads": [["1/100", 10]]})
-    assert s["relative_decay"][0] == [Fraction(1, 100) / Fraction(11, 100),
-                                      Fraction(1, 100) / Fraction(101, 10)]
+    assert s["relative_decay"][0] == [
+        Fraction(1, 100) / Fraction(11, 100),
+        Fraction(1, 100) / Fraction(101, 10),
+    ]
 
 
 def test_error_carried_forward_through_an_earlier_answer() -> None:
@@ -236,8 +274,17 @@ def test_error_carried_forward_through_an_earlier_answer() -> None:
 @pytest.mark.parametrize("options", [{"bias_correction": False}])
 def test_no_bias_correction_matches_numpy_without_it(options: dict) -> None:
     s = run("adam_step", ADAM, **options)
-    ref = numpy_adam([1, 1], [[0.01, 10.0], [0.02, 10.01]], 0.1, 0.9, 0.999, 0.0, 0.1, False,
-                     bias_correction=False)
+    ref = numpy_adam(
+        [1, 1],
+        [[0.01, 10.0], [0.02, 10.01]],
+        0.1,
+        0.9,
+        0.999,
+        0.0,
+        0.1,
+        False,
+        bias_correction=False,
+    )
     assert np.allclose(floats(s["adam_l2.theta[2]"]), ref[1], rtol=1e-13)
 
 
@@ -252,8 +299,9 @@ def test_every_adam_misconception_changes_an_answer() -> None:
     right = run("adam_step", given)
     for text, options in kinds.get("adam_step").misconceptions.items():
         wrong = run("adam_step", given, **options)
-        assert any(exact.to_float(wrong[k]) != exact.to_float(right[k])
-                   for k in right.answers), text
+        assert any(exact.to_float(wrong[k]) != exact.to_float(right[k]) for k in right.answers), (
+            text
+        )
 
 
 def test_eps_zero_with_a_zero_gradient_is_an_error_naming_eps() -> None:
@@ -263,19 +311,24 @@ def test_eps_zero_with_a_zero_gradient_is_an_error_naming_eps() -> None:
 
 
 def test_adam_given_errors() -> None:
-    msg = _error("adam_step", "      theta: [1, 1]\n      grads: [[1, 2], [1, 2, 3]]\n"
-                 "      weight_decay: 0.1\n")
+    msg = _error(
+        "adam_step",
+        "      theta: [1, 1]\n      grads: [[1, 2], [1, 2, 3]]\n      weight_decay: 0.1\n",
+    )
     assert "given.grads[1]" in msg and "3 values but theta has 2" in msg
-    msg = _error("adam_step", "      theta: [1]\n      grads: [[1]]\n      betas: [0.9, 1]\n"
-                 "      weight_decay: 0.1\n")
+    msg = _error(
+        "adam_step",
+        "      theta: [1]\n      grads: [[1]]\n      betas: [0.9, 1]\n      weight_decay: 0.1\n",
+    )
     assert "given.betas[1]" in msg and "[0, 1)" in msg
 
 
 # --------------------------------------------------------------------------- variants
 
 
-@pytest.mark.parametrize(("kind", "given", "seeds"), [("sgd_weight_decay", LECTURE, 20),
-                                                      ("adam_step", ADAM, 12)])
+@pytest.mark.parametrize(
+    ("kind", "given", "seeds"), [("sgd_weight_decay", LECTURE, 20), ("adam_step", ADAM, 12)]
+)
 def test_variants_keep_their_promises(kind: str, given: dict, seeds: int) -> None:
     k = kinds.get(kind)
     for seed in range(seeds):
@@ -311,7 +364,12 @@ def test_shipped_adam_versus_adamw() -> None:
     s = _shipped("problems/ift6135-rnn-decoding.yaml", "adam-vs-adamw")
     ref = numpy_adam([1, 1], [[0.01, 10.0], [0.02, 10.01]], 0.1, 0.9, 0.999, 0.0, 0.1, True)
     assert np.allclose(floats(s["adamw.theta[2]"]), ref[1], rtol=1e-13)
-    assert [a.key for a in s.asked()] == ["adam_l2.theta[1]", "adam_l2.theta[2]",
-                                          "adamw.theta[1]", "adamw.theta[2]", "relative_decay"]
+    assert [a.key for a in s.asked()] == [
+        "adam_l2.theta[1]",
+        "adam_l2.theta[2]",
+        "adamw.theta[1]",
+        "adamw.theta[2]",
+        "relative_decay",
+    ]
     small, large = s["relative_decay"][0]
     assert small > s["relative_decay"][1][0] > large

@@ -49,13 +49,18 @@ def test_shipped_instance_by_hand() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 3).flatmap(lambda n: st.lists(
-    st.lists(st.integers(-4, 4), min_size=n, max_size=n), min_size=n, max_size=n)),
-    st.sampled_from(["tanh", "sigmoid", "relu"]), st.integers(1, 6))
+@given(
+    st.integers(1, 3).flatmap(
+        lambda n: st.lists(
+            st.lists(st.integers(-4, 4), min_size=n, max_size=n), min_size=n, max_size=n
+        )
+    ),
+    st.sampled_from(["tanh", "sigmoid", "relu"]),
+    st.integers(1, 6),
+)
 def test_random_matrices_against_numpy(rows: list[list[int]], activation: str, T: int) -> None:
     W = [[F(x, 4) for x in row] for row in rows]
-    s = solve_given({"W": [[str(x) for x in row] for row in W], "activation": activation,
-                     "T": T})
+    s = solve_given({"W": [[str(x) for x in row] for row in W], "activation": activation, "T": T})
     A = np.array([[float(x) for x in row] for row in W])
     lam = np.linalg.eigvalsh(A.T @ A).max()
     norm = np.linalg.norm(A, 2)
@@ -64,8 +69,9 @@ def test_random_matrices_against_numpy(rows: list[list[int]], activation: str, T
     assert float(exact.to_float(s["lambda_max"])) == pytest.approx(lam, abs=1e-12)
     assert float(exact.to_float(s["op_norm"])) == pytest.approx(norm, abs=1e-12)
     assert same(exact.to_sympy(s["op_norm"]) ** 2, exact.to_sympy(s["lambda_max"]))
-    assert float(exact.to_float(s["bound_T"])) == pytest.approx((gamma * norm) ** T, rel=1e-9,
-                                                                abs=1e-12)
+    assert float(exact.to_float(s["bound_T"])) == pytest.approx(
+        (gamma * norm) ** T, rel=1e-9, abs=1e-12
+    )
     if abs(gamma * norm - 1) > 1e-9:
         assert s["vanishes"] == (gamma * norm < 1)
 
@@ -103,25 +109,34 @@ def test_misconceptions_reproduce_the_mistakes() -> None:
     assert same(solve_given(base, norm="lambda")["op_norm"], (9 + sympy.sqrt(17)) / 32)
     assert solve_given(base, norm="spectral_radius")["op_norm"] == F(1, 2)  # W is triangular
     assert solve_given(base, norm="frobenius")["op_norm"] == F(3, 4)  # √(1/4 + 1/16 + 1/4)
-    assert same(solve_given(base, power=False)["bound_T"],
-                4 * (1 + sympy.sqrt(17)) / 32)
+    assert same(solve_given(base, power=False)["bound_T"], 4 * (1 + sympy.sqrt(17)) / 32)
 
 
-@pytest.mark.parametrize(("given", "field", "words"), [
-    ({"W": [[1, 2, 3], [4, 5, 6]], "activation": "tanh", "T": 2}, "given.W",
-     "must be square"),
-    ({"W": [[1]], "T": 2}, "given.activation", "give the activation"),
-    ({"W": [[1]], "activation": "sigmoid", "gamma": 1, "T": 2}, "given.gamma",
-     "sigmoid has γ = 1/4, not 1"),
-    ({"W": [[1]], "activation": "tanh", "delta": 1, "T": 2}, "given.delta",
-     "must be less than 1"),
-    ({"W": [[1]], "activation": "softplus", "T": 2}, "given.activation", "tanh"),
-])
+@pytest.mark.parametrize(
+    ("given", "field", "words"),
+    [
+        ({"W": [[1, 2, 3], [4, 5, 6]], "activation": "tanh", "T": 2}, "given.W", "must be square"),
+        ({"W": [[1]], "T": 2}, "given.activation", "give the activation"),
+        (
+            {"W": [[1]], "activation": "sigmoid", "gamma": 1, "T": 2},
+            "given.gamma",
+            "sigmoid has γ = 1/4, not 1",
+        ),
+        (
+            {"W": [[1]], "activation": "tanh", "delta": 1, "T": 2},
+            "given.delta",
+            "must be less than 1",
+        ),
+        ({"W": [[1]], "activation": "softplus", "T": 2}, "given.activation", "tanh"),
+    ],
+)
 def test_errors_name_the_field(given: dict[str, Any], field: str, words: str) -> None:
     import yaml
 
-    text = yaml.safe_dump({"title": "t", "problems": [
-        {"id": "rnn", "kind": "rnn_gradient_bound", "given": given}]}, sort_keys=False)
+    text = yaml.safe_dump(
+        {"title": "t", "problems": [{"id": "rnn", "kind": "rnn_gradient_bound", "given": given}]},
+        sort_keys=False,
+    )
     ps = solver.load_text(text, "hw.yaml")
     assert len(ps.errors) == 1
     message = str(ps.errors[0])
@@ -139,8 +154,9 @@ def test_variants_keep_their_promises() -> None:
         assert k.broken_promises(g, s) == []
         assert g.W != source.W
         assert s["vanishes"] is True  # as in the source: the condition holds with δ = 2/3
-    cubic = k.Given.model_validate({"W": [[1, 2, 0], [0, 1, 1], [1, 0, 1]], "activation": "tanh",
-                                    "T": 2})
+    cubic = k.Given.model_validate(
+        {"W": [[1, 2, 0], [0, 1, 1], [1, 0, 1]], "activation": "tanh", "T": 2}
+    )
     s = k.new_solution()
     k.solve(cubic, s)
     assert k.broken_promises(cubic, s) == [k.nice[0]]  # ‖W‖ is the root of a cubic

@@ -24,6 +24,5 @@ def test_steps_with_several_equations_share_one_display():
 
 
 def test_no_steps():
-    md = markdown.render(solver.solve_paths([PROBLEMS / "lecture-normalization.yaml"]),
-                         steps=False)
+    md = markdown.render(solver.solve_paths([PROBLEMS / "lecture-normalization.yaml"]), steps=False)
     assert "**Step 1.**" not in md and "**Answers**" in md

@@ -17,9 +17,12 @@ from solver.solution import Key, Solution
 def solved_with_table() -> SolvedSet:
     s = Solution([Key("x", "integer")])
     s.id, s.kind = "t", "demo"
-    s.table(["Layer", "Shape", "Params"],
-            [["a", [4, exact.symbol("n")], 1234567], ["b", [2], BLANK]],
-            title="Summary", footer=[["Total", None, Fraction(3, 2)]])
+    s.table(
+        ["Layer", "Shape", "Params"],
+        [["a", [4, exact.symbol("n")], 1234567], ["b", [2], BLANK]],
+        title="Summary",
+        footer=[["Total", None, Fraction(3, 2)]],
+    )
     s.step("A step.")
     s.answer("x", 1)
     return SolvedSet("demo.yaml", "Demo", [s])
@@ -30,7 +33,7 @@ def test_text_aligns_numbers_right_and_puts_the_table_before_the_steps():
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if "Layer" in line)
     assert lines[head - 1].strip() == "Summary"
-    rows = lines[head:head + 6]
+    rows = lines[head : head + 6]
     assert rows[2].endswith("1,234,567") and rows[3].endswith("—") and rows[5].endswith("3/2")
     assert len({len(r) for r in (rows[2], rows[3], rows[5])}) == 1  # right-aligned column
     assert rows[1].strip("─ ") == "" and rows[4].strip("─ ") == ""

@@ -56,8 +56,12 @@ def test_every_answer_gets_one_verdict(toy_kind: Any) -> None:
     problem, s = toy_solution()
     found = verdicts(s, toy_check(problem.given, s, "cpu"))
     assert list(found) == list(s.answers)
-    assert found == {**dict.fromkeys(s.answers, "agree"), "time": "no numeric meaning",
-                     "pick": "no numeric meaning", "note": "no numeric meaning"}
+    assert found == {
+        **dict.fromkeys(s.answers, "agree"),
+        "time": "no numeric meaning",
+        "pick": "no numeric meaning",
+        "note": "no numeric meaning",
+    }
 
 
 def test_left_out_answers_are_not_recomputed_unless_they_have_no_number(toy_kind: Any) -> None:
@@ -68,15 +72,18 @@ def test_left_out_answers_are_not_recomputed_unless_they_have_no_number(toy_kind
     assert found["z1"] == found["rate"] == found["weights"] == "not recomputed"
 
 
-@pytest.mark.parametrize(("key", "wrong"), [
-    ("z1", At([5, 4], {"n": 5})),
-    ("rate", At(torch.tensor(0.06, dtype=F64), {"eta": 0.1, "gamma": 0.3})),
-    ("params", 25),
-    ("ratio", torch.tensor(24 / 7 + 1e-6, dtype=F64)),
-    ("path", ["<BOS>", "the", "red", "rectangle"]),
-    ("big", False),
-    ("weights", torch.tensor([[1, 3**0.5 / 3], [7 / 12, 0.0]], dtype=F64)),  # undefined ≠ 0
-])
+@pytest.mark.parametrize(
+    ("key", "wrong"),
+    [
+        ("z1", At([5, 4], {"n": 5})),
+        ("rate", At(torch.tensor(0.06, dtype=F64), {"eta": 0.1, "gamma": 0.3})),
+        ("params", 25),
+        ("ratio", torch.tensor(24 / 7 + 1e-6, dtype=F64)),
+        ("path", ["<BOS>", "the", "red", "rectangle"]),
+        ("big", False),
+        ("weights", torch.tensor([[1, 3**0.5 / 3], [7 / 12, 0.0]], dtype=F64)),  # undefined ≠ 0
+    ],
+)
 def test_a_wrong_recomputation_disagrees(toy_kind: Any, key: str, wrong: Any) -> None:
     problem, s = toy_solution()
     found = verdicts(s, {**toy_check(problem.given, s, "cpu"), key: wrong})

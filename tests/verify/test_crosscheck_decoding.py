@@ -41,12 +41,20 @@ def test_shipped_decoding_problems_agree() -> None:
         p = ps.get(pid)
         s = solver.solve(p)
         results = check(p.kind, p.given, s)
-        assert results and all(r.ok for r in results), [(r.key, r.exact, r.torch)
-                                                         for r in results if not r.ok]
-    keys = {r.key for r in check("lm_tree", ps.get("lm-tree").given, solver.solve(
-        ps.get("lm-tree")))}
-    assert {"best.sequence", "best.logp", "greedy.sequence", "beam.steps[2]",
-            "beam.sequence", "beam.logps"} <= keys
+        assert results and all(r.ok for r in results), [
+            (r.key, r.exact, r.torch) for r in results if not r.ok
+        ]
+    keys = {
+        r.key for r in check("lm_tree", ps.get("lm-tree").given, solver.solve(ps.get("lm-tree")))
+    }
+    assert {
+        "best.sequence",
+        "best.logp",
+        "greedy.sequence",
+        "beam.steps[2]",
+        "beam.sequence",
+        "beam.logps",
+    } <= keys
 
 
 def random_tree(rng: random.Random, depth: int = 3) -> dict[str, Any]:
@@ -54,8 +62,11 @@ def random_tree(rng: random.Random, depth: int = 3) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for token in "abc"[: rng.randint(1, 3)]:
             logp = str(Fraction(-rng.randint(12, 40), 10))
-            out[token] = ({"logp": logp, "children": children(level + 1)}
-                          if level < depth and rng.random() < 0.6 else logp)
+            out[token] = (
+                {"logp": logp, "children": children(level + 1)}
+                if level < depth and rng.random() < 0.6
+                else logp
+            )
         return out
 
     return {"tree": {BOS: {"children": children(1)}}, "beam_width": rng.randint(1, 3)}
@@ -67,8 +78,11 @@ def random_chain(rng: random.Random, n: int, T: int) -> dict[str, Any]:
         cuts = sorted(rng.randint(0, d) for _ in range(n - 1))
         return ["0", *(str(Fraction(b - a, d)) for a, b in itertools.pairwise([0, *cuts, d]))]
 
-    return {"tokens": [BOS, *(f"w{i}" for i in range(n))], "P": [row() for _ in range(n + 1)],
-            "T": T}
+    return {
+        "tokens": [BOS, *(f"w{i}" for i in range(n))],
+        "P": [row() for _ in range(n + 1)],
+        "T": T,
+    }
 
 
 def test_random_trees_agree_ties_included() -> None:
@@ -92,11 +106,16 @@ def test_random_chains_agree(method: str) -> None:
 def test_large_chain_by_the_torch_recurrence() -> None:
     # 40^5 sequences are too many to enumerate: torch runs the recurrence instead
     rng = random.Random(2)
-    raw = {"tokens": [BOS, *(f"w{i}" for i in range(40))], "T": 5, "method": "numeric",
-           "P": [["0", *(str(Fraction(rng.randint(1, 50), 1)) for _ in range(40))]
-                 for _ in range(41)]}
-    raw["P"] = [["0", *(str(Fraction(int(x), sum(int(y) for y in row[1:]))) for x in row[1:])]
-                for row in raw["P"]]
+    raw = {
+        "tokens": [BOS, *(f"w{i}" for i in range(40))],
+        "T": 5,
+        "method": "numeric",
+        "P": [["0", *(str(Fraction(rng.randint(1, 50), 1)) for _ in range(40))] for _ in range(41)],
+    }
+    raw["P"] = [
+        ["0", *(str(Fraction(int(x), sum(int(y) for y in row[1:]))) for x in row[1:])]
+        for row in raw["P"]
+    ]
     g, s = solve_given("viterbi", raw)
     results = check("viterbi", g, s)
     assert {r.key for r in results} >= {"log_delta[5]", "backpointers[5]", "sequence"}

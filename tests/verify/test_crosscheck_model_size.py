@@ -79,8 +79,12 @@ problems:
 
 
 def problems():
-    out = [p for path in ("problems/discussion-normalization.yaml", "problems/coms573-cnn.yaml")
-           for p in solver.load(path) if p.kind in OURS]
+    out = [
+        p
+        for path in ("problems/discussion-normalization.yaml", "problems/coms573-cnn.yaml")
+        for p in solver.load(path)
+        if p.kind in OURS
+    ]
     extra = solver.load_text(EXTRA, "extra.yaml")
     assert not extra.errors, [str(e) for e in extra.errors]
     return out + extra.problems
@@ -99,18 +103,21 @@ def test_every_answer_agrees_with_torch(problem):
     assert {a.key for a in result if not a.compared} <= {"to_probabilities"}
 
 
-@pytest.mark.parametrize("pid,options,keys", [
-    ("conv-sizes", {"size_rule": "no_plus_one"}, {"conv1.output_shape", "conv1.macs"}),
-    ("conv-sizes", {"flip_bias_macs": True, "macs_factor": 2}, {"macs.total"}),
-    ("model-size", {"bias_params": False}, {"params.linear1", "params.total"}),
-    ("model-size", {"loss_reduced": False}, {"z11"}),
-    ("model-size", {"logits_at": "loss"}, {"logits"}),
-    ("conv-matrix", {"flip": True}, {"matrix", "output", "input_gradient"}),
-    ("conv-matrix", {"transposed_is_a": True}, {"transposed"}),
-    ("sce", {"grad_sign": -1}, {"grad_logits"}),
-    ("sce", {"softmax": False}, {"probabilities", "loss"}),
-    ("lenet", {"size_rule": "stride_plus_one"}, {"pool1.output_shape"}),
-])
+@pytest.mark.parametrize(
+    "pid,options,keys",
+    [
+        ("conv-sizes", {"size_rule": "no_plus_one"}, {"conv1.output_shape", "conv1.macs"}),
+        ("conv-sizes", {"flip_bias_macs": True, "macs_factor": 2}, {"macs.total"}),
+        ("model-size", {"bias_params": False}, {"params.linear1", "params.total"}),
+        ("model-size", {"loss_reduced": False}, {"z11"}),
+        ("model-size", {"logits_at": "loss"}, {"logits"}),
+        ("conv-matrix", {"flip": True}, {"matrix", "output", "input_gradient"}),
+        ("conv-matrix", {"transposed_is_a": True}, {"transposed"}),
+        ("sce", {"grad_sign": -1}, {"grad_logits"}),
+        ("sce", {"softmax": False}, {"probabilities", "loss"}),
+        ("lenet", {"size_rule": "stride_plus_one"}, {"pool1.output_shape"}),
+    ],
+)
 def test_a_mistaken_answer_disagrees(pid, options, keys):
     problem = next(p for p in problems() if p.id == pid)
     wrong = {a.key for a in agreements(problem, **options) if not a.ok}

@@ -13,8 +13,15 @@ torch = pytest.importorskip("torch")
 from solver.verify.crosscheck import CHECKS, compare, load_all  # noqa: E402
 
 load_all()
-NORMALIZATION = {"layernorm", "batchnorm", "instancenorm", "groupnorm", "norm_stats",
-                 "bn_running_stats", "dropout"}
+NORMALIZATION = {
+    "layernorm",
+    "batchnorm",
+    "instancenorm",
+    "groupnorm",
+    "norm_stats",
+    "bn_running_stats",
+    "dropout",
+}
 
 
 def shipped():
@@ -42,9 +49,19 @@ def test_a_wrong_answer_is_caught():
 
 
 def test_eval_mode_batchnorm_4d():
-    p = solver.load_text(problem_file("batchnorm", {
-        "X": [[[[1, 2], [3, 4]], [[0, 1], [1, 0]]]], "training": False,
-        "running_mean": [1, "1/2"], "running_var": [2, "1/4"], "eps": "1/1000",
-        "gamma": [2, 3], "beta": [1, -1]})).problems[0]
+    p = solver.load_text(
+        problem_file(
+            "batchnorm",
+            {
+                "X": [[[[1, 2], [3, 4]], [[0, 1], [1, 0]]]],
+                "training": False,
+                "running_mean": [1, "1/2"],
+                "running_var": [2, "1/4"],
+                "eps": "1/1000",
+                "gamma": [2, 3],
+                "beta": [1, -1],
+            },
+        )
+    ).problems[0]
     s = solver.solve(p)
     assert all(a.ok for a in compare(s, CHECKS["batchnorm"](p.given, s, "cpu")))

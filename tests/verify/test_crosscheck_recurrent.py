@@ -24,8 +24,14 @@ def test_shipped_bound_agrees_and_holds() -> None:
     p = solver.load(SHIPPED).get("rnn-gradient-bound")
     s = solver.solve(p)
     results = compare(s, CHECKS["rnn_gradient_bound"](p.given, s, "cpu"))
-    assert {r.key for r in results} == {"gamma", "lambda_max", "op_norm", "step_bound",
-                                        "bound_T", "vanishes"}
+    assert {r.key for r in results} == {
+        "gamma",
+        "lambda_max",
+        "op_norm",
+        "step_bound",
+        "bound_T",
+        "vanishes",
+    }
     assert all(r.ok for r in results), [(r.key, r.exact, r.torch) for r in results if not r.ok]
 
 
@@ -65,6 +71,5 @@ def test_a_wrong_bound_is_noticed() -> None:
     s = solver.solve(p)
     s.answers["op_norm"].value = Fraction(1, 2)  # the spectral radius, not the norm
     s.answers["bound_T"].value = Fraction(1, 10**6)  # far below what autograd observes
-    bad = {r.key for r in compare(s, CHECKS["rnn_gradient_bound"](p.given, s, "cpu"))
-           if not r.ok}
+    bad = {r.key for r in compare(s, CHECKS["rnn_gradient_bound"](p.given, s, "cpu")) if not r.ok}
     assert bad == {"op_norm", "bound_T"}

@@ -35,8 +35,9 @@ def write(path: Path, payload: bytes, gz: bool) -> Path:
     return path
 
 
-def fake_fashion(folder: Path, *, gz: bool, n_train: int = 6, n_test: int = 4, seed: int = 0,
-                 size: int = 28) -> dict[str, np.ndarray]:
+def fake_fashion(
+    folder: Path, *, gz: bool, n_train: int = 6, n_test: int = 4, seed: int = 0, size: int = 28
+) -> dict[str, np.ndarray]:
     """The four files with random content; returns the arrays by file name."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -141,7 +142,8 @@ def test_fashion_mnist_from_data_dir_mixing_plain_and_gz(tmp_path: Path) -> None
 
 
 def test_data_dir_comes_before_the_cache_and_the_cache_before_a_download(
-        tmp_path: Path, isolated_cache: Path) -> None:
+    tmp_path: Path, isolated_cache: Path
+) -> None:
     mine = fake_fashion(tmp_path / "mine", gz=False, seed=1)
     cached = fake_fashion(isolated_cache, gz=True, seed=2)
     ds = data.load_fashion_mnist(tmp_path / "mine")
@@ -162,13 +164,17 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, np.ndarr
     return arrays
 
 
-def test_download_from_a_file_url_fills_the_cache_once(tmp_path: Path, isolated_cache: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_from_a_file_url_fills_the_cache_once(
+    tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     arrays = serve(tmp_path, monkeypatch)
     calls = []
     real = data.urllib.request.urlopen
-    monkeypatch.setattr(data.urllib.request, "urlopen",
-                        lambda url, timeout: calls.append(url) or real(url, timeout=timeout))
+    monkeypatch.setattr(
+        data.urllib.request,
+        "urlopen",
+        lambda url, timeout: calls.append(url) or real(url, timeout=timeout),
+    )
     ds = data.load_fashion_mnist(None)
     np.testing.assert_array_equal(ds.y_test, arrays["t10k-labels-idx1-ubyte"])
     assert len(calls) == 4 and all(u.startswith("file://") for u in calls)
@@ -177,12 +183,14 @@ def test_download_from_a_file_url_fills_the_cache_once(tmp_path: Path, isolated_
     assert len(calls) == 4  # the second time, everything comes from the cache
 
 
-def test_download_falls_back_to_the_next_mirror(tmp_path: Path, isolated_cache: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_falls_back_to_the_next_mirror(
+    tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fake opener: the first mirror is unreachable, the second answers over 'https'."""
     arrays = serve(tmp_path, monkeypatch)
-    monkeypatch.setattr(data, "FASHION_MNIST_MIRRORS", ("http://down.example/",
-                                                        "https://up.example/fm/"))
+    monkeypatch.setattr(
+        data, "FASHION_MNIST_MIRRORS", ("http://down.example/", "https://up.example/fm/")
+    )
 
     def opener(url: str, timeout: float) -> io.BytesIO:
         assert timeout == data.DOWNLOAD_TIMEOUT
@@ -195,8 +203,9 @@ def test_download_falls_back_to_the_next_mirror(tmp_path: Path, isolated_cache: 
     np.testing.assert_array_equal(ds.y_train, arrays["train-labels-idx1-ubyte"])
 
 
-def test_a_wrong_checksum_keeps_nothing(tmp_path: Path, isolated_cache: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_checksum_keeps_nothing(
+    tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     serve(tmp_path, monkeypatch)
     monkeypatch.setitem(data.FASHION_MNIST_MD5, NAMES[0], "0" * 32)
     with pytest.raises(DlsolveError) as err:
@@ -205,8 +214,9 @@ def test_a_wrong_checksum_keeps_nothing(tmp_path: Path, isolated_cache: Path,
     assert not list(isolated_cache.glob(f"{NAMES[0]}*"))  # no file, no .part left behind
 
 
-def test_missing_files_name_all_four_files_and_both_folders(tmp_path: Path,
-                                                            isolated_cache: Path) -> None:
+def test_missing_files_name_all_four_files_and_both_folders(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
     with pytest.raises(DlsolveError) as err:
         data.load_fashion_mnist(tmp_path / "course-data")
     message = str(err.value)

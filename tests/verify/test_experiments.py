@@ -48,31 +48,47 @@ def spec_file(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_experiments_validate() -> None:
     specs = {p.stem: experiments.load(p) for p in sorted(SHIPPED.glob("*.yaml"))}
-    assert set(specs) == {"bn-placement", "cnn-regularization", "weight-decay-vs-l2",
-                          "rnn-vanishing"}
+    assert set(specs) == {
+        "bn-placement",
+        "cnn-regularization",
+        "weight-decay-vs-l2",
+        "rnn-vanishing",
+    }
     bn = specs["bn-placement"]
     assert (bn.dataset, bn.models, bn.variants, bn.trials) == (
-        "fashion-mnist", ["mlp", "cnn"], ["none", "bn-pre", "bn-post"], 3)
+        "fashion-mnist",
+        ["mlp", "cnn"],
+        ["none", "bn-pre", "bn-post"],
+        3,
+    )
     assert specs["cnn-regularization"].variants == ["baseline", "bn", "bn+dropout"]
     assert bn.optimizer.lr == 0.1 and isinstance(bn.optimizer.lr, float)
 
 
-@pytest.mark.parametrize(("change", "line", "field", "message"), [
-    ("epocs: 3", 10, "epocs", "unknown field (did you mean 'epochs'?)"),
-    ("trials: 0", 5, "trials", "must be at least 1, got 0"),
-    ("variants: [none, bn-middle]", 4, "variants.1", "unknown variant 'bn-middle'"),
-    ("models: [mlp, rnn]", 3, "models.1", "input should be 'mlp' or 'cnn'"),
-    ("optimizer: {name: sgd, lr: -1}", 8, "optimizer.lr", "must be > 0, got -1"),
-    ("optimizer: {name: sgd, lr: 0.1, momentun: 0.9}", 8, "optimizer.momentun",
-     "unknown field (did you mean 'momentum'?)"),
-    ("dataset: mnist", 2, "dataset", "input should be 'fashion-mnist' or 'digits'"),
-    ("batch_size: 1", 7, "batch_size", "must be at least 2"),
-    ("experiment: ../escape", 1, "experiment", "names the output folder"),
-    ("variants: []", 4, "variants", "must list at least one"),
-    ("models: [mlp, mlp]", 3, "models", "lists the same name twice"),
-])
-def test_validation_errors_name_file_line_and_field(tmp_path: Path, change: str, line: int,
-                                                    field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "line", "field", "message"),
+    [
+        ("epocs: 3", 10, "epocs", "unknown field (did you mean 'epochs'?)"),
+        ("trials: 0", 5, "trials", "must be at least 1, got 0"),
+        ("variants: [none, bn-middle]", 4, "variants.1", "unknown variant 'bn-middle'"),
+        ("models: [mlp, rnn]", 3, "models.1", "input should be 'mlp' or 'cnn'"),
+        ("optimizer: {name: sgd, lr: -1}", 8, "optimizer.lr", "must be > 0, got -1"),
+        (
+            "optimizer: {name: sgd, lr: 0.1, momentun: 0.9}",
+            8,
+            "optimizer.momentun",
+            "unknown field (did you mean 'momentum'?)",
+        ),
+        ("dataset: mnist", 2, "dataset", "input should be 'fashion-mnist' or 'digits'"),
+        ("batch_size: 1", 7, "batch_size", "must be at least 2"),
+        ("experiment: ../escape", 1, "experiment", "names the output folder"),
+        ("variants: []", 4, "variants", "must list at least one"),
+        ("models: [mlp, mlp]", 3, "models", "lists the same name twice"),
+    ],
+)
+def test_validation_errors_name_file_line_and_field(
+    tmp_path: Path, change: str, line: int, field: str, message: str
+) -> None:
     key = change.split(":")[0]
     lines = GOOD.splitlines()
     replaced = [change if ln.split(":")[0] == key else ln for ln in lines]
@@ -88,12 +104,18 @@ def test_validation_errors_name_file_line_and_field(tmp_path: Path, change: str,
 
 def test_missing_fields_and_unknown_runners(tmp_path: Path) -> None:
     path = spec_file(tmp_path, "experiment: x\ndataset: digits\nvariants: [none]\n")
-    with pytest.raises(DlsolveError, match=r"exp.yaml:1: field 'models': a training experiment "
-                                           r"needs this field"):
+    with pytest.raises(
+        DlsolveError,
+        match=r"exp.yaml:1: field 'models': a training experiment "
+        r"needs this field",
+    ):
         experiments.load(path)
     path = spec_file(tmp_path, "experiment: x\nrunner: gan\n")
-    with pytest.raises(DlsolveError, match=r"exp.yaml:2: field 'runner': unknown runner 'gan': "
-                                           r"use one of training"):
+    with pytest.raises(
+        DlsolveError,
+        match=r"exp.yaml:2: field 'runner': unknown runner 'gan': "
+        r"use one of training",
+    ):
         experiments.load(path)
     path = spec_file(tmp_path, "- just\n- a list\n")
     with pytest.raises(DlsolveError, match="an experiment file is a mapping"):
@@ -117,13 +139,15 @@ def quiet_progress() -> experiments.Progress:
 
 @pytest.mark.parametrize(("model", "variant"), [("mlp", "bn-post+dropout"), ("cnn", "bn-pre")])
 def test_same_seed_same_numbers_other_seed_other_numbers(
-        digits: tuple[data.Dataset, experiments.Tensors], model: str, variant: str,
-        tmp_path: Path) -> None:
+    digits: tuple[data.Dataset, experiments.Tensors], model: str, variant: str, tmp_path: Path
+) -> None:
     ds, tensors = digits
     spec = experiments.load(spec_file(tmp_path, GOOD)).model_copy(update={"epochs": 2})
     cpu = torch.device("cpu")
-    a, b = (experiments.train_one(spec, ds, tensors, model, variant, 0, cpu, quiet_progress())
-            for _ in range(2))
+    a, b = (
+        experiments.train_one(spec, ds, tensors, model, variant, 0, cpu, quiet_progress())
+        for _ in range(2)
+    )
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
         assert a.curves[key] == b.curves[key]  # bit for bit
     other = experiments.train_one(spec, ds, tensors, model, variant, 1, cpu, quiet_progress())
@@ -133,8 +157,13 @@ def test_same_seed_same_numbers_other_seed_other_numbers(
 
 def fake_run(model: str, variant: str, trial: int, test_acc: float) -> experiments.Run:
     run = experiments.Run(model, variant, trial, trial, "cpu")
-    for key, value in (("train_loss", 0.1 + trial), ("train_acc", 0.99),
-                       ("test_loss", 0.3), ("test_acc", test_acc), ("seconds", 2.0 + trial)):
+    for key, value in (
+        ("train_loss", 0.1 + trial),
+        ("train_acc", 0.99),
+        ("test_loss", 0.3),
+        ("test_acc", test_acc),
+        ("seconds", 2.0 + trial),
+    ):
         run.curves[key] = [value, value] if key == "seconds" else [value / 2, value]
     return run
 
@@ -162,15 +191,35 @@ def parse_table(markdown: str) -> dict[tuple[str, str], list[str]]:
 
 def test_reproduce_end_to_end_report_and_json_agree(tmp_path: Path) -> None:
     out = tmp_path / "report" / "REPORT.md"
-    result = CliRunner().invoke(main, [
-        "reproduce", str(SHIPPED / "bn-placement.yaml"), "--dataset", "digits", "--epochs", "1",
-        "--trials", "1", "--device", "cpu", "-o", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "reproduce",
+            str(SHIPPED / "bn-placement.yaml"),
+            "--dataset",
+            "digits",
+            "--epochs",
+            "1",
+            "--trials",
+            "1",
+            "--device",
+            "cpu",
+            "-o",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     markdown = out.read_text(encoding="utf-8")
     payload = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert payload["experiment"]["dataset"] == "digits" and payload["experiment"]["epochs"] == 1
-    assert payload["dataset"] == {"name": "digits", "train": 1348, "test": 449,
-                                  "image_shape": [1, 8, 8], "classes": 10}
+    assert payload["dataset"] == {
+        "name": "digits",
+        "train": 1348,
+        "test": 449,
+        "image_shape": [1, 8, 8],
+        "classes": 10,
+    }
     table = parse_table(markdown)
     assert len(payload["runs"]) == len(table) == 6
     for run in payload["runs"]:
@@ -178,9 +227,13 @@ def test_reproduce_end_to_end_report_and_json_agree(tmp_path: Path) -> None:
         assert len(run["curves"]["test_acc"]) == 1
         final = run["final"]
         cells = table[run["model"], run["variant"]]
-        assert cells[:5] == [f"{100 * final['train_acc']:.2f}", f"{100 * final['test_acc']:.2f}",
-                             f"{final['train_loss']:.4f}", f"{final['test_loss']:.4f}",
-                             f"{100 * (final['train_acc'] - final['test_acc']):.2f}"]
+        assert cells[:5] == [
+            f"{100 * final['train_acc']:.2f}",
+            f"{100 * final['test_acc']:.2f}",
+            f"{final['train_loss']:.4f}",
+            f"{final['test_loss']:.4f}",
+            f"{100 * (final['train_acc'] - final['test_acc']):.2f}",
+        ]
         assert cells[5] == f"{run['seconds_per_epoch']:.3f}"
         assert 0.1 < final["test_acc"] <= 1.0
     for name in payload["figures"]:
@@ -192,8 +245,9 @@ def test_reproduce_end_to_end_report_and_json_agree(tmp_path: Path) -> None:
     assert parse_table(result.output) == table  # the terminal shows the same table
 
 
-def test_reproduce_errors_are_one_line_and_exit_2(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reproduce_errors_are_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = spec_file(tmp_path, GOOD.replace("trials: 2", "trials: two"))
     result = CliRunner().invoke(main, ["reproduce", str(bad), "-q"])
     assert result.exit_code == 2
@@ -202,15 +256,21 @@ def test_reproduce_errors_are_one_line_and_exit_2(tmp_path: Path,
     # Fashion-MNIST nowhere to be found: the error says which files to put where
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "FASHION_MNIST_MIRRORS", ((tmp_path / "none").as_uri() + "/",))
-    result = CliRunner().invoke(main, ["reproduce", str(SHIPPED / "bn-placement.yaml"), "-q",
-                                       "--data-dir", str(tmp_path / "fm")])
+    result = CliRunner().invoke(
+        main,
+        ["reproduce", str(SHIPPED / "bn-placement.yaml"), "-q", "--data-dir", str(tmp_path / "fm")],
+    )
     assert result.exit_code == 2
     assert "t10k-labels-idx1-ubyte.gz" in result.output and str(tmp_path / "fm") in result.output
 
 
 def test_report_json_is_strict_and_the_report_is_markdown(tmp_path: Path) -> None:
-    rep = report.Report("t", ["body"], {"loss": float("nan"), "curve": [1.0, float("inf")]},
-                        claims=[report.Claim("c", False, "d")])
+    rep = report.Report(
+        "t",
+        ["body"],
+        {"loss": float("nan"), "curve": [1.0, float("inf")]},
+        claims=[report.Claim("c", False, "d")],
+    )
     md, js = report.write(rep, tmp_path / "R.md")
     payload = json.loads(js.read_text())
     assert payload["loss"] is None and payload["curve"] == [1.0, None]

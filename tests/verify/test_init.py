@@ -15,18 +15,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_cli_and_solver_never_imports_torch() -> None:
-    code = ("import sys, cli, solver, solver.verify, solver.verify.data, solver.verify.report, "
-            "solver.verify.experiments, solver.verify.theory, solver.verify.runner, "
-            "solver.verify.crosscheck\n"
-            "heavy = [m for m in ('torch', 'matplotlib', 'sklearn', 'tqdm') if m in sys.modules]\n"
-            "print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, cli, solver, solver.verify, solver.verify.data, solver.verify.report, "
+        "solver.verify.experiments, solver.verify.theory, solver.verify.runner, "
+        "solver.verify.crosscheck\n"
+        "heavy = [m for m in ('torch', 'matplotlib', 'sklearn', 'tqdm') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
-def test_missing_torch_is_one_line_with_the_install_command(monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_missing_torch_is_one_line_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
     with pytest.raises(DlsolveError) as err:
         require_torch()
@@ -35,11 +39,15 @@ def test_missing_torch_is_one_line_with_the_install_command(monkeypatch: pytest.
     assert 'pip install "dlsolve[torch]"' in message and "torch==2.13.0" in message
 
 
-def test_missing_training_packages_point_to_the_train_extra(monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_missing_training_packages_point_to_the_train_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(DlsolveError, match=r'matplotlib, which is not installed: pip install '
-                                           r'"dlsolve\[train\]"'):
+    with pytest.raises(
+        DlsolveError,
+        match=r"matplotlib, which is not installed: pip install "
+        r'"dlsolve\[train\]"',
+    ):
         require("matplotlib")
 
 

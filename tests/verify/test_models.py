@@ -23,7 +23,8 @@ def twin_layers(shape: tuple[int, ...], momentum: float = 0.1) -> tuple[nn.Modul
     features = shape[1]
     ours = BatchNorm(features, eps=1e-5, momentum=momentum).to(F64)
     theirs = (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(
-        features, eps=1e-5, momentum=momentum).to(F64)
+        features, eps=1e-5, momentum=momentum
+    ).to(F64)
     gamma, beta = torch.randn(features, dtype=F64), torch.randn(features, dtype=F64)
     with torch.no_grad():
         for layer in (ours, theirs):
@@ -70,8 +71,10 @@ def test_training_step_matches_the_formulas_in_numpy() -> None:
     mean = x.mean(axis=(0, 2, 3))
     var = x.var(axis=(0, 2, 3))
     expected = (x - mean[None, :, None, None]) / np.sqrt(var)[None, :, None, None]
-    expected = expected * np.array([2.0, 0.5])[None, :, None, None] + \
-        np.array([1.0, -1.0])[None, :, None, None]
+    expected = (
+        expected * np.array([2.0, 0.5])[None, :, None, None]
+        + np.array([1.0, -1.0])[None, :, None, None]
+    )
     np.testing.assert_allclose(y, expected, rtol=1e-12)
     np.testing.assert_allclose(layer.running_mean.numpy(), 0.25 * mean, rtol=1e-12)
     np.testing.assert_allclose(layer.running_var.numpy(), 0.75 + 0.25 * var * 8 / 7, rtol=1e-12)
@@ -111,18 +114,36 @@ def executed(net: nn.Module, x: torch.Tensor) -> list[str]:
     return order
 
 
-@pytest.mark.parametrize(("model", "variant", "layers"), [
-    ("mlp", "none", "Flatten Linear ReLU Linear ReLU Linear"),
-    ("mlp", "bn-pre", "Flatten Linear BatchNorm ReLU Linear BatchNorm ReLU Linear"),
-    ("mlp", "bn-post", "Flatten Linear ReLU BatchNorm Linear ReLU BatchNorm Linear"),
-    ("mlp", "bn-pre+dropout",
-     "Flatten Linear BatchNorm ReLU Dropout Linear BatchNorm ReLU Dropout Linear"),
-    ("cnn", "baseline", "Conv2d ReLU MaxPool2d Conv2d ReLU MaxPool2d Flatten Linear ReLU Linear"),
-    ("cnn", "bn-post", "Conv2d ReLU BatchNorm MaxPool2d Conv2d ReLU BatchNorm MaxPool2d "
-                       "Flatten Linear ReLU BatchNorm Linear"),
-    ("cnn", "bn+dropout", "Conv2d BatchNorm ReLU MaxPool2d Conv2d BatchNorm ReLU MaxPool2d "
-                          "Flatten Dropout Linear BatchNorm ReLU Dropout Linear"),
-])
+@pytest.mark.parametrize(
+    ("model", "variant", "layers"),
+    [
+        ("mlp", "none", "Flatten Linear ReLU Linear ReLU Linear"),
+        ("mlp", "bn-pre", "Flatten Linear BatchNorm ReLU Linear BatchNorm ReLU Linear"),
+        ("mlp", "bn-post", "Flatten Linear ReLU BatchNorm Linear ReLU BatchNorm Linear"),
+        (
+            "mlp",
+            "bn-pre+dropout",
+            "Flatten Linear BatchNorm ReLU Dropout Linear BatchNorm ReLU Dropout Linear",
+        ),
+        (
+            "cnn",
+            "baseline",
+            "Conv2d ReLU MaxPool2d Conv2d ReLU MaxPool2d Flatten Linear ReLU Linear",
+        ),
+        (
+            "cnn",
+            "bn-post",
+            "Conv2d ReLU BatchNorm MaxPool2d Conv2d ReLU BatchNorm MaxPool2d "
+            "Flatten Linear ReLU BatchNorm Linear",
+        ),
+        (
+            "cnn",
+            "bn+dropout",
+            "Conv2d BatchNorm ReLU MaxPool2d Conv2d BatchNorm ReLU MaxPool2d "
+            "Flatten Dropout Linear BatchNorm ReLU Dropout Linear",
+        ),
+    ],
+)
 def test_placements_run_layers_in_the_stated_order(model: str, variant: str, layers: str) -> None:
     net = build(model, (1, 8, 8), 10, Variant.parse(variant))
     assert executed(net, torch.randn(5, 1, 8, 8)) == layers.split()
@@ -135,8 +156,9 @@ def test_bn_post_normalizes_activations_and_bn_pre_pre_activations() -> None:
         net = build("mlp", (1, 8, 8), 10, Variant.parse(variant))
         seen: list[float] = []
 
-        def record(mod: nn.Module, inp: tuple[torch.Tensor], out: torch.Tensor,
-                   seen: list[float] = seen) -> None:
+        def record(
+            mod: nn.Module, inp: tuple[torch.Tensor], out: torch.Tensor, seen: list[float] = seen
+        ) -> None:
             seen.append(float(inp[0].detach().min()))
 
         for m in net.modules():
@@ -172,10 +194,17 @@ def test_torch_batchnorm_is_a_drop_in_with_the_same_state_dict() -> None:
     torch.testing.assert_close(nets["scratch"](x), nets["torch"](x), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize(("name", "placement", "dropout"), [
-    ("none", "none", False), ("baseline", "none", False), ("bn", "bn-pre", False),
-    ("BN-Post", "bn-post", False), ("bn+dropout", "bn-pre", True), ("none+dropout", "none", True),
-])
+@pytest.mark.parametrize(
+    ("name", "placement", "dropout"),
+    [
+        ("none", "none", False),
+        ("baseline", "none", False),
+        ("bn", "bn-pre", False),
+        ("BN-Post", "bn-post", False),
+        ("bn+dropout", "bn-pre", True),
+        ("none+dropout", "none", True),
+    ],
+)
 def test_variant_names(name: str, placement: str, dropout: bool) -> None:
     assert Variant.parse(name) == Variant(placement, dropout)
 

@@ -39,8 +39,9 @@ def solved() -> dict[str, solver.Solution]:
     return {s.id: s for ss in solver.solve_paths([PROBLEMS]) for s in ss.solutions}
 
 
-def test_every_shipped_answer_with_a_numeric_meaning_agrees(shipped: Any,
-                                                            solved: dict[str, Any]) -> None:
+def test_every_shipped_answer_with_a_numeric_meaning_agrees(
+    shipped: Any, solved: dict[str, Any]
+) -> None:
     assert shipped.exit_code == 0 and not shipped.errors
     assert [c.id for c in shipped.checks] == list(solved)
     for c in shipped.checks:
@@ -57,16 +58,19 @@ def test_every_shipped_answer_with_a_numeric_meaning_agrees(shipped: Any,
     assert kinds == {s.kind for s in solved.values()} - {"choice", "beam_complexity"}
 
 
-def test_the_report_has_a_line_per_problem_and_a_total(shipped: Any,
-                                                       solved: dict[str, Any]) -> None:
+def test_the_report_has_a_line_per_problem_and_a_total(
+    shipped: Any, solved: dict[str, Any]
+) -> None:
     from solver.verify import runner
 
     text = runner.render(shipped)
     lines = text.splitlines()
     assert lines[0] == f"PyTorch {shipped.torch_version}, float64, on cpu"
     n = numeric_answers(solved["model-size"]) + 2
-    assert f"  model-size: {n} answers agree, largest difference 0.0e+00; 1 without a numeric " \
-           "meaning (choice: to_probabilities)" in lines
+    assert (
+        f"  model-size: {n} answers agree, largest difference 0.0e+00; 1 without a numeric "
+        "meaning (choice: to_probabilities)" in lines
+    )
     for c in shipped.checks:
         assert sum(line.startswith(f"  {c.id}: ") for line in lines) == 1
     assert "  l2-large-lambda: 1 answer without a numeric meaning (choice)" in lines
@@ -74,15 +78,18 @@ def test_the_report_has_a_line_per_problem_and_a_total(shipped: Any,
     total = shipped.count("agree")
     assert total == sum(numeric_answers(s) for s in solved.values()) + 2
     assert lines[-1].startswith(f"{total} answers agree (largest difference ")
-    assert lines[-1].endswith(f"in {len(solved)} problems; "
-                              f"{sum(len(s.answers) for s in solved.values()) - total} answers "
-                              "without a numeric meaning.")
+    assert lines[-1].endswith(
+        f"in {len(solved)} problems; "
+        f"{sum(len(s.answers) for s in solved.values()) - total} answers "
+        "without a numeric meaning."
+    )
 
 
 def test_the_command_agrees_on_the_cpu(cli_run: Any) -> None:
     pytest.importorskip("torch")
-    code, out, err = cli_run("verify", str(PROBLEMS / "lecture-normalization.yaml"),
-                             "--device", "auto")
+    code, out, err = cli_run(
+        "verify", str(PROBLEMS / "lecture-normalization.yaml"), "--device", "auto"
+    )
     assert code == 0 and not err
     assert "on cpu" in out.splitlines()[0] or "on cuda" in out.splitlines()[0]
     assert "  dropout: 2 answers agree, largest difference 0.0e+00" in out
@@ -95,27 +102,33 @@ def _write(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def test_a_wrong_solution_is_caught_with_both_values(cli_run: Any, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_solution_is_caught_with_both_values(
+    cli_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("torch")
     from solver import kinds
 
     cls = type(kinds.get("layernorm"))
     right = cls.solve
     monkeypatch.setattr(cls, "solve", lambda self, g, s, **o: right(self, g, s, ddof=1))
-    code, out, _ = cli_run("verify", _write(tmp_path, problem_file("layernorm",
-                                                                   {"X": [[1, 2, 4]]})))
+    code, out, _ = cli_run(
+        "verify", _write(tmp_path, problem_file("layernorm", {"X": [[1, 2, 4]]}))
+    )
     assert code == 1
     # the variance of 1, 2, 4 is 14/9; divided by N − 1 it is 7/3
-    found = re.search(r"^    DISAGREES var\[0\]: exact (\S+), torch (\S+) \(difference 7.8e-01\)$",
-                      out, re.MULTILINE)
+    found = re.search(
+        r"^    DISAGREES var\[0\]: exact (\S+), torch (\S+) \(difference 7.8e-01\)$",
+        out,
+        re.MULTILINE,
+    )
     assert found and float(found[1]) == 7 / 3 and float(found[2]) == pytest.approx(14 / 9, 1e-15)
     assert "  p: 3 DISAGREE, 2 agree, largest difference 7.8e-01" in out  # mean, defined agree
     assert "3 answers DISAGREE, 2 agree" in out.splitlines()[-1]
 
 
-def test_a_wrong_matrix_lists_the_wrong_entries(cli_run: Any, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_matrix_lists_the_wrong_entries(
+    cli_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("torch")
     from solver import kinds
 
@@ -135,22 +148,28 @@ def test_a_wrong_matrix_lists_the_wrong_entries(cli_run: Any, tmp_path: Path,
     assert "output[0][1]" not in out  # a dropped unit is 0 either way
 
 
-def test_a_kind_without_a_cross_check_is_reported(cli_run: Any, tmp_path: Path,
-                                                  toy_kind: Any) -> None:
+def test_a_kind_without_a_cross_check_is_reported(
+    cli_run: Any, tmp_path: Path, toy_kind: Any
+) -> None:
     pytest.importorskip("torch")
     code, out, _ = cli_run("verify", _write(tmp_path, TOY_PROBLEMS))
     s = next(iter(solver.solve_paths([tmp_path])[0].solutions))
     n = numeric_answers(s)
     assert code == 0
-    assert f"  toy: no torch cross-check for kind 'toy_chain' ({n} answers not recomputed)" \
+    assert (
+        f"  toy: no torch cross-check for kind 'toy_chain' ({n} answers not recomputed)"
         in out.splitlines()
-    assert out.splitlines()[-1] == (f"0 answers agree (largest difference 0.0e+00) in 1 "
-                                    f"problem; {len(s.answers) - n} answers without a numeric "
-                                    f"meaning; {n} answers not recomputed.")
+    )
+    assert out.splitlines()[-1] == (
+        f"0 answers agree (largest difference 0.0e+00) in 1 "
+        f"problem; {len(s.answers) - n} answers without a numeric "
+        f"meaning; {n} answers not recomputed."
+    )
 
 
-def test_a_cross_check_that_torch_refuses_is_reported(cli_run: Any, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cross_check_that_torch_refuses_is_reported(
+    cli_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     torch = pytest.importorskip("torch")
     from solver.verify import crosscheck
 
@@ -162,36 +181,39 @@ def test_a_cross_check_that_torch_refuses_is_reported(cli_run: Any, tmp_path: Pa
 
     monkeypatch.setitem(crosscheck.CHECKS, "dropout", careless)
     text = problem_file("dropout", {"z": [[1, 2]], "mask": [[1, 1]], "p": 0.5}).replace(
-        "problems:\n", "problems:\n- id: ln\n  kind: layernorm\n  given: {X: [[1, 2]]}\n")
+        "problems:\n", "problems:\n- id: ln\n  kind: layernorm\n  given: {X: [[1, 2]]}\n"
+    )
     code, out, _ = cli_run("verify", _write(tmp_path, text))
     assert code == 1
-    assert ("  p: the torch cross-check of dropout FAILED: ValueError: Expected more than 1 "
-            "value per channel when training, got input size torch.Size([1, 2])") in out
+    assert (
+        "  p: the torch cross-check of dropout FAILED: ValueError: Expected more than 1 "
+        "value per channel when training, got input size torch.Size([1, 2])"
+    ) in out
     assert "  ln: 5 answers agree" in out  # the other problems are still checked
     assert "1 cross-check FAILED" in out.splitlines()[-1]
 
 
 def test_verbose_lists_every_answer(cli_run: Any, tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    code, out, _ = cli_run("verify", "-v", _write(tmp_path, problem_file(
-        "layernorm", {"X": [[1, 2, 4]]})))
+    code, out, _ = cli_run(
+        "verify", "-v", _write(tmp_path, problem_file("layernorm", {"X": [[1, 2, 4]]}))
+    )
     assert code == 0
     answers = [line.strip() for line in out.splitlines() if line.startswith("    ")]
-    assert [a.split(":")[0] for a in answers] == ["mean", "var", "normalized", "defined",
-                                                  "output"]
+    assert [a.split(":")[0] for a in answers] == ["mean", "var", "normalized", "defined", "output"]
     assert all(": agree, largest difference " in a for a in answers)
 
 
-def test_missing_torch_is_one_line_with_the_install_command(cli_run: Any, monkeypatch:
-                                                            pytest.MonkeyPatch) -> None:
+def test_missing_torch_is_one_line_with_the_install_command(
+    cli_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
     code, out, err = cli_run("verify", str(PROBLEMS))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and 'pip install "dlsolve[torch]"' in err
 
 
-def test_cuda_without_cuda_is_a_clear_error(cli_run: Any,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cuda_without_cuda_is_a_clear_error(cli_run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     code, out, err = cli_run("verify", str(PROBLEMS), "--device", "cuda")
@@ -201,7 +223,8 @@ def test_cuda_without_cuda_is_a_clear_error(cli_run: Any,
 
 
 def test_a_file_that_cannot_be_read_is_exit_2_and_the_others_are_verified(
-        cli_run: Any, tmp_path: Path) -> None:
+    cli_run: Any, tmp_path: Path
+) -> None:
     pytest.importorskip("torch")
     bad = tmp_path / "bad.yaml"
     bad.write_text("title: t\nproblems:\n  - id: x\n    kind: layernorm\n    given: {X: 3}\n")

@@ -79,7 +79,11 @@ RTOL = 1e-9
 ATOL = 1e-9
 
 AGREE, DISAGREE, NOT_NUMERIC, NOT_RECOMPUTED = (
-    "agree", "disagree", "no numeric meaning", "not recomputed")
+    "agree",
+    "disagree",
+    "no numeric meaning",
+    "not recomputed",
+)
 #: every verdict :func:`compare` gives; only ``disagree`` is a failure
 VERDICTS = (AGREE, DISAGREE, NOT_NUMERIC, NOT_RECOMPUTED)
 #: answer types that have no number to recompute (unless a family returns one anyway)
@@ -135,8 +139,9 @@ def symbols_of(*values: Any) -> set[str]:
     return names
 
 
-def random_point(names: set[str], seed: int,
-                 choices: tuple[Any, ...] = (-3, -2, -1, 1, 2, 3, 4, 5)) -> dict[str, Any]:
+def random_point(
+    names: set[str], seed: int, choices: tuple[Any, ...] = (-3, -2, -1, 1, 2, 3, 4, 5)
+) -> dict[str, Any]:
     """Random exact numbers (nonzero integers by default) for symbols, the same for a seed."""
     rng = random.Random(seed)
     return {n: rng.choice(choices) for n in sorted(names)}
@@ -174,8 +179,11 @@ def at_point(value: Any, point: Mapping[str, Any]) -> Any:
     for name, f in point.items():
         if isinstance(f, sympy.FunctionClass):
             e = e.replace(sympy.Function(name), f)
-    numbers = {exact.symbol(k): _exact_number(v) for k, v in point.items()
-               if not isinstance(v, sympy.FunctionClass)}
+    numbers = {
+        exact.symbol(k): _exact_number(v)
+        for k, v in point.items()
+        if not isinstance(v, sympy.FunctionClass)
+    }
     return exact.from_sympy(e.subs(numbers)) if e.free_symbols else exact.from_sympy(e)
 
 
@@ -238,18 +246,27 @@ def within(exact_value: Any, torch_value: Any) -> bool:
     """Whether every entry agrees within ATOL + RTOL·|exact entry|."""
     if isinstance(exact_value, list) and isinstance(torch_value, list):
         return len(exact_value) == len(torch_value) and all(
-            within(x, y) for x, y in zip(exact_value, torch_value, strict=True))
+            within(x, y) for x, y in zip(exact_value, torch_value, strict=True)
+        )
     d = difference(exact_value, torch_value)
-    scale = abs(exact_value) if isinstance(exact_value, (int, float)) and not isinstance(
-        exact_value, bool) and math.isfinite(exact_value) else 0.0
+    scale = (
+        abs(exact_value)
+        if isinstance(exact_value, (int, float))
+        and not isinstance(exact_value, bool)
+        and math.isfinite(exact_value)
+        else 0.0
+    )
     return d <= ATOL + RTOL * scale
 
 
 def _not_float64(value: Any) -> str:
     """Why a recomputation does not count: a floating tensor that is not float64."""
     dtype = getattr(value, "dtype", None)
-    if dtype is not None and getattr(value, "is_floating_point", lambda: False)() \
-            and str(dtype) != "torch.float64":
+    if (
+        dtype is not None
+        and getattr(value, "is_floating_point", lambda: False)()
+        and str(dtype) != "torch.float64"
+    ):
         return f"torch computed this in {dtype}, not float64"
     return ""
 
@@ -269,8 +286,15 @@ def compare_one(key: str, value: Any, answer_value: Any, answer_type: str = "") 
     mine = exact.to_float(v) if exact.is_numeric(v) else v
     if isinstance(value, Refused):
         ok = _undefined(mine)
-        return Agreement(key, AGREE if ok else DISAGREE, mine, f"refused: {value.reason}",
-                         0.0 if ok else math.inf, answer_type, value.reason)
+        return Agreement(
+            key,
+            AGREE if ok else DISAGREE,
+            mine,
+            f"refused: {value.reason}",
+            0.0 if ok else math.inf,
+            answer_type,
+            value.reason,
+        )
     note = note or _not_float64(value)
     theirs = _plain(value)
     d = math.inf if note else difference(mine, theirs)

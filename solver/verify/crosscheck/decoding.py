@@ -106,14 +106,16 @@ def _tree_beam(root: Node, width: int, device: Any) -> dict[str, Any]:
     open score cannot beat the worst finished one."""
     position = {id(n): i for i, n in enumerate(preorder(root))}
     out: dict[str, Any] = {}
-    beams: list[tuple[Node, torch.Tensor]] = [(root, torch.zeros((), dtype=torch.float64,
-                                                                 device=device))]
+    beams: list[tuple[Node, torch.Tensor]] = [
+        (root, torch.zeros((), dtype=torch.float64, device=device))
+    ]
     done: list[tuple[Node, torch.Tensor]] = []
     t = 0
     while beams:
         t += 1
-        cands = [(c, score + _tensor(c.logp, device)) for node, score in beams
-                 for c in node.children]
+        cands = [
+            (c, score + _tensor(c.logp, device)) for node, score in beams for c in node.children
+        ]
         order = _ranked(torch.stack([c[1] for c in cands]), [position[id(c[0])] for c in cands])
         kept, opened = [], []
         for rank, i in enumerate(order):
@@ -125,9 +127,16 @@ def _tree_beam(root: Node, width: int, device: Any) -> dict[str, Any]:
                 kept.append(cands[i])
                 opened.append(cands[i])
         out[f"beam.steps[{t}]"] = [n.tokens() for n, _ in kept]
-        done = [done[i] for i in _ranked(torch.stack([d[1] for d in done]),
-                                         [position[id(d[0])] for d in done])][:width] \
-            if done else []
+        done = (
+            [
+                done[i]
+                for i in _ranked(
+                    torch.stack([d[1] for d in done]), [position[id(d[0])] for d in done]
+                )
+            ][:width]
+            if done
+            else []
+        )
         beams = opened
         if beams and len(done) >= width and float(beams[0][1]) <= float(done[-1][1]) + TIE:
             beams = []
@@ -172,8 +181,9 @@ def viterbi(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     return out
 
 
-def _brute_force(logP: torch.Tensor, init: torch.Tensor, T: int, device: Any
-                 ) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
+def _brute_force(
+    logP: torch.Tensor, init: torch.Tensor, T: int, device: Any
+) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
     """log δ_t(j) as the best over all t-word sequences ending with j, for every t; the best
     T-word sequence (ties: the smallest by its last word, then the one before, ...)."""
     N = logP.shape[0]
@@ -195,16 +205,16 @@ def _all_sequences(N: int, t: int, device: Any) -> torch.Tensor:
     return torch.cartesian_prod(*axes).reshape(-1, t)
 
 
-def _sequence_scores(seqs: torch.Tensor, logP: torch.Tensor, init: torch.Tensor
-                     ) -> torch.Tensor:
+def _sequence_scores(seqs: torch.Tensor, logP: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
     scores = init[seqs[:, 0]]
     for k in range(1, seqs.shape[1]):
         scores = scores + logP[seqs[:, k - 1], seqs[:, k]]
     return scores
 
 
-def _recurrence(logP: torch.Tensor, init: torch.Tensor, T: int
-                ) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
+def _recurrence(
+    logP: torch.Tensor, init: torch.Tensor, T: int
+) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
     """The same answers by the max-product recurrence on torch tensors (large N^T)."""
     log_delta = [init]
     for _ in range(1, T):
@@ -215,8 +225,9 @@ def _recurrence(logP: torch.Tensor, init: torch.Tensor, T: int
     return log_delta, seq[::-1], log_delta[-1][seq[0]]
 
 
-def _backpointers(chain: Chain, logP: torch.Tensor, log_delta: list[torch.Tensor],
-                  t: int) -> list[str]:
+def _backpointers(
+    chain: Chain, logP: torch.Tensor, log_delta: list[torch.Tensor], t: int
+) -> list[str]:
     """a_t(j): the first word i whose δ_{t−1}(i)·P(j | i) attains δ_t(j)."""
     if t == 1:
         return [chain.tokens[chain.start]] * chain.N

@@ -24,7 +24,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ... import exact
-from ...kinds.model_size import Layer, NetworkGiven, build_layers, symbol_names
+from ...kinds.conv_matrix import symbol_names
+from ...kinds.model_size import Layer, NetworkGiven, build_layers
 from ...solution import Solution
 from . import At, Refused, at_point, crosscheck, random_point, symbols_of
 
@@ -41,12 +42,22 @@ def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
     if t == "Linear":
         return nn.Linear(sp.in_ or x.shape[-1], out, bias=sp.bias)
     if t == "Conv2d":
-        return nn.Conv2d(sp.in_ or x.shape[1], out, sp.kernel, stride=sp.stride or 1,
-                         padding=sp.padding or 0, dilation=sp.dilation or 1,
-                         groups=sp.groups or 1, bias=sp.bias)
+        return nn.Conv2d(
+            sp.in_ or x.shape[1],
+            out,
+            sp.kernel,
+            stride=sp.stride or 1,
+            padding=sp.padding or 0,
+            dilation=sp.dilation or 1,
+            groups=sp.groups or 1,
+            bias=sp.bias,
+        )
     if t in ("MaxPool2d", "AvgPool2d"):
-        opt = {"stride": sp.stride, "padding": 0 if sp.padding in (None, "valid")
-               else sp.padding, "ceil_mode": sp.ceil_mode}
+        opt = {
+            "stride": sp.stride,
+            "padding": 0 if sp.padding in (None, "valid") else sp.padding,
+            "ceil_mode": sp.ceil_mode,
+        }
         if t == "MaxPool2d":
             opt["dilation"] = sp.dilation or 1
         return getattr(nn, t)(sp.kernel, **opt)
@@ -85,7 +96,7 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
     batched = len(shape) == g.batched_rank
     batch = (shape[0] if isinstance(shape[0], int) else BATCH) if batched else 1
     torch.manual_seed(0)
-    x = torch.randn(batch, *shape[1 if batched else 0:], dtype=torch.float64, device=device)
+    x = torch.randn(batch, *shape[1 if batched else 0 :], dtype=torch.float64, device=device)
     runs: list[dict[str, Any]] = []
     for layer in layers:
         out = layer.spec.out
@@ -101,10 +112,21 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
                 with torch.no_grad():
                     y = module(x)
         except (RuntimeError, IndexError, ValueError) as err:
-            return {"runs": runs, "batched": batched, "batch": batch,
-                    "failed": (layer, f"torch refuses this layer: {err}")}
-        runs.append({"layer": layer, "module": module, "x": x, "y": y,
-                     "macs": _macs(module, y, g.count_bias)})
+            return {
+                "runs": runs,
+                "batched": batched,
+                "batch": batch,
+                "failed": (layer, f"torch refuses this layer: {err}"),
+            }
+        runs.append(
+            {
+                "layer": layer,
+                "module": module,
+                "x": x,
+                "y": y,
+                "macs": _macs(module, y, g.count_bias),
+            }
+        )
         x = y
     return {"runs": runs, "batched": batched, "batch": batch, "failed": None}
 
@@ -119,9 +141,13 @@ def _blank_outs(net: dict[str, Any]) -> dict[str, Any]:
     targets): the sizes the network accepted."""
     if net["failed"] is not None:
         return {}
-    return {f"{r['layer'].name}.out": r["module"].out_features if isinstance(
-        r["module"], nn.Linear) else r["module"].out_channels for r in net["runs"]
-        if r["layer"].family in ("linear", "conv") and r["layer"].spec.out is None}
+    return {
+        f"{r['layer'].name}.out": r["module"].out_features
+        if isinstance(r["module"], nn.Linear)
+        else r["module"].out_channels
+        for r in net["runs"]
+        if r["layer"].family in ("linear", "conv") and r["layer"].spec.out is None
+    }
 
 
 def _shape(y: torch.Tensor, batched: bool) -> list[int]:
@@ -162,19 +188,24 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
             out[f"params.{layer.name}"] = _params(run["module"])
         if layer.family == "linear":
             out[f"macs.{layer.name}"] = At(run["macs"], point)
-    scored = next((r for r in runs if r["layer"].family == "loss"
-                   or r["layer"].type == "Softmax"), None)
+    scored = next(
+        (r for r in runs if r["layer"].family == "loss" or r["layer"].type == "Softmax"), None
+    )
     if scored is not None and "logits" in s.answers:
-        out["logits"] = next((f"z{j}" for j, r in enumerate(runs, start=1)
-                              if r["y"] is scored["x"]), "x")
+        out["logits"] = next(
+            (f"z{j}" for j, r in enumerate(runs, start=1) if r["y"] is scored["x"]), "x"
+        )
     if net["failed"] is not None:
         return {**out, **_refused(net, f"z{len(runs) + 1}")}
     out.update(_blank_outs(net))
     C = sum(_params(r["module"]) for r in runs)
     out["params.total"] = C
     out["macs.total"] = At(sum(r["macs"] for r in runs), point)
-    K = sum(r["y"].numel() // r["y"].shape[0] for r in runs if r["y"].dim() > 0
-            and r["layer"].family != "loss")
+    K = sum(
+        r["y"].numel() // r["y"].shape[0]
+        for r in runs
+        if r["y"].dim() > 0 and r["layer"].family != "loss"
+    )
     n = BATCH if g.batch_symbol is not None else net["batch"]
     out["activations.per_example"] = K
     out["activation_elements"] = At(n * K, point)
@@ -222,8 +253,11 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
 
 def _tensor(values: Any, point: Mapping[str, Any], device: Any) -> torch.Tensor:
     """Exact values (symbols replaced by the point's numbers) as a float64 tensor."""
-    return torch.tensor(exact.to_float(at_point(exact.tmap(exact.to_sympy, values), point)),
-                        dtype=torch.float64, device=device)
+    return torch.tensor(
+        exact.to_float(at_point(exact.tmap(exact.to_sympy, values), point)),
+        dtype=torch.float64,
+        device=device,
+    )
 
 
 @crosscheck("conv_matrix")
@@ -233,7 +267,7 @@ def conv_matrix(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     stride = [st for _, _, st, _, _ in geo]
     padding = [p for _, _, _, p, _ in geo]
     dilation = [d for _, _, _, _, d in geo]
-    lead = list(g.input_shape[:len(g.input_shape) - rank])
+    lead = list(g.input_shape[: len(g.input_shape) - rank])
     spatial = list(g.input_shape[-rank:])
     slices = math.prod(lead)
     conv, conv_t = (F.conv1d, F.conv_transpose1d) if rank == 1 else (F.conv2d, F.conv_transpose2d)
@@ -244,24 +278,39 @@ def conv_matrix(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     w = _tensor(g.kernel, point, device).reshape(1, 1, *exact.shape(g.kernel))
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        return conv(x.reshape(slices, 1, *spatial), w, stride=stride, padding=padding,
-                    dilation=dilation)
+        return conv(
+            x.reshape(slices, 1, *spatial), w, stride=stride, padding=padding, dilation=dilation
+        )
 
     n_in = slices * math.prod(spatial)
-    columns = [forward(torch.eye(n_in, dtype=torch.float64, device=device)[j]).reshape(-1)
-               for j in range(n_in)]
+    columns = [
+        forward(torch.eye(n_in, dtype=torch.float64, device=device)[j]).reshape(-1)
+        for j in range(n_in)
+    ]
     A = torch.stack(columns, dim=1)
     x = _tensor(x_exact, point, device).reshape(-1).requires_grad_(True)
     y = forward(x)
     dy = _tensor(dy_exact, point, device).reshape(y.shape)
     y.backward(dy)
     out_sp = list(y.shape[2:])
-    extra = [n + 2 * p - d * (k - 1) - 1 - (o - 1) * st for n, p, d, k, o, st in zip(
-        spatial, padding, dilation, exact.shape(g.kernel), out_sp, stride, strict=True)]
+    extra = [
+        n + 2 * p - d * (k - 1) - 1 - (o - 1) * st
+        for n, p, d, k, o, st in zip(
+            spatial, padding, dilation, exact.shape(g.kernel), out_sp, stride, strict=True
+        )
+    ]
     n_out = slices * math.prod(out_sp)
-    rows = [conv_t(torch.eye(n_out, dtype=torch.float64, device=device)[i].reshape(
-        slices, 1, *out_sp), w, stride=stride, padding=padding, output_padding=extra,
-        dilation=dilation).reshape(-1) for i in range(n_out)]
+    rows = [
+        conv_t(
+            torch.eye(n_out, dtype=torch.float64, device=device)[i].reshape(slices, 1, *out_sp),
+            w,
+            stride=stride,
+            padding=padding,
+            output_padding=extra,
+            dilation=dilation,
+        ).reshape(-1)
+        for i in range(n_out)
+    ]
     return {
         "output_shape": [*lead, *out_sp],
         "matrix": At(A, point),

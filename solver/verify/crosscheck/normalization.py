@@ -47,8 +47,9 @@ def _eps(g: Any) -> float:
     return float(exact.to_float(g.eps))
 
 
-def _undefined_where_constant(y: torch.Tensor, var: torch.Tensor, eps: float,
-                              view: tuple[int, ...]) -> torch.Tensor:
+def _undefined_where_constant(
+    y: torch.Tensor, var: torch.Tensor, eps: float, view: tuple[int, ...]
+) -> torch.Tensor:
     """nan where eps = 0 and the variance of the entry's group is 0 (x̂ = 0/0); ``view`` is
     the shape that lines the variances up with y."""
     if eps != 0:
@@ -56,8 +57,9 @@ def _undefined_where_constant(y: torch.Tensor, var: torch.Tensor, eps: float,
     return y.masked_fill((var == 0).reshape(view), math.nan)
 
 
-def _normalized(X: torch.Tensor, norm: Any, var: torch.Tensor, eps: float,
-                view: tuple[int, ...], w: Any, b: Any) -> dict[str, Any]:
+def _normalized(
+    X: torch.Tensor, norm: Any, var: torch.Tensor, eps: float, view: tuple[int, ...], w: Any, b: Any
+) -> dict[str, Any]:
     """x̂ and γx̂ + β from a torch.nn.functional normalization, with ``defined``."""
     xhat = _undefined_where_constant(norm(X, None, None, eps), var, eps, view)
     out = _undefined_where_constant(norm(X, w, b, eps), var, eps, view)
@@ -77,8 +79,11 @@ def layernorm(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     def norm(x: torch.Tensor, w: Any, b: Any, eps: float) -> torch.Tensor:
         return F.layer_norm(x, x.shape[1:], w, b, eps)
 
-    return {"mean": X.mean(dim=dims), "var": var,
-            **_normalized(X, norm, var, _eps(g), _ones_after(X, X.shape[0]), *_affine(g, device))}
+    return {
+        "mean": X.mean(dim=dims),
+        "var": var,
+        **_normalized(X, norm, var, _eps(g), _ones_after(X, X.shape[0]), *_affine(g, device)),
+    }
 
 
 @crosscheck("instancenorm")
@@ -90,9 +95,11 @@ def instancenorm(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     def norm(x: torch.Tensor, w: Any, b: Any, eps: float) -> torch.Tensor:
         return F.instance_norm(x, weight=w, bias=b, eps=eps)
 
-    return {"mean": X.mean(dim=dims), "var": var,
-            **_normalized(X, norm, var, _eps(g), _ones_after(X, *X.shape[:2]),
-                          *_affine(g, device))}
+    return {
+        "mean": X.mean(dim=dims),
+        "var": var,
+        **_normalized(X, norm, var, _eps(g), _ones_after(X, *X.shape[:2]), *_affine(g, device)),
+    }
 
 
 @crosscheck("groupnorm")
@@ -106,21 +113,31 @@ def groupnorm(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
         return F.group_norm(x, g.groups, w, b, eps)
 
     per_channel = var.repeat_interleave(C // g.groups, dim=1)
-    return {"mean": grouped.mean(dim=2), "var": var,
-            **_normalized(X, norm, per_channel, _eps(g), _ones_after(X, N, C),
-                          *_affine(g, device))}
+    return {
+        "mean": grouped.mean(dim=2),
+        "var": var,
+        **_normalized(X, norm, per_channel, _eps(g), _ones_after(X, N, C), *_affine(g, device)),
+    }
 
 
-def _by_hand(X: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, eps: float,
-             view: tuple[int, ...], w: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _by_hand(
+    X: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    eps: float,
+    view: tuple[int, ...],
+    w: Any,
+    b: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """x̂ = (x − μ)/√(σ² + ε) and γx̂ + β with torch operations, per channel."""
     xhat = (X - mean.reshape(view)) / torch.sqrt(var.reshape(view) + eps)
     out = xhat * (w.reshape(view) if w is not None else 1)
     return xhat, out + (b.reshape(view) if b is not None else 0)
 
 
-def _running_by_hand(X: torch.Tensor, dims: tuple[int, ...], rm: torch.Tensor,
-                     rv: torch.Tensor, m: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _running_by_hand(
+    X: torch.Tensor, dims: tuple[int, ...], rm: torch.Tensor, rv: torch.Tensor, m: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """PyTorch's update with the unbiased batch variance (0/0 = nan for one value)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "degrees of freedom is <= 0": that is the point
@@ -129,10 +146,16 @@ def _running_by_hand(X: torch.Tensor, dims: tuple[int, ...], rm: torch.Tensor,
 
 
 def _running(g: Any, C: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    rm = t(g.running_mean, device) if g.running_mean is not None else torch.zeros(
-        C, dtype=F64, device=device)
-    rv = t(g.running_var, device) if g.running_var is not None else torch.ones(
-        C, dtype=F64, device=device)
+    rm = (
+        t(g.running_mean, device)
+        if g.running_mean is not None
+        else torch.zeros(C, dtype=F64, device=device)
+    )
+    rv = (
+        t(g.running_var, device)
+        if g.running_var is not None
+        else torch.ones(C, dtype=F64, device=device)
+    )
     return rm, rv
 
 
@@ -157,16 +180,22 @@ def batchnorm(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
         torch_eps = (eps or 1e-300) if g.training else eps
 
         def norm(w_: Any, b_: Any, r_m: torch.Tensor, r_v: torch.Tensor) -> torch.Tensor:
-            return F.batch_norm(X, r_m, r_v, w_, b_, training=g.training, momentum=m,
-                                eps=torch_eps)
+            return F.batch_norm(X, r_m, r_v, w_, b_, training=g.training, momentum=m, eps=torch_eps)
 
         xhat = norm(None, None, rm.clone(), rv.clone())
         output = norm(w, b, rm, rv)  # updates rm, rv in place as the layer does
         if g.training:
             xhat = _undefined_where_constant(xhat, var, eps, view)
             output = _undefined_where_constant(output, var, eps, view)
-    return {"mean": mean, "var": var, "normalized": xhat, "output": output,
-            "running_mean": rm, "running_var": rv, "defined": bool(torch.isfinite(xhat).all())}
+    return {
+        "mean": mean,
+        "var": var,
+        "normalized": xhat,
+        "output": output,
+        "running_mean": rm,
+        "running_var": rv,
+        "defined": bool(torch.isfinite(xhat).all()),
+    }
 
 
 @crosscheck("norm_stats")
@@ -193,7 +222,8 @@ def bn_running_stats(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     C = first.shape[1]
     m = float(exact.to_float(g.momentum))
     bn = (torch.nn.BatchNorm1d if first.dim() <= 3 else torch.nn.BatchNorm2d)(
-        C, eps=_eps(g) or 1e-300, momentum=m, affine=True, dtype=F64, device=device)
+        C, eps=_eps(g) or 1e-300, momentum=m, affine=True, dtype=F64, device=device
+    )
     rm, rv = _running(g, C, device)
     with torch.no_grad():
         bn.running_mean.copy_(rm)

@@ -50,10 +50,16 @@ def sgd_weight_decay(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     # The decay's displacement is −2ηγθ under SGD on L + γ‖θ‖²: read γ off the largest weight.
     flat = theta.reshape(-1)
     i = int(flat.abs().argmax())
-    gamma = ((plain - theta_next).reshape(-1)[i] / (2 * eta * flat[i])) if flat[i] != 0 \
+    gamma = (
+        ((plain - theta_next).reshape(-1)[i] / (2 * eta * flat[i]))
+        if flat[i] != 0
         else torch.tensor(math.nan, dtype=F64)
-    out = {"decayed": theta_next + eta * grad, "theta_next": theta_next,
-           "l2_equivalent_gamma": gamma}
+    )
+    out = {
+        "decayed": theta_next + eta * grad,
+        "theta_next": theta_next,
+        "l2_equivalent_gamma": gamma,
+    }
     return {k: At(v, point) for k, v in out.items()} if point else out
 
 
@@ -61,8 +67,11 @@ def _sgd_point(g: Any) -> dict[str, Any]:
     """Numbers for a symbolic step: η and λ positive fractions, θ and ∇L small integers."""
     rates = symbols_of(g.lr, g.weight_decay)
     point = random_point(symbols_of(g.theta, g.grad) - rates, seed=1)
-    point.update(random_point(rates, seed=2, choices=(Fraction(1, 10), Fraction(1, 5),
-                                                      Fraction(1, 4), Fraction(1, 2))))
+    point.update(
+        random_point(
+            rates, seed=2, choices=(Fraction(1, 10), Fraction(1, 5), Fraction(1, 4), Fraction(1, 2))
+        )
+    )
     return point
 
 
@@ -112,8 +121,15 @@ def adam_step(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     return out
 
 
-def _relative_decay(method: str, history: list[torch.Tensor], v_hat: torch.Tensor, lr: float,
-                    wd: float, eps: float, betas: tuple[float, float]) -> torch.Tensor:
+def _relative_decay(
+    method: str,
+    history: list[torch.Tensor],
+    v_hat: torch.Tensor,
+    lr: float,
+    wd: float,
+    eps: float,
+    betas: tuple[float, float],
+) -> torch.Tensor:
     """The decay's pull on each weight in the last step, over the weight before that step."""
     prev = history[-1]
     if method == "adamw":  # θ(1 − ηλ): the pull is ηλθ
@@ -140,6 +156,7 @@ def derivation_check(name: str) -> Callable[[NumericCheck], NumericCheck]:
     def register(fn: NumericCheck) -> NumericCheck:
         DERIVATION_CHECKS[name] = fn
         return fn
+
     return register
 
 
@@ -161,8 +178,7 @@ def _norm(x: torch.Tensor) -> float:
 
 
 @derivation_check("weightnorm_gradient")
-def weightnorm(nm: Callable[[str], str], gen: torch.Generator, device: Any
-               ) -> Mapping[str, Any]:
+def weightnorm(nm: Callable[[str], str], gen: torch.Generator, device: Any) -> Mapping[str, Any]:
     """s is the scale that maps W⊥∇_w L onto ∇_u L, both by autograd (least squares)."""
     n, gamma = 5, 1.7
     u = _rand(gen, n, device=device)
@@ -178,14 +194,15 @@ def weightnorm(nm: Callable[[str], str], gen: torch.Generator, device: Any
     W_perp = torch.eye(n, dtype=F64, device=device) - torch.outer(u, u) / (u @ u)
     v = W_perp @ grad_w
     s_value = (grad_u @ v) / (v @ v)
-    return {"s": At(s_value, {nm("gamma"): gamma, nm("norm_u"): _norm(u)}),
-            # the exact answer is the zero vector, written 0: compare its length
-            "W_perp_u": torch.linalg.vector_norm(W_perp @ u)}
+    return {
+        "s": At(s_value, {nm("gamma"): gamma, nm("norm_u"): _norm(u)}),
+        # the exact answer is the zero vector, written 0: compare its length
+        "W_perp_u": torch.linalg.vector_norm(W_perp @ u),
+    }
 
 
 @derivation_check("bn_whitened")
-def bn_whitened(nm: Callable[[str], str], gen: torch.Generator, device: Any
-                ) -> Mapping[str, Any]:
+def bn_whitened(nm: Callable[[str], str], gen: torch.Generator, device: Any) -> Mapping[str, Any]:
     """torch's BatchNorm of y = uᵀx on a whitened sample, and the w with BN(y) = wᵀx + β
     fitted by least squares; the formula for w is evaluated entry by entry of u."""
     n = 4
@@ -196,18 +213,22 @@ def bn_whitened(nm: Callable[[str], str], gen: torch.Generator, device: Any
     y = X @ u
     weight = torch.tensor([gamma], dtype=F64, device=device)
     bias = torch.tensor([beta], dtype=F64, device=device)
-    bn = torch.nn.functional.batch_norm(y[:, None], None, None, weight, bias, training=True,
-                                       eps=1e-300)[:, 0]  # torch refuses eps = 0 in training
+    bn = torch.nn.functional.batch_norm(
+        y[:, None], None, None, weight, bias, training=True, eps=1e-300
+    )[:, 0]  # torch refuses eps = 0 in training
     w = torch.linalg.lstsq(X, (bn - beta)[:, None]).solution[:, 0]
     point = {nm("gamma"): gamma, nm("norm_u"): _norm(u)}
-    return {"w": At(w, {**point, nm("u"): u.tolist()}),
-            "mu_y": y.mean(),
-            "sigma_y": At(y.var(unbiased=False).sqrt(), point)}
+    return {
+        "w": At(w, {**point, nm("u"): u.tolist()}),
+        "mu_y": y.mean(),
+        "sigma_y": At(y.var(unbiased=False).sqrt(), point),
+    }
 
 
 @derivation_check("weight_decay_equivalence")
-def weight_decay_equivalence(nm: Callable[[str], str], gen: torch.Generator, device: Any
-                             ) -> Mapping[str, Any]:
+def weight_decay_equivalence(
+    nm: Callable[[str], str], gen: torch.Generator, device: Any
+) -> Mapping[str, Any]:
     """λ read off the step of SGD on L + γ‖θ‖² (autograd): θ − η∇L + λθ, so
     λθ = (L2 step) − (plain torch.optim.SGD step), fitted by least squares."""
     theta = _rand(gen, 6, device=device)
@@ -219,8 +240,9 @@ def weight_decay_equivalence(nm: Callable[[str], str], gen: torch.Generator, dev
 
 
 @derivation_check("adam_l2_change")
-def adam_l2_change(nm: Callable[[str], str], gen: torch.Generator, device: Any
-                   ) -> Mapping[str, Any]:
+def adam_l2_change(
+    nm: Callable[[str], str], gen: torch.Generator, device: Any
+) -> Mapping[str, Any]:
     """The gradient Adam sees on L + γ‖θ‖², by autograd, against the formula in g = ∇L and
     θ, entry by entry."""
     theta = _rand(gen, 5, device=device).requires_grad_(True)
@@ -229,13 +251,18 @@ def adam_l2_change(nm: Callable[[str], str], gen: torch.Generator, device: Any
     loss = torch.sin(theta * a).sum()
     g_loss = torch.autograd.grad(loss, theta, retain_graph=True)[0]
     g_total = torch.autograd.grad(loss + gamma * (theta * theta).sum(), theta)[0]
-    return {"gradient": At(g_total, {nm("g"): g_loss.tolist(),
-                                     nm("theta"): theta.detach().tolist(), nm("gamma"): gamma})}
+    return {
+        "gradient": At(
+            g_total,
+            {nm("g"): g_loss.tolist(), nm("theta"): theta.detach().tolist(), nm("gamma"): gamma},
+        )
+    }
 
 
 @derivation_check("vanishing_gradient")
-def vanishing_gradient(nm: Callable[[str], str], gen: torch.Generator, device: Any
-                       ) -> Mapping[str, Any]:
+def vanishing_gradient(
+    nm: Callable[[str], str], gen: torch.Generator, device: Any
+) -> Mapping[str, Any]:
     """The bounds as torch's Jacobian norms see them: the largest of a linear RNN with
     W = δQ (which attains the bound) and a random tanh RNN with λ₁(WᵀW) = δ²/γ² (which must
     not exceed it). Both agree with the formula exactly when it is a tight bound."""
@@ -245,8 +272,9 @@ def vanishing_gradient(nm: Callable[[str], str], gen: torch.Generator, device: A
     U, b = _rand(gen, n, n, device=device), _rand(gen, n, device=device)
     xs = _rand(gen, T, n, device=device)
 
-    def run(h0: torch.Tensor, act: Callable[[torch.Tensor], torch.Tensor],
-            weights: torch.Tensor) -> torch.Tensor:
+    def run(
+        h0: torch.Tensor, act: Callable[[torch.Tensor], torch.Tensor], weights: torch.Tensor
+    ) -> torch.Tensor:
         h = h0
         for x in xs:
             h = weights @ act(h) + U @ x + b
@@ -258,16 +286,24 @@ def vanishing_gradient(nm: Callable[[str], str], gen: torch.Generator, device: A
     linear_J = torch.autograd.functional.jacobian(lambda h: run(h, lambda z: z, delta * Q), h0)
     step_tanh = torch.linalg.matrix_norm(W @ torch.diag(1 - torch.tanh(h0) ** 2), ord=2)
     point = {nm("delta"): delta, nm("gamma"): gamma, nm("T"): T}
-    return {"bound_T": At(torch.maximum(torch.linalg.matrix_norm(linear_J, ord=2),
-                                        torch.linalg.matrix_norm(tanh_J, ord=2)), point),
-            "step_bound": At(torch.maximum(torch.linalg.matrix_norm(delta * Q, ord=2),
-                                           step_tanh), point),
-            "limit": torch.tensor(delta, dtype=F64) ** 400}
+    return {
+        "bound_T": At(
+            torch.maximum(
+                torch.linalg.matrix_norm(linear_J, ord=2), torch.linalg.matrix_norm(tanh_J, ord=2)
+            ),
+            point,
+        ),
+        "step_bound": At(
+            torch.maximum(torch.linalg.matrix_norm(delta * Q, ord=2), step_tanh), point
+        ),
+        "limit": torch.tensor(delta, dtype=F64) ** 400,
+    }
 
 
 @derivation_check("rnn_activation_equivalence")
-def rnn_activation_equivalence(nm: Callable[[str], str], gen: torch.Generator, device: Any
-                               ) -> Mapping[str, Any]:
+def rnn_activation_equivalence(
+    nm: Callable[[str], str], gen: torch.Generator, device: Any
+) -> Mapping[str, Any]:
     """Both recurrences run side by side for 6 steps with σ = tanh; g_6 against the formula
     σ(h_t) at h_6, entry by entry."""
     n, T = 3, 6

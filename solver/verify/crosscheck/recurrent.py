@@ -21,7 +21,10 @@ from ...solution import Solution
 from . import crosscheck
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
+}
 
 
 def derivative_bound(activation: str, device: Any = "cpu") -> float:
@@ -43,13 +46,15 @@ def unroll(W: torch.Tensor, activation: str, T: int) -> Callable[[torch.Tensor],
     return run
 
 
-def jacobian_norms(W: torch.Tensor, activation: str, T: int, trials: int = 8,
-                   seed: int = 0) -> list[float]:
+def jacobian_norms(
+    W: torch.Tensor, activation: str, T: int, trials: int = 8, seed: int = 0
+) -> list[float]:
     """‖∂h_T/∂h_0‖ (spectral norm) by autograd at ``trials`` random h_0 (and at 0)."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
     n = W.shape[0]
     starts = [torch.zeros(n, dtype=torch.float64)] + [
-        torch.randn(n, generator=gen, dtype=torch.float64) for _ in range(trials)]
+        torch.randn(n, generator=gen, dtype=torch.float64) for _ in range(trials)
+    ]
     f = unroll(W, activation, T)
     norms = []
     for h0 in starts:
@@ -61,8 +66,9 @@ def jacobian_norms(W: torch.Tensor, activation: str, T: int, trials: int = 8,
 @crosscheck("rnn_gradient_bound")
 def rnn_gradient_bound(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     W = torch.tensor(exact.to_float(g.W), dtype=torch.float64, device=device)
-    gamma = derivative_bound(g.activation, device) if g.activation else float(
-        exact.to_float(g.gamma))
+    gamma = (
+        derivative_bound(g.activation, device) if g.activation else float(exact.to_float(g.gamma))
+    )
     lam = float(torch.linalg.eigvalsh(W.T @ W).max())
     op = float(torch.linalg.matrix_norm(W, ord=2))
     bound = (gamma * op) ** g.T
@@ -73,5 +79,11 @@ def rnn_gradient_bound(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     else:
         delta = float(exact.to_float(g.delta))
         vanishes = lam <= delta**2 / gamma**2 * (1 + 1e-12)
-    return {"gamma": gamma, "lambda_max": lam, "op_norm": op, "step_bound": gamma * op,
-            "bound_T": bound, "vanishes": vanishes}
+    return {
+        "gamma": gamma,
+        "lambda_max": lam,
+        "op_norm": op,
+        "step_bound": gamma * op,
+        "bound_T": bound,
+        "vanishes": vanishes,
+    }

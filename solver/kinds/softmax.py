@@ -1,0 +1,286 @@
+"""Softmax with cross-entropy, exactly: the probabilities e^{z_i}/Σ e^{z_j}, the loss
+−log p_y and its gradient p − y with respect to the logits.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+import sympy
+from pydantic import model_validator
+
+from .. import exact
+from ..display import (
+    Add,
+    Frac,
+    Mat,
+    Raw,
+    Sym,
+    Text,
+    eq,
+)
+from ..errors import FieldError
+from ..given import (
+    GivenModel,
+    Index,
+    SymbolicTensor,
+    Tensor,
+)
+from ..solution import Key, Solution
+from . import Kind, kind
+from .common import carry, draw_variant, is_symbolic, small_ints, tenths
+
+# =========================================================================== softmax_ce
+
+
+class SoftmaxCEGiven(GivenModel):
+    logits: SymbolicTensor
+    """the logits z: one list of class scores, or a matrix with one row per example"""
+    label: Index | None = None
+    """the true class of a single example (0-based, as in PyTorch)"""
+    labels: list[Index] | None = None
+    """the true class of each example of a batch (0-based)"""
+    target: Tensor | None = None
+    """class probabilities instead of labels (soft targets), shaped as the logits"""
+    reduction: str = "mean"
+    """mean (average over the batch, PyTorch's default) or sum"""
+
+    @model_validator(mode="after")
+    def _targets(self) -> SoftmaxCEGiven:
+        shape = exact.shape(self.logits)
+        if len(shape) not in (1, 2):
+            raise FieldError(
+                "must be a list of class scores or a matrix (examples × classes)", "logits"
+            )
+        given = [f for f in ("label", "labels", "target") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise FieldError(
+                "give exactly one of label, labels (a batch) or target",
+                given[1] if len(given) > 1 else "label",
+            )
+        C = shape[-1]
+        N = shape[0] if len(shape) == 2 else 1
+        if self.label is not None:
+            if len(shape) != 1:
+                raise FieldError(
+                    "is for a single example: with a matrix of logits give labels", "label"
+                )
+            if self.label >= C:
+                raise FieldError(f"must be a class index below {C} (0-based)", "label")
+        if self.labels is not None:
+            if len(self.labels) != N:
+                raise FieldError(
+                    f"has {len(self.labels)} entries but there are {N} examples", "labels"
+                )
+            for i, y in enumerate(self.labels):
+                if y >= C:
+                    raise FieldError(f"must be a class index below {C} (0-based)", "labels", (i,))
+        if self.target is not None:
+            if exact.shape(self.target) != shape:
+                raise FieldError(
+                    f"has shape {list(exact.shape(self.target))} but the logits "
+                    f"have shape {list(shape)}",
+                    "target",
+                )
+            rows = self.target if len(shape) == 2 else [self.target]
+            for i, row in enumerate(rows):
+                if any(t < 0 for t in row) or exact.total(row) != 1:
+                    raise FieldError(
+                        "each row must be probabilities (≥ 0, summing to 1)",
+                        "target",
+                        (i,) if len(shape) == 2 else (),
+                    )
+        if self.reduction not in ("mean", "sum"):
+            raise FieldError("must be mean or sum", "reduction")
+        return self
+
+    def rows(self) -> tuple[list[list[Any]], list[list[Any]]]:
+        """Logits and one-hot (or soft) targets, one row per example."""
+        z = self.logits if len(exact.shape(self.logits)) == 2 else [self.logits]
+        C = len(z[0])
+        if self.target is not None:
+            t = self.target if len(exact.shape(self.target)) == 2 else [self.target]
+        else:
+            ys = self.labels if self.labels is not None else [self.label]
+            t = [[1 if j == y else 0 for j in range(C)] for y in ys]
+        return [list(r) for r in z], [list(r) for r in t]
+
+
+def softmax_row(z: Sequence[Any]) -> list[Any]:
+    """p_j = 1/Σ_k exp(z_k − z_j): exact, and as short as sympy can write it."""
+    zs = [exact.to_sympy(v) for v in z]
+    return [exact.from_sympy(1 / sympy.Add(*[sympy.exp(zk - zj) for zk in zs])) for zj in zs]
+
+
+def cross_entropy_row(z: Sequence[Any], t: Sequence[Any]) -> Any:
+    """−Σ_j t_j log p_j = Σ_j t_j log Σ_k exp(z_k − z_j)."""
+    zs = [exact.to_sympy(v) for v in z]
+    terms = [
+        exact.to_sympy(tj) * sympy.log(sympy.Add(*[sympy.exp(zk - zj) for zk in zs]))
+        for tj, zj in zip(t, zs, strict=True)
+        if tj != 0
+    ]
+    return exact.from_sympy(sympy.Add(*terms))
+
+
+@kind("softmax_ce")
+class SoftmaxCE(Kind):
+    """Softmax probabilities, the cross-entropy loss and its gradient p − y, exactly."""
+
+    Given = SoftmaxCEGiven
+    keys = (
+        Key("probabilities", "tensor", "p = softmax(z) over the classes"),
+        Key("predicted", "tensor", "the most likely class (0-based) of each example"),
+        Key("loss", "real", "the cross-entropy loss (mean over the batch by default)"),
+        Key("grad_logits", "tensor", "∂L/∂z = (p − y)/N with mean reduction"),
+    )
+    example = {"logits": [1, 2, 3], "label": 0}
+    misconceptions = {
+        "took the logits for probabilities (no softmax)": {"softmax": False},
+        "gradient y − p instead of p − y (the sign flipped)": {"grad_sign": -1},
+        "summed the losses over the batch instead of averaging": {"reduction": "sum"},
+        "forgot the 1/N of the mean in the gradient": {"grad_mean": False},
+        "took the softmax over the batch (each class across examples) instead of over the "
+        "classes": {"axis": 0},
+    }
+
+    nice = (
+        "integer logits between −3 and 3, not all equal in any example",
+        "soft targets, where given, are tenths",
+    )
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        return draw_variant(self, given, rng, self._draw)
+
+    def _draw(self, raw: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        shape = list(exact.shape(self.Given.model_validate(raw).logits))
+        raw["logits"] = small_ints(shape, rng)
+        C = shape[-1]
+        if raw.get("label") is not None:
+            raw["label"] = rng.randrange(C)
+        if raw.get("labels") is not None:
+            raw["labels"] = [rng.randrange(C) for _ in raw["labels"]]
+        if raw.get("target") is not None:
+            rows = [tenths(C, rng) for _ in range(shape[0] if len(shape) == 2 else 1)]
+            raw["target"] = rows if len(shape) == 2 else rows[0]
+        return raw
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        z, t = g.rows()
+        out = []
+        if any(
+            not exact.is_rational(v) or abs(v) > 3 or Fraction(v).denominator != 1
+            for row in z
+            for v in row
+        ) or any(len(set(row)) == 1 for row in z):
+            out.append(self.nice[0])
+        if g.target is not None and any(
+            Fraction(v).denominator not in (1, 2, 5, 10) for row in t for v in row
+        ):
+            out.append(self.nice[1])
+        return out
+
+    def solve(
+        self,
+        g: SoftmaxCEGiven,
+        s: Solution,
+        *,
+        softmax: bool = True,
+        grad_sign: int = 1,
+        reduction: str | None = None,
+        grad_mean: bool = True,
+        axis: int = 1,
+    ) -> None:
+        batched = len(exact.shape(g.logits)) == 2
+        z, t = g.rows()
+        N = len(z)
+
+        def shape(rows: list[Any]) -> Any:
+            return rows if batched else rows[0]
+
+        if not softmax:
+            p = [list(row) for row in z]
+        elif axis == 0:
+            p = exact.transpose([softmax_row(col) for col in exact.transpose(z)])
+        else:
+            p = [softmax_row(row) for row in z]
+        s.step(
+            "Softmax turns the logits into probabilities: p_j = exp(z_j)/Σ_k exp(z_k) = "
+            "1/Σ_k exp(z_k − z_j), positive and summing to 1 over the classes.",
+            *[
+                eq(Sym("p", i + 1) if batched else Sym("p"), Mat(row))
+                for i, row in enumerate(p[:4])
+            ],
+        )
+        p_out = carry(s, "probabilities", shape(p), label=Sym("p"))
+        p = p_out if batched else [p_out]
+        if not any(is_symbolic(v) for row in z for v in row):
+            pred = [
+                max(range(len(row)), key=lambda j, row=row: exact.to_float(row[j])) for row in z
+            ]
+            carry(s, "predicted", shape(pred), label=Text("predicted"))
+        losses = [
+            cross_entropy_row(zr, tr) if softmax and axis == 1 else _nll(pr, tr)
+            for zr, pr, tr in zip(z, p, t, strict=True)
+        ]
+        how = reduction or g.reduction
+        s.step(
+            "Cross-entropy: ℓ = −Σ_j y_j log p_j, which for one true class y is −log p_y = "
+            "log Σ_k exp(z_k − z_y).",
+            *[
+                eq(Sym("l", i + 1) if batched else Sym("l"), loss)
+                for i, loss in enumerate(losses[:4])
+            ],
+        )
+        if None in losses:
+            loss = None
+        else:
+            loss = exact.total(losses)
+            if how == "mean":
+                loss = exact.from_sympy(exact.to_sympy(loss) / N) if N > 1 else loss
+        if batched:
+            s.step(
+                f"The loss is the {how} over the {N} examples.",
+                eq(
+                    Sym("L"),
+                    Frac(Add(*[Sym("l", i + 1) for i in range(N)]), N)
+                    if how == "mean"
+                    else Add(*[Sym("l", i + 1) for i in range(N)]),
+                    loss,
+                ),
+            )
+        carry(s, "loss", loss, label=Sym("L"))
+        scale = Fraction(grad_sign, N) if how == "mean" and grad_mean else Fraction(grad_sign)
+        grad = [
+            [(pj - tj) * scale for pj, tj in zip(pr, tr, strict=True)]
+            for pr, tr in zip(p, t, strict=True)
+        ]
+        s.step(
+            "The gradient of the loss with respect to the logits is p − y per example"
+            + (
+                f" (divided by N = {N} for the mean)"
+                if how == "mean" and N > 1 and grad_mean
+                else ""
+            )
+            + ": softmax and log cancel to leave this simple difference.",
+            eq(Raw(r"\frac{\partial L}{\partial z}", "∂L/∂z"), Mat(shape(grad))),
+        )
+        carry(s, "grad_logits", shape(grad), label=Raw(r"\partial L/\partial z", "∂L/∂z"))
+
+
+def _nll(p: Sequence[Any], t: Sequence[Any]) -> Any:
+    """−Σ t_j log p_j straight from p (not defined where a p_j with t_j > 0 is not positive)."""
+    terms = []
+    for pj, tj in zip(p, t, strict=True):
+        if tj == 0:
+            continue
+        try:
+            if exact.sign(pj) <= 0:
+                return None
+        except ValueError:
+            pass
+        terms.append(-exact.to_sympy(tj) * sympy.log(exact.to_sympy(pj)))
+    return exact.from_sympy(sympy.Add(*terms))
