@@ -50,7 +50,7 @@ from .compare import (
 )
 from .errors import DlsolveError
 from .parse import WrittenDecimal
-from .sandbox import DEFAULT_TIMEOUT, Overrun, time_limit
+from .sandbox import DEFAULT_TIMEOUT, Mark, Sandbox, Stopped, Worker
 from .solution import Answer, Solution, pattern_matches
 from .spec import Document, Problem, ProblemSet, load, nesting_bound, read_yaml
 
@@ -60,6 +60,11 @@ MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
+JUDGING = 2  # judging a wrong answer for partial credit may take this many answer time limits
+
+#: a step of checking one answer, as the worker announces it: (problem, key, phase)
+Step = tuple[str, str, str]
+READING, JUDGING_WRONG = "read", "judge"
 
 
 @dataclass(frozen=True)
@@ -259,12 +264,12 @@ class KeyedProblem:
         if fp not in self._cache:
             if len(self._cache) >= RESOLVE_CACHE:
                 self._cache.clear()
+            # runs inside the checker's worker, whose clock bounds it (AnswerKey.check)
             try:
-                with time_limit(max(2 * self.timeout, 0.5)):
-                    self._cache[fp] = solve_problem(
-                        self.problem, overrides=dict(overrides), record_steps=False, **options
-                    )
-            except (Exception, Overrun):  # a kind fed a student's odd values may fail any way
+                self._cache[fp] = solve_problem(
+                    self.problem, overrides=dict(overrides), record_steps=False, **options
+                )
+            except Exception:  # recorded as None: no carried-forward credit from these values
                 self._cache[fp] = None
         return self._cache[fp]
 
@@ -294,6 +299,9 @@ def _problem_symbols(problem: Problem, solutions: list[Solution]) -> frozenset[s
     return frozenset(names)
 
 
+_LIVE: list[AnswerKey] = []  # the key whose worker is running in this process
+
+
 class AnswerKey:
     """A problem set solved once for a whole class, with its misconceptions."""
 
@@ -306,6 +314,8 @@ class AnswerKey:
         self.settings = settings
         self.errors: list[DlsolveError] = list(problem_set.errors)
         self.problems: dict[str, KeyedProblem] = {}
+        self._live: Worker | None = None
+        self._judge: Judge | None = None  # the worker's own, built in the worker
         for problem in problem_set.problems:
             try:
                 solution = solve_problem(problem)
@@ -342,8 +352,60 @@ class AnswerKey:
         """Every graded ``(problem, key)``, in order."""
         return [(pid, a.key) for pid, kp in self.problems.items() for a in kp.asked]
 
-    def check(self, answers: AnswersFile, judge: Judge) -> Report:
-        """Check one student's answers file against this key."""
+    def check(self, answers: AnswersFile, judge: Judge | None = None) -> Report:
+        """Check one student's answers file against this key, each answer inside limits.
+
+        The work runs in this key's :class:`~solver.sandbox.Worker`; an answer
+        whose reading and comparing overruns the time limit, or kills the
+        worker (memory, a crash), is that answer's "unreadable" with the
+        reason, and the file is checked again in a fresh worker without it.
+        Where no worker can be forked the check runs here, with ``judge``.
+        """
+        worker = self._worker()
+        if worker.in_process:
+            return self.check_here(answers, judge or Judge(), lambda label, seconds: None, {})
+        skipped: dict[Step, str] = {}
+        while True:
+            try:
+                return worker.call((answers, skipped), self.settings.timeout)
+            except Stopped as stop:
+                if stop.label is None or stop.label in skipped:
+                    raise DlsolveError(
+                        f"the answers could not be checked: the checker {stop.reason}",
+                        file=answers.path,
+                    ) from None
+                skipped[stop.label] = stop.reason
+
+    def _worker(self) -> Worker:
+        """This key's worker process (one live worker per process: keys of variants take
+        turns, so that a class with many variants does not keep a process for each)."""
+        if self._live is None:
+            for other in list(_LIVE):
+                other.close()
+            self._live = Worker(self._serve)
+            _LIVE.append(self)
+        return self._live
+
+    def _serve(self, request: tuple[AnswersFile, dict[Step, str]], mark: Mark) -> Report:
+        """The worker's side of :meth:`check`: sympy jobs run in this process, under its clock."""
+        answers, skipped = request
+        if self._judge is None:
+            self._judge = Judge(Sandbox(self.settings.timeout, in_process=True))
+        return self.check_here(answers, self._judge, mark, skipped)
+
+    def close(self) -> None:
+        """Stop this key's worker process (the next check starts another)."""
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+    def check_here(
+        self, answers: AnswersFile, judge: Judge, mark: Mark, skipped: Mapping[Step, str]
+    ) -> Report:
+        """Check in this process: ``mark`` announces each answer's steps, ``skipped`` holds the
+        steps that overran in an earlier attempt (with why)."""
         report = Report(
             answers.student, answers.path, self.path, [], list(answers.warnings), answers.variant
         )
@@ -355,7 +417,7 @@ class AnswerKey:
                     f"{pid!r} in {self.path}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
                 )
         for kp in self.problems.values():
-            report.results += check_problem(kp, answers, judge, report.warnings)
+            report.results += check_problem(kp, answers, judge, report.warnings, mark, skipped)
         return report
 
 
@@ -407,10 +469,22 @@ def _student_keys(
 
 
 def check_problem(
-    kp: KeyedProblem, answers: AnswersFile, judge: Judge, warnings: list[str]
+    kp: KeyedProblem,
+    answers: AnswersFile,
+    judge: Judge,
+    warnings: list[str],
+    mark: Mark | None = None,
+    skipped: Mapping[Step, str] | None = None,
 ) -> list[Result]:
-    """Verdicts for every asked key of one problem."""
+    """Verdicts for every asked key of one problem.
+
+    ``mark`` announces each answer's reading-and-comparing (and, for a wrong
+    one, its judging) to the worker's clock; a step in ``skipped`` overran
+    before and is not tried again.
+    """
     pid = kp.problem.id
+    mark = mark or (lambda label, seconds: None)
+    skipped = skipped or {}
     written = _student_keys(kp, answers, warnings)
     reads: list[_Read] = []
     for a in kp.asked:
@@ -425,38 +499,55 @@ def check_problem(
             continue
         item.raw = answers.raw(pid, written[a.key])
         line = answers.doc.line(("answers", pid, written[a.key]))
-        try:
-            with time_limit(kp.timeout):
-                item.value = read(a, item.raw, kp.symbols)
-        except Unreadable as err:
+        step = (pid, a.key, READING)
+        why = skipped.get(step)
+        if why is None:
+            mark(step, kp.timeout)
+            why = _read_and_compare(item, kp, judge)
+        if why is not None:
             item.result = _result(
                 kp,
                 a,
                 "unreadable",
                 Fraction(0),
                 item.raw,
-                f"Could not read this answer (line {line}): {_sentence(str(err))}",
+                f"Could not read this answer (line {line}): {_sentence(why)}",
             )
             continue
-        except Overrun:
-            item.result = _result(
-                kp,
-                a,
-                "unreadable",
-                Fraction(0),
-                item.raw,
-                f"Could not read this answer (line {line}): reading it took "
-                f"longer than {kp.timeout:g} s.",
-            )
-            continue
-        item.match = compare(a, item.value, judge, kp.tolerance)
+        assert item.match is not None
         if item.match.full:
             item.result = _result(kp, a, "correct", maxp, item.raw, " ".join(item.match.feedback))
-    _judge_wrong(kp, reads, judge)
+    _judge_wrong(kp, reads, judge, mark, skipped)
     return [item.result for item in reads if item.result is not None]
 
 
-def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
+def _read_and_compare(item: _Read, kp: KeyedProblem, judge: Judge) -> str | None:
+    """Read the student's value and compare it with the answer; why not, if that failed.
+
+    Any failure here is this answer's alone (SPEC section 3: the rest is still
+    checked), so it is turned into the reason the student sees.
+    """
+    try:
+        item.value = read(item.answer, item.raw, kp.symbols)
+        item.match = compare(item.answer, item.value, judge, kp.tolerance)
+    except Unreadable as err:
+        return str(err)
+    except MemoryError:
+        return "it needs more memory than an answer may use"
+    except RecursionError:
+        return "it is nested too deeply"
+    except (ArithmeticError, ValueError, TypeError) as err:  # decimal Overflow, a huge int
+        return f"its value cannot be computed ({type(err).__name__})"
+    return None
+
+
+def _judge_wrong(
+    kp: KeyedProblem,
+    reads: list[_Read],
+    judge: Judge,
+    mark: Mark,
+    skipped: Mapping[Step, str],
+) -> None:
     """Misconceptions and errors carried forward, for the readable answers that are wrong."""
     earlier: dict[str, Any] = {}  # the student's wrong answers so far, as the kind's values
     for item in reads:
@@ -467,6 +558,14 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
         verdict = "partial" if m.score > 0 else "incorrect"
         points = m.score * maxp
         feedback = list(m.feedback)
+        step = (kp.problem.id, a.key, JUDGING_WRONG)
+        if step in skipped:  # re-solving from it overran: judged on its own value only
+            feedback.append(
+                f"(It was not checked for errors carried forward: that {skipped[step]}.)"
+            )
+            item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback))
+            continue
+        mark(step, JUDGING * kp.timeout)
         carried = bool(earlier) and _matches(kp.resolve(earlier, {}), a, item.value, judge, kp)
         if carried:
             source = f"your {'answer' if len(earlier) == 1 else 'answers'} for {_names(earlier)}"
@@ -499,7 +598,10 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
 def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedProblem) -> bool:
     if s is None or a.key not in s.answers:
         return False
-    return compare(s.answers[a.key], value, judge, kp.tolerance).full
+    try:
+        return compare(s.answers[a.key], value, judge, kp.tolerance).full
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        return False  # a value this solution cannot be compared with (a decimal overflow)
 
 
 def _telling(a: Answer) -> bool:

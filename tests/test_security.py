@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from solver import exact
 from solver.check import AnswerKey, read_answers
-from solver.compare import Judge, Tolerance, compare, read
+from solver.compare import Judge, Tolerance, Unreadable, compare, read
 from solver.errors import DlsolveError
 from solver.parse import (
     ParseError,
@@ -25,7 +27,7 @@ from solver.parse import (
     read_choice,
     read_tokens,
 )
-from solver.sandbox import Sandbox, time_limit
+from solver.sandbox import Sandbox, Stopped, Worker
 from solver.solution import Answer
 
 DISCUSSION = "tests/data/normalization-worksheet.yaml"  # fixed, unlike the shipped file
@@ -88,6 +90,18 @@ def test_hostile_text_gets_a_verdict_in_time(
     assert not Path("PWNED").exists() and not (tmp_path / "PWNED").exists()
 
 
+def _read_and_compare(request: Any, mark: Any) -> Any:
+    a, text = request
+    try:
+        value = read(a, text, frozenset({"eta", "x"}))
+    except Unreadable:
+        return "Unreadable"
+    return compare(a, value, Judge(Sandbox(in_process=True)), Tolerance()).full
+
+
+_READER = Worker(_read_and_compare)
+
+
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_text_as_a_formula(name: str, judge: Judge) -> None:
     answers = [
@@ -98,14 +112,11 @@ def test_hostile_text_as_a_formula(name: str, judge: Judge) -> None:
     for a in answers:
         start = time.monotonic()
         try:
-            with time_limit(1.0):
-                value = read(a, HOSTILE[name], frozenset({"eta", "x"}))
-        except Exception as err:  # Unreadable, or the read limit: both are verdicts
-            assert type(err).__name__ == "Unreadable", err
-        except BaseException as err:
-            assert type(err).__name__ == "Overrun", err
+            full = _READER.call((a, HOSTILE[name]), 1.0)
+        except Stopped as stop:  # the limit: a verdict too
+            assert "longer than" in stop.reason, stop.reason
         else:
-            assert not compare(a, value, judge, Tolerance()).full
+            assert full in (False, "Unreadable"), full
         assert time.monotonic() - start < LIMIT, (name, a.type)
 
 
@@ -135,24 +146,54 @@ def test_a_run_has_a_total_budget() -> None:
         sandbox.close()
 
 
-def test_reading_has_a_time_limit() -> None:
-    import signal
-
-    from solver.sandbox import Overrun
-
-    with pytest.raises(Overrun), time_limit(0.1):
+def _spin(request: Any, mark: Any) -> str:
+    """A worker handler that never ends once past its first step, even if signals are
+    swallowed (the SIGALRM limit this replaces was lost inside a gc callback)."""
+    mark("first", 5.0)
+    if request == "spin":
+        mark("spin", 0.1)
         while True:
-            pass
-    outer = signal.signal(signal.SIGALRM, lambda *_: None)
+            try:
+                pass
+            except BaseException:  # swallows everything, as the gc callback did
+                continue
+    return request
+
+
+def test_a_step_is_stopped_by_killing_its_process() -> None:
+    worker = Worker(_spin)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 30)
-        with time_limit(0.1):
-            pass
-        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
-        assert 29 < remaining <= 30  # an outer timer survives
+        assert worker.call("hello", 1.0) == "hello"
+        first = worker.pid
+        start = time.monotonic()
+        with pytest.raises(Stopped) as stopped:
+            worker.call("spin", 1.0)
+        assert time.monotonic() - start < 1.5
+        assert stopped.value.label == "spin" and "longer than 0.1 s" in stopped.value.reason
+        assert worker.pid is None
+        with contextlib.suppress(ProcessLookupError):  # the process is gone, not running on
+            os.kill(first, 0)
+            pytest.fail("the overrunning worker is still alive")
+        assert worker.call("again", 1.0) == "again"  # a fresh one takes the next request
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, outer)
+        worker.close()
+
+
+def test_a_worker_off_the_main_thread_still_has_its_limit() -> None:
+    worker = Worker(_spin)
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            worker.call("spin", 1.0)
+        except Stopped as stop:
+            outcome.append(stop.reason)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=5)
+    worker.close()
+    assert outcome and "longer than" in outcome[0]
 
 
 def test_no_text_reaches_sympify(
