@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -52,11 +53,12 @@ from .errors import DlsolveError
 from .parse import WrittenDecimal
 from .sandbox import DEFAULT_TIMEOUT, Mark, Sandbox, Stopped, Worker
 from .solution import Answer, Solution, pattern_matches
-from .spec import Document, Problem, ProblemSet, load, nesting_bound, read_yaml
+from .spec import Document, Problem, ProblemSet, flow_depth, load, read_yaml
 
 VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "unreadable")
 MAX_ANSWERS_BYTES = 2_000_000
-MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound)
+MAX_NESTING = 100  # levels an answers file's values may nest (deeper entries are left out)
+MAX_FLOW = 250  # brackets deep: beyond this, reading the YAML alone takes seconds
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
@@ -171,28 +173,19 @@ class AnswersFile:
 
 
 def read_answers(path: str | Path) -> AnswersFile:
-    """Read an answers file (SPEC section 3); an unusable one is a DlsolveError."""
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_ANSWERS_BYTES:
-            raise DlsolveError(
-                f"the file is larger than {MAX_ANSWERS_BYTES // 1_000_000} MB, "
-                "too large for an answers file",
-                file=str(path),
-            )
-    except FileNotFoundError:
-        raise DlsolveError("no such file", file=str(path)) from None
-    except OSError as err:
-        raise DlsolveError(f"cannot read this file ({err.strerror})", file=str(path)) from None
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
-    if nesting_bound(text) > MAX_NESTING:
+    """Read an answers file (SPEC section 3); an unusable one is a DlsolveError.
+
+    Read leniently: an entry with a duplicate key, an odd tag (a date, ``!!binary``)
+    or nesting deeper than MAX_NESTING is left out with a warning naming its line,
+    and the rest is checked. Only regular files are read, and at most
+    MAX_ANSWERS_BYTES of them (``/dev/zero`` never ends; a FIFO blocks).
+    """
+    text = _answers_text(path)
+    if flow_depth(text) > MAX_FLOW:
         raise DlsolveError(
-            f"the YAML is nested (or indented) more than {MAX_NESTING} levels deep", file=str(path)
+            f"the YAML nests brackets more than {MAX_FLOW} levels deep", file=str(path)
         )
-    doc = read_yaml(text, str(path))
+    doc = read_yaml(text, str(path), lenient=True, max_depth=MAX_NESTING)
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error("an answers file is a mapping with 'answers:' (and optionally 'student:')")
@@ -203,7 +196,8 @@ def read_answers(path: str | Path) -> AnswersFile:
             "'answers: {layernorm: {mean: [6, 3, 2]}}'",
             ("answers",),
         )
-    warnings = [
+    warnings = list(doc.warnings)
+    warnings += [
         f"{doc.file}:{doc.line((k,))}: unknown field {k!r} (an answers file has "
         f"{', '.join(ANSWERS_FIELDS)})"
         for k in data
@@ -215,12 +209,43 @@ def read_answers(path: str | Path) -> AnswersFile:
         raise doc.error("'variant' must be a number or a name", ("variant",))
     return AnswersFile(
         str(path),
-        str(student) if student not in (None, "") else p.stem,
+        str(student) if student not in (None, "") else Path(path).stem,
         answers,
         doc,
         variant,
         warnings,
     )
+
+
+def _answers_text(path: str | Path) -> str:
+    """The text of an answers file, if it is a regular file of at most MAX_ANSWERS_BYTES."""
+    p = Path(path)
+    try:
+        info = p.stat()
+    except FileNotFoundError:
+        what = "a broken symbolic link" if p.is_symlink() else "no such file"
+        raise DlsolveError(what, file=str(path)) from None
+    except OSError as err:
+        raise DlsolveError(f"cannot read this file ({err.strerror})", file=str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DlsolveError("this is a folder, not an answers file", file=str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise DlsolveError("this is not a regular file (a device or a pipe?)", file=str(path))
+    too_large = DlsolveError(
+        f"the file is larger than {MAX_ANSWERS_BYTES // 1_000_000} MB, "
+        "too large for an answers file",
+        file=str(path),
+    )
+    if info.st_size > MAX_ANSWERS_BYTES:
+        raise too_large
+    try:
+        with open(p, "rb") as f:
+            data = f.read(MAX_ANSWERS_BYTES + 1)  # it may have grown since stat
+        if len(data) > MAX_ANSWERS_BYTES:
+            raise too_large
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
 
 
 # --------------------------------------------------------------------------- the answer key
