@@ -210,6 +210,7 @@ def _context() -> Any:
 def _serve(conn: Any) -> None:
     """The worker's loop: receive ``(job, items)``, send back one result per item as it is done."""
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills us
     _limit_memory()
     while True:
         try:
@@ -337,6 +338,7 @@ Mark = Callable[[Any, float], None]
 def _work(conn: Any, handler: Callable[[Any, Mark], Any]) -> None:
     """A Worker's loop: one request at a time, marks streamed to the parent as steps begin."""
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills us
     _limit_memory()
 
     def mark(label: Any, seconds: float) -> None:
@@ -425,24 +427,34 @@ class Worker:
             except (OSError, ValueError):
                 self.close()
                 raise Stopped(None, "could not reach the worker") from None
-            label, seconds = None, limit
-            deadline = time.monotonic() + limit
-            while True:
-                try:
-                    ready = self._conn.poll(max(0.0, deadline - time.monotonic()))
-                    message = self._conn.recv() if ready else None
-                except (EOFError, OSError):
-                    self._proc.join(timeout=1)
-                    why = _gone(self._proc.exitcode)
-                    self.close()
-                    raise Stopped(label, why) from None
-                if message is None:
-                    self.close()
-                    raise Stopped(label, f"took longer than {seconds:g} s")
-                if message[0] == "mark":
-                    _, label, seconds = message
-                    deadline = time.monotonic() + seconds
-                elif message[0] == "done":
-                    return message[1]
-                else:
-                    raise Stopped(label, message[1])
+            try:
+                return self._answer(limit)
+            except Stopped:
+                raise
+            except BaseException:  # interrupted mid-request: the process is in an unknown state
+                self.close()
+                raise
+
+    def _answer(self, limit: float) -> Any:
+        """Wait for the reply to the request just sent, step by step."""
+        label, seconds = None, limit
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                ready = self._conn.poll(max(0.0, deadline - time.monotonic()))
+                message = self._conn.recv() if ready else None
+            except (EOFError, OSError):
+                self._proc.join(timeout=1)
+                why = _gone(self._proc.exitcode)
+                self.close()
+                raise Stopped(label, why) from None
+            if message is None:
+                self.close()
+                raise Stopped(label, f"took longer than {seconds:g} s")
+            if message[0] == "mark":
+                _, label, seconds = message
+                deadline = time.monotonic() + seconds
+            elif message[0] == "done":
+                return message[1]
+            else:
+                raise Stopped(label, message[1])
