@@ -59,6 +59,15 @@ VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "un
 MAX_ANSWERS_BYTES = 2_000_000
 MAX_NESTING = 100  # levels an answers file's values may nest (deeper entries are left out)
 MAX_FLOW = 250  # brackets deep: beyond this, reading the YAML alone takes seconds
+#: items in one list (or mapping) of an answers file: more than any problem's largest answer
+#: (spec.MAX_ELEMENTS), and a 990,000-entry list would take seconds and 600 MB to build
+MAX_ITEMS = 20_000
+#: values in a whole answers file (counted as commas and lines, before YAML is read: reading
+#: 990,000 values takes half a minute on a loaded machine)
+MAX_VALUES = 200_000
+#: seconds for the work of a file outside its answers (handing it to the worker, unknown
+#: problem ids): a 2 MB file takes about a second to pass
+FILE_SECONDS = 10.0
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
@@ -181,11 +190,16 @@ def read_answers(path: str | Path) -> AnswersFile:
     MAX_ANSWERS_BYTES of them (``/dev/zero`` never ends; a FIFO blocks).
     """
     text = _answers_text(path)
+    if text.count(",") + text.count("\n") > MAX_VALUES:
+        raise DlsolveError(
+            f"the file holds more than {MAX_VALUES} values, too many for an answers file",
+            file=str(path),
+        )
     if flow_depth(text) > MAX_FLOW:
         raise DlsolveError(
             f"the YAML nests brackets more than {MAX_FLOW} levels deep", file=str(path)
         )
-    doc = read_yaml(text, str(path), lenient=True, max_depth=MAX_NESTING)
+    doc = read_yaml(text, str(path), lenient=True, max_depth=MAX_NESTING, max_items=MAX_ITEMS)
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error("an answers file is a mapping with 'answers:' (and optionally 'student:')")
@@ -392,7 +406,7 @@ class AnswerKey:
         skipped: dict[Step, str] = {}
         while True:
             try:
-                return worker.call((answers, skipped), self.settings.timeout)
+                return worker.call((answers, skipped), max(FILE_SECONDS, self.settings.timeout))
             except Stopped as stop:
                 if stop.label is None or stop.label in skipped:
                     raise DlsolveError(

@@ -113,12 +113,20 @@ class _Builder:
     ``lenient`` (answers files): an entry whose key, tag or depth is wrong is
     left out with a warning naming its line, and the rest of the file is read;
     ``max_depth`` bounds the nesting of the values, measured on the parsed
-    structure (quotes, comments and indentation of block text do not count).
+    structure (quotes, comments and indentation of block text do not count), and
+    ``max_items`` the length of one list or mapping (an entry beyond it is not built).
     """
 
-    def __init__(self, file: str, *, lenient: bool = False, max_depth: int | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        *,
+        lenient: bool = False,
+        max_depth: int | None = None,
+        max_items: int | None = None,
+    ) -> None:
         self.file = file
-        self.lenient, self.max_depth = lenient, max_depth
+        self.lenient, self.max_depth, self.max_items = lenient, max_depth, max_items
         self.warnings: list[str] = []
         self.lines: dict[Path_, int] = {}
         self.texts: dict[Path_, str] = {}
@@ -151,6 +159,11 @@ class _Builder:
                 raise self.entry_error(f"the YAML tag {node.tag!r} is not allowed here", node)
             if self.max_depth is not None and len(path) >= self.max_depth:
                 raise self.entry_error(f"it is nested more than {self.max_depth} levels deep", node)
+            if self.max_items is not None and len(node.value) > self.max_items:
+                raise self.entry_error(
+                    f"it has {len(node.value)} items, more than the {self.max_items} allowed",
+                    node,
+                )
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -263,11 +276,16 @@ FAST_NESTING = 200
 
 
 def read_yaml(
-    text: str, file: str, *, lenient: bool = False, max_depth: int | None = None
+    text: str,
+    file: str,
+    *,
+    lenient: bool = False,
+    max_depth: int | None = None,
+    max_items: int | None = None,
 ) -> Document:
     """Parse YAML text safely; a syntax error is a DlsolveError with its line.
 
-    ``lenient`` and ``max_depth``: see :class:`_Builder` (answers files).
+    ``lenient``, ``max_depth`` and ``max_items``: see :class:`_Builder` (answers files).
 
     Documents that provably nest less than FAST_NESTING levels are composed by
     libyaml when it is installed (15 times faster: it matters when a class of
@@ -290,7 +308,7 @@ def read_yaml(
         raise DlsolveError("the YAML is nested too deeply", file=file) from None
     if root is None:
         return Document(None, {}, file)
-    builder = _Builder(file, lenient=lenient, max_depth=max_depth)
+    builder = _Builder(file, lenient=lenient, max_depth=max_depth, max_items=max_items)
     try:
         data = builder.build(root)
     except RecursionError:
