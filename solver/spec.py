@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from . import exact, kinds
 from .errors import DlsolveError, FieldError
-from .given import GivenModel
+from .given import MAX_ELEMENTS, GivenModel
 
 Path_ = tuple[Any, ...]
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -38,6 +38,8 @@ MAX_ALIASED = 100_000  # values reached again through aliases (a billion-laughs 
 #: gigabytes, and Python refuses ints of over 4,300 digits with a traceback
 MAX_NUMBER_CHARS = 1000
 MAX_EXPONENT = 1000
+#: values a problem file may hold, counted as commas and lines before YAML reads it
+MAX_FILE_VALUES = 500_000
 _EXPONENT = re.compile(r"[eE]([-+]?[0-9_]+)$")
 TOP_FIELDS = ("title", "text", "problems")
 PROBLEM_FIELDS = (
@@ -317,7 +319,8 @@ def read_yaml(
 
 
 def read_file(path: str | Path) -> Document:
-    """Read a YAML file; an unreadable file is a DlsolveError."""
+    """Read a YAML file; an unreadable file is a DlsolveError. A file of more than
+    MAX_FILE_VALUES values is refused before YAML reads it (see there)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -325,6 +328,13 @@ def read_file(path: str | Path) -> Document:
         raise DlsolveError("no such file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as err:
         raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
+    if text.count(",") + text.count("\n") > MAX_FILE_VALUES:
+        raise DlsolveError(
+            f"the file holds more than {MAX_FILE_VALUES:,} values; a given tensor holds at "
+            f"most {MAX_ELEMENTS:,} numbers (reading 4 million took 1.9 GB before they "
+            "could be refused)",
+            file=str(path),
+        )
     return read_yaml(text, str(path))
 
 

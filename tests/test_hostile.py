@@ -225,3 +225,82 @@ def test_property_a_random_hostile_answer_changes_no_good_score(
         pass  # the file as a whole is unusable (not YAML): its row says why
     after = {n: key.check(read_answers(tmp_path / n)).score for n in good}
     assert after == before
+
+
+# --------------------------------------------------------------------------- problem files
+
+
+def _problem(kind: str, given: str) -> str:
+    return f"title: t\nproblems:\n  - id: p\n    kind: {kind}\n    given:\n{given}"
+
+
+VITERBI = "      tokens: [<BOS>, a, b]\n      P: [[0, 1/3, 2/3], [0, 1/4, 3/4], [0, 3/5, 2/5]]\n"
+PROBLEM_CASES = {
+    "an eps of 5,001 digits": (
+        _problem("layernorm", "      X: [[1, 2, 3]]\n      eps: " + "7" * 5001 + "\n"),
+        "field 'given.eps': could not read '7777",
+    ),
+    "an eps of 1.0e+1000000": (
+        _problem("layernorm", "      X: [[1, 2, 3]]\n      eps: 1.0e+1000000\n"),
+        "the decimal exponent is too large",
+    ),
+    "viterbi T: 100000": (
+        _problem("viterbi", VITERBI + "      T: 100000\n"),
+        "T·N = 300,000 values of δ, each an answer and a step; the limit is 100,000",
+    ),
+    "viterbi T: 1000000": (
+        _problem("viterbi", VITERBI + "      T: 1000000\n"),
+        "the limit is 100,000",
+    ),
+    "viterbi N^T too long to print": (
+        _problem("viterbi", VITERBI + "      T: 9000\n"),
+        "N^T = 3^9000 has about 4,295 digits, more than the 4,000 a count may show",
+    ),
+    "softmax_ce with 10⁴ logits": (
+        _problem("softmax_ce", f"      logits: {list(range(10_000))}\n      label: 0\n"),
+        "more than the 20,000 that stay within seconds",
+    ),
+    "layernorm 200×200": (
+        _problem("layernorm", f"      X: {[[i + j for i in range(200)] for j in range(200)]}\n"),
+        "holds more than 10,000 numbers, the most a given tensor may hold",
+    ),
+    "layernorm 1000×1000": (
+        _problem("layernorm", f"      X: {[[i + j for i in range(1000)] for j in range(1000)]}\n"),
+        "the file holds more than 500,000 values",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PROBLEM_CASES))
+def test_problem_sizes_are_bounded_up_front(name: str, tmp_path: Path, cli_run) -> None:
+    text, message = PROBLEM_CASES[name]
+    p = _write(tmp_path, "p.yaml", text)
+    start = time.monotonic()
+    code, _, err = cli_run("solve", str(p))
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert err.count("\n") == 1, err
+    assert time.monotonic() - start < 30, name  # refused, not attempted
+
+
+def test_verify_refuses_a_model_larger_than_its_share_of_memory(monkeypatch) -> None:
+    from solver import load_text, solve
+    from solver.verify import runner
+
+    text = _problem(
+        "mlp",
+        "      input_shape: [n, 1000000000]\n"
+        "      layers: [{type: Linear, in: 1000000000, out: 1000000000}]\n",
+    )
+    s = solve(load_text(text, "big.yaml").problems[0])
+    monkeypatch.setattr(runner, "machine_memory", lambda: 23 * 2**30)
+    refused = runner.too_large(s, "big.yaml")
+    assert refused is not None
+    assert str(refused) == (
+        "big.yaml: problem 'p': not cross-checked: its 1,000,000,001,000,000,000 parameters "
+        "need 14,901,161,208.7 GB in float64 with gradients, more than 1/4 of this machine's "
+        "23.0 GB."
+    )
+    small = _problem(
+        "mlp", "      input_shape: [n, 4]\n      layers: [{type: Linear, in: 4, out: 2}]\n"
+    )
+    assert runner.too_large(solve(load_text(small, "s.yaml").problems[0])) is None
