@@ -62,9 +62,9 @@ MAX_FLOW = 250  # brackets deep: beyond this, reading the YAML alone takes secon
 #: items in one list (or mapping) of an answers file: more than any problem's largest answer
 #: (spec.MAX_ELEMENTS), and a 990,000-entry list would take seconds and 600 MB to build
 MAX_ITEMS = 20_000
-#: values in a whole answers file (counted as commas and lines, before YAML is read: reading
-#: 990,000 values takes half a minute on a loaded machine)
-MAX_VALUES = 200_000
+#: values in a whole answers file (counted as commas and lines, before YAML is read: PyYAML
+#: reads about 40,000 values a second, and 990,000 took 8 s and 627 MB)
+MAX_VALUES = 100_000
 #: seconds for the work of a file outside its answers (handing it to the worker, unknown
 #: problem ids): a 2 MB file takes about a second to pass
 FILE_SECONDS = 10.0
