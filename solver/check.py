@@ -50,6 +50,7 @@ from .compare import (
     read,
 )
 from .errors import DlsolveError
+from .given import MAX_ELEMENTS
 from .parse import WrittenDecimal
 from .sandbox import DEFAULT_TIMEOUT, Mark, Sandbox, Stopped, Worker
 from .solution import Answer, Solution, pattern_matches
@@ -59,9 +60,9 @@ VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "un
 MAX_ANSWERS_BYTES = 2_000_000
 MAX_NESTING = 100  # levels an answers file's values may nest (deeper entries are left out)
 MAX_FLOW = 250  # brackets deep: beyond this, reading the YAML alone takes seconds
-#: items in one list (or mapping) of an answers file: more than any problem's largest answer
-#: (spec.MAX_ELEMENTS), and a 990,000-entry list would take seconds and 600 MB to build
-MAX_ITEMS = 20_000
+#: items in one list (or mapping) of an answers file: as many as a given tensor may hold, the
+#: largest answer (a 990,000-entry list took 8 s and 627 MB to build)
+MAX_ITEMS = MAX_ELEMENTS
 #: values in a whole answers file (counted as commas and lines, before YAML is read: PyYAML
 #: reads about 40,000 values a second, and 990,000 took 8 s and 627 MB)
 MAX_VALUES = 100_000

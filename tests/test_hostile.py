@@ -260,9 +260,9 @@ PROBLEM_CASES = {
         _problem("softmax_ce", f"      logits: {list(range(10_000))}\n      label: 0\n"),
         "more than the 20,000 that stay within seconds",
     ),
-    "layernorm 200×200": (
-        _problem("layernorm", f"      X: {[[i + j for i in range(200)] for j in range(200)]}\n"),
-        "holds more than 10,000 numbers, the most a given tensor may hold",
+    "layernorm 300×300": (
+        _problem("layernorm", f"      X: {[[i + j for i in range(300)] for j in range(300)]}\n"),
+        "holds more than 65,536 numbers, the most a given tensor may hold",
     ),
     "layernorm 1000×1000": (
         _problem("layernorm", f"      X: {[[i + j for i in range(1000)] for j in range(1000)]}\n"),
