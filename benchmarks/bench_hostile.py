@@ -65,22 +65,28 @@ def main() -> None:
     problems.write_text(SOFTMAX)
     key = AnswerKey.load(problems, Settings(timeout=args.timeout))
 
-    def timed(text: str) -> float:
+    def timed(text: str) -> tuple[float, float]:
+        """Seconds to read the file's YAML, and to check its answers."""
         p = folder / "a.yaml"
         p.write_text(text)
         start = time.monotonic()
-        key.check(read_answers(p))
-        return time.monotonic() - start
+        sheet = read_answers(p)
+        read = time.monotonic()
+        key.check(sheet)
+        return read - start, time.monotonic() - read
 
     timed(GOOD)  # the worker starts
-    good = min(timed(GOOD) for _ in range(3))
+    good = min(sum(timed(GOOD)) for _ in range(3))
     times = {name: timed(_hostile(lines)) for name, lines in CASES.items()}
     key.close()
-    worst = max(times, key=times.__getitem__)
-    print(f"good answers file: {good * 1000:.0f} ms (baseline)")
-    for name, t in sorted(times.items(), key=lambda kv: -kv[1])[:5]:
-        print(f"  {name}: {t:.2f} s ({t / good:.0f}× the good file)")
-    print(f"slowest single hostile answer: {worst}, {times[worst]:.2f} s (limit {args.timeout} s)")
+    worst = max(times, key=lambda name: times[name][1])
+    print(f"good answers file: {good * 1000:.0f} ms read and checked (baseline)")
+    for name, (r, t) in sorted(times.items(), key=lambda kv: -sum(kv[1]))[:5]:
+        print(f"  {name}: read {r:.2f} s, checked {t:.2f} s ({(r + t) / good:.0f}× the good file)")
+    print(
+        f"slowest single hostile answer: {worst}, checked in {times[worst][1]:.2f} s "
+        f"(limit {args.timeout} s per step)"
+    )
 
     small = folder / "good.yaml"
     small.write_text(GOOD)
