@@ -73,6 +73,9 @@ ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
 JUDGING = 2  # judging a wrong answer for partial credit may take this many answer time limits
+#: overruns one file may cause at the full time limit; after them each step of that file has
+#: a tenth of it, so that a file of 100 hostile answers costs seconds, not minutes
+OVERRUNS = 5
 
 #: a step of checking one answer, as the worker announces it: (problem, key, phase)
 Step = tuple[str, str, str]
@@ -85,7 +88,9 @@ class Settings:
 
     tolerance: Tolerance = field(default_factory=Tolerance)
     carry_forward: Fraction = Fraction(1, 2)
-    timeout: float = DEFAULT_TIMEOUT  # seconds for one symbolic comparison or one re-solve
+    #: seconds for reading and comparing one answer (JUDGING times that for judging a wrong
+    #: one for partial credit), enforced by killing the worker (AnswerKey.check)
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass
@@ -542,7 +547,7 @@ def check_problem(
         step = (pid, a.key, READING)
         why = skipped.get(step)
         if why is None:
-            mark(step, kp.timeout)
+            mark(step, _limit(kp, skipped))
             why = _read_and_compare(item, kp, judge)
         if why is not None:
             item.result = _result(
@@ -559,6 +564,12 @@ def check_problem(
             item.result = _result(kp, a, "correct", maxp, item.raw, " ".join(item.match.feedback))
     _judge_wrong(kp, reads, judge, mark, skipped)
     return [item.result for item in reads if item.result is not None]
+
+
+def _limit(kp: KeyedProblem, skipped: Mapping[Step, str]) -> float:
+    """Seconds for one answer's step: the time limit, or a tenth of it in a file that has
+    already overrun OVERRUNS times."""
+    return kp.timeout if len(skipped) < OVERRUNS else kp.timeout / 10
 
 
 def _read_and_compare(item: _Read, kp: KeyedProblem, judge: Judge) -> str | None:
@@ -605,7 +616,7 @@ def _judge_wrong(
             )
             item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback))
             continue
-        mark(step, JUDGING * kp.timeout)
+        mark(step, JUDGING * _limit(kp, skipped))
         carried = bool(earlier) and _matches(kp.resolve(earlier, {}), a, item.value, judge, kp)
         if carried:
             source = f"your {'answer' if len(earlier) == 1 else 'answers'} for {_names(earlier)}"

@@ -304,3 +304,26 @@ def test_verify_refuses_a_model_larger_than_its_share_of_memory(monkeypatch) -> 
         "mlp", "      input_shape: [n, 4]\n      layers: [{type: Linear, in: 4, out: 2}]\n"
     )
     assert runner.too_large(solve(load_text(small, "s.yaml").problems[0])) is None
+
+
+def test_a_file_of_many_slow_answers_has_a_budget(tmp_path: Path) -> None:
+    """After OVERRUNS overruns at the full limit, a file's steps get a tenth of it."""
+    from solver.check import OVERRUNS
+
+    problems = "title: t\nproblems:\n" + "".join(
+        f"  - id: s{i}\n    kind: softmax_ce\n    given: {{logits: [1, 2, 3], label: 2}}\n"
+        for i in range(4)
+    )
+    slow = '["exp(exp(exp(96)))", 0, 0]'
+    answers = "answers:\n" + "".join(
+        f"  s{i}:\n    probabilities: {slow}\n    grad_logits: {slow}\n" for i in range(4)
+    )
+    key = AnswerKey.load(_write(tmp_path, "p.yaml", problems), Settings(timeout=0.3))
+    try:
+        report = key.check(read_answers(_write(tmp_path, "a.yaml", answers)))
+    finally:
+        key.close()
+    reasons = [r.feedback for r in report.results if r.verdict == "unreadable"]
+    assert len(reasons) == 8
+    assert sum("took longer than 0.3 s" in f for f in reasons) == OVERRUNS, reasons
+    assert sum("took longer than 0.03 s" in f for f in reasons) == 8 - OVERRUNS, reasons

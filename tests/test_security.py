@@ -81,7 +81,8 @@ def test_hostile_text_gets_a_verdict_in_time(
     start = time.monotonic()
     report = key.check(read_answers(p), judge)
     elapsed = time.monotonic() - start
-    assert elapsed < 2 * LIMIT, f"{name} took {elapsed:.2f} s"
+    # four hostile answers, each with its own limit (its worker is killed when it overruns)
+    assert elapsed < 4 * LIMIT, f"{name} took {elapsed:.2f} s"
     verdicts = {(r.problem, r.key): r for r in report.results}
     for k in (("layernorm", "mean"), ("layernorm", "output"), ("layernorm-batch1", "defined")):
         assert verdicts[k].verdict in ("unreadable", "incorrect"), (name, k, verdicts[k])
@@ -99,11 +100,16 @@ def _read_and_compare(request: Any, mark: Any) -> Any:
     return compare(a, value, Judge(Sandbox(in_process=True)), Tolerance()).full
 
 
-_READER = Worker(_read_and_compare)
+@pytest.fixture(scope="module")
+def reader() -> Worker:
+    """A worker that reads and compares one text, as the checker's does, killed on overrun."""
+    worker = Worker(_read_and_compare)
+    yield worker
+    worker.close()
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_text_as_a_formula(name: str, judge: Judge) -> None:
+def test_hostile_text_as_a_formula(name: str, reader: Worker) -> None:
     answers = [
         Answer("f", -2 * exact.symbol("eta"), "expression"),
         Answer("t", x**2, "complexity"),
@@ -112,7 +118,7 @@ def test_hostile_text_as_a_formula(name: str, judge: Judge) -> None:
     for a in answers:
         start = time.monotonic()
         try:
-            full = _READER.call((a, HOSTILE[name]), 1.0)
+            full = reader.call((a, HOSTILE[name]), 1.0)
         except Stopped as stop:  # the limit: a verdict too
             assert "longer than" in stop.reason, stop.reason
         else:
