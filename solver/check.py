@@ -410,16 +410,19 @@ class AnswerKey:
         if worker.in_process:
             return self.check_here(answers, judge or Judge(), lambda label, seconds: None, {})
         skipped: dict[Step, str] = {}
+        lost = 0  # attempts that failed before any answer (the worker was gone, say)
         while True:
             try:
                 return worker.call((answers, skipped), max(FILE_SECONDS, self.settings.timeout))
             except Stopped as stop:
-                if stop.label is None or stop.label in skipped:
+                lost += stop.label is None
+                if lost > 1 or stop.label in skipped:
                     raise DlsolveError(
                         f"the answers could not be checked: the checker {stop.reason}",
                         file=answers.path,
                     ) from None
-                skipped[stop.label] = stop.reason
+                if stop.label is not None:
+                    skipped[stop.label] = stop.reason
 
     def _worker(self) -> Worker:
         """This key's worker process (one live worker per process: keys of variants take

@@ -371,6 +371,8 @@ def _gone(exitcode: int | None) -> str:
 class Worker:
     """A forked process running ``handler(request, mark)`` for one request at a time, killed
     when a step overruns: the parent holds the clock, so no limit can be swallowed.
+    Where no process can be forked (no fork, a process limit) the handler runs in the
+    calling process, without limits, and ``in_process`` says so.
 
     ``call(request, limit)`` returns the handler's result or raises :class:`Stopped`.
     Each step the handler announces with ``mark(label, seconds)`` has those
@@ -420,8 +422,9 @@ class Worker:
             if self._proc is None:
                 try:
                     self._start()
-                except (OSError, ValueError) as err:
-                    raise Stopped(None, f"could not start a worker ({err})") from None
+                except (OSError, ValueError):  # no process to be had (a process limit)
+                    self.in_process = True
+                    return self.handler(request, lambda label, seconds: None)
             try:
                 self._conn.send(request)
             except (OSError, ValueError):

@@ -352,3 +352,26 @@ def test_fuzz_only_parse_errors_escape(text: str) -> None:
         with contextlib.suppress(ParseError):
             reader(text)
     assert time.monotonic() - start < LIMIT, repr(text)
+
+
+def test_a_worker_that_cannot_be_forked_runs_the_work_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing.context
+
+    def refuse(self: Any) -> None:
+        raise OSError(11, "Resource temporarily unavailable")  # a process limit
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", refuse, raising=False)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    worker = Worker(_spin)
+    assert worker.call("hello", 1.0) == "hello" and worker.in_process
+
+
+def test_a_worker_lost_between_files_is_replaced(key: AnswerKey, tmp_path: Path) -> None:
+    p = tmp_path / "a.yaml"
+    p.write_text(yaml.safe_dump({"answers": {"layernorm": {"mean": [6, 3, 2]}}}))
+    first = key.check(read_answers(p))
+    pid = key._live.pid
+    os.kill(pid, 9)  # the kernel's OOM killer, say, while it waited
+    time.sleep(0.2)
+    again = key.check(read_answers(p))
+    assert again.score == first.score == 1 and key._live.pid != pid
