@@ -731,3 +731,16 @@ def test_any_earlier_answer_can_be_carried_forward_without_a_crash(problem):
         for value in wrong_values:
             again = solver.solve(problem, overrides={key: value})
             assert again[key] == value
+
+
+def test_softmax_is_written_in_textbook_form():
+    s = solver.solve(
+        solver.load_text(
+            "problems:\n  - id: s\n    kind: softmax_ce\n    given: {logits: [-1, 0, 1], label: 2}\n",
+            "s.yaml",
+        ).get("s")
+    )
+    p = s.answers["probabilities"]
+    assert p.display().text() == "[1/(1 + e + e²), e/(1 + e + e²), e²/(1 + e + e²)]"
+    e = sympy.E
+    assert sympy.simplify(exact.to_sympy(s["loss"]) - sympy.log((1 + e + e**2) / e**2)) == 0
