@@ -8,6 +8,7 @@ import math
 import random
 from fractions import Fraction
 
+import numpy as np
 import pytest
 import sympy
 
@@ -744,3 +745,27 @@ def test_softmax_is_written_in_textbook_form():
     assert p.display().text() == "[1/(1 + e + e²), e/(1 + e + e²), e²/(1 + e + e²)]"
     e = sympy.E
     assert sympy.simplify(exact.to_sympy(s["loss"]) - sympy.log((1 + e + e**2) / e**2)) == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding"),
+    [(4, [1, 2, 3], 1, 0), (7, [1, 2, 3], 2, 1), (6, [1, -2], 3, 0), (8, [2, 0, -1], 2, 2)],
+)
+def test_transposed_convolution_is_also_written_as_a_direct_one(size, kernel, stride, padding):
+    text = (
+        f"problems:\n  - id: c\n    kind: conv_matrix\n    given: {{kernel: {kernel}, "
+        f"input_shape: [{size}], stride: {stride}, padding: {padding}, "
+        f"grad_y: {list(range(1, (size + 2 * padding - len(kernel)) // stride + 2))}}}\n"
+    )
+    s = solver.solve(solver.load_text(text, "c.yaml").get("c"))
+    step = next(st for st in s.steps if "as a direct convolution" in st.text)
+    # by hand, independently: correlate the padded, spread ∂L/∂y with the flipped kernel
+    pad = [int(v) for v in exact.flatten(s.answers["input_gradient"].value)]
+    dy = [int(v) for v in range(1, (size + 2 * padding - len(kernel)) // stride + 2)]
+    spread = np.zeros(stride * (len(dy) - 1) + 1, dtype=int)
+    spread[::stride] = dy
+    border = len(kernel) - 1 - padding
+    full = np.concatenate([np.zeros(border, int), spread, np.zeros(size + len(kernel), int)])
+    direct = [int(np.dot(full[q : q + len(kernel)], kernel[::-1])) for q in range(size)]
+    assert direct == pad
+    assert f"d(k − 1) − p = {border}" in step.text
