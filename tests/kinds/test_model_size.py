@@ -737,7 +737,8 @@ def test_any_earlier_answer_can_be_carried_forward_without_a_crash(problem):
 def test_softmax_is_written_in_textbook_form():
     s = solver.solve(
         solver.load_text(
-            "problems:\n  - id: s\n    kind: softmax_ce\n    given: {logits: [-1, 0, 1], label: 2}\n",
+            "problems:\n  - id: s\n    kind: softmax_ce\n"
+            "    given: {logits: [-1, 0, 1], label: 2}\n",
             "s.yaml",
         ).get("s")
     )
