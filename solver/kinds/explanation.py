@@ -33,6 +33,7 @@ class Explanation(Kind):
         """optional: the points a complete answer makes, listed after the model answer"""
 
     keys = ()
+    varies = False  # prose has no numbers to draw: every variant asks the same question
     example = {
         "answer": "Normalizing the inputs puts every feature on the same scale, so that one "
         "learning rate suits every weight and the loss surface is better conditioned.",
