@@ -166,6 +166,23 @@ def _spin(request: Any, mark: Any) -> str:
     return request
 
 
+def _hog(request: Any, mark: Any) -> int:
+    mark("hog", 5.0)
+    return len(bytearray(request))
+
+
+def test_a_step_has_a_memory_limit() -> None:
+    """The worker's address space is capped: a runaway allocation fails there, not here."""
+    worker = Worker(_hog)
+    try:
+        with pytest.raises(Stopped) as stopped:
+            worker.call(4 * 2**30, 5.0)  # 4 GB
+        assert stopped.value.label == "hog" and stopped.value.reason == "ran out of memory"
+        assert worker.call(1000, 5.0) == 1000  # and the next request is served
+    finally:
+        worker.close()
+
+
 def test_a_step_is_stopped_by_killing_its_process() -> None:
     worker = Worker(_spin)
     try:
