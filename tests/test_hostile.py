@@ -138,7 +138,7 @@ def test_files_that_are_not_files(key: AnswerKey, tmp_path: Path) -> None:
     start = time.monotonic()
     with pytest.raises(DlsolveError, match="more than 100000 values, too many"):
         read_answers(big)  # refused before YAML reads it (that took 8 s and 627 MB)
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < 2
 
 
 def test_a_hostile_class_member_loses_no_one_else_s_grade(problems: Path, tmp_path: Path) -> None:

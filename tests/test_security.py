@@ -191,7 +191,7 @@ def test_a_step_is_stopped_by_killing_its_process() -> None:
         start = time.monotonic()
         with pytest.raises(Stopped) as stopped:
             worker.call("spin", 1.0)
-        assert time.monotonic() - start < 1.5
+        assert time.monotonic() - start < 3  # 0.1 s, and the kill
         assert stopped.value.label == "spin" and "longer than 0.1 s" in stopped.value.reason
         assert worker.pid is None
         with contextlib.suppress(ProcessLookupError):  # the process is gone, not running on
