@@ -52,6 +52,7 @@ PROBLEM_FIELDS = (
     "points",
     "tolerance",
     "carry_forward",
+    "fixed",
 )
 TOLERANCE_FIELDS = ("rtol", "atol", "decimals")
 
@@ -355,6 +356,8 @@ class Problem:
     tolerance: dict[str, Any] = field(default_factory=dict)
     #: the share of a key's points for an answer right given the student's earlier errors
     carry_forward: Fraction | None = None
+    #: givens (names or dotted paths) every variant keeps as they are
+    fixed: list[str] = field(default_factory=list)
     file: str = "<string>"
     line: int | None = None
     #: the given as written in the file, for variants and error lines
@@ -511,6 +514,16 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
             raise fail(
                 f"the text quotes {{{{{name}}}}}, which is not in the given", ("text",), "text"
             )
+    fixed = raw.get("fixed") or []
+    if isinstance(fixed, str):
+        fixed = [fixed]
+    if not isinstance(fixed, list) or not all(isinstance(f, str) for f in fixed):
+        raise fail(
+            "'fixed' must be a list of given names, such as [input_shape]", ("fixed",), "fixed"
+        )
+    for j, name in enumerate(fixed):
+        if given_at(given_raw, name) is _MISSING:
+            raise fail(f"'fixed' names {name!r}, which is not in the given", ("fixed", j), "fixed")
     share = raw.get("carry_forward")
     if share is not None:
         if isinstance(share, str):
@@ -539,6 +552,7 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
         points=points,
         tolerance=tolerance,
         carry_forward=share,
+        fixed=fixed,
         file=doc.file,
         line=doc.line(here),
         raw_given=given_raw,
@@ -640,6 +654,16 @@ def restate(text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     return text
 
 
+def _share(value: Any) -> Any:
+    """A number an option may also write as a fraction in quotes ("1/1000"), as variants do."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*/\s*\d+\s*|\s*\d+(\.\d+)?\s*", value):
+        try:
+            return Fraction(value.replace(" ", ""))
+        except (ValueError, ZeroDivisionError):
+            return value
+    return value
+
+
 def _points(raw: Any, k: kinds.Kind, fail: Any) -> dict[str, Fraction]:
     if raw is None:
         return {}
@@ -647,6 +671,7 @@ def _points(raw: Any, k: kinds.Kind, fail: Any) -> dict[str, Fraction]:
         raise fail("'points' must map answer keys to numbers", ())
     out = {}
     for key, value in raw.items():
+        value = _share(value)
         if not any(d.matches(key) or d.pattern == key for d in k.keys):
             raise fail(f"{k.name} has no answer key {key!r}", (key,))
         if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or value < 0:
@@ -660,6 +685,7 @@ def _tolerance(raw: Any, fail: Any) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise fail("'tolerance' must be a mapping such as {rtol: 0.01}", ())
+    raw = {key: _share(value) for key, value in raw.items()}
     for key, value in raw.items():
         if key not in TOLERANCE_FIELDS:
             raise fail(

@@ -16,9 +16,14 @@ own random stream, seeded by (seed, k, problem id): the same seed gives the
 same variants, and adding a problem to the file does not change the others.
 
 A problem's text often quotes its numbers. Where it quotes a given as it is
-written in the file (``z = [2, 4, 6, 8]``, ``p = 1/4``), the variant quotes
-the new value; other mentions are left as they are, and the worked solution
-states every given anyway.
+written in the file (``z = [2, 4, 6, 8]``, ``p = 1/4``) or as ``{{name}}``,
+the variant quotes the new value. A problem's ``fixed: [input_shape]`` keeps
+those givens in every variant. Any other number the text states literally
+that a variant changes (``28×28`` when the variant draws 112) would make the
+handout contradict its own given, so it is an error naming the problem and
+the number, and nothing is written. So is a variant file that would not load
+back: every problem of the source is in every variant, with its points,
+tolerance and other options as the source wrote them.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from .errors import DlsolveError
 from .parse import ParseError, parse_value
 from .render import markdown
 from .solution import Solution
-from .spec import PLACEHOLDER, Problem, ProblemSet, load, quote
+from .spec import _MISSING, PLACEHOLDER, Problem, ProblemSet, given_at, load, load_text, quote
 
 MAX_DRAWS = 200  # draws per problem and variant before giving up on its promises
 
@@ -96,6 +101,41 @@ def _yamlable(v: Any) -> Any:
     return exact.fmt(v)
 
 
+def _option(v: Any) -> Any:
+    """A problem-level option (points, tolerance, carry_forward) as YAML that loads back to
+    the same exact value: 1/1000 as the decimal 0.001, 1/3 as "1/3"."""
+    if isinstance(v, Mapping):
+        return {str(k): _option(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_option(x) for x in v]
+    if isinstance(v, Fraction):
+        if v.denominator == 1:
+            return int(v)
+        return float(exact.decimal(v)) if exact.decimal(v) else f"{v.numerator}/{v.denominator}"
+    return v
+
+
+def _set_at(given: dict[str, Any], dotted: str, value: Any) -> None:
+    """Put ``value`` at ``a.b.3`` in a raw given (the path exists: spec checked ``fixed``)."""
+    parts = dotted.split(".")
+    holder: Any = given
+    for part in parts[:-1]:
+        holder = holder[int(part)] if isinstance(holder, list) else holder[part]
+    last = parts[-1]
+    if isinstance(holder, list):
+        holder[int(last)] = value
+    else:
+        holder[last] = value
+
+
+def hold_fixed(problem: Problem, raw: dict[str, Any]) -> dict[str, Any]:
+    """A drawn given with the problem's ``fixed`` givens put back as the source has them."""
+    for name in problem.fixed:
+        if given_at(raw, name) is not _MISSING or "." not in name:
+            _set_at(raw, name, _yamlable(given_at(problem.raw_given, name)))
+    return raw
+
+
 def draw(problem: Problem, rng: random.Random) -> tuple[dict[str, Any], Solution]:
     """A new given for ``problem`` (as YAML values) whose problem, with its text restated,
     validates, solves, keeps its kind's promises and differs from the source; with the
@@ -105,8 +145,11 @@ def draw(problem: Problem, rng: random.Random) -> tuple[dict[str, Any], Solution
     k = kinds.get(problem.kind)
     source = problem.given.model_dump()
     broken: list[str] = []
+    # with givens held fixed, a promise the source itself breaks (a window that does not fit
+    # its fixed input) cannot be kept; the variant need only keep the source's
+    excused = set(k.broken_promises(problem.given, solve(problem))) if problem.fixed else set()
     for _ in range(MAX_DRAWS):
-        raw = _yamlable(k.generate(problem.raw_given, rng))
+        raw = hold_fixed(problem, _yamlable(k.generate(problem.raw_given, rng)))
         try:
             g = k.Given.model_validate(raw)
         except (ValidationError, ValueError):
@@ -119,7 +162,7 @@ def draw(problem: Problem, rng: random.Random) -> tuple[dict[str, Any], Solution
             s = solve(candidate)
         except DlsolveError:
             continue
-        broken = k.broken_promises(g, s)
+        broken = [b for b in k.broken_promises(g, s) if b not in excused]
         if not broken:
             return raw, s
     why = f" (last: {broken[0]})" if broken else ""
@@ -149,17 +192,41 @@ def _canonical(leaf: Any) -> str:
 
 
 _NUMBER = re.compile(r"(?<![\w./])-?\d+(?:[./]\d+)?(?![\w/]|\.\d)")
+#: sizes written as a product, ``28×28``, ``3x32x32``, ``3 \times 32``: every factor is a given
+_PRODUCT = re.compile(r"(?<![\w./])\d+(?:\s*(?:[×x*]|\\times)\s*\d+)+(?![\w/]|\.\d)", re.IGNORECASE)
+_FACTOR = re.compile(r"\d+")
+
+
+def literal_numbers(text: str) -> set[str]:
+    """The numbers a statement states outright: those of several digits, and every factor of
+    a size written as a product (the 3 of ``3×32×32``); ``{{name}}`` quotes are not literal."""
+    plain = PLACEHOLDER.sub(" ", text)
+    said = {f for m in _PRODUCT.finditer(plain) for f in _FACTOR.findall(m.group(0))}
+    plain = _PRODUCT.sub(" ", plain)
+    return said | {m for m in _NUMBER.findall(plain) if len(m.lstrip("-")) > 1}
+
+
+def _sizes(v: Any) -> set[str]:
+    """The lengths of a given's lists: "2 × 2 positions" states a size, not a value."""
+    if isinstance(v, Mapping):
+        return {x for item in v.values() for x in _sizes(item)}
+    if isinstance(v, list):
+        return {str(len(v))} | {x for item in v for x in _sizes(item)}
+    return set()
 
 
 def stale_mentions(text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Numbers of several digits the text states that belong to the source's given and not to
-    the variant's: a statement that quotes them literally is wrong for the variant (quoting
-    them as ``{{name}}`` fixes that)."""
-    plain = PLACEHOLDER.sub("", text)
-    before = {_canonical(x) for x in _leaves(dict(old))}
-    after = {_canonical(x) for x in _leaves(dict(new))}
-    said = {m for m in _NUMBER.findall(plain) if len(m.lstrip("-")) > 1}
-    return sorted(said & (before - after), key=lambda x: (len(x), x))
+    """Numbers the text states literally that belong to the source's given and not to the
+    variant's: a statement that states them is wrong for the variant (quoting them as
+    ``{{name}}`` or holding the given with ``fixed:`` fixes that)."""
+    before = {_canonical(x) for x in _leaves(dict(old))} | _sizes(old)
+    after = {_canonical(x) for x in _leaves(dict(new))} | _sizes(new)
+    return sorted(literal_numbers(text) & (before - after), key=lambda x: (len(x), x))
+
+
+def _holders(given: Mapping[str, Any], number: str) -> list[str]:
+    """The givens whose values hold ``number``: what to quote or hold fixed."""
+    return [k for k, v in given.items() if number in {_canonical(x) for x in _leaves([v])}]
 
 
 def make(problems: ProblemSet, k: int, n: int, seed: int) -> Variant:
@@ -179,13 +246,13 @@ def make(problems: ProblemSet, k: int, n: int, seed: int) -> Variant:
         rng = random.Random(f"{seed}/{k}/{p.id}")
         try:
             if not kinds.get(p.kind).varies:  # prose: the same question in every variant
-                out_problems.append(_yamlable(entry))
+                out_problems.append(_entry_yaml(entry))
                 solutions.append(solve(p))
                 continue
             raw, sol = draw(p, rng)
         except NotImplementedError:
             unchanged.append(p.id)
-            out_problems.append(_yamlable(entry))
+            out_problems.append(_entry_yaml(entry))
             solutions.append(solve(p))
             continue
         entry["given"] = raw
@@ -194,7 +261,7 @@ def make(problems: ProblemSet, k: int, n: int, seed: int) -> Variant:
             stale = stale_mentions(entry["text"], p.raw_given, raw)
             if stale:
                 stale_by_id[p.id] = stale
-        out_problems.append(_yamlable(entry))
+        out_problems.append(_entry_yaml(entry))
         solutions.append(sol)
     head = (
         f"Variant {k} of {n} of {Path(problems.path).name}, drawn by dlsolve variants "
@@ -202,13 +269,35 @@ def make(problems: ProblemSet, k: int, n: int, seed: int) -> Variant:
     )
     text = head + ("\n\n" + problems.text.strip() if problems.text else "")
     title = f"{problems.title or Path(problems.path).stem} (variant {k})"
-    return Variant(
-        k,
-        {"title": title, "text": text + "\n", "problems": out_problems},
-        solutions,
-        unchanged,
-        stale_by_id,
-    )
+    out = {"title": title, "text": text + "\n", "problems": out_problems}
+    _loads_back(problems, k, out)
+    return Variant(k, out, solutions, unchanged, stale_by_id)
+
+
+def _entry_yaml(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A problem of a variant as YAML: the given as generators write it, options exactly."""
+    return {
+        key: _yamlable(value) if key == "given" else _option(value) for key, value in entry.items()
+    }
+
+
+def _loads_back(problems: ProblemSet, k: int, doc: Mapping[str, Any]) -> None:
+    """Every problem of the source must load back from variant ``k``'s file, options and all:
+    one that does not is an error naming it, never a problem silently missing from a variant
+    (and from its maximum score)."""
+    name = f"{Path(problems.path).stem}-{k}.yaml"
+    again = load_text(dump(doc), file=name)
+    for err in again.errors:
+        raise DlsolveError(
+            f"variant {k} of this problem does not load back ({err.message}); "
+            "please report this with the problem file",
+            file=problems.path,
+            problem=err.problem,
+            field=err.field,
+        )
+    missing = [p.id for p in problems if again.get(p.id) is None]
+    if missing:
+        raise DlsolveError(f"variant {k} lost this problem", file=problems.path, problem=missing[0])
 
 
 def answers_template(v: Variant) -> str:
@@ -235,27 +324,50 @@ def _key_yaml(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z_][\w.]*", key) else json.dumps(key)
 
 
+def _no_stale_numbers(problems: ProblemSet, drawn: list[Variant]) -> None:
+    """A text that states a number some variant changes is an error: the handout would say
+    "3×32×32 image" beside a given of [1, 112, 112]."""
+    for p in problems:
+        numbers = sorted(
+            {x for v in drawn for x in v.stale.get(p.id, [])}, key=lambda x: (len(x), x)
+        )
+        if not numbers:
+            continue
+        holders = sorted({h for x in numbers for h in _holders(p.raw_given, x)})
+        which = ", ".join(holders) or "the given"
+        raise DlsolveError(
+            f"its text states {', '.join(numbers)} literally, which variants change; "
+            f"quote {which} as {{{{name}}}} in the text, or keep it with 'fixed: [{which}]'",
+            file=problems.path,
+            line=p.line,
+            problem=p.id,
+            field="text",
+        )
+
+
 def write(
     problems_path: str | Path, n: int, seed: int, out: str | Path
 ) -> tuple[list[Path], list[str]]:
     """Write ``n`` variants of a problem file into ``out``; returns the files written and
-    warnings (texts that state the source's numbers literally, kinds without a generator)."""
+    warnings (kinds without a generator). A text that states a number some variant changes
+    is an error, raised before anything is written."""
     from . import SolvedSet
 
     problems = load(problems_path)
+    drawn = [make(problems, k, n, seed) for k in range(1, n + 1)]
+    _no_stale_numbers(problems, drawn)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     warnings: list[str] = []
-    stale: dict[str, set[str]] = {}
     manifest: dict[str, Any] = {
         "source": str(problems_path),
         "seed": seed,
         "count": n,
         "variants": [],
     }
-    for k in range(1, n + 1):
-        v = make(problems, k, n, seed)
+    for v in drawn:
+        k = v.k
         path = variant_path(folder, problems_path, k)
         path.write_text(dump(v.doc), encoding="utf-8")
         solved = SolvedSet(path.name, v.doc["title"], v.solutions, text=v.doc["text"])
@@ -275,14 +387,6 @@ def write(
                 "answers": template.name,
                 "unchanged": v.unchanged,
             }
-        )
-        for pid, numbers in v.stale.items():
-            stale.setdefault(pid, set()).update(numbers)
-    for pid, numbers in stale.items():
-        said = ", ".join(sorted(numbers, key=lambda x: (len(x), x)))
-        warnings.append(
-            f"{problems_path}: problem '{pid}': its text states {said} literally, "
-            "which some variants change; quote the given as {{name}} instead"
         )
     for pid in sorted({pid for entry in manifest["variants"] for pid in entry["unchanged"]}):
         warnings.append(

@@ -27,13 +27,15 @@ def example_problem(name: str) -> solver.Problem:
 
 @pytest.mark.parametrize("name", KINDS)
 def test_every_kind_draws_valid_nice_new_variants(name):
-    """Twelve draws per kind: each reloads from YAML, solves, keeps every promise and differs
-    from the source; and the generator keeps its promises on its own most of the time."""
+    """Thirty draws per kind: each reloads from YAML, solves, keeps every promise and differs
+    from the source, and they have many different answers; and the generator keeps its
+    promises on its own most of the time."""
     problem = example_problem(name)
     k = kinds.get(name)
-    seen = set()
-    for seed in range(12):
-        raw, _ = variants.draw(problem, random.Random(seed))
+    seen, answers = set(), set()
+    for seed in range(30):
+        raw, drawn = variants.draw(problem, random.Random(seed))
+        answers.add(_fingerprint(drawn))
         reloaded = solver.load_text(problem_file(name, raw))
         assert not reloaded.errors, (seed, [str(e) for e in reloaded.errors])
         p = reloaded.problems[0]
@@ -41,7 +43,13 @@ def test_every_kind_draws_valid_nice_new_variants(name):
         s = solver.solve(p)
         assert k.broken_promises(p.given, s) == []
         seen.add(yaml.safe_dump(raw))
-    assert len(seen) >= 4, "the variants hardly differ from each other"
+    # LayerNorm over 3 features once gave the variance 98/9 in every variant: the draws must
+    # come from a space large enough that a class's variants differ. A choice's answer is one
+    # of its options, so there it is the options' order that must vary.
+    if name == "choice":
+        assert len(answers) == len(problem.raw_given["options"]) and len(seen) >= 15
+    else:
+        assert len(answers) >= 15, f"{name}: {len(answers)} different answer sets in 30 variants"
     kept = 0
     rng = random.Random(99)
     for _ in range(20):
@@ -163,5 +171,113 @@ def test_stale_numbers_in_a_text_are_reported(tmp_path):
             text="A layer receives 20 and 40.",
         )
     )
-    _, warnings = variants.write(f, 1, 0, tmp_path / "out")
-    assert len(warnings) == 1 and "states 20, 40 literally" in warnings[0]
+    with pytest.raises(solver.DlsolveError) as err:  # a handout contradicting its given
+        variants.write(f, 1, 0, tmp_path / "out")
+    assert "problem 'p'" in str(err.value) and "states 20, 40 literally" in str(err.value)
+
+
+# --------------------------------------------------------------------------- trust (issue 17)
+
+CONV = kinds.get("conv").example
+
+
+def _conv_file(tmp_path: Path, text: str, **extra: object) -> Path:
+    path = tmp_path / "conv.yaml"
+    path.write_text(problem_file("conv", CONV, text=text, **extra))
+    return path
+
+
+def test_problem_options_round_trip_into_every_variant(tmp_path):
+    """tolerance {rtol: 0.001} was written as rtol: 1/1000, failed validation, and the problem
+    silently vanished from every variant; now every option loads back exactly."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        problem_file(
+            "softmax_ce",
+            kinds.get("softmax_ce").example,
+            tolerance={"rtol": 0.001, "atol": 0.25},
+            points={"loss": 0.5},
+            carry_forward="1/3",
+        )
+    )
+    source = solver.load(path).problems[0]
+    variants.write(path, 3, 0, tmp_path / "out")
+    for k in (1, 2, 3):
+        ps = solver.load(variants.variant_path(tmp_path / "out", path, k))
+        assert not ps.errors, [str(e) for e in ps.errors]
+        (p,) = ps.problems
+        assert p.tolerance == {"rtol": Fraction(1, 1000), "atol": Fraction(1, 4)}
+        assert p.points == source.points == {"loss": Fraction(1, 2)}
+        assert p.carry_forward == Fraction(1, 3)
+
+
+def test_a_variant_that_does_not_load_back_is_an_error_naming_the_problem(tmp_path, monkeypatch):
+    path = tmp_path / "p.yaml"
+    path.write_text(problem_file("softmax_ce", kinds.get("softmax_ce").example, points={"loss": 2}))
+    monkeypatch.setattr(variants, "_option", lambda v: {"loss": "two"} if v == {"loss": 2} else v)
+    with pytest.raises(solver.DlsolveError) as err:
+        variants.write(path, 2, 0, tmp_path / "out")
+    assert "problem 'p'" in str(err.value) and "variant 1" in str(err.value)
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_fixed_givens_are_kept_in_every_variant(tmp_path):
+    path = _conv_file(tmp_path, "A 3×32×32 image goes through the network.", fixed=["input_shape"])
+    variants.write(path, 5, 0, tmp_path / "out")
+    shapes = set()
+    for k in range(1, 6):
+        (p,) = solver.load(variants.variant_path(tmp_path / "out", path, k)).problems
+        assert p.raw_given["input_shape"] == [3, 32, 32]
+        assert "3×32×32" in p.text
+        shapes.add(yaml.safe_dump(p.raw_given["layers"]))
+    assert len(shapes) > 1, "with the input fixed the layers still vary"
+
+
+def test_fixed_must_name_a_given(tmp_path):
+    ps = solver.load_text(problem_file("conv", CONV, fixed=["input_size"]))
+    assert "'fixed' names 'input_size'" in str(ps.errors[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("a 28×28 image", {"28"}),
+        ("a 3×32×32 image", {"3", "32"}),
+        ("a 3x32x32 image", {"3", "32"}),
+        (r"$3 \times 32$ pixels", {"3", "32"}),
+        ("part (2) of 3 layers, 128 units", {"128"}),
+        ("{{input_shape.1}}×{{input_shape.2}} and 1.5", {"1.5"}),
+    ],
+)
+def test_literal_numbers_catch_sizes_written_as_products(text, numbers):
+    assert variants.literal_numbers(text) == numbers
+
+
+def test_a_text_that_contradicts_its_variants_is_an_error(tmp_path, cli_run):
+    path = _conv_file(tmp_path, "A 3×32×32 image goes through the network.")
+    code, _, err = cli_run("variants", str(path), "-n", "4", "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert "problem 'p'" in err and "32" in err and "input_shape" in err and "fixed" in err
+    assert not (tmp_path / "out").exists()
+    quoted = _conv_file(
+        tmp_path,
+        "A {{input_shape.0}}×{{input_shape.1}}×{{input_shape.2}} image goes through it.",
+    )
+    code, _, err = cli_run("variants", str(quoted), "-n", "4", "-o", str(tmp_path / "out"))
+    assert code == 0, err
+    (p,) = solver.load(variants.variant_path(tmp_path / "out", quoted, 1)).problems
+    c, h, w = p.raw_given["input_shape"]
+    assert f"{c}×{h}×{w}" in solver.spec.fill_text(p.text, p.raw_given)
+
+
+def _fingerprint(s: solver.Solution) -> str:
+    return repr([(a.key, exact.fmt(a.value)) for a in s.asked()])
+
+
+def test_layernorm_over_three_features_has_many_variances():
+    p = solver.load_text(problem_file("layernorm", {"X": [[1, 2, 4], [0, 3, 9]]})).problems[0]
+    seen = set()
+    for seed in range(30):
+        _, s = variants.draw(p, random.Random(seed))
+        seen.update(exact.fmt(v) for v in s["var"])
+    assert len(seen) >= 5, seen

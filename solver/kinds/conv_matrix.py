@@ -243,11 +243,14 @@ class ConvMatrix(Kind):
             reach = d * (k - 1) + 1
             good = [
                 m
-                for m in range(max(reach - 2 * p, 1), reach + 7)
+                for m in range(max(reach - 2 * p, 1), reach + 10)
                 if (m + 2 * p - reach) % st == 0 and m != n
             ]
             sizes.append(rng.choice(good) if good else n)
-        raw["input_shape"] = [*g.input_shape[: len(g.input_shape) - len(geo)], *sizes]
+        lead = g.input_shape[: len(g.input_shape) - len(geo)]
+        if raw.get("x") is None:  # a symbolic input: its leading sizes vary too (1 to 3)
+            lead = [rng.randint(1, 3) for _ in lead]
+        raw["input_shape"] = [*lead, *sizes]
         if raw.get("x") is not None:
             raw["x"] = small_ints(raw["input_shape"], rng)
         if raw.get("grad_y") is not None:

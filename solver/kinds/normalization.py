@@ -495,6 +495,8 @@ def square_variance_group(rng: random.Random, size: int, lo: int = -9, hi: int =
     Three integers never manage that, so for them nQ − S² = 2k² (one √2). A group
     of one has variance 0 whatever its value.
     """
+    if size == 3:
+        return _eisenstein_group(rng)
     c = best_radicand(size)
     for attempt in range(20_000 if size > 1 else 0):
         v = [rng.randint(lo, hi) for _ in range(size)]
@@ -504,6 +506,23 @@ def square_variance_group(rng: random.Random, size: int, lo: int = -9, hi: int =
         if d > 0 and d % c == 0 and math.isqrt(d // c) ** 2 == d // c:
             return v
     return [rng.randint(lo, hi) for _ in range(size)]
+
+
+def _eisenstein_group(rng: random.Random) -> list[int]:
+    """Three different integers with 3Q − S² = 2k²: their gaps a, b, a + b must satisfy
+    a² + ab + b² = k², whose solutions are a = m² − n², b = 2mn + n² (k = m² + mn + n²).
+    Drawing (m, n), a scale and an offset (rather than three integers in [-9, 9], which
+    nearly always found gaps 3 and 5 and so the variance 98/9) gives many variances."""
+    m, n = rng.choice([(2, 1), (3, 1), (3, 2), (4, 1), (4, 3), (5, 2)])
+    a, b = m * m - n * n, 2 * m * n + n * n
+    scale = rng.choice((1, 1, 2)) if a + b <= 13 else 1
+    a, b = a * scale, b * scale
+    if rng.random() < 0.5:
+        a, b = b, a
+    low = rng.randint(-9 - (a + b) // 2, 9 - (a + b) // 2)
+    v = [low, low + a, low + a + b]
+    rng.shuffle(v)
+    return v
 
 
 def _small_ints(rng: random.Random, like: Any, lo: int, hi: int, *, nonzero: bool = False) -> Any:
