@@ -20,7 +20,7 @@ from typing import Any
 from . import kinds
 from .errors import DlsolveError, FieldError
 from .solution import Solution
-from .spec import Problem, ProblemSet, fill_text, load, load_text
+from .spec import Problem, ProblemSet, fill_text, load, load_text, text_parts
 
 __all__ = [
     "DlsolveError",
@@ -64,6 +64,8 @@ def solve(
     s.text = fill_text(problem.text, problem.raw_given)
     s.ask, s.points = problem.ask, problem.points
     s.givens = k.show_givens(problem.given)
+    s.given_tables = k.given_tables(problem.raw_given)
+    s.text_parts = text_parts(problem.text, problem.raw_given, {t.title: t for t in s.given_tables})
     try:
         k.solve(problem.given, s, **options)
     except FieldError as err:

@@ -53,7 +53,7 @@ from .errors import DlsolveError
 from .given import MAX_ELEMENTS
 from .parse import WrittenDecimal
 from .sandbox import DEFAULT_TIMEOUT, Mark, Sandbox, Stopped, Worker
-from .solution import Answer, Solution, pattern_matches
+from .solution import Answer, Solution
 from .spec import Document, Problem, ProblemSet, flow_depth, load, read_yaml
 
 VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "unreadable")
@@ -295,13 +295,7 @@ class KeyedProblem:
         return self.solution.asked()
 
     def max_points(self, key: str) -> Fraction:
-        points = self.problem.points
-        if key in points:
-            return points[key]
-        for pattern, value in points.items():
-            if pattern_matches(pattern, key):
-                return value
-        return Fraction(1)
+        return self.solution.points_for(key)
 
     def resolve(self, overrides: Mapping[str, Any], options: Mapping[str, Any]) -> Solution | None:
         """The problem solved again from a student's values (None if the kind cannot)."""

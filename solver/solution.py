@@ -204,6 +204,19 @@ class Solution:
         self.text: str | None = None
         self.ask: list[str] | None = None
         self.points: dict[str, Any] = {}
+        #: givens that are lists of records (a network's layers) as tables, null as a blank
+        self.given_tables: list[Table] = []
+        #: the text as words and those tables, where it quotes one as ``{{layers}}``
+        self.text_parts: list[str | Table] = []
+
+    def points_for(self, key: str) -> Fraction:
+        """The points an asked key is worth: the file's ``points`` (a key or a pattern), else 1."""
+        if key in self.points:
+            return Fraction(self.points[key])
+        for pattern, value in self.points.items():
+            if pattern_matches(pattern, key):
+                return Fraction(value)
+        return Fraction(1)
 
     def declared(self, key: str) -> Key:
         """The declaration a concrete key matches (a kind's own answer keys only)."""

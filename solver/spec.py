@@ -639,6 +639,21 @@ def fill_text(text: str | None, given: Any) -> str | None:
     return PLACEHOLDER.sub(lambda m: quote(given_at(given, m.group(1))), text)
 
 
+def text_parts(text: str | None, given: Any, tables: Mapping[str, Any]) -> list[Any]:
+    """A problem's text as words and tables: a ``{{name}}`` quote of a given in ``tables``
+    (a network's layers) is that table, any other quote the given as :func:`fill_text`
+    writes it. Renderers that can lay out a table show it where the text quotes it."""
+    if not text:
+        return []
+    parts: list[Any] = []
+    last = 0
+    for match in PLACEHOLDER.finditer(text):
+        if match.group(1) in tables:
+            parts += [fill_text(text[last : match.start()], given), tables[match.group(1)]]
+            last = match.end()
+    return [*parts, fill_text(text[last:], given)]
+
+
 def restate(text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """``text`` with each given it quotes as written in the file (``z = [2, 4, 6, 8]``,
     ``p = 1/4``) replaced by the variant's value; ``{{name}}`` quotes need nothing."""

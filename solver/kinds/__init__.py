@@ -19,11 +19,26 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from ..display import M, Sym, Text, m
+from ..display import M, Sym, Table, Text, m
 from ..given import GivenModel
 from ..solution import Key, Solution
 
 _REGISTRY: dict[str, type[Kind]] = {}
+
+
+def _record_cell(row: Mapping[str, Any], column: str) -> Any:
+    """A written given's field in a table: null stays None (a blank to fill in), a field the
+    record leaves out is "" (nothing to fill in), a list or mapping as the file writes it."""
+    from ..spec import quote
+
+    if column not in row:
+        return ""
+    x = row[column]
+    if x is None:
+        return None
+    if isinstance(x, (list, dict, bool)) or not isinstance(x, (int, str)):
+        return quote(x)
+    return x
 
 
 class Kind:
@@ -73,6 +88,24 @@ class Kind:
     def summary(cls) -> str:
         """The docstring's first paragraph on one line: what the kind computes."""
         return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+
+    def given_tables(self, given: Mapping[str, Any]) -> list[Table]:
+        """The givens that are lists of records (a network's layers), as written, each as a
+        table titled with its name: one column per field in the order they first appear,
+        null (a size the student fills in) as None, a field a record leaves out as "".
+        The handout and the student page both show a network this way."""
+        out = []
+        for name, value in given.items():
+            if not (
+                isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value)
+            ):
+                continue
+            columns: list[str] = []
+            for row in value:
+                columns += [str(k) for k in row if str(k) not in columns]
+            rows = [[_record_cell(row, c) for c in columns] for row in value]
+            out.append(Table(columns, rows, title=str(name), align="l" * len(columns)))
+        return out
 
     def show_givens(self, g: GivenModel) -> list[tuple[M, M]]:
         """The givens the problem states, as ``(label, value)`` maths for the top of a solution."""

@@ -8,6 +8,7 @@ nothing is elided: this is the record.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from .. import exact
@@ -54,17 +55,46 @@ def cell_markdown(x: Any) -> str:
     return f"${exact.latex(x)}$"
 
 
-def table_lines(t: Table) -> list[str]:
-    """A pipe table (GitHub, Jupyter and pandoc all read it); totals are bold rows at the end."""
+#: a given's null in a handout's table: the size the student fills in
+FILL = r"\_\_\_"
+
+
+def table_lines(t: Table, *, blank: str = "") -> list[str]:
+    """A pipe table (GitHub, Jupyter and pandoc all read it); totals are bold rows at the end.
+    ``blank`` is what a None cell shows (a given's table shows its nulls as blanks to fill)."""
     align = ["---:" if t.right(j) else ":---" for j in range(len(t.columns))]
     out = ["| " + " | ".join(t.columns) + " |", "|" + "|".join(align) + "|"]
-    out += ["| " + " | ".join(cell_markdown(c) for c in row) + " |" for row in t.rows]
+    out += [
+        "| " + " | ".join(blank if c is None else cell_markdown(c) for c in row) + " |"
+        for row in t.rows
+    ]
     out += [
         "| "
         + " | ".join(f"**{cell_markdown(c)}**" if c not in (None, "") else "" for c in row)
         + " |"
         for row in t.footer
     ]
+    return [*out, ""]
+
+
+def _blanks(t: Table) -> bool:
+    return any(c is None for row in t.rows for c in row)
+
+
+def _points(x: Fraction) -> str:
+    return f"{exact.fmt(x)} point" + ("" if x == 1 else "s")
+
+
+def _answer_keys(s: Solution) -> list[str]:
+    """What a handout asks for: each answer key with its points, and the total."""
+    asked = s.asked()
+    if not asked:
+        return ["*Answer in prose: this part is not graded.*", ""]
+    total = sum((s.points_for(a.key) for a in asked), Fraction(0))
+    out = [f"**Answer keys** ({_points(total)})", ""]
+    for a in asked:
+        doc = f": {escape(a.doc)}" if a.doc else ""
+        out.append(f"- `{a.key}` ({_points(s.points_for(a.key))}){doc}")
     return [*out, ""]
 
 
@@ -75,17 +105,22 @@ def render_solution(
     h = "#" * level
     title = f": {s.title}" if s.title else ""
     out = [f"{h} `{s.id}`{title}", "", f"*Kind: `{s.kind}`*", ""]
-    if s.text:
-        out += [s.text.strip(), ""]
+    quoted = [p for p in s.text_parts if isinstance(p, Table)]
+    for part in s.text_parts or ([s.text] if s.text else []):
+        if isinstance(part, Table):
+            out += ["", *table_lines(part, blank=FILL)]
+        elif part.strip():
+            out += [part.strip(), ""]
     if s.givens:
         out += ["**Given**", ""]
         rows = r" \\ ".join(f"{label.latex()} &= {value.latex()}" for label, value in s.givens)
         out += _display(r"\begin{aligned} " + rows + r" \end{aligned}")
+    for t in s.given_tables:
+        if t not in quoted:
+            out += [f"**Given `{t.title}`**" + (" (fill in the blanks)" if _blanks(t) else ""), ""]
+            out += table_lines(t, blank=FILL)
     if not answers:
-        keys = ", ".join(f"`{a.key}`" for a in s.asked())
-        if not keys:
-            return [*out, "*Answer in prose: this part is not graded.*", ""]
-        return [*out, f"*Answer keys:* {keys}", ""]
+        return [*out, *_answer_keys(s)]
     for t in s.tables:
         out += [f"**{t.title or 'Table'}**", "", *table_lines(t)]
     if steps and s.steps:
