@@ -95,7 +95,7 @@ def solve(paths: tuple[str, ...], fmt: str, only: tuple[str, ...], no_steps: boo
     "--output",
     required=True,
     type=click.Path(dir_okay=False),
-    help="The Markdown file to write ('-' for standard output).",
+    help="The file to write (Markdown, or HTML with --format html; '-' for standard output).",
 )
 @click.option("--only", multiple=True, metavar="ID", help="Export only these problem ids.")
 @click.option("--no-steps", is_flag=True, help="Answers only, without the worked steps.")
@@ -104,17 +104,32 @@ def solve(paths: tuple[str, ...], fmt: str, only: tuple[str, ...], no_steps: boo
     is_flag=True,
     help="The questions alone (statements, givens, answer keys): a handout.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "html"]),
+    default="markdown",
+    show_default=True,
+    help="html: one self-contained page (KaTeX inlined) that a browser prints to PDF.",
+)
 def export(
-    paths: tuple[str, ...], output: str, only: tuple[str, ...], no_steps: bool, questions: bool
+    paths: tuple[str, ...],
+    output: str,
+    only: tuple[str, ...],
+    no_steps: bool,
+    questions: bool,
+    fmt: str,
 ) -> None:
-    """Write worked solutions as Markdown with LaTeX maths (GitHub, Jupyter, pandoc)."""
+    """Write worked solutions as Markdown with LaTeX maths (GitHub, Jupyter, pandoc), or as
+    one HTML page to print."""
     from solver import output as out
-    from solver.render import markdown
+    from solver.render import html, markdown
 
     if output != "-":
         out.file_target(output)
     solved, errors = _solve_all(paths, only)
-    md = markdown.render(solved, steps=not no_steps, answers=not questions)
+    renderer = html if fmt == "html" else markdown
+    md = renderer.render(solved, steps=not no_steps, answers=not questions)
     if output == "-":
         click.echo(md, nl=False)
     else:

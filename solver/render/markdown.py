@@ -7,6 +7,7 @@ nothing is elided: this is the record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from .. import exact
 from ..display import M, Table, cell_text, lines_latex
 from ..solution import Answer, Solution
+from .breaking import break_equation
 
 
 def escape(text: str) -> str:
@@ -21,8 +23,30 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_VERBATIM = re.compile(r"(\$\$.*?\$\$|\$[^$\n]+\$|`[^`\n]+`)", re.S)
+
+
+def escape_prose(text: str) -> str:
+    """An author's text as Markdown: its maths (``$...$``) and code spans kept as written,
+    every other ``<``, ``>`` and ``&`` escaped, so that ``<BOS>`` shows rather than vanishing
+    as an HTML tag."""
+    parts = _VERBATIM.split(text)
+    return "".join(p if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
 def _display(latex: str) -> list[str]:
     return ["$$", latex, "$$", ""]
+
+
+def _lines(math: Sequence[M]) -> str:
+    """A step's equations as one display, each broken over lines when too wide to print."""
+    if len(math) == 1 or any(isinstance(x, Table) for x in math):
+        return break_equation(lines_latex(math))
+    return (
+        r"\begin{gathered} "
+        + r" \\ ".join(break_equation(x.latex()) for x in math)
+        + (r" \end{gathered}")
+    )
 
 
 def _inline_ok(m: M) -> bool:
@@ -30,12 +54,46 @@ def _inline_ok(m: M) -> bool:
     return "\\begin" not in s and len(s) < 80
 
 
+def _decimal(x: float) -> str:
+    return f"{x:.4g}".replace("e", r"\times 10^{") + ("}" if "e" in f"{x:.4g}" else "")
+
+
+def approx(value: Any) -> str | None:
+    """``\approx 0.1234`` beside a value that is not rational (a surd, a log, e): a student
+    needs the decimal to compare; rational values, symbols and tensors of rank > 2 get none."""
+    if not exact.is_numeric(value) or value is None:
+        return None
+    entries = exact.flatten(value) if isinstance(value, list) else [value]
+    if not entries or all(v is None or exact.is_rational(v) for v in entries):
+        return None
+    floats = exact.to_float(value)
+    if floats is None or None in (exact.flatten(floats) if isinstance(floats, list) else []):
+        return None
+    if not isinstance(floats, list):
+        return rf"\approx {_decimal(floats)}"
+    if len(entries) > 64:  # the exact tensor is the record; a page of decimals helps nobody
+        return None
+    return r"\approx " + _float_tensor(floats)
+
+
+def _float_tensor(t: list[Any]) -> str:
+    """Decimals laid out as the exact tensor is: rows as matrices, higher ranks bracketed."""
+    if not any(isinstance(x, list) for x in t):
+        return r"\begin{bmatrix} " + " & ".join(_decimal(x) for x in t) + r" \end{bmatrix}"
+    if not any(isinstance(y, list) for row in t for y in row):
+        body = r" \\ ".join(" & ".join(_decimal(x) for x in row) for row in t)
+        return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+    return r"\left[ " + r",\; ".join(_float_tensor(x) for x in t) + r" \right]"
+
+
 def _answer(a: Answer) -> list[str]:
     value = a.display()
     label = a.label.latex() + " = " if a.label is not None else ""
-    if _inline_ok(value):
-        return [f"- `{a.key}`: ${label}{value.latex()}$", ""]
-    return [f"`{a.key}`:", "", *_display(label + value.latex())]
+    near = approx(a.value)
+    tail = f" {near}" if near else ""
+    if _inline_ok(value) and len(tail) < 40:
+        return [f"- `{a.key}`: ${label}{value.latex()}{tail}$", ""]
+    return [f"`{a.key}`:", "", *_display(break_equation(label + value.latex() + tail))]
 
 
 def cell_markdown(x: Any) -> str:
@@ -103,14 +161,14 @@ def render_solution(
 ) -> list[str]:
     """One problem as Markdown lines; ``answers=False`` is the question alone (a handout)."""
     h = "#" * level
-    title = f": {s.title}" if s.title else ""
+    title = f": {escape_prose(s.title)}" if s.title else ""
     out = [f"{h} `{s.id}`{title}", "", f"*Kind: `{s.kind}`*", ""]
     quoted = [p for p in s.text_parts if isinstance(p, Table)]
     for part in s.text_parts or ([s.text] if s.text else []):
         if isinstance(part, Table):
             out += ["", *table_lines(part, blank=FILL)]
         elif part.strip():
-            out += [part.strip(), ""]
+            out += [escape_prose(part.strip()), ""]
     if s.givens:
         out += ["**Given**", ""]
         rows = r" \\ ".join(f"{label.latex()} &= {value.latex()}" for label, value in s.givens)
@@ -128,7 +186,7 @@ def render_solution(
         for i, step in enumerate(s.steps, start=1):
             out += [f"**Step {i}.** {escape(step.text)}", ""]
             if step.equations:
-                out += _display(lines_latex(step.equations))
+                out += _display(_lines(step.equations))
             for t in step.tables:
                 out += table_lines(t)
     asked = s.asked()
@@ -149,9 +207,9 @@ def render(solved: Sequence[object], *, steps: bool = True, answers: bool = True
             continue
         title = getattr(ss, "title", None) or str(getattr(ss, "path", ""))
         what = "Worked solutions" if answers else "Questions"
-        out += [f"# {title}", "", f"*{what} by dlsolve from `{ss.path}`.*", ""]
+        out += [f"# {escape_prose(title)}", "", f"*{what} by dlsolve from `{ss.path}`.*", ""]
         if getattr(ss, "text", None):
-            out += [ss.text.strip(), ""]
+            out += [escape_prose(ss.text.strip()), ""]
         for s in ss.solutions:
             out += render_solution(s, steps=steps, answers=answers)
     return "\n".join(out).rstrip() + "\n" if out else ""
