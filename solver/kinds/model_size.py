@@ -57,6 +57,7 @@ from ..given import (
 from ..solution import Key, Solution, shape_display
 from . import Kind, kind
 from .common import carried, carry, draw_variant, prod
+from .layers import RULES, SEQUENCE_TYPES, Counted
 
 Shape = list[Any]  # whole numbers, the first possibly a symbol (the batch size n)
 
@@ -153,6 +154,8 @@ ACTIVATIONS = ("ReLU", "LeakyReLU", "GELU", "ELU", "SiLU", "Tanh", "Sigmoid")
 FAMILY = {
     "Linear": "linear",
     "Conv2d": "conv",
+    "Conv1d": "conv",
+    "ConvTranspose2d": "conv",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
     "AdaptiveAvgPool2d": "adaptive",
@@ -164,12 +167,41 @@ FAMILY = {
     "Flatten": "flatten",
     "CrossEntropyLoss": "loss",
     **{a: "same" for a in ACTIVATIONS},
+    # the sequence layers, whose rules are in .layers
+    "Embedding": "embedding",
+    **{t: "sequence" for t in SEQUENCE_TYPES if t != "Embedding"},
 }
 _NORM_FIELDS = frozenset({"features", "affine"})
+_CONV_FIELDS = frozenset({"in", "out", "kernel", "stride", "padding", "dilation", "groups", "bias"})
+_RNN_FIELDS = frozenset(
+    {
+        "in",
+        "hidden",
+        "num_layers",
+        "bias",
+        "bidirectional",
+        "batch_first",
+        "nonlinearity",
+        "dropout",
+    }
+)
+_TRANSFORMER_FIELDS = frozenset(
+    {"d_model", "nhead", "dim_feedforward", "bias", "batch_first", "dropout", "activation"}
+    | {"norm_first"}
+)
 #: the fields a layer type takes besides type and name
 FIELDS: dict[str, frozenset[str]] = {
     "Linear": frozenset({"in", "out", "bias"}),
-    "Conv2d": frozenset({"in", "out", "kernel", "stride", "padding", "dilation", "groups", "bias"}),
+    "Conv2d": _CONV_FIELDS,
+    "Conv1d": _CONV_FIELDS,
+    "ConvTranspose2d": _CONV_FIELDS | {"output_padding"},
+    "Embedding": frozenset({"num", "dim", "padding_idx"}),
+    "RNN": _RNN_FIELDS,
+    "LSTM": _RNN_FIELDS - {"nonlinearity"},
+    "GRU": _RNN_FIELDS - {"nonlinearity"},
+    "MultiheadAttention": frozenset({"embed_dim", "num_heads", "bias", "batch_first", "dropout"}),
+    "TransformerEncoderLayer": _TRANSFORMER_FIELDS,
+    "TransformerDecoderLayer": _TRANSFORMER_FIELDS | {"memory_length"},
     "MaxPool2d": frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
     "AvgPool2d": frozenset({"kernel", "stride", "padding", "ceil_mode"}),
     "AdaptiveAvgPool2d": frozenset({"output_size"}),
@@ -182,6 +214,11 @@ FIELDS: dict[str, frozenset[str]] = {
 SHORT = {
     "Linear": "linear",
     "Conv2d": "conv",
+    "Conv1d": "conv",
+    "ConvTranspose2d": "convt",
+    "MultiheadAttention": "attn",
+    "TransformerEncoderLayer": "encoder",
+    "TransformerDecoderLayer": "decoder",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
     "AdaptiveAvgPool2d": "pool",
@@ -192,6 +229,7 @@ SHORT = {
 }
 MLP_TYPES = (
     "Linear",
+    *SEQUENCE_TYPES,
     "BatchNorm1d",
     "LayerNorm",
     *ACTIVATIONS,
@@ -200,8 +238,33 @@ MLP_TYPES = (
     "Flatten",
     "CrossEntropyLoss",
 )
-CONV_TYPES = tuple(FAMILY)
+CONV_TYPES = tuple(t for t in FAMILY if t not in SEQUENCE_TYPES)
+#: PyTorch's argument names -> the short field names (both are accepted)
+ALIASES = {
+    "in_features": "in",
+    "out_features": "out",
+    "in_channels": "in",
+    "out_channels": "out",
+    "kernel_size": "kernel",
+    "input_size": "in",
+    "hidden_size": "hidden",
+    "num_embeddings": "num",
+    "embedding_dim": "dim",
+    "num_features": "features",
+    "normalized_shape": "features",
+    "elementwise_affine": "affine",
+}
 RESERVED = ("total", "input", "x", "in", "out")
+#: the fields a layer type cannot do without
+REQUIRED = {
+    "Embedding": ("num", "dim"),
+    "RNN": ("hidden",),
+    "LSTM": ("hidden",),
+    "GRU": ("hidden",),
+    "MultiheadAttention": ("num_heads",),
+    "TransformerEncoderLayer": ("nhead",),
+    "TransformerDecoderLayer": ("nhead",),
+}
 
 
 def _padding(value: Any) -> Any:
@@ -224,15 +287,52 @@ class LayerSpec(GivenModel):
     model_config = ConfigDict(extra="allow")
 
     type: str
-    """the PyTorch class: Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d, ReLU, ..."""
+    """the PyTorch class: Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d, ReLU, LSTM, ..."""
     name: str | None = None
     """the layer's name in answer keys (default: linear1, conv2, bn1, relu3, ...)"""
     in_: Count | None = Field(None, alias="in")
-    """in_features (Linear) or in_channels (Conv2d); blank: what the previous layer gives"""
+    """in_features (Linear), in_channels (Conv) or input_size (RNN, LSTM, GRU); blank: what \
+the previous layer gives"""
     out: Count | None = None
     """out_features or out_channels; blank: fixed by the next layer or num_classes"""
     kernel: Pair | None = None
     """kernel_size, one number or [height, width]"""
+    output_padding: Padding | None = None
+    """ConvTranspose2d: extra rows and columns on one side of the output (default 0)"""
+    hidden: Count | None = None
+    """hidden_size of an RNN, LSTM or GRU"""
+    num_layers: Count | None = None
+    """RNN, LSTM, GRU: stacked layers (default 1); layer 2 reads hidden_size × directions"""
+    bidirectional: bool = False
+    """RNN, LSTM, GRU: a second direction with its own weights (doubles the output features)"""
+    batch_first: bool = False
+    """sequence layers: the input is [batch, time, features] (PyTorch's default: time first)"""
+    nonlinearity: str | None = None
+    """RNN: tanh or relu (no effect on the counts)"""
+    dropout: Probability | None = None
+    """the dropout probability inside an RNN or transformer layer (no parameters)"""
+    num: Count | None = None
+    """Embedding: num_embeddings, the vocabulary size"""
+    dim: Count | None = None
+    """Embedding: embedding_dim"""
+    padding_idx: int | None = None
+    """Embedding: the id whose row stays zero (still a parameter)"""
+    embed_dim: Count | None = None
+    """MultiheadAttention: E, the size of each position's vector; blank: the input's"""
+    num_heads: Count | None = None
+    """MultiheadAttention: h, which must divide embed_dim"""
+    d_model: Count | None = None
+    """Transformer layers: the model width; blank: the input's"""
+    nhead: Count | None = None
+    """Transformer layers: attention heads, which must divide d_model"""
+    dim_feedforward: Count | None = None
+    """Transformer layers: the feed-forward block's width (default 2048)"""
+    activation: str | None = None
+    """Transformer layers: relu or gelu (no parameters)"""
+    norm_first: bool = False
+    """Transformer layers: LayerNorm before each sublayer (same counts)"""
+    memory_length: Count | None = None
+    """TransformerDecoderLayer: S, the length of the encoder's memory (default: T) for MACs"""
     stride: Pair | None = None
     """stride (default 1 for Conv2d, the kernel size for pooling)"""
     padding: Padding | None = None
@@ -255,6 +355,21 @@ class LayerSpec(GivenModel):
     """Dropout's drop probability"""
     reduction: str = "mean"
     """CrossEntropyLoss: mean (a scalar), sum (a scalar) or none (one loss per example)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pytorch_names(cls, data: Any) -> Any:
+        """PyTorch's argument names (in_channels, hidden_size, ...) as the short ones."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for long, short in ALIASES.items():
+            if long not in out:
+                continue
+            if short in out:
+                raise FieldError(f"give {short} or {long}, not both", long)
+            out[short] = out.pop(long)
+        return out
 
 
 @dataclass(frozen=True)
@@ -286,31 +401,44 @@ class Layer:
         )
 
     @property
-    def kernel(self) -> tuple[int, int]:
-        return self.spec.kernel or (1, 1)
+    def spatial(self) -> int:
+        """How many axes the window slides along: 1 for Conv1d, else 2."""
+        return 1 if self.type == "Conv1d" else 2
 
     @property
-    def stride(self) -> tuple[int, int]:
+    def transposed(self) -> bool:
+        return self.type == "ConvTranspose2d"
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return (self.spec.kernel or (1, 1))[: self.spatial]
+
+    @property
+    def stride(self) -> tuple[int, ...]:
         if self.spec.stride is not None:
-            return self.spec.stride
-        return self.kernel if self.family == "pool" else (1, 1)
+            return self.spec.stride[: self.spatial]
+        return self.kernel if self.family == "pool" else (1,) * self.spatial
 
     @property
-    def dilation(self) -> tuple[int, int]:
-        return self.spec.dilation or (1, 1)
+    def dilation(self) -> tuple[int, ...]:
+        return (self.spec.dilation or (1, 1))[: self.spatial]
+
+    @property
+    def output_padding(self) -> tuple[int, ...]:
+        return (self.spec.output_padding or (0, 0))[: self.spatial]
 
     @property
     def groups(self) -> int:
         return self.spec.groups or 1
 
-    def padding(self) -> tuple[int, int]:
+    def padding(self) -> tuple[int, ...]:
         """Padding per side ('same' pads d(k − 1)/2 on average: the output keeps the size)."""
         p = self.spec.padding
         if p is None or p == "valid":
-            return 0, 0
+            return (0,) * self.spatial
         if p == "same":
-            return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation, strict=True))  # type: ignore[return-value]
-        return p
+            return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation, strict=True))
+        return p[: self.spatial]
 
     def describe(self, size_in: Any = None, size_out: Any = None) -> str:
         """``Conv2d 128→256, 3×3, stride 2, pad 1`` for the per-layer table."""
@@ -319,12 +447,14 @@ class Layer:
             parts[0] += f" {size_in}→{size_out}"
         if self.family in ("conv", "pool"):
             parts.append(_pair(self.kernel, "×"))
-            if self.stride != (1, 1):
+            if set(self.stride) != {1}:
                 parts.append(f"stride {_pair(self.stride)}")
             if self.spec.padding not in (None, (0, 0)):
                 pad = self.spec.padding
-                parts.append(f"pad {pad if isinstance(pad, str) else _pair(pad)}")
-            if self.dilation != (1, 1):
+                parts.append(f"pad {pad if isinstance(pad, str) else _pair(self.padding())}")
+            if set(self.output_padding) != {0}:
+                parts.append(f"output_padding {_pair(self.output_padding)}")
+            if set(self.dilation) != {1}:
                 parts.append(f"dilation {_pair(self.dilation)}")
             if self.groups != 1:
                 parts.append(f"groups {self.groups}")
@@ -332,6 +462,21 @@ class Layer:
                 parts.append("ceil")
         if self.family == "adaptive":
             parts.append(f"→ {_pair(self.spec.output_size or (1, 1), '×')}")
+        sp = self.spec
+        if self.type == "Embedding":
+            parts[0] += f" {sp.num}×{sp.dim}"
+        if self.type in ("RNN", "LSTM", "GRU"):
+            parts[0] += f" {size_in}→{sp.hidden}"
+            if (sp.num_layers or 1) > 1:
+                parts.append(f"{sp.num_layers} layers")
+            if sp.bidirectional:
+                parts.append("bidirectional")
+        if self.type == "MultiheadAttention":
+            parts[0] += f" {size_in}, {sp.num_heads} heads"
+        if self.type.startswith("Transformer"):
+            parts[0] += f" {size_in}, {sp.nhead} heads, ff {sp.dim_feedforward or 2048}"
+        if self.family == "sequence" and not sp.bias:
+            parts.append("no bias")
         if self.family in ("linear", "conv") and not self.spec.bias:
             parts.append("no bias")
         if self.type == "Dropout" and self.spec.p is not None:
@@ -341,8 +486,8 @@ class Layer:
         return f"{self.name} ({parts[0]}{', ' if len(parts) > 1 else ''}{', '.join(parts[1:])})"
 
 
-def _pair(p: tuple[int, int], sep: str = ", ") -> str:
-    if p[0] == p[1] and sep != "×":
+def _pair(p: tuple[int, ...], sep: str = ", ") -> str:
+    if len(p) == 1 or (p[0] == p[1] and sep != "×"):
         return str(p[0])
     return f"{p[0]}{sep}{p[1]}" if sep == "×" else f"({p[0]}, {p[1]})"
 
@@ -379,6 +524,17 @@ def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: 
                 )
         if spec.reduction not in ("mean", "sum", "none"):
             raise FieldError("must be mean, sum or none", f"layers.{i}.reduction")
+        for fname in REQUIRED.get(t, ()):
+            if getattr(spec, fname) is None:
+                long = next((k for k, v in ALIASES.items() if v == fname), None)
+                raise FieldError(
+                    f"{t} needs {fname}" + (f" (or {long})" if long else ""), f"layers.{i}"
+                )
+        if t == "Conv1d":
+            for fname in ("kernel", "stride", "padding", "dilation"):
+                value = getattr(spec, fname)
+                if isinstance(value, tuple) and value[0] != value[1]:
+                    raise FieldError("Conv1d takes one number here", f"layers.{i}.{fname}")
         types.append(t)
     given = {}
     for i, spec in enumerate(specs):
@@ -425,6 +581,13 @@ class Counting:
     count_bias: bool = False  # MACs: one more per output value for the bias
     macs_factor: int = 1  # 2: gave FLOPs (a multiply and an add) as MACs
     loss_reduced: bool = True  # False: the loss keeps the batch axis
+    rnn_bias_vectors: int = 2  # 1: one bias vector per gate (Keras) instead of b_ih and b_hh
+    swapped_gates: bool = False  # True: 3 gates for an LSTM, 4 for a GRU
+    bidirectional_doubled: bool = True  # False: a bidirectional layer counted once
+    stacked_input: bool = True  # False: every stacked layer reads input_size features
+    out_projection: bool = True  # False: attention without its output projection
+    rf_strides: bool = True  # False: receptive fields grow by k − 1, not (k − 1)·jump
+    transposed_rule: str = "pytorch"  # "conv": ConvTranspose2d sized by the conv formula
 
 
 @dataclass
@@ -435,12 +598,29 @@ class Network:
     batched: bool
     layers: list[Layer]
     num_classes: int | None
+    batch_axis: int = 0  # 1 for a sequence [T, N, ...] (batch_first false, PyTorch's default)
 
     def split(self, shape: Shape) -> tuple[Shape, Shape]:
         """(batch, per-example) parts of a full shape."""
         if self.batched and shape:
-            return list(shape[:1]), list(shape[1:])
+            a = self.batch_axis if len(shape) > self.batch_axis + 1 else 0
+            return [shape[a]], [*shape[:a], *shape[a + 1 :]]
         return [], list(shape)
+
+    def join(self, batch: Shape, x: Shape) -> Shape:
+        """The full shape of a batch and a per-example shape (the inverse of split)."""
+        if batch and x and self.batch_axis == 1:
+            return [x[0], *batch, *x[1:]]
+        return [*batch, *x]
+
+    @property
+    def batch_size(self) -> Any:
+        return self.split(self.input_shape)[0][0] if self.batched else 1
+
+    @property
+    def sequence(self) -> bool:
+        """Whether the layers read sequences (an Embedding, a recurrent or attention layer)."""
+        return any(layer.family in ("embedding", "sequence") for layer in self.layers)
 
 
 @dataclass
@@ -460,6 +640,10 @@ class Record:
     macs: Any = 0
     macs_math: M | None = None
     per_example: Any = 0  # activation elements per example (0 for a reduced loss)
+    counted: Counted | None = None  # a sequence layer's counts, with their worked lines
+    rf: tuple[Any, ...] | None = None  # receptive field per axis, in input positions
+    jump: tuple[Any, ...] | None = None  # distance in the input between adjacent outputs
+    rf_math: list[M] = field(default_factory=list)
 
 
 Answerer = Callable[[str, Any], Any]
@@ -492,18 +676,23 @@ def walk(
 
     batch, x = net.split(net.input_shape)
     out: list[Record] = []
+    spatial = len(x) - 1
+    field_: tuple[Any, ...] | None = (1,) * spatial if not net.sequence else None
+    jump: tuple[Any, ...] = (1,) * spatial
     for layer in net.layers:
-        rec = Record(layer, len(out) + 1, [*batch, *x])
+        rec = Record(layer, len(out) + 1, net.join(batch, x))
         if strict:
             _check_input(layer, x, net, out)
+        n = prod(batch)
         batch, x = _forward(layer, rec, batch, x, net, c, record, strict)
-        full = [*batch, *x]
+        full = net.join(batch, x)
         if shape_key is not None:
             full = record(shape_key(rec), full)
             batch, x = net.split(full) if layer.family != "loss" else ([], list(full))
         rec.shape = list(full)
         rec.per_example = 0 if layer.family == "loss" else prod(x)
-        _count(rec, x, prod(rec.shape_in[:1]) if net.batched else 1, c)
+        _count(rec, x, n, c)
+        field_, jump = _receptive_field(rec, field_, jump, c)
         out.append(rec)
         if after is not None:
             after(rec)
@@ -519,14 +708,30 @@ def _check_input(layer: Layer, x: Shape, net: Network, before: list[Record]) -> 
         raise layer.error(
             f"comes after the loss {before[-1].layer.name}: CrossEntropyLoss must be the last layer"
         )
-    need = {"linear": (1,), "conv": (3,), "pool": (3,), "adaptive": (3,), "loss": (1,)}.get(fam)
+    need = {
+        "linear": (1, 2) if net.sequence else (1,),
+        "conv": (layer.spatial + 1,),
+        "pool": (3,),
+        "adaptive": (3,),
+        "loss": (1,),
+        "embedding": (1,),
+        "sequence": (2,),
+    }.get(fam)
     if layer.type == "BatchNorm1d":
         need = (1, 2)
     if layer.type == "BatchNorm2d":
         need = (3,)
+    if fam == "embedding" and before:
+        raise layer.error("takes token ids, so it must be the first layer", "type")
     if need is None or rank in need:
         return
     got = f"{f'z{len(before)}' if before else 'the input x'} of shape {shape_display(x).text()}"
+    if fam == "sequence":
+        raise layer.error(
+            f"gets {got} per example, but it needs a sequence [time, features]", "type"
+        )
+    if fam == "conv" and layer.spatial == 1:
+        raise layer.error(f"gets {got} per example, but it needs [channels, length]", "type")
     if fam in ("linear", "loss") or layer.type == "BatchNorm1d":
         raise layer.error(
             f"gets {got} per example, but it needs a flat vector of features: add "
@@ -556,7 +761,17 @@ def _forward(
             return batch, [*x[:-1], rec.size_out]
         if strict:
             _check_conv(layer, rec.size_in, rec.size_out)
+        if layer.transposed:
+            return batch, [rec.size_out, *_transposed(layer, rec, x[1:], c)]
         return batch, [rec.size_out, *_window(layer, rec, x[1:], c.rule, strict)]
+    if fam in ("embedding", "sequence"):
+        if fam == "sequence":
+            rec.size_in = _size_in(layer, rec, x[-1], net, answer, strict)
+            if strict:
+                _check_heads(layer, rec.size_in)
+            x = [*x[:-1], rec.size_in]
+        rec.counted = RULES[layer.type](layer.type, layer.spec, list(x), c)
+        return batch, rec.counted.shape
     if fam == "pool":
         if strict:
             _check_pool_padding(layer)
@@ -577,6 +792,14 @@ def _forward(
     return batch, list(x)
 
 
+#: the field that holds a layer's input size, where it is not ``in``
+IN_FIELD = {
+    "MultiheadAttention": "embed_dim",
+    "TransformerEncoderLayer": "d_model",
+    "TransformerDecoderLayer": "d_model",
+}
+
+
 def _size_in(
     layer: Layer, rec: Record, have: int, net: Network, answer: Answerer, strict: bool
 ) -> int:
@@ -586,12 +809,25 @@ def _size_in(
         if layer.index
         else "the input x"
     )
-    if layer.spec.in_ is None:
+    fname = IN_FIELD.get(layer.type, "in")
+    given = getattr(layer.spec, "in_" if fname == "in" else fname)
+    if given is None:
         rec.inferred.append(("in", have, f"{before} has {have} {unit}"))
         return answer(f"{layer.name}.in", have)
-    if strict and layer.spec.in_ != have:
-        raise layer.error(f"takes in = {layer.spec.in_} {unit}, but {before} has {have}", "in")
-    return layer.spec.in_
+    if strict and given != have:
+        raise layer.error(f"takes {fname} = {given} {unit}, but {before} has {have}", fname)
+    return given
+
+
+def _check_heads(layer: Layer, width: int) -> None:
+    heads = layer.spec.num_heads or layer.spec.nhead
+    if heads is not None and width % heads:
+        fname = "num_heads" if layer.type == "MultiheadAttention" else "nhead"
+        raise layer.error(
+            f"has {heads} heads, which must divide its width {width} (each head gets "
+            "width/heads dimensions)",
+            fname,
+        )
 
 
 def _size_out(layer: Layer, rec: Record, net: Network, answer: Answerer) -> int:
@@ -620,6 +856,12 @@ def fixed_size(layer: Layer, net: Network) -> tuple[int, str]:
             raise layer.error(
                 f"has a blank out and {later.name}'s in is blank too: give one of them", "out"
             )
+        if fam in ("sequence", "embedding"):
+            given = getattr(later.spec, IN_FIELD.get(later.type, "in_"))
+            if fam == "sequence" and layer.family == "linear" and given is not None:
+                name = IN_FIELD.get(later.type, "in")
+                return given, _through(f"{later.name} takes {name} = {given}", kept)
+            break
         if fam == "norm" and later.spec.features is not None:
             return later.spec.features, _through(
                 f"{later.name} normalizes {later.spec.features} {unit}", kept
@@ -718,6 +960,81 @@ def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) 
     return out
 
 
+def _transposed(layer: Layer, rec: Record, hw: Shape, c: Counting) -> Shape:
+    """Output height and width of a ConvTranspose2d, with the worked formula: each input
+    position spreads a k×k patch s apart, so the stride multiplies,
+    H_out = (H − 1)·s − 2p + d(k − 1) + output_padding + 1."""
+    if c.transposed_rule == "conv":  # the stride on the wrong side: sized like a convolution
+        return _window(layer, rec, hw, c.rule, strict=False)
+    axes = list(
+        zip(
+            hw,
+            layer.kernel,
+            layer.stride,
+            layer.padding(),
+            layer.dilation,
+            layer.output_padding,
+            strict=True,
+        )
+    )
+    out = [transposed_size(*a) for a in axes]
+    labels = [[Sym("H", "out")], [Sym("W", "out")]]
+    if axes[0] == axes[1]:
+        axes, labels = axes[:1], [[Sym("H", "out"), Sym("W", "out")]]
+    for label, (n, k, s, p, d, op), size in zip(labels, axes, out, strict=False):
+        numbers = Add(Mul(sub(n, 1), s), Neg(Mul(2, p)), Mul(d, sub(k, 1)), op, 1)
+        rec.size_math.append(eq(*label, numbers, size))
+    return out
+
+
+def transposed_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1, op: int = 0) -> int:
+    """PyTorch's ConvTranspose output size: (H − 1)s − 2p + d(k − 1) + output_padding + 1."""
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+TRANSPOSED_FORMULA = Add(
+    Mul(sub(Sym("H"), 1), Sym("s")),
+    Neg(Mul(2, Sym("p"))),
+    Mul(Sym("d"), sub(Sym("k"), 1)),
+    Text("output_padding"),
+    1,
+)
+
+
+def _receptive_field(
+    rec: Record, rf: tuple[Any, ...] | None, jump: tuple[Any, ...], c: Counting
+) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
+    """How many input positions one output position sees (r) and how far apart in the input
+    two neighbouring outputs are (the jump j): a window of k taps with dilation d adds
+    d(k − 1)·j to r, and its stride multiplies j. Layers that keep positions keep both;
+    after a Flatten, a Linear, an adaptive pooling or a transposed convolution the field is
+    no longer a window, so it is not followed further."""
+    layer = rec.layer
+    if rf is None:
+        return None, jump
+    if layer.family in ("same", "norm"):
+        return rf, jump
+    if layer.family not in ("conv", "pool") or layer.transposed or len(rf) != layer.spatial:
+        return None, jump
+    axes = list(zip(rf, jump, layer.kernel, layer.stride, layer.dilation, strict=True))
+    grown = [r + d * (k - 1) * (j if c.rf_strides else 1) for r, j, k, s, d in axes]
+    rec.rf, rec.jump = tuple(grown), tuple(j * s for r, j, k, s, d in axes)
+    names = ["H", "W"] if len(axes) == 2 else [""]
+    if len(axes) == 2 and axes[0] == axes[1]:
+        axes, names = axes[:1], [""]
+    for name, (r, j, k, s, d), new in zip(names, axes, grown, strict=False):
+        reach = Mul(d, sub(k, 1)) if d != 1 else sub(k, 1)
+        rec.rf_math += [
+            eq(
+                Sym("r", name or None),
+                Add(r, Mul(reach, j)) if c.rf_strides else Add(r, reach),
+                new,
+            ),
+            eq(Sym("j", name or None), Mul(j, s), j * s),
+        ]
+    return rec.rf, rec.jump
+
+
 def _check_classes(net: Network, records: list[Record]) -> None:
     """The logits must have num_classes entries (where the problem gives num_classes)."""
     if net.num_classes is None:
@@ -751,29 +1068,39 @@ def _count(rec: Record, x: Shape, batch: Any, c: Counting) -> None:
         if fam == "linear":
             taps: list[Any] = [rec.size_in]  # multiplies per output value
             outputs: list[Any] = [*x[:-1], rec.size_out]
+        elif layer.transposed:
+            # each input value is spread over k_h·k_w·(C_out/groups) outputs (fvcore counts
+            # a transposed convolution by its input positions)
+            per_group = rec.size_out // layer.groups if c.groups else rec.size_out
+            taps, outputs = [*layer.kernel, per_group], [rec.size_in, *rec.shape_in[-2:]]
         else:
             per_group = rec.size_in // layer.groups if c.groups else rec.size_in
             taps, outputs = [*layer.kernel, per_group], list(x)
         bias = spec.bias and c.bias_params
         weights = (
-            Mul(*taps[:-1], taps[-1], rec.size_out)
+            Mul(*taps[:-1], taps[-1], rec.size_in if layer.transposed else rec.size_out)
             if fam == "conv"
             else Mul(rec.size_in, rec.size_out)
         )
-        rec.params = prod(taps) * rec.size_out + (rec.size_out if bias else 0)
+        other = rec.size_in if fam == "conv" and layer.transposed else rec.size_out
+        rec.params = prod(taps) * other + (rec.size_out if bias else 0)
         rec.params_math = Add(weights, rec.size_out) if bias else weights
         batch_factor = [_factor(batch)] if batch != 1 else []
+        adds = list(x) if fam == "conv" and layer.transposed else outputs  # one per output
+        with_bias = c.count_bias and spec.bias
         rec.macs = (
-            c.macs_factor
-            * (prod(taps) + (1 if c.count_bias and spec.bias else 0))
-            * batch
-            * prod(outputs)
+            c.macs_factor * batch * (prod(taps) * prod(outputs) + (prod(adds) if with_bias else 0))
         )
         rec.macs_math = Mul(*batch_factor, *taps, *outputs)
-        if c.count_bias and spec.bias:
-            rec.macs_math = Add(rec.macs_math, Mul(*batch_factor, *outputs))
+        if with_bias:
+            rec.macs_math = Add(rec.macs_math, Mul(*batch_factor, *adds))
         if c.macs_factor != 1:
             rec.macs_math = Mul(c.macs_factor, rec.macs_math)
+    elif rec.counted is not None:
+        rec.params = rec.counted.params
+        rec.macs = c.macs_factor * batch * rec.counted.macs
+        factors = [f for f in (c.macs_factor, _factor(batch)) if f != 1]
+        rec.macs_math = Mul(*factors, rec.counted.macs) if factors else None
     elif fam == "norm":
         features = x[-1] if layer.type == "LayerNorm" else x[0]
         learnable = 2 if spec.affine and c.norm_params else 0
@@ -790,7 +1117,25 @@ def _factor(x: Any) -> Any:
 def _net(g: NetworkGiven, allowed: Sequence[str], kind_name: str) -> Network:
     shape = list(g.input_shape)
     layers = build_layers(g.layers, allowed, kind_name)
-    return Network(shape, len(shape) == g.batched_rank, layers, g.num_classes)
+    batched = len(shape) == g.example_rank(layers) + 1
+    return Network(shape, batched, layers, g.num_classes, batch_axis(layers) if batched else 0)
+
+
+def batch_axis(layers: Sequence[Layer]) -> int:
+    """Where the batch is in a sequence's shape: after the time axis unless the recurrent and
+    attention layers say batch_first (they must agree, as the data has one layout)."""
+    seq = [layer for layer in layers if layer.family == "sequence"]
+    if not seq:
+        return 0
+    first = seq[0].spec.batch_first
+    for layer in seq[1:]:
+        if layer.spec.batch_first != first:
+            raise layer.error(
+                f"has batch_first {str(layer.spec.batch_first).lower()} but {seq[0].name} "
+                f"has {str(first).lower()}: the layers of one network read one layout",
+                "batch_first",
+            )
+    return 0 if first else 1
 
 
 # =========================================================================== the Givens
@@ -824,29 +1169,37 @@ ceil_mode), AdaptiveAvgPool2d (output_size), BatchNorm2d. A blank (null) in or o
     @model_validator(mode="after")
     def _chain(self) -> NetworkGiven:
         shape = self.input_shape
-        if len(shape) not in self.ranks:
+        if not self.layers:
+            raise FieldError("needs at least one layer", "layers")
+        layers = build_layers(self.layers, self.allowed, self.kind_name)
+        rank = self.example_rank(layers)
+        if len(shape) not in (rank, rank + 1):
             raise FieldError(
-                f"{self.kind_name} takes an input of {self.layout()}, got {len(shape)} dimensions",
+                f"{self.kind_name} takes an input of {self.layout(layers)}, got {len(shape)} "
+                "dimensions",
                 "input_shape",
             )
+        axis = batch_axis(layers) if len(shape) == rank + 1 else None
         for i, d in enumerate(shape):
             symbolic = not isinstance(d, int)
-            if symbolic and not (i == 0 and len(shape) == self.batched_rank):
+            if symbolic and i != axis:
+                where = "the first entry" if axis in (0, None) else "entry 2: batch_first is false"
                 raise FieldError(
-                    "only the batch size (the first entry) may be a symbol", "input_shape", (i,)
+                    f"only the batch size ({where}) may be a symbol", "input_shape", (i,)
                 )
             if not symbolic and d < 1:
                 raise FieldError(f"sizes must be at least 1, got {d}", "input_shape", (i,))
-        if not self.layers:
-            raise FieldError("needs at least one layer", "layers")
         if self.batch_symbol is not None and not self.batch_symbol.isidentifier():
             raise FieldError("must be a name such as n", "batch_symbol")
         walk(_net(self, self.allowed, self.kind_name), strict=True)
         return self
 
-    @classmethod
-    def layout(cls) -> str:
-        return " or ".join(f"{r} dimensions" for r in cls.ranks)
+    def example_rank(self, layers: Sequence[Layer]) -> int:
+        """The rank of one example's input (the batch adds one axis)."""
+        return self.batched_rank - 1
+
+    def layout(self, layers: Sequence[Layer]) -> str:
+        return " or ".join(f"{r} dimensions" for r in self.ranks)
 
 
 class MLPGiven(NetworkGiven):
@@ -855,8 +1208,18 @@ class MLPGiven(NetworkGiven):
     allowed: ClassVar[tuple[str, ...]] = MLP_TYPES
     kind_name: ClassVar[str] = "mlp"
 
-    @classmethod
-    def layout(cls) -> str:
+    def example_rank(self, layers: Sequence[Layer]) -> int:
+        """[features], or [time, features] for a sequence ([time] token ids for an Embedding)."""
+        sequence = any(layer.family == "sequence" for layer in layers)
+        return 2 if sequence and layers[0].type != "Embedding" else 1
+
+    def layout(self, layers: Sequence[Layer]) -> str:
+        if layers[0].type == "Embedding":
+            return "[time] token ids, or [batch, time] ([time, batch] with batch_first false)"
+        if self.example_rank(layers) == 2:
+            first = batch_axis(layers) == 0
+            batched = "[batch, time, features]" if first else "[time, batch, features]"
+            return f"[time, features] or {batched}"
         return "[batch, features] or [features]"
 
 
@@ -866,8 +1229,13 @@ class ConvGiven(NetworkGiven):
     allowed: ClassVar[tuple[str, ...]] = CONV_TYPES
     kind_name: ClassVar[str] = "conv"
 
-    @classmethod
-    def layout(cls) -> str:
+    def example_rank(self, layers: Sequence[Layer]) -> int:
+        """[channels, height, width], or [channels, length] for a Conv1d network."""
+        return 2 if any(layer.spatial == 1 for layer in layers) else 3
+
+    def layout(self, layers: Sequence[Layer]) -> str:
+        if self.example_rank(layers) == 2:
+            return "[channels, length] or [batch, channels, length]"
         return "[channels, height, width] or [batch, channels, height, width]"
 
 
