@@ -36,9 +36,8 @@ GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 #: the classic mix-up: 3 gates for an LSTM, 4 for a GRU
 MISTAKEN_GATES = {"RNN": 1, "LSTM": 3, "GRU": 4}
 GATE_NAMES = {
-    "RNN": "one (the new hidden state)",
-    "LSTM": "4 (input, forget, cell and output: W_ii|W_if|W_ig|W_io stacked)",
-    "GRU": "3 (reset, update and new: W_ir|W_iz|W_in stacked)",
+    "LSTM": "input, forget, cell and output, stacked in W_ih as W_ii|W_if|W_ig|W_io",
+    "GRU": "reset, update and new, stacked in W_ih as W_ir|W_iz|W_in",
 }
 RECURRENT = tuple(GATES)
 SEQUENCE_TYPES = (
@@ -128,11 +127,15 @@ def recurrent(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
         if L > 1 and c.stacked_input
         else (f" Every layer is taken to read {F} features." if L > 1 else "")
     )
+    directions = (
+        "bidirectional (D = 2 directions, each with its own weights)"
+        if D == 2
+        else "one direction (D = 1)"
+    )
     words = (
-        f"{t}: {L} layer{'s' if L > 1 else ''} of hidden size H = {H}, "
-        f"{'bidirectional (D = 2 directions, each with its own weights)' if D == 2 else 'one direction (D = 1)'}. "
-        f"A {t} cell has G = {G} gate{'s' if G > 1 else ''}"
-        + (f" ({GATE_NAMES[t]})" if G == GATES[t] and t != "RNN" else "")
+        f"{t}: {L} layer{'s' if L > 1 else ''} of hidden size H = {H}, {directions}. "
+        f"{'An' if t == 'LSTM' else 'A'} {t} cell has G = {G} gate{'s' if G > 1 else ''}"
+        + (f" ({GATE_NAMES[t]})" if G == GATES[t] and t in GATE_NAMES else "")
         + f"; each has W_ih [H, in] and W_hh [H, H], {bias_words}.{stacked} The output at "
         f"each of the T = {T} steps is the last layer's hidden state of every direction: D·H "
         f"= {D * H} features; h_n holds the last step of every layer and direction. MACs are "
@@ -264,7 +267,8 @@ def transformer(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
         macs,
         macs_lines,
         f"{t} with d_model = {d}, nhead = {nh}, dim_feedforward = {ff}: self-attention "
-        f"(4 d×d matrices: Q, K, V and the output projection{', each with a bias' if spec.bias else ''})."
+        "(4 d×d matrices: Q, K, V and the output projection"
+        f"{', each with a bias' if spec.bias else ''})."
         f"{cross}Then the feed-forward block Linear(d, ff), activation, Linear(ff, d), and "
         f"{3 if decoder else 2} LayerNorms of d with γ{' and β' if spec.bias else ''}. Dropout "
         "has no parameters; every sublayer keeps the shape [T, d].",

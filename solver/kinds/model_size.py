@@ -921,8 +921,9 @@ def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) 
     """Output height and width of a convolution or pooling, with the worked formula."""
     out, worked = [], []
     ceil = layer.spec.ceil_mode
+    names = ("H", "W") if layer.spatial == 2 else ("L",)
     for axis, n, k, s, p, d in zip(
-        ("H", "W"), hw, layer.kernel, layer.stride, layer.padding(), layer.dilation, strict=True
+        names, hw, layer.kernel, layer.stride, layer.padding(), layer.dilation, strict=True
     ):
         reach = d * (k - 1) + 1
         if strict and reach > n + 2 * p:
@@ -1241,7 +1242,8 @@ class ConvGiven(NetworkGiven):
 
 # =========================================================================== shared steps
 
-WEIGHTED = ("linear", "conv", "norm")  # the families that have parameters
+WEIGHTED = ("linear", "conv", "norm", "embedding", "sequence")  # the families with parameters
+COUNTED = ("linear", "conv", "sequence")  # the families whose MACs are counted
 
 
 class NetworkKind(Kind):
@@ -1277,6 +1279,7 @@ class NetworkKind(Kind):
         flip_bias_macs: bool = False,
         macs_factor: int = 1,
         loss_reduced: bool = True,
+        **sequence: Any,
     ) -> Counting:
         """The solve options (misconceptions) as a Counting."""
         return Counting(
@@ -1288,6 +1291,7 @@ class NetworkKind(Kind):
             g.count_bias != flip_bias_macs,
             macs_factor,
             loss_reduced,
+            **sequence,
         )
 
     def blanks_step(self, s: Solution, records: list[Record]) -> None:
@@ -1309,7 +1313,7 @@ class NetworkKind(Kind):
         name = Text(r.layer.name)
         if r.layer.family in WEIGHTED:
             r.params = carry(s, params_key, r.params, label=Call("params", name))
-        if r.layer.family in ("linear", "conv"):
+        if r.layer.family in COUNTED:
             r.macs = carry(s, macs_key, r.macs, label=Call("MACs", name))
 
     def table(
@@ -1329,7 +1333,7 @@ class NetworkKind(Kind):
                 r.layer.describe(r.size_in, r.size_out),
                 r.shape,
                 r.params if r.layer.family in WEIGHTED else BLANK,
-                r.macs if r.layer.family in ("linear", "conv") else BLANK,
+                r.macs if r.layer.family in COUNTED else BLANK,
             ]
             for r in records
         ]
@@ -1364,6 +1368,12 @@ class NetworkKind(Kind):
             "and ptflops add 1 per output value; count_bias: true counts them)"
         )
         times = f", times the batch of {exact.unicode(batch)}" if batch != 1 else ""
+        if net.sequence:
+            per += (
+                "; a recurrent layer G·H·(in + H) per step, layer and direction (its products "
+                "W_ih x_t and W_hh h_(t−1)); attention its projections plus the products QKᵀ "
+                "and AV (T·S·E each), as fvcore counts them; an Embedding is a lookup with none"
+            )
         flops = " Here each is counted twice, as FLOPs." if c.macs_factor != 1 else ""
         return (
             f"MACs are multiply-accumulates of the weights: {per}{times}, {bias}. "
@@ -1376,7 +1386,9 @@ def _macs_line(r: Record) -> M:
 
 
 def _params_line(r: Record) -> M:
-    return eq(Call("params", Text(r.layer.name)), r.params_math or 0, r.params)
+    if r.params_math is None:
+        return eq(Call("params", Text(r.layer.name)), r.params)
+    return eq(Call("params", Text(r.layer.name)), r.params_math, r.params)
 
 
 def _because(label: str, value: Any, why: str) -> M:
@@ -1408,9 +1420,23 @@ def _batch(g: NetworkGiven, net: Network) -> Any:
     """The batch size of the memory answers: batch_symbol, else the input's batch, else 1."""
     if g.batch_symbol is not None:
         return exact.symbol(g.batch_symbol)
-    return net.input_shape[0] if net.batched else 1
+    return net.batch_size
 
 
+SEQUENCE_MISCONCEPTIONS = {
+    "one bias vector per gate, as Keras keeps (PyTorch's RNN, LSTM and GRU have two: b_ih and "
+    "b_hh)": {"rnn_bias_vectors": 1},
+    "3 gates for an LSTM or 4 for a GRU (an LSTM has 4: input, forget, cell, output; a GRU 3: "
+    "reset, update, new)": {"swapped_gates": True},
+    "counted a bidirectional layer once (each direction has its own weights and its own "
+    "hidden_size outputs)": {"bidirectional_doubled": False},
+    "took a stacked layer's input as input_size (layer 2 reads hidden_size × directions)": {
+        "stacked_input": False
+    },
+    "forgot attention's output projection (one more E×E matrix and bias after the heads)": {
+        "out_projection": False
+    },
+}
 _NETWORK_MISCONCEPTIONS = {
     "forgot the bias in the parameter count (in·out instead of in·out + out)": {
         "bias_params": False
@@ -1448,7 +1474,17 @@ class MLP(NetworkKind):
         Key("params.total", "integer", "the total number of learnable parameters C"),
         Key("params.<name>", "integer", "the learnable parameters of one layer"),
         Key("macs.total", "expression", "multiply-accumulates of one forward pass"),
-        Key("macs.<name>", "expression", "multiply-accumulates of one Linear layer"),
+        Key(
+            "macs.<name>",
+            "expression",
+            "multiply-accumulates of one Linear, recurrent, attention or transformer layer",
+        ),
+        Key(
+            "<name>.h_n",
+            "shape",
+            "the final hidden state h_n of an RNN, LSTM or GRU: [directions·num_layers, batch, "
+            "hidden_size] (c_n of an LSTM has the same shape)",
+        ),
         Key(
             "activations.per_example",
             "integer",
@@ -1490,6 +1526,7 @@ class MLP(NetworkKind):
             "loss_reduced": False
         },
         "counted the input x among the activations": {"count_input": True},
+        **SEQUENCE_MISCONCEPTIONS,
     }
 
     nice = (
@@ -1523,16 +1560,22 @@ class MLP(NetworkKind):
     ) -> None:
         net = self.network(g)
         c = self.counting(g, **counting)
-        s.step(
-            f"The input x has shape {shape_display(net.input_shape).text()}"
-            f"{' (batch first)' if net.batched else ''}. A Linear layer changes the last axis "
-            "(in → out features); normalizations, activations and dropout keep the shape; "
-            "a loss with mean reduction turns the batch into one number."
-        )
+        if net.sequence:
+            self.sequence_intro(s, net)
+        else:
+            s.step(
+                f"The input x has shape {shape_display(net.input_shape).text()}"
+                f"{' (batch first)' if net.batched else ''}. A Linear layer changes the last "
+                "axis (in → out features); normalizations, activations and dropout keep the "
+                "shape; a loss with mean reduction turns the batch into one number."
+            )
         records = walk(net, c, answer=s.answer, shape_key=lambda r: f"z{r.z}")
         self.blanks_step(s, records)
         shown = s.record_steps  # a re-solve for the checker needs the answers only
         s.step("The output of each layer, in order.", *[_layer_line(r) for r in records if shown])
+        for r in records:
+            if r.counted is not None:
+                self.sequence_step(s, net, r)
         self.logits(s, records, logits_at, logits_as_probabilities)
         for r in records:
             self.counts(s, r, f"params.{r.layer.name}", f"macs.{r.layer.name}")
@@ -1540,15 +1583,16 @@ class MLP(NetworkKind):
         s.step(
             "Parameters per layer: a Linear layer has in·out weights and out biases; a "
             "normalization layer has γ and β per feature (its running mean and variance are "
-            "buffers, not parameters); activations, dropout and the loss have none.",
+            "buffers, not parameters); activations, dropout and the loss have none"
+            + ("; the sequence layers are counted above." if net.sequence else "."),
             *[_params_line(r) for r in weighted if shown],
         )
         total = self.total(
             s, "params.total", [r.params for r in weighted], Sym("C"), "number of parameters C"
         )
-        linears = [r for r in records if r.layer.family == "linear"]
+        linears = [r for r in records if r.layer.family in COUNTED]
         s.step(
-            self.macs_convention(c, net, net.input_shape[0] if net.batched else 1),
+            self.macs_convention(c, net, net.batch_size),
             *[_macs_line(r) for r in linears if shown],
         )
         total_macs = self.total(
@@ -1557,6 +1601,50 @@ class MLP(NetworkKind):
         if shown:
             self.table(s, net, records, z_column=True, totals=(total, total_macs))
         self.memory(s, g, net, records, total, count_input)
+
+    def sequence_intro(self, s: Solution, net: Network) -> None:
+        """Where the time axis is, as PyTorch lays a sequence out."""
+        first = net.batch_axis == 0
+        seq = [layer for layer in net.layers if layer.family == "sequence"]
+        if net.layers[0].type == "Embedding":
+            layout = "token ids [N, T]" if first else "token ids [T, N]"
+        else:
+            layout = "[N, T, features]" if first else "[T, N, features]"
+        why = (
+            f"batch_first is {'true' if first else 'false'} on "
+            f"{', '.join(layer.name for layer in seq)}"
+            + ("" if first else " (PyTorch's default)")
+            if seq
+            else "an Embedding keeps the layout of its ids"
+        )
+        shape = shape_display(net.input_shape).text()
+        s.step(
+            f"The input x has shape {shape}, a batch of sequences laid out {layout}: {why}. "
+            "Each layer works on every position of every sequence; a Linear acts on the last "
+            "axis at each position."
+            if net.batched
+            else f"The input x has shape {shape}: one sequence of T positions, without a "
+            "batch axis."
+        )
+
+    def sequence_step(self, s: Solution, net: Network, r: Record) -> None:
+        """A sequence layer's parameters and MACs, each count explained, and h_n's shape."""
+        k = r.counted
+        assert k is not None
+        lines = [*k.params_lines, *k.macs_lines]
+        if r.macs_math is not None and k.macs_lines:
+            lines.append(eq(Call("MACs", Text(r.layer.name)), r.macs_math, r.macs))
+        text = k.text
+        if k.hidden_state is not None:
+            batch = net.split(r.shape)[0]
+            DL, H = k.hidden_state
+            h = carry(s, f"{r.layer.name}.h_n", [DL, *batch, H], label=Text("h_n"))
+            lines.append(eq(Text("h_n"), shape_display(h)))
+            text += (
+                " h_n is [D·num_layers, N, H] whatever batch_first says"
+                + ("; c_n has the same shape." if r.layer.type == "LSTM" else ".")
+            )
+        s.step(text, *lines)
 
     def logits(self, s: Solution, records: list[Record], at: str, as_probabilities: bool) -> None:
         """Which z holds the logits, and softmax."""
@@ -1667,6 +1755,15 @@ class Conv(NetworkKind):
         Key("<name>.output_size", "shape", "[H_out, W_out] of a convolution or pooling"),
         Key("<name>.params", "integer", "the layer's learnable parameters"),
         Key("<name>.macs", "expression", "the layer's multiply-accumulates"),
+        Key(
+            "<name>.receptive_field",
+            "integer",
+            "how many input positions (per axis) one output position of a convolution or "
+            "pooling sees",
+        ),
+        Key("<name>.jump", "integer", "the effective stride: input positions between neighbours"),
+        Key("<name>.receptive_field_hw", "shape", "[height, width] of a non-square field"),
+        Key("<name>.jump_hw", "shape", "[height, width] of a jump that differs by axis"),
         Key("params.total", "integer", "all learnable parameters"),
         Key("macs.total", "expression", "all multiply-accumulates of one forward pass"),
         Key("activations.input", "expression", "elements of the input"),
@@ -1691,6 +1788,11 @@ class Conv(NetworkKind):
         "ignored groups (each output channel sees only in/groups input channels)": {
             "groups": False
         },
+        "added the kernels' reaches to the receptive field without the product of the strides "
+        "before them (r grows by (k − 1)·j)": {"rf_strides": False},
+        "put the stride of a transposed convolution on the wrong side: sized it like a "
+        "convolution, ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1, instead of (H − 1)s − 2p + d(k − 1) + "
+        "output_padding + 1": {"transposed_rule": "conv"},
     }
 
     nice = (
@@ -1713,13 +1815,39 @@ class Conv(NetworkKind):
     def solve(self, g: ConvGiven, s: Solution, **counting: Any) -> None:
         net = self.network(g)
         c = self.counting(g, **counting)
-        batch = net.input_shape[0] if net.batched else 1
+        batch = net.batch_size
+        formulas = [eq(Sym("H", "out"), c.rule.formula("H"))]
+        transposed = any(layer.transposed for layer in net.layers)
+        if transposed:
+            formulas.append(eq(Sym("H", "out"), TRANSPOSED_FORMULA))
+        field = any(layer.family in ("conv", "pool") for layer in net.layers)
+        if field:
+            formulas += [
+                eq(Sym("r", "l"), Add(Sym("r", "l−1"), Mul(Sym("d"), sub(Sym("k"), 1), Sym("j", "l−1")))),
+                eq(Sym("j", "l"), Mul(Sym("j", "l−1"), Sym("s"))),
+            ]
         s.step(
-            "A Conv2d or pooling layer slides its window with stride s over the input padded "
-            "by p on each side; with dilation d a kernel of k taps spans d(k − 1) + 1 inputs. "
-            "Along each axis the output size is PyTorch's formula below (pooling's stride "
-            "defaults to its kernel size). " + self.macs_convention(c, net, batch),
-            eq(Sym("H", "out"), c.rule.formula("H")),
+            "A convolution or pooling layer slides its window with stride s over the input "
+            "padded by p on each side; with dilation d a kernel of k taps spans d(k − 1) + 1 "
+            "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
+            "stride defaults to its kernel size)"
+            + (
+                "; a ConvTranspose2d goes the other way, its stride multiplying the size "
+                "(the second formula)"
+                if transposed
+                else ""
+            )
+            + ". "
+            + (
+                "The receptive field r of a layer is how many input positions one of its "
+                "outputs sees, and the jump j how far apart in the input two neighbouring "
+                "outputs are: starting from r = j = 1 at the input, each window adds its reach "
+                "d(k − 1) times the jump before it, and its stride multiplies the jump. "
+                if field
+                else ""
+            )
+            + self.macs_convention(c, net, batch),
+            *formulas,
         )
         records = walk(
             net,
@@ -1732,7 +1860,7 @@ class Conv(NetworkKind):
         total = self.total(
             s, "params.total", [r.params for r in weighted], Text("params"), "number of parameters"
         )
-        macs = [r.macs for r in records if r.layer.family in ("linear", "conv")]
+        macs = [r.macs for r in records if r.layer.family in COUNTED]
         total_macs = self.total(s, "macs.total", macs, Text("MACs"), "number of MACs")
         self.table(s, net, records, z_column=False, totals=(total, total_macs))
         self.memory(s, g, net, records)
@@ -1744,7 +1872,8 @@ class Conv(NetworkKind):
         lines: list[M] = [_because(f"{name}.{what}", value, why) for what, value, why in r.inferred]
         lines += r.size_math
         if r.size_math:
-            size = carry(s, f"{name}.output_size", r.shape[-2:], label=Text(f"{name} size"))
+            spatial = r.shape[-layer.spatial :]
+            size = carry(s, f"{name}.output_size", spatial, label=Text(f"{name} size"))
             lines.append(eq(Text("output size"), shape_display(size)))
         lines.append(eq(Text("output shape"), shape_display(r.shape)))
         self.counts(s, r, f"{name}.params", f"{name}.macs")
@@ -1752,6 +1881,14 @@ class Conv(NetworkKind):
             lines.append(_params_line(r))
         if layer.family in ("linear", "conv"):
             lines.append(_macs_line(r))
+        if r.rf is not None and r.jump is not None:
+            lines += r.rf_math
+            square = len(set(r.rf)) == 1 and len(set(r.jump)) == 1
+            for what, value in (("receptive_field", r.rf), ("jump", r.jump)):
+                if square:
+                    carry(s, f"{name}.{what}", value[0], label=Text(f"{name} {what}"))
+                else:
+                    carry(s, f"{name}.{what}_hw", list(value), label=Text(f"{name} {what}"))
         s.step(_layer_text(r), *lines)
 
     def memory(self, s: Solution, g: ConvGiven, net: Network, records: list[Record]) -> None:
@@ -1812,12 +1949,24 @@ def _layer_text(r: Record) -> str:
         pad = layer.spec.padding if isinstance(layer.spec.padding, str) else _pair(layer.padding())
         dil = "" if layer.type == "AvgPool2d" else f", d = {_pair(layer.dilation)}"
         text = f"{what}: k = {_pair(layer.kernel)}, s = {_pair(layer.stride)}, p = {pad}{dil}."
-        if fam == "conv":
-            kh, kw = layer.kernel
+        if layer.transposed:
+            text += f" output_padding = {_pair(layer.output_padding)}."
+        taps = " × ".join(map(str, layer.kernel))
+        ks = "k_h × k_w" if layer.spatial == 2 else "k"
+        bias = f", plus {r.size_out} biases." if layer.spec.bias else "; it has no bias."
+        if fam == "conv" and layer.transposed:
             text += (
-                f" Its weights are C_out × C_in/groups × k_h × k_w = {r.size_out} × "
-                f"{r.size_in // layer.groups} × {kh} × {kw}"
-                + (f", plus {r.size_out} biases." if layer.spec.bias else "; it has no bias.")
+                " A transposed convolution runs a convolution backwards: each input position "
+                "adds a k×k patch of weights into the output, patches s apart, so the stride "
+                "multiplies the size. Its weights are C_in × C_out/groups × "
+                f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}{bias} "
+                "MACs: every input value meets C_out/groups × k_h × k_w weights (counted, as "
+                "fvcore does, over the input positions)."
+            )
+        elif fam == "conv":
+            text += (
+                f" Its weights are C_out × C_in/groups × {ks} = {r.size_out} × "
+                f"{(r.size_in or 0) // layer.groups} × {taps}{bias}"
             )
         return text
     return {
