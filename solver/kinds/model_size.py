@@ -1612,8 +1612,7 @@ class MLP(NetworkKind):
             layout = "[N, T, features]" if first else "[T, N, features]"
         why = (
             f"batch_first is {'true' if first else 'false'} on "
-            f"{', '.join(layer.name for layer in seq)}"
-            + ("" if first else " (PyTorch's default)")
+            f"{', '.join(layer.name for layer in seq)}" + ("" if first else " (PyTorch's default)")
             if seq
             else "an Embedding keeps the layout of its ids"
         )
@@ -1640,9 +1639,8 @@ class MLP(NetworkKind):
             DL, H = k.hidden_state
             h = carry(s, f"{r.layer.name}.h_n", [DL, *batch, H], label=Text("h_n"))
             lines.append(eq(Text("h_n"), shape_display(h)))
-            text += (
-                " h_n is [D·num_layers, N, H] whatever batch_first says"
-                + ("; c_n has the same shape." if r.layer.type == "LSTM" else ".")
+            text += " h_n is [D·num_layers, N, H] whatever batch_first says" + (
+                "; c_n has the same shape." if r.layer.type == "LSTM" else "."
             )
         s.step(text, *lines)
 
@@ -1823,7 +1821,10 @@ class Conv(NetworkKind):
         field = any(layer.family in ("conv", "pool") for layer in net.layers)
         if field:
             formulas += [
-                eq(Sym("r", "l"), Add(Sym("r", "l−1"), Mul(Sym("d"), sub(Sym("k"), 1), Sym("j", "l−1")))),
+                eq(
+                    Sym("r", "l"),
+                    Add(Sym("r", "l−1"), Mul(Sym("d"), sub(Sym("k"), 1), Sym("j", "l−1"))),
+                ),
                 eq(Sym("j", "l"), Mul(Sym("j", "l−1"), Sym("s"))),
             ]
         s.step(
