@@ -603,7 +603,7 @@ class Network:
     def split(self, shape: Shape) -> tuple[Shape, Shape]:
         """(batch, per-example) parts of a full shape."""
         if self.batched and shape:
-            a = self.batch_axis if len(shape) > self.batch_axis + 1 else 0
+            a = self.batch_axis if len(shape) > self.batch_axis else 0
             return [shape[a]], [*shape[:a], *shape[a + 1 :]]
         return [], list(shape)
 
