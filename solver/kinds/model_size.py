@@ -2009,63 +2009,82 @@ def _draw_network(
     g: NetworkGiven,
     spatial: Callable[[list[Layer], random.Random], list[int] | None] | None = None,
 ) -> dict[str, Any]:
-    """New channels, features, classes and (for a CNN) input size; blanks stay blank.
+    """New channels, features, classes, sequence sizes and (for a CNN) input size; blanks
+    stay blank.
 
     Every layer gets a true output size; a size the source gave (an out, an in, a norm's
-    features) is given that value, and a blank stays blank, so it is still determined.
+    features, an attention width) is given that value, and a blank stays blank, so it is
+    still determined. PyTorch's argument names in the source are kept.
     """
-    layers = build_layers(g.layers, g.allowed, g.kind_name)
+    net = _net(g, g.allowed, g.kind_name)
+    layers = net.layers
     shape = list(raw["input_shape"])
-    if len(shape) == g.batched_rank and isinstance(shape[0], int):
-        shape[0] = rng.choice((2, 4, 8, 16, 32, 64))
-    G = math.lcm(*(layer.groups for layer in layers))
+    axis = net.batch_axis if net.batched else None
+    if axis is not None and isinstance(shape[axis], int):
+        shape[axis] = rng.choice((2, 4, 8, 16, 32, 64))
+    heads = [layer.spec.num_heads or layer.spec.nhead or 1 for layer in layers]
+    G = math.lcm(*(layer.groups for layer in layers), *heads)
     if spatial is not None:
         hw = spatial(layers, rng)
         if hw is None:
             return raw
-        shape[-3:] = [
-            rng.choice((1, 3, 16, 32, 64, 128)) if G == 1 else G * rng.choice((1, 2, 4, 8)),
-            *hw,
-        ]
+        channels = rng.choice((1, 3, 16, 32, 64, 128)) if G == 1 else G * rng.choice((1, 2, 4, 8))
+        shape[-len(hw) - 1 :] = [channels, *hw]
+    elif net.sequence:
+        time = 1 if axis == 0 else 0
+        shape[time] = rng.choice((8, 10, 16, 20, 32, 35, 50))
+        if layers[0].type != "Embedding":
+            shape[-1] = G * rng.choice((4, 8, 16, 32, 64))
     else:
         shape[-1] = rng.choice((16, 20, 32, 52, 64, 100, 128, 784))
     classes = rng.choice(CLASSES) if raw.get("num_classes") is not None else None
     last = max((layer.index for layer in layers if layer.family == "linear"), default=-1)
-    outs = [
-        G * rng.choice((4, 8, 16, 32, 64, 128))
-        if layer.family == "conv"
-        else classes
-        if layer.index == last and classes is not None
-        else rng.choice(HIDDEN)
-        for layer in layers
-    ]
+
+    def width() -> int:
+        return G * rng.choice((4, 8, 16, 32, 64)) if G > 1 else rng.choice(HIDDEN)
+
+    drawn: list[dict[str, Any]] = []
+    for layer in layers:
+        new: dict[str, Any] = {}
+        if layer.family == "conv":
+            new["out"] = G * rng.choice((4, 8, 16, 32, 64, 128))
+        elif layer.family == "linear":
+            new["out"] = classes if layer.index == last and classes is not None else width()
+        elif layer.type == "Embedding":
+            new["num"] = rng.choice((1000, 5000, 10000, 20000, 30000))
+            new["dim"] = width()
+        elif layer.type in ("RNN", "LSTM", "GRU"):
+            new["hidden"] = width()
+        elif layer.spec.dim_feedforward is not None:
+            new["dim_feedforward"] = rng.choice((256, 512, 1024, 2048))
+        drawn.append(new)
+    dropped = ("in", "features", "embed_dim", "d_model")
+    short = [{ALIASES.get(k, k): v for k, v in spec.items()} for spec in raw["layers"]]
     full = {
         **raw,
         "input_shape": shape,
         "num_classes": classes,
         "layers": [
-            {
-                **{k: v for k, v in spec.items() if k not in ("in", "features")},
-                **({"out": out} if layer.family in ("linear", "conv") else {}),
-            }
-            for layer, spec, out in zip(layers, raw["layers"], outs, strict=True)
+            {**{k: v for k, v in spec.items() if k not in dropped}, **new}
+            for spec, new in zip(short, drawn, strict=True)
         ],
     }
     try:
         checked = type(g).model_validate(full)
     except (ValueError, FieldError):
         return raw
-    records = walk(_net(checked, checked.allowed, checked.kind_name))
-    for rec, spec, out in zip(records, raw["layers"], outs, strict=True):
-        if _layer_key(spec, "out"):
-            spec["out"] = out
-        if _layer_key(spec, "in"):
-            spec["in"] = rec.size_in
-        if _layer_key(spec, "features"):
-            x = checked.batched_rank == len(rec.shape)
-            spec["features"] = (
-                rec.shape[-1] if rec.layer.type == "LayerNorm" else rec.shape[1 if x else 0]
-            )
+    checked_net = _net(checked, checked.allowed, checked.kind_name)
+    records = walk(checked_net)
+    for rec, spec, new in zip(records, raw["layers"], drawn, strict=True):
+        values = {**new, "in": rec.size_in, "embed_dim": rec.size_in, "d_model": rec.size_in}
+        x = checked_net.split(rec.shape)[1]
+        values["features"] = x[-1] if rec.layer.type == "LayerNorm" else (x[0] if x else None)
+        for key in list(spec):
+            name = ALIASES.get(key, key)
+            if name in ("out", "num", "dim", "hidden", "dim_feedforward") and name in new:
+                spec[key] = new[name]
+            elif name in ("in", "embed_dim", "d_model", "features") and spec[key] is not None:
+                spec[key] = values[name]
     raw["input_shape"] = shape
     if classes is not None:
         raw["num_classes"] = classes
@@ -2086,6 +2105,11 @@ def even_sizes(layers: Sequence[Layer], n: int, axis: int) -> bool:
             layer.padding()[axis],
             layer.dilation[axis],
         )
+        if layer.transposed:
+            n = transposed_size(n, k, s, p, d, layer.output_padding[axis])
+            if n < 1:
+                return False
+            continue
         span = PYTORCH.span(n, k, p, d)
         if span < 0 or span % s or (layer.family == "pool" and p > k // 2):
             return False
@@ -2094,9 +2118,12 @@ def even_sizes(layers: Sequence[Layer], n: int, axis: int) -> bool:
 
 
 def _even_input(layers: list[Layer], rng: random.Random) -> list[int] | None:
-    """An input height and width from 8 to 128 whose windows all divide evenly (square
-    wherever both axes allow the same size)."""
-    good = [{n for n in range(8, 129) if even_sizes(layers, n, axis)} for axis in (0, 1)]
+    """An input height and width (a length for Conv1d) from 8 to 128 whose windows all divide
+    evenly (square wherever both axes allow the same size)."""
+    axes = 1 if any(layer.spatial == 1 for layer in layers) else 2
+    good = [{n for n in range(8, 129) if even_sizes(layers, n, axis)} for axis in range(axes)]
+    if axes == 1:
+        return [rng.choice(sorted(good[0]))] if good[0] else None
     both = sorted(good[0] & good[1])
     if both:
         return [rng.choice(both)] * 2

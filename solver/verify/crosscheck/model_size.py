@@ -447,9 +447,16 @@ def _receptive_fields(g: NetworkGiven, s: Solution, device: Any) -> dict[str, An
             for a in range(axes):
                 windows[a].append((k[a], st[a], 0, d[a]))
             names.append(layer.name)
-        elif t in ("ReLU", "LeakyReLU", "GELU", "ELU", "SiLU", "Tanh", "Sigmoid", "Dropout"):
-            continue
-        elif t in ("BatchNorm2d", "BatchNorm1d", "Softmax"):
+        elif t in (
+            "ReLU",
+            "LeakyReLU",
+            "GELU",
+            "ELU",
+            "SiLU",
+            "Tanh",
+            "Sigmoid",
+            "Dropout",
+        ) or t in ("BatchNorm2d", "BatchNorm1d", "Softmax"):
             continue
         else:
             break
