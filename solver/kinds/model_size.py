@@ -1209,6 +1209,21 @@ class MLPGiven(NetworkGiven):
     allowed: ClassVar[tuple[str, ...]] = MLP_TYPES
     kind_name: ClassVar[str] = "mlp"
 
+    input_shape: Annotated[list[Dim], TypeDoc("shape", "list of sizes")]
+    """the input's shape: [batch, features] or [features]; for sequences [batch, time, \
+features] with batch_first, else [time, batch, features] (PyTorch's default), and token ids \
+[batch, time] or [time, batch] for an Embedding; the batch may be a symbol such as n"""
+    layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
+    """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
+such as in_features or hidden_size, or the short ones): Linear (in, out, bias), \
+BatchNorm1d/LayerNorm (features, affine), ReLU, Tanh, Sigmoid, GELU, Dropout (p), Softmax, \
+Flatten, CrossEntropyLoss (reduction); Embedding (num_embeddings/num, embedding_dim/dim); \
+RNN, LSTM, GRU (input_size/in, hidden_size/hidden, num_layers, bias, bidirectional, \
+batch_first); MultiheadAttention (embed_dim, num_heads, bias, batch_first); \
+TransformerEncoderLayer, TransformerDecoderLayer (d_model, nhead, dim_feedforward, bias, \
+batch_first; the decoder's memory_length). A blank (null) in, out, embed_dim or d_model is \
+inferred"""
+
     def example_rank(self, layers: Sequence[Layer]) -> int:
         """[features], or [time, features] for a sequence ([time] token ids for an Embedding)."""
         sequence = any(layer.family == "sequence" for layer in layers)
@@ -1229,6 +1244,18 @@ class ConvGiven(NetworkGiven):
     ranks: ClassVar[tuple[int, ...]] = (3, 4)
     allowed: ClassVar[tuple[str, ...]] = CONV_TYPES
     kind_name: ClassVar[str] = "conv"
+
+    input_shape: Annotated[list[Dim], TypeDoc("shape", "list of sizes")]
+    """the input's shape: [channels, height, width] or [batch, channels, height, width] \
+([channels, length] and [batch, channels, length] for Conv1d); the batch may be a symbol"""
+    layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
+    """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
+such as in_channels or kernel_size, or the short ones): Conv2d and Conv1d (in, out, kernel, \
+stride, padding, dilation, groups, bias), ConvTranspose2d (the same and output_padding), \
+MaxPool2d/AvgPool2d (kernel, stride, padding, dilation, ceil_mode), AdaptiveAvgPool2d \
+(output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, Tanh, Sigmoid, \
+GELU, Dropout (p), Softmax, Flatten, Linear (in, out, bias), CrossEntropyLoss (reduction). A \
+blank (null) in or out is inferred"""
 
     def example_rank(self, layers: Sequence[Layer]) -> int:
         """[channels, height, width], or [channels, length] for a Conv1d network."""

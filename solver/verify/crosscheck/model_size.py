@@ -198,21 +198,18 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
     layers = build_layers(g.layers, g.allowed, g.kind_name)
     shape = list(g.input_shape)
     batched = len(shape) == _example_rank(g) + 1
-    axis = _batch_axis(g) if batched else 0
+    axis = _batch_axis(g)
     batch = (shape[axis] if isinstance(shape[axis], int) else BATCH) if batched else 1
     torch.manual_seed(0)
     if batched:
         shape[axis] = batch
-    else:
-        shape.insert(0, 1)  # run one example as a batch of one; shapes drop that axis again
+    else:  # one example runs as a batch of one (Flatten keeps the batch axis); shapes drop it
+        shape.insert(axis if len(shape) >= axis else 0, 1)
     first = g.layers[0]
     if first.type.lower() == "embedding":
         x = torch.randint(0, first.num, shape, device=device)
     else:
         x = torch.randn(*shape, dtype=torch.float64, device=device)
-    if not batched and _sequence(g):
-        x = x[0]  # PyTorch's sequence layers take an unbatched [T, features] as it is
-        batched = True  # the shapes are then torch's own
     runs: list[dict[str, Any]] = []
     for layer in layers:
         out = layer.spec.out
@@ -295,8 +292,12 @@ def _blank_outs(net: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _shape(y: torch.Tensor, batched: bool, unbatched_input: bool = False) -> list[int]:
-    return list(y.shape) if batched or unbatched_input else list(y.shape[1:])
+def _shape(y: torch.Tensor, batched: bool, axis: int = 0) -> list[int]:
+    """The shape as the problem has it: without the batch of one an example ran in."""
+    shape = list(y.shape)
+    if not batched and shape:
+        del shape[axis if len(shape) > axis else 0]
+    return shape
 
 
 def _params(module: nn.Module) -> int:
@@ -305,9 +306,7 @@ def _params(module: nn.Module) -> int:
 
 def _point(g: NetworkGiven, batch: int) -> dict[str, int]:
     """The symbols of a network's answers and what torch ran with."""
-    point = {}
-    if not isinstance(g.input_shape[0], int):
-        point[str(g.input_shape[0])] = batch
+    point = {str(d): batch for d in g.input_shape if not isinstance(d, int)}
     if g.batch_symbol is not None:
         point[g.batch_symbol] = BATCH
     return point
@@ -326,7 +325,7 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out: dict[str, Any] = {}
     for k, run in enumerate(runs, start=1):
         layer = run["layer"]
-        out[f"z{k}"] = At(_shape(run["y"], batched), point)
+        out[f"z{k}"] = At(_shape(run["y"], batched, net["batch_axis"]), point)
         if layer.spec.in_ is None and layer.family == "linear":
             out[f"{layer.name}.in"] = _inferred_in(run)
         if layer.family in ("linear", "norm", "embedding", "sequence"):
@@ -339,7 +338,7 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
             if f"{layer.name}.in" in s.answers:
                 out[f"{layer.name}.in"] = width
             if module.h_n is not None:
-                out[f"{layer.name}.h_n"] = At(list(module.h_n.shape), point)
+                out[f"{layer.name}.h_n"] = At(_shape(module.h_n, batched, 1), point)
     scored = next(
         (r for r in runs if r["layer"].family == "loss" or r["layer"].type == "Softmax"), None
     )
@@ -389,7 +388,7 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
             out[f"{name}.macs"] = At(run["macs"], point)
     if net["failed"] is not None:
         return {**out, **_refused(net, f"{net['failed'][0].name}.output_shape")}
-    out.update(_receptive_fields(g, s, device))
+    out.update(_receptive_fields(runs, s, device))
     out.update(_blank_outs(net))
     out["params.total"] = sum(_params(r["module"]) for r in runs)
     out["macs.total"] = At(sum(r["macs"] for r in runs), point)
@@ -404,7 +403,12 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
 
 # --------------------------------------------------------------------------- receptive fields
 
-PROBE = 1 << 12  # the probe's input length: wide enough that the middle output's field fits
+PROBE = 1 << 12
+#: layers that keep every position where it is: the field passes through them
+KEEP_POSITIONS = (
+    *("ReLU", "LeakyReLU", "GELU", "ELU", "SiLU", "Tanh", "Sigmoid", "Dropout", "Softmax"),
+    *("BatchNorm1d", "BatchNorm2d"),
+)  # the probe's input length: wide enough that the middle output's field fits
 
 
 def _probe(windows: list[tuple[int, int, int, int]], device: Any) -> list[tuple[int, int]]:
@@ -430,11 +434,11 @@ def _probe(windows: list[tuple[int, int, int, int]], device: Any) -> list[tuple[
     return found
 
 
-def _receptive_fields(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
+def _receptive_fields(runs: list[dict[str, Any]], s: Solution, device: Any) -> dict[str, Any]:
     """``<name>.receptive_field`` and ``.jump`` of the convolutions and poolings, from the
-    given's kernels, strides, paddings and dilations, until a layer that ends the window
-    structure (Flatten, Linear, adaptive pooling, a transposed convolution)."""
-    layers = build_layers(g.layers, g.allowed, g.kind_name)
+    given's kernels, strides and dilations of the layers torch ran, until a layer that ends
+    the window structure (Flatten, Linear, adaptive pooling, a transposed convolution)."""
+    layers = [run["layer"] for run in runs]
     axes = 1 if any(layer.type == "Conv1d" for layer in layers) else 2
     windows: list[list[tuple[int, int, int, int]]] = [[] for _ in range(axes)]
     names = []
@@ -447,16 +451,7 @@ def _receptive_fields(g: NetworkGiven, s: Solution, device: Any) -> dict[str, An
             for a in range(axes):
                 windows[a].append((k[a], st[a], 0, d[a]))
             names.append(layer.name)
-        elif t in (
-            "ReLU",
-            "LeakyReLU",
-            "GELU",
-            "ELU",
-            "SiLU",
-            "Tanh",
-            "Sigmoid",
-            "Dropout",
-        ) or t in ("BatchNorm2d", "BatchNorm1d", "Softmax"):
+        elif t in KEEP_POSITIONS:
             continue
         else:
             break
