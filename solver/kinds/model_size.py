@@ -1216,8 +1216,8 @@ features] with batch_first, else [time, batch, features] (PyTorch's default), an
     layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
     """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
 such as in_features or hidden_size, or the short ones): Linear (in, out, bias), \
-BatchNorm1d/LayerNorm (features, affine), ReLU, Tanh, Sigmoid, GELU, Dropout (p), Softmax, \
-Flatten, CrossEntropyLoss (reduction); Embedding (num_embeddings/num, embedding_dim/dim); \
+BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, ELU, SiLU, Tanh, Sigmoid, \
+Dropout (p), Softmax, Flatten, CrossEntropyLoss (reduction); Embedding (num_embeddings/num, embedding_dim/dim); \
 RNN, LSTM, GRU (input_size/in, hidden_size/hidden, num_layers, bias, bidirectional, \
 batch_first); MultiheadAttention (embed_dim, num_heads, bias, batch_first); \
 TransformerEncoderLayer, TransformerDecoderLayer (d_model, nhead, dim_feedforward, bias, \
@@ -1253,8 +1253,8 @@ class ConvGiven(NetworkGiven):
 such as in_channels or kernel_size, or the short ones): Conv2d and Conv1d (in, out, kernel, \
 stride, padding, dilation, groups, bias), ConvTranspose2d (the same and output_padding), \
 MaxPool2d/AvgPool2d (kernel, stride, padding, dilation, ceil_mode), AdaptiveAvgPool2d \
-(output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, Tanh, Sigmoid, \
-GELU, Dropout (p), Softmax, Flatten, Linear (in, out, bias), CrossEntropyLoss (reduction). A \
+(output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, \
+ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, bias), CrossEntropyLoss (reduction). A \
 blank (null) in or out is inferred"""
 
     def example_rank(self, layers: Sequence[Layer]) -> int:
@@ -1485,7 +1485,10 @@ _NETWORK_MISCONCEPTIONS = {
 
 @kind("mlp")
 class MLP(NetworkKind):
-    """A fully connected network: blanks, shapes z1..zK, parameters, activations and memory."""
+    """A fully connected or sequence network: blanks, shapes z1..zK, parameters, MACs, memory.
+
+    Sequence layers (Embedding, RNN/LSTM/GRU, MultiheadAttention, transformer layers) take
+    PyTorch's layouts with a time axis; their counts are explained in :mod:`.layers`."""
 
     Given = MLPGiven
     keys = (
@@ -1770,7 +1773,10 @@ class MLP(NetworkKind):
 
 @kind("conv")
 class Conv(NetworkKind):
-    """A convolutional network: output sizes, parameters and MACs per layer, activation memory."""
+    """A convolutional network: output sizes, parameters, MACs and receptive fields per layer.
+
+    Conv2d, Conv1d and ConvTranspose2d, pooling, normalization and a Linear head; the
+    activation memory of the input and the final output."""
 
     Given = ConvGiven
     keys = (

@@ -374,3 +374,56 @@ def test_the_language_model_by_hand():
     assert s["params.lstm"] == 2 * (4 * 650 * 1300 + 8 * 650)
     assert s["params.decoder"] == 650 * 10000 + 10000
     assert s["z2"] == [20, 35, 650] and s["lstm.h_n"] == [2, 20, 650]
+
+
+# --------------------------------------------------------------------------- the CLI and checking
+
+
+def test_kinds_and_new_list_the_new_layer_types(cli_run):
+    from solver.kinds.model_size import CONV_TYPES, MLP_TYPES
+
+    for kind, types in (("mlp", MLP_TYPES), ("conv", CONV_TYPES)):
+        for command in ("kinds", "new"):
+            code, out, _ = cli_run(command, kind)
+            assert code == 0
+            missing = [t for t in types if t not in out]
+            assert not missing, (kind, command, missing)
+    code, out, _ = cli_run("kinds", "mlp")
+    assert "one bias vector per gate" in out and "<name>.h_n" in out
+    code, out, _ = cli_run("kinds", "conv")
+    assert "<name>.receptive_field" in out and "on the wrong side" in out
+
+
+@pytest.mark.parametrize(
+    "pid,key,options",
+    [
+        ("lstm-language-model", "params.lstm", {"rnn_bias_vectors": 1}),
+        ("gru-with-bias", "params.gru", {"swapped_gates": True}),
+        ("embedding-bidirectional-rnn", "params.gru", {"stacked_input": False}),
+        ("attention-heads", "params.attn", {"out_projection": False}),
+        ("vgg-receptive-field", "conv3_3.receptive_field", {"rf_strides": False}),
+        ("unet-upsampling", "up1.output_size", {"transposed_rule": "conv"}),
+    ],
+)
+def test_the_checker_names_each_mistake(cli_run, tmp_path, pid, key, options):
+    import yaml
+
+    path = "problems/sequence-models.yaml"
+    problem = solver.load(path).get(pid)
+    wrong = solver.solve(problem, **options)[key]
+    answers = tmp_path / "a.yaml"
+    value = wrong if isinstance(wrong, (int, list)) else str(wrong)
+    answers.write_text(yaml.safe_dump({"student": "s", "answers": {pid: {key: value}}}))
+    code, out, _ = cli_run("check", path, str(answers))
+    name = next(n for n, o in kinds.get(problem.kind).misconceptions.items() if o == options)
+    assert name.split(" (")[0] in " ".join(out.split()), out
+
+
+@pytest.mark.parametrize(
+    "problem", solver.load("problems/sequence-models.yaml").problems, ids=lambda p: p.id
+)
+def test_any_earlier_answer_can_be_carried_forward_without_a_crash(problem):
+    s = solver.solve(problem)
+    for key in s.answers:
+        for value in (0, [1], [3, 2], "z1"):
+            assert solver.solve(problem, overrides={key: value})[key] == value
