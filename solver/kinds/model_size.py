@@ -1217,9 +1217,9 @@ features] with batch_first, else [time, batch, features] (PyTorch's default), an
     """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
 such as in_features or hidden_size, or the short ones): Linear (in, out, bias), \
 BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, ELU, SiLU, Tanh, Sigmoid, \
-Dropout (p), Softmax, Flatten, CrossEntropyLoss (reduction); Embedding (num_embeddings/num, embedding_dim/dim); \
-RNN, LSTM, GRU (input_size/in, hidden_size/hidden, num_layers, bias, bidirectional, \
-batch_first); MultiheadAttention (embed_dim, num_heads, bias, batch_first); \
+Dropout (p), Softmax, Flatten, CrossEntropyLoss (reduction); Embedding (num_embeddings/num, \
+embedding_dim/dim); RNN, LSTM, GRU (input_size/in, hidden_size/hidden, num_layers, bias, \
+bidirectional, batch_first); MultiheadAttention (embed_dim, num_heads, bias, batch_first); \
 TransformerEncoderLayer, TransformerDecoderLayer (d_model, nhead, dim_feedforward, bias, \
 batch_first; the decoder's memory_length). A blank (null) in, out, embed_dim or d_model is \
 inferred"""
@@ -1254,8 +1254,8 @@ such as in_channels or kernel_size, or the short ones): Conv2d and Conv1d (in, o
 stride, padding, dilation, groups, bias), ConvTranspose2d (the same and output_padding), \
 MaxPool2d/AvgPool2d (kernel, stride, padding, dilation, ceil_mode), AdaptiveAvgPool2d \
 (output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, \
-ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, bias), CrossEntropyLoss (reduction). A \
-blank (null) in or out is inferred"""
+ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, bias), \
+CrossEntropyLoss (reduction). A blank (null) in or out is inferred"""
 
     def example_rank(self, layers: Sequence[Layer]) -> int:
         """[channels, height, width], or [channels, length] for a Conv1d network."""

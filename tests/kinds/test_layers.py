@@ -414,7 +414,7 @@ def test_the_checker_names_each_mistake(cli_run, tmp_path, pid, key, options):
     answers = tmp_path / "a.yaml"
     value = wrong if isinstance(wrong, (int, list)) else str(wrong)
     answers.write_text(yaml.safe_dump({"student": "s", "answers": {pid: {key: value}}}))
-    code, out, _ = cli_run("check", path, str(answers))
+    _, out, _ = cli_run("check", path, str(answers))
     name = next(n for n, o in kinds.get(problem.kind).misconceptions.items() if o == options)
     assert name.split(" (")[0] in " ".join(out.split()), out
 
