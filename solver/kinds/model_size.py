@@ -723,6 +723,12 @@ def _check_input(layer: Layer, x: Shape, net: Network, before: list[Record]) -> 
         need = (3,)
     if fam == "embedding" and before:
         raise layer.error("takes token ids, so it must be the first layer", "type")
+    if layer.type == "BatchNorm1d" and net.sequence and net.batch_axis == 1 and rank == 2:
+        raise layer.error(
+            "would normalize axis 1 of a [T, N, features] sequence, which is the batch here "
+            "(batch_first is false): use LayerNorm, or batch_first: true",
+            "type",
+        )
     if need is None or rank in need:
         return
     got = f"{f'z{len(before)}' if before else 'the input x'} of shape {shape_display(x).text()}"
@@ -1669,7 +1675,12 @@ class MLP(NetworkKind):
             DL, H = k.hidden_state
             h = carry(s, f"{r.layer.name}.h_n", [DL, *batch, H], label=Text("h_n"))
             lines.append(eq(Text("h_n"), shape_display(h)))
-            text += " h_n is [D·num_layers, N, H] whatever batch_first says" + (
+            layout = (
+                "[D·num_layers, N, H] whatever batch_first says"
+                if batch
+                else "[D·num_layers, H] for one sequence"
+            )
+            text += f" h_n is {layout}" + (
                 "; c_n has the same shape." if r.layer.type == "LSTM" else "."
             )
         s.step(text, *lines)

@@ -336,6 +336,13 @@ def test_layouts_that_do_not_chain_are_errors():
                 ],
             }
         )
+    with pytest.raises(ValueError, match="which is the batch here"):
+        mlp.model_validate(
+            {
+                "input_shape": [5, 4, 8],
+                "layers": [{"type": "GRU", "hidden": 8}, {"type": "BatchNorm1d"}],
+            }
+        )
     with pytest.raises(ValueError, match="batch_first"):
         mlp.model_validate(
             {
