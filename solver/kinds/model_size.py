@@ -2088,6 +2088,7 @@ def _draw_network(
         return G * rng.choice((4, 8, 16, 32, 64)) if G > 1 else rng.choice(HIDDEN)
 
     drawn: list[dict[str, Any]] = []
+    vocabulary: dict[int, int] = {}  # a Linear back to an Embedding's vocabulary stays one
     for layer in layers:
         new: dict[str, Any] = {}
         if layer.family == "conv":
@@ -2097,11 +2098,15 @@ def _draw_network(
         elif layer.type == "Embedding":
             new["num"] = rng.choice((1000, 5000, 10000, 20000, 30000))
             new["dim"] = width()
+            vocabulary[layer.spec.num] = new["num"]
         elif layer.type in ("RNN", "LSTM", "GRU"):
             new["hidden"] = width()
         elif layer.spec.dim_feedforward is not None:
             new["dim_feedforward"] = rng.choice((256, 512, 1024, 2048))
         drawn.append(new)
+    for layer, new in zip(layers, drawn, strict=True):
+        if layer.family == "linear" and layer.spec.out in vocabulary:
+            new["out"] = vocabulary[layer.spec.out]
     dropped = ("in", "features", "embed_dim", "d_model")
     short = [{ALIASES.get(k, k): v for k, v in spec.items()} for spec in raw["layers"]]
     full = {

@@ -375,6 +375,14 @@ def test_variants_of_the_sequence_problems_keep_their_promises(problem):
     assert len(seen) >= 2
 
 
+def test_a_variant_language_model_still_projects_back_to_its_vocabulary():
+    p = solver.load("problems/sequence-models.yaml").get("lstm-language-model")
+    for seed in range(4):
+        raw = kinds.get("mlp").generate(p.raw_given, random.Random(seed))
+        assert raw["layers"][2]["out"] == raw["layers"][0]["num_embeddings"]
+        assert raw["layers"][1]["input_size"] == raw["layers"][0]["embedding_dim"]
+
+
 def test_the_language_model_by_hand():
     s = solver.solve(solver.load("problems/sequence-models.yaml").get("lstm-language-model"))
     assert s["params.embed"] == 10000 * 650
