@@ -1386,13 +1386,17 @@ class NetworkKind(Kind):
 
     def macs_convention(self, c: Counting, net: Network, batch: Any) -> str:
         """How MACs are counted here (torchinfo and ptflops disagree on the bias)."""
-        convs = any(layer.family == "conv" for layer in net.layers)
-        per = (
-            "k_h·k_w·(C_in/groups) per output value of a Conv2d and in_features per output "
-            "of a Linear"
-            if convs
-            else "in_features per output value of a Linear"
-        )
+        types = {layer.type for layer in net.layers}
+        per = "in_features per output value of a Linear"
+        if "Conv2d" in types:
+            per = "k_h·k_w·(C_in/groups) per output value of a Conv2d and " + per
+        if "Conv1d" in types:
+            per = "k·(C_in/groups) per output value of a Conv1d, " + per
+        if "ConvTranspose2d" in types:
+            per = (
+                "k_h·k_w·(C_out/groups) per input value of a ConvTranspose2d (as fvcore "
+                "counts it), " + per
+            )
         bias = (
             "plus 1 per output value for the bias (count_bias: true, as torchinfo and "
             "ptflops count)"
@@ -1862,7 +1866,8 @@ class Conv(NetworkKind):
         transposed = any(layer.transposed for layer in net.layers)
         if transposed:
             formulas.append(eq(Sym("H", "out"), TRANSPOSED_FORMULA))
-        field = any(layer.family in ("conv", "pool") for layer in net.layers)
+        first = next((la for la in net.layers if la.family not in ("same", "norm")), None)
+        field = first is not None and first.family in ("conv", "pool") and not first.transposed
         if field:
             formulas += [
                 eq(
