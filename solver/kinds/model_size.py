@@ -768,7 +768,14 @@ def _forward(
         if strict:
             _check_conv(layer, rec.size_in, rec.size_out)
         if layer.transposed:
-            return batch, [rec.size_out, *_transposed(layer, rec, x[1:], c)]
+            hw = _transposed(layer, rec, x[1:], c)
+            if strict and min(hw) < 1:
+                raise layer.error(
+                    f"gives an output of {shape_display(hw).text()}: (H − 1)s − 2p + d(k − 1) "
+                    "+ output_padding + 1 must be at least 1",
+                    "padding",
+                )
+            return batch, [rec.size_out, *hw]
         return batch, [rec.size_out, *_window(layer, rec, x[1:], c.rule, strict)]
     if fam in ("embedding", "sequence"):
         if fam == "sequence":
@@ -903,10 +910,21 @@ def _check_conv(layer: Layer, c_in: int, c_out: int) -> None:
         raise layer.error(
             f"has groups = {g}, which must divide both in = {c_in} and out = {c_out}", "groups"
         )
-    if layer.spec.padding == "same" and layer.stride != (1, 1):
+    if layer.spec.padding == "same" and set(layer.stride) != {1}:
         raise layer.error(
             "has padding 'same' with a stride above 1, which PyTorch refuses", "padding"
         )
+    if layer.transposed and isinstance(layer.spec.padding, str):
+        raise layer.error(
+            "cannot pad 'same' or 'valid': PyTorch's ConvTranspose2d takes a number", "padding"
+        )
+    for op, s, d in zip(layer.output_padding, layer.stride, layer.dilation, strict=True):
+        if op >= max(s, d):
+            raise layer.error(
+                f"has output_padding {op}, which PyTorch requires to be smaller than the "
+                f"stride {s} or the dilation {d}",
+                "output_padding",
+            )
 
 
 def _check_pool_padding(layer: Layer) -> None:

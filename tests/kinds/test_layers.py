@@ -442,3 +442,30 @@ def test_any_earlier_answer_can_be_carried_forward_without_a_crash(problem):
     for key in s.answers:
         for value in (0, [1], [3, 2], "z1"):
             assert solver.solve(problem, overrides={key: value})[key] == value
+
+
+@pytest.mark.parametrize(
+    "layer,words",
+    [
+        ({"output_padding": 2, "stride": 2}, "smaller than the stride 2"),
+        ({"padding": 3, "kernel": 1}, "must be at least 1"),
+        ({"padding": "same"}, "cannot pad 'same'"),
+    ],
+)
+def test_transposed_convolutions_that_pytorch_refuses_are_errors(layer, words):
+    spec = {"type": "ConvTranspose2d", "in": 2, "out": 3, "kernel": 3, **layer}
+    with pytest.raises(ValueError, match=words):
+        kinds.get("conv").Given.model_validate({"input_shape": [2, 2, 2], "layers": [spec]})
+    torch = pytest.importorskip("torch")
+    with pytest.raises((RuntimeError, ValueError, TypeError)):  # PyTorch refuses it too
+        opts = {k: v for k, v in spec.items() if k not in ("type", "in", "out", "kernel")}
+        torch.nn.ConvTranspose2d(2, 3, spec["kernel"], **opts)(torch.zeros(1, 2, 2, 2))
+
+
+def test_conv1d_same_padding_keeps_the_length():
+    s = solve(
+        "conv",
+        [2, 10],
+        [{"type": "Conv1d", "name": "c", "in": 2, "out": 3, "kernel": 3} | {"padding": "same"}],
+    )
+    assert s["c.output_shape"] == [3, 10]
