@@ -33,7 +33,10 @@ main { max-width: 46rem; margin: 0 auto; padding: 1.5rem; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem; }
 code { font: 0.9em "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; max-width: 100%; }
-th, td { border: 1px solid #bbb; padding: 0.15rem 0.5rem; text-align: left; }
+th, td { border: 1px solid #bbb; padding: 0.15rem 0.4rem; text-align: left; }
+table { font-size: 0.9em; } th { font-weight: 600; }
+th { overflow-wrap: anywhere; }  /* a table of many columns shrinks to the page */
+table.many { font-size: 0.75em; }
 td.r { text-align: right; }
 .display { margin: 0.6rem 0; max-width: 100%; overflow-x: auto; overflow-y: hidden; }
 .katex-display { margin: 0; }
@@ -133,7 +136,8 @@ def from_markdown(md: str) -> str:
                 rows.append(_cells(lines[i]))
                 i += 1
             align = ["r" if c.endswith(":") and not c.startswith(":") else "" for c in rows[1]]
-            head = "".join(f"<th>{_inline(c)}</th>" for c in rows[0])
+            # a long field name (num_embeddings) may break after its underscores
+            head = "".join(f"<th>{_inline(c).replace('_', '_<wbr>')}</th>" for c in rows[0])
             body = "".join(
                 "<tr>"
                 + "".join(
@@ -143,7 +147,8 @@ def from_markdown(md: str) -> str:
                 + "</tr>"
                 for row in rows[2:]
             )
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            many = ' class="many"' if len(rows[0]) > 7 else ""
+            out.append(f"<table{many}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif line.startswith("- "):
             items = []
             while i < len(lines) and lines[i].startswith("- "):

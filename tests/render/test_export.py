@@ -101,7 +101,7 @@ def test_html_export_is_one_self_contained_page(tmp_path, cli_run):
     assert page.count("<html") == 1 and "katex.render" in page and "@media print" in page
     assert "data:font/woff2;base64," in page and "url(fonts/" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing from the network
-    assert '<div class="display math">' in page and "<table>" in page
+    assert "<div class=\"display math\">" in page and "<table" in page
 
 
 def test_markdown_passes_pandoc_with_xelatex(tmp_path):
@@ -185,3 +185,17 @@ def test_readme_shows_a_conv_handout_as_dlsolve_writes_it():
     )
     section = md[md.index("## `conv-sizes`") :]
     assert section.strip() in readme
+
+
+def test_step_prose_writes_scripted_symbols_as_maths_in_markdown_only():
+    text = "δ_t(j) = max_i δ_{t−1}(i)·P(j | i) for <BOS>; N^T sequences; running_mean stays"
+    assert markdown.prose(text) == (
+        r"$\delta _t(j)$ = $\max_i$ $\delta _{t-1}(i)$·P(j | i) for &lt;BOS&gt;; "
+        r"$N^T$ sequences; running_mean stays"
+    )
+    md = markdown.render(_solved([PROBLEMS / "ift6135-rnn-decoding.yaml"]))
+    assert r"$\max_i$ $\delta _{t-1}(i)$" in md and "δ_{t−1}" not in md.split("**Answers")[0]
+    from solver.render import text as text_render
+
+    terminal = text_render.render(_solved([PROBLEMS / "ift6135-rnn-decoding.yaml"]))
+    assert "δ_t(j) = max_i δ_{t−1}(i)" in terminal  # the terminal keeps its Unicode
