@@ -821,6 +821,119 @@ def curves_figure(runs: list[Run], model: str) -> Any:
     return fig
 
 
+PLACEMENT_QUESTION = "BatchNorm before or after the activation?"
+ASSIGNED_DATASET = "fashion-mnist"  # what IST 597 and Com S 573 train on
+
+
+def _variant_named(spec: TrainingSpec, placement: str) -> str | None:
+    """The spec's name of the variant with this BatchNorm placement and no dropout."""
+    from .models import Variant
+
+    return next((v for v in spec.variants if Variant.parse(v) == Variant(placement)), None)
+
+
+def _percent(values: list[float]) -> str:
+    return pm(values, 2, 100.0) + " %"
+
+
+def placement_answer(spec: TrainingSpec, ds: Dataset, runs: list[Run]) -> str | None:
+    """IST 597's question (D.2), answered from this report's own numbers, or None when the
+    experiment does not compare the two placements.
+
+    Per model: test (and train) accuracy before and after the activation, and
+    the difference trial by trial. The trials are paired (trial t of every
+    variant starts from seed + t: the same initialization stream and the same
+    batch order), so the per-trial difference is the fair comparison; a
+    placement counts as better only when it is ahead in every trial. Then what
+    the dataset allows: digits is not the Fashion-MNIST the assignment asks for.
+    """
+    pre, post, none = (_variant_named(spec, p) for p in ("bn-pre", "bn-post", "none"))
+    if pre is None or post is None:
+        return None
+    groups = by_setting(runs)
+    image_pp = 100.0 / len(ds.y_test)
+    paragraphs = [
+        f"IST 597 (D.2) asks whether BatchNorm works better on the pre-activation, "
+        f"g(BN(f(x))) (`{pre}`), or after the activation, BN(g(f(x))) (`{post}`). "
+        f"From the numbers above (test accuracy after the last epoch; one test image "
+        f"is {image_pp:.2f} pp):"
+    ]
+    verdicts = []
+    for model in spec.models:
+        acc = {v: [r.final("test_acc") for r in groups[model, v]] for v in (pre, post, none) if v}
+        train = {v: [r.final("train_acc") for r in groups[model, v]] for v in (pre, post)}
+        diffs = [100.0 * (a - b) for a, b in zip(acc[pre], acc[post], strict=True)]
+        n = len(diffs)
+        ahead, behind = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+        mean, std = report.mean_std(diffs)
+        spread = f"{mean:+.2f}" + (f" ± {std:.2f}" if std is not None else "") + " pp"
+        text = (
+            f"- **{model}**: {_percent(acc[pre])} with BatchNorm before the activation, "
+            f"{_percent(acc[post])} after it"
+            + (f", {_percent(acc[none])} without BatchNorm" if none else "")
+            + f" (train accuracy {_percent(train[pre])} and {_percent(train[post])}). "
+            f"Trial by trial, {pre} minus {post} is {spread}: ahead in {ahead}, behind in "
+            f"{behind}, tied in {n - ahead - behind} of {n} trial{'s' if n > 1 else ''}. "
+        )
+        if n < 2:
+            text += "One trial has no spread to judge a difference by."
+            verdicts.append(None)
+        elif ahead == n or behind == n:
+            winner = pre if ahead == n else post
+            where = "before" if winner == pre else "after"
+            text += f"BatchNorm {where} the activation is ahead in every trial."
+            verdicts.append(winner)
+        else:
+            text += "Neither placement is ahead in every trial: the difference is within "
+            text += "the spread between trials."
+            verdicts.append(None)
+        if none:
+            base = report.mean_std(acc[none])[0]
+            better = [v for v in (pre, post) if report.mean_std(acc[v])[0] > base]
+            text += (
+                " Both placements beat no BatchNorm on the mean."
+                if len(better) == 2
+                else f" Only {better[0]} beats no BatchNorm on the mean."
+                if better
+                else " Neither beats no BatchNorm on the mean."
+            )
+        paragraphs.append(text)
+    decided = {v for v in verdicts if v is not None}
+    if len(decided) == 1 and None not in verdicts:
+        where = "before" if decided == {pre} else "after"
+        answer = (
+            f"**Answer from this run:** BatchNorm {where} the activation, for every model "
+            f"and in every trial."
+        )
+    elif decided:
+        answer = (
+            "**Answer from this run:** no placement wins for every model: "
+            + "; ".join(
+                f"{m}: {v or 'undecided'}" for m, v in zip(spec.models, verdicts, strict=True)
+            )
+            + "."
+        )
+    else:
+        answer = (
+            "**Answer from this run:** neither placement is clearly better; with "
+            f"{spec.trials} trial{'s' if spec.trials > 1 else ''} the two are within noise "
+            "of each other."
+        )
+    paragraphs.append(answer)
+    if ds.name != ASSIGNED_DATASET:
+        fits = all(r.final("train_acc") >= 0.99 for r in runs)
+        why = "Every run fits its training set here, so " if fits else "On so small a set "
+        paragraphs.append(
+            f"Caveat: this ran on {ds.name} ({len(ds.y_train)} training and {len(ds.y_test)} "
+            f"test images of {'x'.join(map(str, ds.image_shape[1:]))}), not on "
+            "Fashion-MNIST, which the assignment asks for. "
+            + why
+            + "a ranking of the placements need not hold on Fashion-MNIST: run with "
+            "`--dataset fashion-mnist` for the assignment's answer."
+        )
+    return "\n\n".join(paragraphs)
+
+
 def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Context) -> Report:
     c, h, w = ds.image_shape
     details = (
@@ -851,9 +964,16 @@ def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Conte
         "runs": [r.as_json() for r in runs],
         "summary": summarize(runs),
     }
+    answer = placement_answer(spec, ds, runs)
     return Report(
         title=spec.title or spec.experiment,
-        sections=[*header(spec, ctx, details), "## Results", note, results],
+        sections=[
+            *header(spec, ctx, details),
+            "## Results",
+            note,
+            results,
+            *([f"## {PLACEMENT_QUESTION}", answer] if answer else []),
+        ],
         payload=payload,
         figures={model: curves_figure(runs, model) for model in spec.models},
         summary=results,
