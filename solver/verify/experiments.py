@@ -631,11 +631,15 @@ class Progress:
 
 
 def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``net`` in eval mode (running BN estimates)."""
+    """Mean cross-entropy and accuracy of ``net`` in eval mode (running BN estimates).
+
+    Under ``inference_mode``: the same kernels, so the same numbers, without
+    autograd's bookkeeping (version counters, views).
+    """
     torch = require_torch()
     net.eval()
     loss, correct = 0.0, 0
-    with torch.no_grad():
+    with torch.inference_mode():
         for i in range(0, len(y), EVAL_BATCH):
             logits = net(x[i : i + EVAL_BATCH])
             target = y[i : i + EVAL_BATCH]
