@@ -836,6 +836,10 @@ def _variant_named(spec: TrainingSpec, placement: str) -> str | None:
     return next((v for v in spec.variants if Variant.parse(v) == Variant(placement)), None)
 
 
+def _where(variant: str, pre: str) -> str:
+    return "before" if variant == pre else "after"
+
+
 def _percent(values: list[float]) -> str:
     return pm(values, 2, 100.0) + " %"
 
@@ -862,7 +866,8 @@ def placement_answer(spec: TrainingSpec, ds: Dataset, runs: list[Run]) -> str | 
         f"From the numbers above (test accuracy after the last epoch; one test image "
         f"is {image_pp:.2f} pp):"
     ]
-    verdicts = []
+    verdicts: list[str | None] = []
+    leans: list[str] = []
     for model in spec.models:
         acc = {v: [r.final("test_acc") for r in groups[model, v]] for v in (pre, post, none) if v}
         train = {v: [r.final("train_acc") for r in groups[model, v]] for v in (pre, post)}
@@ -884,12 +889,16 @@ def placement_answer(spec: TrainingSpec, ds: Dataset, runs: list[Run]) -> str | 
             verdicts.append(None)
         elif ahead == n or behind == n:
             winner = pre if ahead == n else post
-            where = "before" if winner == pre else "after"
-            text += f"BatchNorm {where} the activation is ahead in every trial."
+            text += f"BatchNorm {_where(winner, pre)} the activation is ahead in every trial."
             verdicts.append(winner)
         else:
             text += "Neither placement is ahead in every trial: the difference is within "
-            text += "the spread between trials."
+            text += "the spread between trials"
+            if (ahead and not behind) or (behind and not ahead):
+                lean = pre if ahead else post
+                leans.append(f"{model} leans to {lean}, ahead or tied in every trial")
+                text += f", though {lean} is never behind"
+            text += "."
             verdicts.append(None)
         if none:
             base = report.mean_std(acc[none])[0]
@@ -904,10 +913,9 @@ def placement_answer(spec: TrainingSpec, ds: Dataset, runs: list[Run]) -> str | 
         paragraphs.append(text)
     decided = {v for v in verdicts if v is not None}
     if len(decided) == 1 and None not in verdicts:
-        where = "before" if decided == {pre} else "after"
         answer = (
-            f"**Answer from this run:** BatchNorm {where} the activation, for every model "
-            f"and in every trial."
+            f"**Answer from this run:** BatchNorm {_where(decided.pop(), pre)} the activation, "
+            "for every model and in every trial."
         )
     elif decided:
         answer = (
@@ -920,8 +928,8 @@ def placement_answer(spec: TrainingSpec, ds: Dataset, runs: list[Run]) -> str | 
     else:
         answer = (
             "**Answer from this run:** neither placement is clearly better; with "
-            f"{spec.trials} trial{'s' if spec.trials > 1 else ''} the two are within noise "
-            "of each other."
+            f"{spec.trials} trial{'s' if spec.trials > 1 else ''} the two are within the "
+            "spread between trials" + (f" ({'; '.join(leans)})" if leans else "") + "."
         )
     paragraphs.append(answer)
     if ds.name != ASSIGNED_DATASET:
