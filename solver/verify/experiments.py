@@ -516,7 +516,7 @@ def header(spec: ExperimentSpec, ctx: Context, details: str) -> list[str]:
         f"measured in: {ctx.conditions.describe()}. Reproduce with `{ctx.command}`; "
         "`dlsolve reproduce --check REPORT.json` reruns this report under its recorded "
         "conditions and lists any number that differs. Another torch version, device or "
-        "thread count can change the last digits (and, epochs later, an accuracy)."
+        "thread count can change the last digits."
     )
     return parts
 

@@ -351,6 +351,9 @@ def test_same_settings_give_byte_identical_results_and_threads_are_recorded(
         tmp_path / "c" / "REPORT.md"
     ).read_text(encoding="utf-8")
     assert "1 CPU thread," in (tmp_path / "a" / "REPORT.md").read_text(encoding="utf-8")
+    # a check reruns on the recorded thread count
+    code, out, _ = cli_run("reproduce", "--check", str(tmp_path / "c" / "REPORT.json"), "-q")
+    assert code == 0 and "2 CPU threads" in out, out
     # the run put back the caller's settings (one thread from tests/verify/conftest.py)
     assert torch.get_num_threads() == 1 and not torch.are_deterministic_algorithms_enabled()
     # another seed gives other numbers: the comparison above could have failed
@@ -479,3 +482,19 @@ def test_the_placement_question_is_answered_from_the_reports_own_numbers() -> No
     )
     no_post = spec.model_copy(update={"variants": ["none", "bn-pre"]})
     assert experiments.placement_answer(no_post, ds, fake_placement_runs([0.9], [0.8])) is None
+
+
+def test_the_readme_table_is_the_shipped_report_of_the_command_beside_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Reproducing the training experiments", 1)[1].split("\n## ", 1)[0]
+    found = re.search(
+        r"^\$ (dlsolve reproduce problems/experiments/bn-placement\.yaml.*)$", section, re.M
+    )
+    assert found is not None
+    shipped = SHIPPED / "reports" / "bn-placement-digits"
+    payload = json.loads((shipped / "REPORT.json").read_text(encoding="utf-8"))
+    assert payload["command"] == f"{found.group(1)} --device cpu --threads 1"
+    assert parse_table(section) == parse_table((shipped / "REPORT.md").read_text(encoding="utf-8"))
+    for js in sorted((SHIPPED / "reports").glob("*/REPORT.json")):
+        conditions = json.loads(js.read_text(encoding="utf-8"))["conditions"]
+        assert conditions["threads"] == 1 and conditions["deterministic"], js
