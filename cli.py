@@ -476,7 +476,7 @@ def reproduce(
         seed=seed,
         data_dir=data_dir,
         device=device,
-        threads=1 if threads is None else threads,
+        threads=threads,
         output=output,
         progress=not quiet,
     )

@@ -340,6 +340,9 @@ def load(path: str | Path) -> ExperimentSpec:
 
 
 REPORTS = Path("reports")  # relative to the current folder, like any output of a command
+#: one CPU thread unless asked: the last digits depend on the count, and models this small
+#: lose far more to a descheduled second thread on a shared machine than they gain from it
+DEFAULT_THREADS = 1
 
 
 def report_path(spec: ExperimentSpec, output: str | Path | None) -> Path:
@@ -369,7 +372,7 @@ def reproduce(
     seed: int | None = None,
     data_dir: str | Path | None = None,
     device: str = "auto",
-    threads: int = 1,
+    threads: int | None = None,
     output: str | Path | None = None,
     progress: bool = True,
 ) -> tuple[Report, list[Path]]:
@@ -380,6 +383,7 @@ def reproduce(
     but an earlier report of the same experiment is refused.
     """
     require_torch()
+    threads = DEFAULT_THREADS if threads is None else threads
     if threads < 1:
         raise DlsolveError(f"must be at least 1, got {threads}", field="--threads")
     spec = load(path)
