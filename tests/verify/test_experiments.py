@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import statistics
@@ -498,3 +499,34 @@ def test_the_readme_table_is_the_shipped_report_of_the_command_beside_it() -> No
     for js in sorted((SHIPPED / "reports").glob("*/REPORT.json")):
         conditions = json.loads(js.read_text(encoding="utf-8"))["conditions"]
         assert conditions["threads"] == 1 and conditions["deterministic"], js
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stream", "mode"), [(Terminal, "bars"), (io.StringIO, "lines")])
+def test_progress_is_bars_on_a_terminal_and_lines_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, stream: type[io.StringIO], mode: str
+) -> None:
+    err = stream()
+    monkeypatch.setattr("sys.stderr", err)
+    progress = experiments.Progress(2, "exp", enabled=True)
+    assert progress.mode == mode
+    for epoch in (1, 2):
+        list(progress.batches([1, 2, 3], f"mlp none trial 1/1 epoch {epoch}/2"))
+        progress.epoch_done(train_loss=0.5, test_acc=0.875, seconds=0.25)
+    progress.close()
+    text = err.getvalue()
+    if mode == "lines":
+        assert text.splitlines() == [
+            f"exp [{e}/2] mlp none trial 1/1 epoch {e}/2: train loss 0.5000, test acc 87.50%, "
+            "0.250 s"
+            for e in (1, 2)
+        ]
+    else:
+        assert "\r" in text and "2/2" in text and "test_acc=87.50%" in text
+    quiet = experiments.Progress(2, "exp", enabled=False)
+    quiet.epoch_done(train_loss=0.5, test_acc=0.875, seconds=0.25)
+    assert quiet.mode == "off" and err.getvalue() == text
