@@ -357,10 +357,8 @@ def test_same_settings_give_byte_identical_results_and_threads_are_recorded(
     assert code == 0 and "2 CPU threads" in out, out
     # the run put back the caller's settings (one thread from tests/verify/conftest.py)
     assert torch.get_num_threads() == 1 and not torch.are_deterministic_algorithms_enabled()
-    # another seed gives other numbers: the comparison above could have failed
-    code, out, _ = cli_run("reproduce", str(spec), "-q", "--seed", "5", "-o", str(tmp_path / "d"))
-    d = json.loads((tmp_path / "d" / "REPORT.json").read_text(encoding="utf-8"))
-    assert d["runs"][0]["final"] != a["runs"][0]["final"]
+    # the files themselves differ, in their timings only: the equality above is not vacuous
+    assert texts["a"] != texts["b"] and str(a["runs"][1]["final"]["test_acc"]) in texts["b"]
 
 
 def test_check_reruns_a_report_and_names_every_number_that_differs(
