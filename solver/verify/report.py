@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DlsolveError
+from ..output import write_atomic
 from . import require
 
 if TYPE_CHECKING:
@@ -230,12 +231,9 @@ def write(report: Report, path: str | Path, replaces: Iterable[Path] = ()) -> li
             fig.savefig(png, dpi=110)
             written.append(png)
             sections.append(f"![{name}]({png.name})")
-        md.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
-        js = md.with_suffix(".json")
-        js.write_text(
-            json.dumps(json_payload(report, md), indent=1, allow_nan=False) + "\n",
-            encoding="utf-8",
-        )
+        write_atomic(md, "\n\n".join(sections) + "\n")
+        js = md.with_suffix(".json")  # last: a REPORT.json means a whole report
+        write_atomic(js, json.dumps(json_payload(report, md), indent=1, allow_nan=False) + "\n")
         for stale in set(replaces) - {md, js, *written}:
             stale.unlink(missing_ok=True)
     except OSError as err:
