@@ -101,7 +101,7 @@ def test_html_export_is_one_self_contained_page(tmp_path, cli_run):
     assert page.count("<html") == 1 and "katex.render" in page and "@media print" in page
     assert "data:font/woff2;base64," in page and "url(fonts/" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing from the network
-    assert "<div class=\"display math\">" in page and "<table" in page
+    assert '<div class="display math">' in page and "<table" in page
 
 
 def test_markdown_passes_pandoc_with_xelatex(tmp_path):
