@@ -65,7 +65,9 @@ def solve(
     s.ask, s.points = problem.ask, problem.points
     s.givens = k.show_givens(problem.given)
     s.given_tables = k.given_tables(problem.raw_given)
-    s.text_parts = text_parts(problem.text, problem.raw_given, {t.title: t for t in s.given_tables})
+    parts = text_parts(problem.text, problem.raw_given, {t.title: t for t in s.given_tables})
+    # only where the text quotes a table: a kind may go on to add to s.text (a choice's options)
+    s.text_parts = parts if any(not isinstance(p, str) for p in parts) else []
     try:
         k.solve(problem.given, s, **options)
     except FieldError as err:

@@ -206,7 +206,8 @@ class Solution:
         self.points: dict[str, Any] = {}
         #: givens that are lists of records (a network's layers) as tables, null as a blank
         self.given_tables: list[Table] = []
-        #: the text as words and those tables, where it quotes one as ``{{layers}}``
+        #: the text as words and those tables, where it quotes one as ``{{layers}}`` (else
+        #: empty: the renderers show ``text``)
         self.text_parts: list[str | Table] = []
 
     def points_for(self, key: str) -> Fraction:

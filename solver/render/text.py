@@ -39,12 +39,20 @@ def render_solution(s: Solution, *, steps: bool = True) -> list[str]:
     """One problem's worked solution as lines of text."""
     title = f" · {s.title}" if s.title else ""
     lines = [f"── {s.id}{title}  [{s.kind}] " + "─" * max(0, 60 - len(s.id) - len(title))]
-    if s.text:
-        lines += _para(s.text, INDENT)
+    for part in s.text_parts or ([s.text] if s.text else []):
+        if isinstance(part, Table):  # a network quoted as {{layers}}: its table, there
+            lines += table_lines(part)
+        elif part.strip():
+            lines += _para(part, INDENT)
     if s.givens:
         lines.append("Given")
         for label, value in s.givens:
             lines += _math_lines(f"{INDENT}{label.text()} = ", value)
+    quoted = [p for p in s.text_parts if isinstance(p, Table)]
+    for t in s.given_tables:
+        if t not in quoted:
+            lines.append(f"Given {t.title}")
+            lines += table_lines(t)
     for t in s.tables:
         lines.append(t.title or "Table")
         lines += table_lines(t)

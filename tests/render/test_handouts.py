@@ -53,3 +53,12 @@ def test_the_solution_text_still_quotes_the_layers_for_json():
     ps = solver.load_text(problem_file("mlp", MLP, text="Net: {{layers}}"))
     s = solver.solve(ps.problems[0])
     assert s.text.startswith("Net: [{type: Linear")
+
+
+def test_the_terminal_shows_the_layer_table_where_the_text_quotes_it():
+    from solver.render import text
+
+    ps = solver.load_text(problem_file("mlp", MLP, text="Size this:\n{{layers}}\nThen count."))
+    out = "\n".join(text.render_solution(solver.solve(ps.problems[0]), steps=False))
+    assert "{type:" not in out
+    assert out.index("Size this") < out.index("type") < out.index("Then count")
