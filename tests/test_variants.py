@@ -158,7 +158,7 @@ def test_manifest_and_solutions(tmp_path):
     assert md.startswith("# IST 597: build your own BatchNorm (variant 2)")
     assert len(written) == 9
     handout = (tmp_path / "ist597-batchnorm-1-questions.md").read_text()
-    assert "*Answer keys:* `mean`, `var`" in handout
+    assert "- `mean` (1 point)" in handout and "- `var` (1 point)" in handout
     assert "**Answers**" not in handout and "**Solution**" not in handout
 
 
