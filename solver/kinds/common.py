@@ -122,3 +122,13 @@ def tenths(C: int, rng: random.Random) -> list[str]:
 
 
 TRIES = 200
+
+
+def approx(x: Any) -> Any:
+    """``≈ 0.6931`` beside an exact value (nothing to show for an undefined one)."""
+    from ..display import Raw
+
+    f = exact.to_float(x)
+    if f is None:
+        return Raw(r"\text{undefined}", "undefined")
+    return Raw(f"{f:.6g}", f"{f:.6g}")
