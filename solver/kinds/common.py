@@ -132,3 +132,14 @@ def approx(x: Any) -> Any:
     if f is None:
         return Raw(r"\text{undefined}", "undefined")
     return Raw(f"{f:.6g}", f"{f:.6g}")
+
+
+def about(label: Any, *parts: Any) -> Any:
+    """``label = parts... ≈ float`` for an exact value with a float beside it (nothing beside a
+    plain fraction or an undefined value)."""
+    from ..display import eq, rel
+
+    value = parts[-1]
+    if value is None or isinstance(value, bool) or exact.is_rational(value):
+        return eq(label, *parts)
+    return rel(label, *[x for p in parts for x in ("=", p)], "~", approx(value))

@@ -30,12 +30,12 @@ import sympy
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, Call, Frac, Mat, Mul, Neg, Pow, Raw, Sym, Table, Text, eq, m, rel
+from ..display import Add, Call, Frac, Mat, Mul, Neg, Pow, Raw, Sym, Table, Text, eq, m
 from ..errors import FieldError
 from ..given import Count, GivenModel, TypeDoc, Vector, _tensor_validator
 from ..solution import Key, Solution
 from . import Kind, kind
-from .common import approx, draw_variant
+from .common import about, draw_variant
 
 Measure = Annotated[
     Literal["entropy", "cross_entropy", "kl", "perplexity", "bleu", "gan"],
@@ -212,14 +212,6 @@ class InformationGiven(GivenModel):
 H_P = Raw("H(p)", "H(p)")
 H_PQ = Raw("H(p, q)", "H(p, q)")
 NLL, PPL, BP, BLEU, JSD = (Raw(rf"\mathrm{{{n}}}", n) for n in ("NLL", "PPL", "BP", "BLEU", "JSD"))
-
-
-def about(label: Any, *parts: Any) -> Any:
-    """``label = parts... ≈ float`` (no float beside a plain fraction)."""
-    value = parts[-1]
-    if value is None or exact.is_rational(value):
-        return eq(label, *parts)
-    return rel(label, *[x for p in parts for x in ("=", p)], "~", approx(value))
 
 
 def log(x: Any, base: Any = "e") -> sympy.Expr:
