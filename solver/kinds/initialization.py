@@ -37,7 +37,7 @@ from ..errors import FieldError
 from ..given import Count, GivenModel, NonNegative, Positive, TypeDoc, _count_validator
 from ..solution import Key, Solution
 from . import Kind, kind
-from .common import about
+from .common import about, validate_nested
 
 Scheme = Annotated[
     Literal["xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "zeros"],
@@ -121,7 +121,7 @@ def _layer(value: Any) -> Layer:
         return value
     if not isinstance(value, Mapping):
         raise FieldError("expected {type: Linear, in: ..., out: ...} or a Conv2d with kernel")
-    return Layer.model_validate(dict(value))
+    return validate_nested(Layer, value, "layer")
 
 
 LayerField = Annotated[

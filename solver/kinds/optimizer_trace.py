@@ -42,7 +42,7 @@ from ..given import Count, GivenModel, Index, NonNegative, Positive, TypeDoc, Ve
 from ..parse import ParseError, parse_expression
 from ..solution import Key, Solution
 from . import Kind, kind
-from .common import about, draw_variant
+from .common import about, draw_variant, validate_nested
 
 MAX_STEPS = 50  # SGD stays rational: many steps are cheap
 MAX_ADAPTIVE_STEPS = 8  # square roots nest: exact answers grow with every step
@@ -126,7 +126,7 @@ def _optimizer(value: Any) -> Any:
         value = {"name": value}
     if not isinstance(value, Mapping):
         raise FieldError("expected {name: sgd, lr: 0.1, ...} with torch.optim's argument names")
-    return OptimizerSpec.model_validate(dict(value))
+    return validate_nested(OptimizerSpec, value, "optimizer")
 
 
 class ScheduleSpec(GivenModel):
@@ -166,7 +166,7 @@ def _schedule(value: Any) -> Any:
         return value
     if not isinstance(value, Mapping):
         raise FieldError("expected {name: step, step_size: 2, gamma: 0.5} or another schedule")
-    return ScheduleSpec.model_validate(dict(value))
+    return validate_nested(ScheduleSpec, value, "schedule")
 
 
 OptimizerField = Annotated[
@@ -227,17 +227,17 @@ def read_objective(text: str, n: int) -> Objective:
     try:
         value = parse_expression(rewritten, names)
     except ParseError as err:
-        raise FieldError(f"could not be read: {err}") from None
+        raise FieldError(str(err), "objective") from None
     if isinstance(value, list):
-        raise FieldError("must be one expression in theta, not a list")
+        raise FieldError("must be one expression in theta, not a list", "objective")
     expr = exact.to_sympy(value)
     if n == 1:
         expr = expr.subs(exact.symbol("theta"), exact.symbol("theta_0"))
     symbols = tuple(exact.symbol(f"theta_{i}") for i in range(n))
     if not expr.is_polynomial(*symbols):
-        raise FieldError("must be a polynomial in theta[0], theta[1], ... (for now)")
+        raise FieldError("must be a polynomial in theta[0], theta[1], ... (for now)", "objective")
     if sympy.Poly(expr, *symbols).total_degree() > MAX_DEGREE:
-        raise FieldError(f"has degree above {MAX_DEGREE}")
+        raise FieldError(f"has degree above {MAX_DEGREE}", "objective")
     return Objective(text, expr, symbols)
 
 
