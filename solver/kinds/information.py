@@ -676,15 +676,20 @@ class Information(Kind):
                 ]
         elif measure == "bleu":
             refs = [str(r).split() if isinstance(r, str) else list(r) for r in raw["references"]]
-            vocab = sorted({w for r in refs for w in r})
-            first = refs[0]
-            length = max(2, len(first) + rng.randint(-2, 1))
-            start = rng.randint(0, max(0, len(first) - 2))
+            old_cand = raw["candidate"]
+            c = len(old_cand.split() if isinstance(old_cand, str) else old_cand)
+            r = closest_reference_length(c, refs)
+            vocab = sorted({w for ref in refs for w in ref})
+            first = rng.choice(refs)
+            length = max(2, c + rng.randint(-1, 1))
+            if (c < r) != (length < closest_reference_length(length, refs)):
+                length = c  # keep the candidate short (or not) as the source has it
+            start = rng.randint(0, max(0, len(first) - length))
             cand = list(first[start : start + length])
             while len(cand) < length:
                 cand.append(rng.choice(vocab))
             if rng.random() < 0.5 and len(cand) > 2:  # a repeated word, so clipping matters
-                cand[rng.randrange(len(cand))] = cand[0]
+                cand[rng.randrange(1, len(cand))] = cand[0]
             raw["candidate"] = " ".join(cand)
         else:
             n = len(raw["p_data"])

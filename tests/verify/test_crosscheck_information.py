@@ -90,3 +90,14 @@ def test_a_wrong_kl_is_flagged() -> None:
     s = solve(p, swap=True)  # the swapped KL must not pass as KL(p‖q)
     verdicts = {a.key: a.verdict for a in compare(s, CHECKS["information"](p.given, s, "cpu"))}
     assert verdicts["kl"] == "disagree"
+
+
+SHIPPED = "problems/optimization-and-information.yaml"
+
+
+@pytest.mark.parametrize("pid", [p.id for p in load(SHIPPED).problems])
+def test_every_shipped_answer_agrees_with_torch(pid: str) -> None:
+    p = load(SHIPPED).get(pid)
+    s = solve(p)
+    found = compare(s, CHECKS[p.kind](p.given, s, "cpu"))
+    assert found and all(a.verdict == "agree" for a in found), [a for a in found if not a.ok]
