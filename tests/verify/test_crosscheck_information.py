@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver import load_text, solve
+from solver import load, load_text, solve
 from solver.verify.crosscheck import CHECKS, compare, load_all
 
 load_all()
