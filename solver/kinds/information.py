@@ -130,7 +130,9 @@ class InformationGiven(GivenModel):
     """perplexity: the log-probability of each token (in the problem's base)"""
     candidate: Tokens | None = None
     """bleu: the candidate translation"""
-    references: list[Tokens] | None = None
+    references: Annotated[
+        list[Tokens] | None, TypeDoc("list of sentences", "texts, or lists of tokens")
+    ] = None
     """bleu: the reference translations"""
     max_n: Count = 4
     """bleu: the longest n-gram counted"""
@@ -264,8 +266,9 @@ def closest_reference_length(c: int, refs: Sequence[Sequence[str]]) -> int:
 
 @kind("information")
 class Information(Kind):
-    """Entropy, cross-entropy, KL divergence, perplexity, BLEU or a GAN's optimal
-    discriminator, exactly (logs and roots kept), in nats or bits."""
+    """Entropy, cross-entropy, KL, perplexity, BLEU or a GAN's optimal discriminator, exactly.
+
+    Logs and roots are kept (nats, or bits with ``base: 2``), floats written beside."""
 
     Given = InformationGiven
     keys = (
@@ -566,7 +569,9 @@ class Information(Kind):
                 if c > r
                 else "c ≤ r, so BP = exp(1 − r/c)."
             ),
-            about(BP, bp),
+            about(BP, Call("exp", Add(1, Neg(Frac(r, c)))), bp)
+            if brevity and c <= r
+            else about(BP, bp),
         )
         s.answer("brevity_penalty", bp, label=BP)
         used = [(w, p) for w, p in zip(weights, precisions, strict=True) if not exact.is_zero(w)]

@@ -161,8 +161,11 @@ def mul(*xs: Any) -> Any:
 
 @kind("initialization")
 class Initialization(Kind):
-    """Fans, gain, std, uniform bound and variance of a Linear or Conv layer's initial weights as
-    torch.nn.init computes them; the activation variance through depth; zero-init symmetry."""
+    """Xavier and He initialization as torch.nn.init computes it; variance through depth.
+
+    Fans, gain, std, uniform bound and variance of a Linear or Conv layer's initial
+    weights; the activation variance through ``depth`` layers; why zero init keeps
+    every hidden unit identical."""
 
     class Given(GivenModel):
         layer: LayerField
@@ -248,6 +251,7 @@ class Initialization(Kind):
         "wrote the variance where the std was asked (forgot the square root)": {"std_is_var": True},
         "Xavier's variance as 1/fan_in (LeCun) instead of 2/(fan_in + fan_out)": {"lecun": True},
         "forgot that ReLU halves E[y²] in the variance through depth": {"relu_half": False},
+        "forgot the gain (used 1, as for a linear layer)": {"no_gain": True},
     }
     nice = ("the layer sizes are powers of two or multiples of ten",)
 
@@ -276,6 +280,7 @@ class Initialization(Kind):
         std_is_var: bool = False,
         lecun: bool = False,
         relu_half: bool = True,
+        no_gain: bool = False,
     ) -> None:
         L = g.layer
         shape = L.weight_shape
@@ -316,10 +321,9 @@ class Initialization(Kind):
             gain, why = gain_of(g.nonlinearity or "leaky_relu", g.slope())
             if g.nonlinearity is None:
                 why += " (torch's default for kaiming_*: leaky_relu with a = 0, so √2)"
-        s.step(
-            f"The gain: {why}.",
-            about(Sym("gain"), gain),
-        )
+        if no_gain:
+            gain, why = 1, "taken as 1"
+        s.step(f"The gain: {why}.", about(Sym("gain"), gain))
         gain = s.answer("gain", gain, label=Sym("gain"))
         if g.scheme.startswith("xavier"):
             if lecun:

@@ -360,8 +360,10 @@ class Options:
 
 @kind("optimizer_trace")
 class OptimizerTrace(Kind):
-    """T steps of SGD (momentum, Nesterov), Adagrad, RMSprop, Adam or AdamW under an optional
-    learning-rate schedule, exactly as torch.optim and torch.optim.lr_scheduler take them."""
+    """T steps of SGD, Adagrad, RMSprop, Adam or AdamW under a schedule, exactly as torch.optim.
+
+    Momentum, dampening, Nesterov, weight decay, centered RMSprop, AMSGrad; StepLR,
+    MultiStepLR, ExponentialLR, CosineAnnealingLR and LinearLR as lr_scheduler sets them."""
 
     class Given(GivenModel):
         optimizer: OptimizerField
@@ -370,7 +372,9 @@ class OptimizerTrace(Kind):
         """an optional learning-rate schedule, by torch.optim.lr_scheduler's names"""
         theta: Vector
         """the initial weights θ₀"""
-        grads: list[Vector] | None = None
+        grads: Annotated[
+            list[Vector] | None, TypeDoc("list of vectors", "one gradient vector per step")
+        ] = None
         """the gradient at each step, one vector per step (or give an objective)"""
         objective: str | None = None
         """the loss as a polynomial in theta[0], theta[1], ... (or give grads)"""
@@ -462,7 +466,7 @@ class OptimizerTrace(Kind):
         o = g.optimizer
         objective = read_objective(g.objective, len(g.theta)) if g.objective else None
         step = STEPPERS[o.name]
-        s.step(" ".join((step.__doc__ or "").split()))
+        s.step(_describe(o) if o.name == "sgd" else " ".join((step.__doc__ or "").split()))
         base = o.resolved_lr()
         theta = list(g.theta)
         state: dict[str, list[Any]] = {}
@@ -541,6 +545,24 @@ class OptimizerTrace(Kind):
             for x in a.value
         )
         return [] if ok else [self.nice[0]]
+
+
+def _describe(o: OptimizerSpec) -> str:
+    """torch's SGD update, with only the parts this problem switches on."""
+    parts = ["torch.optim.SGD"]
+    if o.resolved_decay():
+        parts.append("weight decay in the gradient, g ← g + λθ")
+    if o.momentum:
+        parts.append(
+            "a momentum buffer that starts at the first gradient, b₁ = g₁, then b ← μb + "
+            + ("(1 − τ)g" if o.dampening else "g")
+        )
+        parts.append(
+            "θ ← θ − η(g + μb) (Nesterov, as torch writes it)" if o.nesterov else "θ ← θ − ηb"
+        )
+    else:
+        parts.append("θ ← θ − ηg")
+    return parts[0] + ": " + "; ".join(parts[1:]) + "."
 
 
 def _plain(v: Any) -> str:

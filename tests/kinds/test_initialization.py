@@ -182,6 +182,7 @@ def test_every_misconception_is_named_by_the_checker(judge: Judge, tmp_path: Pat
             },
             "activation_var[2]",
         ),
+        "no_gain": (conv, "gain"),
     }
     for name, options in kinds.get("initialization").misconceptions.items():
         (option,) = options
