@@ -25,6 +25,7 @@ given per step, or come from an objective in θ, differentiated exactly at each 
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -42,10 +43,15 @@ from ..given import Count, GivenModel, Index, NonNegative, Positive, TypeDoc, Ve
 from ..parse import ParseError, parse_expression
 from ..solution import Key, Solution
 from . import Kind, kind
-from .common import about, draw_variant, validate_nested
+from .common import draw_variant, validate_nested
 
-MAX_STEPS = 50  # SGD stays rational: many steps are cheap
-MAX_ADAPTIVE_STEPS = 8  # square roots nest: exact answers grow with every step
+# How many steps stay exact at a reasonable size (measured: a fourth Adam step on a quadratic
+# objective prints 54 kB of nested roots and a fifth 366 kB; 20 SGD steps under a cosine
+# schedule with T_max = 7 take minutes, 6 take a second).
+MAX_STEPS = 50  # SGD with rational (or single-surd) rates: cheap
+MAX_ADAPTIVE_STEPS = 8  # gradients given: the roots add up, they do not nest
+MAX_NESTED_STEPS = 3  # gradients that depend on θ: each step's roots go under the next one's
+MAX_COSINE_STEPS = 6  # SGD on θ-dependent gradients with cos(π/T_max) beyond surds
 DETAILED_STEPS = 4  # beyond this, every step goes into one table and the first few are worked
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"]
@@ -267,8 +273,50 @@ def _sqrt(x: Any) -> Any:
     return _tidy(sympy.sqrt(exact.to_sympy(x)))
 
 
+def fast_float(x: Any) -> float:
+    """A float for an exact value, walking a sympy expression once per distinct node (the
+    traces share subexpressions, which sympy's evalf would evaluate again every time)."""
+    if exact.is_rational(x) or isinstance(x, exact.Surd):
+        return float(x)
+    cache: dict[Any, float] = {}
+
+    def walk(e: Any) -> float:
+        hit = cache.get(e)
+        if hit is not None:
+            return hit
+        if e.is_Number or e.is_NumberSymbol:
+            v = float(e)
+        elif e.is_Add:
+            v = math.fsum(walk(a) for a in e.args)
+        elif e.is_Mul:
+            v = math.prod(walk(a) for a in e.args)
+        elif e.is_Pow:
+            v = walk(e.base) ** walk(e.exp)
+        elif isinstance(e, sympy.cos):
+            v = math.cos(walk(e.args[0]))
+        elif isinstance(e, sympy.exp):
+            v = math.exp(walk(e.args[0]))
+        else:
+            v = float(e.evalf(30))
+        cache[e] = v
+        return v
+
+    return walk(exact.to_sympy(x))
+
+
+def _sign(x: Any) -> int:
+    """The exact sign, decided by a float where the float is far from 0 (sympy's sign of a
+    long nested-root expression is slow), exactly otherwise."""
+    if exact.is_rational(x) or isinstance(x, exact.Surd):
+        return exact.sign(x)
+    f = fast_float(x)
+    if abs(f) > 1e-9:
+        return 1 if f > 0 else -1
+    return exact.sign(x)
+
+
 def _max(a: Any, b: Any) -> Any:
-    return a if exact.sign(_tidy(a - b)) >= 0 else b
+    return a if _sign(_tidy(a - b)) >= 0 else b
 
 
 def vec(f: Callable[..., Any], *xs: Sequence[Any]) -> list[Any]:
@@ -279,9 +327,18 @@ def approx_vec(v: Sequence[Any]) -> Any:
     """``≈ [0.1, 0.2]`` beside a vector with irrational entries (None when all are fractions)."""
     if all(exact.is_rational(x) for x in v):
         return None
-    fs = exact.to_float(list(v))
+    fs = [fast_float(x) for x in v]
     body = ", ".join(f"{x:.6g}" for x in fs)
     return Raw(rf"\left[{body}\right]", f"[{body}]")
+
+
+def about(label: Any, *parts: Any) -> Any:
+    """``label = parts ≈ float`` for a scalar (nothing beside a fraction)."""
+    value = parts[-1]
+    if exact.is_rational(value):
+        return eq(label, *parts)
+    near = f"{fast_float(value):.6g}"
+    return rel(label, *[x for p in parts for x in ("=", p)], "~", Raw(near, near))
 
 
 def show(label: Any, *parts: Any) -> Any:
@@ -396,14 +453,34 @@ class OptimizerTrace(Kind):
                     )
             else:
                 read_objective(self.objective, n)
-            limit = MAX_STEPS if self.optimizer.name == "sgd" else MAX_ADAPTIVE_STEPS
+            limit, why = self.step_limit()
             if self.T > limit:
                 raise FieldError(
                     f"is {self.T}; exact answers are limited to {limit} steps of "
-                    f"{self.optimizer.name} (square roots nest with every step)",
+                    f"{self.optimizer.name} here ({why})",
                     "steps" if self.steps is not None else "grads",
                 )
             return self
+
+        def step_limit(self) -> tuple[int, str]:
+            """The most steps whose exact answers stay a readable size, and why."""
+            o = self.optimizer
+            depends = self.objective is not None or o.resolved_decay() != 0
+            if o.name != "sgd":
+                if depends:
+                    return MAX_NESTED_STEPS, (
+                        "the gradient depends on θ, so every step's square roots go under the "
+                        "next one's; give the gradients per step (grads, no weight decay) for "
+                        f"up to {MAX_ADAPTIVE_STEPS}"
+                    )
+                return MAX_ADAPTIVE_STEPS, "square roots accumulate with every step"
+            sc = self.schedule
+            if depends and sc is not None and sc.name == "cosine" and sc.T_max > 6:
+                return MAX_COSINE_STEPS, (
+                    f"cos(π/{sc.T_max}) is not a single square root, and the rates multiply "
+                    "from step to step"
+                )
+            return MAX_STEPS, "the numbers grow with every step"
 
         @property
         def T(self) -> int:
@@ -798,7 +875,7 @@ def _decayed(theta: list[Any], grad: list[Any], lam: Any, w: Work) -> list[Any]:
 def _root_plus(x: Any, eps: Any, opts: Options, t: int, i: int) -> Any:
     """√x + ε as torch computes it (or √(x + ε), the misconception); 0 is an error."""
     d = _sqrt(_tidy(x + eps)) if opts.eps_inside else _tidy(_sqrt(x) + eps)
-    if exact.is_zero(d):
+    if _sign(d) == 0:
         raise FieldError(
             f"with eps = 0 the denominator √v + ε of weight {i + 1} is 0 at step {t} "
             "(its gradients are all 0 so far); give eps > 0",

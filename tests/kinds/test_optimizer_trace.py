@@ -341,3 +341,31 @@ def _error(given: str) -> str:
 def test_bad_givens_are_one_sentence_naming_the_field(given: str, field: str, words: str) -> None:
     msg = _error(given)
     assert field in msg and words in msg, msg
+
+
+def test_exact_traces_stop_where_nested_roots_would_explode() -> None:
+    """θ-dependent gradients put each step's roots under the next one's: three Adam steps
+    on an objective, eight from given gradients."""
+    k = kinds.get("optimizer_trace")
+    base = {"optimizer": {"name": "adam", "lr": "1/10"}, "theta": [1], "objective": "theta^2"}
+    assert k.Given.model_validate({**base, "steps": 3}).T == 3
+    with pytest.raises(ValueError, match="limited to 3 steps"):
+        k.Given.model_validate({**base, "steps": 4})
+    given = {"optimizer": {"name": "adam", "lr": "1/10"}, "theta": [1], "grads": [[1]] * 8}
+    assert k.Given.model_validate(given).T == 8
+
+
+def test_fast_floats_match_sympys_evaluation() -> None:
+    from solver.kinds.optimizer_trace import fast_float
+
+    s = run(
+        {
+            "optimizer": {"name": "adam", "lr": "1/10", "amsgrad": True},
+            "schedule": {"name": "cosine", "T_max": 7},
+            "theta": [1, -2],
+            "objective": "(theta[0] - 3)^2 + 2*theta[1]^2",
+            "steps": 3,
+        }
+    )
+    for x in s["theta[3]"]:
+        assert fast_float(x) == pytest.approx(exact.to_float(x), rel=1e-12)
