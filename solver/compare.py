@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -91,10 +91,17 @@ class Tolerance:
 
 @dataclass
 class Match:
-    """How much of an answer is right (0 to 1) and what to tell the student."""
+    """How much of an answer is right (0 to 1) and what to tell the student.
+
+    ``mistake`` names the misconception a decimal was closer to than to the answer (see
+    :func:`compare`'s ``rivals``): such a decimal is not a rounding of the right value.
+    """
 
     score: Fraction
     feedback: list[str] = field(default_factory=list)
+    mistake: str | None = None
+    #: the value is one of the answer's ``alternatives`` (a tie), not the value shown
+    tie: bool = False
 
     @property
     def full(self) -> bool:
@@ -488,11 +495,46 @@ def _shape_text(s: Sequence[int]) -> str:
 # --------------------------------------------------------------------------- comparing
 
 
-def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance) -> Match:
-    """Score a value read by :func:`read` against ``answer``."""
+#: a tensor's rivals, flattened: (misconception, its value entry by entry)
+Rivals = Sequence[tuple[str, Any]]
+
+
+def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Rivals = ()) -> Match:
+    """Score a value read by :func:`read` against ``answer``.
+
+    Ties: ``answer.meta["alternatives"]`` lists other, equally valid values (another
+    optimal sequence); a value equal to any of them is correct, and partial credit is
+    the best over them. ``rivals`` are ``(misconception, value)`` pairs: a decimal that
+    equals a rival's value, or is at least as close to it as to the answer, is not
+    accepted as a rounding of the answer (−1.9 is Adam-L2's value, not AdamW's −1.88
+    rounded).
+    """
+    match = _compare_one(answer, given, judge, tol, rivals)
+    alternatives = answer.meta.get("alternatives") or ()
+    if match.full or not alternatives:
+        return match
+    meta = {k: v for k, v in answer.meta.items() if k != "alternatives"}
+    best = match
+    for alt in alternatives:
+        other = replace(answer, value=alt, meta=meta)
+        m = _compare_one(other, given, judge, tol, ())
+        if m.full:
+            why = answer.meta.get("tie") or "it ties with the answer shown"
+            return Match(Fraction(1), [f"Accepted: {_sentence_tail(why)}", *m.feedback], tie=True)
+        if m.score > best.score:
+            best = m
+    return best
+
+
+def _sentence_tail(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _compare_one(answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Rivals) -> Match:
     t = answer.type
     if t in NUMERIC_TYPES:
-        return compare_numeric(answer, given, judge, tol)
+        return compare_numeric(answer, given, judge, tol, rivals)
     if t == "sequence":
         return compare_sequence(answer.value, given)
     if t == "choice":
@@ -524,22 +566,31 @@ def reshape(flat: Sequence[Any], shape: Sequence[int]) -> Any:
     return [reshape(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
-def conform(given: Any, shape: tuple[int, ...]) -> Any:
-    """``given`` in the answer's ``shape`` when they differ only by axes of size 1
-    (a vector written as a row or a column), else None."""
+def conform(given: Any, shape: tuple[int, ...], lenient: bool = False) -> Any:
+    """``given`` as the answer's ``shape``, else None. A different shape is a different
+    answer, unless the answer is ``lenient`` (its kind declares, for instance, that a
+    column may stand for a vector) and the shapes differ only by axes of size 1."""
     gs = exact.shape(given) if isinstance(given, list) else ()
     if gs == shape:
         return given
-    if squeezed(gs) != squeezed(shape):
+    if not lenient or squeezed(gs) != squeezed(shape):
         return None
     return reshape(exact.flatten(given) if isinstance(given, list) else [given], shape)
 
 
-def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) -> Match:
+def lenient_shape(answer: Answer) -> bool:
+    """Whether the kind accepts this answer with axes of size 1 added or dropped."""
+    return bool(answer.meta.get("lenient_shape"))
+
+
+def compare_numeric(
+    answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Rivals = ()
+) -> Match:
     e = answer.value
     exact_only = answer.type in EXACT_TYPES
+    lenient = lenient_shape(answer)
     if not isinstance(e, list):
-        g = conform(given, ()) if isinstance(given, list) else given
+        g = conform(given, (), lenient) if isinstance(given, list) else given
         if isinstance(given, list) and g is None:
             return Match(
                 Fraction(0),
@@ -549,28 +600,109 @@ def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) ->
                 ],
             )
         oks, notes = judge.entries([e], [g], exact_only=exact_only, tol=tol)
+        flat_rivals = [(name, [r]) for name, r in rivals if not isinstance(r, list)]
+        near = _near_rivals([e], [g], oks, flat_rivals, exact_only)
         if oks[0]:
             note = []
             if not exact_only and exact.is_rational(g) and g != e and e is not None:
                 note = [f"Accepted; the exact value is {show(e, approx=True)}."]
+            if isinstance(given, list):
+                note.append(f"Your list {show(given)} was read as the single value {show(g)}.")
             return Match(Fraction(1), note)
-        return Match(Fraction(0), [f"Expected {show(e, approx=True)}, got {show(g)}.", *notes])
+        lines = [f"Expected {show(e, approx=True)}, got {show(g)}.", *notes]
+        lines += [line for _, line, _ in near]
+        return Match(Fraction(0), lines, near[0][2] if near else None)
     shape = exact.shape(e)
     if not isinstance(given, list):
         return Match(
             Fraction(0),
             [f"Expected {_kind_of(answer)} of shape {_shape_text(shape)}, got a single value."],
         )
-    g = conform(given, shape)
+    g = conform(given, shape, lenient)
     if g is None:
         return _wrong_shape(answer, given, shape, judge, tol)
+    assumed = []
+    if exact.shape(given) != shape:
+        assumed = [
+            f"Your {_shape_text(exact.shape(given))} {_layout(exact.shape(given))} was read "
+            f"as {_kind_of(answer)} of shape {_shape_text(shape)}."
+        ]
     flat_e, flat_g = exact.flatten(e), exact.flatten(g)
     oks, notes = judge.entries(flat_e, flat_g, exact_only=exact_only, tol=tol)
+    flat_rivals = [
+        (name, exact.flatten(r))
+        for name, r in rivals
+        if isinstance(r, list) and exact.shape(r) == shape
+    ]
+    near = _near_rivals(flat_e, flat_g, oks, flat_rivals, exact_only, shape)
     if all(oks):
-        return Match(Fraction(1))
+        return Match(Fraction(1), assumed)
     if answer.type == "shape":
         return Match(Fraction(0), [f"Expected {show(e)}, got {show(g)}.", *notes])
-    return Match(Fraction(sum(oks), len(oks)), [_wrong_entries(shape, flat_e, flat_g, oks), *notes])
+    return Match(
+        Fraction(sum(oks), len(oks)),
+        [
+            _wrong_entries(shape, flat_e, flat_g, oks),
+            *[line for _, line, _ in near],
+            *notes,
+            *assumed,
+        ],
+        near[0][2] if near else None,
+    )
+
+
+def _layout(shape: Sequence[int]) -> str:
+    if len(shape) == 2 and shape[1] == 1:
+        return "column"
+    if len(shape) == 2 and shape[0] == 1:
+        return "row"
+    return "list"
+
+
+def _near_rivals(
+    flat_e: Sequence[Any],
+    flat_g: Sequence[Any],
+    oks: list[bool],
+    rivals: Sequence[tuple[str, Sequence[Any]]],
+    exact_only: bool,
+    shape: Sequence[int] = (),
+) -> list[tuple[int, str, str]]:
+    """Entries accepted only as roundings that equal a misconception's value, or are at
+    least as close to it as to the answer: marked wrong in ``oks``; returns
+    ``(index, feedback, misconception)`` for each."""
+    out: list[tuple[int, str, str]] = []
+    if exact_only or not rivals:
+        return out
+    for i, ok in enumerate(oks):
+        g, e = flat_g[i], flat_e[i]
+        if not ok or not exact.is_rational(g) or e is None:
+            continue
+        if exact.is_rational(e) and Fraction(e) == Fraction(g):
+            continue
+        de = decimal_of(e)
+        if de is None:
+            continue
+        with localcontext() as ctx:
+            ctx.prec = 60
+            gd = _dec(Fraction(g))
+            for name, values in rivals:
+                r = values[i] if i < len(values) else None
+                dr = decimal_of(r) if r is not None else None
+                if dr is None or dr == de or abs(gd - dr) > abs(gd - de):
+                    continue
+                oks[i] = False
+                how = "exactly" if gd == dr else "closer to"
+                where = f"{_where(_unravel(i, shape), len(shape)).capitalize()}: " if shape else ""
+                out.append(
+                    (
+                        i,
+                        f"{where}{show(g)} is not taken as a rounding of {show(e, approx=True)}: "
+                        f"it is {how} the value of a well-known mistake ({name}).",
+                        name,
+                    )
+                )
+                break
+    return out
 
 
 def _kind_of(answer: Answer) -> str:
@@ -593,6 +725,12 @@ def _wrong_shape(
             ],
         )
     lines = [f"Expected shape {_shape_text(shape)}, got {_shape_text(gs)}."]
+    if squeezed(gs) == squeezed(shape):
+        lines.append(
+            "The shapes differ by axes of size 1, and a shape is part of the answer: "
+            f"{_kind_of(answer)} of shape {_shape_text(shape)} is written "
+            + ("as one flat list." if len(shape) == 1 else "with exactly that nesting.")
+        )
     if len(shape) == 2 and gs == (shape[1], shape[0]):
         oks, _ = judge.entries(
             exact.flatten(answer.value),

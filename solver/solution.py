@@ -52,6 +52,9 @@ class Key:
     pattern: str
     type: str
     doc: str = ""
+    #: the kind accepts this answer with axes of size 1 added or dropped (a column for a
+    #: vector); by default a shape is part of the answer
+    lenient_shape: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -103,8 +106,12 @@ class Answer:
     type: str
     doc: str = ""
     label: M | None = None
-    #: the options of a ``choice`` answer, the unit of a count, ...: whatever the checker needs
+    #: the options of a ``choice`` answer, the unit of a count, ...: whatever the checker needs;
+    #: ``alternatives``: other, equally valid values (ties), ``tie``: why they are
     meta: dict[str, Any] = field(default_factory=dict)
+    #: how many steps the solution had when this answer was given: the last of them is
+    #: the reason for it (quoted in feedback that would otherwise only say the value)
+    step: int = 0
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -247,9 +254,18 @@ class Solution:
         decl = self.declared(key)
         if key in self.overrides:
             value = self.overrides[key]
+            meta.pop("alternatives", None)  # they were ties of the kind's value, not this one
         typ = _concrete_type(decl.type, value)
+        if decl.lenient_shape:
+            meta.setdefault("lenient_shape", True)
         self.answers[key] = Answer(
-            key, value, typ, decl.doc, m(label) if label is not None else None, meta
+            key,
+            value,
+            typ,
+            decl.doc,
+            m(label) if label is not None else None,
+            meta,
+            len(self.steps),
         )
         return value
 

@@ -69,6 +69,20 @@ def first_max(values: Sequence[Any]) -> int:
     return best
 
 
+def all_max(values: Sequence[Any]) -> list[int]:
+    """Every index that attains the largest value, in order: the ties."""
+    best = values[first_max(values)]
+    return [i for i, v in enumerate(values) if compare(v, best) == 0]
+
+
+MAX_ALTERNATIVES = 32  # tied answers listed as alternatives (the checker accepts any)
+
+
+def tie_meta(alternatives: list[Any], why: str) -> dict[str, Any]:
+    """``Answer.meta`` for an answer with other, equally valid values (ties)."""
+    return {"alternatives": alternatives[:MAX_ALTERNATIVES], "tie": why} if alternatives else {}
+
+
 def dec(x: Any) -> Num:
     """A number the problem gives as a decimal (a log-probability), shown as one."""
     return Num(x, decimal=True)
@@ -1079,8 +1093,8 @@ class Viterbi(Kind):
             )
             solve_numeric(s, chain, g.T, why)
         else:
-            deltas, backs = self.recurrence(s, chain, g.T, op, combine)
-            self.decode(s, chain, deltas, backs, combine, backtrack)
+            deltas, backs, ties = self.recurrence(s, chain, g.T, op, combine)
+            self.decode(s, chain, deltas, backs, combine, backtrack, ties)
         self.complexity(s, chain, g.T, time, space)
 
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -1128,8 +1142,9 @@ class Viterbi(Kind):
 
     def recurrence(
         self, s: Solution, chain: Chain, T: int, op: str, combine: str
-    ) -> tuple[list[list[Any]], list[list[str]]]:
-        """δ_t and a_t for t = 1 … T, as steps and answers; returns both (as carried on)."""
+    ) -> tuple[list[list[Any]], list[list[str]], list[list[list[int]]]]:
+        """δ_t and a_t for t = 1 … T, as steps and answers; returns both (as carried on),
+        and for each t and word j every previous word that attains δ_t(j) (the ties)."""
         start = chain.tokens[chain.start]
         how = "max" if op == "max" else "sum"
         s.step(
@@ -1149,11 +1164,14 @@ class Viterbi(Kind):
         carried = s.answer("delta[1]", first, label=Sym("delta", 1))
         deltas = [carried if _numbers(carried) and len(carried) == chain.N else first]
         backs = [s.answer("backpointers[1]", [start] * chain.N, label=Sym("a", 1))]
+        ties: list[list[list[int]]] = [[[-1]] * chain.N]  # t = 1: every word follows start
         for t in range(2, T + 1):
             values, pointers, lines = [], [], []
+            tied: list[list[int]] = []
             for j in range(chain.N):
                 terms = transition_terms(chain, deltas[-1], j, combine)
                 best = first_max(terms)
+                tied.append(all_max(terms) if op == "max" else [best])
                 values.append(terms[best] if op == "max" else exact.total(terms))
                 pointers.append(chain.name(best))
                 if j < SHOWN_WORDS:
@@ -1173,8 +1191,40 @@ class Viterbi(Kind):
                 )
             carried = s.answer(f"delta[{t}]", values, label=Sym("delta", t))
             deltas.append(carried if _numbers(carried) and len(carried) == chain.N else values)
-            backs.append(s.answer(f"backpointers[{t}]", pointers, label=Sym("a", t)))
-        return deltas, backs
+            ties.append(tied)
+            why = self._tie_step(s, chain, t, tied)
+            alternatives = [
+                list(names)
+                for names in itertools.islice(
+                    itertools.product(*[[chain.name(i) for i in ix] for ix in tied]),
+                    MAX_ALTERNATIVES + 1,
+                )
+                if list(names) != pointers
+            ]
+            backs.append(
+                s.answer(
+                    f"backpointers[{t}]",
+                    pointers,
+                    label=Sym("a", t),
+                    **tie_meta(alternatives, why),
+                )
+            )
+        return deltas, backs, ties
+
+    def _tie_step(self, s: Solution, chain: Chain, t: int, tied: list[list[int]]) -> str:
+        """Say where a max of step t is attained more than once; returns the reason."""
+        at = [(j, ix) for j, ix in enumerate(tied) if len(ix) > 1]
+        if not at:
+            return ""
+        said = "; ".join(
+            f"δ_{t}({chain.name(j)}) is attained from {', '.join(chain.name(i) for i in ix)}"
+            for j, ix in at[:SHOWN_WORDS]
+        )
+        s.step(
+            f"Ties at t = {t}: {said}. The backpointer takes the first in the order of the "
+            "tokens; the others are as correct."
+        )
+        return f"a tie at t = {t}: {said}, and any of them is a correct backpointer"
 
     def _delta_line(
         self,
@@ -1213,12 +1263,24 @@ class Viterbi(Kind):
         backs: list[list[str]],
         combine: str,
         backtrack: bool,
+        ties: list[list[list[int]]] | None = None,
     ) -> None:
         T = len(deltas)
         last = first_max(deltas[-1]) if _numbers(deltas[-1]) else 0
         start = chain.tokens[chain.start]
+        others: list[list[str]] = []
         if backtrack:
             path = backtrack_path(chain, backs, last)
+            own = any(k.startswith("backpointers[") for k in s.overrides)
+            if ties is not None and not own and _numbers(deltas[-1]) and None not in path:
+                tied = tied_paths(
+                    T, lambda t, j: ties[t - 1][j], all_max(deltas[-1]), MAX_ALTERNATIVES + 1
+                )
+                others = [
+                    [start, *(chain.name(i) for i in p)]
+                    for p in tied
+                    if [chain.name(i) for i in p] != path
+                ]
             s.step(
                 f"The best sequence ends with the word of largest δ_{T}: "
                 f"{chain.name(last)}. Follow the backpointers back to the start.",
@@ -1236,8 +1298,22 @@ class Viterbi(Kind):
                 "The best word of each δ_t, taken on its own.",
                 *[eq(Sym("w", t), Text(str(w))) for t, w in enumerate(path, start=1)],
             )
+        why = ""
+        if others:
+            shown = "; ".join(" ".join(q) for q in others[:SHOWN_WORDS])
+            more = f" and {len(others) - SHOWN_WORDS} more" if len(others) > SHOWN_WORDS else ""
+            why = f"a tie: {shown}{more} {'is' if len(others) == 1 else 'are'} as likely"
+            s.step(
+                f"Tie: {start} {' '.join(map(str, path))} is not the only most likely "
+                f"sequence; {shown}{more} {'has' if len(others) == 1 else 'have'} the same "
+                "probability. The tie rule (the first word in the order of the tokens) picks "
+                "the one above, and any of them is correct."
+            )
         seq = s.answer(
-            "sequence", None if None in path else [start, *path], **_sequence_meta(start)
+            "sequence",
+            None if None in path else [start, *path],
+            **_sequence_meta(start),
+            **tie_meta(others, why),
         )
         prob = s.answer(
             "probability", chain.sequence_probability(seq, combine), label=Raw(r"P^*", "P*")
@@ -1322,6 +1398,29 @@ def _log(p: Any) -> Any:
     return sympy.log(exact.to_sympy(p))
 
 
+def tied_paths(
+    T: int, tied: Callable[[int, int], list[int]], lasts: list[int], limit: int
+) -> list[list[int]]:
+    """Every best sequence (as word positions), through every tied backpointer
+    (``tied(t, j)``: the previous words that attain δ_t(j)), from every tied last word; at
+    most ``limit`` of them, the tie rule's own first."""
+    out: list[list[int]] = []
+    # a stack of partial paths from the end: (t of the earliest word so far, word, rest)
+    stack: list[tuple[int, int, Any]] = [(T, j, None) for j in reversed(lasts)]
+    while stack and len(out) < limit:
+        t, j, rest = stack.pop()
+        if t == 1:
+            path, node = [j], rest
+            while node is not None:
+                path.append(node[0])
+                node = node[1]
+            out.append(path)
+            continue
+        for i in reversed(tied(t, j)):
+            stack.append((t - 1, i, (j, rest)))
+    return out
+
+
 def backtrack_path(chain: Chain, backs: list[list[str]], last: int) -> list[str | None]:
     """w_T, then w_{t−1} = a_t(w_t) back to w_1; None where a backpointer is not a word."""
     T = len(backs)
@@ -1361,10 +1460,38 @@ def viterbi_log_space(logP: Any, init: Any, T: int, block: int = 256) -> tuple[A
             hi = min(N, lo + block)
             scores = buf[: hi - lo]
             np.add(logPT[lo:hi], log_delta[t - 1], out=scores)
-            best = scores.argmax(axis=1)
-            back[t, lo:hi] = best
-            log_delta[t, lo:hi] = scores[np.arange(hi - lo), best]
+            top = scores.max(axis=1)
+            back[t, lo:hi] = (scores >= (top - _tie_width(top))[:, None]).argmax(axis=1)
+            log_delta[t, lo:hi] = top
     return log_delta, back
+
+
+NUMERIC_TIE = 1e-9  # log-scores this close (relative, at least absolute) are a tie
+
+
+def _tie_width(top: Any) -> Any:
+    """How far below the max a float64 log-score still ties with it: rounding over many
+    steps makes exactly tied sums differ in their last bits, and a tie goes to the first
+    word, as on the exact path (and in the PyTorch cross-check)."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        return NUMERIC_TIE * np.maximum(1.0, np.abs(top))
+
+
+def _first_best(values: Any) -> int:
+    """The first index within the tie width of the maximum."""
+    import numpy as np
+
+    top = values.max()
+    return int(np.argmax(values >= top - _tie_width(top)))
+
+
+def _numeric_tied(values: Any) -> list[int]:
+    import numpy as np
+
+    top = values.max()
+    return [int(i) for i in np.flatnonzero(values >= top - _tie_width(top))]
 
 
 def log_matrix(P: Any) -> Any:
@@ -1422,14 +1549,37 @@ def solve_numeric(s: Solution, chain: Chain, T: int, why: str) -> None:
             align="lrl",
         ),
     )
-    last = int(np.argmax(log_delta[-1]))
+    last = _first_best(log_delta[-1])
     path = [last]
     for t in range(T - 1, 0, -1):
         path.append(int(back[t][path[-1]]))
     start = chain.tokens[chain.start]
     words = [chain.name(i) for i in reversed(path)]
-    s.step(f"Backtrack from the best last word, {words[-1]}, through the backpointers.")
-    seq = s.answer("sequence", [start, *words], **_sequence_meta(start))
+    s.step(
+        f"Backtrack from the best last word, {words[-1]}, through the backpointers. Log-scores "
+        f"within {NUMERIC_TIE:g} (relative) of the max count as a tie, which goes to the first "
+        "word in the order of the tokens, as on the exact path."
+    )
+    logPw = logP[1:]
+    others = [
+        [start, *(chain.name(i) for i in p)]
+        for p in tied_paths(
+            T,
+            lambda t, j: _numeric_tied(log_delta[t - 2] + logPw[:, j]),
+            _numeric_tied(log_delta[-1]),
+            MAX_ALTERNATIVES + 1,
+        )
+        if [chain.name(i) for i in p] != words
+    ]
+    why = ""
+    if others:
+        why = f"a tie: {len(others)} other sequence{'s' if len(others) > 1 else ''} as likely"
+        s.step(
+            f"Tie: {' '.join(others[0])}"
+            + (f" and {len(others) - 1} more" if len(others) > 1 else "")
+            + " score the same (within rounding); any of them is correct."
+        )
+    seq = s.answer("sequence", [start, *words], **_sequence_meta(start), **tie_meta(others, why))
     logp = _sequence_log_probability(chain, seq, logP)
     s.answer(
         "log_probability",
