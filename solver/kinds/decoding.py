@@ -335,19 +335,22 @@ class Hypothesis:
         return self.node.tokens()
 
 
-def ranked(hyps: Sequence[Hypothesis]) -> list[Hypothesis]:
-    """Best score first; equal scores in the order the tree is written (the tie rule)."""
+def ranked(hyps: Sequence[Hypothesis], ties: int = 1) -> list[Hypothesis]:
+    """Best score first; equal scores in the order the tree is written (the tie rule), or
+    with ``ties=-1`` in the reverse order (the other way to break them, which is as valid)."""
 
     def order(a: Hypothesis, b: Hypothesis) -> int:
-        return -compare(a.score, b.score) or a.node.order - b.node.order
+        return -compare(a.score, b.score) or ties * (a.node.order - b.node.order)
 
     return sorted(hyps, key=functools.cmp_to_key(order))
 
 
-def expand(beams: Sequence[Hypothesis], how: str) -> list[Hypothesis]:
+def expand(beams: Sequence[Hypothesis], how: str, ties: int = 1) -> list[Hypothesis]:
     """Every one-token extension of the open hypotheses, ranked."""
     step = SCORINGS[how][1]
-    return ranked([Hypothesis(c, step(h.score, c.logp)) for h in beams for c in h.node.children])
+    return ranked(
+        [Hypothesis(c, step(h.score, c.logp)) for h in beams for c in h.node.children], ties
+    )
 
 
 def select(candidates: list[Hypothesis], width: int) -> list[Hypothesis]:
@@ -381,7 +384,7 @@ StepHook = Callable[[int, list[Hypothesis], list[Hypothesis], list[Hypothesis]],
 
 
 def beam_search(
-    root: Node, width: int, how: str = "sum", on_step: StepHook | None = None
+    root: Node, width: int, how: str = "sum", on_step: StepHook | None = None, ties: int = 1
 ) -> BeamRun:
     """Beam search as HF ``generate`` runs it (see :class:`LMTree`).
 
@@ -394,11 +397,11 @@ def beam_search(
     t = 0
     while beams:
         t += 1
-        candidates = expand(beams, how)
+        candidates = expand(beams, how, ties)
         kept = select(candidates, width)
         if on_step is not None:
             kept = on_step(t, beams, candidates, kept)
-        finished = ranked([*finished, *(h for h in kept if h.node.finished)])[:width]
+        finished = ranked([*finished, *(h for h in kept if h.node.finished)], ties)[:width]
         beams = [h for h in kept if not h.node.finished]
         if beams and len(finished) >= width and compare(beams[0].score, finished[-1].score) <= 0:
             return BeamRun(finished, (beams[0], finished[-1]))
@@ -616,9 +619,33 @@ class LMTree(Kind):
             "Greedy decoding takes the most likely next token at every step.",
             Table(["t", "after", "log P(next | after)", "choice"], rows, align="rlll"),
         )
-        seq = s.answer("greedy.sequence", node.tokens(), **_sequence_meta(root.token))
+        others = [leaf for leaf in greedy_ends(root, how) if leaf is not node]
+        why = ""
+        if others:
+            shown = "; ".join(" ".join(n.tokens()) for n in others[:SHOWN_ROWS])
+            why = f"a tie between next tokens: greedy decoding may as well give {shown}"
+            s.step(
+                "Tie: at some step two next tokens are equally likely. The tie rule takes the "
+                f"one written first; taking the other is as valid and gives {shown}."
+            )
+        seq = s.answer(
+            "greedy.sequence",
+            node.tokens(),
+            **_sequence_meta(root.token),
+            **tie_meta([n.tokens() for n in others], why),
+        )
         found = root.find(seq)
-        logp = s.answer("greedy.logp", path_score(found, how), label=log_p(seq), decimal=True)
+        logps = [path_score(n, how) for n in others]
+        logp = s.answer(
+            "greedy.logp",
+            path_score(found, how),
+            label=log_p(seq),
+            decimal=True,
+            **tie_meta(
+                [v for v in logps if v is not None and compare(v, path_score(found, how)) != 0],
+                why,
+            ),
+        )
         if found is not None and how == "sum":
             s.step("Its log-likelihood:", _sum_line(found, logp))
         return found
@@ -633,6 +660,21 @@ class LMTree(Kind):
             "Hugging Face generate."
         )
 
+        # Ties broken the other way (the hypothesis written last first) are as valid: that
+        # run's steps and results are the alternatives of this one's.
+        other_steps: dict[int, list[list[str]]] = {}
+
+        def watch(t: int, beams: Any, candidates: Any, kept: list[Hypothesis]) -> Any:
+            other_steps[t] = [h.tokens() for h in kept]
+            return kept
+
+        other = beam_search(root, width, how, watch, ties=-1)
+        own = any(k.startswith("beam.") for k in s.overrides)
+        why = "a tie between hypotheses: breaking it the other way is as valid"
+
+        def alternative(value: Any, alt: Any) -> dict[str, Any]:
+            return tie_meta([alt] if not own and alt is not None and alt != value else [], why)
+
         def write_step(
             t: int, beams: list[Hypothesis], candidates: list[Hypothesis], kept: list[Hypothesis]
         ) -> list[Hypothesis]:
@@ -641,9 +683,19 @@ class LMTree(Kind):
                 f"{'hypothesis' if len(beams) == 1 else 'hypotheses'}.",
                 _candidate_table(candidates, how),
             )
+            tokens = [h.tokens() for h in kept]
             seqs = s.answer(
-                f"beam.steps[{t}]", [h.tokens() for h in kept], **_sequence_meta(root.token)
+                f"beam.steps[{t}]",
+                tokens,
+                **_sequence_meta(root.token),
+                **alternative(tokens, other_steps.get(t)),
             )
+            if not own and other_steps.get(t) not in (None, tokens):
+                s.step(
+                    f"Tie at step {t}: candidates with equal scores. The tie rule keeps the one "
+                    "written first; breaking the tie the other way keeps "
+                    f"{'; '.join(' '.join(q) for q in other_steps[t])}, which is as valid."
+                )
             return _hypotheses(root, seqs, how)
 
         run = beam_search(root, width, how, write_step)
@@ -663,13 +715,47 @@ class LMTree(Kind):
                 align="lr",
             ),
         )
+        alt_seqs = [h.tokens() for h in other.finished]
+        alt_logps = [h.score for h in other.finished]
         seqs = s.answer(
-            "beam.sequences", [h.tokens() for h in run.finished], **_sequence_meta(root.token)
+            "beam.sequences",
+            [h.tokens() for h in run.finished],
+            **_sequence_meta(root.token),
+            **alternative([h.tokens() for h in run.finished], alt_seqs),
         )
-        s.answer("beam.logps", [path_score(root.find(q), how) for q in seqs], decimal=True)
-        seq = s.answer("beam.sequence", seqs[0] if seqs else None, **_sequence_meta(root.token))
+        logps = [path_score(root.find(q), how) for q in seqs]
+        same = len(alt_logps) == len(logps) and all(
+            a is not None and b is not None and compare(a, b) == 0
+            for a, b in zip(alt_logps, logps, strict=True)
+        )
+        s.answer(
+            "beam.logps",
+            logps,
+            decimal=True,
+            **alternative(logps, None if same or None in alt_logps else alt_logps),
+        )
+        first = seqs[0] if seqs else None
+        seq = s.answer(
+            "beam.sequence",
+            first,
+            **_sequence_meta(root.token),
+            **alternative(first, alt_seqs[0] if alt_seqs else None),
+        )
         found = root.find(seq)
-        s.answer("beam.logp", path_score(found, how), label=log_p(seq or []), decimal=True)
+        score = path_score(found, how)
+        alt_score = alt_logps[0] if alt_logps else None
+        s.answer(
+            "beam.logp",
+            score,
+            label=log_p(seq or []),
+            decimal=True,
+            **alternative(
+                score,
+                None
+                if alt_score is None or score is None or compare(alt_score, score) == 0
+                else alt_score,
+            ),
+        )
         return found
 
     # -- exhaustive search
@@ -683,7 +769,21 @@ class LMTree(Kind):
             "the most likely one.",
             Table(["sequence", "log-likelihood"], rows, align="lr"),
         )
-        seq = s.answer("best.sequence", complete[0].tokens(), **_sequence_meta(root.token))
+        tied = [h for h in complete[1:] if compare(h.score, complete[0].score) == 0]
+        why = ""
+        if tied:
+            shown = "; ".join(" ".join(h.tokens()) for h in tied[:SHOWN_ROWS])
+            why = f"a tie: {shown} {'is' if len(tied) == 1 else 'are'} as likely"
+            s.step(
+                f"Tie: {shown} {'has' if len(tied) == 1 else 'have'} the same log-likelihood; "
+                "the tie rule takes the one written first, and any of them is correct."
+            )
+        seq = s.answer(
+            "best.sequence",
+            complete[0].tokens(),
+            **_sequence_meta(root.token),
+            **tie_meta([h.tokens() for h in tied], why),
+        )
         found = root.find(seq)
         s.answer("best.logp", path_score(found, how), label=log_p(seq), decimal=True)
         return found
@@ -759,6 +859,21 @@ class LMTree(Kind):
 
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         return _tree_promises(g.tree, g.beam_width)
+
+
+def greedy_ends(root: Node, how: str) -> list[Node]:
+    """Where greedy decoding ends under every way of breaking its ties (the tie rule's own
+    end first): at each step any of the equally likely next tokens may be taken."""
+    out: list[Node] = []
+    stack = [root]
+    while stack and len(out) <= MAX_ALTERNATIVES:
+        node = stack.pop()
+        if not node.children:
+            out.append(node)
+            continue
+        logps = [c.logp for c in node.children]
+        stack += [node.children[i] for i in reversed(all_max(logps))]
+    return out
 
 
 def pruned_at(node: Node, width: int, how: str) -> tuple[int, Node | None]:
