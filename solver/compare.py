@@ -117,6 +117,8 @@ def read(answer: Answer, raw: Any, symbols: frozenset[str]) -> Any:
     try:
         if t in NUMERIC_TYPES:
             value = read_numeric(raw, symbols, t)
+            if t == "shape" and value is not None and not isinstance(value, list):
+                value = [value]  # 1568 for the shape [1568]
             if isinstance(value, list):
                 try:
                     exact.shape(value)
@@ -149,12 +151,23 @@ def _nested_tokens(value: Any) -> bool:
 
 
 _THOUSANDS = re.compile(r"\s*-?\d{1,3}(?:,\d{3})+\s*")
+#: LaTeX's thousands separators between digits: 9{,}306 and 9\,306
+_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\\,)(?=\d{3}(?!\d))")
 _TUPLE = re.compile(r"\s*(?:torch\.Size\(\s*)?[(\[](.*?)[)\]]\s*\)?\s*")
-_TIMES = re.compile(r"\s*×\s*|\s+x\s+|(?<=\d)x(?=\d)")
+_TIMES = re.compile(r"\s*(?:×|\\times|\\cdot|·)\s*|\s+x\s+|(?<=\d)x(?=\d)")
+#: a shape [] written in words, or as the tool prints it: "[] (a scalar)", "[\,]\ \text{(a scalar)}"
+_SCALAR_SHAPE = re.compile(
+    r"\s*(?:\[\s*(?:\\,)?\s*\]|\(\s*\))?\s*(?:\\\s)?\s*(?:\\text\{)?\s*\(?(?:a\s+)?"
+    r"(?:scalar|none)\)?\s*\}?\s*|\s*\[\s*\\,\s*\]\s*"
+)
 
 
 def shape_text(text: str) -> str:
-    """``(4, 128)``, ``4 x 128``, ``4×128`` or ``4, 128`` as ``[4, 128]``."""
+    """``(4, 128)``, ``4 x 128``, ``4×128``, ``4 \\times 128`` or ``4, 128`` as ``[4, 128]``;
+    ``()``, ``scalar`` or ``[] (a scalar)`` as ``[]``."""
+    text = text.replace("$", "")
+    if _SCALAR_SHAPE.fullmatch(text):
+        return "[]"
     mt = _TUPLE.fullmatch(text)
     if mt:
         return f"[{mt.group(1)}]"
@@ -177,7 +190,8 @@ def read_numeric(raw: Any, symbols: frozenset[str], typ: str, path: tuple[int, .
         text = raw
         if typ == "shape" and not path:
             text = shape_text(text)
-        if typ == "integer" and _THOUSANDS.fullmatch(text):
+        text = _LATEX_THOUSANDS.sub("", text)
+        if typ in ("integer", "real", "expression") and _THOUSANDS.fullmatch(text):
             text = text.replace(",", "")
         try:
             return parse_answer(text, symbols)
@@ -566,21 +580,24 @@ def reshape(flat: Sequence[Any], shape: Sequence[int]) -> Any:
     return [reshape(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
-def conform(given: Any, shape: tuple[int, ...], lenient: bool = False) -> Any:
+def conform(given: Any, shape: tuple[int, ...], lenient: str | bool = "") -> Any:
     """``given`` as the answer's ``shape``, else None. A different shape is a different
-    answer, unless the answer is ``lenient`` (its kind declares, for instance, that a
-    column may stand for a vector) and the shapes differ only by axes of size 1."""
+    answer, unless the kind declares the answer ``lenient`` (see ``Key.lenient_shape``):
+    ``"column"`` accepts axes of size 1 added at the end (a column for a vector, what
+    keepdim=True gives), ``"squeeze"`` (or True) axes of size 1 added or dropped anywhere."""
     gs = exact.shape(given) if isinstance(given, list) else ()
     if gs == shape:
         return given
     if not lenient or squeezed(gs) != squeezed(shape):
         return None
+    if lenient == "column" and (gs[: len(shape)] != shape or squeezed(gs[len(shape) :])):
+        return None
     return reshape(exact.flatten(given) if isinstance(given, list) else [given], shape)
 
 
-def lenient_shape(answer: Answer) -> bool:
-    """Whether the kind accepts this answer with axes of size 1 added or dropped."""
-    return bool(answer.meta.get("lenient_shape"))
+def lenient_shape(answer: Answer) -> str | bool:
+    """Which other shapes the kind accepts for this answer (``Key.lenient_shape``)."""
+    return answer.meta.get("lenient_shape") or ""
 
 
 def compare_numeric(

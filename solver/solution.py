@@ -52,9 +52,10 @@ class Key:
     pattern: str
     type: str
     doc: str = ""
-    #: the kind accepts this answer with axes of size 1 added or dropped (a column for a
-    #: vector); by default a shape is part of the answer
-    lenient_shape: bool = False
+    #: shapes the kind accepts besides the answer's own: "" (none: a shape is part of the
+    #: answer), "column" (axes of size 1 added at the end, as keepdim=True gives: a column
+    #: for a vector) or "squeeze" (axes of size 1 added or dropped anywhere)
+    lenient_shape: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -257,7 +258,7 @@ class Solution:
             meta.pop("alternatives", None)  # they were ties of the kind's value, not this one
         typ = _concrete_type(decl.type, value)
         if decl.lenient_shape:
-            meta.setdefault("lenient_shape", True)
+            meta.setdefault("lenient_shape", decl.lenient_shape)
         self.answers[key] = Answer(
             key,
             value,

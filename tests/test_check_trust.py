@@ -349,8 +349,8 @@ def test_shapes_are_not_silently_squeezed(judge: Judge, tmp_path: Path) -> None:
     key = AnswerKey.load("tests/data/normalization-worksheet.yaml")
 
     def verdict(pid: str, k: str, value: Any) -> Any:
-        r = results(key.check(read_answers(write(tmp_path, {pid: {k: value}})), judge))
-        return r[k]
+        report = key.check(read_answers(write(tmp_path, {pid: {k: value}})), judge)
+        return next(r for r in report.results if (r.problem, r.key) == (pid, k))
 
     # var of layernorm is the vector [4, 9, 3]; the kind declares a column acceptable
     column = verdict("layernorm", "var", [[4], [9], [3]])

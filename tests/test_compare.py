@@ -253,6 +253,9 @@ def test_vector_as_row_or_column(judge: Judge) -> None:
     score, feedback = check(a, [[6], [3], [2]], judge)
     assert score == 1 and "[3, 1] column was read as a vector of shape [3]" in feedback
     assert check(a, ["6 3 2"], judge)[0] == 1  # YAML's reading of [6 3 2]
+    column = Answer("v", [6, 3, 2], "vector", meta={"lenient_shape": "column"})
+    assert check(column, [[6], [3], [2]], judge)[0] == 1
+    assert check(column, [[6, 3, 2]], judge)[0] == 0
     strict = Answer("v", [6, 3, 2], "vector")
     assert check(strict, ["6 3 2"], judge)[0] == 1
     for odd in ([[6, 3, 2]], [[6], [3], [2]], [[[6, 3, 2]]], "[6; 3; 2]"):

@@ -470,8 +470,8 @@ def _need_rank(X: Any, ranks: Sequence[int], kind_name: str, layout: str) -> tup
 # --------------------------------------------------------------------------- the kinds
 
 _NORM_KEYS = (
-    Key("mean", "tensor", "the mean of each group", lenient_shape=True),
-    Key("var", "tensor", "the biased variance of each group", lenient_shape=True),
+    Key("mean", "tensor", "the mean of each group", lenient_shape="column"),
+    Key("var", "tensor", "the biased variance of each group", lenient_shape="column"),
     Key("normalized", "tensor", "x̂ = (x − μ)/√(σ² + ε)"),
     Key("output", "tensor", "y = γ x̂ + β"),
     Key("defined", "boolean", "whether every group has σ² + ε > 0"),
@@ -794,13 +794,13 @@ class BatchNorm(NormKind):
             "mean",
             "vector",
             "the mean of each feature/channel used to normalize",
-            lenient_shape=True,
+            lenient_shape="squeeze",  # keepdim gives [1, C] or [1, C, 1, 1]
         ),
         Key(
             "var",
             "vector",
             "the biased variance of each feature/channel used to normalize",
-            lenient_shape=True,
+            lenient_shape="squeeze",  # keepdim gives [1, C] or [1, C, 1, 1]
         ),
         Key("normalized", "tensor", "x̂ = (x − μ)/√(σ² + ε)"),
         Key("output", "tensor", "y = γ x̂ + β"),

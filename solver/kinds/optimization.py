@@ -358,7 +358,7 @@ class AdamStep(Kind):
                 f"{method}.{name}[t]",
                 "vector",
                 f"{label}'s {what} after step t",
-                lenient_shape=True,  # θ as a column vector is as usual as a row
+                lenient_shape="column",  # θ as a column vector, as maths writes it
             )
             for method, label in (("adam_l2", "Adam-L2"), ("adamw", "AdamW"))
             for name, what in (("m", "first moment"), ("v", "second moment"), ("theta", "weights"))
