@@ -119,6 +119,24 @@ def read(answer: Answer, raw: Any, symbols: frozenset[str]) -> Any:
             value = read_numeric(raw, symbols, t)
             if t == "shape" and value is not None and not isinstance(value, list):
                 value = [value]  # 1568 for the shape [1568]
+            if (
+                isinstance(raw, str)
+                and "\\begin" in raw
+                and len(answer.shape) == 1
+                and isinstance(value, list)
+                and len(value) == 1
+                and isinstance(value[0], list)
+            ):
+                value = value[0]  # LaTeX writes a vector as a one-row matrix (so does dlsolve)
+            if (
+                isinstance(raw, str)
+                and "," not in raw
+                and len(answer.shape) == 2
+                and answer.shape[0] == 1
+                and isinstance(value, list)
+                and exact.shape(value) == answer.shape[1:]
+            ):
+                value = [value]  # MATLAB's [1 2 3] is a 1×3 matrix
             if isinstance(value, list):
                 try:
                     exact.shape(value)

@@ -172,7 +172,7 @@ _TOKEN = re.compile(
     (?P<ws>\s+|\$+|\\[,;:!\ ]|\\q?quad(?![A-Za-z])|\\[()\[\]])
   | (?P<number>(?:\d+(?:_\d+)*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<cmd>\\[A-Za-z]+|\\\\|\\[{}])
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_](?:[A-Za-z0-9_]|\\_)*)
   | (?P<greek>[α-ωΑ-Ωϵ])
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)
   | (?P<op>\*\*|[-+*/^(),\[\]{}&;√·×÷−⋅∗])
@@ -269,6 +269,8 @@ def tokenize(text: str) -> list[Token]:
         if kind == "ws":
             space = True
             continue
+        if kind == "name":
+            s = s.replace("\\_", "_")  # LaTeX's h\_t
         if kind == "greek":
             kind, s = "name", ("pi" if s == "π" else _GREEK_NAMES.get(s, s))
         elif kind == "op":
@@ -546,6 +548,8 @@ class _Parser:
     def name(self, t: Token) -> Node:
         self.i += 1
         name = self.subscript(t.text)
+        if self.is_op("{") and name in self.names.functions:
+            return self.call(name, t.pos)  # sympy's LaTeX: \sigma{\left(h_t \right)}
         if self.is_op("("):
             if name in FUNCTIONS or name in self.names.functions:
                 return self.call(name, t.pos)
@@ -589,7 +593,7 @@ class _Parser:
             return ("args", items)
 
         node = self.nested(args)
-        self.expect(")", opened)
+        self.expect("}" if opened.text == "{" else ")", opened)
         return ("call", fname, node[1], pos)
 
     def bracket_list(self) -> Node:

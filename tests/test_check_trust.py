@@ -405,9 +405,9 @@ def test_no_variant_graded_against_variants_is_a_status(tmp_path: Path) -> None:
 def test_check_takes_a_variant_file_directly(cli_run: Any, tmp_path: Path) -> None:
     from solver import variants
 
-    written, _ = variants.write("problems/lecture-normalization.yaml", 2, 7, tmp_path / "v")
+    variants.write("problems/lecture-normalization.yaml", 2, 7, tmp_path / "v")
     problems = tmp_path / "v" / "lecture-normalization-2.yaml"
     answers = tmp_path / "v" / "lecture-normalization-2-answers.yaml"
-    code, out, err = cli_run("check", str(problems), str(answers))
+    code, _, err = cli_run("check", str(problems), str(answers))
     assert code == 1, err  # blank answers: missing, but checked against this very file
     assert "variants folder" not in err
