@@ -411,3 +411,16 @@ def test_check_takes_a_variant_file_directly(cli_run: Any, tmp_path: Path) -> No
     code, _, err = cli_run("check", str(problems), str(answers))
     assert code == 1, err  # blank answers: missing, but checked against this very file
     assert "variants folder" not in err
+
+
+def test_argmax_ties_are_alternatives(judge: Judge, tmp_path: Path) -> None:
+    given = {"logits": [[1, 2, 2], [0, 0, 1]], "labels": [0, 2]}
+    key = AnswerKey(load_text(problem_file("softmax_ce", given), "t.yaml"))
+    s = key.problems["p"].solution
+    assert s["predicted"] == [1, 2]
+    assert any("tie" in step.text.lower() for step in s.steps)
+    for pred in ([1, 2], [2, 2]):
+        r = check(key, {"p": {"predicted": pred}}, judge, tmp_path)
+        assert r["predicted"].verdict == "correct", (pred, r["predicted"].feedback)
+    r = check(key, {"p": {"predicted": [0, 2]}}, judge, tmp_path)
+    assert r["predicted"].verdict == "partial"
