@@ -244,13 +244,23 @@ def test_notations_the_tool_itself_prints(
                 "pool1.output_shape": "8 × 14 × 14",
                 "conv2.params": "1{,}168",
                 "conv2.macs": "225,792",
+                "conv3.params": r"4\,640",
+                "conv3.output_shape": "(32, 7, 7)",
                 "flat.output_shape": "1568",
             }
         },
         judge,
         tmp_path,
     )
-    for k in ("conv1.output_shape", "pool1.output_shape", "conv2.params", "conv2.macs"):
+    for k in (
+        "conv1.output_shape",
+        "pool1.output_shape",
+        "conv2.params",
+        "conv2.macs",
+        "conv3.params",
+        "conv3.output_shape",
+        "flat.output_shape",
+    ):
         assert r[k].verdict == "correct", (k, r[k].feedback)
     r = check(tied_viterbi, {"p": {"sequence": "<BOS> -> A -> B -> A"}}, judge, tmp_path)
     assert r["sequence"].verdict == "correct", r["sequence"].feedback

@@ -373,7 +373,7 @@ def defined_why(ok: bool) -> str:
     if ok:
         return "every group has σ² + ε > 0, so x̂ = (x − μ)/√(σ² + ε) is defined everywhere"
     return (
-        "a group has variance 0 and ε = 0, so x̂ = 0/0 there: the normalization is not "
+        "a variance is 0 and ε = 0, so x̂ = 0/0 there: the normalization is not "
         "defined (a batch of one example has this problem; any ε > 0 makes x̂ = 0 and y = β)"
     )
 
