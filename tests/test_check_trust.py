@@ -434,3 +434,18 @@ def test_argmax_ties_are_alternatives(judge: Judge, tmp_path: Path) -> None:
         assert r["predicted"].verdict == "correct", (pred, r["predicted"].feedback)
     r = check(key, {"p": {"predicted": [0, 2]}}, judge, tmp_path)
     assert r["predicted"].verdict == "partial"
+
+
+def test_numeric_viterbi_agrees_where_float_sums_of_a_tie_differ() -> None:
+    """A chain whose tied best sequences sum the same logs in different orders: in float64
+    their log-scores differ in the last bits (the numeric path used to take the other token
+    at T = 160, and `verify` disagreed); within the tie width they tie, and the first wins."""
+    P = [[0, "1/2", "1/4", "1/4"], [0, "1/3", "1/3", "1/3"], [0, "3/10", "3/10", "2/5"]]
+    P.append([0, "1/2", "1/4", "1/4"])
+    given = {"tokens": ["<BOS>", "A", "B", "C"], "P": P, "T": 160}
+
+    def solved(method: str) -> Any:
+        text = problem_file("viterbi", {**given, "method": method})
+        return solve(load_text(text, f"{method}.yaml").problems[0])
+
+    assert solved("numeric")["sequence"] == solved("exact")["sequence"]
