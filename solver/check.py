@@ -61,6 +61,7 @@ MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
+MAX_MINIMIZE = 10  # earlier wrong answers searched for the few a later one follows from
 
 
 @dataclass(frozen=True)
@@ -598,6 +599,8 @@ def _carried_from(
         own = [k for k in keys if roots.get(k) == [k]]
         return own if own and own != keys and follows(own) else None
     needed = list(keys)
+    if len(keys) > MAX_MINIMIZE:
+        return needed
     for k in keys:  # drop what it does not depend on
         rest = [x for x in needed if x != k]
         if rest and follows(rest):
