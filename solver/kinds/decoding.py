@@ -1553,13 +1553,14 @@ def backtrack_path(chain: Chain, backs: list[list[str]], last: int) -> list[str 
 # --------------------------------------------------------------------------- numeric Viterbi
 
 
-def viterbi_log_space(logP: Any, init: Any, T: int, block: int = 256) -> tuple[Any, Any]:
+def viterbi_log_space(logP: Any, init: Any, T: int, block: int = 64) -> tuple[Any, Any]:
     """log δ_t for t = 1 … T and the backpointers, in float64 with numpy.
 
     ``logP[i, j] = log P(j | i)`` over the N words, ``init[j] = log P(j | start)``.
     Returns ``(log_delta, back)`` of shape [T, N] (back[0] is unused). Each step
-    adds log δ_{t−1} to every row of logPᵀ and takes the argmax of each row:
-    O(N²) work per step, done by numpy in blocks of rows that stay in cache.
+    adds log δ_{t−1} to every row of logPᵀ and takes each row's max, and as backpointer
+    the first entry within the tie width of it (the exact path's tie rule): O(N²) work per
+    step, done by numpy in blocks of rows small enough to stay in cache for both passes.
     numpy is imported here, not at the top, so that ``dlsolve`` starts fast.
     """
     import numpy as np
@@ -1569,15 +1570,22 @@ def viterbi_log_space(logP: Any, init: Any, T: int, block: int = 256) -> tuple[A
     log_delta = np.empty((T, N))
     back = np.zeros((T, N), dtype=np.int64)
     log_delta[0] = init
-    buf = np.empty((min(block, N), N))
+    rows = min(block, N)
+    buf, near = np.empty((rows, N)), np.empty((rows, N), dtype=bool)
+    floor = np.empty(rows)
     for t in range(1, T):
         for lo in range(0, N, block):
             hi = min(N, lo + block)
-            scores = buf[: hi - lo]
+            scores, top, low = buf[: hi - lo], log_delta[t, lo:hi], floor[: hi - lo]
             np.add(logPT[lo:hi], log_delta[t - 1], out=scores)
-            top = scores.max(axis=1)
-            back[t, lo:hi] = (scores >= (top - _tie_width(top))[:, None]).argmax(axis=1)
-            log_delta[t, lo:hi] = top
+            scores.max(axis=1, out=top)
+            # a tie within rounding goes to the first word: the first score ≥ max − width
+            np.abs(top, out=low)
+            np.maximum(low, 1.0, out=low)
+            low *= -NUMERIC_TIE
+            low += top
+            np.greater_equal(scores, low[:, None], out=near[: hi - lo])
+            back[t, lo:hi] = near[: hi - lo].argmax(axis=1)
     return log_delta, back
 
 
