@@ -625,7 +625,7 @@ def _reasons(kp: KeyedProblem, a: Answer, value: Any, verdict: str) -> list[str]
         kp.solution.steps[a.step - 1].text if 0 < a.step <= len(kp.solution.steps) else ""
     )
     if why and a.key in kp.solution.answers:
-        out.append(f"Why: {_sentence(why)}" if not out else _sentence(why))
+        out.append(f"Why: {_sentence(why)}")
     return out
 
 
