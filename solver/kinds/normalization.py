@@ -371,7 +371,7 @@ def normalize(
 def defined_why(ok: bool) -> str:
     """Why a normalization is, or is not, defined: the reason feedback on ``defined`` gives."""
     if ok:
-        return "every group has σ² + ε > 0, so x̂ = (x − μ)/√(σ² + ε) is defined everywhere"
+        return "every variance is positive or ε > 0, so x̂ = (x − μ)/√(σ² + ε) is defined everywhere"
     return (
         "a variance is 0 and ε = 0, so x̂ = 0/0 there: the normalization is not "
         "defined (a batch of one example has this problem; any ε > 0 makes x̂ = 0 and y = β)"
