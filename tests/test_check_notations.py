@@ -1,7 +1,8 @@
 """Every answer the solver produces, and every tie alternative, is accepted when a student
 writes it in each notation the README lists (issue 15): the value `solve --format json`
 prints, its LaTeX, the text the terminal shows, a rounded decimal, a MATLAB matrix. Over the
-example of every kind, every shipped problem and a variant of each shipped file."""
+example of every kind and a variant of it, every shipped problem and a variant of each
+shipped file, and problems with ties."""
 
 from __future__ import annotations
 
@@ -127,6 +128,7 @@ problems:
 def _sets() -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = [("ties", TIES)]
     out += [(f"kind:{name}", name) for name in kinds.names()]
+    out += [(f"kind-variant:{name}", ("kind-variant", name)) for name in kinds.names()]
     out += [(f"file:{p.stem}", p) for p in SHIPPED]
     out += [(f"variant:{p.stem}", ("variant", p)) for p in SHIPPED]
     return out
@@ -138,6 +140,18 @@ def _key(source: Any, tmp_path: Path) -> AnswerKey:
     if isinstance(source, str):
         k = kinds.get(source)
         return AnswerKey(load_text(problem_file(source, dict(k.example)), f"{source}.yaml"))
+    if isinstance(source, tuple) and source[0] == "kind-variant":
+        import random
+
+        from solver import variants
+
+        name = source[1]
+        example = load_text(problem_file(name, dict(kinds.get(name).example)), "x.yaml")
+        try:
+            raw, _ = variants.draw(example.problems[0], random.Random(f"notations/{name}"))
+        except NotImplementedError:
+            pytest.skip(f"{name} has no variant generator")
+        return AnswerKey(load_text(problem_file(name, raw), f"{name}-variant.yaml"))
     if isinstance(source, tuple):
         from solver import variants
 
