@@ -542,10 +542,13 @@ def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Ri
     rounded).
     """
     match = _compare_one(answer, given, judge, tol, rivals)
-    alternatives = answer.meta.get("alternatives") or ()
+    alternatives = list(answer.meta.get("alternatives") or ())
+    entrywise = _entrywise(answer.value, given, answer.meta.get("entry_alternatives"))
+    if entrywise is not None:
+        alternatives.append(entrywise)
     if match.full or not alternatives:
         return match
-    meta = {k: v for k, v in answer.meta.items() if k != "alternatives"}
+    meta = {k: v for k, v in answer.meta.items() if k not in ("alternatives", "entry_alternatives")}
     best = match
     for alt in alternatives:
         other = replace(answer, value=alt, meta=meta)
@@ -556,6 +559,28 @@ def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Ri
         if m.score > best.score:
             best = m
     return best
+
+
+def _entrywise(value: Any, given: Any, choices: Any) -> Any:
+    """With ``entry_alternatives`` (per entry of a flat answer, the other values that entry
+    may equally take: tied backpointers, chosen independently), the answer with each entry
+    the student changed to one of its alternatives taken as the student wrote it; None
+    when nothing applies."""
+    if not choices or not isinstance(value, list) or not isinstance(given, list):
+        return None
+    if len(value) != len(choices) or len(given) != len(value):
+        return None
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, str) or isinstance(b, str):
+            return normalize_word(str(a)) == normalize_word(str(b))
+        return exact.fmt(a) == exact.fmt(b) if exact.is_numeric(a) else a == b
+
+    out = [
+        g if any(same(g, c) for c in (cs or ())) else v
+        for v, g, cs in zip(value, given, choices, strict=True)
+    ]
+    return out if out != value else None
 
 
 def _sentence_tail(text: str) -> str:

@@ -108,7 +108,8 @@ class Answer:
     doc: str = ""
     label: M | None = None
     #: the options of a ``choice`` answer, the unit of a count, ...: whatever the checker needs;
-    #: ``alternatives``: other, equally valid values (ties), ``tie``: why they are
+    #: ``alternatives``: other, equally valid values (ties); ``entry_alternatives``: per entry
+    #: of a flat value, the other values that entry may take on its own; ``tie``: why
     meta: dict[str, Any] = field(default_factory=dict)
     #: how many steps the solution had when this answer was given: the last of them is
     #: the reason for it (quoted in feedback that would otherwise only say the value)
@@ -256,6 +257,7 @@ class Solution:
         if key in self.overrides:
             value = self.overrides[key]
             meta.pop("alternatives", None)  # they were ties of the kind's value, not this one
+            meta.pop("entry_alternatives", None)
         typ = _concrete_type(decl.type, value)
         if decl.lenient_shape:
             meta.setdefault("lenient_shape", decl.lenient_shape)

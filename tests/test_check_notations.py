@@ -92,9 +92,15 @@ def _nested(v: Any) -> bool:
 
 
 def _alternatives(a: Answer) -> Iterator[Answer]:
-    meta = {k: v for k, v in a.meta.items() if k != "alternatives"}
+    """Every tie alternative, and the answer with every entry that has entry-wise
+    alternatives taking its last one."""
+    meta = {k: v for k, v in a.meta.items() if k not in ("alternatives", "entry_alternatives")}
     for alt in a.meta.get("alternatives") or ():
         yield replace(a, value=alt, meta=meta)
+    choices = a.meta.get("entry_alternatives")
+    if choices and any(choices):
+        value = [cs[-1] if cs else v for v, cs in zip(a.value, choices, strict=True)]
+        yield replace(a, value=value, meta=meta)
 
 
 #: problems with ties, so that every alternative is written in every notation too

@@ -1308,22 +1308,10 @@ class Viterbi(Kind):
             deltas.append(carried if _numbers(carried) and len(carried) == chain.N else values)
             ties.append(tied)
             why = self._tie_step(s, chain, t, tied)
-            alternatives = [
-                list(names)
-                for names in itertools.islice(
-                    itertools.product(*[[chain.name(i) for i in ix] for ix in tied]),
-                    MAX_ALTERNATIVES + 1,
-                )
-                if list(names) != pointers
-            ]
-            backs.append(
-                s.answer(
-                    f"backpointers[{t}]",
-                    pointers,
-                    label=Sym("a", t),
-                    **tie_meta(alternatives, why),
-                )
-            )
+            # each word's backpointer may take any of its tied words, independently
+            others = [[chain.name(i) for i in ix[1:]] for ix in tied]
+            meta = {"entry_alternatives": others, "tie": why} if why else {}
+            backs.append(s.answer(f"backpointers[{t}]", pointers, label=Sym("a", t), **meta))
         return deltas, backs, ties
 
     def _tie_step(self, s: Solution, chain: Chain, t: int, tied: list[list[int]]) -> str:
