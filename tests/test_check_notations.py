@@ -174,6 +174,8 @@ def test_every_answer_in_every_notation_is_correct(
 ) -> None:
     key = _key(source, tmp_path)
     assert not key.errors, [str(e) for e in key.errors]
+    if not any(kp.asked for kp in key.problems.values()):
+        pytest.skip("no answer keys (a prose answer)")
     sheets: dict[str, dict[str, dict[str, Any]]] = {}
     for pid, kp in key.problems.items():
         for a in kp.asked:
