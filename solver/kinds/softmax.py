@@ -163,7 +163,12 @@ class SoftmaxCE(Kind):
     Given = SoftmaxCEGiven
     keys = (
         Key("probabilities", "tensor", "p = softmax(z) over the classes"),
-        Key("predicted", "tensor", "the most likely class (0-based) of each example"),
+        Key(
+            "predicted",
+            "tensor",
+            "the most likely class (0-based) of each example",
+            lenient_shape="squeeze",  # one example's class as [2], as torch.argmax(dim=-1) gives
+        ),
         Key("loss", "real", "the cross-entropy loss (mean over the batch by default)"),
         Key("grad_logits", "tensor", "∂L/∂z = (p − y)/N with mean reduction"),
     )
