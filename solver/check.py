@@ -53,8 +53,8 @@ from .parse import WrittenDecimal
 from .sandbox import DEFAULT_TIMEOUT, Overrun, time_limit
 from .solution import Answer, Solution, pattern_matches
 from .spec import Document, Problem, ProblemSet, load, nesting_bound, read_yaml
+from .vocab import AnswerType, Verdict
 
-VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "unreadable")
 MAX_ANSWERS_BYTES = 2_000_000
 MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound)
 ANSWERS_FIELDS = ("student", "variant", "answers")
@@ -77,7 +77,7 @@ class Result:
 
     problem: str
     key: str
-    verdict: str
+    verdict: Verdict
     points: Fraction
     max_points: Fraction
     expected: Any
@@ -120,7 +120,7 @@ class Report:
 
     @property
     def all_correct(self) -> bool:
-        return all(r.verdict == "correct" for r in self.results)
+        return all(r.verdict == Verdict.CORRECT for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -289,7 +289,7 @@ def _problem_symbols(problem: Problem, solutions: list[Solution]) -> frozenset[s
                 names |= _symbols_of(value)
     for s in solutions:
         for a in s.answers.values():
-            if a.type in NUMERIC_TYPES or a.type == "complexity":
+            if a.type in NUMERIC_TYPES or a.type == AnswerType.COMPLEXITY:
                 names |= _symbols_of(a.value)
     return frozenset(names)
 
@@ -418,10 +418,10 @@ def check_problem(
         reads.append(item)
         maxp = kp.max_points(a.key)
         if isinstance(written, str):
-            item.result = _result(kp, a, "unreadable", Fraction(0), None, written)
+            item.result = _result(kp, a, Verdict.UNREADABLE, Fraction(0), None, written)
             continue
         if a.key not in written or answers.answers[pid][written[a.key]] is None:
-            item.result = _result(kp, a, "missing", Fraction(0), None, "No answer given.")
+            item.result = _result(kp, a, Verdict.MISSING, Fraction(0), None, "No answer given.")
             continue
         item.raw = answers.raw(pid, written[a.key])
         line = answers.doc.line(("answers", pid, written[a.key]))
@@ -432,7 +432,7 @@ def check_problem(
             item.result = _result(
                 kp,
                 a,
-                "unreadable",
+                Verdict.UNREADABLE,
                 Fraction(0),
                 item.raw,
                 f"Could not read this answer (line {line}): {_sentence(str(err))}",
@@ -442,7 +442,7 @@ def check_problem(
             item.result = _result(
                 kp,
                 a,
-                "unreadable",
+                Verdict.UNREADABLE,
                 Fraction(0),
                 item.raw,
                 f"Could not read this answer (line {line}): reading it took "
@@ -451,7 +451,9 @@ def check_problem(
             continue
         item.match = compare(a, item.value, judge, kp.tolerance)
         if item.match.full:
-            item.result = _result(kp, a, "correct", maxp, item.raw, " ".join(item.match.feedback))
+            item.result = _result(
+                kp, a, Verdict.CORRECT, maxp, item.raw, " ".join(item.match.feedback)
+            )
     _judge_wrong(kp, reads, judge)
     return [item.result for item in reads if item.result is not None]
 
@@ -464,14 +466,14 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
             continue
         a, m = item.answer, item.match
         maxp = kp.max_points(a.key)
-        verdict = "partial" if m.score > 0 else "incorrect"
+        verdict = Verdict.PARTIAL if m.score > 0 else Verdict.INCORRECT
         points = m.score * maxp
         feedback = list(m.feedback)
         carried = bool(earlier) and _matches(kp.resolve(earlier, {}), a, item.value, judge, kp)
         if carried:
             source = f"your {'answer' if len(earlier) == 1 else 'answers'} for {_names(earlier)}"
             if kp.share * maxp > points:  # else the entries already right are worth more
-                verdict, points = "carried_forward", kp.share * maxp
+                verdict, points = Verdict.CARRIED_FORWARD, kp.share * maxp
                 feedback = [
                     f"Not the answer, but it follows correctly from {source} (error "
                     f"carried forward): {_share(kp.share)} of the points."
@@ -505,9 +507,9 @@ def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedP
 def _telling(a: Answer) -> bool:
     """Whether matching a buggy answer says anything: a wrong true/false (or a wrong pick of
     two options) matches every mistake that flips it."""
-    if a.type == "boolean":
+    if a.type == AnswerType.BOOLEAN:
         return False
-    return a.type != "choice" or len(choice_options(a.meta)) > 2
+    return a.type != AnswerType.CHOICE or len(choice_options(a.meta)) > 2
 
 
 def _misconception(
@@ -530,7 +532,7 @@ def _misconception(
 def _as_override(a: Answer, value: Any) -> Any:
     """The student's value as the kind's own value type, or None if it cannot feed a kind
     (wrong shape, an undefined entry where a number is due, a formula too large)."""
-    if a.type == "choice":
+    if a.type == AnswerType.CHOICE:
         return choice_native(a, value)
     if a.type not in NUMERIC_TYPES:
         return value
@@ -580,7 +582,7 @@ def _sentence(text: str) -> str:
 def _result(
     kp: KeyedProblem,
     a: Answer,
-    verdict: str,
+    verdict: Verdict,
     points: Fraction,
     given: Any,
     feedback: str,
@@ -601,7 +603,7 @@ def _result(
 
 def expected_json(a: Answer) -> Any:
     """The answer as SPEC's JSON shows values: exact strings sympy reads back, nested."""
-    if a.type == "complexity":
+    if a.type == AnswerType.COMPLEXITY:
         return f"O({exact.fmt(a.value)})"
     if a.type in NUMERIC_TYPES:
         return exact.fmt(a.value)
