@@ -174,8 +174,10 @@ class Solution:
         overrides: Mapping[str, Any] | None = None,
         *,
         record_steps: bool = True,
+        owner: type | None = None,
     ) -> None:
         self.keys = tuple(keys)
+        self._declared = _declarations(owner, self.keys)
         self.record_steps = record_steps
         self.overrides = dict(overrides or {})
         self.steps: list[Step] = []
@@ -193,11 +195,11 @@ class Solution:
 
     def declared(self, key: str) -> Key:
         """The declaration a concrete key matches (a kind's own answer keys only)."""
-        found = _DECLARED.get((id(self.keys), key))
+        found = self._declared.get(key)
         if found is None:
             for k in self.keys:
                 if k.matches(key):
-                    found = _DECLARED[(id(self.keys), key)] = k
+                    found = self._declared[key] = k
                     break
             else:
                 raise KeyError(f"answer key {key!r} is not declared by this kind")
@@ -251,8 +253,21 @@ class Solution:
         return self.answers[key].value
 
 
-#: (id of a kind's key tuple, concrete key) -> its declaration: answer() runs per answer
-_DECLARED: dict[tuple[int, str], Key] = {}
+#: a kind's class -> its concrete keys' declarations: answer() runs per answer, and a
+#: kind's keys are a class attribute, so each class looks each key up once
+_DECLARED: dict[type, dict[str, Key]] = {}
+_DECLARED_FROM: dict[type, tuple[Key, ...]] = {}
+
+
+def _declarations(owner: type | None, keys: tuple[Key, ...]) -> dict[str, Key]:
+    """The lookup cache for a solution of ``owner``'s (a fresh one without an owner, or
+    when the class's keys were replaced since)."""
+    if owner is None:
+        return {}
+    if _DECLARED_FROM.get(owner) is not keys:
+        _DECLARED_FROM[owner] = keys
+        _DECLARED[owner] = {}
+    return _DECLARED[owner]
 
 
 @lru_cache(maxsize=4096)

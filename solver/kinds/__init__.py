@@ -90,7 +90,7 @@ class Kind:
     def new_solution(
         self, overrides: Mapping[str, Any] | None = None, *, record_steps: bool = True
     ) -> Solution:
-        return Solution(self.keys, overrides, record_steps=record_steps)
+        return Solution(self.keys, overrides, record_steps=record_steps, owner=type(self))
 
 
 def _show(value: Any) -> M:
