@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -60,6 +62,9 @@ MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
+MAX_DIAGNOSTICS = 100  # diagnostics kept per problem (the newest)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,31 @@ def read_answers(path: str | Path) -> AnswersFile:
 # --------------------------------------------------------------------------- the answer key
 
 
+@dataclass(frozen=True)
+class Diagnostic:
+    """Something the checker tried and could not do, and why: a misconception that could
+    not be solved for a problem's givens, a re-solve from a student's values that failed.
+    Kept so that a gap in the feedback (no mistake named, no credit carried forward) has a
+    recorded reason instead of passing silently."""
+
+    problem: str
+    what: str
+    reason: str
+    #: the misconception being reproduced, if any
+    mistake: str | None = None
+
+    @classmethod
+    def of(
+        cls, problem: str, what: str, err: BaseException, mistake: str | None = None
+    ) -> Diagnostic:
+        text = " ".join(str(err).split())
+        reason = f"{type(err).__name__}: {text}" if text else type(err).__name__
+        return cls(problem, what, reason, mistake)
+
+    def __str__(self) -> str:
+        return f"problem {self.problem!r}: {self.what}: {self.reason}"
+
+
 def _fingerprint(overrides: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     parts = [f"{k}={exact.fmt(v)!r}" for k, v in sorted(overrides.items())]
     parts += [f"{k}:{v!r}" for k, v in sorted(options.items())]
@@ -238,7 +268,14 @@ class KeyedProblem:
     tolerance: Tolerance
     share: Fraction
     timeout: float
+    #: what could not be done for this problem, newest last (see :class:`Diagnostic`)
+    diagnostics: deque[Diagnostic] = field(
+        default_factory=lambda: deque(maxlen=MAX_DIAGNOSTICS), repr=False
+    )
+    #: how many diagnostics were ever noted (the deque forgets the oldest)
+    noted: int = 0
     _cache: dict[str, Solution | None] = field(default_factory=dict, repr=False)
+    _failures: dict[str, Diagnostic] = field(default_factory=dict, repr=False)
 
     @property
     def asked(self) -> list[Answer]:
@@ -253,20 +290,39 @@ class KeyedProblem:
                 return value
         return Fraction(1)
 
+    def note(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+        self.noted += 1
+
     def resolve(self, overrides: Mapping[str, Any], options: Mapping[str, Any]) -> Solution | None:
-        """The problem solved again from a student's values (None if the kind cannot)."""
+        """The problem solved again from a student's values; None if the kind cannot, with
+        the reason noted in :attr:`diagnostics` (each time, so each student's check sees it)."""
         fp = _fingerprint(overrides, options)
         if fp not in self._cache:
             if len(self._cache) >= RESOLVE_CACHE:
                 self._cache.clear()
+                self._failures.clear()
             try:
                 with time_limit(max(2 * self.timeout, 0.5)):
                     self._cache[fp] = solve_problem(
                         self.problem, overrides=dict(overrides), record_steps=False, **options
                     )
-            except (Exception, Overrun):  # a kind fed a student's odd values may fail any way
+            # A kind fed a student's odd values (a wrong shape, a negative variance) may fail
+            # in any way; the failure is the reason no credit can be carried forward from them.
+            except (Exception, Overrun) as err:
                 self._cache[fp] = None
+                what = f"re-solving from the answers for {_names(overrides)}"
+                mistake = _misconception_name(self, options) if options else None
+                if mistake:
+                    what += f" with the mistake {mistake!r}"
+                self._failures[fp] = Diagnostic.of(self.problem.id, what, err, mistake)
+        if self._cache[fp] is None:
+            self.note(self._failures[fp])
         return self._cache[fp]
+
+
+def _misconception_name(kp: KeyedProblem, options: Mapping[str, Any]) -> str:
+    return next((name for name, opts, _ in kp.buggy if opts == options), str(dict(options)))
 
 
 def _symbols_of(value: Any) -> set[str]:
@@ -313,18 +369,26 @@ class AnswerKey:
                 self.errors.append(err)
                 continue
             buggy = []
+            skipped: list[Diagnostic] = []
             for name, options in kinds.get(problem.kind).misconceptions.items():
                 try:
                     buggy.append((name, dict(options), solve_problem(problem, **options)))
-                except Exception:  # a misconception that does not apply to these givens
-                    continue
+                except DlsolveError as err:  # the mistake does not apply to these givens
+                    skipped.append(
+                        Diagnostic.of(problem.id, f"mistake {name!r} skipped", err, name)
+                    )
+                # Anything else is a bug in the kind's misconception: the rest of the key still
+                # works, and the bug is logged and kept where a test (and a TA) can see it.
+                except Exception as err:
+                    skipped.append(Diagnostic.of(problem.id, f"mistake {name!r} failed", err, name))
+                    log.warning("%s (a bug in kind %r)", skipped[-1], problem.kind)
             tol = settings.tolerance.updated(problem.tolerance)
             share = (
                 problem.carry_forward
                 if problem.carry_forward is not None
                 else settings.carry_forward
             )
-            self.problems[problem.id] = KeyedProblem(
+            self.problems[problem.id] = kp = KeyedProblem(
                 problem,
                 solution,
                 buggy,
@@ -333,6 +397,13 @@ class AnswerKey:
                 share,
                 settings.timeout,
             )
+            for d in skipped:
+                kp.note(d)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """What the key could not do (mistakes skipped, re-solves that failed), by problem."""
+        return [d for kp in self.problems.values() for d in kp.diagnostics]
 
     @classmethod
     def load(cls, path: str | Path, settings: Settings | None = None) -> AnswerKey:
@@ -454,8 +525,20 @@ def check_problem(
             item.result = _result(
                 kp, a, Verdict.CORRECT, maxp, item.raw, " ".join(item.match.feedback)
             )
+    before = kp.noted
     _judge_wrong(kp, reads, judge)
+    _warn_failed_resolves(kp, before, warnings)
     return [item.result for item in reads if item.result is not None]
+
+
+def _warn_failed_resolves(kp: KeyedProblem, before: int, warnings: list[str]) -> None:
+    """One warning per re-solve from this student's answers that failed: why no credit could
+    be carried forward from them (a mistake's re-solve failing only stays unnamed)."""
+    new = list(kp.diagnostics)[max(len(kp.diagnostics) - (kp.noted - before), 0) :]
+    for d in dict.fromkeys(x for x in new if x.mistake is None):
+        text = f"{d} (no credit for errors carried forward could be checked from them)"
+        if text not in warnings:
+            warnings.append(text)
 
 
 def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
