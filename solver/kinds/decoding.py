@@ -460,6 +460,10 @@ def _different_continuations(a: Node, b: Node) -> str | None:
     return None
 
 
+#: how a beam ranks its hypotheses: the sum of log-probabilities, or a known mistake
+Score = Literal["sum", "product", "probability_sum", "last"]
+
+
 @kind("lm_tree")
 class LMTree(Kind):
     """Greedy, beam and exhaustive decoding of a language model drawn as a tree; can Viterbi apply?
@@ -565,7 +569,7 @@ class LMTree(Kind):
         s: Solution,
         *,
         beams: int | None = None,
-        score: str = "sum",
+        score: Score = "sum",
         assume_markov: bool = False,
     ) -> None:
         root = g.tree
@@ -969,6 +973,15 @@ def _chain_check(tokens: list[str], P: list[list[Any]], start: str) -> None:
 Method = Annotated[Literal["auto", "exact", "numeric"], TypeDoc("choice", "auto, exact or numeric")]
 
 
+# The solve options that reproduce Viterbi's mistakes: the recursion's operation and how
+# it combines probabilities, how the sequences are counted, the stated time and space.
+ViterbiOp = Literal["max", "sum"]
+Combine = Literal["mul", "add"]
+SequenceCount = Literal["right", "with_start", "swapped"]
+ViterbiTime = Literal["dp", "exhaustive", "linear"]
+ViterbiSpace = Literal["dp", "last"]
+
+
 @kind("viterbi")
 class Viterbi(Kind):
     """The most likely sequence of a Markov language model, by Viterbi's dynamic programme.
@@ -1060,12 +1073,12 @@ class Viterbi(Kind):
         g: Given,
         s: Solution,
         *,
-        op: str = "max",
-        combine: str = "mul",
+        op: ViterbiOp = "max",
+        combine: Combine = "mul",
         backtrack: bool = True,
-        count: str = "right",
-        time: str = "dp",
-        space: str = "dp",
+        count: SequenceCount = "right",
+        time: ViterbiTime = "dp",
+        space: ViterbiSpace = "dp",
     ) -> None:
         chain = Chain.of(g)
         self.count(s, chain, g.T, count)
@@ -1463,6 +1476,12 @@ def _sequence_log_probability(chain: Chain, seq: Any, logP: Any) -> float | None
 # --------------------------------------------------------------------------- beam_complexity
 
 
+#: the search whose cost is stated: beam search's, or greedy or exhaustive search's by mistake
+BeamTime = Literal["beam", "greedy", "exhaustive"]
+#: what beam search keeps: B hypotheses, or every step's candidates by mistake
+BeamSpace = Literal["beam", "all_candidates"]
+
+
 @kind("beam_complexity")
 class BeamComplexity(Kind):
     """The time and memory of beam search with width B over N words for T steps, in big-O."""
@@ -1508,9 +1527,9 @@ class BeamComplexity(Kind):
         g: Given,
         s: Solution,
         *,
-        time: str = "beam",
+        time: BeamTime = "beam",
         sort_log: bool = True,
-        space: str = "beam",
+        space: BeamSpace = "beam",
     ) -> None:
         T, B, N = g.T, g.B, g.N
         s.step(

@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import sympy
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
@@ -120,8 +120,18 @@ class SizeRule:
 
 
 PYTORCH = SizeRule()
+#: the solve option ``size_rule``: PyTorch's output-size rule, or a known mistake's
+SizeRuleName = Literal[
+    "pytorch",
+    "no_plus_one",
+    "stride_plus_one",
+    "no_plus_one_stride_plus_one",
+    "no_dilation",
+    "one_side_padding",
+    "round_up",
+]
 #: solve option ``size_rule`` -> the rule; the names of the misconceptions say what each is
-SIZE_RULES = {
+SIZE_RULES: dict[SizeRuleName, SizeRule] = {
     "pytorch": PYTORCH,
     "no_plus_one": SizeRule(plus_one=False),
     "stride_plus_one": SizeRule(stride_plus_one=True),
@@ -876,6 +886,10 @@ class ConvGiven(NetworkGiven):
 WEIGHTED = ("linear", "conv", "norm")  # the families that have parameters
 
 
+#: the layer whose output is taken for the logits: the one before the loss, or the loss's
+LogitsAt = Literal["logits", "loss"]
+
+
 class NetworkKind(Kind):
     """What the two network kinds share: the walk under a Solution, the table, the totals."""
 
@@ -901,7 +915,7 @@ class NetworkKind(Kind):
         self,
         g: NetworkGiven,
         *,
-        size_rule: str = "pytorch",
+        size_rule: SizeRuleName = "pytorch",
         bias_params: bool = True,
         norm_params: bool = True,
         bn_buffers: bool = False,
@@ -921,6 +935,8 @@ class NetworkKind(Kind):
             macs_factor,
             loss_reduced,
         )
+
+    options_from = counting  # solve's **counting are counting()'s options
 
     def blanks_step(self, s: Solution, records: list[Record]) -> None:
         lines = [
@@ -1148,7 +1164,7 @@ class MLP(NetworkKind):
         g: MLPGiven,
         s: Solution,
         *,
-        logits_at: str = "logits",
+        logits_at: LogitsAt = "logits",
         logits_as_probabilities: bool = False,
         count_input: bool = False,
         **counting: Any,
@@ -1190,7 +1206,9 @@ class MLP(NetworkKind):
             self.table(s, net, records, z_column=True, totals=(total, total_macs))
         self.memory(s, g, net, records, total, count_input)
 
-    def logits(self, s: Solution, records: list[Record], at: str, as_probabilities: bool) -> None:
+    def logits(
+        self, s: Solution, records: list[Record], at: LogitsAt, as_probabilities: bool
+    ) -> None:
         """Which z holds the logits, and softmax."""
         rec = logits_record(records)
         loss = next((r for r in records if r.layer.family == "loss"), None)
