@@ -1,8 +1,8 @@
 """The project's fixed vocabularies as types: answer types, verdicts, sandbox jobs.
 
 Each is an ``Enum`` whose members are also ``str`` (:class:`Word`), so a
-member equals, hashes, prints and serialises (JSON, pickle) as its plain
-word: code that compares ``a.type == "real"`` or ``r.verdict == "correct"``
+member equals, hashes, prints and serialises (JSON, YAML, pickle) as its
+plain word: code that compares ``a.type == "real"`` or ``r.verdict == "correct"``
 keeps working, while new code names the member and a misspelt word fails at
 once (``AnswerType("reel")`` is a ValueError) instead of never matching.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import Enum
 from typing import Any
+
+import yaml
 
 
 class Word(str, Enum):
@@ -22,6 +24,16 @@ class Word(str, Enum):
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
+
+
+def _represent_word(dumper: yaml.SafeDumper, word: Word) -> yaml.Node:
+    return dumper.represent_str(word.value)
+
+
+# PyYAML's safe dumpers look representers up by exact type: without these, a verdict or an
+# answer type in a dumped report would be a RepresenterError instead of its word.
+for _dumper in {yaml.SafeDumper, getattr(yaml, "CSafeDumper", yaml.SafeDumper)}:
+    _dumper.add_multi_representer(Word, _represent_word)
 
 
 class AnswerType(Word):

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import pytest
 import sympy
+import yaml
 
 from solver import exact
 from solver.check import Result
@@ -22,6 +23,7 @@ def test_a_member_is_its_word(member: AnswerType | Verdict | Job) -> None:
     assert member == word and hash(member) == hash(word)
     assert str(member) == word and f"{member}" == word and f"{member:>12}" == f"{word:>12}"
     assert json.dumps(member) == json.dumps(word)
+    assert yaml.safe_dump({"v": [member]}) == yaml.safe_dump({"v": [word]})
     assert pickle.loads(pickle.dumps(member)) is member
     assert type(member)(word) is member
 
