@@ -977,7 +977,7 @@ Method = Annotated[Literal["auto", "exact", "numeric"], TypeDoc("choice", "auto,
 # it combines probabilities, how the sequences are counted, the stated time and space.
 ViterbiOp = Literal["max", "sum"]
 Combine = Literal["mul", "add"]
-SequenceCount = Literal["right", "with_start", "swapped"]
+SequenceCount = Literal["right", "other_convention", "swapped"]
 ViterbiTime = Literal["dp", "exhaustive", "linear"]
 ViterbiSpace = Literal["dp", "last"]
 
@@ -1126,7 +1126,12 @@ class Viterbi(Kind):
         return _viterbi_promises(Chain.of(g), g.T, s)
 
     def count(
-        self, s: Solution, chain: Chain, T: int, how: str, start_in_vocabulary: bool = False
+        self,
+        s: Solution,
+        chain: Chain,
+        T: int,
+        how: SequenceCount,
+        start_in_vocabulary: bool = False,
     ) -> None:
         start = chain.tokens[chain.start]
         separate = chain.start not in chain.words  # the start token only starts sequences

@@ -81,7 +81,7 @@ def test_a_wrong_layer_naming_in_the_kind_is_not_taken_for_agreement(
 
 def test_a_wrong_chain_reading_in_the_kind_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Viterbi cross-check reads the chain itself: a kind that counted the start token
-    among the words (N + 1) gets its count and sequence count wrong, and torch says so."""
+    among the words (3 instead of 2) gets its count wrong, and torch says so."""
     real = decoding_kind.Chain.of
 
     def with_start(g):
@@ -89,8 +89,12 @@ def test_a_wrong_chain_reading_in_the_kind_disagrees(monkeypatch: pytest.MonkeyP
         return decoding_kind.Chain(c.tokens, c.P, c.start, tuple(range(len(c.tokens))))
 
     monkeypatch.setattr(decoding_kind.Chain, "of", staticmethod(with_start))
-    problem = next(
-        p for p in solver.load("problems/ift6135-rnn-decoding.yaml") if p.kind == "viterbi"
-    )
+    problem = solver.load_text(
+        "problems:\n  - id: v\n    kind: viterbi\n    given:\n"
+        "      tokens: [<BOS>, a, b]\n      P: [[0, 1/3, 2/3], [0, 1/4, 3/4], [0, 3/5, 2/5]]\n"
+        "      T: 3\n",
+        "v.yaml",
+    ).problems[0]
     result = agreements(problem)
+    assert result["count"].exact == 3**3  # the kind now counts <BOS> among N = 3 words
     assert not result["count"].ok
