@@ -40,8 +40,9 @@ class Kind:
     #: whose annotation (a bool, an int, a ``Literal`` of named variants) says which
     #: changes it knows; tests/kinds/test_mistakes.py holds every kind to that.
     misconceptions: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: where ``solve`` passes its ``**options`` on, for a kind that collects them (its
-    #: keyword parameters are further mistake options)
+    #: where ``solve`` passes its ``**options`` on, for a kind that collects them: a function
+    #: or class (or a tuple of them, in the order the options are passed on) whose keyword
+    #: parameters are further mistake options
     options_from: ClassVar[Any] = None
     #: how a given field is written in the maths (default: its name, Greek where it is one)
     labels: ClassVar[dict[str, Any]] = {}

@@ -41,9 +41,16 @@ def option_types(k: kinds.Kind) -> dict[str, Any]:
     out = {n: hints.get(n, Any) for n, p in params.items() if p.kind is p.KEYWORD_ONLY}
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         assert cls.options_from is not None, f"{cls.name}: solve takes **options from where?"
-        more = inspect.signature(cls.options_from).parameters
-        more_hints = _hints(cls.options_from, cls)
-        out |= {n: more_hints.get(n, Any) for n, p in more.items() if p.kind is p.KEYWORD_ONLY}
+        targets = cls.options_from if isinstance(cls.options_from, tuple) else (cls.options_from,)
+        named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        for target in targets:
+            more = inspect.signature(target).parameters
+            more_hints = _hints(target, cls)
+            out |= {
+                n: more_hints.get(n, Any)
+                for n, p in more.items()
+                if p.kind in named and n not in ("self", "g") and n not in out
+            }
     return out
 
 
