@@ -18,6 +18,14 @@ from solver.verify.crosscheck import compare  # noqa: E402
 
 crosscheck.load_all()
 FAMILIES = sorted(Path(crosscheck.__file__).parent.glob("*.py"))
+#: a family allowed a kind's module, and why (to be removed, not added to)
+KNOWN = {
+    "optimizer_trace": [
+        # the objective's text is read by the kind's stand-in parser until solver/graph
+        # (issue 11) parses it for both
+        "kinds.optimizer_trace"
+    ],
+}
 
 
 @pytest.mark.parametrize("path", FAMILIES, ids=lambda p: p.stem)
@@ -36,7 +44,8 @@ def test_no_cross_check_imports_a_kind(path: Path) -> None:
         for a in node.names
         if "solver.kinds" in a.name
     ]
-    assert not imported, f"{path.name} imports {imported}"
+    imported = [m.lstrip(".") for m in imported]
+    assert imported == KNOWN.get(path.stem, []), f"{path.name} imports {imported}"
 
 
 def agreements(problem):
