@@ -29,8 +29,16 @@ def test_the_envelope_declares_every_problem_field() -> None:
         "title",
         "text",
         "carry_forward",
+        "fixed",
     )
     assert set(Envelope.model_fields) == set(PROBLEM_FIELDS)
+
+
+def test_fixed_names_givens_of_the_problem() -> None:
+    assert "'fixed' names 'q', which is not in the given" in error_of("    fixed: [q]\n")
+    assert "'fixed' must be a list of given names" in error_of("    fixed: {p: 1}\n")
+    (p,) = solver.load_text(HEAD + "    fixed: p\n").problems
+    assert p.fixed == ["p"]
 
 
 def test_a_valid_envelope_keeps_its_settings() -> None:
