@@ -305,6 +305,114 @@ def grade(
         sys.exit(2)
 
 
+class RevealChoice(click.ParamType):
+    """A reveal policy: never, always or after:N (see solver.reveal)."""
+
+    name = "never|after:N|always"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        from solver.reveal import Reveal
+
+        if isinstance(value, Reveal):
+            return value
+        try:
+            return Reveal.parse(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on; 0.0.0.0 opens the page to the network.",
+)
+@click.option(
+    "--db",
+    default="sqlite:///dlsolve.db",
+    show_default=True,
+    help="Where attempts are kept: any SQLAlchemy URL (postgresql://... for a course server).",
+)
+@click.option(
+    "--reveal",
+    type=RevealChoice(),
+    default="after:3",
+    show_default=True,
+    help="When expected values, and the worked solution, are shown to a student.",
+)
+@click.option(
+    "--variants",
+    "variants_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A folder written by 'dlsolve variants': each student gets the variant their name draws.",
+)
+@click.option(
+    "--draw",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    help="Without --variants: draw this many variants in memory (as 'dlsolve variants -n').",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the drawn variants.")
+@click.option(
+    "--instructor-token",
+    default=None,
+    envvar="DLSOLVE_INSTRUCTOR_TOKEN",
+    help="Opens /instructor (the class's scores) to whoever types this token.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Checker processes reading and checking answers in parallel.",
+)
+def serve(
+    paths: tuple[str, ...],
+    port: int,
+    host: str,
+    db: str,
+    reveal: Any,
+    variants_dir: str | None,
+    draw: int,
+    seed: int,
+    instructor_token: str | None,
+    workers: int,
+) -> None:
+    """The student page: students type answers, see how dlsolve reads them, and check them.
+
+    Needs the web extra: pip install "dlsolve[web]".
+    """
+    try:
+        import uvicorn
+
+        from solver.web.app import create_app
+    except ImportError as err:
+        click.echo(
+            f'error: serve needs the web extra ({err.name} is missing): pip install "dlsolve[web]"',
+            err=True,
+        )
+        sys.exit(2)
+    app = create_app(
+        paths,
+        db=db,
+        reveal=reveal,
+        variants_dir=variants_dir,
+        draw=draw,
+        seed=seed,
+        instructor_token=instructor_token,
+        workers=workers,
+    )
+    click.echo(f"dlsolve serve: http://{host}:{port} (attempts in {db}; reveal {reveal})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 @main.command(name="kinds")
 @click.argument("kind", required=False)
 def kinds_cmd(kind: str | None) -> None:
