@@ -242,12 +242,13 @@ def given_tables(problem: Problem) -> list[TableView]:
         columns: list[str] = []
         for row in value:
             columns += [str(k) for k in row if str(k) not in columns]
-        rows = [[_given_cell(row.get(c)) for c in columns] for row in value]
+        rows = [[_given_cell(row[c]) if c in row else Cell() for c in columns] for row in value]
         out.append(TableView(str(name), columns, rows))
     return out
 
 
 def _given_cell(x: Any) -> Cell:
+    """A written given: null is a blank the student fills in (a field left out is empty)."""
     if x is None:
         return Cell(blank=True)
     if isinstance(x, (list, dict)):
