@@ -237,7 +237,7 @@ def test_serve_without_the_web_extra_says_how_to_install_it(cli_run: Any, monkey
     import sys
 
     monkeypatch.setitem(sys.modules, "uvicorn", None)
-    code, out, err = cli_run("serve", str(HOMEWORK))
+    code, _, err = cli_run("serve", str(HOMEWORK))
     assert code == 2
     assert err.strip().count("\n") == 0 and 'pip install "dlsolve[web]"' in err
 
