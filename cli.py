@@ -192,6 +192,36 @@ def _settings(
     return Settings(Tolerance(rtol, Fraction(str(atol)), decimals), carry_forward, timeout)
 
 
+class RevealChoice(click.ParamType):
+    """A reveal policy: never, always or after:N (see solver.reveal)."""
+
+    name = "never|after:N|always"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        from solver.reveal import Reveal
+
+        if isinstance(value, Reveal):
+            return value
+        try:
+            return Reveal.parse(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+def _reveal_option(f: Any) -> Any:
+    """``--reveal``: whether feedback that goes back to students may state expected values."""
+    return click.option(
+        "--reveal",
+        type=RevealChoice(),
+        default="always",
+        show_default=True,
+        help="never: verdicts and feedback without any expected value; after:N: expected "
+        "values from the N-th attempt (see --attempt) or an all-correct one; always.",
+    )(f)
+
+
 @main.command()
 @click.argument("problems", type=click.Path())
 @click.argument("answers", type=click.Path())
@@ -204,10 +234,20 @@ def _settings(
     help="A table for the terminal, SPEC's JSON, or Gradescope's results.json.",
 )
 @_grading_options
+@_reveal_option
+@click.option(
+    "--attempt",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Which attempt of this student this is (for --reveal after:N).",
+)
 def check(
     problems: str,
     answers: str,
     fmt: str,
+    reveal: Any,
+    attempt: int,
     carry_forward: Fraction,
     rtol: Fraction,
     atol: float,
@@ -222,6 +262,7 @@ def check(
     """
     from solver import grade as grade_mod
     from solver.render import report as report_render
+    from solver.reveal import redact
 
     settings = _settings(carry_forward, rtol, atol, decimals, timeout)
     grader = grade_mod.Grader(problems, settings, variants_dir)
@@ -232,7 +273,8 @@ def check(
         grader.close()
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(report_render.FORMATS[fmt](result), nl=False)
+    shown = redact(result, reveal, attempt)
+    click.echo(report_render.FORMATS[fmt](shown), nl=False)
     sys.exit(2 if grader.key.errors else 0 if result.all_correct else 1)
 
 
@@ -262,12 +304,14 @@ def check(
     help="Worker processes grading in parallel.",
 )
 @_grading_options
+@_reveal_option
 def grade(
     problems: str,
     submissions_dir: str,
     output: str,
     results_dir: str | None,
     jobs: int,
+    reveal: Any,
     carry_forward: Fraction,
     rtol: Fraction,
     atol: float,
@@ -281,6 +325,7 @@ def grade(
     """
     from solver import grade as grade_mod
     from solver.check import AnswerKey
+    from solver.reveal import redact_outcomes
 
     settings = _settings(carry_forward, rtol, atol, decimals, timeout)
     key = AnswerKey.load(problems, settings)
@@ -291,7 +336,7 @@ def grade(
     )
     grade_mod.write_csv(outcomes, key, output)
     if results_dir:
-        grade_mod.write_results(outcomes, results_dir, key)
+        grade_mod.write_results(redact_outcomes(outcomes, reveal), results_dir, key)
     broken = sum(o.report is None for o in outcomes)
     scores = [float(o.report.score) for o in outcomes if o.report is not None]
     mean = f", mean score {sum(scores) / len(scores):.2f}" if scores else ""
@@ -303,24 +348,6 @@ def grade(
     )
     if key.errors:
         sys.exit(2)
-
-
-class RevealChoice(click.ParamType):
-    """A reveal policy: never, always or after:N (see solver.reveal)."""
-
-    name = "never|after:N|always"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Any:
-        from solver.reveal import Reveal
-
-        if isinstance(value, Reveal):
-            return value
-        try:
-            return Reveal.parse(str(value))
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
 
 
 @main.command()
@@ -411,6 +438,34 @@ def serve(
     )
     click.echo(f"dlsolve serve: http://{host}:{port} (attempts in {db}; reveal {reveal})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.argument("problems", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The zip to write (upload it as the assignment's autograder).",
+)
+@_reveal_option
+@click.option(
+    "--variants",
+    "variants_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of variant problem files, for answers files that name 'variant: N'.",
+)
+def gradescope(problems: str, output: str, reveal: Any, variants_dir: str | None) -> None:
+    """Write Gradescope's autograder bundle for PROBLEMS: setup.sh, run_autograder, the
+    problems and dlsolve itself. Each submission's results.json follows --reveal."""
+    from solver import gradescope as gs
+
+    names = gs.bundle(
+        Path(problems), Path(output), reveal, Path(variants_dir) if variants_dir else None
+    )
+    click.echo(f"wrote {output} ({len(names)} files; reveal {reveal})", err=True)
 
 
 @main.command(name="kinds")

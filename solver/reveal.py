@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from .check import Report, Result
+
+if TYPE_CHECKING:
+    from .grade import Outcome
 
 
 class Mode(str, Enum):
@@ -87,7 +92,7 @@ def hidden_feedback(r: Result) -> str:
     if r.verdict == "unreadable":
         return r.feedback  # about the student's own text: where it could not be read
     if r.verdict == "correct":
-        return "Correct."
+        return ""  # the verdict says it; a note such as "the exact value is ..." would not
     out: list[str] = []
     for pattern in _SAFE:
         m = pattern.search(r.feedback)
@@ -113,3 +118,11 @@ def redact(report: Report, policy: Reveal, attempts: int = 1) -> Report:
     if policy.allows(attempts, report.all_correct):
         return report
     return dataclasses.replace(report, results=[redact_result(r) for r in report.results])
+
+
+def redact_outcomes(outcomes: Iterable[Outcome], policy: Reveal) -> list[Outcome]:
+    """A graded class as its students may see it (each submission counts as one attempt)."""
+    return [
+        dataclasses.replace(o, report=redact(o.report, policy)) if o.report is not None else o
+        for o in outcomes
+    ]
