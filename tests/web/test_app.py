@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
 from solver import exact, load, solve
 
@@ -276,3 +277,33 @@ def test_the_page_shows_the_same_answers_as_solve(student: Student) -> None:
     s = {p.id: solve(p) for p in load(HOMEWORK)}["net"]
     for a in s.asked():
         assert f'data-tex="{exact.latex(a.value)}"' in page
+
+
+def test_what_a_student_types_is_shown_as_text_never_as_html(student: Student) -> None:
+    hostile = '<script>alert("x")</script>'
+    page = student.check("layernorm", {"mean": hostile}).text
+    history = student.get("/history").text
+    for html in (page, history):
+        assert hostile not in html and "&lt;script&gt;" in html
+    assert "script-src" not in page  # no inline allowance: the CSP is default-src 'self'
+    csp = student.get("/set/homework/layernorm").headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+
+
+def test_a_variants_folder_gives_each_student_their_variant(
+    make_app: Any, cli_run: Any, tmp_path: Any
+) -> None:
+    folder = tmp_path / "variants"
+    assert cli_run("variants", str(HOMEWORK), "-n", "3", "--seed", "5", "-o", str(folder))[0] == 0
+    client = make_app(variants_dir=str(folder))
+    course = client.app.state.server.course
+    assert course.variant_count == 3
+    s = Student(client)
+    s.login("carol")
+    k = course.variant_for("carol")
+    expected = solve(load(folder / f"homework-{k}.yaml").problems[0])
+    page = s.get("/set/homework/layernorm").text
+    assert f"You have variant {k}" in s.get("/").text
+    assert f'data-tex="{escape(expected.givens[0][1].latex())}"' in page
+    r = s.check("layernorm", {"mean": str([str(x) for x in expected["mean"]]).replace("'", "")})
+    assert re.search(r'class="verdict-row correct" data-key="mean"', r.text)
