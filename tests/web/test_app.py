@@ -307,3 +307,36 @@ def test_a_variants_folder_gives_each_student_their_variant(
     assert f'data-tex="{escape(expected.givens[0][1].latex())}"' in page
     r = s.check("layernorm", {"mean": str([str(x) for x in expected["mean"]]).replace("'", "")})
     assert re.search(r'class="verdict-row correct" data-key="mean"', r.text)
+
+
+def test_a_checker_that_dies_is_replaced_and_nothing_half_saved(student: Student) -> None:
+    import os
+    import signal
+    import time
+
+    server = student.client.app.state.server
+    student.check("net", {"linear2.in": "30"})  # the checker is up
+    for pid in list(server.pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    r = student.check("net", {"linear2.in": "31"})
+    if r.status_code == 503:  # the request that met the dead checker: a sentence, not saved
+        assert "restarted" in r.text and "nothing was saved" in r.text
+    again = student.check("net", {"linear2.in": "32"})
+    assert again.status_code == 200
+    typed = [a.answers["linear2.in"] for a in server.store.all_attempts()]
+    assert typed[0] == "30" and typed[-1] == "32"
+    assert typed in (["30", "32"], ["30", "31", "32"])
+
+
+def test_a_server_failure_is_a_sentence_on_the_page(student: Student, monkeypatch) -> None:
+    server = student.client.app.state.server
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(server.store, "add_attempt", broken)
+    r = student.check("net", {"linear2.in": "30"})
+    assert r.status_code == 500
+    assert "The server failed on this request" in r.text
+    assert "disk on fire" not in r.text and "Traceback" not in r.text

@@ -49,8 +49,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real server for the module (each test is its own student)."""
+    tmp_path = tmp_path_factory.mktemp("server")
     port = free_port()
     proc = subprocess.Popen(
         [
