@@ -371,8 +371,7 @@ def _hint_math_ok(server: Server, problem: Any, revealed: bool) -> bool:
         return True
     if server.reveal.mode is Mode.NEVER or problem.first_step is None:
         return False
-    maths = problem.first_step.latex or ""
-    return not any(len(v) >= 1 and v in maths for v in problem.solution.answers.values())
+    return not problem.first_step_tells
 
 
 async def problem_page(request: Request) -> Response:
@@ -397,7 +396,7 @@ async def problem_page(request: Request) -> Response:
         attempts=len(attempts),
         typed=last.answers if last else {},
         revealed=revealed,
-        solution=problem.solution if revealed else None,
+        solution=view.keys[pid] if revealed else None,
         hints_unlocked=unlocked,
         hint_math=_hint_math_ok(server, problem, revealed),
         hints=HINTS,

@@ -192,17 +192,23 @@ class ProblemView:
     given_tables: list[TableView]
     boxes: list[BoxView]
     first_step: StepView | None  # hint 1
+    #: whether the first step's maths show an asked answer (then hint 1 keeps to its sentence
+    #: until the key is revealed)
+    first_step_tells: bool
     mistakes: list[str]  # hint 2: the named misconceptions the checker knows here
-    solution: SolutionView
     max_points: float
 
 
 @dataclass
 class SetView:
+    """A problem set's pages; the key (worked solutions and answers) is kept apart, in
+    ``keys``, so that a route hands a template only what the policy lets the student see."""
+
     id: str
     title: str
     text: str | None
     problems: dict[str, ProblemView]
+    keys: dict[str, SolutionView]
     errors: list[str]
 
 
@@ -276,29 +282,36 @@ def box_view(a: Answer) -> BoxView:
     )
 
 
+def key_view(s: Solution) -> SolutionView:
+    return SolutionView(
+        [table_view(t) for t in s.tables],
+        [step_view(st) for st in s.steps],
+        {a.key: a.display().latex() for a in s.asked()},
+    )
+
+
 def problem_view(problem: Problem, s: Solution, max_points: float) -> ProblemView:
-    tables = given_tables(problem)
+    first = step_view(s.steps[0]) if s.steps else None
+    answers = key_view(s).answers.values()
+    tells = first is not None and any(v in (first.latex or "") for v in answers)
     return ProblemView(
         problem.id,
         problem.kind,
         problem.title,
         s.text,
         [(label.latex(), value.latex()) for label, value in s.givens],
-        tables,
+        given_tables(problem),
         [box_view(a) for a in s.asked()],
-        step_view(s.steps[0]) if s.steps else None,
+        first,
+        tells,
         list(kinds.get(problem.kind).misconceptions),
-        SolutionView(
-            [table_view(t) for t in s.tables],
-            [step_view(st) for st in s.steps],
-            {a.key: a.display().latex() for a in s.asked()},
-        ),
         max_points,
     )
 
 
 def build_set_view(sid: str, ps: ProblemSet) -> SetView:
     problems: dict[str, ProblemView] = {}
+    keys: dict[str, SolutionView] = {}
     errors = [str(e) for e in ps.errors]
     for problem in ps.problems:
         try:
@@ -308,7 +321,8 @@ def build_set_view(sid: str, ps: ProblemSet) -> SetView:
             continue
         top = sum(_points(problem, a.key) for a in s.asked())
         problems[problem.id] = problem_view(problem, s, float(top))
-    return SetView(sid, ps.title or Path(ps.path).stem, ps.text, problems, errors)
+        keys[problem.id] = key_view(s)
+    return SetView(sid, ps.title or Path(ps.path).stem, ps.text, problems, keys, errors)
 
 
 def _points(problem: Problem, key: str) -> Fraction:
