@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ class Server:
     instructor_token: str | None
     workers: int
     pool: ProcessPoolExecutor | None = None
+    students: dict[int, Student] = field(default_factory=dict)
 
     def start_pool(self) -> None:
         methods = multiprocessing.get_all_start_methods()
@@ -230,8 +231,13 @@ async def _form(request: Request) -> Any:
 
 
 async def _student(request: Request) -> Student:
+    server = _server(request)
     sid = request.session.get("student")
-    student = await run_in_threadpool(_server(request).store.student, sid) if sid else None
+    student = server.students.get(sid) if sid else None
+    if student is None and sid:
+        student = await run_in_threadpool(server.store.student, sid)
+        if student is not None:  # a student's row never changes: remember it
+            server.students[sid] = student
     if student is None:
         raise PageError("Please name yourself first, on the front page.", 401)
     return student
@@ -355,6 +361,13 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+async def _problem_async(server: Server, sid: str, variant: int | None, pid: str) -> Any:
+    """:func:`_problem`, in a thread only the first time (building a view solves the set)."""
+    if (sid, variant) in server.course.cached_views:
+        return _problem(server, sid, variant, pid)
+    return await run_in_threadpool(_problem, server, sid, variant, pid)
+
+
 def _problem(server: Server, sid: str, variant: int | None, pid: str) -> Any:
     if sid not in server.course.files:
         raise PageError("There is no such problem set.", 404)
@@ -378,7 +391,7 @@ async def problem_page(request: Request) -> Response:
     server = _server(request)
     student = await _student(request)
     sid, pid = request.path_params["sid"], request.path_params["pid"]
-    view, problem = await run_in_threadpool(_problem, server, sid, student.variant, pid)
+    view, problem = await _problem_async(server, sid, student.variant, pid)
     attempts = await run_in_threadpool(server.store.attempts_of, student.id, sid, pid)
     revealed = server.reveal.allows(len(attempts), _solved(attempts))
     last = attempts[-1] if attempts else None
@@ -411,7 +424,7 @@ async def check_answers(request: Request) -> Response:
     form = await _form(request)
     student = await _student(request)
     sid, pid = request.path_params["sid"], request.path_params["pid"]
-    _, problem = await run_in_threadpool(_problem, server, sid, student.variant, pid)
+    _, problem = await _problem_async(server, sid, student.variant, pid)
     answers: dict[str, str] = {}
     for box in problem.boxes:
         text = str(form.get(f"answer:{box.key}", ""))
@@ -458,7 +471,7 @@ async def preview(request: Request) -> Response:
         return JSONResponse(
             {"ok": False, "error": f"An answer is at most {MAX_ANSWER_CHARS} characters."}
         )
-    await run_in_threadpool(_problem, server, body["set"], student.variant, body["problem"])
+    await _problem_async(server, body["set"], student.variant, body["problem"])
     out = await server.run(
         preview_in_worker, body["set"], student.variant, body["problem"], body["key"], body["text"]
     )

@@ -127,6 +127,10 @@ class Course:
             self._keys[sid, variant] = AnswerKey(self.problem_set(sid, variant), settings)
         return self._keys[sid, variant]
 
+    @property
+    def cached_views(self) -> dict[tuple[str, int | None], SetView]:
+        return self._views
+
     def view(self, sid: str, variant: int | None) -> SetView:
         if (sid, variant) not in self._views:
             self._views[sid, variant] = build_set_view(sid, self.problem_set(sid, variant))
