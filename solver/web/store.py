@@ -13,10 +13,12 @@ student is shown of it is decided when a page is rendered (:mod:`solver.reveal`)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,6 +128,10 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         sqlite = url.startswith("sqlite")
+        #: SQLite lets one writer in at a time and makes the others sleep and retry with
+        #: growing pauses (seconds of tail latency under a class's load): this process's
+        #: writers queue here instead, and wake the moment the previous commit is done
+        self._write_lock = threading.Lock() if sqlite else contextlib.nullcontext()
         self.engine: Engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
@@ -138,6 +144,11 @@ class Store:
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     def close(self) -> None:
@@ -153,7 +164,7 @@ class Store:
                 return found
         value = secrets.token_urlsafe(32)
         try:
-            with self._tx() as c:
+            with self._write() as c:
                 c.execute(insert(settings).values(name=name, value=value))
         except IntegrityError:  # another worker wrote it first
             pass
@@ -178,7 +189,7 @@ class Store:
             return Student(row.id, row.name, row.variant), None
         new_code = "-".join(secrets.token_hex(2) for _ in range(3))
         try:
-            with self._tx() as c:
+            with self._write() as c:
                 sid = c.execute(
                     insert(students).values(
                         name=name, variant=variant, code_hash=_hash(new_code), created=_now()
@@ -206,7 +217,7 @@ class Store:
         results: list[dict[str, Any]],
     ) -> int:
         """Store an attempt; returns its id once committed (only then is it acknowledged)."""
-        with self._tx() as c:
+        with self._write() as c:
             return int(
                 c.execute(
                     insert(attempts).values(
