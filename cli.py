@@ -215,6 +215,7 @@ def _reveal_option(f: Any) -> Any:
     return click.option(
         "--reveal",
         type=RevealChoice(),
+        metavar="never|after:N|always",
         default="always",
         show_default=True,
         help="never: verdicts and feedback without any expected value; after:N: expected "
@@ -352,7 +353,13 @@ def grade(
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The port to listen on.",
+)
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -368,6 +375,7 @@ def grade(
 @click.option(
     "--reveal",
     type=RevealChoice(),
+    metavar="never|after:N|always",
     default="after:3",
     show_default=True,
     help="When expected values, and the worked solution, are shown to a student.",
