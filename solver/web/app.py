@@ -411,6 +411,7 @@ async def problem_page(request: Request) -> Response:
         revealed=revealed,
         solution=view.keys[pid] if revealed else None,
         hints_unlocked=unlocked,
+        made={r["misconception"] for a in attempts for r in a.results if r.get("misconception")},
         hint_math=_hint_math_ok(server, problem, revealed),
         hints=HINTS,
         reveal=server.reveal,

@@ -87,6 +87,11 @@ def test_hints_unlock_with_attempts_and_the_solution_waits_for_the_policy(
     assert key not in one and "opens after 2 attempts" in one
     two = student.check("layernorm", {"mean": "[1, 1, 1]"}).text
     assert 'id="hint-2"' in two and "variance divided by N−1" in two
+    hint2 = two[two.index('id="hint-2"') :]
+    assert hint2.count("found in your answers") == 0  # [1, 1, 1] is no known mistake
+    three = student.check("layernorm", {"var": "[16/3, 12, 4]"}).text
+    hint2 = three[three.index('id="hint-2"') :]
+    assert re.search(r"variance divided by N−1[^<]*<strong class=\"made\">", hint2)
     assert key in two and "Worked solution" in two  # after:2 reached
 
 

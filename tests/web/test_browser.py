@@ -52,22 +52,30 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real server for the module (each test is its own student)."""
-    tmp_path = tmp_path_factory.mktemp("server")
+    yield from serve(
+        [str(HOMEWORK), "--reveal", "after:2", "--instructor-token", "t0ken"],
+        tmp_path_factory.mktemp("server"),
+    )
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every shipped problem set, with the worked solutions shown."""
+    yield from serve(["problems/", "--reveal", "always"], tmp_path_factory.mktemp("shipped"))
+
+
+def serve(args: list[str], tmp_path: Path) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "cli.py",
             "serve",
-            str(HOMEWORK),
+            *args,
             "--port",
             str(port),
             "--db",
             f"sqlite:///{tmp_path / 'class.db'}",
-            "--reveal",
-            "after:2",
-            "--instructor-token",
-            "t0ken",
             "--workers",
             "1",
         ],
@@ -220,4 +228,22 @@ def test_the_page_works_with_the_keyboard_alone(server: str, page: Any, tmp_path
     assert page.evaluate("document.getElementById('hint-1').open")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none", "the focused element shows where the keyboard is"
+    assert page.js_errors == []
+
+
+def test_every_shipped_problem_and_solution_renders_without_a_katex_error(
+    shipped: str, page: Any, tmp_path: Path
+) -> None:
+    page.goto(shipped + "/")
+    page.fill("#name", "Reader")
+    page.click("button:has-text('Start')")
+    links = [a.get_attribute("href") for a in page.locator("ol.problems a").all()]
+    assert len(links) >= 30
+    for href in links:
+        page.goto(shipped + href)
+        assert page.locator(".solution").count() == 1, href
+        assert_maths_rendered(page)
+        errors = page.evaluate("[...document.querySelectorAll('.katex-error')].map(e => e.title)")
+        assert errors == [], (href, errors)
+    shot(page, tmp_path, "last-shipped-problem")
     assert page.js_errors == []
