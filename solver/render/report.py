@@ -62,6 +62,7 @@ def text(report: Report) -> str:
     share = f" ({float(score / top):.0%})" if top else ""
     counts = {v: sum(r.verdict == v for r in report.results) for v in MARKS}
     summary = ", ".join(f"{n} {VERDICT_WORDS.get(v, v)}" for v, n in counts.items() if n)
+    summary = summary or "nothing to check"
     out += ["", f"Total: {points(score)} / {points(top)} points{share}: {summary}."]
     return "\n".join(out) + "\n"
 

@@ -156,7 +156,7 @@ def problem_line(c: ProblemCheck) -> str:
         )
     if missing:
         parts.append(f"{len(missing)} not recomputed ({_keys_text(missing)})")
-    return f"{c.id}: " + ("; ".join(parts) if parts else "no answers")
+    return f"{c.id}: " + ("; ".join(parts) if parts else "answered in prose, nothing to recompute")
 
 
 def _show(x: Any) -> str:
