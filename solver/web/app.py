@@ -394,6 +394,8 @@ async def problem_page(request: Request) -> Response:
     view, problem = await _problem_async(server, sid, student.variant, pid)
     attempts = await run_in_threadpool(server.store.attempts_of, student.id, sid, pid)
     revealed = server.reveal.allows(len(attempts), _solved(attempts))
+    if not problem.boxes and server.reveal.mode is Mode.AFTER:
+        revealed = True  # a question answered in words: nothing to attempt, the model answer
     last = attempts[-1] if attempts else None
     unlocked = HINTS if server.reveal.mode is Mode.ALWAYS else min(len(attempts), HINTS)
     ids = list(view.problems)
@@ -426,6 +428,8 @@ async def check_answers(request: Request) -> Response:
     student = await _student(request)
     sid, pid = request.path_params["sid"], request.path_params["pid"]
     _, problem = await _problem_async(server, sid, student.variant, pid)
+    if not problem.boxes:
+        raise PageError("This question is answered in words; there is nothing to check.")
     answers: dict[str, str] = {}
     for box in problem.boxes:
         text = str(form.get(f"answer:{box.key}", ""))

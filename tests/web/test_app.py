@@ -345,3 +345,20 @@ def test_a_server_failure_is_a_sentence_on_the_page(student: Student, monkeypatc
     assert r.status_code == 500
     assert "The server failed on this request" in r.text
     assert "disk on fire" not in r.text and "Traceback" not in r.text
+
+
+@pytest.mark.parametrize(("reveal", "shown"), [("after:3", True), ("never", False)])
+def test_a_question_answered_in_words_has_no_box_and_its_model_answer_follows_the_policy(
+    make_app: Any, reveal: str, shown: bool
+) -> None:
+    from .conftest import HERE
+
+    s = Student(
+        make_app([str(HERE.parents[1] / "problems" / "lecture-normalization.yaml")], reveal=reveal)
+    )
+    s.login("dana")
+    page = s.get("/set/lecture-normalization/why-regularize").text
+    assert 'name="answer:' not in page and "explanation in words" in page
+    assert ('class="solution"' in page) is shown
+    r = s.client.post("/set/lecture-normalization/why-regularize/check", data={"csrf": s.csrf})
+    assert r.status_code == 400 and "nothing to check" in r.text
