@@ -65,7 +65,11 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def serve(args: list[str], tmp_path: Path) -> Iterator[str]:
+    """A real server on 127.0.0.1 (its stderr in ``tmp_path/server.log``) until the caller
+    is done with it."""
     port = free_port()
+    log = tmp_path / "server.log"
+    err = log.open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -81,9 +85,10 @@ def serve(args: list[str], tmp_path: Path) -> Iterator[str]:
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=err,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+    err.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -93,7 +98,7 @@ def serve(args: list[str], tmp_path: Path) -> Iterator[str]:
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail(f"the server did not start: {proc.stderr.read().decode()[-2000:]}")
+                pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
             time.sleep(0.3)
     yield url
     proc.terminate()
