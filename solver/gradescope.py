@@ -112,9 +112,8 @@ def run(
     variants_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Check the answers file in ``submission`` and write Gradescope's results there."""
-    from .check import AnswerKey
-    from .grade import Grader
-    from .render.report import gradescope_results
+    from .grade import Grader, top_score
+    from .render.report import gradescope_results, gradescope_unusable
     from .reveal import redact
 
     payload: dict[str, Any]
@@ -133,14 +132,7 @@ def run(
         if len(files) > 1:
             payload["output"] = f"Checked {files[0].name}; the other files were ignored."
     except DlsolveError as err:
-        key: AnswerKey = grader.key
-        top = sum(kp.max_points(a.key) for kp in key.problems.values() for a in kp.asked)
-        payload = {
-            "score": 0,
-            "max_score": float(top),
-            "tests": [],
-            "output": f"Your answers could not be checked: {err}",
-        }
+        payload = gradescope_unusable(str(err), top_score(grader.key))
     finally:
         grader.close()
     payload["visibility"] = "visible"

@@ -928,6 +928,30 @@ def _elide(items: list[Any]) -> list[Any]:
     return [*items[: SHOWN_TERMS - 2], Raw(r"\cdots", "⋯"), items[-1]]
 
 
+#: δ values over all steps (T·N): each is an answer in the JSON and a number in the steps;
+#: T = 1,000,000 took 68 s and 2 GB before it failed
+MAX_TRELLIS = 100_000
+#: digits of the count N^T (Python prints integers of at most 4,300 digits)
+MAX_COUNT_DIGITS = 4_000
+
+
+def _size_check(n: int, T: int) -> None:
+    """Refuse a T whose trellis (T·N values) or count (N^T) is too large to show."""
+    if T * n > MAX_TRELLIS:
+        raise FieldError(
+            f"T = {T} over N = {n} tokens means T·N = {T * n:,} values of δ, each an answer "
+            f"and a step; the limit is {MAX_TRELLIS:,}",
+            "T",
+        )
+    digits = T * math.log10(max(n, 1))
+    if digits > MAX_COUNT_DIGITS:
+        raise FieldError(
+            f"N^T = {n}^{T} has about {int(digits) + 1:,} digits, more than the "
+            f"{MAX_COUNT_DIGITS:,} a count may show",
+            "T",
+        )
+
+
 def _chain_check(tokens: list[str], P: list[list[Any]], start: str) -> None:
     """tokens unique, start among them, P square over them, each row a distribution."""
     if not tokens:
@@ -1005,6 +1029,7 @@ class Viterbi(Kind):
         @model_validator(mode="after")
         def _check(self) -> Viterbi.Given:
             _chain_check(self.tokens, self.P, self.start)
+            _size_check(len(self.tokens), self.T)
             return self
 
     keys = (

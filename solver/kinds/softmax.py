@@ -36,6 +36,11 @@ from .common import carry, draw_variant, is_symbolic, small_ints, tenths
 # =========================================================================== softmax_ce
 
 
+#: exponential terms in all the exact probabilities (examples × classes²): 100 classes take
+#: about a second, 1,000 over a minute and 900 MB
+MAX_EXACT_TERMS = 20_000
+
+
 class SoftmaxCEGiven(GivenModel):
     logits: SymbolicTensor
     """the logits z: one list of class scores, or a matrix with one row per example"""
@@ -63,6 +68,13 @@ class SoftmaxCEGiven(GivenModel):
             )
         C = shape[-1]
         N = shape[0] if len(shape) == 2 else 1
+        if N * C * C > MAX_EXACT_TERMS:
+            raise FieldError(
+                f"has {N} × {C} logits: each exact probability sums the exponentials of all "
+                f"{C} classes, {N}·{C}² = {N * C * C:,} terms, more than the {MAX_EXACT_TERMS:,} "
+                "that stay within seconds (10,000 logits took minutes)",
+                "logits",
+            )
         if self.label is not None:
             if len(shape) != 1:
                 raise FieldError(
