@@ -9,7 +9,7 @@ carried forward, unreadable text). Printed:
 * errors (any response that is not an acknowledged check) and whether every
   acknowledged attempt is in the database;
 * check latency p50/p99 for one student alone and under the full load, next to
-  the in-process time of the same check (``check_problem``, what ``dlsolve check``
+  the in-process time of the same check (``AnswerKey.check``, what ``dlsolve check``
   runs) measured in this run: the ratio is what the server adds (goal ≤ 2× alone;
   under load the queue of 50 students on the checker processes adds waiting);
 * then a second load is cut by SIGKILL to the server's whole process group
@@ -247,7 +247,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def in_process_seconds(class_: list[dict], checks: int) -> list[float]:
-    """The same checks without the server: check_problem in this process, per check, after
+    """The same checks without the server: AnswerKey.check from this process, per check, after
     the same warm-up the server's checkers get (the first student's checks)."""
     from solver.web import course
 
@@ -278,7 +278,7 @@ def main() -> None:
     one_p50, one_mean = statistics.median(one), statistics.fmean(one)
     base_p50, base_mean = statistics.median(base), statistics.fmean(base)
     print(
-        f"in-process check (check_problem): the lone student's {len(one)} checks p50 "
+        f"in-process check (AnswerKey.check): the lone student's {len(one)} checks p50 "
         f"{one_p50 * 1000:.1f} ms, mean {one_mean * 1000:.1f} ms; the class's {len(base)} "
         f"p50 {base_p50 * 1000:.1f} ms, mean {base_mean * 1000:.1f} ms, "
         f"p99 {pct(base, 0.99) * 1000:.1f} ms"

@@ -2,7 +2,7 @@
 
 Every route is a thin step between a request and dlsolve's own API: the
 problem pages come from :mod:`solver.web.course` (load and solve), a check
-runs :func:`solver.check.check_problem` in a checker process, what the student
+runs :meth:`solver.check.AnswerKey.check` in a checker process, what the student
 is shown of the key follows :mod:`solver.reveal`, attempts are kept by
 :mod:`solver.web.store`.
 
@@ -440,6 +440,9 @@ async def check_answers(request: Request) -> Response:
             )
         answers[box.key] = text
     outcome = await server.run(check_in_worker, sid, student.variant, pid, student.name, answers)
+    if "error" in outcome:
+        why = outcome["error"]
+        raise PageError(f"Your answers could not be checked ({why}); nothing was saved.")
     await run_in_threadpool(
         server.store.add_attempt,
         student.id,

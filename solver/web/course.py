@@ -7,10 +7,11 @@ Two sides use it:
   and the worked solution kept apart so a route hands it to a template only when
   the reveal policy allows);
 * checker processes (:func:`start_worker`, :func:`check_in_worker`,
-  :func:`preview_in_worker`) hold the answer keys and the sandboxed judge, and read
-  and check what students typed. They run each request in their main thread, where
-  :func:`solver.sandbox.time_limit` can interrupt a hostile answer, so the web
-  process never runs student text through the parser itself.
+  :func:`preview_in_worker`, a pool of them for parallel checks) hold the answer
+  keys and read and check what students typed. The reading itself runs where
+  ``check`` runs it: in a :class:`solver.sandbox.Worker` forked from them, killed
+  when a step overruns its time limit, so the web process never runs student text
+  through the parser, and a hostile answer costs one answer, never the server.
 
 No maths and no checking rules live here: the checker decides, this module only
 carries its verdicts.
@@ -28,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import kinds, solve
-from ..check import AnswerKey, AnswersFile, Settings, check_problem, number
+from ..check import AnswerKey, AnswersFile, Settings, number
 from ..compare import Unreadable, read
 from ..display import BLANK, M, Table, lines_latex, m
 from ..errors import DlsolveError
-from ..sandbox import Overrun, time_limit
+from ..sandbox import Mark, Stopped, Worker
 from ..solution import TENSOR_TYPES, TYPES, Answer, Solution
 from ..spec import Document, Problem, ProblemSet, load, load_text
 
@@ -344,16 +345,14 @@ def _points(problem: Problem, key: str) -> Fraction:
 # --------------------------------------------------------------------------- checker processes
 
 _course: Course | None = None
-_judge: Any = None
+_reader: Worker | None = None
 
 
 def start_worker(config: Config) -> None:
-    """Process initializer: the course and a judge of its own (with its sandbox)."""
-    global _course, _judge
-    from ..compare import Judge
-
+    """Process initializer: the course, and a killable process of its own for previews."""
+    global _course, _reader
     _course = Course(config)
-    _judge = Judge()
+    _reader = Worker(_read_for_preview)
 
 
 def _worker_course() -> Course:
@@ -368,7 +367,6 @@ def check_in_worker(
     """Check one problem's answers: ``{score, max_score, results: [...]}`` (unredacted)."""
     course = _worker_course()
     key = course.key(sid, variant)
-    kp = key.problems[pid]
     sheet = AnswersFile(
         "(the page)",
         student,
@@ -376,7 +374,10 @@ def check_in_worker(
         Document({}, {}, "(the page)"),
         variant,
     )
-    results = check_problem(kp, sheet, _judge, [])
+    try:  # the other problems of the set come back "missing" at no cost: only this one is kept
+        results = [r for r in key.check(sheet).results if r.problem == pid]
+    except DlsolveError as err:  # the checker failed twice on these answers
+        return {"error": err.message}
     score = sum((r.points for r in results), Fraction(0))
     top = sum((r.max_points for r in results), Fraction(0))
     out = []
@@ -397,16 +398,21 @@ def preview_in_worker(sid: str, variant: int | None, pid: str, key: str, text: s
         return {"ok": False, "error": "This problem asks for no such answer."}
     if not text.strip():
         return {"ok": True, "latex": "", "empty": True}
+    assert _reader is not None
     try:
-        with time_limit(kp.timeout):
-            value = read(answer, text, kp.symbols)
-            latex = _value_latex(value)
+        return _reader.call((answer, text, kp.symbols), kp.timeout)
+    except Stopped as stop:
+        return {"ok": False, "error": f"Could not read this answer: reading it {stop.reason}."}
+
+
+def _read_for_preview(request: tuple[Answer, str, frozenset[str]], mark: Mark) -> dict:
+    """The reader process's side: the text read as the checker reads it, as LaTeX."""
+    answer, text, symbols = request
+    try:
+        return {"ok": True, "latex": _value_latex(read(answer, text, symbols))}
     except Unreadable as err:
         msg = str(err)
         return {"ok": False, "error": msg[:1].upper() + msg[1:]}
-    except Overrun:
-        return {"ok": False, "error": f"Reading this took longer than {kp.timeout:g} s."}
-    return {"ok": True, "latex": latex}
 
 
 def _value_latex(value: Any) -> str:

@@ -362,3 +362,16 @@ def test_a_question_answered_in_words_has_no_box_and_its_model_answer_follows_th
     assert ('class="solution"' in page) is shown
     r = s.client.post("/set/lecture-normalization/why-regularize/check", data={"csrf": s.csrf})
     assert r.status_code == 400 and "nothing to check" in r.text
+
+
+def test_a_check_the_checker_cannot_finish_is_a_sentence_and_not_saved(
+    student: Student, monkeypatch
+) -> None:
+    async def failing(*args: Any) -> dict:  # what check_in_worker says when check gave up
+        return {"error": "the checker took longer than 10 s"}
+
+    monkeypatch.setattr(student.client.app.state.server, "run", failing)
+    r = student.check("net", {"linear2.in": "30"})
+    assert r.status_code == 400 and "took longer than 10 s" in r.text
+    assert "nothing was saved" in r.text
+    assert "No attempts yet" in student.get("/history").text
