@@ -72,7 +72,8 @@ class Reveal:
 _SAFE = (
     re.compile(r"This is what you get with a well-known mistake[^:]*: [^.]*\."),
     re.compile(r"The mistake underneath: [^.]*\."),
-    re.compile(r"Not the answer, but it follows correctly from [^()]*\(error carried forward\)"),
+    # "... from your answer for params.linear2 (300) (error carried forward)": the student's own
+    re.compile(r"Not the answer, but it follows correctly from .*?\(error carried forward\)"),
 )
 _ENTRIES = re.compile(
     r"(\d+ of \d+ entries (?:are|is) wrong): (.*?)(?:; and (\d+) more)?\.(?:\s|$)"
