@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
 import stat
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -56,8 +58,8 @@ from .parse import WrittenDecimal
 from .sandbox import DEFAULT_TIMEOUT, Mark, Sandbox, Stopped, Worker
 from .solution import Answer, Solution, pattern_matches
 from .spec import Document, Problem, ProblemSet, flow_depth, load, read_yaml
+from .vocab import AnswerType, Verdict
 
-VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "unreadable")
 MAX_ANSWERS_BYTES = 2_000_000
 MAX_NESTING = 100  # levels an answers file's values may nest (deeper entries are left out)
 MAX_FLOW = 250  # brackets deep: beyond this, reading the YAML alone takes seconds
@@ -82,6 +84,9 @@ OVERRUNS = 5
 #: a step of checking one answer, as the worker announces it: (problem, key, phase)
 Step = tuple[str, str, str]
 READING, JUDGING_WRONG = "read", "judge"
+MAX_DIAGNOSTICS = 100  # diagnostics kept per problem (the newest)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ class Result:
 
     problem: str
     key: str
-    verdict: str
+    verdict: Verdict
     points: Fraction
     max_points: Fraction
     expected: Any
@@ -144,7 +149,7 @@ class Report:
 
     @property
     def all_correct(self) -> bool:
-        return all(r.verdict == "correct" for r in self.results)
+        return all(r.verdict == Verdict.CORRECT for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -273,6 +278,31 @@ def _answers_text(path: str | Path) -> str:
 # --------------------------------------------------------------------------- the answer key
 
 
+@dataclass(frozen=True)
+class Diagnostic:
+    """Something the checker tried and could not do, and why: a misconception that could
+    not be solved for a problem's givens, a re-solve from a student's values that failed.
+    Kept so that a gap in the feedback (no mistake named, no credit carried forward) has a
+    recorded reason instead of passing silently."""
+
+    problem: str
+    what: str
+    reason: str
+    #: the misconception being reproduced, if any
+    mistake: str | None = None
+
+    @classmethod
+    def of(
+        cls, problem: str, what: str, err: BaseException, mistake: str | None = None
+    ) -> Diagnostic:
+        text = " ".join(str(err).split())
+        reason = f"{type(err).__name__}: {text}" if text else type(err).__name__
+        return cls(problem, what, reason, mistake)
+
+    def __str__(self) -> str:
+        return f"problem {self.problem!r}: {self.what}: {self.reason}"
+
+
 def _fingerprint(overrides: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     parts = [f"{k}={exact.fmt(v)!r}" for k, v in sorted(overrides.items())]
     parts += [f"{k}:{v!r}" for k, v in sorted(options.items())]
@@ -290,7 +320,14 @@ class KeyedProblem:
     tolerance: Tolerance
     share: Fraction
     timeout: float
+    #: what could not be done for this problem, newest last (see :class:`Diagnostic`)
+    diagnostics: deque[Diagnostic] = field(
+        default_factory=lambda: deque(maxlen=MAX_DIAGNOSTICS), repr=False
+    )
+    #: how many diagnostics were ever noted (the deque forgets the oldest)
+    noted: int = 0
     _cache: dict[str, Solution | None] = field(default_factory=dict, repr=False)
+    _failures: dict[str, Diagnostic] = field(default_factory=dict, repr=False)
     _rivals: dict[str, list[tuple[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
@@ -320,20 +357,39 @@ class KeyedProblem:
                 return value
         return Fraction(1)
 
+    def note(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+        self.noted += 1
+
     def resolve(self, overrides: Mapping[str, Any], options: Mapping[str, Any]) -> Solution | None:
-        """The problem solved again from a student's values (None if the kind cannot)."""
+        """The problem solved again from a student's values; None if the kind cannot, with
+        the reason noted in :attr:`diagnostics` (each time, so each student's check sees it)."""
         fp = _fingerprint(overrides, options)
         if fp not in self._cache:
             if len(self._cache) >= RESOLVE_CACHE:
                 self._cache.clear()
+                self._failures.clear()
             # runs inside the checker's worker, whose clock bounds it (AnswerKey.check)
             try:
                 self._cache[fp] = solve_problem(
                     self.problem, overrides=dict(overrides), record_steps=False, **options
                 )
-            except Exception:  # recorded as None: no carried-forward credit from these values
+            # A kind fed a student's odd values (a wrong shape, a negative variance) may fail
+            # in any way; the failure is the reason no credit can be carried forward from them.
+            except Exception as err:
                 self._cache[fp] = None
+                what = f"re-solving from the answers for {_names(overrides)}"
+                mistake = _misconception_name(self, options) if options else None
+                if mistake:
+                    what += f" with the mistake {mistake!r}"
+                self._failures[fp] = Diagnostic.of(self.problem.id, what, err, mistake)
+        if self._cache[fp] is None:
+            self.note(self._failures[fp])
         return self._cache[fp]
+
+
+def _misconception_name(kp: KeyedProblem, options: Mapping[str, Any]) -> str:
+    return next((name for name, opts, _ in kp.buggy if opts == options), str(dict(options)))
 
 
 def _symbols_of(value: Any) -> set[str]:
@@ -356,7 +412,7 @@ def _problem_symbols(problem: Problem, solutions: list[Solution]) -> frozenset[s
                 names |= _symbols_of(value)
     for s in solutions:
         for a in s.answers.values():
-            if a.type in NUMERIC_TYPES or a.type == "complexity":
+            if a.type in NUMERIC_TYPES or a.type == AnswerType.COMPLEXITY:
                 names |= _symbols_of(a.value)
     return frozenset(names)
 
@@ -385,18 +441,26 @@ class AnswerKey:
                 self.errors.append(err)
                 continue
             buggy = []
+            skipped: list[Diagnostic] = []
             for name, options in kinds.get(problem.kind).misconceptions.items():
                 try:
                     buggy.append((name, dict(options), solve_problem(problem, **options)))
-                except Exception:  # a misconception that does not apply to these givens
-                    continue
+                except DlsolveError as err:  # the mistake does not apply to these givens
+                    skipped.append(
+                        Diagnostic.of(problem.id, f"mistake {name!r} skipped", err, name)
+                    )
+                # Anything else is a bug in the kind's misconception: the rest of the key still
+                # works, and the bug is logged and kept where a test (and a TA) can see it.
+                except Exception as err:
+                    skipped.append(Diagnostic.of(problem.id, f"mistake {name!r} failed", err, name))
+                    log.warning("%s (a bug in kind %r)", skipped[-1], problem.kind)
             tol = settings.tolerance.updated(problem.tolerance)
             share = (
                 problem.carry_forward
                 if problem.carry_forward is not None
                 else settings.carry_forward
             )
-            self.problems[problem.id] = KeyedProblem(
+            self.problems[problem.id] = kp = KeyedProblem(
                 problem,
                 solution,
                 buggy,
@@ -405,6 +469,13 @@ class AnswerKey:
                 share,
                 settings.timeout,
             )
+            for d in skipped:
+                kp.note(d)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """What the key could not do (mistakes skipped, re-solves that failed), by problem."""
+        return [d for kp in self.problems.values() for d in kp.diagnostics]
 
     @classmethod
     def load(cls, path: str | Path, settings: Settings | None = None) -> AnswerKey:
@@ -557,10 +628,10 @@ def check_problem(
         reads.append(item)
         maxp = kp.max_points(a.key)
         if isinstance(written, str):
-            item.result = _result(kp, a, "unreadable", Fraction(0), None, written)
+            item.result = _result(kp, a, Verdict.UNREADABLE, Fraction(0), None, written)
             continue
         if a.key not in written or answers.answers[pid][written[a.key]] is None:
-            item.result = _result(kp, a, "missing", Fraction(0), None, "No answer given.")
+            item.result = _result(kp, a, Verdict.MISSING, Fraction(0), None, "No answer given.")
             continue
         item.raw = answers.raw(pid, written[a.key])
         line = answers.doc.line(("answers", pid, written[a.key]))
@@ -573,7 +644,7 @@ def check_problem(
             item.result = _result(
                 kp,
                 a,
-                "unreadable",
+                Verdict.UNREADABLE,
                 Fraction(0),
                 item.raw,
                 f"Could not read this answer (line {line}): {_sentence(why)}",
@@ -581,9 +652,23 @@ def check_problem(
             continue
         assert item.match is not None
         if item.match.full:
-            item.result = _result(kp, a, "correct", maxp, item.raw, " ".join(item.match.feedback))
+            item.result = _result(
+                kp, a, Verdict.CORRECT, maxp, item.raw, " ".join(item.match.feedback)
+            )
+    before = kp.noted
     _judge_wrong(kp, reads, judge, mark, skipped)
+    _warn_failed_resolves(kp, before, warnings)
     return [item.result for item in reads if item.result is not None]
+
+
+def _warn_failed_resolves(kp: KeyedProblem, before: int, warnings: list[str]) -> None:
+    """One warning per re-solve from this student's answers that failed: why no credit could
+    be carried forward from them (a mistake's re-solve failing only stays unnamed)."""
+    new = list(kp.diagnostics)[max(len(kp.diagnostics) - (kp.noted - before), 0) :]
+    for d in dict.fromkeys(x for x in new if x.mistake is None):
+        text = f"{d} (no credit for errors carried forward could be checked from them)"
+        if text not in warnings:
+            warnings.append(text)
 
 
 def _limit(kp: KeyedProblem, skipped: Mapping[Step, str]) -> float:
@@ -644,7 +729,7 @@ def _judge_wrong(
             continue
         m = item.match
         maxp = kp.max_points(a.key)
-        verdict = "partial" if m.score > 0 else "incorrect"
+        verdict = Verdict.PARTIAL if m.score > 0 else Verdict.INCORRECT
         points = m.score * maxp
         feedback = list(m.feedback)
         step = (kp.problem.id, a.key, JUDGING_WRONG)
@@ -680,7 +765,7 @@ def _judge_wrong(
             underneath = list(dict.fromkeys(mistakes[r] for r in root_keys if r in mistakes))
             name = underneath[0] if underneath else None
             if kp.share * maxp > points:  # else the entries already right are worth more
-                verdict, points = "carried_forward", kp.share * maxp
+                verdict, points = Verdict.CARRIED_FORWARD, kp.share * maxp
                 feedback = [
                     f"Not the answer, but it follows correctly from {source} (error "
                     f"carried forward): {_share(kp.share)} of the points."
@@ -794,9 +879,9 @@ def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedP
 def _telling(a: Answer) -> bool:
     """Whether matching a buggy answer says anything: a wrong true/false (or a wrong pick of
     two options) matches every mistake that flips it."""
-    if a.type == "boolean":
+    if a.type == AnswerType.BOOLEAN:
         return False
-    return a.type != "choice" or len(choice_options(a.meta)) > 2
+    return a.type != AnswerType.CHOICE or len(choice_options(a.meta)) > 2
 
 
 def _misconception(
@@ -823,7 +908,7 @@ def _misconception(
 def _as_override(a: Answer, value: Any) -> Any:
     """The student's value as the kind's own value type, or None if it cannot feed a kind
     (wrong shape, an undefined entry where a number is due, a formula too large)."""
-    if a.type == "choice":
+    if a.type == AnswerType.CHOICE:
         return choice_native(a, value)
     if a.type not in NUMERIC_TYPES:
         return value
@@ -873,7 +958,7 @@ def _sentence(text: str) -> str:
 def _result(
     kp: KeyedProblem,
     a: Answer,
-    verdict: str,
+    verdict: Verdict,
     points: Fraction,
     given: Any,
     feedback: str,
@@ -894,7 +979,7 @@ def _result(
 
 def expected_json(a: Answer) -> Any:
     """The answer as SPEC's JSON shows values: exact strings sympy reads back, nested."""
-    if a.type == "complexity":
+    if a.type == AnswerType.COMPLEXITY:
         return f"O({exact.fmt(a.value)})"
     if a.type in NUMERIC_TYPES:
         return exact.fmt(a.value)

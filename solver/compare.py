@@ -54,10 +54,9 @@ from .parse import (
     read_tokens,
 )
 from .sandbox import Sandbox
-from .solution import TENSOR_TYPES, Answer
+from .solution import Answer
+from .vocab import EXACT_TYPES, NUMERIC_TYPES, AnswerType, Job
 
-NUMERIC_TYPES = frozenset({"integer", "real", "expression", "shape", *TENSOR_TYPES})
-EXACT_TYPES = frozenset({"integer", "shape"})
 MAX_RANK = 8  # nesting of a student's list
 SHOWN_ENTRIES = 4  # wrong entries named in feedback before "and k more"
 JUDGE_MEMO = 20_000  # sandbox results remembered by a judge
@@ -143,17 +142,17 @@ def read(answer: Answer, raw: Any, symbols: frozenset[str]) -> Any:
                 except exact.RaggedError as err:
                     raise Unreadable(f"the list at {_where(err.path)} {err}") from None
             return value
-        if t == "sequence":
+        if t == AnswerType.SEQUENCE:
             return read_tokens(raw, nested=_nested_tokens(answer.value))
-        if t == "choice":
+        if t == AnswerType.CHOICE:
             return read_choice(raw, choice_options(answer.meta))
-        if t == "boolean":
+        if t == AnswerType.BOOLEAN:
             if isinstance(answer.value, list):
                 if not isinstance(raw, list):
                     raise Unreadable("expected a list of true/false values")
                 return [read_boolean(v) for v in raw]
             return read_boolean(raw)
-        if t == "complexity":
+        if t == AnswerType.COMPLEXITY:
             return read_bigo(_plain(raw), symbols)
         return normalize_word(_plain(raw))
     except ParseError as err:
@@ -196,7 +195,9 @@ def shape_text(text: str) -> str:
     return text
 
 
-def read_numeric(raw: Any, symbols: frozenset[str], typ: str, path: tuple[int, ...] = ()) -> Any:
+def read_numeric(
+    raw: Any, symbols: frozenset[str], typ: AnswerType, path: tuple[int, ...] = ()
+) -> Any:
     """Numbers, strings (expressions, LaTeX, matrix strings) and nested lists of them."""
     if isinstance(raw, bool):
         raise Unreadable(f"{_at(path)}true/false is not a number")
@@ -206,10 +207,14 @@ def read_numeric(raw: Any, symbols: frozenset[str], typ: str, path: tuple[int, .
         return raw
     if isinstance(raw, str):
         text = raw
-        if typ == "shape" and not path:
+        if typ == AnswerType.SHAPE and not path:
             text = shape_text(text)
         text = _LATEX_THOUSANDS.sub("", text)
-        if typ in ("integer", "real", "expression") and _THOUSANDS.fullmatch(text):
+        if typ in (
+            AnswerType.INTEGER,
+            AnswerType.REAL,
+            AnswerType.EXPRESSION,
+        ) and _THOUSANDS.fullmatch(text):
             text = text.replace(",", "")
         try:
             return parse_answer(text, symbols)
@@ -375,9 +380,6 @@ def _dec(q: Fraction) -> Decimal:
     return Decimal(q.numerator) / Decimal(q.denominator)
 
 
-_NUMBER, _SYMBOLIC = "number", "symbolic"  # entries deferred to the sandbox
-
-
 class Judge:
     """Decides entries: fast paths here, sympy work in the time-limited sandbox."""
 
@@ -385,12 +387,12 @@ class Judge:
         self.sandbox = sandbox if sandbox is not None else Sandbox()
         #: sandbox results by (job, item), undecided ones too: a student's value is compared
         #: with the answer, each misconception and each re-solve, and a class repeats values
-        self._memo: dict[tuple[str, Any], Any] = {}
+        self._memo: dict[tuple[Job, Any], Any] = {}
 
     def close(self) -> None:
         self.sandbox.close()
 
-    def run(self, job: str, items: Sequence[Any]) -> list[Any]:
+    def run(self, job: Job, items: Sequence[Any]) -> list[Any]:
         """The sandbox's results for ``items``, each item computed at most once."""
         todo = list(dict.fromkeys(i for i in items if (job, i) not in self._memo))
         if todo:
@@ -400,8 +402,9 @@ class Judge:
                 self._memo[job, item] = result
         return [self._memo[job, i] for i in items]
 
-    def fast(self, e: Any, g: Any, exact_only: bool, tol: Tolerance) -> bool | str:
-        """True/False when cheap to decide, else which sandbox job decides it."""
+    def fast(self, e: Any, g: Any, exact_only: bool, tol: Tolerance) -> bool | Job:
+        """Whether answer ``e`` and the student's ``g`` are equal, when that is cheap to
+        decide here; else the sandbox :class:`~solver.vocab.Job` that decides it."""
         if e is None or g is None:
             return e is None and g is None
         if exact.is_rational(e) and exact.is_rational(g):
@@ -415,18 +418,18 @@ class Judge:
             return isinstance(g, WrittenDecimal) and rounded_to_places(decimal_of(e), g, tol)
         if isinstance(e, float):  # an answer from a numeric path
             if isinstance(g, sympy.Basic):
-                return False if g.free_symbols else _NUMBER
+                return False if g.free_symbols else Job.NUMBER
         elif isinstance(e, sympy.Basic) or isinstance(g, sympy.Basic):
             if exact.to_sympy(e) == exact.to_sympy(g):  # structural: cheap and safe
                 return True
             e_free = isinstance(e, sympy.Basic) and bool(e.free_symbols)
             g_free = isinstance(g, sympy.Basic) and bool(g.free_symbols)
             if e_free and g_free:
-                return _SYMBOLIC
+                return Job.EQUAL
             if e_free or g_free:
                 return False
             if isinstance(g, sympy.Basic):
-                return _NUMBER
+                return Job.NUMBER
         elif (
             isinstance(e, exact.Surd)
             and isinstance(g, exact.Surd)
@@ -443,18 +446,18 @@ class Judge:
     ) -> tuple[list[bool], list[str]]:
         """Which entries match, and notes (entries that could not be decided in time)."""
         oks: list[bool] = []
-        deferred: dict[str, list[int]] = {_NUMBER: [], _SYMBOLIC: []}
+        deferred: dict[Job, list[int]] = {Job.NUMBER: [], Job.EQUAL: []}
         for i, (e, g) in enumerate(zip(expected, given, strict=True)):
             r = self.fast(e, g, exact_only, tol)
-            if isinstance(r, str):
+            if isinstance(r, Job):
                 deferred[r].append(i)
                 oks.append(False)
             else:
                 oks.append(r)
         undecided = 0
-        if deferred[_NUMBER]:
-            idx = deferred[_NUMBER]
-            values = self.run("number", [exact.to_sympy(given[i]) for i in idx])
+        if deferred[Job.NUMBER]:
+            idx = deferred[Job.NUMBER]
+            values = self.run(Job.NUMBER, [exact.to_sympy(given[i]) for i in idx])
             for i, v in zip(idx, values, strict=True):
                 if v is None:
                     undecided += 1
@@ -465,10 +468,10 @@ class Judge:
                     abs(g - e) <= Decimal("1e-40") * max(1, abs(e))
                     or (not exact_only and abs(g - e) <= _dec(tol.atol) + _dec(tol.rtol) * abs(e))
                 )
-        if deferred[_SYMBOLIC]:
-            idx = deferred[_SYMBOLIC]
+        if deferred[Job.EQUAL]:
+            idx = deferred[Job.EQUAL]
             pairs = [(exact.to_sympy(expected[i]), exact.to_sympy(given[i])) for i in idx]
-            for i, v in zip(idx, self.run("equal", pairs), strict=True):
+            for i, v in zip(idx, self.run(Job.EQUAL, pairs), strict=True):
                 undecided += v is None
                 oks[i] = bool(v)
         notes = []
@@ -484,7 +487,7 @@ class Judge:
         e, g = exact.to_sympy(expected), exact.to_sympy(given)
         if e == g:
             return True
-        return self.run("order", [(e, g)])[0]
+        return self.run(Job.ORDER, [(e, g)])[0]
 
 
 def _count(n: int, noun: str) -> str:
@@ -592,13 +595,13 @@ def _compare_one(answer: Answer, given: Any, judge: Judge, tol: Tolerance, rival
     t = answer.type
     if t in NUMERIC_TYPES:
         return compare_numeric(answer, given, judge, tol, rivals)
-    if t == "sequence":
+    if t == AnswerType.SEQUENCE:
         return compare_sequence(answer.value, given)
-    if t == "choice":
+    if t == AnswerType.CHOICE:
         return compare_choice(answer, given)
-    if t == "boolean":
+    if t == AnswerType.BOOLEAN:
         return compare_boolean(answer.value, given)
-    if t == "complexity":
+    if t == AnswerType.COMPLEXITY:
         same = judge.same_order(answer.value, given)
         if same:
             return Match(Fraction(1))
@@ -697,7 +700,7 @@ def compare_numeric(
     near = _near_rivals(flat_e, flat_g, oks, flat_rivals, exact_only, shape)
     if all(oks):
         return Match(Fraction(1), assumed)
-    if answer.type == "shape":
+    if answer.type == AnswerType.SHAPE:
         return Match(Fraction(0), [f"Expected {show(e)}, got {show(g)}.", *notes])
     return Match(
         Fraction(sum(oks), len(oks)),
@@ -766,16 +769,18 @@ def _near_rivals(
 
 
 def _kind_of(answer: Answer) -> str:
-    return {"vector": "a vector", "matrix": "a matrix", "shape": "a shape"}.get(
-        answer.type, "a tensor"
-    )
+    return {
+        AnswerType.VECTOR: "a vector",
+        AnswerType.MATRIX: "a matrix",
+        AnswerType.SHAPE: "a shape",
+    }.get(answer.type, "a tensor")
 
 
 def _wrong_shape(
     answer: Answer, given: list[Any], shape: tuple[int, ...], judge: Judge, tol: Tolerance
 ) -> Match:
     gs = exact.shape(given)
-    if answer.type == "shape":
+    if answer.type == AnswerType.SHAPE:
         return Match(
             Fraction(0),
             [

@@ -23,23 +23,10 @@ import sympy
 
 from . import exact
 from .display import M, Mat, Num, Raw, Table, Text, m
+from .vocab import TENSOR_TYPES, AnswerType, answer_type
 
-#: The answer types. Tensors are reported by rank (vector, matrix, tensor).
-TYPES = {
-    "integer": "a whole number, compared exactly",
-    "real": "an exact number; decimals within tolerance or correctly rounded are accepted",
-    "expression": "a formula in the problem's symbols, compared by equivalence",
-    "vector": "a list of numbers, compared entry by entry",
-    "matrix": "a list of rows, compared entry by entry",
-    "tensor": "a nested list, compared entry by entry",
-    "shape": "a list of whole numbers (or symbols such as n), compared exactly",
-    "sequence": "a list of tokens, compared exactly",
-    "choice": "one of the listed options",
-    "boolean": "true or false",
-    "complexity": "a big-O expression such as O(T N^2); the value is what is inside O(·)",
-    "text": "a short text, compared after normalising case and spacing",
-}
-TENSOR_TYPES = ("vector", "matrix", "tensor")
+#: The answer types and how each is compared (see :class:`~solver.vocab.AnswerType`).
+TYPES = {t: t.doc for t in AnswerType}
 
 
 @dataclass(frozen=True)
@@ -50,7 +37,7 @@ class Key:
     """
 
     pattern: str
-    type: str
+    type: AnswerType  # a kind may write the word ("real"); it is checked and made a member
     doc: str = ""
     #: shapes the kind accepts besides the answer's own: "" (none: a shape is part of the
     #: answer), "column" (axes of size 1 added at the end, as keepdim=True gives: a column
@@ -58,8 +45,7 @@ class Key:
     lenient_shape: str = ""
 
     def __post_init__(self) -> None:
-        if self.type not in TYPES:
-            raise ValueError(f"unknown answer type {self.type!r}")
+        object.__setattr__(self, "type", answer_type(self.type))
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -104,7 +90,7 @@ class Answer:
 
     key: str
     value: Any
-    type: str
+    type: AnswerType
     doc: str = ""
     label: M | None = None
     #: the options of a ``choice`` answer, the unit of a count, ...: whatever the checker needs;
@@ -134,13 +120,13 @@ class Answer:
         A list of sequences (the hypotheses of a beam) shows them separated by
         semicolons; ``meta["decimal"]`` shows terminating fractions as decimals.
         """
-        if self.type == "sequence" and isinstance(self.value, list):
+        if self.type == AnswerType.SEQUENCE and isinstance(self.value, list):
             if self.value and all(isinstance(v, list) for v in self.value):
                 return Text("; ".join(" ".join(map(str, seq)) for seq in self.value))
             return Text(" ".join(str(t) for t in self.value))
-        if self.type == "shape" and isinstance(self.value, list):
+        if self.type == AnswerType.SHAPE and isinstance(self.value, list):
             return shape_display(self.value)
-        if self.type == "complexity":
+        if self.type == AnswerType.COMPLEXITY:
             inner = m(self.value)
             return Raw(rf"O\left({inner.latex()}\right)", f"O({inner.text()})")
         if isinstance(self.value, str):
@@ -164,7 +150,7 @@ def shape_display(dims: list[Any]) -> M:
     )
 
 
-def _concrete_type(declared: str, value: Any) -> str:
+def _concrete_type(declared: AnswerType, value: Any) -> AnswerType:
     """The type an answer gets from its declaration and value: a tensor by its rank (a single
     example's ``predicted`` class is an integer), a real with symbols is an expression."""
     if declared in TENSOR_TYPES:
@@ -174,18 +160,18 @@ def _concrete_type(declared: str, value: Any) -> str:
             except exact.RaggedError:  # a student's ragged answer, carried as it is
                 return declared
         if exact.is_rational(value):
-            return "integer" if Fraction(value).denominator == 1 else "real"
+            return AnswerType.INTEGER if Fraction(value).denominator == 1 else AnswerType.REAL
         if exact.is_scalar(value):
-            return "real"
-    if declared == "real" and isinstance(value, sympy.Basic) and value.free_symbols:
-        return "expression"
+            return AnswerType.REAL
+    if declared == AnswerType.REAL and isinstance(value, sympy.Basic) and value.free_symbols:
+        return AnswerType.EXPRESSION
     return declared
 
 
-def tensor_type(value: Any) -> str:
+def tensor_type(value: Any) -> AnswerType:
     """``vector``, ``matrix`` or ``tensor`` by the rank of a nested list."""
     rank = len(exact.shape(value))
-    return {1: "vector", 2: "matrix"}.get(rank, "tensor")
+    return {1: AnswerType.VECTOR, 2: AnswerType.MATRIX}.get(rank, AnswerType.TENSOR)
 
 
 class Solution:
@@ -197,8 +183,10 @@ class Solution:
         overrides: Mapping[str, Any] | None = None,
         *,
         record_steps: bool = True,
+        owner: type | None = None,
     ) -> None:
         self.keys = tuple(keys)
+        self._declared = _declarations(owner, self.keys)
         self.record_steps = record_steps
         self.overrides = dict(overrides or {})
         self.steps: list[Step] = []
@@ -216,11 +204,11 @@ class Solution:
 
     def declared(self, key: str) -> Key:
         """The declaration a concrete key matches (a kind's own answer keys only)."""
-        found = _DECLARED.get((id(self.keys), key))
+        found = self._declared.get(key)
         if found is None:
             for k in self.keys:
                 if k.matches(key):
-                    found = _DECLARED[(id(self.keys), key)] = k
+                    found = self._declared[key] = k
                     break
             else:
                 raise KeyError(f"answer key {key!r} is not declared by this kind")
@@ -284,12 +272,25 @@ class Solution:
         return self.answers[key].value
 
 
-#: (id of a kind's key tuple, concrete key) -> its declaration: answer() runs per answer
-_DECLARED: dict[tuple[int, str], Key] = {}
+#: a kind's class -> its concrete keys' declarations: answer() runs per answer, and a
+#: kind's keys are a class attribute, so each class looks each key up once
+_DECLARED: dict[type, dict[str, Key]] = {}
+_DECLARED_FROM: dict[type, tuple[Key, ...]] = {}
+
+
+def _declarations(owner: type | None, keys: tuple[Key, ...]) -> dict[str, Key]:
+    """The lookup cache for a solution of ``owner``'s (a fresh one without an owner, or
+    when the class's keys were replaced since)."""
+    if owner is None:
+        return {}
+    if _DECLARED_FROM.get(owner) is not keys:
+        _DECLARED_FROM[owner] = keys
+        _DECLARED[owner] = {}
+    return _DECLARED[owner]
 
 
 @lru_cache(maxsize=4096)
 def pattern_matches(pattern: str, key: str) -> bool:
     """Whether a concrete key is ``pattern`` or matches it as a declared pattern
     (``running_mean[t]``, ``<name>.params``): how ``ask`` and ``points`` name keys."""
-    return pattern == key or Key(pattern, "text").matches(key)
+    return pattern == key or Key(pattern, AnswerType.TEXT).matches(key)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from . import exact, kinds
 from .errors import DlsolveError, FieldError
@@ -447,101 +447,202 @@ def load_document(doc: Document) -> ProblemSet:
     )
 
 
-def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
-    here: Path_ = ("problems", i)
-    if not isinstance(raw, dict):
-        raise doc.error(f"problem {i + 1} must be a mapping with 'id', 'kind' and 'given'", here)
-    pid = raw.get("id")
-    label = pid if isinstance(pid, str) else f"#{i + 1}"
+class Invalid(ValueError):
+    """A problem envelope's field is wrong: the message, and where (a path inside the problem,
+    and the field named in the error)."""
 
-    def fail(message: str, path: Path_, fieldname: str | None) -> DlsolveError:
-        return doc.error(message, (*here, *path), problem=label, field=fieldname)
+    def __init__(self, message: str, path: Path_, field: str) -> None:
+        super().__init__(message)
+        self.message, self.path, self.field = message, path, field
 
-    for key in raw:
-        if key not in PROBLEM_FIELDS:
-            raise fail(f"unknown field{_suggest(key, list(PROBLEM_FIELDS))}", (key,), key)
-    if not isinstance(pid, str) or not ID_PATTERN.fullmatch(pid):
-        raise fail(
-            "the id must be lower-case letters, digits, '.', '_' or '-' "
-            "(starting with a letter or digit)",
-            ("id",),
-            "id",
+
+#: the message for a field that is missing or not even of the right sort
+_SHAPE_MESSAGES = {
+    "id": (
+        "the id must be lower-case letters, digits, '.', '_' or '-' "
+        "(starting with a letter or digit)"
+    ),
+    "kind": "every problem needs a kind",
+    "given": "'given' must be a mapping of the kind's fields",
+}
+
+
+class Envelope(BaseModel):
+    """A problem as the file writes it, around its given: what each field may hold.
+
+    Validated with the file's context (``seen`` ids, the raw problem); the kind's
+    own ``Given`` model validates ``given``. When several fields are wrong the
+    error reported is the first in the order of the fields below (unknown
+    fields first), so that a file is fixed from the top of a problem down.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    id: str
+    kind: str
+    #: the kind's validated given (the file's mapping is the problem's ``raw_given``)
+    given: Any
+    ask: list[str] | None = None
+    points: dict[str, Fraction] = {}
+    tolerance: dict[str, Any] = {}
+    title: str | None = None
+    text: str | None = None
+    carry_forward: Fraction | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any, info: ValidationInfo) -> str:
+        if not isinstance(v, str) or not ID_PATTERN.fullmatch(v):
+            raise Invalid(_SHAPE_MESSAGES["id"], ("id",), "id")
+        seen: set[str] = info.context["seen"]
+        if v in seen:
+            raise Invalid("this id is used twice in the file", ("id",), "id")
+        seen.add(v)
+        return v
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> str:
+        if not isinstance(v, str):
+            raise Invalid(_SHAPE_MESSAGES["kind"], ("kind",), "kind")
+        try:
+            kinds.get(v)
+        except KeyError:
+            raise Invalid(
+                f"unknown kind {v!r}{_suggest(v, kinds.names())}; 'dlsolve kinds' lists them",
+                ("kind",),
+                "kind",
+            ) from None
+        return v
+
+    @field_validator("given", mode="before")
+    @classmethod
+    def _given(cls, v: Any, info: ValidationInfo) -> GivenModel | None:
+        if not isinstance(v, dict):
+            raise Invalid(_SHAPE_MESSAGES["given"], ("given",), "given")
+        if "kind" not in info.data:  # the kind is wrong: that is the error to report
+            return None
+        return validate_given(
+            kinds.get(info.data["kind"]),
+            v,
+            lambda msg, path, f: Invalid(msg, ("given", *path), f),
         )
-    if pid in seen:
-        raise fail("this id is used twice in the file", ("id",), "id")
-    seen.add(pid)
-    kind_name = raw.get("kind")
-    if not isinstance(kind_name, str):
-        raise fail("every problem needs a kind", ("kind",), "kind")
-    try:
-        k = kinds.get(kind_name)
-    except KeyError:
-        raise fail(
-            f"unknown kind {kind_name!r}{_suggest(kind_name, kinds.names())}; "
-            "'dlsolve kinds' lists them",
-            ("kind",),
-            "kind",
-        ) from None
-    given_raw = raw.get("given")
-    if not isinstance(given_raw, dict):
-        raise fail("'given' must be a mapping of the kind's fields", ("given",), "given")
-    given = validate_given(k, given_raw, lambda msg, path, f: fail(msg, ("given", *path), f))
 
-    ask = raw.get("ask")
-    if ask is not None:
-        if isinstance(ask, str):
-            ask = [ask]
+    @field_validator("ask", mode="before")
+    @classmethod
+    def _ask(cls, v: Any, info: ValidationInfo) -> list[str] | None:
+        if v is None:
+            return None
+        ask = [v] if isinstance(v, str) else v
         if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
-            raise fail("'ask' must be a list of answer keys", ("ask",), "ask")
-        for j, a in enumerate(ask):
+            raise Invalid("'ask' must be a list of answer keys", ("ask",), "ask")
+        k = _kind_of(info)
+        for j, a in enumerate(ask if k is not None else []):
             if not any(key.matches(a) or key.pattern == a for key in k.keys):
                 patterns = [key.pattern for key in k.keys]
-                raise fail(
-                    f"{kind_name} has no answer key {a!r}{_suggest(a, patterns)}", ("ask", j), "ask"
+                raise Invalid(
+                    f"{k.name} has no answer key {a!r}{_suggest(a, patterns)}", ("ask", j), "ask"
                 )
-    points = _points(raw.get("points"), k, lambda msg, path: fail(msg, ("points", *path), "points"))
-    tolerance = _tolerance(
-        raw.get("tolerance"), lambda msg, path: fail(msg, ("tolerance", *path), "tolerance")
-    )
-    for fname in ("title", "text"):
-        if fname in raw and not isinstance(raw[fname], str):
-            raise fail("must be text", (fname,), fname)
-    for name in placeholders(raw.get("text") or ""):
-        if given_at(given_raw, name) is _MISSING:
-            raise fail(
-                f"the text quotes {{{{{name}}}}}, which is not in the given", ("text",), "text"
-            )
-    share = raw.get("carry_forward")
-    if share is not None:
+        return ask
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points(cls, v: Any, info: ValidationInfo) -> dict[str, Fraction]:
+        k = _kind_of(info)
+        return _points(v, k, lambda msg, path: Invalid(msg, ("points", *path), "points"))
+
+    @field_validator("tolerance", mode="before")
+    @classmethod
+    def _tolerance(cls, v: Any) -> dict[str, Any]:
+        return _tolerance(v, lambda msg, path: Invalid(msg, ("tolerance", *path), "tolerance"))
+
+    @field_validator("title", "text", mode="before")
+    @classmethod
+    def _words(cls, v: Any, info: ValidationInfo) -> str:
+        name = str(info.field_name)
+        if not isinstance(v, str):
+            raise Invalid("must be text", (name,), name)
+        given = info.context["raw"].get("given")
+        if name == "text" and isinstance(given, dict):
+            for quoted in placeholders(v):
+                if given_at(given, quoted) is _MISSING:
+                    raise Invalid(
+                        f"the text quotes {{{{{quoted}}}}}, which is not in the given",
+                        ("text",),
+                        "text",
+                    )
+        return v
+
+    @field_validator("carry_forward", mode="before")
+    @classmethod
+    def _share(cls, v: Any) -> Fraction | None:
+        if v is None:
+            return None
+        share = v
         if isinstance(share, str):
             try:
                 share = Fraction(share)
             except ValueError:
                 share = None
-        if (
-            isinstance(share, bool)
-            or not isinstance(share, (int, Fraction))
-            or not (0 <= share <= 1)
-        ):
-            raise fail(
+        if isinstance(share, bool) or not isinstance(share, (int, Fraction)) or not 0 <= share <= 1:
+            raise Invalid(
                 "carry_forward must be a share of the points between 0 and 1, such as 1/2",
                 ("carry_forward",),
                 "carry_forward",
             )
-        share = Fraction(share)
+        return Fraction(share)
+
+
+def _kind_of(info: ValidationInfo) -> kinds.Kind | None:
+    """The problem's kind, when its ``kind`` field validated."""
+    return kinds.get(info.data["kind"]) if "kind" in info.data else None
+
+
+#: the order in which a problem's fields are checked: the first wrong one is reported
+_FIELD_ORDER = {name: n for n, name in enumerate(Envelope.model_fields)}
+
+
+def _first_error(err: ValidationError) -> Invalid:
+    """The error to report: an unknown field first, then the first wrong field in order."""
+
+    def rank(e: Any) -> tuple[int, int]:
+        loc = e.get("loc") or ("",)
+        return (0, 0) if e["type"] == "extra_forbidden" else (1, _FIELD_ORDER.get(loc[0], 99))
+
+    e = min(err.errors(), key=rank)
+    name = str((e.get("loc") or ("",))[0])
+    cause = (e.get("ctx") or {}).get("error")
+    if isinstance(cause, Invalid):
+        return cause
+    if e["type"] == "extra_forbidden":
+        return Invalid(f"unknown field{_suggest(name, list(PROBLEM_FIELDS))}", (name,), name)
+    return Invalid(_SHAPE_MESSAGES.get(name, e.get("msg", "invalid value")), (name,), name)
+
+
+def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
+    here: Path_ = ("problems", i)
+    if not isinstance(raw, dict):
+        raise doc.error(f"problem {i + 1} must be a mapping with 'id', 'kind' and 'given'", here)
+    pid = raw.get("id")
+    try:
+        env = Envelope.model_validate(raw, context={"seen": seen, "raw": raw})
+    except ValidationError as err:
+        bad = _first_error(err)
+        label = pid if isinstance(pid, str) else f"#{i + 1}"
+        raise doc.error(bad.message, (*here, *bad.path), problem=label, field=bad.field) from None
     return Problem(
-        id=pid,
-        kind=kind_name,
-        given=given,
-        title=raw.get("title"),
-        text=raw.get("text"),
-        ask=ask,
-        points=points,
-        tolerance=tolerance,
-        carry_forward=share,
+        id=env.id,
+        kind=env.kind,
+        given=env.given,
+        title=env.title,
+        text=env.text,
+        ask=env.ask,
+        points=env.points,
+        tolerance=env.tolerance,
+        carry_forward=env.carry_forward,
         file=doc.file,
         line=doc.line(here),
-        raw_given=given_raw,
+        raw_given=raw["given"],
         doc=doc,
         index=i,
     )
@@ -640,14 +741,14 @@ def restate(text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     return text
 
 
-def _points(raw: Any, k: kinds.Kind, fail: Any) -> dict[str, Fraction]:
+def _points(raw: Any, k: kinds.Kind | None, fail: Any) -> dict[str, Fraction]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise fail("'points' must map answer keys to numbers", ())
     out = {}
     for key, value in raw.items():
-        if not any(d.matches(key) or d.pattern == key for d in k.keys):
+        if k is not None and not any(d.matches(key) or d.pattern == key for d in k.keys):
             raise fail(f"{k.name} has no answer key {key!r}", (key,))
         if isinstance(value, bool) or not isinstance(value, (int, Fraction)) or value < 0:
             raise fail(f"points for {key!r} must be a number ≥ 0", (key,))

@@ -34,8 +34,16 @@ class Kind:
     keys: ClassVar[tuple[Key, ...]]
     #: a given that solves, shown by ``dlsolve new`` and solved by the tests
     example: ClassVar[dict[str, Any]]
-    #: misconception name -> keyword options of ``solve`` that make that mistake
+    #: The kind's mistakes, in one place: misconception name -> the keyword options of
+    #: ``solve`` that make that mistake. Each option is a keyword-only parameter of
+    #: ``solve`` (or of :attr:`options_from`) whose default is the right computation and
+    #: whose annotation (a bool, an int, a ``Literal`` of named variants) says which
+    #: changes it knows; tests/kinds/test_mistakes.py holds every kind to that.
     misconceptions: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: where ``solve`` passes its ``**options`` on, for a kind that collects them: a function
+    #: or class (or a tuple of them, in the order the options are passed on) whose keyword
+    #: parameters are further mistake options
+    options_from: ClassVar[Any] = None
     #: how a given field is written in the maths (default: its name, Greek where it is one)
     labels: ClassVar[dict[str, Any]] = {}
 
@@ -93,7 +101,7 @@ class Kind:
     def new_solution(
         self, overrides: Mapping[str, Any] | None = None, *, record_steps: bool = True
     ) -> Solution:
-        return Solution(self.keys, overrides, record_steps=record_steps)
+        return Solution(self.keys, overrides, record_steps=record_steps, owner=type(self))
 
 
 def _show(value: Any) -> M:

@@ -35,7 +35,7 @@ from ..given import (
 from ..solution import Key, Solution, shape_display
 from . import Kind, kind
 from .common import carry, draw_variant, prod, small_ints
-from .model_size import PYTORCH, SIZE_MISCONCEPTIONS, SIZE_RULES, SizeRule
+from .model_size import PYTORCH, SIZE_MISCONCEPTIONS, SIZE_RULES, SizeRule, SizeRuleName
 
 Shape = list[Any]  # whole numbers, the first possibly a symbol (the batch size n)
 
@@ -270,7 +270,7 @@ class ConvMatrix(Kind):
         *,
         flip: bool = False,
         transposed_is_a: bool = False,
-        size_rule: str = "pytorch",
+        size_rule: SizeRuleName = "pytorch",
     ) -> None:
         rule = SIZE_RULES[size_rule]
         geo = g.geometry()

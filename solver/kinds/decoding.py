@@ -477,6 +477,10 @@ def _different_continuations(a: Node, b: Node) -> str | None:
     return None
 
 
+#: how a beam ranks its hypotheses: the sum of log-probabilities, or a known mistake
+Score = Literal["sum", "product", "probability_sum", "last"]
+
+
 @kind("lm_tree")
 class LMTree(Kind):
     """Greedy, beam and exhaustive decoding of a language model drawn as a tree; can Viterbi apply?
@@ -582,7 +586,7 @@ class LMTree(Kind):
         s: Solution,
         *,
         beams: int | None = None,
-        score: str = "sum",
+        score: Score = "sum",
         assume_markov: bool = False,
     ) -> None:
         root = g.tree
@@ -1122,6 +1126,15 @@ def _chain_check(tokens: list[str], P: list[list[Any]], start: str) -> None:
 Method = Annotated[Literal["auto", "exact", "numeric"], TypeDoc("choice", "auto, exact or numeric")]
 
 
+# The solve options that reproduce Viterbi's mistakes: the recursion's operation and how
+# it combines probabilities, how the sequences are counted, the stated time and space.
+ViterbiOp = Literal["max", "sum"]
+Combine = Literal["mul", "add"]
+SequenceCount = Literal["right", "other_convention", "swapped"]
+ViterbiTime = Literal["dp", "exhaustive", "linear"]
+ViterbiSpace = Literal["dp", "last"]
+
+
 @kind("viterbi")
 class Viterbi(Kind):
     """The most likely sequence of a Markov language model, by Viterbi's dynamic programme.
@@ -1224,12 +1237,12 @@ class Viterbi(Kind):
         g: Given,
         s: Solution,
         *,
-        op: str = "max",
-        combine: str = "mul",
+        op: ViterbiOp = "max",
+        combine: Combine = "mul",
         backtrack: bool = True,
-        count: str = "right",
-        time: str = "dp",
-        space: str = "dp",
+        count: SequenceCount = "right",
+        time: ViterbiTime = "dp",
+        space: ViterbiSpace = "dp",
     ) -> None:
         chain = Chain.of(g)
         self.count(s, chain, g.T, count, g.start_in_vocabulary)
@@ -1267,7 +1280,12 @@ class Viterbi(Kind):
         return _viterbi_promises(Chain.of(g), g.T, s)
 
     def count(
-        self, s: Solution, chain: Chain, T: int, how: str, start_in_vocabulary: bool = False
+        self,
+        s: Solution,
+        chain: Chain,
+        T: int,
+        how: SequenceCount,
+        start_in_vocabulary: bool = False,
     ) -> None:
         start = chain.tokens[chain.start]
         separate = chain.start not in chain.words  # the start token only starts sequences
@@ -1775,6 +1793,12 @@ def _sequence_log_probability(chain: Chain, seq: Any, logP: Any) -> float | None
 # --------------------------------------------------------------------------- beam_complexity
 
 
+#: the search whose cost is stated: beam search's, or greedy or exhaustive search's by mistake
+BeamTime = Literal["beam", "greedy", "exhaustive"]
+#: what beam search keeps: B hypotheses, or every step's candidates by mistake
+BeamSpace = Literal["beam", "all_candidates"]
+
+
 @kind("beam_complexity")
 class BeamComplexity(Kind):
     """The time and memory of beam search with width B over N words for T steps, in big-O."""
@@ -1820,9 +1844,9 @@ class BeamComplexity(Kind):
         g: Given,
         s: Solution,
         *,
-        time: str = "beam",
+        time: BeamTime = "beam",
         sort_log: bool = True,
-        space: str = "beam",
+        space: BeamSpace = "beam",
     ) -> None:
         T, B, N = g.T, g.B, g.N
         s.step(

@@ -156,54 +156,67 @@ class InformationGiven(GivenModel):
         for name in needs:
             if getattr(self, name) is None:
                 raise FieldError(f"is needed for the measure {self.measure}", name)
-        if self.measure in ("cross_entropy", "kl"):
-            if isinstance(self.p, Gaussian) != isinstance(self.q, Gaussian):
-                raise FieldError("must be a Gaussian if p is, a categorical if p is", "q")
-            size = len(self.p.dims) if isinstance(self.p, Gaussian) else len(self.p)
-            other = len(self.q.dims) if isinstance(self.q, Gaussian) else len(self.q)
-            if size != other:
-                raise FieldError(f"has {other} entries but p has {size}", "q")
-        if self.measure == "perplexity":
-            given = [f for f in ("probabilities", "log_probabilities") if getattr(self, f)]
-            if len(given) != 1:
-                raise FieldError(
-                    "give exactly one of probabilities or log_probabilities", "probabilities"
-                )
-            for i, x in enumerate(self.probabilities or []):
-                if exact.sign(x) <= 0 or exact.sign(x - 1) > 0:
-                    raise FieldError(
-                        f"must be a probability in (0, 1], got {exact.unicode(x)}",
-                        "probabilities",
-                        (i,),
-                    )
-            for i, x in enumerate(self.log_probabilities or []):
-                if exact.sign(x) > 0:
-                    raise FieldError(
-                        f"a log-probability must be ≤ 0, got {exact.unicode(x)}",
-                        "log_probabilities",
-                        (i,),
-                    )
-        if self.measure == "bleu":
-            if not self.references:
-                raise FieldError("needs at least one reference", "references")
-            if self.weights is not None:
-                if len(self.weights) != self.max_n:
-                    raise FieldError(
-                        f"has {len(self.weights)} entries but max_n is {self.max_n}", "weights"
-                    )
-                for i, w in enumerate(self.weights):
-                    if exact.sign(w) < 0:
-                        raise FieldError("a weight must be ≥ 0", "weights", (i,))
-        if self.measure == "gan":
-            if len(self.p_data) != len(self.p_model):
-                raise FieldError(
-                    f"has {len(self.p_model)} points but p_data has {len(self.p_data)}", "p_model"
-                )
-            for name in ("p_data", "p_model"):
-                for i, x in enumerate(getattr(self, name)):
-                    if exact.sign(x) < 0:
-                        raise FieldError("a density must be ≥ 0", name, (i,))
+        check = {
+            "cross_entropy": self._check_pair,
+            "kl": self._check_pair,
+            "perplexity": self._check_perplexity,
+            "bleu": self._check_bleu,
+            "gan": self._check_gan,
+        }.get(self.measure)
+        if check is not None:
+            check()
         return self
+
+    def _check_pair(self) -> None:
+        if isinstance(self.p, Gaussian) != isinstance(self.q, Gaussian):
+            raise FieldError("must be a Gaussian if p is, a categorical if p is", "q")
+        size = len(self.p.dims) if isinstance(self.p, Gaussian) else len(self.p)
+        other = len(self.q.dims) if isinstance(self.q, Gaussian) else len(self.q)
+        if size != other:
+            raise FieldError(f"has {other} entries but p has {size}", "q")
+
+    def _check_perplexity(self) -> None:
+        given = [f for f in ("probabilities", "log_probabilities") if getattr(self, f)]
+        if len(given) != 1:
+            raise FieldError(
+                "give exactly one of probabilities or log_probabilities", "probabilities"
+            )
+        for i, x in enumerate(self.probabilities or []):
+            if exact.sign(x) <= 0 or exact.sign(x - 1) > 0:
+                raise FieldError(
+                    f"must be a probability in (0, 1], got {exact.unicode(x)}",
+                    "probabilities",
+                    (i,),
+                )
+        for i, x in enumerate(self.log_probabilities or []):
+            if exact.sign(x) > 0:
+                raise FieldError(
+                    f"a log-probability must be ≤ 0, got {exact.unicode(x)}",
+                    "log_probabilities",
+                    (i,),
+                )
+
+    def _check_bleu(self) -> None:
+        if not self.references:
+            raise FieldError("needs at least one reference", "references")
+        if self.weights is not None:
+            if len(self.weights) != self.max_n:
+                raise FieldError(
+                    f"has {len(self.weights)} entries but max_n is {self.max_n}", "weights"
+                )
+            for i, w in enumerate(self.weights):
+                if exact.sign(w) < 0:
+                    raise FieldError("a weight must be ≥ 0", "weights", (i,))
+
+    def _check_gan(self) -> None:
+        if len(self.p_data) != len(self.p_model):
+            raise FieldError(
+                f"has {len(self.p_model)} points but p_data has {len(self.p_data)}", "p_model"
+            )
+        for name in ("p_data", "p_model"):
+            for i, x in enumerate(getattr(self, name)):
+                if exact.sign(x) < 0:
+                    raise FieldError("a density must be ≥ 0", name, (i,))
 
     def bleu_weights(self) -> list[Any]:
         return list(self.weights) if self.weights else [Fraction(1, self.max_n)] * self.max_n

@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import sympy
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
@@ -121,8 +121,18 @@ class SizeRule:
 
 
 PYTORCH = SizeRule()
+#: the solve option ``size_rule``: PyTorch's output-size rule, or a known mistake's
+SizeRuleName = Literal[
+    "pytorch",
+    "no_plus_one",
+    "stride_plus_one",
+    "no_plus_one_stride_plus_one",
+    "no_dilation",
+    "one_side_padding",
+    "round_up",
+]
 #: solve option ``size_rule`` -> the rule; the names of the misconceptions say what each is
-SIZE_RULES = {
+SIZE_RULES: dict[SizeRuleName, SizeRule] = {
     "pytorch": PYTORCH,
     "no_plus_one": SizeRule(plus_one=False),
     "stride_plus_one": SizeRule(stride_plus_one=True),
@@ -568,6 +578,10 @@ def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: 
 # =========================================================================== the walk
 
 
+#: how a ConvTranspose2d's output is sized: PyTorch's rule, or the convolution's by mistake
+TransposedRule = Literal["pytorch", "conv"]
+
+
 @dataclass(frozen=True)
 class Counting:
     """How sizes, parameters and MACs are counted. The defaults are PyTorch's; every other
@@ -587,7 +601,7 @@ class Counting:
     stacked_input: bool = True  # False: every stacked layer reads input_size features
     out_projection: bool = True  # False: attention without its output projection
     rf_strides: bool = True  # False: receptive fields grow by k − 1, not (k − 1)·jump
-    transposed_rule: str = "pytorch"  # "conv": ConvTranspose2d sized by the conv formula
+    transposed_rule: TransposedRule = "pytorch"  # "conv": ConvTranspose2d sized like a conv
 
 
 @dataclass
@@ -1302,6 +1316,10 @@ WEIGHTED = ("linear", "conv", "norm", "embedding", "sequence")  # the families w
 COUNTED = ("linear", "conv", "sequence")  # the families whose MACs are counted
 
 
+#: the layer whose output is taken for the logits: the one before the loss, or the loss's
+LogitsAt = Literal["logits", "loss"]
+
+
 class NetworkKind(Kind):
     """What the two network kinds share: the walk under a Solution, the table, the totals."""
 
@@ -1327,7 +1345,7 @@ class NetworkKind(Kind):
         self,
         g: NetworkGiven,
         *,
-        size_rule: str = "pytorch",
+        size_rule: SizeRuleName = "pytorch",
         bias_params: bool = True,
         norm_params: bool = True,
         bn_buffers: bool = False,
@@ -1349,6 +1367,8 @@ class NetworkKind(Kind):
             loss_reduced,
             **sequence,
         )
+
+    options_from = (counting, Counting)  # solve's **counting go to counting(), then Counting
 
     def blanks_step(self, s: Solution, records: list[Record]) -> None:
         lines = [
@@ -1616,7 +1636,7 @@ class MLP(NetworkKind):
         g: MLPGiven,
         s: Solution,
         *,
-        logits_at: str = "logits",
+        logits_at: LogitsAt = "logits",
         logits_as_probabilities: bool = False,
         count_input: bool = False,
         **counting: Any,
@@ -1712,7 +1732,9 @@ class MLP(NetworkKind):
             )
         s.step(text, *lines)
 
-    def logits(self, s: Solution, records: list[Record], at: str, as_probabilities: bool) -> None:
+    def logits(
+        self, s: Solution, records: list[Record], at: LogitsAt, as_probabilities: bool
+    ) -> None:
         """Which z holds the logits, and softmax."""
         rec = logits_record(records)
         loss = next((r for r in records if r.layer.family == "loss"), None)
@@ -2079,6 +2101,39 @@ def _layer_key(layer: Mapping[str, Any], key: str) -> bool:
     return layer.get(key) is not None
 
 
+def _draw_layer_sizes(
+    layers: list[Layer], rng: random.Random, G: int, classes: int | None
+) -> list[dict[str, Any]]:
+    """Each layer's new sizes (out, num and dim, hidden, dim_feedforward), multiples of the
+    network's groups and heads G; the last Linear gives the classes."""
+    last = max((layer.index for layer in layers if layer.family == "linear"), default=-1)
+
+    def width() -> int:
+        return G * rng.choice((4, 8, 16, 32, 64)) if G > 1 else rng.choice(HIDDEN)
+
+    drawn: list[dict[str, Any]] = []
+    vocabulary: dict[int, int] = {}  # a Linear back to an Embedding's vocabulary stays one
+    for layer in layers:
+        new: dict[str, Any] = {}
+        if layer.family == "conv":
+            new["out"] = G * rng.choice((4, 8, 16, 32, 64, 128))
+        elif layer.family == "linear":
+            new["out"] = classes if layer.index == last and classes is not None else width()
+        elif layer.type == "Embedding":
+            new["num"] = rng.choice((1000, 5000, 10000, 20000, 30000))
+            new["dim"] = width()
+            vocabulary[layer.spec.num] = new["num"]
+        elif layer.type in ("RNN", "LSTM", "GRU"):
+            new["hidden"] = width()
+        elif layer.spec.dim_feedforward is not None:
+            new["dim_feedforward"] = rng.choice((256, 512, 1024, 2048))
+        drawn.append(new)
+    for layer, new in zip(layers, drawn, strict=True):
+        if layer.family == "linear" and layer.spec.out in vocabulary:
+            new["out"] = vocabulary[layer.spec.out]
+    return drawn
+
+
 def _draw_network(
     raw: dict[str, Any],
     rng: random.Random,
@@ -2114,31 +2169,7 @@ def _draw_network(
     else:
         shape[-1] = rng.choice((16, 20, 32, 52, 64, 100, 128, 784))
     classes = rng.choice(CLASSES) if raw.get("num_classes") is not None else None
-    last = max((layer.index for layer in layers if layer.family == "linear"), default=-1)
-
-    def width() -> int:
-        return G * rng.choice((4, 8, 16, 32, 64)) if G > 1 else rng.choice(HIDDEN)
-
-    drawn: list[dict[str, Any]] = []
-    vocabulary: dict[int, int] = {}  # a Linear back to an Embedding's vocabulary stays one
-    for layer in layers:
-        new: dict[str, Any] = {}
-        if layer.family == "conv":
-            new["out"] = G * rng.choice((4, 8, 16, 32, 64, 128))
-        elif layer.family == "linear":
-            new["out"] = classes if layer.index == last and classes is not None else width()
-        elif layer.type == "Embedding":
-            new["num"] = rng.choice((1000, 5000, 10000, 20000, 30000))
-            new["dim"] = width()
-            vocabulary[layer.spec.num] = new["num"]
-        elif layer.type in ("RNN", "LSTM", "GRU"):
-            new["hidden"] = width()
-        elif layer.spec.dim_feedforward is not None:
-            new["dim_feedforward"] = rng.choice((256, 512, 1024, 2048))
-        drawn.append(new)
-    for layer, new in zip(layers, drawn, strict=True):
-        if layer.family == "linear" and layer.spec.out in vocabulary:
-            new["out"] = vocabulary[layer.spec.out]
+    drawn = _draw_layer_sizes(layers, rng, G, classes)
     dropped = ("in", "features", "embed_dim", "d_model")
     short = [{ALIASES.get(k, k): v for k, v in spec.items()} for spec in raw["layers"]]
     full = {

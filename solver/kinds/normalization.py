@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import model_validator
 
@@ -43,6 +43,15 @@ SHOWN_ENTRIES = 64  # a tensor larger than this is shown in the answers only, no
 
 
 # --------------------------------------------------------------------------- groupings
+
+
+# The solve options that reproduce the normalization kinds' mistakes (``misconceptions``).
+#: which values are normalized together; a kind's own is its default
+GroupingName = Literal["layer", "batch", "instance", "group"]
+#: what the centred values are divided by: √(σ² + ε), or σ² + ε (forgot the square root)
+DivideBy = Literal["std", "var"]
+#: the factor of inverted dropout: 1/(1 − p), none, 1/p, or (1 − p)
+DropoutScale = Literal["inverse", "none", "p", "times"]
 
 
 @dataclass(frozen=True)
@@ -318,7 +327,7 @@ def normalize(
     var_t: Any,
     eps: Any,
     *,
-    divide_by: str = "std",
+    divide_by: DivideBy = "std",
     key: str = "normalized",
 ) -> tuple[Any, bool]:
     """x̂ = (x − μ)/√(σ² + ε) for every entry; None where σ² + ε = 0 (then not defined).
@@ -631,8 +640,8 @@ class LayerNorm(NormKind):
         s: Solution,
         *,
         ddof: int = 0,
-        divide_by: str = "std",
-        grouping: str = "layer",
+        divide_by: DivideBy = "std",
+        grouping: GroupingName = "layer",
         affine_step: bool = True,
     ) -> None:
         shape = exact.shape(g.X)
@@ -684,8 +693,8 @@ class InstanceNorm(NormKind):
         s: Solution,
         *,
         ddof: int = 0,
-        divide_by: str = "std",
-        grouping: str = "instance",
+        divide_by: DivideBy = "std",
+        grouping: GroupingName = "instance",
     ) -> None:
         shape = exact.shape(g.X)
         grp = layer_grouping(shape) if grouping == "layer" else instance_grouping(shape)
@@ -733,8 +742,8 @@ class GroupNorm(NormKind):
         s: Solution,
         *,
         ddof: int = 0,
-        divide_by: str = "std",
-        grouping: str = "group",
+        divide_by: DivideBy = "std",
+        grouping: GroupingName = "group",
     ) -> None:
         shape = exact.shape(g.X)
         grp = (
@@ -836,8 +845,8 @@ class BatchNorm(NormKind):
         s: Solution,
         *,
         ddof: int = 0,
-        divide_by: str = "std",
-        grouping: str = "batch",
+        divide_by: DivideBy = "std",
+        grouping: GroupingName = "batch",
         running_ddof: int = 1,
         keras_momentum: bool = False,
     ) -> None:
@@ -1245,7 +1254,7 @@ class Dropout(Kind):
             out.append("two activations are equal")
         return out
 
-    def solve(self, g: Given, s: Solution, *, scale: str = "inverse") -> None:
+    def solve(self, g: Given, s: Solution, *, scale: DropoutScale = "inverse") -> None:
         p, keep = g.p, 1 - g.p
         kept = exact.tmap(lambda z, k: z * k, g.z, g.mask)
         s.step(

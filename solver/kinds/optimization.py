@@ -317,6 +317,8 @@ METHODS = {
 class AdamStep(Kind):
     """A few steps of Adam with L2 and of AdamW from the same gradients, exactly as PyTorch."""
 
+    options_from = AdamOptions  # solve's **options are AdamOptions'
+
     class Given(GivenModel):
         theta: Vector
         """the initial weights θ₀"""

@@ -504,6 +504,7 @@ class OptimizerTrace(Kind):
         "objective": "theta[0]^2 + 3*theta[1]^2",
         "steps": 3,
     }
+    options_from = Options  # solve's **options are Options'
     misconceptions = {
         "the other momentum convention (v ← μv − ηg, θ ← θ + v) in place of torch's buffer": {
             "velocity": True

@@ -92,6 +92,10 @@ def approx(x: Any) -> Raw:
     return Raw(f"{f:.4g}", f"{f:.4g}")
 
 
+#: the norm the bound uses: the spectral norm, or a known mistake's stand-in for it
+NormName = Literal["spectral", "frobenius", "lambda", "spectral_radius"]
+
+
 @kind("rnn_gradient_bound")
 class RNNGradientBound(Kind):
     """How fast ‖∂h_T/∂h_0‖ can vanish in h_t = W σ(h_{t−1}) + U x_t + b: the bound (γ‖W‖)^T."""
@@ -163,7 +167,7 @@ class RNNGradientBound(Kind):
         s: Solution,
         *,
         sigmoid_gamma: Any = None,
-        norm: str = "spectral",
+        norm: NormName = "spectral",
         power: bool = True,
     ) -> None:
         s.step(
@@ -226,7 +230,7 @@ class RNNGradientBound(Kind):
         )
         return s.answer("lambda_max", lam, label=Sym("lambda", 1))
 
-    def op_norm(self, s: Solution, W: list[list[Any]], lam: Any, norm: str) -> Any:
+    def op_norm(self, s: Solution, W: list[list[Any]], lam: Any, norm: NormName) -> Any:
         if norm == "lambda":
             value = lam
         elif norm == "spectral_radius":

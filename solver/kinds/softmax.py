@@ -8,7 +8,7 @@ import itertools
 import random
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import sympy
 from pydantic import model_validator
@@ -156,6 +156,10 @@ def cross_entropy_row(z: Sequence[Any], t: Sequence[Any]) -> Any:
     return exact.from_sympy(sympy.Add(*terms))
 
 
+#: how the per-example losses become one: their mean or their sum
+Reduction = Literal["mean", "sum"]
+
+
 @kind("softmax_ce")
 class SoftmaxCE(Kind):
     """Softmax probabilities, the cross-entropy loss and its gradient p − y, exactly."""
@@ -225,7 +229,7 @@ class SoftmaxCE(Kind):
         *,
         softmax: bool = True,
         grad_sign: int = 1,
-        reduction: str | None = None,
+        reduction: Reduction | None = None,
         grad_mean: bool = True,
         axis: int = 1,
     ) -> None:

@@ -13,17 +13,18 @@ from fractions import Fraction
 from typing import Any
 
 from ..check import Report, number
+from ..vocab import Verdict
 
 WIDTH = 100
 MARKS = {
-    "correct": "✓",
-    "incorrect": "✗",
-    "partial": "◐",
-    "carried_forward": "↪",
-    "missing": "–",
-    "unreadable": "?",
+    Verdict.CORRECT: "✓",
+    Verdict.INCORRECT: "✗",
+    Verdict.PARTIAL: "◐",
+    Verdict.CARRIED_FORWARD: "↪",
+    Verdict.MISSING: "–",
+    Verdict.UNREADABLE: "?",
 }
-VERDICT_WORDS = {"carried_forward": "carried forward"}
+VERDICT_WORDS = {Verdict.CARRIED_FORWARD: "carried forward"}
 
 
 def points(x: Fraction) -> str:

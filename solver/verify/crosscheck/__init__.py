@@ -72,22 +72,28 @@ import sympy
 
 from ... import exact
 from ...solution import Solution
+from ...vocab import AnswerType, Word
 
 Check = Callable[[Any, Solution, Any], Mapping[str, Any]]
 CHECKS: dict[str, Check] = {}
 RTOL = 1e-9
 ATOL = 1e-9
 
-AGREE, DISAGREE, NOT_NUMERIC, NOT_RECOMPUTED = (
-    "agree",
-    "disagree",
-    "no numeric meaning",
-    "not recomputed",
-)
-#: every verdict :func:`compare` gives; only ``disagree`` is a failure
-VERDICTS = (AGREE, DISAGREE, NOT_NUMERIC, NOT_RECOMPUTED)
+
+class CrossVerdict(Word):
+    """The verdict :func:`compare` gives an answer; only ``disagree`` is a failure."""
+
+    AGREE = "agree"
+    DISAGREE = "disagree"
+    NOT_NUMERIC = "no numeric meaning"
+    NOT_RECOMPUTED = "not recomputed"
+
+
+AGREE, DISAGREE, NOT_NUMERIC, NOT_RECOMPUTED = CrossVerdict
+#: every verdict :func:`compare` gives
+VERDICTS = tuple(CrossVerdict)
 #: answer types that have no number to recompute (unless a family returns one anyway)
-NON_NUMERIC_TYPES = ("choice", "complexity", "text")
+NON_NUMERIC_TYPES = (AnswerType.CHOICE, AnswerType.COMPLEXITY, AnswerType.TEXT)
 
 
 def crosscheck(kind_name: str) -> Callable[[Check], Check]:
@@ -195,7 +201,7 @@ class Agreement:
     """One answer of a solution beside its torch recomputation, with its verdict."""
 
     key: str
-    verdict: str  # one of VERDICTS
+    verdict: CrossVerdict
     exact: Any = None  # the exact answer as floats (or as itself when it is not a number)
     torch: Any = None  # torch's value as Python floats/lists (or the Refused reason)
     max_diff: float = 0.0  # largest absolute difference (inf when shapes or kinds differ)

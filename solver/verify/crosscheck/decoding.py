@@ -1,7 +1,8 @@
 """Decoding answers recomputed with torch: brute force over every sequence, log-probabilities
 summed by torch in float64.
 
-Nothing here calls the kinds' search code. An LM tree is decoded by scoring
+Nothing here calls the kinds' code: the tree is walked and the chain read here,
+from the given alone. An LM tree is decoded by scoring
 every root-to-leaf path with one torch sum, greedily with torch.argmax, and
 by a beam search written again on torch tensors. A Markov chain is decoded
 by enumerating all N^T sequences (torch.cartesian_prod) when there are at
@@ -14,12 +15,12 @@ sees is not undone by rounding.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ... import exact
-from ...kinds.decoding import Chain, Node, leaves, preorder
 from ...solution import Solution
 from . import crosscheck
 
@@ -50,64 +51,97 @@ def _ranked(scores: torch.Tensor, order: list[int]) -> list[int]:
 
 # --------------------------------------------------------------------------- lm_tree
 
+# The given's tree is read through its nodes' token, logp and children only; paths, the
+# order as written and the ends of sequences are found here by walking it.
+Node = Any
+
+
+class Tree:
+    """The given tree walked once: every node top to bottom as written, and its path."""
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+        self.nodes: list[Node] = []
+        self._paths: dict[int, list[Node]] = {}
+        stack: list[tuple[Node, list[Node]]] = [(root, [])]
+        while stack:
+            node, path = stack.pop()
+            self.nodes.append(node)
+            self._paths[id(node)] = path
+            stack += [(c, [*path, c]) for c in reversed(node.children)]
+        self.position = {id(n): i for i, n in enumerate(self.nodes)}
+
+    def path(self, node: Node) -> list[Node]:
+        """The nodes from the first token to ``node`` (the root excluded)."""
+        return self._paths[id(node)]
+
+    def tokens(self, node: Node) -> list[str]:
+        """The sequence ``node`` ends, start token first."""
+        return [self.root.token, *(n.token for n in self.path(node))]
+
+    def leaves(self) -> list[Node]:
+        """The ends of complete sequences (a node without children), top to bottom."""
+        return [n for n in self.nodes if not n.children and n is not self.root]
+
 
 @crosscheck("lm_tree")
 def lm_tree(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
-    root: Node = g.tree
+    tree = Tree(g.tree)
     out: dict[str, Any] = {}
-    out.update(_tree_exhaustive(root, device))
-    out.update(_tree_greedy(root, device))
-    out.update(_tree_beam(root, g.beam_width, device))
-    out["viterbi_applicable"] = _tree_is_markov(root, device)
+    out.update(_tree_exhaustive(tree, device))
+    out.update(_tree_greedy(tree, device))
+    out.update(_tree_beam(tree, g.beam_width, device))
+    out["viterbi_applicable"] = _tree_is_markov(tree, device)
     return out
 
 
-def _tree_is_markov(root: Node, device: Any) -> bool:
+def _tree_is_markov(tree: Tree, device: Any) -> bool:
     """Whether equal tokens at the same step are followed by the same log-probabilities:
     each node's next-token distribution as a tensor over the vocabulary (−inf for a token
     that cannot follow, and a last entry 0 where the sequence may end there), and
     torch.equal across the nodes of each (step, token)."""
-    nodes = list(preorder(root))
+    nodes = tree.nodes
     vocab = {tok: i for i, tok in enumerate(sorted({n.token for n in nodes}))}
     rows: dict[tuple[int, str], list[torch.Tensor]] = {}
     for node in nodes:
         row = torch.full((len(vocab) + 1,), -torch.inf, dtype=torch.float64, device=device)
         for c in node.children:
             row[vocab[c.token]] = float(exact.to_float(c.logp))
-        if node.finished:
+        if not node.children:
             row[-1] = 0.0
-        rows.setdefault((node.depth, node.token), []).append(row)
+        rows.setdefault((len(tree.path(node)), node.token), []).append(row)
     return all(torch.equal(group[0], r) for group in rows.values() for r in group[1:])
 
 
-def _tree_exhaustive(root: Node, device: Any) -> dict[str, Any]:
-    ends = leaves(root)
-    depth = max(len(leaf.path()) for leaf in ends)
+def _tree_exhaustive(tree: Tree, device: Any) -> dict[str, Any]:
+    ends = tree.leaves()
+    depth = max(len(tree.path(leaf)) for leaf in ends)
     table = torch.zeros(len(ends), depth, dtype=torch.float64, device=device)
     for row, leaf in enumerate(ends):
-        table[row, : len(leaf.path())] = _tensor([n.logp for n in leaf.path()], device)
+        path = tree.path(leaf)
+        table[row, : len(path)] = _tensor([n.logp for n in path], device)
     totals = table.sum(dim=1)
     best = _first_best(totals)  # leaves are in tree order, so the first best wins ties
-    return {"best.sequence": ends[best].tokens(), "best.logp": totals[best]}
+    return {"best.sequence": tree.tokens(ends[best]), "best.logp": totals[best]}
 
 
-def _tree_greedy(root: Node, device: Any) -> dict[str, Any]:
-    node, total = root, torch.zeros((), dtype=torch.float64, device=device)
+def _tree_greedy(tree: Tree, device: Any) -> dict[str, Any]:
+    node, total = tree.root, torch.zeros((), dtype=torch.float64, device=device)
     while node.children:
         logps = _tensor([c.logp for c in node.children], device)
         pick = _first_best(logps)
         node, total = node.children[pick], total + logps[pick]
-    return {"greedy.sequence": node.tokens(), "greedy.logp": total}
+    return {"greedy.sequence": tree.tokens(node), "greedy.logp": total}
 
 
-def _tree_beam(root: Node, width: int, device: Any) -> dict[str, Any]:
+def _tree_beam(tree: Tree, width: int, device: Any) -> dict[str, Any]:
     """Beam search on tensors, HF's rule: B best unfinished stay open; a finished candidate
     counts if it ranks among the best B of its step; stop once B have finished and the best
     open score cannot beat the worst finished one."""
-    position = {id(n): i for i, n in enumerate(preorder(root))}
+    position = tree.position
     out: dict[str, Any] = {}
     beams: list[tuple[Node, torch.Tensor]] = [
-        (root, torch.zeros((), dtype=torch.float64, device=device))
+        (tree.root, torch.zeros((), dtype=torch.float64, device=device))
     ]
     done: list[tuple[Node, torch.Tensor]] = []
     t = 0
@@ -126,7 +160,7 @@ def _tree_beam(root: Node, width: int, device: Any) -> dict[str, Any]:
             elif node.children and len(opened) < width:
                 kept.append(cands[i])
                 opened.append(cands[i])
-        out[f"beam.steps[{t}]"] = [n.tokens() for n, _ in kept]
+        out[f"beam.steps[{t}]"] = [tree.tokens(n) for n, _ in kept]
         done = (
             [
                 done[i]
@@ -140,14 +174,38 @@ def _tree_beam(root: Node, width: int, device: Any) -> dict[str, Any]:
         beams = opened
         if beams and len(done) >= width and float(beams[0][1]) <= float(done[-1][1]) + TIE:
             beams = []
-    out["beam.sequences"] = [n.tokens() for n, _ in done]
+    out["beam.sequences"] = [tree.tokens(n) for n, _ in done]
     out["beam.logps"] = torch.stack([score for _, score in done])
-    out["beam.sequence"] = done[0][0].tokens()
+    out["beam.sequence"] = tree.tokens(done[0][0])
     out["beam.logp"] = done[0][1]
     return out
 
 
 # --------------------------------------------------------------------------- viterbi
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The given chain read here: its tokens, the start token's position, and the words a
+    sequence is made of (the start token is one only if P can return to it)."""
+
+    tokens: tuple[str, ...]
+    start: int
+    words: tuple[int, ...]
+
+    @staticmethod
+    def of(g: Any) -> Chain:
+        tokens = tuple(g.tokens)
+        start = tokens.index(g.start)
+        returns = any(not exact.is_zero(row[start]) for row in g.P)
+        return Chain(tokens, start, tuple(k for k in range(len(tokens)) if k != start or returns))
+
+    @property
+    def N(self) -> int:
+        return len(self.words)
+
+    def name(self, i: int) -> str:
+        return self.tokens[self.words[i]]
 
 
 @crosscheck("viterbi")

@@ -15,8 +15,10 @@ autograd.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,8 +27,6 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ... import exact
-from ...kinds.conv_matrix import symbol_names
-from ...kinds.model_size import Layer, NetworkGiven, build_layers
 from ...solution import Solution
 from . import At, Refused, at_point, crosscheck, random_point, symbols_of
 
@@ -34,6 +34,85 @@ BATCH = 3  # the batch size torch runs with where the problem's is a symbol such
 
 
 # --------------------------------------------------------------------------- networks
+
+# Read off the given alone, without the kind's layer code: a layer's type is the torch.nn
+# class its name spells (any case), its family what the answers ask of it, and its name in
+# the answer keys the given one, else the short name of its type numbered in order
+# (linear1, conv2, bn1, relu3: the naming the answer keys are documented with).
+_NN_CLASSES = {name.lower(): name for name in dir(nn) if isinstance(getattr(nn, name), type)}
+FAMILY = {
+    "Linear": "linear",
+    "Conv2d": "conv",
+    "Conv1d": "conv",
+    "ConvTranspose2d": "conv",
+    "MaxPool2d": "pool",
+    "AvgPool2d": "pool",
+    "AdaptiveAvgPool2d": "adaptive",
+    "BatchNorm1d": "norm",
+    "BatchNorm2d": "norm",
+    "LayerNorm": "norm",
+    "Flatten": "flatten",
+    "CrossEntropyLoss": "loss",
+    "Embedding": "embedding",
+    **{
+        t: "sequence"
+        for t in (
+            "RNN",
+            "LSTM",
+            "GRU",
+            "MultiheadAttention",
+            "TransformerEncoderLayer",
+            "TransformerDecoderLayer",
+        )
+    },
+}
+SHORT = {
+    "Linear": "linear",
+    "Conv2d": "conv",
+    "Conv1d": "conv",
+    "ConvTranspose2d": "convt",
+    "MultiheadAttention": "attn",
+    "TransformerEncoderLayer": "encoder",
+    "TransformerDecoderLayer": "decoder",
+    "MaxPool2d": "pool",
+    "AvgPool2d": "pool",
+    "AdaptiveAvgPool2d": "pool",
+    "BatchNorm1d": "bn",
+    "BatchNorm2d": "bn",
+    "LayerNorm": "ln",
+    "CrossEntropyLoss": "loss",
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the given list: its torch class name, its name in the answer keys and
+    its fields as the given states them."""
+
+    index: int
+    type: str
+    name: str
+    spec: Any
+
+    @property
+    def family(self) -> str:
+        return FAMILY.get(self.type, "same")  # activations, dropout, softmax keep the shape
+
+
+def layers_of(specs: list[Any]) -> list[Layer]:
+    """The given's layers with torch's class names and the answer keys' names."""
+    types = [_NN_CLASSES[spec.type.strip().lower()] for spec in specs]
+    taken = {spec.name for spec in specs if spec.name is not None}
+    counts: dict[str, int] = {}
+    out = []
+    for i, (spec, t) in enumerate(zip(specs, types, strict=True)):
+        name = spec.name
+        while name is None or (name in taken and spec.name is None):
+            short = SHORT.get(t, t.lower())
+            counts[short] = counts.get(short, 0) + 1
+            name = f"{short}{counts[short]}"
+        out.append(Layer(i, t, name, spec))
+    return out
 
 
 RECURRENT = ("RNN", "LSTM", "GRU")
@@ -193,9 +272,9 @@ def _macs(module: nn.Module, y: torch.Tensor, count_bias: bool, x: Any = None) -
     return y.numel() * (taps + (1 if count_bias and module.bias is not None else 0))
 
 
-def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
+def run_network(g: Any, s: Solution, device: Any) -> dict[str, Any]:
     """Run the layer list as torch modules: per layer its module, output and MACs."""
-    layers = build_layers(g.layers, g.allowed, g.kind_name)
+    layers = layers_of(g.layers)
     shape = list(g.input_shape)
     batched = len(shape) == _example_rank(g) + 1
     axis = _batch_axis(g)
@@ -250,13 +329,13 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
     }
 
 
-def _sequence(g: NetworkGiven) -> bool:
+def _sequence(g: Any) -> bool:
     return any(
         spec.type.lower() in {t.lower() for t in (*SEQUENCE, "Embedding")} for spec in g.layers
     )
 
 
-def _example_rank(g: NetworkGiven) -> int:
+def _example_rank(g: Any) -> int:
     """The rank of one example, read off the given: token ids [T] for an Embedding, [T, F]
     for a sequence, [C, L] for a Conv1d network, [C, H, W] for a CNN, else [F]."""
     types = [spec.type.lower() for spec in g.layers]
@@ -267,7 +346,7 @@ def _example_rank(g: NetworkGiven) -> int:
     return 3 if g.kind_name == "conv" else 1
 
 
-def _batch_axis(g: NetworkGiven) -> int:
+def _batch_axis(g: Any) -> int:
     """PyTorch's sequence layers put the batch second unless batch_first."""
     seq = [spec for spec in g.layers if spec.type.lower() in {s.lower() for s in SEQUENCE}]
     return 1 if seq and not seq[0].batch_first else 0
@@ -304,7 +383,7 @@ def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _point(g: NetworkGiven, batch: int) -> dict[str, int]:
+def _point(g: Any, batch: int) -> dict[str, int]:
     """The symbols of a network's answers and what torch ran with."""
     point = {str(d): batch for d in g.input_shape if not isinstance(d, int)}
     if g.batch_symbol is not None:
@@ -484,36 +563,39 @@ def _tensor(values: Any, point: Mapping[str, Any], device: Any) -> torch.Tensor:
 @crosscheck("conv_matrix")
 def conv_matrix(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     rank = len(exact.shape(g.kernel))
-    geo = g.geometry()
-    stride = [st for _, _, st, _, _ in geo]
-    padding = [p for _, _, _, p, _ in geo]
-    dilation = [d for _, _, _, _, d in geo]
+    stride, padding, dilation = (
+        _per_axis(g.stride, 1, rank),
+        _per_axis(g.padding, 0, rank),
+        _per_axis(g.dilation, 1, rank),
+    )
     lead = list(g.input_shape[: len(g.input_shape) - rank])
     spatial = list(g.input_shape[-rank:])
     slices = math.prod(lead)
     conv, conv_t = (F.conv1d, F.conv_transpose1d) if rank == 1 else (F.conv2d, F.conv_transpose2d)
 
-    x_exact = g.x if g.x is not None else _symbols_of("x", g.input_shape)
-    dy_exact = g.grad_y if g.grad_y is not None else _symbols_of("dy", g.output_shape())
-    point = random_point(symbols_of(g.kernel, x_exact, dy_exact), seed=len(exact.flatten(g.kernel)))
-    w = _tensor(g.kernel, point, device).reshape(1, 1, *exact.shape(g.kernel))
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
+    def forward(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return conv(
             x.reshape(slices, 1, *spatial), w, stride=stride, padding=padding, dilation=dilation
         )
 
+    kernel_shape = exact.shape(g.kernel)
     n_in = slices * math.prod(spatial)
+    probe = torch.zeros(n_in, dtype=torch.float64, device=device)
+    out_sp = list(forward(probe, torch.zeros(1, 1, *kernel_shape, dtype=probe.dtype)).shape[2:])
+    x_exact = g.x if g.x is not None else _symbols_of("x", g.input_shape)
+    dy_exact = g.grad_y if g.grad_y is not None else _symbols_of("dy", [*lead, *out_sp])
+    point = random_point(symbols_of(g.kernel, x_exact, dy_exact), seed=len(exact.flatten(g.kernel)))
+    w = _tensor(g.kernel, point, device).reshape(1, 1, *kernel_shape)
+
     columns = [
-        forward(torch.eye(n_in, dtype=torch.float64, device=device)[j]).reshape(-1)
+        forward(torch.eye(n_in, dtype=torch.float64, device=device)[j], w).reshape(-1)
         for j in range(n_in)
     ]
     A = torch.stack(columns, dim=1)
     x = _tensor(x_exact, point, device).reshape(-1).requires_grad_(True)
-    y = forward(x)
+    y = forward(x, w)
     dy = _tensor(dy_exact, point, device).reshape(y.shape)
     y.backward(dy)
-    out_sp = list(y.shape[2:])
     extra = [
         n + 2 * p - d * (k - 1) - 1 - (o - 1) * st
         for n, p, d, k, o, st in zip(
@@ -541,8 +623,23 @@ def conv_matrix(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     }
 
 
+def _per_axis(pair: Any, default: int, rank: int) -> list[int]:
+    """A given's stride, padding or dilation for each convolved axis (one number, or a
+    [height, width] pair of which a 1-D kernel takes the last)."""
+    if pair is None:
+        return [default] * rank
+    values = list(pair) if isinstance(pair, (list, tuple)) else [pair, pair]
+    return [int(v) for v in values[2 - rank :]]
+
+
 def _symbols_of(prefix: str, shape: list[int]) -> list[Any]:
-    return [exact.symbol(n) for n in symbol_names(prefix, shape)]
+    """The symbols the kind names a tensor's entries with, row-major: x1..x4, x11..x24
+    (x_1_10 once an index reaches 10): the names its symbolic answers are written in."""
+    sep = "_" if max(shape) > 9 else ""
+    return [
+        exact.symbol(prefix + sep + sep.join(str(i + 1) for i in idx))
+        for idx in itertools.product(*(range(n) for n in shape))
+    ]
 
 
 # --------------------------------------------------------------------------- softmax_ce
