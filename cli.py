@@ -223,6 +223,37 @@ def _settings(
     return Settings(Tolerance(rtol, Fraction(str(atol)), decimals), carry_forward, timeout)
 
 
+class RevealChoice(click.ParamType):
+    """A reveal policy: never, always or after:N (see solver.reveal)."""
+
+    name = "never|after:N|always"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        from solver.reveal import Reveal
+
+        if isinstance(value, Reveal):
+            return value
+        try:
+            return Reveal.parse(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+def _reveal_option(f: Any) -> Any:
+    """``--reveal``: whether feedback that goes back to students may state expected values."""
+    return click.option(
+        "--reveal",
+        type=RevealChoice(),
+        metavar="never|after:N|always",
+        default="always",
+        show_default=True,
+        help="never: verdicts and feedback without any expected value; after:N: expected "
+        "values from the N-th attempt (see --attempt) or an all-correct one; always.",
+    )(f)
+
+
 @main.command()
 @click.argument("problems", type=click.Path())
 @click.argument("answers", type=click.Path())
@@ -235,10 +266,20 @@ def _settings(
     help="A table for the terminal, SPEC's JSON, or Gradescope's results.json.",
 )
 @_grading_options
+@_reveal_option
+@click.option(
+    "--attempt",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Which attempt of this student this is (for --reveal after:N).",
+)
 def check(
     problems: str,
     answers: str,
     fmt: str,
+    reveal: Any,
+    attempt: int,
     carry_forward: Fraction,
     rtol: Fraction,
     atol: float,
@@ -253,6 +294,7 @@ def check(
     """
     from solver import grade as grade_mod
     from solver.render import report as report_render
+    from solver.reveal import redact
 
     settings = _settings(carry_forward, rtol, atol, decimals, timeout)
     grader = grade_mod.Grader(problems, settings, variants_dir)
@@ -268,7 +310,8 @@ def check(
         grader.close()
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(report_render.FORMATS[fmt](result), nl=False)
+    shown = redact(result, reveal, attempt)
+    click.echo(report_render.FORMATS[fmt](shown), nl=False)
     sys.exit(2 if grader.key.errors else 0 if result.all_correct else 1)
 
 
@@ -298,12 +341,14 @@ def check(
     help="Worker processes grading in parallel.",
 )
 @_grading_options
+@_reveal_option
 def grade(
     problems: str,
     submissions_dir: str,
     output: str,
     results_dir: str | None,
     jobs: int,
+    reveal: Any,
     carry_forward: Fraction,
     rtol: Fraction,
     atol: float,
@@ -318,6 +363,7 @@ def grade(
     from solver import grade as grade_mod
     from solver import output as out
     from solver.check import AnswerKey
+    from solver.reveal import redact_outcomes
 
     settings = _settings(carry_forward, rtol, atol, decimals, timeout)
     out.file_target(output)
@@ -333,7 +379,7 @@ def grade(
         grade_mod.write_csv(outcomes, key, output)
         notes: list[str] = []
         if results_dir:
-            grade_mod.write_results(outcomes, results_dir, key)
+            grade_mod.write_results(redact_outcomes(outcomes, reveal), results_dir, key)
             notes = grade_mod.result_folders(outcomes)[1]
     for note in notes:
         click.echo(f"warning: {note}", err=True)
@@ -348,6 +394,131 @@ def grade(
     )
     if key.errors:
         sys.exit(2)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The port to listen on.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on; 0.0.0.0 opens the page to the network.",
+)
+@click.option(
+    "--db",
+    default="sqlite:///dlsolve.db",
+    show_default=True,
+    help="Where attempts are kept: any SQLAlchemy URL (postgresql://... for a course server).",
+)
+@click.option(
+    "--reveal",
+    type=RevealChoice(),
+    metavar="never|after:N|always",
+    default="after:3",
+    show_default=True,
+    help="When expected values, and the worked solution, are shown to a student.",
+)
+@click.option(
+    "--variants",
+    "variants_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A folder written by 'dlsolve variants': each student gets the variant their name draws.",
+)
+@click.option(
+    "--draw",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    help="Without --variants: draw this many variants in memory (as 'dlsolve variants -n').",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the drawn variants.")
+@click.option(
+    "--instructor-token",
+    default=None,
+    envvar="DLSOLVE_INSTRUCTOR_TOKEN",
+    help="Opens /instructor (the class's scores) to whoever types this token.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Checker processes reading and checking answers in parallel.",
+)
+def serve(
+    paths: tuple[str, ...],
+    port: int,
+    host: str,
+    db: str,
+    reveal: Any,
+    variants_dir: str | None,
+    draw: int,
+    seed: int,
+    instructor_token: str | None,
+    workers: int,
+) -> None:
+    """The student page: students type answers, see how dlsolve reads them, and check them.
+
+    Needs the web extra: pip install "dlsolve[web]".
+    """
+    try:
+        import uvicorn
+
+        from solver.web.app import create_app
+    except ImportError as err:
+        click.echo(
+            f'error: serve needs the web extra ({err.name} is missing): pip install "dlsolve[web]"',
+            err=True,
+        )
+        sys.exit(2)
+    app = create_app(
+        paths,
+        db=db,
+        reveal=reveal,
+        variants_dir=variants_dir,
+        draw=draw,
+        seed=seed,
+        instructor_token=instructor_token,
+        workers=workers,
+    )
+    click.echo(f"dlsolve serve: http://{host}:{port} (attempts in {db}; reveal {reveal})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.argument("problems", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The zip to write (upload it as the assignment's autograder).",
+)
+@_reveal_option
+@click.option(
+    "--variants",
+    "variants_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of variant problem files, for answers files that name 'variant: N'.",
+)
+def gradescope(problems: str, output: str, reveal: Any, variants_dir: str | None) -> None:
+    """Write Gradescope's autograder bundle for PROBLEMS: setup.sh, run_autograder, the
+    problems and dlsolve itself. Each submission's results.json follows --reveal."""
+    from solver import gradescope as gs
+
+    names = gs.bundle(
+        Path(problems), Path(output), reveal, Path(variants_dir) if variants_dir else None
+    )
+    click.echo(f"wrote {output} ({len(names)} files; reveal {reveal})", err=True)
 
 
 @main.command(name="kinds")

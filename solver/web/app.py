@@ -1,0 +1,660 @@
+"""The student page's routes (Starlette): who may see what, and nothing else.
+
+Every route is a thin step between a request and dlsolve's own API: the
+problem pages come from :mod:`solver.web.course` (load and solve), a check
+runs :meth:`solver.check.AnswerKey.check` in a checker process, what the student
+is shown of the key follows :mod:`solver.reveal`, attempts are kept by
+:mod:`solver.web.store`.
+
+Security, in one place:
+
+* the session cookie is signed (its key is kept in the database, so sessions
+  survive a restart); the only student a request can read is the session's;
+* every form and the preview endpoint carry the session's CSRF token;
+* a request body over :data:`MAX_BODY` bytes, or an answer box over
+  :data:`~solver.web.course.MAX_ANSWER_CHARS` characters, is refused with a sentence;
+* student text is read only in checker processes, under the parser's limits and
+  the checker's time limit;
+* any failure is a page with one clear sentence, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import hmac
+import io
+import json
+import logging
+import multiprocessing
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from ..check import Result
+from ..errors import DlsolveError
+from ..reveal import Mode, Reveal, redact_result
+from . import STATIC_DIR
+from .course import (
+    MAX_ANSWER_CHARS,
+    NAME_RE,
+    Config,
+    Course,
+    check_in_worker,
+    preview_in_worker,
+    start_worker,
+)
+from .store import Attempt, Store, Student
+
+MAX_BODY = 256_000  # bytes of one request body
+CHECK_DEADLINE = 60.0  # seconds a check may wait for a checker process in all
+HINTS = 2  # hint k unlocks after k attempts
+log = logging.getLogger("dlsolve.serve")
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+class PageError(Exception):
+    """A request that cannot be served: one sentence for the page, and a status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+@dataclass
+class Server:
+    """What the routes share: the course, the policy, the store and the checkers."""
+
+    course: Course
+    reveal: Reveal
+    store: Store
+    instructor_token: str | None
+    workers: int
+    pool: ProcessPoolExecutor | None = None
+    students: dict[int, Student] = field(default_factory=dict)
+
+    def start_pool(self) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.pool = ProcessPoolExecutor(
+            self.workers, mp_context=ctx, initializer=start_worker, initargs=(self.course.config,)
+        )
+
+    def stop_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a checker process; a checker that died is replaced."""
+        if self.pool is None:
+            self.start_pool()
+        assert self.pool is not None
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self.pool, fn, *args), CHECK_DEADLINE
+            )
+        except BrokenProcessPool:
+            self.stop_pool()
+            raise PageError(
+                "The checker stopped while reading this answer and has been restarted; "
+                "nothing was saved. Please try again.",
+                503,
+            ) from None
+        except asyncio.TimeoutError:
+            raise PageError(
+                "The checker is busy; nothing was saved. Please try again.", 503
+            ) from None
+
+
+def create_app(
+    paths: list[str] | tuple[str, ...],
+    *,
+    db: str = "sqlite:///dlsolve.db",
+    reveal: Reveal | str = "after:3",
+    variants_dir: str | None = None,
+    draw: int = 0,
+    seed: int = 0,
+    instructor_token: str | None = None,
+    workers: int = 1,
+    timeout: float = 1.0,
+) -> Starlette:
+    """The student page for the problem files ``paths`` (DlsolveError if unusable)."""
+    policy = reveal if isinstance(reveal, Reveal) else Reveal.parse(reveal)
+    config = Config(tuple(map(str, paths)), variants_dir, draw, seed, timeout)
+    course = Course(config)
+    for sid in course.files:  # fail at start, not on a student's first page
+        course.view(sid, None)
+    try:
+        store = Store(db)
+    except (SQLAlchemyError, ImportError, OSError) as err:  # a bad URL, a missing driver, ...
+        raise DlsolveError(
+            f"cannot open the database ({type(err).__name__}: {err})", field="--db"
+        ) from None
+    server = Server(course, policy, store, instructor_token or None, max(1, workers))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        server.start_pool()
+        try:
+            yield
+        finally:
+            server.stop_pool()
+            store.close()
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/history", history, methods=["GET"]),
+        Route("/set/{sid}/{pid}", problem_page, methods=["GET"]),
+        Route("/set/{sid}/{pid}/check", check_answers, methods=["POST"]),
+        Route("/api/preview", preview, methods=["POST"]),
+        Route("/instructor", instructor, methods=["GET"]),
+        Route("/instructor/login", instructor_login, methods=["POST"]),
+        Route("/instructor/export.csv", instructor_csv, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=store.secret("session-key"),
+                session_cookie="dlsolve_session",
+                same_site="strict",
+                max_age=60 * 60 * 24 * 120,
+            ),
+        ],
+        exception_handlers={
+            PageError: page_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    return app
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _server(request: Request) -> Server:
+    return request.app.state.server
+
+
+def _csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def _check_csrf(request: Request, sent: Any) -> None:
+    token = request.session.get("csrf")
+    if not token or not isinstance(sent, str) or not hmac.compare_digest(token, sent):
+        raise PageError(
+            "This form has expired (or did not come from this page). Reload the page and "
+            "try again.",
+            403,
+        )
+
+
+async def _form(request: Request) -> Any:
+    size = request.headers.get("content-length")
+    if size is None or not size.isdigit() or int(size) > MAX_BODY:
+        raise PageError(f"This request is too large (the limit is {MAX_BODY // 1000} kB).", 413)
+    form = await request.form(max_files=0, max_fields=400, max_part_size=MAX_BODY)
+    _check_csrf(request, form.get("csrf"))
+    return form
+
+
+async def _student(request: Request) -> Student:
+    server = _server(request)
+    sid = request.session.get("student")
+    student = server.students.get(sid) if sid else None
+    if student is None and sid:
+        student = await run_in_threadpool(server.store.student, sid)
+        if student is not None:  # a student's row never changes: remember it
+            server.students[sid] = student
+    if student is None:
+        raise PageError("Please name yourself first, on the front page.", 401)
+    return student
+
+
+def _page(request: Request, name: str, http_status: int = 200, **context: Any) -> Response:
+    context.setdefault("student_name", request.session.get("name"))
+    response = TEMPLATES.TemplateResponse(
+        request, name, {"csrf": _csrf(request), **context}, status_code=http_status
+    )
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "font-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _solved(attempts: list[Attempt]) -> bool:
+    return any(a.results and all(r["verdict"] == "correct" for r in a.results) for a in attempts)
+
+
+def _as_result(d: dict[str, Any]) -> Result:
+    return Result(
+        d["problem"],
+        d["key"],
+        d["verdict"],
+        Fraction(str(d["points"])),
+        Fraction(str(d["max_points"])),
+        d.get("expected"),
+        d.get("given"),
+        d.get("feedback", ""),
+        d.get("misconception"),
+    )
+
+
+def shown_results(results: list[dict[str, Any]], revealed: bool) -> list[dict[str, Any]]:
+    """The results as the student may see them now (:func:`solver.reveal.redact_result`)."""
+    out = []
+    for d in results:
+        r = _as_result(d) if revealed else redact_result(_as_result(d))
+        out.append(
+            {
+                "key": r.key,
+                "verdict": r.verdict,
+                "points": d["points"],
+                "max_points": d["max_points"],
+                "feedback": r.feedback,
+                "misconception": r.misconception,
+                "given": d.get("given"),
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- student pages
+
+
+async def index(request: Request) -> Response:
+    server = _server(request)
+    sid = request.session.get("student")
+    student = await run_in_threadpool(server.store.student, sid) if sid else None
+    if student is None:
+        request.session.pop("student", None)
+        return _page(request, "login.html", title="Name yourself")
+    views = [
+        await run_in_threadpool(server.course.view, s, student.variant) for s in server.course.files
+    ]
+    mine = await run_in_threadpool(server.store.attempts_of, student.id)
+    status: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in mine:
+        st = status.setdefault((a.problem_set, a.problem), {"attempts": 0, "best": 0.0})
+        st["attempts"] += 1
+        st["best"] = max(st["best"], a.score)
+    return _page(
+        request,
+        "index.html",
+        title="Problem sets",
+        sets=views,
+        status=status,
+        variant=student.variant,
+        code=request.session.get("code"),
+        reveal=str(server.reveal),
+    )
+
+
+async def login(request: Request) -> Response:
+    server = _server(request)
+    form = await _form(request)
+    name = " ".join(str(form.get("name", "")).split())
+    code = str(form.get("code", "")).strip() or None
+    if not NAME_RE.fullmatch(name):
+        raise PageError(
+            "A name is 1 to 60 letters, digits, spaces, dots, apostrophes or hyphens, "
+            "starting with a letter or digit."
+        )
+    try:
+        student, new_code = await run_in_threadpool(
+            server.store.claim, name, code, server.course.variant_for(name)
+        )
+    except PermissionError:
+        raise PageError(
+            f"The name {name!r} is already taken. If it is yours, type the personal code "
+            "you were given with it; otherwise choose another name.",
+            403,
+        ) from None
+    request.session.clear()
+    request.session.update(
+        {"student": student.id, "name": student.name, "csrf": secrets.token_urlsafe(24)}
+    )
+    if new_code:
+        request.session["code"] = new_code
+    return RedirectResponse("/", status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    await _form(request)
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+async def _problem_async(server: Server, sid: str, variant: int | None, pid: str) -> Any:
+    """:func:`_problem`, in a thread only the first time (building a view solves the set)."""
+    if (sid, variant) in server.course.cached_views:
+        return _problem(server, sid, variant, pid)
+    return await run_in_threadpool(_problem, server, sid, variant, pid)
+
+
+def _problem(server: Server, sid: str, variant: int | None, pid: str) -> Any:
+    if sid not in server.course.files:
+        raise PageError("There is no such problem set.", 404)
+    view = server.course.view(sid, variant)
+    if pid not in view.problems:
+        raise PageError("There is no such problem in this set.", 404)
+    return view, view.problems[pid]
+
+
+def _hint_math_ok(server: Server, problem: Any, revealed: bool) -> bool:
+    """Whether hint 1 may show the first step's maths (not only its sentence): never under
+    ``never``; else only when it shows none of the asked answers."""
+    if revealed:
+        return True
+    if server.reveal.mode is Mode.NEVER or problem.first_step is None:
+        return False
+    return not problem.first_step_tells
+
+
+async def problem_page(request: Request) -> Response:
+    server = _server(request)
+    student = await _student(request)
+    sid, pid = request.path_params["sid"], request.path_params["pid"]
+    view, problem = await _problem_async(server, sid, student.variant, pid)
+    attempts = await run_in_threadpool(server.store.attempts_of, student.id, sid, pid)
+    revealed = server.reveal.allows(len(attempts), _solved(attempts))
+    if not problem.boxes and server.reveal.mode is Mode.AFTER:
+        revealed = True  # a question answered in words: nothing to attempt, the model answer
+    last = attempts[-1] if attempts else None
+    unlocked = HINTS if server.reveal.mode is Mode.ALWAYS else min(len(attempts), HINTS)
+    ids = list(view.problems)
+    i = ids.index(pid)
+    return _page(
+        request,
+        "problem.html",
+        title=problem.title or problem.id,
+        set=view,
+        problem=problem,
+        results=shown_results(last.results, revealed) if last else None,
+        last=last,
+        attempts=len(attempts),
+        typed=last.answers if last else {},
+        revealed=revealed,
+        solution=view.keys[pid] if revealed else None,
+        hints_unlocked=unlocked,
+        made={r["misconception"] for a in attempts for r in a.results if r.get("misconception")},
+        hint_math=_hint_math_ok(server, problem, revealed),
+        hints=HINTS,
+        reveal=server.reveal,
+        prev_id=ids[i - 1] if i > 0 else None,
+        next_id=ids[i + 1] if i + 1 < len(ids) else None,
+    )
+
+
+async def check_answers(request: Request) -> Response:
+    server = _server(request)
+    form = await _form(request)
+    student = await _student(request)
+    sid, pid = request.path_params["sid"], request.path_params["pid"]
+    _, problem = await _problem_async(server, sid, student.variant, pid)
+    if not problem.boxes:
+        raise PageError("This question is answered in words; there is nothing to check.")
+    answers: dict[str, str] = {}
+    for box in problem.boxes:
+        text = str(form.get(f"answer:{box.key}", ""))
+        if len(text) > MAX_ANSWER_CHARS:
+            raise PageError(
+                f"The answer for {box.key} is longer than {MAX_ANSWER_CHARS} characters; "
+                "nothing was saved."
+            )
+        answers[box.key] = text
+    outcome = await server.run(check_in_worker, sid, student.variant, pid, student.name, answers)
+    if "error" in outcome:
+        why = outcome["error"]
+        raise PageError(f"Your answers could not be checked ({why}); nothing was saved.")
+    await run_in_threadpool(
+        server.store.add_attempt,
+        student.id,
+        sid,
+        pid,
+        float(outcome["score"]),
+        float(outcome["max_score"]),
+        answers,
+        outcome["results"],
+    )
+    if request.headers.get("accept", "").startswith("application/json"):
+        return JSONResponse({"saved": True, "score": outcome["score"]})
+    return RedirectResponse(f"/set/{sid}/{pid}#results", status_code=303)
+
+
+async def preview(request: Request) -> Response:
+    server = _server(request)
+    size = request.headers.get("content-length")
+    if size is None or not size.isdigit() or int(size) > MAX_BODY:
+        return JSONResponse({"ok": False, "error": "This answer is too long to read."}, 413)
+    _check_csrf(request, request.headers.get("x-csrf-token"))
+    student = await _student(request)
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return JSONResponse({"ok": False, "error": "The request was not JSON."}, 400)
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(k), str) for k in ("set", "problem", "key", "text")
+    ):
+        return JSONResponse(
+            {"ok": False, "error": "The request lacks set, problem, key or text."}, 400
+        )
+    if len(body["text"]) > MAX_ANSWER_CHARS:
+        return JSONResponse(
+            {"ok": False, "error": f"An answer is at most {MAX_ANSWER_CHARS} characters."}
+        )
+    await _problem_async(server, body["set"], student.variant, body["problem"])
+    out = await server.run(
+        preview_in_worker, body["set"], student.variant, body["problem"], body["key"], body["text"]
+    )
+    return JSONResponse(out)
+
+
+async def history(request: Request) -> Response:
+    server = _server(request)
+    student = await _student(request)
+    mine = await run_in_threadpool(server.store.attempts_of, student.id)
+    by_problem: dict[tuple[str, str], list[Attempt]] = {}
+    for a in mine:
+        by_problem.setdefault((a.problem_set, a.problem), []).append(a)
+    rows = []
+    for a in reversed(mine):
+        group = by_problem[a.problem_set, a.problem]
+        revealed = server.reveal.allows(len(group), _solved(group))
+        rows.append({"attempt": a, "results": shown_results(a.results, revealed)})
+    return _page(request, "history.html", title="Your attempts", rows=rows)
+
+
+# --------------------------------------------------------------------------- instructor
+
+
+def _instructor(request: Request) -> Server:
+    server = _server(request)
+    if server.instructor_token is None:
+        raise PageError(
+            "The instructor's view is off (start the server with --instructor-token).", 404
+        )
+    return server
+
+
+async def instructor_login(request: Request) -> Response:
+    server = _instructor(request)
+    form = await _form(request)
+    token = str(form.get("token", ""))
+    assert server.instructor_token is not None
+    if not hmac.compare_digest(token.encode(), server.instructor_token.encode()):
+        raise PageError("That is not the instructor's token.", 403)
+    request.session["instructor"] = True
+    return RedirectResponse("/instructor", status_code=303)
+
+
+def class_summary(server: Server) -> dict[str, Any]:
+    """Scores per student (their best attempt per problem), per-key share correct (over each
+    student's latest attempt), the most frequent misconceptions (over all attempts)."""
+    students = server.store.students()
+    attempts = server.store.all_attempts()
+    names = {s.id: s for s in students}
+    best: dict[tuple[int, str, str], float] = {}
+    latest: dict[tuple[int, str, str], Attempt] = {}
+    count: Counter[int] = Counter()
+    mistakes: Counter[tuple[str, str, str]] = Counter()
+    for a in attempts:
+        k = (a.student_id, a.problem_set, a.problem)
+        best[k] = max(best.get(k, 0.0), a.score)
+        latest[k] = a
+        count[a.student_id] += 1
+        for r in a.results:
+            if r.get("misconception"):
+                mistakes[a.problem, r["key"], r["misconception"]] += 1
+    top = {
+        (sid, p.id): p.max_points
+        for sid in server.course.files
+        for p in server.course.view(sid, None).problems.values()
+    }
+    max_total = sum(top.values())
+    rows = []
+    for s in students:
+        score = sum(v for (st, _, _), v in best.items() if st == s.id)
+        rows.append({"name": s.name, "variant": s.variant, "attempts": count[s.id], "score": score})
+    keys: dict[tuple[str, str, str], list[int]] = {}
+    for (_, sid, pid), a in latest.items():
+        for r in a.results:
+            tally = keys.setdefault((sid, pid, r["key"]), [0, 0])
+            tally[0] += r["verdict"] == "correct"
+            tally[1] += 1
+    per_key = [
+        {"set": sid, "problem": pid, "key": k, "correct": c, "of": n, "share": c / n}
+        for (sid, pid, k), (c, n) in sorted(keys.items())
+    ]
+    return {
+        "students": rows,
+        "max_total": max_total,
+        "per_key": per_key,
+        "mistakes": [
+            {"problem": p, "key": k, "name": name, "count": n}
+            for (p, k, name), n in mistakes.most_common(15)
+        ],
+        "latest": latest,
+        "names": names,
+    }
+
+
+async def instructor(request: Request) -> Response:
+    server = _instructor(request)
+    if not request.session.get("instructor"):
+        return _page(request, "instructor_login.html", title="Instructor")
+    summary = await run_in_threadpool(class_summary, server)
+    return _page(request, "instructor.html", title="The class", summary=summary)
+
+
+async def instructor_csv(request: Request) -> Response:
+    server = _instructor(request)
+    if not request.session.get("instructor"):
+        raise PageError("Sign in as the instructor first, on /instructor.", 401)
+    summary = await run_in_threadpool(class_summary, server)
+    latest: dict[tuple[int, str, str], Attempt] = summary["latest"]
+    columns = sorted(
+        {(sid, pid, r["key"]) for (_, sid, pid), a in latest.items() for r in a.results}
+    )
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(
+        [
+            "student",
+            "variant",
+            "attempts",
+            "score",
+            "max_score",
+            *[f"{s}/{p}/{k}" for s, p, k in columns],
+        ]
+    )
+    for s, row in zip(summary["names"].values(), summary["students"], strict=True):
+        got = {
+            (sid, pid, r["key"]): r["points"]
+            for (st, sid, pid), a in latest.items()
+            if st == s.id
+            for r in a.results
+        }
+        w.writerow(
+            [
+                row["name"],
+                "" if row["variant"] is None else row["variant"],
+                row["attempts"],
+                row["score"],
+                summary["max_total"],
+                *[got.get(c, "") for c in columns],
+            ]
+        )
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="dlsolve-class.csv"'},
+    )
+
+
+# --------------------------------------------------------------------------- failures
+
+
+async def page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"ok": False, "error": exc.message}, exc.status)
+    return _page(
+        request, "error.html", exc.status, title="Something went wrong", message=exc.message
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"ok": False, "error": message}, exc.status_code)
+    return _page(
+        request, "error.html", exc.status_code, title="Something went wrong", message=message
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("request %s failed", request.url.path, exc_info=exc)
+    message = (
+        "The server failed on this request (it is logged); nothing was saved. Please try again."
+    )
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"ok": False, "error": message}, 500)
+    return _page(request, "error.html", 500, title="Something went wrong", message=message)
