@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -244,27 +243,16 @@ def table_view(t: Table) -> TableView:
     )
 
 
-def given_tables(problem: Problem) -> list[TableView]:
-    """Givens that are lists of records (a network's layers) as tables, blanks left blank."""
-    out = []
-    for name, value in problem.raw_given.items():
-        if not (isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value)):
-            continue
-        columns: list[str] = []
-        for row in value:
-            columns += [str(k) for k in row if str(k) not in columns]
-        rows = [[_given_cell(row[c]) if c in row else Cell() for c in columns] for row in value]
-        out.append(TableView(str(name), columns, rows))
-    return out
+def given_table_view(t: Table) -> TableView:
+    """A network's layers as ``Kind.given_tables`` lays them out (the handout shows the same
+    table): None is a blank the student fills in, "" a field the layer leaves out."""
 
+    def given_cell(x: Any) -> Cell:
+        if x is None:
+            return Cell(blank=True)
+        return Cell(text="" if x == "" else str(x))
 
-def _given_cell(x: Any) -> Cell:
-    """A written given: null is a blank the student fills in (a field left out is empty)."""
-    if x is None:
-        return Cell(blank=True)
-    if isinstance(x, (list, dict)):
-        return Cell(text=json.dumps(x))
-    return Cell(text=str(x).lower() if isinstance(x, bool) else str(x))
+    return TableView(t.title, list(t.columns), [[given_cell(c) for c in r] for r in t.rows])
 
 
 def step_view(step: Any) -> StepView:
@@ -305,7 +293,7 @@ def problem_view(problem: Problem, s: Solution, max_points: float) -> ProblemVie
         problem.title,
         s.text,
         [(label.latex(), value.latex()) for label, value in s.givens],
-        given_tables(problem),
+        [given_table_view(t) for t in s.given_tables],
         [box_view(a) for a in s.asked()],
         first,
         tells,
