@@ -157,7 +157,7 @@ def _div_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
     def div(x: Value, y: Value) -> Value:
         if sc.sign(y) == 0:
             raise sc.GraphValueError("division by zero")
-        return x / y
+        return sc.div(x, y)
 
     return binary(div, a, b, shape)
 
@@ -166,8 +166,8 @@ def _div_b(c: Ctx) -> list[Tensor | None]:
     a, b = c.ins
     shape = c.out.shape
     B = expand(b, shape)
-    da = binary(lambda g, y: g / y, c.up, B, shape)
-    q = binary(lambda y, bb: y / bb, c.out, B, shape)
+    da = binary(sc.div, c.up, B, shape)
+    q = binary(sc.div, c.out, B, shape)
     db = binary(lambda g, qq: -(g * qq), c.up, q, shape)
     return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)]
 
@@ -356,7 +356,7 @@ def _log_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
 
 def _log_b(c: Ctx) -> list[Tensor | None]:
     (x,) = c.ins
-    return [binary(lambda g, v: g / v, c.up, x, x.shape)]
+    return [binary(sc.div, c.up, x, x.shape)]
 
 
 def _sqrt_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
@@ -367,7 +367,7 @@ def _sqrt_b(c: Ctx) -> list[Tensor | None]:
     def d(g: Value, y: Value) -> Value:
         if sc.sign(y) == 0:
             raise sc.GraphValueError("the derivative of sqrt at 0 is not defined")
-        return g / (2 * y)
+        return sc.div(g, 2 * y)
 
     return [binary(d, c.up, c.out, c.out.shape)]
 
@@ -631,7 +631,7 @@ def _bce_b(c: Ctx) -> list[Tensor | None]:
         den = pi * (1 - pi)
         if sc.sign(den) == 0:
             raise sc.GraphValueError("the gradient of bce at p = 0 or p = 1 is not defined")
-        out.append((pi - ti) / den * scale)
+        out.append(sc.div(pi - ti, den) * scale)
     return [Tensor(p.shape, out), None]
 
 

@@ -215,6 +215,16 @@ class Tx:
         return f"Tx({exact.fmt(to_exact(self))})"
 
 
+def div(x: Value, y: Value) -> Value:
+    """``x/y`` exactly (two ints make a Fraction, never a float)."""
+    if is_rational(y):
+        if y == 0:
+            raise GraphValueError("division by zero")
+        if is_rational(x):
+            return rat(Fraction(x) / y)
+    return x / y
+
+
 # --------------------------------------------------------------------------- comparing
 
 
@@ -352,36 +362,54 @@ def to_exact(x: Value) -> Any:
 @lru_cache(maxsize=65536)
 def _written(r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...]) -> Any:
     """Terms whose denominators are powers of the same factors go over one denominator (the
-    highest powers), numerator expanded: σ(1)(1 − σ(1)) is written e/(1 + e)², and what
-    adds up to a rational (a softmax row's sum) comes out as that rational."""
-    groups: dict[
-        frozenset[sympy.Expr], list[tuple[sympy.Expr, dict[sympy.Expr, Any], Fraction]]
-    ] = {}
+    highest powers), numerator expanded and cleared of fractions: σ(1)(1 − σ(1)) is written
+    e/(1 + e)², and what adds up to a rational (a softmax row's sum) comes out as that
+    rational. Terms over unrelated denominators (two examples of a batch) stay apart."""
+    items = []
     for a, c in terms:
         num, den = _numer_denom(a)
-        powers = den.as_powers_dict() if den != 1 else {}
-        groups.setdefault(frozenset(powers), []).append((num, powers, c))
-    bases = frozenset().union(*groups)
-    if len(groups) > 1 and len(bases) <= 2 and len(terms) <= 12:
-        # a few denominators that share factors (1/e and 1/(e(1 + e))): one fraction, cancelled
-        total_ = sympy.Add(exact.to_sympy(r), *(exact.to_sympy(c) * a for a, c in terms))
-        num, den = sympy.cancel(sympy.together(total_)).as_numer_denom()
-        return exact.from_sympy(sympy.expand(num) / sympy.factor(den))
-    parts = []
+        powers: dict[sympy.Expr, Any] = {}
+        for b, k in (den.as_powers_dict() if den != 1 else {}).items():
+            content, prim = b.as_content_primitive()  # 2 + 2e⁶ is 2(1 + e⁶)
+            if content != 1 and k.is_Integer:
+                c = c / Fraction(int(content.p), int(content.q)) ** int(k)
+            powers[prim] = powers.get(prim, 0) + k
+        items.append((num, powers, c))
+    groups: dict[frozenset[sympy.Expr], list[Any]] = {}
+    for item in items:
+        groups.setdefault(frozenset(item[1]), []).append(item)
+    if len(groups) > 1 and len(frozenset().union(*groups)) <= 2:
+        groups = {frozenset().union(*groups): items}  # 1/e and 1/(e(1 + e)): one fraction
     fold_r = len(groups) == 1 and bool(r) and next(iter(groups)) != frozenset()
-    for bases, items in groups.items():
-        top = {b: max(p.get(b, 0) for _, p, _ in items) for b in bases}
-        den = sympy.Mul(*(b**k for b, k in top.items()))
-        nums = []
-        for num, powers, c in items:
-            lift = sympy.Mul(*(b ** (k - powers.get(b, 0)) for b, k in top.items()))
-            nums.append(exact.to_sympy(c) * num * lift)
-        if fold_r:
-            nums.append(exact.to_sympy(r) * den)
-        numerator = sympy.expand(sympy.Add(*nums)) if len(items) > 1 or fold_r else sympy.Add(*nums)
-        parts.append(numerator / den)
+    parts = [_over_one(group, r if fold_r else 0) for group in groups.values()]
     rest = 0 if fold_r else exact.to_sympy(r)
     return exact.from_sympy(sympy.Add(rest, *parts))
+
+
+def _over_one(items: list[Any], r: Rational) -> sympy.Expr:
+    """Σ c·num/den over the highest power of each factor, the numerator's fractions cleared."""
+    top: dict[sympy.Expr, Any] = {}
+    for _, powers, _ in items:
+        for b, k in powers.items():
+            top[b] = max(top.get(b, k), k)
+    den = sympy.Mul(*(b**k for b, k in top.items()))
+    nums = []
+    for num, powers, c in items:
+        lift = sympy.Mul(*(b ** (k - powers.get(b, 0)) for b, k in top.items()))
+        nums.append(exact.to_sympy(c) * num * lift)
+    if r:
+        nums.append(exact.to_sympy(r) * den)
+    numerator = sympy.Add(*nums)
+    if len(nums) > 1:
+        numerator = sympy.expand(numerator)
+    if den == 1:
+        return numerator
+    coeffs = [t.as_coeff_Mul()[0] for t in sympy.Add.make_args(numerator)]
+    scale = math.lcm(*(int(q.q) for q in coeffs if q.is_Rational)) if coeffs else 1
+    if scale > 1:
+        numerator = sympy.expand(numerator * scale)
+        return numerator / sympy.Mul(scale, den, evaluate=False)
+    return numerator / den
 
 
 @lru_cache(maxsize=65536)
