@@ -13,7 +13,6 @@ other kinds use :func:`differentiate` for a scalar objective at a point.
 from __future__ import annotations
 
 from .autodiff import (
-    MAX_ELEMENTS,
     Graph,
     GraphError,
     Run,
@@ -27,7 +26,7 @@ from .autodiff import (
 )
 from .ops import OPS, Rules
 from .scalar import from_exact, to_exact
-from .tensor import Tensor
+from .tensor import MAX_ELEMENTS, Tensor
 
 __all__ = [
     "MAX_ELEMENTS",

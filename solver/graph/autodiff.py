@@ -25,9 +25,8 @@ from ..parse import MAX_EXPONENT, ParseError
 from . import lang
 from .ops import BINARY, FUNCTIONS, OPS, Ctx, Op, Rules
 from .scalar import GraphValueError, Value
-from .tensor import ShapeError, Tensor, show, zeros
+from .tensor import MAX_ELEMENTS, ShapeError, Tensor, show, zeros
 
-MAX_ELEMENTS = 10_000  # entries of any one tensor, given or computed
 MAX_WORK = 3_000_000  # multiply-adds of one matmul or convolution
 MAX_NODES = 2_000  # operations in one graph
 

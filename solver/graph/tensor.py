@@ -136,7 +136,15 @@ def expand(t: Tensor, shape: Shape) -> Tensor:
     return Tensor(shape, [t.data[i] for i in _source_index(shape, t.shape)])
 
 
+MAX_ELEMENTS = 10_000  # entries of any one tensor, given or computed
+
+
 def binary(f: Callable[[Value, Value], Value], a: Tensor, b: Tensor, out_shape: Shape) -> Tensor:
+    if math.prod(out_shape) > MAX_ELEMENTS:
+        raise ShapeError(
+            f"broadcasting {show(a.shape)} with {show(b.shape)} gives {math.prod(out_shape):,} "
+            f"entries, more than the {MAX_ELEMENTS:,} a problem may compute"
+        )
     if a.shape == b.shape:
         return Tensor(out_shape, [f(x, y) for x, y in zip(a.data, b.data, strict=True)])
     if not b.shape:

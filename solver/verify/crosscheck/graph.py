@@ -199,7 +199,7 @@ def graph(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
         if y.requires_grad:
             y.retain_grad()
         env[st.target] = nodes[st.target] = y
-    out: dict[str, Any] = {name: v.detach() for name, v in nodes.items()}
+    out: dict[str, Any] = {name: v.detach().clone() for name, v in nodes.items()}
     output = g.output_name()
     if output is None:
         return out
@@ -207,7 +207,7 @@ def graph(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     for name, v in {**nodes, **leaves}.items():
         key = f"grad.{name}"
         if key in s.answers:
-            out[key] = v.grad.detach() if v.grad is not None else torch.zeros_like(v.detach())
+            out[key] = v.grad.detach().clone() if v.grad is not None else torch.zeros_like(v.detach())
     if g.lr is not None:
         params = [leaves[name] for name in g.params]
         for p in params:
