@@ -14,6 +14,7 @@ problems that validate and a list of errors, one sentence each, for the rest.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -375,7 +376,10 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
         if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
             raise fail("'ask' must be a list of answer keys", ("ask",), "ask")
         for j, a in enumerate(ask):
-            if not any(key.matches(a) or key.pattern == a for key in k.keys):
+            if not any(
+                key.matches(a) or key.pattern == a or ("*" in a and fnmatch.fnmatchcase(key.pattern, a))
+                for key in k.keys
+            ):
                 patterns = [key.pattern for key in k.keys]
                 raise fail(
                     f"{kind_name} has no answer key {a!r}{_suggest(a, patterns)}", ("ask", j), "ask"

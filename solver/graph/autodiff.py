@@ -419,6 +419,10 @@ def backward(
                     )
             else:
                 grad = parts[0][2]
+        if grad.shape != value.shape and not rules.transpose_right:
+            back.grads[n.id] = grad  # a transposed gradient goes no further: it does not fit
+            back.order.append(n.id)
+            continue
         if grad.shape != value.shape:
             raise GraphError(
                 f"the gradient of {n.label} has shape {show(grad.shape)} but {n.label} has shape "

@@ -322,6 +322,8 @@ class GraphKind(Kind):
                 )
 
             grad = back.grads.get(nid, Tensor(theta.shape, [0] * theta.size))
+            if grad.shape != theta.shape:  # a transposed gradient (a misconception) takes no step
+                continue
             new = step(grad)
             alts = _distinct([step(a[nid]) for a in alternatives if nid in a and a[nid] != grad])
             meta = {"alternatives": [exact_nested(t) for t in alts]} if alts else {}
