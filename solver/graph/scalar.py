@@ -367,14 +367,8 @@ def _written(r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...]) -> Any
     rational. Terms over unrelated denominators (two examples of a batch) stay apart."""
     items = []
     for a, c in terms:
-        num, den = _numer_denom(a)
-        powers: dict[sympy.Expr, Any] = {}
-        for b, k in (den.as_powers_dict() if den != 1 else {}).items():
-            content, prim = b.as_content_primitive()  # 2 + 2e⁶ is 2(1 + e⁶)
-            if content != 1 and k.is_Integer:
-                c = c / Fraction(int(content.p), int(content.q)) ** int(k)
-            powers[prim] = powers.get(prim, 0) + k
-        items.append((num, powers, c))
+        num, powers, content = _parts(a)
+        items.append((num, powers, c / content))
     groups: dict[frozenset[sympy.Expr], list[Any]] = {}
     for item in items:
         groups.setdefault(frozenset(item[1]), []).append(item)
@@ -400,21 +394,34 @@ def _over_one(items: list[Any], r: Rational) -> sympy.Expr:
     if r:
         nums.append(exact.to_sympy(r) * den)
     numerator = sympy.Add(*nums)
-    if len(nums) > 1:
+    lifted = r or any(powers != top for _, powers, _ in items)
+    if lifted and len(nums) > 1:  # over one shared denominator the terms are already collected
         numerator = sympy.expand(numerator)
     if den == 1:
         return numerator
     coeffs = [t.as_coeff_Mul()[0] for t in sympy.Add.make_args(numerator)]
     scale = math.lcm(*(int(q.q) for q in coeffs if q.is_Rational)) if coeffs else 1
     if scale > 1:
-        numerator = sympy.expand(numerator * scale)
+        k = sympy.Integer(scale)
+        numerator = sympy.Add(*(k * t for t in sympy.Add.make_args(numerator)))
         return numerator / sympy.Mul(scale, den, evaluate=False)
     return numerator / den
 
 
 @lru_cache(maxsize=65536)
-def _numer_denom(a: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
-    return a.as_numer_denom()
+def _parts(a: sympy.Expr) -> tuple[sympy.Expr, dict[sympy.Expr, Any], Fraction]:
+    """An atom as numerator, denominator factors with their powers, and the rational content
+    taken out of those factors (2 + 2e⁶ is 2(1 + e⁶))."""
+    num, den = a.as_numer_denom()
+    powers: dict[sympy.Expr, Any] = {}
+    content_total = Fraction(1)
+    for b, k in (den.as_powers_dict() if den != 1 else {}).items():
+        content, prim = b.as_content_primitive()
+        if content != 1 and k.is_Integer:
+            content_total *= Fraction(int(content.p), int(content.q)) ** int(k)
+            b = prim
+        powers[b] = powers.get(b, 0) + k
+    return num, powers, content_total
 
 
 def from_exact(x: Any) -> Value:
