@@ -331,7 +331,7 @@ def softmax_row(z: list[Value]) -> list[Value]:
         m = min(z)
         shifted = [v - m for v in z]
         den = sympy.Add(*(_exp_of(v) for v in shifted))
-        return [Tx(0, {_exp_of(v) / den: Fraction(1)}) for v in shifted]
+        return [Tx.of(_exp_of(v) / den) for v in shifted]
     m = z[min(range(len(z)), key=lambda i: float(z[i]))]
     shifted_s = [(v - m) for v in z]
     exps = [sympy.exp(exact.to_sympy(to_exact(v))) for v in shifted_s]
@@ -356,11 +356,12 @@ def to_exact(x: Value) -> Any:
     terms over the same denominator are written as one fraction."""
     if is_rational(x):
         return rat(x)
-    return _written(x.r, tuple(sorted(x.terms.items(), key=lambda t: sympy.default_sort_key(t[0]))))
+    terms = tuple(sorted(x.terms.items(), key=lambda t: sympy.default_sort_key(t[0])))
+    return _written(x.r, terms, True)
 
 
 @lru_cache(maxsize=65536)
-def _written(r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...]) -> Any:
+def _written(r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...], fast: bool = False) -> Any:
     """Terms whose denominators are powers of the same factors go over one denominator (the
     highest powers), numerator expanded and cleared of fractions: σ(1)(1 − σ(1)) is written
     e/(1 + e)², and what adds up to a rational (a softmax row's sum) comes out as that
@@ -372,12 +373,83 @@ def _written(r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...]) -> Any
     groups: dict[frozenset[sympy.Expr], list[Any]] = {}
     for item in items:
         groups.setdefault(frozenset(item[1]), []).append(item)
-    if len(groups) > 1 and len(frozenset().union(*groups)) <= 2:
+    bases = frozenset().union(*groups)
+    if len(groups) > 1 and len(bases) <= 2 and sum(len(sympy.Add.make_args(b)) for b in bases) <= 6:
         groups = {frozenset().union(*groups): items}  # 1/e and 1/(e(1 + e)): one fraction
     fold_r = len(groups) == 1 and bool(r) and next(iter(groups)) != frozenset()
-    parts = [_over_one(group, r if fold_r else 0) for group in groups.values()]
+    parts = []
+    plain = True  # every part built by sympy's own (evaluating) constructors
+    for group in groups.values():
+        part = _one_denominator(group, r if fold_r else 0) if fast else None
+        if part is None:
+            part = _over_one(group, r if fold_r else 0)
+        else:
+            plain = False
+        if exact.is_rational(part):
+            r, fold_r, part = r + part if fold_r else part, False, None
+            if part is None:
+                parts.append(sympy.Integer(0))
+                continue
+        parts.append(part)
     rest = 0 if fold_r else exact.to_sympy(r)
-    return exact.from_sympy(sympy.Add(rest, *parts))
+    if plain:
+        return exact.from_sympy(sympy.Add(rest, *parts))
+    parts = [p for p in parts if p != 0]
+    if not parts:
+        return exact.from_sympy(exact.to_sympy(rest))
+    return sympy.Add(*(parts if rest == 0 else [*parts, rest]), evaluate=False)
+
+
+def _one_denominator(items: list[Any], r: Rational) -> Any:
+    """The fast way for terms over the very same denominator (one softmax row: e^{k}/D):
+    coefficients collected in Python, the fraction built without sympy's canonicalisation;
+    None where the terms need lifting to a common denominator. A rational comes back as one."""
+    powers = items[0][1]
+    if not powers or any(p != powers for _, p, _ in items):
+        return None
+    if r and not (len(powers) == 1 and next(iter(powers.values())) == 1):
+        return None
+    den = sympy.Mul(*(b**k for b, k in powers.items()))
+    coeffs: dict[sympy.Expr, Fraction] = {}
+    for num, _, c in items:
+        for term in sympy.Add.make_args(num):
+            cc, base = term.as_coeff_Mul()
+            coeffs[base] = coeffs.get(base, Fraction(0)) + c * Fraction(int(cc.p), int(cc.q))
+    den_terms: dict[sympy.Expr, Fraction] = {}
+    for term in sympy.Add.make_args(den):
+        cc, base = term.as_coeff_Mul()
+        if not cc.is_Rational:
+            return None
+        den_terms[base] = den_terms.get(base, Fraction(0)) + Fraction(int(cc.p), int(cc.q))
+    if r:
+        for base, cc in den_terms.items():
+            coeffs[base] = coeffs.get(base, Fraction(0)) + r * cc
+    coeffs = {b: c for b, c in coeffs.items() if c}
+    if not coeffs:
+        return 0
+    if set(coeffs) == set(den_terms):  # a multiple of the denominator: a rational
+        ratios = {c / den_terms[b] for b, c in coeffs.items()}
+        if len(ratios) == 1:
+            return rat(ratios.pop())
+    scale = math.lcm(*(c.denominator for c in coeffs.values()))
+    terms = [_times(int(c * scale), b) for b, c in coeffs.items()]
+    numer = sympy.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
+    over = sympy.Pow(den, -1, evaluate=False)
+    if len(coeffs) == 1:  # one term: sympy writes c·e^k/D well, and it is cheap
+        ((b, c),) = coeffs.items()
+        return sympy.Rational(c.numerator, c.denominator) * b / den
+    if scale == 1:
+        return sympy.Mul(numer, over, evaluate=False)
+    return sympy.Mul(sympy.Rational(1, scale), numer, over, evaluate=False)
+
+
+def _times(c: int, b: sympy.Expr) -> sympy.Expr:
+    """``c·b`` without sympy's canonicalisation (which costs a millisecond per product)."""
+    if b == 1:
+        return sympy.Integer(c)
+    if c == 1:
+        return b
+    return sympy.Mul(sympy.Integer(c), b, evaluate=False)
 
 
 def _over_one(items: list[Any], r: Rational) -> sympy.Expr:
