@@ -356,8 +356,7 @@ def to_exact(x: Value) -> Any:
     terms over the same denominator are written as one fraction."""
     if is_rational(x):
         return rat(x)
-    terms = tuple(sorted(x.terms.items(), key=lambda t: sympy.default_sort_key(t[0])))
-    return _written(x.r, terms, True)
+    return _written(x.r, tuple(x.terms.items()), True)  # in the order the terms arose
 
 
 @lru_cache(maxsize=65536)
@@ -409,18 +408,13 @@ def _one_denominator(items: list[Any], r: Rational) -> Any:
         return None
     if r and not (len(powers) == 1 and next(iter(powers.values())) == 1):
         return None
-    den = sympy.Mul(*(b**k for b, k in powers.items()))
+    den, den_terms = _denominator(tuple(powers.items()))
+    if den_terms is None:
+        return None
     coeffs: dict[sympy.Expr, Fraction] = {}
     for num, _, c in items:
-        for term in sympy.Add.make_args(num):
-            cc, base = term.as_coeff_Mul()
-            coeffs[base] = coeffs.get(base, Fraction(0)) + c * Fraction(int(cc.p), int(cc.q))
-    den_terms: dict[sympy.Expr, Fraction] = {}
-    for term in sympy.Add.make_args(den):
-        cc, base = term.as_coeff_Mul()
-        if not cc.is_Rational:
-            return None
-        den_terms[base] = den_terms.get(base, Fraction(0)) + Fraction(int(cc.p), int(cc.q))
+        for base, cc in _terms_of(num):
+            coeffs[base] = coeffs.get(base, 0) + c * cc
     if r:
         for base, cc in den_terms.items():
             coeffs[base] = coeffs.get(base, Fraction(0)) + r * cc
@@ -443,6 +437,32 @@ def _one_denominator(items: list[Any], r: Rational) -> Any:
     return sympy.Mul(sympy.Rational(1, scale), numer, over, evaluate=False)
 
 
+@lru_cache(maxsize=4096)
+def _denominator(
+    powers: tuple[tuple[sympy.Expr, Any], ...],
+) -> tuple[sympy.Expr, dict[sympy.Expr, Fraction] | None]:
+    """A denominator from its factors, and its terms as base -> coefficient (None if a
+    coefficient is not rational). One per softmax row, shared by every entry."""
+    den = sympy.Mul(*(b**k for b, k in powers))
+    terms: dict[sympy.Expr, Fraction] = {}
+    for term in sympy.Add.make_args(den):
+        cc, base = term.as_coeff_Mul()
+        if not cc.is_Rational:
+            return den, None
+        terms[base] = terms.get(base, 0) + Fraction(int(cc.p), int(cc.q))
+    return den, terms
+
+
+@lru_cache(maxsize=65536)
+def _terms_of(num: sympy.Expr) -> tuple[tuple[sympy.Expr, Fraction], ...]:
+    out = []
+    for term in sympy.Add.make_args(num):
+        cc, base = term.as_coeff_Mul()
+        out.append((base, Fraction(int(cc.p), int(cc.q))))
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
 def _times(c: int, b: sympy.Expr) -> sympy.Expr:
     """``c·b`` without sympy's canonicalisation (which costs a millisecond per product)."""
     if b == 1:

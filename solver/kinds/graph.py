@@ -362,7 +362,7 @@ class GraphKind(Kind):
                     w.name(st.target).raw(),
                     w.expression(graph, n).raw(),
                     show_shape(value.shape),
-                    _with_float(exact_nested(value)),
+                    _with_float(value),
                 ]
             )
         trans = sorted({n.op for n in graph.nodes if n.op in TRANSCENDENTAL})
@@ -403,7 +403,7 @@ class GraphKind(Kind):
                     eq(
                         Raw(rf"{d_me.latex}\big|_{{{via.latex}}}", f"{d_me.text} via {via.text}"),
                         r.raw(),
-                        _with_float(exact_nested(t)),
+                        _with_float(t),
                     )
                 )
             if len(parts) > 1:
@@ -419,13 +419,13 @@ class GraphKind(Kind):
                                 for c, _, _ in parts
                             ]
                         ),
-                        _with_float(exact_nested(back.grads[nid])),
+                        _with_float(back.grads[nid]),
                     )
                 )
             feeds = ", ".join(w.label(graph, graph.nodes[c]).text for c, _, _ in parts)
             if not parts:
                 text = f"{d_me.text} = 0 (shape {show_shape(value.shape)}): {me.text} does not reach {outw.text}."
-                lines.append(eq(d_me.raw(), _with_float(exact_nested(back.grads[nid]))))
+                lines.append(eq(d_me.raw(), _with_float(back.grads[nid])))
             elif len(parts) == 1:
                 text = f"{d_me.text} (shape {show_shape(value.shape)}): {me.text} feeds {feeds}."
             else:
@@ -518,13 +518,21 @@ def _new_raw(name: str) -> Raw:
     return Raw(rf"{n.latex}^{{\text{{new}}}}", f"{n.text}′")
 
 
-def _with_float(value: Any) -> Any:
-    """An exact value, with its decimals beside it where it is not rational."""
-    entries = exact.flatten(value) if isinstance(value, list) else [value]
-    if all(exact.is_rational(v) for v in entries):
+def _with_float(t: Tensor) -> Any:
+    """A value written exactly, with its decimals beside it where it is not rational (the
+    floats from the graph's own numbers: cheap, where sympy's evalf of the written form is
+    not)."""
+    value = exact_nested(t)
+    if t.is_rational():
         return m(value)
-    floats = _fmt_floats(exact.to_float(value))
+    floats = _fmt_floats(_nest_floats(t))
     return rel(m(value), "~", Raw(floats, floats))
+
+
+def _nest_floats(t: Tensor) -> Any:
+    from ..graph.tensor import nest
+
+    return nest([float(v) for v in t.data], t.shape)
 
 
 def _fmt_floats(v: Any) -> str:
