@@ -207,7 +207,7 @@ class GraphKind(Kind):
         out: list[tuple[M, M]] = [
             (w.name(k).raw(), m(v)) for k, v in {**g.inputs, **g.params}.items()
         ]
-        out += [(Text("compute"), Text(line)) for line in g.compute]
+        out += [(Text(f"line {i + 1}"), Text(line)) for i, line in enumerate(g.compute)]
         if g.output is not None:
             out.append((Text("output"), Text(g.output)))
         if g.lr is not None:
@@ -367,7 +367,8 @@ class GraphKind(Kind):
             )
         trans = sorted({n.op for n in graph.nodes if n.op in TRANSCENDENTAL})
         note = (
-            f" {', '.join(trans)} give exact values in e and logarithms, each with its decimal."
+            f" Exact values of {', '.join(trans)} are written in e and logarithms, each with "
+            "its decimal."
             if trans
             else ""
         )
