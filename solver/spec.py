@@ -377,7 +377,9 @@ def _load_problem(doc: Document, i: int, raw: Any, seen: set[str]) -> Problem:
             raise fail("'ask' must be a list of answer keys", ("ask",), "ask")
         for j, a in enumerate(ask):
             if not any(
-                key.matches(a) or key.pattern == a or ("*" in a and fnmatch.fnmatchcase(key.pattern, a))
+                key.matches(a)
+                or key.pattern == a
+                or ("*" in a and fnmatch.fnmatchcase(key.pattern, a))
                 for key in k.keys
             ):
                 patterns = [key.pattern for key in k.keys]

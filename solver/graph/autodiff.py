@@ -214,7 +214,7 @@ class _Builder:
                         raise self.fail(f"{fname}: give the earlier arguments first", node.start)
                     if len(tensors) == tensor_slots.index(slot):
                         tensors.append(kw_nodes.pop(slot.rstrip("?")))
-            # statics given positionally where a param comes next (leaky_relu(x, 0.1), maxpool2d(x, 2))
+            # statics given positionally: leaky_relu(x, 0.1), maxpool2d(x, 2)
             if len(tensors) < len(required):
                 raise self.fail(
                     f"{fname} takes {', '.join(required)}; got {len(tensors)} argument(s)",
@@ -380,13 +380,14 @@ def _check_work(op: Op, ins: list[Tensor], kw: dict[str, Any]) -> None:
 def backward(
     run: Run,
     output: str,
-    rules: Rules = Rules(),
+    rules: Rules | None = None,
     hook: Hook | None = None,
     wanted: Sequence[str] = (),
 ) -> Back:
     """∂output/∂(every node), in reverse order. A node's gradient is final once every node
     after it has sent back its share; then ``hook`` may replace it, and its op sends back
     upstream × local to its inputs."""
+    rules = rules or Rules()
     g = run.graph
     out_id = g.names[output]
     y = run.values[out_id]

@@ -199,7 +199,7 @@ def _pow_b(c: Ctx) -> list[Tensor | None]:
     n = c.kw["n"]
     if n == 1:
         return [c.up]
-    d = a.map(lambda x: n * (x ** (n - 1)) if sc.is_rational(x) else n * x ** (n - 1))
+    d = a.map(lambda x: n * x ** (n - 1))
     return [binary(lambda g, y: g * y, c.up, d, a.shape)]
 
 
@@ -211,7 +211,7 @@ def _neg_b(c: Ctx) -> list[Tensor | None]:
     return [c.up.map(lambda v: -v)]
 
 
-# --------------------------------------------------------------------------- matmul, transpose, index
+# ------------------------------------------------------------------- matmul, transpose, index
 
 
 def _matmul_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
@@ -275,7 +275,7 @@ def _index_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
 
 def _index_b(c: Ctx) -> list[Tensor | None]:
     (a,) = c.ins
-    pos, rest = _flat_index(a.shape, c.kw["idx"])
+    pos, _ = _flat_index(a.shape, c.kw["idx"])
     out = zeros(a.shape)
     out.data[pos : pos + len(c.up.data)] = c.up.data
     return [out]
@@ -326,10 +326,7 @@ def _sigmoid_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
 
 def _sigmoid_b(c: Ctx) -> list[Tensor | None]:
     y = c.out
-    if c.rules.sigmoid_prime:
-        d = y.map(lambda s: s * (1 - s))
-    else:
-        d = y
+    d = y.map(lambda s: s * (1 - s)) if c.rules.sigmoid_prime else y  # the mistake: σ′ = σ
     return [binary(lambda g, v: g * v, c.up, d, y.shape)]
 
 
@@ -635,11 +632,11 @@ def _bce_b(c: Ctx) -> list[Tensor | None]:
     return [Tensor(p.shape, out), None]
 
 
-# --------------------------------------------------------------------------- convolution and pooling
+# ------------------------------------------------------------------- convolution and pooling
 
 
 def _conv_layout(x: Tensor, w: Tensor, nd: int, name: str) -> tuple[Tensor, Tensor, Shape]:
-    """x as [N, C, *spatial] and w as [O, C, *kernel]; returns the shape to give back."""
+    """x as [N, C, *spatial] and w as [out, C, *kernel]; returns the shape to give back."""
     if x.ndim == nd and w.ndim == nd:  # one channel in, one out, no batch
         return Tensor((1, 1, *x.shape), x.data), Tensor((1, 1, *w.shape), w.data), ()
     if w.ndim != nd + 2:
@@ -690,20 +687,18 @@ def _conv_f(nd: int, name: str) -> Callable[[list[Tensor], dict[str, Any], Ctx],
         b = ins[2] if len(ins) > 2 else None
         X, W, layout = _conv_layout(x, w, nd, name)
         outs = _conv_geometry(X, W, kw, nd, name)
-        N, C, O = X.shape[0], X.shape[1], W.shape[0]
-        if (
-            (b is not None
-            and b.shape not in ((O,), ()))
-            or (b is not None and b.shape == () and O != 1)
+        N, C, Co = X.shape[0], X.shape[1], W.shape[0]
+        if (b is not None and b.shape not in ((Co,), ())) or (
+            b is not None and b.shape == () and Co != 1
         ):
             raise ShapeError(
-                f"{name}: the bias has shape {show(b.shape)} but there are {O} output channels"
+                f"{name}: the bias has shape {show(b.shape)} but there are {Co} output channels"
             )
-        out_shape = (N, O, *outs)
+        out_shape = (N, Co, *outs)
         data: list[Value] = [0] * math.prod(out_shape)
         taps = list(_conv_taps(X, W, kw, nd, outs))
         for n in range(N):
-            for o in range(O):
+            for o in range(Co):
                 for ci in range(C):
                     for o_idx, x_idx, k_idx in taps:
                         if x_idx is None:
@@ -733,14 +728,14 @@ def _conv_b(nd: int, name: str) -> Callable[[Ctx], list[Tensor | None]]:
         b = c.ins[2] if len(c.ins) > 2 else None
         X, W, _ = _conv_layout(x, w, nd, name)
         outs = _conv_geometry(X, W, c.kw, nd, name)
-        N, C, O = X.shape[0], X.shape[1], W.shape[0]
-        out_shape = (N, O, *outs)
+        N, C, Co = X.shape[0], X.shape[1], W.shape[0]
+        out_shape = (N, Co, *outs)
         G = Tensor(out_shape, c.up.data)
         dx: list[Value] = [0] * X.size
         dw: list[Value] = [0] * W.size
         taps = list(_conv_taps(X, W, c.kw, nd, outs))
         for n in range(N):
-            for o in range(O):
+            for o in range(Co):
                 for ci in range(C):
                     for o_idx, x_idx, k_idx in taps:
                         if x_idx is None:
@@ -762,7 +757,7 @@ def _conv_b(nd: int, name: str) -> Callable[[Ctx], list[Tensor | None]]:
                         for idx in indices(tuple(outs))
                     ]
                 )
-                for o in range(O)
+                for o in range(Co)
             ]
             grads.append(Tensor(b.shape, per if b.shape else per[:1]))
         return grads
@@ -1165,7 +1160,8 @@ OPS: dict[str, Op] = {
             (
                 (
                     "{up} (softmax({0}) - onehot({1}))/N",
-                    r"{up} \, \frac{{\operatorname{{softmax}}({0}) - \operatorname{{onehot}}({1})}}{{N}}",
+                    r"{up} \, \frac{{\operatorname{{softmax}}({0}) - "
+                    r"\operatorname{{onehot}}({1})}}{{N}}",
                 ),
                 ("", ""),
             ),

@@ -242,9 +242,8 @@ def sign(x: Value) -> int:
         return 1 if f > 0 else -1
     e = x.sympy()
     v = e.evalf(80)
-    if v == 0 or abs(v) < sympy.Float(10) ** -70:
-        if sympy.simplify(e) == 0:
-            return 0
+    if (v == 0 or abs(v) < sympy.Float(10) ** -70) and sympy.simplify(e) == 0:
+        return 0
     return 1 if v > 0 else -1
 
 
@@ -360,7 +359,9 @@ def to_exact(x: Value) -> Any:
 
 
 @lru_cache(maxsize=65536)
-def _written(r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...], fast: bool = False) -> Any:
+def _written(
+    r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...], fast: bool = False
+) -> Any:
     """Terms whose denominators are powers of the same factors go over one denominator (the
     highest powers), numerator expanded and cleared of fractions: σ(1)(1 − σ(1)) is written
     e/(1 + e)², and what adds up to a rational (a softmax row's sum) comes out as that

@@ -170,7 +170,7 @@ _NEEDS = {
 
 @kind("graph")
 class GraphKind(Kind):
-    """Forward and backward through a small network written as assignments, exactly; then an SGD step."""
+    """Forward and backward through a small network written as assignments; an SGD step."""
 
     Given = GraphGiven
     keys = (
@@ -402,7 +402,7 @@ class GraphKind(Kind):
                 via = w.label(graph, c)
                 lines.append(
                     eq(
-                        Raw(rf"{d_me.latex}\big|_{{{via.latex}}}", f"{d_me.text} via {via.text}"),
+                        _via(d_me, via),
                         r.raw(),
                         _with_float(t),
                     )
@@ -411,21 +411,16 @@ class GraphKind(Kind):
                 lines.append(
                     eq(
                         d_me.raw(),
-                        Add(
-                            *[
-                                Raw(
-                                    rf"{d_me.latex}\big|_{{{w.label(graph, graph.nodes[c]).latex}}}",
-                                    f"{d_me.text} via {w.label(graph, graph.nodes[c]).text}",
-                                )
-                                for c, _, _ in parts
-                            ]
-                        ),
+                        Add(*[_via(d_me, w.label(graph, graph.nodes[c])) for c, _, _ in parts]),
                         _with_float(back.grads[nid]),
                     )
                 )
             feeds = ", ".join(w.label(graph, graph.nodes[c]).text for c, _, _ in parts)
             if not parts:
-                text = f"{d_me.text} = 0 (shape {show_shape(value.shape)}): {me.text} does not reach {outw.text}."
+                text = (
+                    f"{d_me.text} = 0 (shape {show_shape(value.shape)}): {me.text} does not "
+                    f"reach {outw.text}."
+                )
                 lines.append(eq(d_me.raw(), _with_float(back.grads[nid])))
             elif len(parts) == 1:
                 text = f"{d_me.text} (shape {show_shape(value.shape)}): {me.text} feeds {feeds}."
@@ -508,6 +503,11 @@ def _distinct(ts: list[Tensor]) -> list[Tensor]:
         if all(t != u for u in out):
             out.append(t)
     return out
+
+
+def _via(d: w.Written, consumer: w.Written) -> Raw:
+    """∂L/∂h via z: the share of ∂L/∂h that comes back through one consumer."""
+    return Raw(rf"{d.latex}\big|_{{{consumer.latex}}}", f"{d.text} via {consumer.text}")
 
 
 def _partial_raw(out: str, name: str) -> Raw:

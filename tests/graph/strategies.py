@@ -15,10 +15,7 @@ TRANSCENDENTAL_UNARY = ["sigmoid({})", "tanh({})", "exp({})", "softmax({})"]
 @st.composite
 def graphs(draw: Any, transcendental: bool = False) -> tuple[dict[str, Any], list[str]]:
     """Given values (small integers) and compute lines ending in a scalar L."""
-    values = {
-        name: draw(_ints(shape))
-        for name, shape in LEAVES.items()
-    }
+    values = {name: draw(_ints(shape)) for name, shape in LEAVES.items()}
     pool: dict[str, tuple[int, ...]] = dict(LEAVES)
     lines: list[str] = []
     steps = draw(st.integers(2, 5))
@@ -64,7 +61,9 @@ def graphs(draw: Any, transcendental: bool = False) -> tuple[dict[str, Any], lis
             lines.append(f"{name} = {src}.T")
             pool[name] = tuple(reversed(pool[src]))
     last = f"n{steps - 1}"
-    lines.append(f"L = sum({last} * {last}) + sum({last})" if pool[last] else f"L = {last} * {last} + {last}")
+    lines.append(
+        f"L = sum({last} * {last}) + sum({last})" if pool[last] else f"L = {last} * {last} + {last}"
+    )
     return values, lines
 
 

@@ -75,7 +75,9 @@ def _loss(lines: list[str], values: dict[str, Any]) -> Fraction:
 
 @settings(max_examples=25, deadline=None)
 @given(graphs())
-def test_rational_graphs_against_central_differences(case: tuple[dict[str, Any], list[str]]) -> None:
+def test_rational_graphs_against_central_differences(
+    case: tuple[dict[str, Any], list[str]],
+) -> None:
     values, lines = case
     g = build(lines, dict.fromkeys(LEAVES, "param"))
     run = forward(g, _values(values))

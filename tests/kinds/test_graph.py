@@ -65,7 +65,13 @@ def test_a_fork_mistake_is_named_and_carried_forward(cli_run, tmp_path: Path) ->
     code, out = _check(
         cli_run,
         tmp_path,
-        {"csc421-fork": {"grad.h": fmt(bug["grad.h"]), "grad.z": fmt(bug["grad.z"]), "grad.W1": fmt(bug["grad.W1"])}},
+        {
+            "csc421-fork": {
+                "grad.h": fmt(bug["grad.h"]),
+                "grad.z": fmt(bug["grad.z"]),
+                "grad.W1": fmt(bug["grad.W1"]),
+            }
+        },
     )
     import json
 
@@ -108,11 +114,13 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize(("line", "words"), HOSTILE)
-def test_hostile_compute_is_one_sentence_and_exit_2(cli_run, tmp_path: Path, line: str, words: str) -> None:
+def test_hostile_compute_is_one_sentence_and_exit_2(
+    cli_run, tmp_path: Path, line: str, words: str
+) -> None:
     f = tmp_path / "bad.yaml"
     inputs = {"x": [1, 2], "a": [[1]] * 1000, "b": [list(range(1000))]}
     f.write_text(problem_file("graph", {"inputs": inputs, "compute": [line]}))
-    code, out, err = cli_run("solve", str(f))
+    code, _, err = cli_run("solve", str(f))
     assert code == 2
     assert words in err
     assert len(err.strip().splitlines()) == 1
@@ -164,4 +172,6 @@ def test_grad_patterns_work_in_ask() -> None:
     s = solver.solve(ps.problems[0])
     asked = [a.key for a in s.asked()]
     assert asked == ["grad.L", "grad.y", "grad.w", "grad.x", "new.w"]
-    assert s["grad.w"] == 24 and s["new.w"] == solver.exact.rational(__import__("fractions").Fraction(3, 1) - __import__("fractions").Fraction(24, 10))
+    assert s["grad.w"] == 24 and s["new.w"] == solver.exact.rational(
+        __import__("fractions").Fraction(3, 1) - __import__("fractions").Fraction(24, 10)
+    )

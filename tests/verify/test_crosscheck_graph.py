@@ -55,7 +55,13 @@ def test_random_graphs_agree_with_autograd(case: tuple[dict[str, Any], list[str]
 
 
 def test_a_wrong_gradient_is_caught() -> None:
-    values = {"A": [[1, 2, 0], [0, 1, 1]], "B": [[1, 0], [2, 1], [0, 1]], "u": [1, 1, 1], "v": [1, 2], "c": 1}
+    values = {
+        "A": [[1, 2, 0], [0, 1, 1]],
+        "B": [[1, 0], [2, 1], [0, 1]],
+        "u": [1, 1, 1],
+        "v": [1, 2],
+        "c": 1,
+    }
     g, s = _solve(values, ["n0 = A @ B", "L = sum(n0 * n0)"])
     s.answers["grad.A"].value = [[0, 0, 0], [0, 0, 0]]
     results = {r.key: r for r in compare(s, CHECKS["graph"](g, s, "cpu"))}

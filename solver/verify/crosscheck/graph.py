@@ -207,7 +207,9 @@ def graph(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     for name, v in {**nodes, **leaves}.items():
         key = f"grad.{name}"
         if key in s.answers:
-            out[key] = v.grad.detach().clone() if v.grad is not None else torch.zeros_like(v.detach())
+            out[key] = (
+                v.grad.detach().clone() if v.grad is not None else torch.zeros_like(v.detach())
+            )
     if g.lr is not None:
         params = [leaves[name] for name in g.params]
         for p in params:
