@@ -20,14 +20,26 @@ REPORT_FORMATS = ("text", "json", "gradescope")
 
 
 class Group(click.Group):
-    """A click group that turns every DlsolveError into one sentence on stderr and exit 2."""
+    """A click group that turns every DlsolveError into one sentence on stderr and exit 2,
+    and SIGINT/SIGTERM into one line and exit 130/143 (workers stopped, outputs untouched)."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from solver.errors import Interrupted, interruptible
+
         try:
-            return super().invoke(ctx)
+            with interruptible():
+                return super().invoke(ctx)
         except DlsolveError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(2)
+        except (Interrupted, KeyboardInterrupt) as stop:
+            signum = stop.signum if isinstance(stop, Interrupted) else 2
+            click.echo(
+                f"interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'}): workers stopped; "
+                "no output was left half-written",
+                err=True,
+            )
+            sys.exit(128 + signum)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,14 +108,17 @@ def export(
     paths: tuple[str, ...], output: str, only: tuple[str, ...], no_steps: bool, questions: bool
 ) -> None:
     """Write worked solutions as Markdown with LaTeX maths (GitHub, Jupyter, pandoc)."""
+    from solver import output as out
     from solver.render import markdown
 
+    if output != "-":
+        out.file_target(output)
     solved, errors = _solve_all(paths, only)
     md = markdown.render(solved, steps=not no_steps, answers=not questions)
     if output == "-":
         click.echo(md, nl=False)
     else:
-        Path(output).write_text(md, encoding="utf-8")
+        out.written(output, md)
         count = sum(len(ss.solutions) for ss in solved)
         what = "questions" if questions else "worked solutions"
         click.echo(f"wrote {count} {what} to {output}", err=True)
@@ -168,7 +183,8 @@ def _grading_options(f: object) -> object:
             type=click.FloatRange(0.05, 60),
             default=1.0,
             show_default=True,
-            help="Seconds allowed for one symbolic comparison before it counts as wrong.",
+            help="Seconds allowed for reading and comparing one answer (twice that for "
+            "judging a wrong one for partial credit); an answer that runs over is unreadable.",
         ),
         click.option(
             "--variants",
@@ -228,6 +244,11 @@ def check(
     try:
         _report(grader.key.errors)
         result = grader.check(answers)
+    except DlsolveError as err:
+        if fmt == "gradescope":  # an autograder must find a valid results.json
+            top = grade_mod.top_score(grader.key)
+            click.echo(report_render.unusable_gradescope(str(err), top), nl=False)
+        raise
     finally:
         grader.close()
     for warning in result.warnings:
@@ -280,18 +301,27 @@ def grade(
     A file that cannot be read still gets its row, with the reason in 'status'.
     """
     from solver import grade as grade_mod
+    from solver import output as out
     from solver.check import AnswerKey
 
     settings = _settings(carry_forward, rtol, atol, decimals, timeout)
-    key = AnswerKey.load(problems, settings)
-    _report(key.errors)
-    files = grade_mod.submissions(submissions_dir)
-    outcomes = grade_mod.grade(
-        problems, files, settings=settings, jobs=jobs, variants_dir=variants_dir
-    )
-    grade_mod.write_csv(outcomes, key, output)
+    out.file_target(output)
     if results_dir:
-        grade_mod.write_results(outcomes, results_dir, key)
+        out.folder_target(results_dir, "--results-dir")
+    with out.locked(output):
+        key = AnswerKey.load(problems, settings)
+        _report(key.errors)
+        files = grade_mod.submissions(submissions_dir)
+        outcomes = grade_mod.grade(
+            problems, files, settings=settings, jobs=jobs, variants_dir=variants_dir
+        )
+        grade_mod.write_csv(outcomes, key, output)
+        notes: list[str] = []
+        if results_dir:
+            grade_mod.write_results(outcomes, results_dir, key)
+            notes = grade_mod.result_folders(outcomes)[1]
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
     broken = sum(o.report is None for o in outcomes)
     scores = [float(o.report.score) for o in outcomes if o.report is not None]
     mean = f", mean score {sum(scores) / len(scores):.2f}" if scores else ""

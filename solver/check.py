@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -49,17 +50,36 @@ from .compare import (
     read,
 )
 from .errors import DlsolveError
+from .given import MAX_ELEMENTS
 from .parse import WrittenDecimal
-from .sandbox import DEFAULT_TIMEOUT, Overrun, time_limit
+from .sandbox import DEFAULT_TIMEOUT, Mark, Sandbox, Stopped, Worker
 from .solution import Answer, Solution, pattern_matches
-from .spec import Document, Problem, ProblemSet, load, nesting_bound, read_yaml
+from .spec import Document, Problem, ProblemSet, flow_depth, load, read_yaml
 
 VERDICTS = ("correct", "incorrect", "partial", "carried_forward", "missing", "unreadable")
 MAX_ANSWERS_BYTES = 2_000_000
-MAX_NESTING = 100  # levels of YAML an answers file may nest (spec.nesting_bound)
+MAX_NESTING = 100  # levels an answers file's values may nest (deeper entries are left out)
+MAX_FLOW = 250  # brackets deep: beyond this, reading the YAML alone takes seconds
+#: items in one list (or mapping) of an answers file: as many as a given tensor may hold, the
+#: largest answer (a 990,000-entry list took 8 s and 627 MB to build)
+MAX_ITEMS = MAX_ELEMENTS
+#: values in a whole answers file (counted as commas and lines, before YAML is read: PyYAML
+#: reads about 40,000 values a second, and 990,000 took 8 s and 627 MB)
+MAX_VALUES = 100_000
+#: seconds for the work of a file outside its answers (handing it to the worker, unknown
+#: problem ids): a 2 MB file takes about a second to pass
+FILE_SECONDS = 10.0
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
+JUDGING = 2  # judging a wrong answer for partial credit may take this many answer time limits
+#: overruns one file may cause at the full time limit; after them each step of that file has
+#: a tenth of it, so that a file of 100 hostile answers costs seconds, not minutes
+OVERRUNS = 5
+
+#: a step of checking one answer, as the worker announces it: (problem, key, phase)
+Step = tuple[str, str, str]
+READING, JUDGING_WRONG = "read", "judge"
 
 
 @dataclass(frozen=True)
@@ -68,7 +88,9 @@ class Settings:
 
     tolerance: Tolerance = field(default_factory=Tolerance)
     carry_forward: Fraction = Fraction(1, 2)
-    timeout: float = DEFAULT_TIMEOUT  # seconds for one symbolic comparison or one re-solve
+    #: seconds for reading and comparing one answer (JUDGING times that for judging a wrong
+    #: one for partial credit), enforced by killing the worker (AnswerKey.check)
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass
@@ -166,28 +188,24 @@ class AnswersFile:
 
 
 def read_answers(path: str | Path) -> AnswersFile:
-    """Read an answers file (SPEC section 3); an unusable one is a DlsolveError."""
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_ANSWERS_BYTES:
-            raise DlsolveError(
-                f"the file is larger than {MAX_ANSWERS_BYTES // 1_000_000} MB, "
-                "too large for an answers file",
-                file=str(path),
-            )
-    except FileNotFoundError:
-        raise DlsolveError("no such file", file=str(path)) from None
-    except OSError as err:
-        raise DlsolveError(f"cannot read this file ({err.strerror})", file=str(path)) from None
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
-    if nesting_bound(text) > MAX_NESTING:
+    """Read an answers file (SPEC section 3); an unusable one is a DlsolveError.
+
+    Read leniently: an entry with a duplicate key, an odd tag (a date, ``!!binary``)
+    or nesting deeper than MAX_NESTING is left out with a warning naming its line,
+    and the rest is checked. Only regular files are read, and at most
+    MAX_ANSWERS_BYTES of them (``/dev/zero`` never ends; a FIFO blocks).
+    """
+    text = _answers_text(path)
+    if text.count(",") + text.count("\n") > MAX_VALUES:
         raise DlsolveError(
-            f"the YAML is nested (or indented) more than {MAX_NESTING} levels deep", file=str(path)
+            f"the file holds more than {MAX_VALUES} values, too many for an answers file",
+            file=str(path),
         )
-    doc = read_yaml(text, str(path))
+    if flow_depth(text) > MAX_FLOW:
+        raise DlsolveError(
+            f"the YAML nests brackets more than {MAX_FLOW} levels deep", file=str(path)
+        )
+    doc = read_yaml(text, str(path), lenient=True, max_depth=MAX_NESTING, max_items=MAX_ITEMS)
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error("an answers file is a mapping with 'answers:' (and optionally 'student:')")
@@ -198,7 +216,8 @@ def read_answers(path: str | Path) -> AnswersFile:
             "'answers: {layernorm: {mean: [6, 3, 2]}}'",
             ("answers",),
         )
-    warnings = [
+    warnings = list(doc.warnings)
+    warnings += [
         f"{doc.file}:{doc.line((k,))}: unknown field {k!r} (an answers file has "
         f"{', '.join(ANSWERS_FIELDS)})"
         for k in data
@@ -210,12 +229,43 @@ def read_answers(path: str | Path) -> AnswersFile:
         raise doc.error("'variant' must be a number or a name", ("variant",))
     return AnswersFile(
         str(path),
-        str(student) if student not in (None, "") else p.stem,
+        str(student) if student not in (None, "") else Path(path).stem,
         answers,
         doc,
         variant,
         warnings,
     )
+
+
+def _answers_text(path: str | Path) -> str:
+    """The text of an answers file, if it is a regular file of at most MAX_ANSWERS_BYTES."""
+    p = Path(path)
+    try:
+        info = p.stat()
+    except FileNotFoundError:
+        what = "a broken symbolic link" if p.is_symlink() else "no such file"
+        raise DlsolveError(what, file=str(path)) from None
+    except OSError as err:
+        raise DlsolveError(f"cannot read this file ({err.strerror})", file=str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DlsolveError("this is a folder, not an answers file", file=str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise DlsolveError("this is not a regular file (a device or a pipe?)", file=str(path))
+    too_large = DlsolveError(
+        f"the file is larger than {MAX_ANSWERS_BYTES // 1_000_000} MB, "
+        "too large for an answers file",
+        file=str(path),
+    )
+    if info.st_size > MAX_ANSWERS_BYTES:
+        raise too_large
+    try:
+        with open(p, "rb") as f:
+            data = f.read(MAX_ANSWERS_BYTES + 1)  # it may have grown since stat
+        if len(data) > MAX_ANSWERS_BYTES:
+            raise too_large
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
 
 
 # --------------------------------------------------------------------------- the answer key
@@ -259,12 +309,12 @@ class KeyedProblem:
         if fp not in self._cache:
             if len(self._cache) >= RESOLVE_CACHE:
                 self._cache.clear()
+            # runs inside the checker's worker, whose clock bounds it (AnswerKey.check)
             try:
-                with time_limit(max(2 * self.timeout, 0.5)):
-                    self._cache[fp] = solve_problem(
-                        self.problem, overrides=dict(overrides), record_steps=False, **options
-                    )
-            except (Exception, Overrun):  # a kind fed a student's odd values may fail any way
+                self._cache[fp] = solve_problem(
+                    self.problem, overrides=dict(overrides), record_steps=False, **options
+                )
+            except Exception:  # recorded as None: no carried-forward credit from these values
                 self._cache[fp] = None
         return self._cache[fp]
 
@@ -294,6 +344,9 @@ def _problem_symbols(problem: Problem, solutions: list[Solution]) -> frozenset[s
     return frozenset(names)
 
 
+_LIVE: list[AnswerKey] = []  # the key whose worker is running in this process
+
+
 class AnswerKey:
     """A problem set solved once for a whole class, with its misconceptions."""
 
@@ -306,6 +359,8 @@ class AnswerKey:
         self.settings = settings
         self.errors: list[DlsolveError] = list(problem_set.errors)
         self.problems: dict[str, KeyedProblem] = {}
+        self._live: Worker | None = None
+        self._judge: Judge | None = None  # the worker's own, built in the worker
         for problem in problem_set.problems:
             try:
                 solution = solve_problem(problem)
@@ -342,8 +397,63 @@ class AnswerKey:
         """Every graded ``(problem, key)``, in order."""
         return [(pid, a.key) for pid, kp in self.problems.items() for a in kp.asked]
 
-    def check(self, answers: AnswersFile, judge: Judge) -> Report:
-        """Check one student's answers file against this key."""
+    def check(self, answers: AnswersFile, judge: Judge | None = None) -> Report:
+        """Check one student's answers file against this key, each answer inside limits.
+
+        The work runs in this key's :class:`~solver.sandbox.Worker`; an answer
+        whose reading and comparing overruns the time limit, or kills the
+        worker (memory, a crash), is that answer's "unreadable" with the
+        reason, and the file is checked again in a fresh worker without it.
+        Where no worker can be forked the check runs here, with ``judge``.
+        """
+        worker = self._worker()
+        if worker.in_process:
+            return self.check_here(answers, judge or Judge(), lambda label, seconds: None, {})
+        skipped: dict[Step, str] = {}
+        lost = 0  # attempts that failed before any answer (the worker was gone, say)
+        while True:
+            try:
+                return worker.call((answers, skipped), max(FILE_SECONDS, self.settings.timeout))
+            except Stopped as stop:
+                lost += stop.label is None
+                if lost > 1 or stop.label in skipped:
+                    raise DlsolveError(
+                        f"the answers could not be checked: the checker {stop.reason}",
+                        file=answers.path,
+                    ) from None
+                if stop.label is not None:
+                    skipped[stop.label] = stop.reason
+
+    def _worker(self) -> Worker:
+        """This key's worker process (one live worker per process: keys of variants take
+        turns, so that a class with many variants does not keep a process for each)."""
+        if self._live is None:
+            for other in list(_LIVE):
+                other.close()
+            self._live = Worker(self._serve)
+            _LIVE.append(self)
+        return self._live
+
+    def _serve(self, request: tuple[AnswersFile, dict[Step, str]], mark: Mark) -> Report:
+        """The worker's side of :meth:`check`: sympy jobs run in this process, under its clock."""
+        answers, skipped = request
+        if self._judge is None:
+            self._judge = Judge(Sandbox(self.settings.timeout, in_process=True))
+        return self.check_here(answers, self._judge, mark, skipped)
+
+    def close(self) -> None:
+        """Stop this key's worker process (the next check starts another)."""
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+    def check_here(
+        self, answers: AnswersFile, judge: Judge, mark: Mark, skipped: Mapping[Step, str]
+    ) -> Report:
+        """Check in this process: ``mark`` announces each answer's steps, ``skipped`` holds the
+        steps that overran in an earlier attempt (with why)."""
         report = Report(
             answers.student, answers.path, self.path, [], list(answers.warnings), answers.variant
         )
@@ -355,7 +465,7 @@ class AnswerKey:
                     f"{pid!r} in {self.path}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
                 )
         for kp in self.problems.values():
-            report.results += check_problem(kp, answers, judge, report.warnings)
+            report.results += check_problem(kp, answers, judge, report.warnings, mark, skipped)
         return report
 
 
@@ -407,10 +517,22 @@ def _student_keys(
 
 
 def check_problem(
-    kp: KeyedProblem, answers: AnswersFile, judge: Judge, warnings: list[str]
+    kp: KeyedProblem,
+    answers: AnswersFile,
+    judge: Judge,
+    warnings: list[str],
+    mark: Mark | None = None,
+    skipped: Mapping[Step, str] | None = None,
 ) -> list[Result]:
-    """Verdicts for every asked key of one problem."""
+    """Verdicts for every asked key of one problem.
+
+    ``mark`` announces each answer's reading-and-comparing (and, for a wrong
+    one, its judging) to the worker's clock; a step in ``skipped`` overran
+    before and is not tried again.
+    """
     pid = kp.problem.id
+    mark = mark or (lambda label, seconds: None)
+    skipped = skipped or {}
     written = _student_keys(kp, answers, warnings)
     reads: list[_Read] = []
     for a in kp.asked:
@@ -425,38 +547,61 @@ def check_problem(
             continue
         item.raw = answers.raw(pid, written[a.key])
         line = answers.doc.line(("answers", pid, written[a.key]))
-        try:
-            with time_limit(kp.timeout):
-                item.value = read(a, item.raw, kp.symbols)
-        except Unreadable as err:
+        step = (pid, a.key, READING)
+        why = skipped.get(step)
+        if why is None:
+            mark(step, _limit(kp, skipped))
+            why = _read_and_compare(item, kp, judge)
+        if why is not None:
             item.result = _result(
                 kp,
                 a,
                 "unreadable",
                 Fraction(0),
                 item.raw,
-                f"Could not read this answer (line {line}): {_sentence(str(err))}",
+                f"Could not read this answer (line {line}): {_sentence(why)}",
             )
             continue
-        except Overrun:
-            item.result = _result(
-                kp,
-                a,
-                "unreadable",
-                Fraction(0),
-                item.raw,
-                f"Could not read this answer (line {line}): reading it took "
-                f"longer than {kp.timeout:g} s.",
-            )
-            continue
-        item.match = compare(a, item.value, judge, kp.tolerance)
+        assert item.match is not None
         if item.match.full:
             item.result = _result(kp, a, "correct", maxp, item.raw, " ".join(item.match.feedback))
-    _judge_wrong(kp, reads, judge)
+    _judge_wrong(kp, reads, judge, mark, skipped)
     return [item.result for item in reads if item.result is not None]
 
 
-def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
+def _limit(kp: KeyedProblem, skipped: Mapping[Step, str]) -> float:
+    """Seconds for one answer's step: the time limit, or a tenth of it in a file that has
+    already overrun OVERRUNS times."""
+    return kp.timeout if len(skipped) < OVERRUNS else kp.timeout / 10
+
+
+def _read_and_compare(item: _Read, kp: KeyedProblem, judge: Judge) -> str | None:
+    """Read the student's value and compare it with the answer; why not, if that failed.
+
+    Any failure here is this answer's alone (SPEC section 3: the rest is still
+    checked), so it is turned into the reason the student sees.
+    """
+    try:
+        item.value = read(item.answer, item.raw, kp.symbols)
+        item.match = compare(item.answer, item.value, judge, kp.tolerance)
+    except Unreadable as err:
+        return str(err)
+    except MemoryError:
+        return "it needs more memory than an answer may use"
+    except RecursionError:
+        return "it is nested too deeply"
+    except (ArithmeticError, ValueError, TypeError) as err:  # decimal Overflow, a huge int
+        return f"its value cannot be computed ({type(err).__name__})"
+    return None
+
+
+def _judge_wrong(
+    kp: KeyedProblem,
+    reads: list[_Read],
+    judge: Judge,
+    mark: Mark,
+    skipped: Mapping[Step, str],
+) -> None:
     """Misconceptions and errors carried forward, for the readable answers that are wrong."""
     earlier: dict[str, Any] = {}  # the student's wrong answers so far, as the kind's values
     for item in reads:
@@ -467,6 +612,14 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
         verdict = "partial" if m.score > 0 else "incorrect"
         points = m.score * maxp
         feedback = list(m.feedback)
+        step = (kp.problem.id, a.key, JUDGING_WRONG)
+        if step in skipped:  # re-solving from it overran: judged on its own value only
+            feedback.append(
+                f"(It was not checked for errors carried forward: that {skipped[step]}.)"
+            )
+            item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback))
+            continue
+        mark(step, JUDGING * _limit(kp, skipped))
         carried = bool(earlier) and _matches(kp.resolve(earlier, {}), a, item.value, judge, kp)
         if carried:
             source = f"your {'answer' if len(earlier) == 1 else 'answers'} for {_names(earlier)}"
@@ -499,7 +652,10 @@ def _judge_wrong(kp: KeyedProblem, reads: list[_Read], judge: Judge) -> None:
 def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedProblem) -> bool:
     if s is None or a.key not in s.answers:
         return False
-    return compare(s.answers[a.key], value, judge, kp.tolerance).full
+    try:
+        return compare(s.answers[a.key], value, judge, kp.tolerance).full
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        return False  # a value this solution cannot be compared with (a decimal overflow)
 
 
 def _telling(a: Answer) -> bool:

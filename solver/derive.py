@@ -517,6 +517,9 @@ class Result:
     label: Any
     meaning: Term
     bindings: Mapping[str, Term] = field(default_factory=dict)
+    #: how the label relates to the value: "=" for a derived formula, "<=" for a bound (the
+    #: answer key is then the bound itself; writing it as an equality would misstate the proof)
+    relation: str = "="
 
 
 @dataclass(frozen=True)

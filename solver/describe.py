@@ -50,8 +50,10 @@ def kind_help(name: str) -> str:
     w2 = max(len(r[2]) for r in rows)
     out += [f"  {a.ljust(w0)}  {b.ljust(w1)}  {c.ljust(w2)}  {d}".rstrip() for a, b, c, d in rows]
     out += ["", "answer keys:"]
-    wk = max(len(key.pattern) for key in k.keys)
-    wt = max(len(key.type) for key in k.keys)
+    if not k.keys:
+        out += ["  none: answered in prose, shown in solutions, not graded"]
+    wk = max((len(key.pattern) for key in k.keys), default=0)
+    wt = max((len(key.type) for key in k.keys), default=0)
     out += [
         f"  {key.pattern.ljust(wk)}  {key.type.ljust(wt)}  {key.doc}".rstrip() for key in k.keys
     ]
@@ -75,7 +77,7 @@ def template(name: str) -> str:
     fields = k.Given.model_fields
     docs = field_docs(k.Given)
     lines = [
-        f"# A {name} problem: {k.summary()}",
+        f"# {'An' if name[0] in 'aeiou' else 'A'} {name} problem: {k.summary()}",
         f"# 'dlsolve kinds {name}' describes every field. Numbers are exact: 0.1 means 1/10,",
         '# and strings such as "1/3" or "sqrt(2)/2" are read exactly too.',
         f'title: "{name} practice"',
@@ -94,6 +96,8 @@ def template(name: str) -> str:
             lines.append(f"      {fname}: {_flow(k.example[fname])}")
         else:
             lines.append(f"      # {fname}: ")
+    if not k.keys:  # prose: nothing to ask for, grade or tolerate
+        return "\n".join(lines) + "\n"
     keys = ", ".join(key.pattern for key in k.keys)
     lines += [
         f"    # ask: [{keys}]   # default: every key",

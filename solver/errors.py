@@ -6,6 +6,10 @@ CLI prints ``str(error)`` and nothing else, never a traceback.
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -58,3 +62,32 @@ class FieldError(ValueError):
     def __init__(self, message: str, field: str | None = None, path: tuple[Any, ...] = ()) -> None:
         super().__init__(message)
         self.message, self.field, self.path = message, field, path
+
+
+class Interrupted(BaseException):
+    """SIGTERM (or SIGINT) arrived: the command unwinds, stopping its workers and removing
+    its temporary files, and exits 128 + ``signum``. A BaseException, like
+    KeyboardInterrupt, so that no ``except Exception`` on the way stops it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Interrupted` in this block (main thread only; Ctrl-C is
+    KeyboardInterrupt already). Only the command's own process waits here: the work that
+    a signal could interrupt badly runs in worker processes, which are killed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

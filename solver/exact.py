@@ -477,6 +477,9 @@ class _UnicodePrinter(StrPrinter):
         if exp.is_Integer and exp > 0:
             b = self.parenthesize(base, 60)  # PRECEDENCE["Pow"]
             return b + str(exp).translate(SUPERSCRIPT)
+        if exp.is_Integer and exp < 0 and not base.is_Atom:  # 1/(1 + e + e²), not (…)^-1
+            inner = base if exp == -1 else sympy.Pow(base, -exp, evaluate=False)
+            return "1/" + self.parenthesize(inner, 60)
         if exp.is_Rational or exp.is_Symbol:  # x^(5/2), x^T: a caret, not "**" (a product's
             e = self._print(exp)  # "*" becomes "·" below)
             return f"{self.parenthesize(base, 60)}^" + (

@@ -1,27 +1,37 @@
-"""A worker process for the slow, symbolic path of checking, stopped when it runs over time.
+"""Worker processes: hostile work runs where it can be killed, never where it can hang us.
 
 Deciding whether two formulas are equal can keep sympy busy for as long as a
 hostile answer likes (expand ``(x+1)^1000·(y+1)^1000``, evaluate
-``exp(exp(exp(99)))``), and a thread cannot be stopped. So that work runs in a
-separate process, one item at a time under a per-item time limit; an item that
-overruns is answered ``None`` ("could not be decided in time"), the process is
-killed, and a fresh one takes the remaining items. Everything cheap (rationals,
-surds, floats, identical formulas) is decided by the checker in its own process
-and never comes here.
+``exp(exp(exp(99)))``), and neither a thread nor a signal handler can stop it
+reliably: a SIGALRM raised at an arbitrary point was once swallowed inside a
+garbage-collector callback, losing the limit, and off the main thread there is
+no alarm at all. So every piece of work that depends on a student runs in a
+forked process whose parent holds the clock, and overrunning work is stopped by
+killing the process (SIGKILL cannot be caught). Two kinds of process:
 
-Three jobs, each a pure function of one item:
+* :class:`Worker` runs a handler on one request at a time; the handler calls
+  ``mark(label, seconds)`` before each step (one answer read and compared, one
+  answer judged for partial credit), and the parent kills the process when a
+  step overruns or raises :class:`Stopped` naming the step when the process
+  dies (memory exhausted, a crash). The checker restarts it and carries on
+  without that step: one answer lost, never the file or the class.
+* :class:`Sandbox` runs three pure jobs item by item under a per-item limit:
 
-* ``number``: a closed-form number (``exp(-3/2)``, ``sqrt(2)+sqrt(3)``) to 50
-  significant digits, as a decimal string (None if it is not a finite real);
-* ``equal``: whether two formulas are the same function, exactly (``cancel``)
-  where they are rational functions, else at random positive points;
-* ``order``: whether two expressions name the same big-O class.
+  - ``number``: a closed-form number (``exp(-3/2)``, ``sqrt(2)+sqrt(3)``) to 50
+    significant digits, as a decimal string (None if it is not a finite real);
+  - ``equal``: whether two formulas are the same function, exactly (``cancel``)
+    where they are rational functions, else at random positive points;
+  - ``order``: whether two expressions name the same big-O class.
 
-The worker is forked from the checker (so sympy is already imported); on a
-platform without fork it is spawned. Its address space is capped so that a
-runaway expansion fails with MemoryError rather than taking the machine down.
-If no process can be started at all the jobs run in the calling process,
-without a time limit (and the ``in_process`` attribute says so).
+  Inside a Worker the sandbox runs ``in_process`` (the Worker's clock already
+  bounds it).
+
+Workers are forked (so sympy and the answer key are already in memory); their
+address space is capped so that a runaway expansion fails with MemoryError
+rather than taking the machine down, and on Linux they die with their parent
+(``PR_SET_PDEATHSIG``), so that a killed ``grade`` leaves no process behind.
+Where no process can be forked the work runs in the calling process, without
+limits (``in_process`` says so).
 """
 
 from __future__ import annotations
@@ -32,8 +42,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -162,41 +171,6 @@ def big_o_class(e: sympy.Expr) -> frozenset[tuple[tuple[str, Any, Any], ...]] | 
 JOBS: dict[str, Callable[[Any], Any]] = {"number": number, "equal": equal, "order": order}
 
 
-class Overrun(BaseException):
-    """Work stopped by :func:`time_limit` (a BaseException, so that no ``except Exception``
-    on the way, such as the parser's, mistakes it for a fault of the input)."""
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise Overrun in this block after ``seconds`` (main thread on POSIX; else no limit).
-
-    For work that stays in the checker's process but depends on a student:
-    reading an answer (the parser bounds sizes; this bounds time) and re-solving
-    a kind from a student's values. A signal interrupts Python code between
-    bytecodes, which is enough there; the symbolic comparisons, whose single
-    steps can run long inside sympy, go to the worker process instead.
-    """
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
-        return
-
-    def overrun(signum: int, frame: Any) -> None:
-        raise Overrun
-
-    previous = signal.signal(signal.SIGALRM, overrun)
-    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer:  # someone else's timer (pytest-timeout, a caller's limit) keeps running
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
-
-
 # --------------------------------------------------------------------------- the worker
 
 
@@ -212,8 +186,31 @@ def _limit_memory() -> None:
         pass
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere): a parent
+    killed by a signal cannot clean up, and its workers must not outlive it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        parent = os.getppid()
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def _context() -> Any:
+    """Fork where possible: the worker starts with sympy and the key already in memory."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
 def _serve(conn: Any) -> None:
     """The worker's loop: receive ``(job, items)``, send back one result per item as it is done."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills us
     _limit_memory()
     while True:
         try:
@@ -234,16 +231,15 @@ class Sandbox:
     """The checker's handle on the worker: ``run(job, items)`` -> results, None where an item
     overran its time limit or failed."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, *, in_process: bool = False) -> None:
         self.timeout = timeout
         self._proc: Any = None
         self._conn: Any = None
-        self.in_process = False
+        self.in_process = in_process
         self.timeouts = 0  # items stopped for overrunning, for reports and tests
 
     def _start(self) -> bool:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        ctx = _context()
         try:
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="dlsolve-sandbox")
@@ -319,3 +315,149 @@ def _run_here(job: str, item: Any) -> Any:
         return JOBS[job](item)
     except Exception:
         return None
+
+
+# --------------------------------------------------------------------------- supervised steps
+
+
+class Stopped(Exception):
+    """A :class:`Worker` step did not finish: it overran its limit, or its process died.
+
+    ``label`` is the step the handler last announced with ``mark`` (None before
+    the first), ``reason`` a phrase for a student: "took longer than 1 s".
+    """
+
+    def __init__(self, label: Any, reason: str) -> None:
+        super().__init__(f"{label!r}: {reason}")
+        self.label, self.reason = label, reason
+
+
+Mark = Callable[[Any, float], None]
+
+
+def _work(conn: Any, handler: Callable[[Any, Mark], Any]) -> None:
+    """A Worker's loop: one request at a time, marks streamed to the parent as steps begin."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills us
+    _limit_memory()
+
+    def mark(label: Any, seconds: float) -> None:
+        conn.send(("mark", label, seconds))
+
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        try:
+            reply: tuple[Any, ...] = ("done", handler(request, mark))
+        except MemoryError:
+            reply = ("failed", "ran out of memory")
+        except Exception as err:  # the handler's own failure: told to the parent, not lost
+            reply = ("failed", f"failed ({type(err).__name__})")
+        conn.send(reply)
+
+
+def _gone(exitcode: int | None) -> str:
+    """Why a worker process ended, as a phrase."""
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else ""
+        if name == "SIGKILL":
+            return "was stopped (out of memory?)"
+        return f"crashed ({name or -exitcode})"
+    return "crashed"
+
+
+class Worker:
+    """A forked process running ``handler(request, mark)`` for one request at a time, killed
+    when a step overruns: the parent holds the clock, so no limit can be swallowed.
+    Where no process can be forked (no fork, a process limit) the handler runs in the
+    calling process, without limits, and ``in_process`` says so.
+
+    ``call(request, limit)`` returns the handler's result or raises :class:`Stopped`.
+    Each step the handler announces with ``mark(label, seconds)`` has those
+    seconds; work before the first mark has ``limit``. After a Stopped the
+    process is gone and the next call forks a fresh one.
+    """
+
+    def __init__(self, handler: Callable[[Any, Mark], Any]) -> None:
+        self.handler = handler
+        self._proc: Any = None
+        self._conn: Any = None
+        self._owner = os.getpid()
+        self._lock = threading.Lock()  # one request at a time (a web server has threads)
+        self.in_process = "fork" not in multiprocessing.get_all_start_methods()
+
+    def _start(self) -> None:
+        ctx = _context()
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(
+            target=_work, args=(child, self.handler), daemon=True, name="dlsolve-worker"
+        )
+        proc.start()
+        child.close()
+        self._proc, self._conn, self._owner = proc, parent, os.getpid()
+
+    def close(self) -> None:
+        """Kill the process (the next call starts another). A forked copy of this handle
+        (in a grading pool's process) only forgets the worker, which is not its child."""
+        if self._proc is not None and self._owner == os.getpid():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def call(self, request: Any, limit: float) -> Any:
+        """The handler's result for ``request``; Stopped if a step overran or the process died."""
+        if self.in_process:
+            return self.handler(request, lambda label, seconds: None)
+        with self._lock:
+            if self._proc is not None and self._owner != os.getpid():
+                self.close()  # inherited from the process this one was forked from
+            if self._proc is None:
+                try:
+                    self._start()
+                except (OSError, ValueError):  # no process to be had (a process limit)
+                    self.in_process = True
+                    return self.handler(request, lambda label, seconds: None)
+            try:
+                self._conn.send(request)
+            except (OSError, ValueError):
+                self.close()
+                raise Stopped(None, "could not reach the worker") from None
+            try:
+                return self._answer(limit)
+            except Stopped:
+                raise
+            except BaseException:  # interrupted mid-request: the process is in an unknown state
+                self.close()
+                raise
+
+    def _answer(self, limit: float) -> Any:
+        """Wait for the reply to the request just sent, step by step."""
+        label, seconds = None, limit
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                ready = self._conn.poll(max(0.0, deadline - time.monotonic()))
+                message = self._conn.recv() if ready else None
+            except (EOFError, OSError):
+                self._proc.join(timeout=1)
+                why = _gone(self._proc.exitcode)
+                self.close()
+                raise Stopped(label, why) from None
+            if message is None:
+                self.close()
+                raise Stopped(label, f"took longer than {seconds:g} s")
+            if message[0] == "mark":
+                _, label, seconds = message
+                deadline = time.monotonic() + seconds
+            elif message[0] == "done":
+                return message[1]
+            else:
+                raise Stopped(label, message[1])

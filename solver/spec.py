@@ -27,12 +27,21 @@ from pydantic import ValidationError
 
 from . import exact, kinds
 from .errors import DlsolveError, FieldError
-from .given import GivenModel
+from .given import MAX_ELEMENTS, GivenModel
 
 Path_ = tuple[Any, ...]
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 MAX_NODES = 2_000_000  # YAML values in one file
 MAX_ALIASED = 100_000  # values reached again through aliases (a billion-laughs guard)
+#: characters of one YAML number, and the largest power of ten a decimal may carry: a
+#: number beyond them is kept as its text (the field or the answer parser refuses it with
+#: a reason), because turning ``1.0e+10000000`` into an exact value takes minutes and
+#: gigabytes, and Python refuses ints of over 4,300 digits with a traceback
+MAX_NUMBER_CHARS = 1000
+MAX_EXPONENT = 1000
+#: values a problem file may hold, counted as commas and lines before YAML reads it
+MAX_FILE_VALUES = 500_000
+_EXPONENT = re.compile(r"[eE]([-+]?[0-9_]+)$")
 TOP_FIELDS = ("title", "text", "problems")
 PROBLEM_FIELDS = (
     "id",
@@ -60,6 +69,8 @@ class Document:
     file: str
     #: the text of every YAML decimal, by path: ``0.580`` shows three places, ``0.58`` two
     texts: dict[Path_, str] = field(default_factory=dict)
+    #: entries left out of a leniently read document, one sentence each with its line
+    warnings: list[str] = field(default_factory=list)
 
     def line(self, path: Path_) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
@@ -83,15 +94,43 @@ class Document:
         )
 
 
-def _exact_float(text: str) -> Fraction:
-    return Fraction(text.replace("_", ""))
+def _exact_float(text: str) -> Fraction | str:
+    """A YAML decimal as an exact Fraction, or its text when it is too large to convert."""
+    text = text.replace("_", "")
+    exponent = _EXPONENT.search(text)
+    if len(text) > MAX_NUMBER_CHARS or (
+        exponent is not None and abs(int(exponent.group(1))) > MAX_EXPONENT
+    ):
+        return text
+    return Fraction(text)
+
+
+class _EntryError(DlsolveError):
+    """A fault of one mapping entry (its key, tag or depth): fatal in a problem file, only
+    that entry's loss in a leniently read answers file."""
 
 
 class _Builder:
-    """Turns composed YAML nodes into Python values, recording lines."""
+    """Turns composed YAML nodes into Python values, recording lines.
 
-    def __init__(self, file: str) -> None:
+    ``lenient`` (answers files): an entry whose key, tag or depth is wrong is
+    left out with a warning naming its line, and the rest of the file is read;
+    ``max_depth`` bounds the nesting of the values, measured on the parsed
+    structure (quotes, comments and indentation of block text do not count), and
+    ``max_items`` the length of one list or mapping (an entry beyond it is not built).
+    """
+
+    def __init__(
+        self,
+        file: str,
+        *,
+        lenient: bool = False,
+        max_depth: int | None = None,
+        max_items: int | None = None,
+    ) -> None:
         self.file = file
+        self.lenient, self.max_depth, self.max_items = lenient, max_depth, max_items
+        self.warnings: list[str] = []
         self.lines: dict[Path_, int] = {}
         self.texts: dict[Path_, str] = {}
         self.count = 0
@@ -102,6 +141,9 @@ class _Builder:
 
     def fail(self, message: str, node: yaml.Node) -> DlsolveError:
         return DlsolveError(message, file=self.file, line=node.start_mark.line + 1)
+
+    def entry_error(self, message: str, node: yaml.Node) -> _EntryError:
+        return _EntryError(message, file=self.file, line=node.start_mark.line + 1)
 
     def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
         self.count += 1
@@ -115,27 +157,33 @@ class _Builder:
         if self.count > MAX_NODES:
             raise self.fail(f"the file has more than {MAX_NODES} values", node)
         self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in (
-            "tag:yaml.org,2002:map",
-            "tag:yaml.org,2002:seq",
-        ):
-            raise self.fail(f"the YAML tag {node.tag!r} is not allowed here", node)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if node.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                raise self.entry_error(f"the YAML tag {node.tag!r} is not allowed here", node)
+            if self.max_depth is not None and len(path) >= self.max_depth:
+                raise self.entry_error(f"it is nested more than {self.max_depth} levels deep", node)
+            if self.max_items is not None and len(node.value) > self.max_items:
+                raise self.entry_error(
+                    f"it has {len(node.value)} items, more than the {self.max_items} allowed",
+                    node,
+                )
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.fail("YAML merge keys ('<<') are not supported", key_node)
-                key = self.build(key_node, (*path, "<key>"))
-                if not isinstance(key, (str, int)):
-                    raise self.fail(f"a key must be a name, got {key!r}", key_node)
-                key = str(key) if not isinstance(key, str) else key
-                if key in out:
-                    raise self.fail(f"duplicate key {key!r}", key_node)
-                out[key] = self.build(value_node, (*path, key))
+                try:
+                    key = self._key(key_node, path, out)
+                    out[key] = self.build(value_node, (*path, key))
+                except _EntryError as err:
+                    if not self.lenient:
+                        raise
+                    left_out = f"{err.message.rstrip('.')}; this entry is left out"
+                    self.warnings.append(str(DlsolveError(left_out, file=err.file, line=err.line)))
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
         tag = node.tag
+        if tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_NUMBER_CHARS:
+            return node.value  # see MAX_NUMBER_CHARS: sexagesimal 1:30:30:… too
         if tag == "tag:yaml.org,2002:float":
             self.texts[path] = node.value
             try:
@@ -149,7 +197,21 @@ class _Builder:
             "tag:yaml.org,2002:str",
         ):
             return self.constructor.construct_object(node)
-        raise self.fail(f"the YAML tag {tag!r} is not allowed here", node)
+        if tag == "tag:yaml.org,2002:timestamp":
+            raise self.entry_error("a date is not allowed here (quote it to mean text)", node)
+        raise self.entry_error(f"the YAML tag {tag!r} is not allowed here", node)
+
+    def _key(self, key_node: yaml.Node, path: Path_, out: Mapping[str, Any]) -> str:
+        """A mapping key as a name (an _EntryError for a merge key, a non-name, a duplicate)."""
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            raise self.entry_error("YAML merge keys ('<<') are not supported", key_node)
+        key = self.build(key_node, (*path, "<key>"))
+        if not isinstance(key, (str, int)):
+            raise self.entry_error(f"a key must be a name, got {key!r}", key_node)
+        key = str(key) if not isinstance(key, str) else key
+        if key in out:
+            raise self.entry_error(f"duplicate key {key!r}", key_node)
+        return key
 
 
 def nesting_bound(text: str) -> int:
@@ -172,12 +234,61 @@ def nesting_bound(text: str) -> int:
     return indent + indicators + deepest
 
 
+def flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets (``[``, ``{``) in ``text``, outside quoted
+    scalars and comments: what makes PyYAML's scanner slow (seconds at 1,000 levels) before
+    its composer gives up. A cheap guard for untrusted text, not a bound for libyaml."""
+    depth = deepest = 0
+    i, n = 0, len(text)
+    previous = "\n"
+    while i < n:
+        ch = text[i]
+        if ch in "'\"" and previous in " \t\n[{,:":
+            i = _after_quoted(text, i)
+        elif ch == "#" and previous in " \t\n":
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        previous = text[i] if i < n else ""
+        i += 1
+    return deepest
+
+
+def _after_quoted(text: str, start: int) -> int:
+    """The index of the quote that closes the quoted scalar opening at ``start``."""
+    quote, i = text[start], start + 1
+    while i < len(text):
+        if quote == '"' and text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            if quote == "'" and text[i + 1 : i + 2] == "'":
+                i += 2
+                continue
+            return i
+        i += 1
+    return len(text)
+
+
 #: libyaml's composer is fast but recursive in C: only shallow documents may go to it
 FAST_NESTING = 200
 
 
-def read_yaml(text: str, file: str) -> Document:
+def read_yaml(
+    text: str,
+    file: str,
+    *,
+    lenient: bool = False,
+    max_depth: int | None = None,
+    max_items: int | None = None,
+) -> Document:
     """Parse YAML text safely; a syntax error is a DlsolveError with its line.
+
+    ``lenient``, ``max_depth`` and ``max_items``: see :class:`_Builder` (answers files).
 
     Documents that provably nest less than FAST_NESTING levels are composed by
     libyaml when it is installed (15 times faster: it matters when a class of
@@ -200,16 +311,17 @@ def read_yaml(text: str, file: str) -> Document:
         raise DlsolveError("the YAML is nested too deeply", file=file) from None
     if root is None:
         return Document(None, {}, file)
-    builder = _Builder(file)
+    builder = _Builder(file, lenient=lenient, max_depth=max_depth, max_items=max_items)
     try:
         data = builder.build(root)
     except RecursionError:
         raise DlsolveError("the YAML is nested too deeply", file=file) from None
-    return Document(data, builder.lines, file, builder.texts)
+    return Document(data, builder.lines, file, builder.texts, builder.warnings)
 
 
 def read_file(path: str | Path) -> Document:
-    """Read a YAML file; an unreadable file is a DlsolveError."""
+    """Read a YAML file; an unreadable file is a DlsolveError. A file of more than
+    MAX_FILE_VALUES values is refused before YAML reads it (see there)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -217,6 +329,13 @@ def read_file(path: str | Path) -> Document:
         raise DlsolveError("no such file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as err:
         raise DlsolveError(f"cannot read this file ({err})", file=str(path)) from None
+    if text.count(",") + text.count("\n") > MAX_FILE_VALUES:
+        raise DlsolveError(
+            f"the file holds more than {MAX_FILE_VALUES:,} values; a given tensor holds at "
+            f"most {MAX_ELEMENTS:,} numbers (reading 4 million took 1.9 GB before they "
+            "could be refused)",
+            file=str(path),
+        )
     return read_yaml(text, str(path))
 
 

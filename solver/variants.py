@@ -178,6 +178,10 @@ def make(problems: ProblemSet, k: int, n: int, seed: int) -> Variant:
         entry = dict(data["problems"][p.index])
         rng = random.Random(f"{seed}/{k}/{p.id}")
         try:
+            if not kinds.get(p.kind).varies:  # prose: the same question in every variant
+                out_problems.append(_yamlable(entry))
+                solutions.append(solve(p))
+                continue
             raw, sol = draw(p, rng)
         except NotImplementedError:
             unchanged.append(p.id)
@@ -218,6 +222,8 @@ def answers_template(v: Variant) -> str:
         "answers:",
     ]
     for s in v.solutions:
+        if not s.asked():  # a question answered in prose has nothing to fill in
+            continue
         lines.append(f"  {s.id}:")
         for a in s.asked():
             shape = f" {list(a.shape)}" if a.shape else ""

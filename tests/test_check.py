@@ -452,9 +452,12 @@ def test_gradescope_format(discussion: AnswerKey, judge: Judge, tmp_path: Path) 
         "name": "layernorm: mean",
         "score": 1,
         "max_score": 1,
+        "status": "passed",
         "output": "Correct.",
+        "output_format": "text",
     }
-    assert all(set(t) == {"name", "score", "max_score", "output"} for t in doc["tests"])
+    fields = {"name", "score", "max_score", "status", "output", "output_format"}
+    assert all(set(t) == fields for t in doc["tests"])
 
 
 def test_text_table_has_a_total(discussion: AnswerKey, judge: Judge, tmp_path: Path) -> None:

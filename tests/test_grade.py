@@ -110,7 +110,7 @@ def test_csv_and_results(classroom: Path, tmp_path: Path) -> None:
     assert rows[0]["status"] == "ok" and rows[0]["score"] == "2" and rows[0]["max_score"] == "17"
     assert rows[0]["layernorm/mean"] == "1" and rows[0]["layernorm/output"] == "0"
     assert rows[1]["layernorm/var"] == "0"
-    assert rows[3]["status"].startswith("error: ") and rows[3]["score"] == ""
+    assert rows[3]["status"].startswith("error: ") and rows[3]["score"] == "0"  # unusable: 0
     results = tmp_path / "results"
     assert grade.write_results(outcomes, results, key) == 4
     alice = json.loads((results / "alice" / "results.json").read_text())

@@ -41,6 +41,9 @@ class Kind:
 
     #: what a generated variant guarantees, in words ("each row's variance is a perfect square")
     nice: ClassVar[tuple[str, ...]] = ()
+    #: False for a kind with no numbers to draw (prose): every variant keeps it as it is,
+    #: and ``variants`` does not warn about it
+    varies: ClassVar[bool] = True
 
     def solve(self, g: Any, s: Solution, **options: Any) -> None:
         """Fill ``s`` with steps and answers for the validated given ``g``."""

@@ -20,6 +20,7 @@ from ..display import (
     Mul,
     Raw,
     Sym,
+    Text,
     eq,
 )
 from ..errors import FieldError
@@ -338,3 +339,53 @@ class ConvMatrix(Kind):
             "conv_transpose(∂L/∂y, w) = Aᵀ ∂L/∂y = ∂L/∂x above.",
             eq(Raw(r"A^{\top}", "Aᵀ"), Mat(T)),
         )
+        if rank == 1:
+            direct_equivalent(s, g.kernel, geo[0], shape_out, gy, grad)
+
+
+def direct_equivalent(
+    s: Solution,
+    kernel: list[Any],
+    geometry: tuple[int, int, int, int, int],
+    shape_out: Shape,
+    gy: list[Any],
+    grad: list[Any],
+) -> None:
+    """Aᵀ ∂L/∂y as an ordinary (direct) convolution, for a 1-D kernel: spread ∂L/∂y out with
+    s − 1 zeros between entries, pad it with d(k − 1) − p zeros and slide the flipped kernel.
+
+    The step is written only when that convolution reproduces ∂L/∂x entry for entry (it is
+    recomputed here, not assumed), so a solve under a misconception never claims it."""
+    n, k, stride, pad, dil = geometry
+    border = dil * (k - 1) - pad
+    if border < 0:
+        return
+    flipped = list(reversed(kernel))
+    m = shape_out[-1]
+    rows = len(gy) // m
+    direct = []
+    for r in range(rows):
+        spread: list[Any] = []
+        for i, v in enumerate(gy[r * m : (r + 1) * m]):
+            spread += [v] if i == 0 else [0] * (stride - 1) + [v]
+        # border zeros after, and more where the last inputs were never reached by the kernel
+        after = n + dil * (k - 1) - border - len(spread)
+        padded = [0] * border + spread + [0] * max(after, 0)
+        direct.append(padded)
+        for q in range(n):
+            terms = [flipped[j] * padded[q + j * dil] for j in range(k) if padded[q + j * dil] != 0]
+            value = sum(terms[1:], terms[0]) if terms else 0
+            if exact.to_sympy(value - grad[r * n + q]).expand() != 0:
+                return
+    spaced = f"insert s − 1 = {stride - 1} zeros between its entries, " if stride > 1 else ""
+    s.step(
+        "The same transposed convolution as a direct convolution (a cross-correlation, as in "
+        f"the forward pass): take ∂L/∂y, {spaced}pad it with d(k − 1) − p = {border} "
+        f"zero{'s' if border != 1 else ''} on each side, and slide the flipped kernel over it. "
+        "Each row gives that row of ∂L/∂x above.",
+        eq(Text("flip(w)"), Mat(flipped)),
+        *[
+            eq(Text(f"padded ∂L/∂y, row {r + 1}" if rows > 1 else "padded ∂L/∂y"), Mat(row))
+            for r, row in enumerate(direct[:2])
+        ],
+    )

@@ -438,25 +438,25 @@ def markov_witness(root: Node) -> str | None:
 
 
 def _different_continuations(a: Node, b: Node) -> str | None:
+    """The plainest difference first: what can follow at all (the shape of the tree), then
+    the log-probabilities. A reconstructed figure may have invented a value, never its
+    shape, so the argument should not rest on a value when the shape already settles it."""
     pa, pb = " ".join(a.tokens()), " ".join(b.tokens())
     after_a = {c.token: c.logp for c in a.children}
     after_b = {c.token: c.logp for c in b.children}
-    for token in after_a:
-        if token in after_b and compare(after_a[token], after_b[token]) != 0:
-            return (
-                f"log P({token} | {pa}) = {_decimal(after_a[token])} but "
-                f"log P({token} | {pb}) = {_decimal(after_b[token])}"
-            )
     if a.finished != b.finished:
         ends, goes = (pa, pb) if a.finished else (pb, pa)
         return f"'{ends}' ends there but '{goes}' continues"
     for x, y, px, py in ((after_a, after_b, pa, pb), (after_b, after_a, pb, pa)):
         for token in x:
             if token not in y:
-                return (
-                    f"'{token}' can follow '{px}' (log-probability {_decimal(x[token])}) "
-                    f"but not '{py}'"
-                )
+                return f"'{token}' can follow '{px}' but not '{py}'"
+    for token in after_a:
+        if token in after_b and compare(after_a[token], after_b[token]) != 0:
+            return (
+                f"log P({token} | {pa}) = {_decimal(after_a[token])} but "
+                f"log P({token} | {pb}) = {_decimal(after_b[token])}"
+            )
     return None
 
 
@@ -928,6 +928,30 @@ def _elide(items: list[Any]) -> list[Any]:
     return [*items[: SHOWN_TERMS - 2], Raw(r"\cdots", "⋯"), items[-1]]
 
 
+#: δ values over all steps (T·N): each is an answer in the JSON and a number in the steps;
+#: T = 1,000,000 took 68 s and 2 GB before it failed
+MAX_TRELLIS = 100_000
+#: digits of the count N^T (Python prints integers of at most 4,300 digits)
+MAX_COUNT_DIGITS = 4_000
+
+
+def _size_check(n: int, T: int) -> None:
+    """Refuse a T whose trellis (T·N values) or count (N^T) is too large to show."""
+    if T * n > MAX_TRELLIS:
+        raise FieldError(
+            f"T = {T} over N = {n} tokens means T·N = {T * n:,} values of δ, each an answer "
+            f"and a step; the limit is {MAX_TRELLIS:,}",
+            "T",
+        )
+    digits = T * math.log10(max(n, 1))
+    if digits > MAX_COUNT_DIGITS:
+        raise FieldError(
+            f"N^T = {n}^{T} has about {int(digits) + 1:,} digits, more than the "
+            f"{MAX_COUNT_DIGITS:,} a count may show",
+            "T",
+        )
+
+
 def _chain_check(tokens: list[str], P: list[list[Any]], start: str) -> None:
     """tokens unique, start among them, P square over them, each row a distribution."""
     if not tokens:
@@ -994,6 +1018,10 @@ class Viterbi(Kind):
         """the token every sequence starts with; its row of P gives the first word"""
         T: Count
         """the number of words after the start token"""
+        start_in_vocabulary: bool = False
+        """whether the N words of the count include the start token, as IFT6135 says ("a
+        vocabulary of N words, <BOS> included"); then N^T also counts sequences that repeat
+        it, though only those of the other words have nonzero probability"""
         method: Method = "auto"
         """exact (fractions), numeric (float64, log space, numpy), or auto: numeric past
         T·N² = 200,000"""
@@ -1001,10 +1029,16 @@ class Viterbi(Kind):
         @model_validator(mode="after")
         def _check(self) -> Viterbi.Given:
             _chain_check(self.tokens, self.P, self.start)
+            _size_check(len(self.tokens), self.T)
             return self
 
     keys = (
-        Key("count", "integer", "the number of sequences of T words after the start token: N^T"),
+        Key(
+            "count",
+            "integer",
+            "the number of sequences of T words after the start token: N^T (N counts the start "
+            "token when start_in_vocabulary is true)",
+        ),
         Key(
             "delta[t]",
             "vector",
@@ -1030,7 +1064,8 @@ class Viterbi(Kind):
         },
         "added the transition probabilities instead of multiplying them": {"combine": "add"},
         "forgot the backpointers: took the best word of each δ_t on its own": {"backtrack": False},
-        "counted the start token among the N words": {"count": "with_start"},
+        "counted the start token among the N words, or left it out, against the problem's "
+        "convention": {"count": "other_convention"},
         "counted T^N sequences instead of N^T": {"count": "swapped"},
         "exhaustive search's time O(N^T) instead of the dynamic programme's O(T·N²)": {
             "time": "exhaustive"
@@ -1068,7 +1103,7 @@ class Viterbi(Kind):
         space: str = "dp",
     ) -> None:
         chain = Chain.of(g)
-        self.count(s, chain, g.T, count)
+        self.count(s, chain, g.T, count, g.start_in_vocabulary)
         numeric = g.method == "numeric" or (g.method == "auto" and g.T * chain.N**2 > NUMERIC_ABOVE)
         if numeric:
             why = (
@@ -1102,21 +1137,31 @@ class Viterbi(Kind):
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         return _viterbi_promises(Chain.of(g), g.T, s)
 
-    def count(self, s: Solution, chain: Chain, T: int, how: str) -> None:
-        N = chain.N
+    def count(
+        self, s: Solution, chain: Chain, T: int, how: str, start_in_vocabulary: bool = False
+    ) -> None:
         start = chain.tokens[chain.start]
-        words = ", ".join(chain.name(i) for i in range(min(N, SHOWN_WORDS)))
-        more = ", …" if N > SHOWN_WORDS else ""
-        only = (
-            ""
-            if chain.start in chain.words
-            else f" {start} only starts a sequence (its column of P is 0), so it is not one of "
-            "them."
-        )
-        n = N + 1 if how == "with_start" else N
+        separate = chain.start not in chain.words  # the start token only starts sequences
+        include = start_in_vocabulary and separate
+        N = chain.N + include
+        shown = [*([start] if include else []), *(chain.name(i) for i in range(chain.N))]
+        words = ", ".join(shown[:SHOWN_WORDS]) + (", …" if len(shown) > SHOWN_WORDS else "")
+        if include:
+            only = (
+                f" As the problem counts them, the vocabulary includes {start}, so any of these "
+                "N words may fill a position."
+            )
+        elif separate:
+            only = (
+                f" {start} only starts a sequence (its column of P is 0), so it is not one of them."
+            )
+        else:
+            only = ""
+        # the other convention: the start token counted in when it is out, left out when in
+        n = (N - 1 if include else N + 1) if how == "other_convention" else N
         value = T**n if how == "swapped" else n**T
         s.step(
-            f"There are N = {N} words ({words}{more}).{only} Each of the T = {T} positions "
+            f"There are N = {N} words ({words}).{only} Each of the T = {T} positions "
             f"after {start} holds any of the N words, so there are N^T sequences.",
             eq(
                 Sym("N", sup="T"),
@@ -1124,6 +1169,12 @@ class Viterbi(Kind):
                 value,
             ),
         )
+        if include:
+            k = chain.N
+            s.step(
+                f"Only the sequences without {start} after the start have nonzero probability "
+                f"(its column of P is 0): {k}^{T} = {k**T} of the {value}.",
+            )
         s.answer("count", value, label=Sym("N", sup="T"))
 
     def recurrence(

@@ -26,7 +26,7 @@ from pydantic import model_validator
 from .. import derive as d
 from .. import exact
 from ..derive import Notation, Product, power, subscript
-from ..display import MUL, Add, Frac, M, Neg, Norm, Pow, Summation, Sym, eq
+from ..display import MUL, Add, Frac, M, Neg, Norm, Pow, Summation, Sym, eq, rel
 from ..errors import FieldError
 from ..given import GivenModel, TypeDoc
 from ..parse import FUNCTIONS
@@ -356,8 +356,8 @@ def vanishing_gradient(nm: Names) -> d.Derivation:
         ],
         lines,
         [
-            d.Result("step_bound", dl, Norm(Sym("J", "t")), delta),
-            d.Result("bound_T", dl**Tn, Norm(dh), delta_T),
+            d.Result("step_bound", dl, Norm(Sym("J", "t")), delta, relation="<="),
+            d.Result("bound_T", dl**Tn, Norm(dh), delta_T, relation="<="),
             d.Result(
                 "limit",
                 0,
@@ -956,7 +956,7 @@ adam_l2_change, bn_whitened, weightnorm_gradient"""
         shown = []
         for r in der.results:
             value = s.answer(r.key, wrong.get(r.key, r.value), label=r.label)
-            shown.append(eq(r.label, value))
+            shown.append(rel(r.label, r.relation, value))
         s.step("The result." if len(shown) == 1 else "The results.", *shown)
         if not g.confirm:
             s.step(

@@ -1271,7 +1271,10 @@ class MLP(NetworkKind):
         s.step(
             "The activations take more memory than the parameters once n·K > C, that is "
             "n > C/K. So at large batch sizes the activations dominate: from batch size "
-            f"{exact.unicode(cross)} on.",
+            f"{exact.unicode(cross)} on. (This compares the weights with the activations "
+            "kept for the backward pass, as the question does; training also stores a "
+            "gradient per weight and the optimizer's state, e.g. two more copies for Adam, "
+            "which would move the crossover.)",
             rel(
                 Frac(Sym("C"), Sym("K")),
                 "=",

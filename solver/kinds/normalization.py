@@ -34,8 +34,11 @@ from ..solution import Key, Solution
 from . import Kind, kind
 
 Index = tuple[int, ...]
-SHOWN_GROUPS = 6  # groups worked in full in the steps; the rest are "likewise"
-SHOWN_TERMS = 8  # terms of a long sum written out before an ellipsis
+# A course's worked example is small (IFT6135's X is [4, 2, 3]: 8 instance groups, sums of 12
+# terms) and a student checks it term by term, so those are written out in full; only
+# larger tensors are abbreviated.
+SHOWN_GROUPS = 8  # groups worked in full in the steps; the rest are "likewise"
+SHOWN_TERMS = 16  # terms of a long sum written out before an ellipsis
 SHOWN_ENTRIES = 64  # a tensor larger than this is shown in the answers only, not in a step
 
 
@@ -298,7 +301,9 @@ def _scaled(
 
 
 def _unit(grouping: Grouping, g: Index) -> str:
-    return grouping.describe(g).split(" ")[0].rstrip(",")
+    """What one group is: "row", "channel", "example and channel" (from "example 1, channel 2")."""
+    parts = grouping.describe(g).split(" (")[0].split(", ")
+    return " and ".join(part.split(" ")[0] for part in parts)
 
 
 def _div(x: Any, n: int) -> Any:

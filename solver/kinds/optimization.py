@@ -539,7 +539,11 @@ class AdamStep(Kind):
             "AdamW multiplies every weight by 1 − ηλ, so every weight loses the same "
             "fraction ηλ. In Adam-L2 the decay term λθ is averaged into m̂ and divided by "
             "√v̂ + ε like the gradient: its share of the step is η·(λθ averaged, "
-            "bias-corrected)/((√v̂ + ε)·θ), large where the gradient (so v̂) is small.",
+            "bias-corrected)/((√v̂ + ε)·θ), large where the gradient (so v̂) is small. "
+            "(Loshchilov and Hutter, and assignments after them, write the decoupled step as "
+            "θ ← θ − λ′θ − η·m̂/(√v̂ + ε), with a decay λ′ not multiplied by η; PyTorch "
+            "multiplies it by the learning rate. The two are the same update with "
+            "λ′ = ηλ, the fraction every weight loses per step.)",
             eq(Text("Adam-L2"), Mat(table[0])),
             eq(Text("AdamW"), Mat(table[1])),
         )

@@ -36,6 +36,11 @@ from .common import carry, draw_variant, is_symbolic, small_ints, tenths
 # =========================================================================== softmax_ce
 
 
+#: exponential terms in all the exact probabilities (examples × classes²): 100 classes take
+#: about a second, 1,000 over a minute and 900 MB
+MAX_EXACT_TERMS = 20_000
+
+
 class SoftmaxCEGiven(GivenModel):
     logits: SymbolicTensor
     """the logits z: one list of class scores, or a matrix with one row per example"""
@@ -63,6 +68,13 @@ class SoftmaxCEGiven(GivenModel):
             )
         C = shape[-1]
         N = shape[0] if len(shape) == 2 else 1
+        if N * C * C > MAX_EXACT_TERMS:
+            raise FieldError(
+                f"has {N} × {C} logits: each exact probability sums the exponentials of all "
+                f"{C} classes, {N}·{C}² = {N * C * C:,} terms, more than the {MAX_EXACT_TERMS:,} "
+                "that stay within seconds (10,000 logits took minutes)",
+                "logits",
+            )
         if self.label is not None:
             if len(shape) != 1:
                 raise FieldError(
@@ -109,17 +121,34 @@ class SoftmaxCEGiven(GivenModel):
         return [list(r) for r in z], [list(r) for r in t]
 
 
+def _shift(zs: Sequence[sympy.Expr]) -> sympy.Expr | None:
+    """The smallest logit, when the logits are numbers: subtracting it from every exponent
+    writes softmax as textbooks do, e/(1 + e + e²) rather than (e⁻¹ + 1 + e)⁻¹."""
+    return min(zs) if all(z.is_Rational for z in zs) else None
+
+
 def softmax_row(z: Sequence[Any]) -> list[Any]:
-    """p_j = 1/Σ_k exp(z_k − z_j): exact, and as short as sympy can write it."""
+    """p_j = e^{z_j − m}/Σ_k e^{z_k − m} with m the smallest logit (the common denominator
+    written once, every exponent ≥ 0); with symbolic logits, 1/Σ_k exp(z_k − z_j)."""
     zs = [exact.to_sympy(v) for v in z]
-    return [exact.from_sympy(1 / sympy.Add(*[sympy.exp(zk - zj) for zk in zs])) for zj in zs]
+    m = _shift(zs)
+    if m is None:
+        return [exact.from_sympy(1 / sympy.Add(*[sympy.exp(zk - zj) for zk in zs])) for zj in zs]
+    denominator = sympy.Add(*[sympy.exp(zk - m) for zk in zs])
+    return [exact.from_sympy(sympy.exp(zj - m) / denominator) for zj in zs]
 
 
 def cross_entropy_row(z: Sequence[Any], t: Sequence[Any]) -> Any:
-    """−Σ_j t_j log p_j = Σ_j t_j log Σ_k exp(z_k − z_j)."""
+    """−Σ_j t_j log p_j = Σ_j t_j (log Σ_k e^{z_k − m} − (z_j − m)), m as in softmax_row."""
     zs = [exact.to_sympy(v) for v in z]
+    m = _shift(zs)
     terms = [
-        exact.to_sympy(tj) * sympy.log(sympy.Add(*[sympy.exp(zk - zj) for zk in zs]))
+        exact.to_sympy(tj)
+        * (
+            sympy.log(sympy.Add(*[sympy.exp(zk - zj) for zk in zs]))
+            if m is None
+            else sympy.log(sympy.Add(*[sympy.exp(zk - m) for zk in zs])) - (zj - m)
+        )
         for tj, zj in zip(t, zs, strict=True)
         if tj != 0
     ]
@@ -208,8 +237,10 @@ class SoftmaxCE(Kind):
         else:
             p = [softmax_row(row) for row in z]
         s.step(
-            "Softmax turns the logits into probabilities: p_j = exp(z_j)/Σ_k exp(z_k) = "
-            "1/Σ_k exp(z_k − z_j), positive and summing to 1 over the classes.",
+            "Softmax turns the logits into probabilities: p_j = exp(z_j)/Σ_k exp(z_k), "
+            "positive and summing to 1 over the classes. Subtracting the same number m from "
+            "every logit changes nothing, so with m the smallest logit each p_j is "
+            "e^{z_j − m}/Σ_k e^{z_k − m}: one denominator, no negative exponents.",
             *[
                 eq(Sym("p", i + 1) if batched else Sym("p"), Mat(row))
                 for i, row in enumerate(p[:4])
@@ -229,7 +260,7 @@ class SoftmaxCE(Kind):
         how = reduction or g.reduction
         s.step(
             "Cross-entropy: ℓ = −Σ_j y_j log p_j, which for one true class y is −log p_y = "
-            "log Σ_k exp(z_k − z_y).",
+            "log Σ_k e^{z_k − m} − (z_y − m).",
             *[
                 eq(Sym("l", i + 1) if batched else Sym("l"), loss)
                 for i, loss in enumerate(losses[:4])

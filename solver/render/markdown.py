@@ -83,6 +83,8 @@ def render_solution(
         out += _display(r"\begin{aligned} " + rows + r" \end{aligned}")
     if not answers:
         keys = ", ".join(f"`{a.key}`" for a in s.asked())
+        if not keys:
+            return [*out, "*Answer in prose: this part is not graded.*", ""]
         return [*out, f"*Answer keys:* {keys}", ""]
     for t in s.tables:
         out += [f"**{t.title or 'Table'}**", "", *table_lines(t)]
@@ -94,8 +96,10 @@ def render_solution(
                 out += _display(lines_latex(step.equations))
             for t in step.tables:
                 out += table_lines(t)
-    out += ["**Answers**", ""]
-    for a in s.asked():
+    asked = s.asked()
+    if asked:  # a question answered in prose has no answers to list
+        out += ["**Answers**", ""]
+    for a in asked:
         out += _answer(a)
     out.append("")
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json as _json
 import textwrap
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -62,6 +63,7 @@ def text(report: Report) -> str:
     share = f" ({float(score / top):.0%})" if top else ""
     counts = {v: sum(r.verdict == v for r in report.results) for v in MARKS}
     summary = ", ".join(f"{n} {VERDICT_WORDS.get(v, v)}" for v, n in counts.items() if n)
+    summary = summary or "nothing to check"
     out += ["", f"Total: {points(score)} / {points(top)} points{share}: {summary}."]
     return "\n".join(out) + "\n"
 
@@ -72,9 +74,14 @@ def json(report: Report) -> str:
 
 
 def gradescope_results(report: Report) -> dict[str, Any]:
-    """Gradescope's autograder results: ``{score, max_score, tests: [...]}``."""
+    """Gradescope's autograder results: ``{score, max_score, tests: [...]}``.
+
+    Each test carries ``status`` and ``output_format``; test scores are rounded
+    as running totals (:func:`_shares`) so that they sum exactly to the score.
+    """
     tests = []
-    for r in report.results:
+    scores = _shares([r.points for r in report.results])
+    for r, score in zip(report.results, scores, strict=True):
         verdict = VERDICT_WORDS.get(r.verdict, r.verdict)
         body = r.feedback
         if r.misconception and r.misconception not in body:
@@ -82,12 +89,44 @@ def gradescope_results(report: Report) -> dict[str, Any]:
         tests.append(
             {
                 "name": f"{r.problem}: {r.key}",
-                "score": number(r.points),
+                "score": score,
                 "max_score": number(r.max_points),
+                "status": "passed" if r.points == r.max_points else "failed",
                 "output": f"{verdict.capitalize()}. {body}".strip(),
+                "output_format": "text",
             }
         )
     return {"score": number(report.score), "max_score": number(report.max_score), "tests": tests}
+
+
+def _shares(points: list[Fraction]) -> list[int | float]:
+    """Points rounded to 4 places as differences of rounded running totals: rounded one by
+    one, three thirds of 2 points give 0.6667 × 3 = 2.0001; these sum to the rounded total."""
+    out: list[int | float] = []
+    before, total = Decimal(0), Fraction(0)
+    for p in points:
+        total += p
+        now = (Decimal(total.numerator) / Decimal(total.denominator)).quantize(Decimal("0.0001"))
+        share = now - before
+        out.append(int(share) if share == share.to_integral_value() else float(share))
+        before = now
+    return out
+
+
+def gradescope_unusable(reason: str, max_score: Fraction) -> dict[str, Any]:
+    """A results.json for an answers file that could not be graded: 0 points, and why (an
+    autograder must always find a valid file)."""
+    return {
+        "score": 0,
+        "max_score": number(max_score),
+        "tests": [],
+        "output": f"Your answers file could not be graded: {reason}",
+    }
+
+
+def unusable_gradescope(reason: str, max_score: Fraction) -> str:
+    """:func:`gradescope_unusable` as the text of a results.json."""
+    return _json.dumps(gradescope_unusable(reason, max_score), indent=2, ensure_ascii=False) + "\n"
 
 
 def gradescope(report: Report) -> str:

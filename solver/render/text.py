@@ -60,8 +60,10 @@ def render_solution(s: Solution, *, steps: bool = True) -> list[str]:
                     lines += table_lines(mth, " " * (len(head) + 2))
                 else:
                     lines += _math_lines(" " * (len(head) + 2), mth)
-    lines.append("Answers")
-    for a in s.asked():
+    asked = s.asked()
+    if asked:  # a question answered in prose has no answers to list
+        lines.append("Answers")
+    for a in asked:
         lines += _math_lines(f"{INDENT}{a.key} = ", a.display())
     return lines
 

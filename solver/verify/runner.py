@@ -11,13 +11,15 @@ only when a verification runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from .. import expand_paths, load, solve_set
+from .. import exact, expand_paths, load, solve_set
 from ..errors import DlsolveError
 from ..solution import Solution
 from ..spec import Problem
@@ -72,6 +74,38 @@ class Verification:
         return 1 if any(c.failed for c in self.checks) else 0
 
 
+#: the share of the machine's memory a model's parameters may take (float64, with their
+#: gradients) before verify refuses to build it: a Linear 10⁹→10⁹ once took 23.7 GB of 23
+MEMORY_SHARE = Fraction(1, 4)
+BYTES_PER_PARAMETER = 16  # a float64 value and its gradient
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory, where the system says."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def too_large(s: Solution, file: str = "") -> DlsolveError | None:
+    """Why the model of ``s`` is too large to build here (None if it is not, or unknown)."""
+    total = s.answers.get("params.total")
+    memory = machine_memory()
+    if total is None or memory is None or not exact.is_rational(total.value):
+        return None
+    need = int(total.value) * BYTES_PER_PARAMETER
+    if need <= MEMORY_SHARE * memory:
+        return None
+    return DlsolveError(
+        f"not cross-checked: its {int(total.value):,} parameters need {need / 2**30:,.1f} GB "
+        f"in float64 with gradients, more than {MEMORY_SHARE} of this machine's "
+        f"{memory / 2**30:,.1f} GB",
+        file=file or None,
+        problem=s.id,
+    )
+
+
 def check_problem(problem: Problem, s: Solution, device: Any, file: str = "") -> ProblemCheck:
     """Run the kind's cross-check (if any) and compare; a cross-check that raises (torch
     refusing an input the family did not foresee, or a bug) is reported, not raised."""
@@ -100,6 +134,10 @@ def verify(paths: Iterable[str | Path], device: str = "auto") -> Verification:
         solved = solve_set(ps)
         result.errors += solved.errors
         for s in solved.solutions:
+            refused = too_large(s, str(path))
+            if refused is not None:  # before torch allocates anything
+                result.errors.append(refused)
+                continue
             result.checks.append(check_problem(ps.get(s.id), s, dev, str(path)))
     return result
 
@@ -156,7 +194,7 @@ def problem_line(c: ProblemCheck) -> str:
         )
     if missing:
         parts.append(f"{len(missing)} not recomputed ({_keys_text(missing)})")
-    return f"{c.id}: " + ("; ".join(parts) if parts else "no answers")
+    return f"{c.id}: " + ("; ".join(parts) if parts else "answered in prose, nothing to recompute")
 
 
 def _show(x: Any) -> str:

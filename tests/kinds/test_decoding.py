@@ -427,7 +427,30 @@ def test_shipped_viterbi_by_hand() -> None:
     assert sympy.simplify(s["time"] - T * N**2) == 0
     assert sympy.simplify(s["space"] - T * N) == 0
     assert s.answers["time"].type == "complexity"
-    assert shipped("sequence-count").asked()[0].value == 8
+    # IFT6135 2.1: "a vocabulary of N words, <BOS> included", so N = 3 and N^T = 27
+    assert shipped("sequence-count").asked()[0].value == 3**3
+
+
+def test_count_follows_the_problems_vocabulary_convention():
+    chain = {"tokens": [BOS, "a", "b"], "P": [[0, "1/2", "1/2"]] * 3, "T": 4}
+    assert solve_given("viterbi", chain)["count"] == 2**4
+    with_bos = solve_given("viterbi", {**chain, "start_in_vocabulary": True})
+    assert with_bos["count"] == 3**4
+    assert any("2^4 = 16 of the 81" in st.text for st in with_bos.steps)
+    # each convention names the other as the mistake
+    assert solve_given("viterbi", chain, count="other_convention")["count"] == 3**4
+    left_out = solve_given(
+        "viterbi", {**chain, "start_in_vocabulary": True}, count="other_convention"
+    )
+    assert left_out["count"] == 2**4
+
+
+def test_not_markov_rests_on_the_shape_of_the_tree_before_its_values():
+    s = shipped("lm-tree")
+    why = next(st.text for st in s.steps if st.text.startswith("Viterbi needs"))
+    assert "'rectangle' can follow '<BOS> the red' but not '<BOS> a red'" in why
+    assert "-4.8" not in why and "-4.9" not in why
+    assert s["viterbi_applicable"] is False
 
 
 @settings(max_examples=120, deadline=None)
@@ -499,7 +522,7 @@ def test_viterbi_misconceptions_reproduce_the_mistakes() -> None:
     assert right["sequence"] == [BOS, "b", "b", "b"]
     # the forward algorithm sums: δ2(a) = 4/7·1/3 + 3/7·1/10
     assert solve_given("viterbi", chain, op="sum")["delta[2]"][0] == F(4, 21) + F(3, 70)
-    assert solve_given("viterbi", chain, count="with_start")["count"] == 3**3
+    assert solve_given("viterbi", chain, count="other_convention")["count"] == 3**3
     T, N = exact.symbol("T"), exact.symbol("N")
     assert solve_given("viterbi", chain, time="exhaustive")["time"] == N**T
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sympy
 
+import solver
 from solver import derive as d
 from solver import exact, kinds, load_text
 from solver.display import Sym
@@ -361,3 +362,13 @@ def test_renaming_u_renames_its_norm_too() -> None:
         )
         is None
     )
+
+
+def test_vanishing_gradient_states_its_results_as_the_bounds_they_are():
+    ps = solver.load("problems/ift6135-rnn-decoding.yaml")
+    s = solver.solve(ps.get("vanishing-gradient"))
+    results = next(st for st in s.steps if st.text == "The results.")
+    shown = [eq.text() for eq in results.equations]
+    assert shown[0] == "‖Jₜ‖ ≤ δ"
+    assert shown[1] == "‖∂h_T/∂h₀‖ ≤ δ^T"
+    assert shown[2].endswith("= 0")

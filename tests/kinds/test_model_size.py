@@ -8,6 +8,7 @@ import math
 import random
 from fractions import Fraction
 
+import numpy as np
 import pytest
 import sympy
 
@@ -146,7 +147,8 @@ def test_coms573_conv_sizes_are_32_not_21(coms573):
     assert s["memory.change"] == 0 and s["memory.ratio"] == 1
     wrong = solver.solve(coms573["conv-sizes"], size_rule="no_plus_one_stride_plus_one")
     assert wrong["conv1.output_size"] == [21, 21]  # the posted solution's mistake
-    assert "21" in coms573["conv-sizes"].text
+    # the posted solution's 21 is explained in the solutions, not handed out with the question
+    assert "21" not in coms573["conv-sizes"].text and "21" in coms573["conv-sizes-posted"].text
 
 
 def test_coms573_conv_matrix_by_hand(coms573):
@@ -731,3 +733,41 @@ def test_any_earlier_answer_can_be_carried_forward_without_a_crash(problem):
         for value in wrong_values:
             again = solver.solve(problem, overrides={key: value})
             assert again[key] == value
+
+
+def test_softmax_is_written_in_textbook_form():
+    s = solver.solve(
+        solver.load_text(
+            "problems:\n  - id: s\n    kind: softmax_ce\n"
+            "    given: {logits: [-1, 0, 1], label: 2}\n",
+            "s.yaml",
+        ).get("s")
+    )
+    p = s.answers["probabilities"]
+    assert p.display().text() == "[1/(1 + e + e²), e/(1 + e + e²), e²/(1 + e + e²)]"
+    e = sympy.E
+    assert sympy.simplify(exact.to_sympy(s["loss"]) - sympy.log((1 + e + e**2) / e**2)) == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding"),
+    [(4, [1, 2, 3], 1, 0), (7, [1, 2, 3], 2, 1), (6, [1, -2], 3, 0), (8, [2, 0, -1], 2, 2)],
+)
+def test_transposed_convolution_is_also_written_as_a_direct_one(size, kernel, stride, padding):
+    text = (
+        f"problems:\n  - id: c\n    kind: conv_matrix\n    given: {{kernel: {kernel}, "
+        f"input_shape: [{size}], stride: {stride}, padding: {padding}, "
+        f"grad_y: {list(range(1, (size + 2 * padding - len(kernel)) // stride + 2))}}}\n"
+    )
+    s = solver.solve(solver.load_text(text, "c.yaml").get("c"))
+    step = next(st for st in s.steps if "as a direct convolution" in st.text)
+    # by hand, independently: correlate the padded, spread ∂L/∂y with the flipped kernel
+    pad = [int(v) for v in exact.flatten(s.answers["input_gradient"].value)]
+    dy = [int(v) for v in range(1, (size + 2 * padding - len(kernel)) // stride + 2)]
+    spread = np.zeros(stride * (len(dy) - 1) + 1, dtype=int)
+    spread[::stride] = dy
+    border = len(kernel) - 1 - padding
+    full = np.concatenate([np.zeros(border, int), spread, np.zeros(size + len(kernel), int)])
+    direct = [int(np.dot(full[q : q + len(kernel)], kernel[::-1])) for q in range(size)]
+    assert direct == pad
+    assert f"d(k − 1) − p = {border}" in step.text

@@ -481,3 +481,18 @@ def test_example_of_every_normalization_kind_round_trips_through_yaml():
             {"title": "t", "problems": [{"id": "p", "kind": name, "given": k.example}]}
         )
         assert solve_yaml(text)["p"].answers
+
+
+def test_ift6135_norm_stats_is_worked_in_full_and_labels_instance_groups_rightly():
+    ps = solver.load("problems/ift6135-rnn-decoding.yaml")
+    s = solver.solve(ps.get("norm-stats"))
+    texts = [st.text for st in s.steps]
+    assert not any("computed the same way" in t for t in texts)
+    assert "Instance norm: one mean and variance per example and channel" in " ".join(texts)
+    maths = " ".join(eq.text() for st in s.steps for eq in st.equations)
+    assert "⋯" not in maths
+    # every term of the 155/144 sum is there for a student to check
+    var2 = next(eq.text() for st in s.steps for eq in st.equations if eq.text().startswith("σ₂²"))
+    assert var2.count("- 31/12)²") == 12 and var2.endswith("= 155/144")
+    # all 4 × 2 instance means, the last example's included
+    assert any(eq.text().startswith("μ₄‚₂") for st in s.steps for eq in st.equations)

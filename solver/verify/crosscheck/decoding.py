@@ -175,7 +175,9 @@ def viterbi(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out["sequence"] = [start, *(chain.name(int(i)) for i in seq)]
     out["log_probability"] = best
     out["probability"] = torch.exp(best)
-    count = torch.tensor(float(N), dtype=torch.float64) ** T
+    # the vocabulary counted: the words, plus the start token where the problem counts it
+    vocabulary = len(g.tokens) if g.start_in_vocabulary else N
+    count = torch.tensor(float(vocabulary), dtype=torch.float64) ** T
     if torch.isfinite(count):  # relative agreement: a float is close enough to N^T
         out["count"] = count
     return out
