@@ -136,6 +136,16 @@ def test_a_million_entry_input_is_refused(cli_run, tmp_path: Path) -> None:
         f"      inputs: {{x: {big}}}\n      compute: ['y = sum(x)']\n"
     )
     code, _, err = cli_run("solve", str(f))
+    # refused before it is computed with: by the loader's bound on a file, or by the graph's
+    assert code == 2 and "more than" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_input_beyond_the_graphs_bound_is_refused(cli_run, tmp_path: Path) -> None:
+    f = tmp_path / "big.yaml"
+    f.write_text(
+        problem_file("graph", {"inputs": {"x": [[1] * 200] * 100}, "compute": ["y = sum(x)"]})
+    )
+    code, _, err = cli_run("solve", str(f))
     assert code == 2 and "more than 10,000 entries" in err and "given.inputs.x" in err
 
 
