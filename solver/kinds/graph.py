@@ -79,6 +79,9 @@ GraphValue = Annotated[
 ]
 
 RULE_OPTIONS = {f.name for f in dataclasses.fields(Rules)}
+#: a step writes a tensor of irrational values exactly only up to this many entries (a
+#: 16-wide MLP's gradients would fill pages; its answers hold every exact entry)
+MAX_EXACT_IN_STEPS = 16
 
 
 class GraphGiven(GivenModel):
@@ -362,7 +365,7 @@ class GraphKind(Kind):
                     w.name(st.target).raw(),
                     w.expression(graph, n).raw(),
                     show_shape(value.shape),
-                    _with_float(value),
+                    _cell(value),
                 ]
             )
         trans = sorted({n.op for n in graph.nodes if n.op in TRANSCENDENTAL})
@@ -523,11 +526,29 @@ def _with_float(t: Tensor) -> Any:
     """A value written exactly, with its decimals beside it where it is not rational (the
     floats from the graph's own numbers: cheap, where sympy's evalf of the written form is
     not)."""
-    value = exact_nested(t)
     if t.is_rational():
-        return m(value)
+        return m(exact_nested(t))
     floats = _fmt_floats(_nest_floats(t))
-    return rel(m(value), "~", Raw(floats, floats))
+    if t.size > MAX_EXACT_IN_STEPS:  # the exact entries are in the answers, once
+        return Raw(rf"\approx {floats}", f"≈ {floats} (exact values in the answers)")
+    return rel(m(exact_nested(t)), "~", Raw(floats, floats))
+
+
+def _cell(t: Tensor) -> Raw:
+    """A value on one line, for a table: ``[[3, 2], [0, 1]]``, decimals beside irrationals."""
+    value = exact_nested(t) if t.is_rational() or t.size <= MAX_EXACT_IN_STEPS else None
+    floats = "" if t.is_rational() else _fmt_floats(_nest_floats(t))
+    if value is None:
+        return Raw(rf"\approx {floats}", f"≈ {floats}")
+    text = _one_line(value) + (f" ≈ {floats}" if floats else "")
+    latex = m(value).latex() + (rf" \approx {floats}" if floats else "")
+    return Raw(latex, text)
+
+
+def _one_line(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_one_line(x) for x in v) + "]"
+    return exact.unicode(v)
 
 
 def _nest_floats(t: Tensor) -> Any:
