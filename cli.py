@@ -390,7 +390,14 @@ def verify(paths: tuple[str, ...], device: str, verbose: bool) -> None:
 
 
 @main.command()
-@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("experiment", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--check",
+    "check_report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rerun the experiment a REPORT.json records, under its recorded conditions, and "
+    "list every number that differs (exit 1 if any).",
+)
 @click.option(
     "--trials",
     type=click.IntRange(min=1),
@@ -424,26 +431,34 @@ def verify(paths: tuple[str, ...], device: str, verbose: bool) -> None:
     help="auto uses CUDA when PyTorch sees it, else the CPU.",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads for torch [default: 1]; recorded, since the last digits depend on it.",
+)
+@click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The Markdown report; REPORT.json and the PNG plots go beside it "
-    "[default: out/<experiment>/REPORT.md].",
+    type=click.Path(path_type=Path),
+    help="A folder for REPORT.md, REPORT.json and the plots, or a file ending in .md "
+    "[default: reports/<experiment>-<dataset>/]. A folder holding anything but an "
+    "earlier report of the same experiment is refused.",
 )
 @click.option(
     "-q",
     "--quiet",
     is_flag=True,
-    help="No progress bars (they are off anyway when stderr is not a terminal).",
+    help="No progress (bars on a terminal, else one line per epoch on stderr).",
 )
 def reproduce(
-    experiment: Path,
+    experiment: Path | None,
+    check_report: Path | None,
     trials: int | None,
     epochs: int | None,
     dataset: str | None,
     seed: int | None,
     data_dir: Path | None,
     device: str,
+    threads: int | None,
     output: Path | None,
     quiet: bool,
 ) -> None:
@@ -451,11 +466,39 @@ def reproduce(
 
     Prints the results table and the files written. Exit 1 when a claim the
     experiment tests does not hold (the theory experiments state claims).
-    Needs the torch and train extras: pip install "dlsolve[train]".
+    'reproduce --check REPORT.json' reruns a report as recorded and exits 1
+    when a number differs. Needs the torch and train extras: pip install "dlsolve[train]".
     """
-    from solver.verify.experiments import reproduce as run
+    from solver.verify import experiments
 
-    result, written = run(
+    if check_report is not None:
+        given = {
+            "EXPERIMENT": experiment,
+            "--trials": trials,
+            "--epochs": epochs,
+            "--dataset": dataset,
+            "--seed": seed,
+            "--threads": threads,
+            "--output": output,
+            "--device": None if device == "auto" else device,
+        }
+        extra = [name for name, value in given.items() if value is not None]
+        if extra:
+            raise DlsolveError(
+                f"--check reruns the report as recorded, so {', '.join(extra)} cannot be given "
+                "with it",
+                field=extra[0],
+            )
+        checked = experiments.check(check_report, data_dir=data_dir, progress=not quiet)
+        click.echo("\n".join(checked.lines()))
+        sys.exit(0 if checked.matches else 1)
+    if experiment is None:
+        raise DlsolveError(
+            "give an experiment file (dlsolve reproduce EXPERIMENT.yaml) or a report to "
+            "check (dlsolve reproduce --check REPORT.json)",
+            field="EXPERIMENT",
+        )
+    result, written = experiments.reproduce(
         experiment,
         trials=trials,
         epochs=epochs,
@@ -463,6 +506,7 @@ def reproduce(
         seed=seed,
         data_dir=data_dir,
         device=device,
+        threads=threads,
         output=output,
         progress=not quiet,
     )

@@ -57,6 +57,7 @@ from ..given import (
 from ..solution import Key, Solution, shape_display
 from . import Kind, kind
 from .common import carried, carry, draw_variant, prod
+from .layers import RULES, SEQUENCE_TYPES, Counted
 
 Shape = list[Any]  # whole numbers, the first possibly a symbol (the batch size n)
 
@@ -153,6 +154,8 @@ ACTIVATIONS = ("ReLU", "LeakyReLU", "GELU", "ELU", "SiLU", "Tanh", "Sigmoid")
 FAMILY = {
     "Linear": "linear",
     "Conv2d": "conv",
+    "Conv1d": "conv",
+    "ConvTranspose2d": "conv",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
     "AdaptiveAvgPool2d": "adaptive",
@@ -164,12 +167,41 @@ FAMILY = {
     "Flatten": "flatten",
     "CrossEntropyLoss": "loss",
     **{a: "same" for a in ACTIVATIONS},
+    # the sequence layers, whose rules are in .layers
+    "Embedding": "embedding",
+    **{t: "sequence" for t in SEQUENCE_TYPES if t != "Embedding"},
 }
 _NORM_FIELDS = frozenset({"features", "affine"})
+_CONV_FIELDS = frozenset({"in", "out", "kernel", "stride", "padding", "dilation", "groups", "bias"})
+_RNN_FIELDS = frozenset(
+    {
+        "in",
+        "hidden",
+        "num_layers",
+        "bias",
+        "bidirectional",
+        "batch_first",
+        "nonlinearity",
+        "dropout",
+    }
+)
+_TRANSFORMER_FIELDS = frozenset(
+    {"d_model", "nhead", "dim_feedforward", "bias", "batch_first", "dropout", "activation"}
+    | {"norm_first"}
+)
 #: the fields a layer type takes besides type and name
 FIELDS: dict[str, frozenset[str]] = {
     "Linear": frozenset({"in", "out", "bias"}),
-    "Conv2d": frozenset({"in", "out", "kernel", "stride", "padding", "dilation", "groups", "bias"}),
+    "Conv2d": _CONV_FIELDS,
+    "Conv1d": _CONV_FIELDS,
+    "ConvTranspose2d": _CONV_FIELDS | {"output_padding"},
+    "Embedding": frozenset({"num", "dim", "padding_idx"}),
+    "RNN": _RNN_FIELDS,
+    "LSTM": _RNN_FIELDS - {"nonlinearity"},
+    "GRU": _RNN_FIELDS - {"nonlinearity"},
+    "MultiheadAttention": frozenset({"embed_dim", "num_heads", "bias", "batch_first", "dropout"}),
+    "TransformerEncoderLayer": _TRANSFORMER_FIELDS,
+    "TransformerDecoderLayer": _TRANSFORMER_FIELDS | {"memory_length"},
     "MaxPool2d": frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
     "AvgPool2d": frozenset({"kernel", "stride", "padding", "ceil_mode"}),
     "AdaptiveAvgPool2d": frozenset({"output_size"}),
@@ -182,6 +214,11 @@ FIELDS: dict[str, frozenset[str]] = {
 SHORT = {
     "Linear": "linear",
     "Conv2d": "conv",
+    "Conv1d": "conv",
+    "ConvTranspose2d": "convt",
+    "MultiheadAttention": "attn",
+    "TransformerEncoderLayer": "encoder",
+    "TransformerDecoderLayer": "decoder",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
     "AdaptiveAvgPool2d": "pool",
@@ -192,6 +229,7 @@ SHORT = {
 }
 MLP_TYPES = (
     "Linear",
+    *SEQUENCE_TYPES,
     "BatchNorm1d",
     "LayerNorm",
     *ACTIVATIONS,
@@ -200,8 +238,33 @@ MLP_TYPES = (
     "Flatten",
     "CrossEntropyLoss",
 )
-CONV_TYPES = tuple(FAMILY)
+CONV_TYPES = tuple(t for t in FAMILY if t not in SEQUENCE_TYPES)
+#: PyTorch's argument names -> the short field names (both are accepted)
+ALIASES = {
+    "in_features": "in",
+    "out_features": "out",
+    "in_channels": "in",
+    "out_channels": "out",
+    "kernel_size": "kernel",
+    "input_size": "in",
+    "hidden_size": "hidden",
+    "num_embeddings": "num",
+    "embedding_dim": "dim",
+    "num_features": "features",
+    "normalized_shape": "features",
+    "elementwise_affine": "affine",
+}
 RESERVED = ("total", "input", "x", "in", "out")
+#: the fields a layer type cannot do without
+REQUIRED = {
+    "Embedding": ("num", "dim"),
+    "RNN": ("hidden",),
+    "LSTM": ("hidden",),
+    "GRU": ("hidden",),
+    "MultiheadAttention": ("num_heads",),
+    "TransformerEncoderLayer": ("nhead",),
+    "TransformerDecoderLayer": ("nhead",),
+}
 
 
 def _padding(value: Any) -> Any:
@@ -224,15 +287,52 @@ class LayerSpec(GivenModel):
     model_config = ConfigDict(extra="allow")
 
     type: str
-    """the PyTorch class: Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d, ReLU, ..."""
+    """the PyTorch class: Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d, ReLU, LSTM, ..."""
     name: str | None = None
     """the layer's name in answer keys (default: linear1, conv2, bn1, relu3, ...)"""
     in_: Count | None = Field(None, alias="in")
-    """in_features (Linear) or in_channels (Conv2d); blank: what the previous layer gives"""
+    """in_features (Linear), in_channels (Conv) or input_size (RNN, LSTM, GRU); blank: what \
+the previous layer gives"""
     out: Count | None = None
     """out_features or out_channels; blank: fixed by the next layer or num_classes"""
     kernel: Pair | None = None
     """kernel_size, one number or [height, width]"""
+    output_padding: Padding | None = None
+    """ConvTranspose2d: extra rows and columns on one side of the output (default 0)"""
+    hidden: Count | None = None
+    """hidden_size of an RNN, LSTM or GRU"""
+    num_layers: Count | None = None
+    """RNN, LSTM, GRU: stacked layers (default 1); layer 2 reads hidden_size × directions"""
+    bidirectional: bool = False
+    """RNN, LSTM, GRU: a second direction with its own weights (doubles the output features)"""
+    batch_first: bool = False
+    """sequence layers: the input is [batch, time, features] (PyTorch's default: time first)"""
+    nonlinearity: str | None = None
+    """RNN: tanh or relu (no effect on the counts)"""
+    dropout: Probability | None = None
+    """the dropout probability inside an RNN or transformer layer (no parameters)"""
+    num: Count | None = None
+    """Embedding: num_embeddings, the vocabulary size"""
+    dim: Count | None = None
+    """Embedding: embedding_dim"""
+    padding_idx: int | None = None
+    """Embedding: the id whose row stays zero (still a parameter)"""
+    embed_dim: Count | None = None
+    """MultiheadAttention: E, the size of each position's vector; blank: the input's"""
+    num_heads: Count | None = None
+    """MultiheadAttention: h, which must divide embed_dim"""
+    d_model: Count | None = None
+    """Transformer layers: the model width; blank: the input's"""
+    nhead: Count | None = None
+    """Transformer layers: attention heads, which must divide d_model"""
+    dim_feedforward: Count | None = None
+    """Transformer layers: the feed-forward block's width (default 2048)"""
+    activation: str | None = None
+    """Transformer layers: relu or gelu (no parameters)"""
+    norm_first: bool = False
+    """Transformer layers: LayerNorm before each sublayer (same counts)"""
+    memory_length: Count | None = None
+    """TransformerDecoderLayer: S, the length of the encoder's memory (default: T) for MACs"""
     stride: Pair | None = None
     """stride (default 1 for Conv2d, the kernel size for pooling)"""
     padding: Padding | None = None
@@ -255,6 +355,21 @@ class LayerSpec(GivenModel):
     """Dropout's drop probability"""
     reduction: str = "mean"
     """CrossEntropyLoss: mean (a scalar), sum (a scalar) or none (one loss per example)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pytorch_names(cls, data: Any) -> Any:
+        """PyTorch's argument names (in_channels, hidden_size, ...) as the short ones."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for long, short in ALIASES.items():
+            if long not in out:
+                continue
+            if short in out:
+                raise FieldError(f"give {short} or {long}, not both", long)
+            out[short] = out.pop(long)
+        return out
 
 
 @dataclass(frozen=True)
@@ -286,31 +401,44 @@ class Layer:
         )
 
     @property
-    def kernel(self) -> tuple[int, int]:
-        return self.spec.kernel or (1, 1)
+    def spatial(self) -> int:
+        """How many axes the window slides along: 1 for Conv1d, else 2."""
+        return 1 if self.type == "Conv1d" else 2
 
     @property
-    def stride(self) -> tuple[int, int]:
+    def transposed(self) -> bool:
+        return self.type == "ConvTranspose2d"
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return (self.spec.kernel or (1, 1))[: self.spatial]
+
+    @property
+    def stride(self) -> tuple[int, ...]:
         if self.spec.stride is not None:
-            return self.spec.stride
-        return self.kernel if self.family == "pool" else (1, 1)
+            return self.spec.stride[: self.spatial]
+        return self.kernel if self.family == "pool" else (1,) * self.spatial
 
     @property
-    def dilation(self) -> tuple[int, int]:
-        return self.spec.dilation or (1, 1)
+    def dilation(self) -> tuple[int, ...]:
+        return (self.spec.dilation or (1, 1))[: self.spatial]
+
+    @property
+    def output_padding(self) -> tuple[int, ...]:
+        return (self.spec.output_padding or (0, 0))[: self.spatial]
 
     @property
     def groups(self) -> int:
         return self.spec.groups or 1
 
-    def padding(self) -> tuple[int, int]:
+    def padding(self) -> tuple[int, ...]:
         """Padding per side ('same' pads d(k − 1)/2 on average: the output keeps the size)."""
         p = self.spec.padding
         if p is None or p == "valid":
-            return 0, 0
+            return (0,) * self.spatial
         if p == "same":
-            return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation, strict=True))  # type: ignore[return-value]
-        return p
+            return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation, strict=True))
+        return p[: self.spatial]
 
     def describe(self, size_in: Any = None, size_out: Any = None) -> str:
         """``Conv2d 128→256, 3×3, stride 2, pad 1`` for the per-layer table."""
@@ -319,12 +447,14 @@ class Layer:
             parts[0] += f" {size_in}→{size_out}"
         if self.family in ("conv", "pool"):
             parts.append(_pair(self.kernel, "×"))
-            if self.stride != (1, 1):
+            if set(self.stride) != {1}:
                 parts.append(f"stride {_pair(self.stride)}")
             if self.spec.padding not in (None, (0, 0)):
                 pad = self.spec.padding
-                parts.append(f"pad {pad if isinstance(pad, str) else _pair(pad)}")
-            if self.dilation != (1, 1):
+                parts.append(f"pad {pad if isinstance(pad, str) else _pair(self.padding())}")
+            if set(self.output_padding) != {0}:
+                parts.append(f"output_padding {_pair(self.output_padding)}")
+            if set(self.dilation) != {1}:
                 parts.append(f"dilation {_pair(self.dilation)}")
             if self.groups != 1:
                 parts.append(f"groups {self.groups}")
@@ -332,6 +462,21 @@ class Layer:
                 parts.append("ceil")
         if self.family == "adaptive":
             parts.append(f"→ {_pair(self.spec.output_size or (1, 1), '×')}")
+        sp = self.spec
+        if self.type == "Embedding":
+            parts[0] += f" {sp.num}×{sp.dim}"
+        if self.type in ("RNN", "LSTM", "GRU"):
+            parts[0] += f" {size_in}→{sp.hidden}"
+            if (sp.num_layers or 1) > 1:
+                parts.append(f"{sp.num_layers} layers")
+            if sp.bidirectional:
+                parts.append("bidirectional")
+        if self.type == "MultiheadAttention":
+            parts[0] += f" {size_in}, {sp.num_heads} heads"
+        if self.type.startswith("Transformer"):
+            parts[0] += f" {size_in}, {sp.nhead} heads, ff {sp.dim_feedforward or 2048}"
+        if self.family == "sequence" and not sp.bias:
+            parts.append("no bias")
         if self.family in ("linear", "conv") and not self.spec.bias:
             parts.append("no bias")
         if self.type == "Dropout" and self.spec.p is not None:
@@ -341,8 +486,8 @@ class Layer:
         return f"{self.name} ({parts[0]}{', ' if len(parts) > 1 else ''}{', '.join(parts[1:])})"
 
 
-def _pair(p: tuple[int, int], sep: str = ", ") -> str:
-    if p[0] == p[1] and sep != "×":
+def _pair(p: tuple[int, ...], sep: str = ", ") -> str:
+    if len(p) == 1 or (p[0] == p[1] and sep != "×"):
         return str(p[0])
     return f"{p[0]}{sep}{p[1]}" if sep == "×" else f"({p[0]}, {p[1]})"
 
@@ -379,6 +524,17 @@ def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: 
                 )
         if spec.reduction not in ("mean", "sum", "none"):
             raise FieldError("must be mean, sum or none", f"layers.{i}.reduction")
+        for fname in REQUIRED.get(t, ()):
+            if getattr(spec, fname) is None:
+                long = next((k for k, v in ALIASES.items() if v == fname), None)
+                raise FieldError(
+                    f"{t} needs {fname}" + (f" (or {long})" if long else ""), f"layers.{i}"
+                )
+        if t == "Conv1d":
+            for fname in ("kernel", "stride", "padding", "dilation"):
+                value = getattr(spec, fname)
+                if isinstance(value, tuple) and value[0] != value[1]:
+                    raise FieldError("Conv1d takes one number here", f"layers.{i}.{fname}")
         types.append(t)
     given = {}
     for i, spec in enumerate(specs):
@@ -425,6 +581,13 @@ class Counting:
     count_bias: bool = False  # MACs: one more per output value for the bias
     macs_factor: int = 1  # 2: gave FLOPs (a multiply and an add) as MACs
     loss_reduced: bool = True  # False: the loss keeps the batch axis
+    rnn_bias_vectors: int = 2  # 1: one bias vector per gate (Keras) instead of b_ih and b_hh
+    swapped_gates: bool = False  # True: 3 gates for an LSTM, 4 for a GRU
+    bidirectional_doubled: bool = True  # False: a bidirectional layer counted once
+    stacked_input: bool = True  # False: every stacked layer reads input_size features
+    out_projection: bool = True  # False: attention without its output projection
+    rf_strides: bool = True  # False: receptive fields grow by k − 1, not (k − 1)·jump
+    transposed_rule: str = "pytorch"  # "conv": ConvTranspose2d sized by the conv formula
 
 
 @dataclass
@@ -435,12 +598,29 @@ class Network:
     batched: bool
     layers: list[Layer]
     num_classes: int | None
+    batch_axis: int = 0  # 1 for a sequence [T, N, ...] (batch_first false, PyTorch's default)
 
     def split(self, shape: Shape) -> tuple[Shape, Shape]:
         """(batch, per-example) parts of a full shape."""
         if self.batched and shape:
-            return list(shape[:1]), list(shape[1:])
+            a = self.batch_axis if len(shape) > self.batch_axis else 0
+            return [shape[a]], [*shape[:a], *shape[a + 1 :]]
         return [], list(shape)
+
+    def join(self, batch: Shape, x: Shape) -> Shape:
+        """The full shape of a batch and a per-example shape (the inverse of split)."""
+        if batch and x and self.batch_axis == 1:
+            return [x[0], *batch, *x[1:]]
+        return [*batch, *x]
+
+    @property
+    def batch_size(self) -> Any:
+        return self.split(self.input_shape)[0][0] if self.batched else 1
+
+    @property
+    def sequence(self) -> bool:
+        """Whether the layers read sequences (an Embedding, a recurrent or attention layer)."""
+        return any(layer.family in ("embedding", "sequence") for layer in self.layers)
 
 
 @dataclass
@@ -460,6 +640,10 @@ class Record:
     macs: Any = 0
     macs_math: M | None = None
     per_example: Any = 0  # activation elements per example (0 for a reduced loss)
+    counted: Counted | None = None  # a sequence layer's counts, with their worked lines
+    rf: tuple[Any, ...] | None = None  # receptive field per axis, in input positions
+    jump: tuple[Any, ...] | None = None  # distance in the input between adjacent outputs
+    rf_math: list[M] = field(default_factory=list)
 
 
 Answerer = Callable[[str, Any], Any]
@@ -492,18 +676,23 @@ def walk(
 
     batch, x = net.split(net.input_shape)
     out: list[Record] = []
+    spatial = len(x) - 1
+    field_: tuple[Any, ...] | None = (1,) * spatial if not net.sequence else None
+    jump: tuple[Any, ...] = (1,) * spatial
     for layer in net.layers:
-        rec = Record(layer, len(out) + 1, [*batch, *x])
+        rec = Record(layer, len(out) + 1, net.join(batch, x))
         if strict:
             _check_input(layer, x, net, out)
+        n = prod(batch)
         batch, x = _forward(layer, rec, batch, x, net, c, record, strict)
-        full = [*batch, *x]
+        full = net.join(batch, x)
         if shape_key is not None:
             full = record(shape_key(rec), full)
             batch, x = net.split(full) if layer.family != "loss" else ([], list(full))
         rec.shape = list(full)
         rec.per_example = 0 if layer.family == "loss" else prod(x)
-        _count(rec, x, prod(rec.shape_in[:1]) if net.batched else 1, c)
+        _count(rec, x, n, c)
+        field_, jump = _receptive_field(rec, field_, jump, c)
         out.append(rec)
         if after is not None:
             after(rec)
@@ -519,14 +708,36 @@ def _check_input(layer: Layer, x: Shape, net: Network, before: list[Record]) -> 
         raise layer.error(
             f"comes after the loss {before[-1].layer.name}: CrossEntropyLoss must be the last layer"
         )
-    need = {"linear": (1,), "conv": (3,), "pool": (3,), "adaptive": (3,), "loss": (1,)}.get(fam)
+    need = {
+        "linear": (1, 2) if net.sequence else (1,),
+        "conv": (layer.spatial + 1,),
+        "pool": (3,),
+        "adaptive": (3,),
+        "loss": (1,),
+        "embedding": (1,),
+        "sequence": (2,),
+    }.get(fam)
     if layer.type == "BatchNorm1d":
         need = (1, 2)
     if layer.type == "BatchNorm2d":
         need = (3,)
+    if fam == "embedding" and before:
+        raise layer.error("takes token ids, so it must be the first layer", "type")
+    if layer.type == "BatchNorm1d" and net.sequence and net.batch_axis == 1 and rank == 2:
+        raise layer.error(
+            "would normalize axis 1 of a [T, N, features] sequence, which is the batch here "
+            "(batch_first is false): use LayerNorm, or batch_first: true",
+            "type",
+        )
     if need is None or rank in need:
         return
     got = f"{f'z{len(before)}' if before else 'the input x'} of shape {shape_display(x).text()}"
+    if fam == "sequence":
+        raise layer.error(
+            f"gets {got} per example, but it needs a sequence [time, features]", "type"
+        )
+    if fam == "conv" and layer.spatial == 1:
+        raise layer.error(f"gets {got} per example, but it needs [channels, length]", "type")
     if fam in ("linear", "loss") or layer.type == "BatchNorm1d":
         raise layer.error(
             f"gets {got} per example, but it needs a flat vector of features: add "
@@ -556,7 +767,24 @@ def _forward(
             return batch, [*x[:-1], rec.size_out]
         if strict:
             _check_conv(layer, rec.size_in, rec.size_out)
+        if layer.transposed:
+            hw = _transposed(layer, rec, x[1:], c)
+            if strict and min(hw) < 1:
+                raise layer.error(
+                    f"gives an output of {shape_display(hw).text()}: (H − 1)s − 2p + d(k − 1) "
+                    "+ output_padding + 1 must be at least 1",
+                    "padding",
+                )
+            return batch, [rec.size_out, *hw]
         return batch, [rec.size_out, *_window(layer, rec, x[1:], c.rule, strict)]
+    if fam in ("embedding", "sequence"):
+        if fam == "sequence":
+            rec.size_in = _size_in(layer, rec, x[-1], net, answer, strict)
+            if strict:
+                _check_heads(layer, rec.size_in)
+            x = [*x[:-1], rec.size_in]
+        rec.counted = RULES[layer.type](layer.type, layer.spec, list(x), c)
+        return batch, rec.counted.shape
     if fam == "pool":
         if strict:
             _check_pool_padding(layer)
@@ -577,6 +805,14 @@ def _forward(
     return batch, list(x)
 
 
+#: the field that holds a layer's input size, where it is not ``in``
+IN_FIELD = {
+    "MultiheadAttention": "embed_dim",
+    "TransformerEncoderLayer": "d_model",
+    "TransformerDecoderLayer": "d_model",
+}
+
+
 def _size_in(
     layer: Layer, rec: Record, have: int, net: Network, answer: Answerer, strict: bool
 ) -> int:
@@ -586,12 +822,25 @@ def _size_in(
         if layer.index
         else "the input x"
     )
-    if layer.spec.in_ is None:
+    fname = IN_FIELD.get(layer.type, "in")
+    given = getattr(layer.spec, "in_" if fname == "in" else fname)
+    if given is None:
         rec.inferred.append(("in", have, f"{before} has {have} {unit}"))
         return answer(f"{layer.name}.in", have)
-    if strict and layer.spec.in_ != have:
-        raise layer.error(f"takes in = {layer.spec.in_} {unit}, but {before} has {have}", "in")
-    return layer.spec.in_
+    if strict and given != have:
+        raise layer.error(f"takes {fname} = {given} {unit}, but {before} has {have}", fname)
+    return given
+
+
+def _check_heads(layer: Layer, width: int) -> None:
+    heads = layer.spec.num_heads or layer.spec.nhead
+    if heads is not None and width % heads:
+        fname = "num_heads" if layer.type == "MultiheadAttention" else "nhead"
+        raise layer.error(
+            f"has {heads} heads, which must divide its width {width} (each head gets "
+            "width/heads dimensions)",
+            fname,
+        )
 
 
 def _size_out(layer: Layer, rec: Record, net: Network, answer: Answerer) -> int:
@@ -620,6 +869,12 @@ def fixed_size(layer: Layer, net: Network) -> tuple[int, str]:
             raise layer.error(
                 f"has a blank out and {later.name}'s in is blank too: give one of them", "out"
             )
+        if fam in ("sequence", "embedding"):
+            given = getattr(later.spec, IN_FIELD.get(later.type, "in_"))
+            if fam == "sequence" and layer.family == "linear" and given is not None:
+                name = IN_FIELD.get(later.type, "in")
+                return given, _through(f"{later.name} takes {name} = {given}", kept)
+            break
         if fam == "norm" and later.spec.features is not None:
             return later.spec.features, _through(
                 f"{later.name} normalizes {later.spec.features} {unit}", kept
@@ -655,10 +910,21 @@ def _check_conv(layer: Layer, c_in: int, c_out: int) -> None:
         raise layer.error(
             f"has groups = {g}, which must divide both in = {c_in} and out = {c_out}", "groups"
         )
-    if layer.spec.padding == "same" and layer.stride != (1, 1):
+    if layer.spec.padding == "same" and set(layer.stride) != {1}:
         raise layer.error(
             "has padding 'same' with a stride above 1, which PyTorch refuses", "padding"
         )
+    if layer.transposed and isinstance(layer.spec.padding, str):
+        raise layer.error(
+            "cannot pad 'same' or 'valid': PyTorch's ConvTranspose2d takes a number", "padding"
+        )
+    for op, s, d in zip(layer.output_padding, layer.stride, layer.dilation, strict=True):
+        if op >= max(s, d):
+            raise layer.error(
+                f"has output_padding {op}, which PyTorch requires to be smaller than the "
+                f"stride {s} or the dilation {d}",
+                "output_padding",
+            )
 
 
 def _check_pool_padding(layer: Layer) -> None:
@@ -679,8 +945,9 @@ def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) 
     """Output height and width of a convolution or pooling, with the worked formula."""
     out, worked = [], []
     ceil = layer.spec.ceil_mode
+    names = ("H", "W") if layer.spatial == 2 else ("L",)
     for axis, n, k, s, p, d in zip(
-        ("H", "W"), hw, layer.kernel, layer.stride, layer.padding(), layer.dilation, strict=True
+        names, hw, layer.kernel, layer.stride, layer.padding(), layer.dilation, strict=True
     ):
         reach = d * (k - 1) + 1
         if strict and reach > n + 2 * p:
@@ -718,6 +985,81 @@ def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) 
     return out
 
 
+def _transposed(layer: Layer, rec: Record, hw: Shape, c: Counting) -> Shape:
+    """Output height and width of a ConvTranspose2d, with the worked formula: each input
+    position spreads a k×k patch s apart, so the stride multiplies,
+    H_out = (H − 1)·s − 2p + d(k − 1) + output_padding + 1."""
+    if c.transposed_rule == "conv":  # the stride on the wrong side: sized like a convolution
+        return _window(layer, rec, hw, c.rule, strict=False)
+    axes = list(
+        zip(
+            hw,
+            layer.kernel,
+            layer.stride,
+            layer.padding(),
+            layer.dilation,
+            layer.output_padding,
+            strict=True,
+        )
+    )
+    out = [transposed_size(*a) for a in axes]
+    labels = [[Sym("H", "out")], [Sym("W", "out")]]
+    if axes[0] == axes[1]:
+        axes, labels = axes[:1], [[Sym("H", "out"), Sym("W", "out")]]
+    for label, (n, k, s, p, d, op), size in zip(labels, axes, out, strict=False):
+        numbers = Add(Mul(sub(n, 1), s), Neg(Mul(2, p)), Mul(d, sub(k, 1)), op, 1)
+        rec.size_math.append(eq(*label, numbers, size))
+    return out
+
+
+def transposed_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1, op: int = 0) -> int:
+    """PyTorch's ConvTranspose output size: (H − 1)s − 2p + d(k − 1) + output_padding + 1."""
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+TRANSPOSED_FORMULA = Add(
+    Mul(sub(Sym("H"), 1), Sym("s")),
+    Neg(Mul(2, Sym("p"))),
+    Mul(Sym("d"), sub(Sym("k"), 1)),
+    Text("output_padding"),
+    1,
+)
+
+
+def _receptive_field(
+    rec: Record, rf: tuple[Any, ...] | None, jump: tuple[Any, ...], c: Counting
+) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
+    """How many input positions one output position sees (r) and how far apart in the input
+    two neighbouring outputs are (the jump j): a window of k taps with dilation d adds
+    d(k − 1)·j to r, and its stride multiplies j. Layers that keep positions keep both;
+    after a Flatten, a Linear, an adaptive pooling or a transposed convolution the field is
+    no longer a window, so it is not followed further."""
+    layer = rec.layer
+    if rf is None:
+        return None, jump
+    if layer.family in ("same", "norm"):
+        return rf, jump
+    if layer.family not in ("conv", "pool") or layer.transposed or len(rf) != layer.spatial:
+        return None, jump
+    axes = list(zip(rf, jump, layer.kernel, layer.stride, layer.dilation, strict=True))
+    grown = [r + d * (k - 1) * (j if c.rf_strides else 1) for r, j, k, s, d in axes]
+    rec.rf, rec.jump = tuple(grown), tuple(j * s for r, j, k, s, d in axes)
+    names = ["H", "W"] if len(axes) == 2 else [""]
+    if len(axes) == 2 and axes[0] == axes[1]:
+        axes, names = axes[:1], [""]
+    for name, (r, j, k, s, d), new in zip(names, axes, grown, strict=False):
+        reach = Mul(d, sub(k, 1)) if d != 1 else sub(k, 1)
+        rec.rf_math += [
+            eq(
+                Sym("r", name or None),
+                Add(r, Mul(reach, j)) if c.rf_strides else Add(r, reach),
+                new,
+            ),
+            eq(Sym("j", name or None), Mul(j, s), j * s),
+        ]
+    return rec.rf, rec.jump
+
+
 def _check_classes(net: Network, records: list[Record]) -> None:
     """The logits must have num_classes entries (where the problem gives num_classes)."""
     if net.num_classes is None:
@@ -751,29 +1093,39 @@ def _count(rec: Record, x: Shape, batch: Any, c: Counting) -> None:
         if fam == "linear":
             taps: list[Any] = [rec.size_in]  # multiplies per output value
             outputs: list[Any] = [*x[:-1], rec.size_out]
+        elif layer.transposed:
+            # each input value is spread over k_h·k_w·(C_out/groups) outputs (fvcore counts
+            # a transposed convolution by its input positions)
+            per_group = rec.size_out // layer.groups if c.groups else rec.size_out
+            taps, outputs = [*layer.kernel, per_group], [rec.size_in, *rec.shape_in[-2:]]
         else:
             per_group = rec.size_in // layer.groups if c.groups else rec.size_in
             taps, outputs = [*layer.kernel, per_group], list(x)
         bias = spec.bias and c.bias_params
         weights = (
-            Mul(*taps[:-1], taps[-1], rec.size_out)
+            Mul(*taps[:-1], taps[-1], rec.size_in if layer.transposed else rec.size_out)
             if fam == "conv"
             else Mul(rec.size_in, rec.size_out)
         )
-        rec.params = prod(taps) * rec.size_out + (rec.size_out if bias else 0)
+        other = rec.size_in if fam == "conv" and layer.transposed else rec.size_out
+        rec.params = prod(taps) * other + (rec.size_out if bias else 0)
         rec.params_math = Add(weights, rec.size_out) if bias else weights
         batch_factor = [_factor(batch)] if batch != 1 else []
+        adds = list(x) if fam == "conv" and layer.transposed else outputs  # one per output
+        with_bias = c.count_bias and spec.bias
         rec.macs = (
-            c.macs_factor
-            * (prod(taps) + (1 if c.count_bias and spec.bias else 0))
-            * batch
-            * prod(outputs)
+            c.macs_factor * batch * (prod(taps) * prod(outputs) + (prod(adds) if with_bias else 0))
         )
         rec.macs_math = Mul(*batch_factor, *taps, *outputs)
-        if c.count_bias and spec.bias:
-            rec.macs_math = Add(rec.macs_math, Mul(*batch_factor, *outputs))
+        if with_bias:
+            rec.macs_math = Add(rec.macs_math, Mul(*batch_factor, *adds))
         if c.macs_factor != 1:
             rec.macs_math = Mul(c.macs_factor, rec.macs_math)
+    elif rec.counted is not None:
+        rec.params = rec.counted.params
+        rec.macs = c.macs_factor * batch * rec.counted.macs
+        factors = [f for f in (c.macs_factor, _factor(batch)) if f != 1]
+        rec.macs_math = Mul(*factors, rec.counted.macs) if factors else None
     elif fam == "norm":
         features = x[-1] if layer.type == "LayerNorm" else x[0]
         learnable = 2 if spec.affine and c.norm_params else 0
@@ -790,7 +1142,25 @@ def _factor(x: Any) -> Any:
 def _net(g: NetworkGiven, allowed: Sequence[str], kind_name: str) -> Network:
     shape = list(g.input_shape)
     layers = build_layers(g.layers, allowed, kind_name)
-    return Network(shape, len(shape) == g.batched_rank, layers, g.num_classes)
+    batched = len(shape) == g.example_rank(layers) + 1
+    return Network(shape, batched, layers, g.num_classes, batch_axis(layers) if batched else 0)
+
+
+def batch_axis(layers: Sequence[Layer]) -> int:
+    """Where the batch is in a sequence's shape: after the time axis unless the recurrent and
+    attention layers say batch_first (they must agree, as the data has one layout)."""
+    seq = [layer for layer in layers if layer.family == "sequence"]
+    if not seq:
+        return 0
+    first = seq[0].spec.batch_first
+    for layer in seq[1:]:
+        if layer.spec.batch_first != first:
+            raise layer.error(
+                f"has batch_first {str(layer.spec.batch_first).lower()} but {seq[0].name} "
+                f"has {str(first).lower()}: the layers of one network read one layout",
+                "batch_first",
+            )
+    return 0 if first else 1
 
 
 # =========================================================================== the Givens
@@ -824,29 +1194,37 @@ ceil_mode), AdaptiveAvgPool2d (output_size), BatchNorm2d. A blank (null) in or o
     @model_validator(mode="after")
     def _chain(self) -> NetworkGiven:
         shape = self.input_shape
-        if len(shape) not in self.ranks:
+        if not self.layers:
+            raise FieldError("needs at least one layer", "layers")
+        layers = build_layers(self.layers, self.allowed, self.kind_name)
+        rank = self.example_rank(layers)
+        if len(shape) not in (rank, rank + 1):
             raise FieldError(
-                f"{self.kind_name} takes an input of {self.layout()}, got {len(shape)} dimensions",
+                f"{self.kind_name} takes an input of {self.layout(layers)}, got {len(shape)} "
+                "dimensions",
                 "input_shape",
             )
+        axis = batch_axis(layers) if len(shape) == rank + 1 else None
         for i, d in enumerate(shape):
             symbolic = not isinstance(d, int)
-            if symbolic and not (i == 0 and len(shape) == self.batched_rank):
+            if symbolic and i != axis:
+                where = "the first entry" if axis in (0, None) else "entry 2: batch_first is false"
                 raise FieldError(
-                    "only the batch size (the first entry) may be a symbol", "input_shape", (i,)
+                    f"only the batch size ({where}) may be a symbol", "input_shape", (i,)
                 )
             if not symbolic and d < 1:
                 raise FieldError(f"sizes must be at least 1, got {d}", "input_shape", (i,))
-        if not self.layers:
-            raise FieldError("needs at least one layer", "layers")
         if self.batch_symbol is not None and not self.batch_symbol.isidentifier():
             raise FieldError("must be a name such as n", "batch_symbol")
         walk(_net(self, self.allowed, self.kind_name), strict=True)
         return self
 
-    @classmethod
-    def layout(cls) -> str:
-        return " or ".join(f"{r} dimensions" for r in cls.ranks)
+    def example_rank(self, layers: Sequence[Layer]) -> int:
+        """The rank of one example's input (the batch adds one axis)."""
+        return self.batched_rank - 1
+
+    def layout(self, layers: Sequence[Layer]) -> str:
+        return " or ".join(f"{r} dimensions" for r in self.ranks)
 
 
 class MLPGiven(NetworkGiven):
@@ -855,8 +1233,33 @@ class MLPGiven(NetworkGiven):
     allowed: ClassVar[tuple[str, ...]] = MLP_TYPES
     kind_name: ClassVar[str] = "mlp"
 
-    @classmethod
-    def layout(cls) -> str:
+    input_shape: Annotated[list[Dim], TypeDoc("shape", "list of sizes")]
+    """the input's shape: [batch, features] or [features]; for sequences [batch, time, \
+features] with batch_first, else [time, batch, features] (PyTorch's default), and token ids \
+[batch, time] or [time, batch] for an Embedding; the batch may be a symbol such as n"""
+    layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
+    """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
+such as in_features or hidden_size, or the short ones): Linear (in, out, bias), \
+BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, ELU, SiLU, Tanh, Sigmoid, \
+Dropout (p), Softmax, Flatten, CrossEntropyLoss (reduction); Embedding (num_embeddings/num, \
+embedding_dim/dim); RNN, LSTM, GRU (input_size/in, hidden_size/hidden, num_layers, bias, \
+bidirectional, batch_first); MultiheadAttention (embed_dim, num_heads, bias, batch_first); \
+TransformerEncoderLayer, TransformerDecoderLayer (d_model, nhead, dim_feedforward, bias, \
+batch_first; the decoder's memory_length). A blank (null) in, out, embed_dim or d_model is \
+inferred"""
+
+    def example_rank(self, layers: Sequence[Layer]) -> int:
+        """[features], or [time, features] for a sequence ([time] token ids for an Embedding)."""
+        sequence = any(layer.family == "sequence" for layer in layers)
+        return 2 if sequence and layers[0].type != "Embedding" else 1
+
+    def layout(self, layers: Sequence[Layer]) -> str:
+        if layers[0].type == "Embedding":
+            return "[time] token ids, or [batch, time] ([time, batch] with batch_first false)"
+        if self.example_rank(layers) == 2:
+            first = batch_axis(layers) == 0
+            batched = "[batch, time, features]" if first else "[time, batch, features]"
+            return f"[time, features] or {batched}"
         return "[batch, features] or [features]"
 
 
@@ -866,14 +1269,32 @@ class ConvGiven(NetworkGiven):
     allowed: ClassVar[tuple[str, ...]] = CONV_TYPES
     kind_name: ClassVar[str] = "conv"
 
-    @classmethod
-    def layout(cls) -> str:
+    input_shape: Annotated[list[Dim], TypeDoc("shape", "list of sizes")]
+    """the input's shape: [channels, height, width] or [batch, channels, height, width] \
+([channels, length] and [batch, channels, length] for Conv1d); the batch may be a symbol"""
+    layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
+    """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
+such as in_channels or kernel_size, or the short ones): Conv2d and Conv1d (in, out, kernel, \
+stride, padding, dilation, groups, bias), ConvTranspose2d (the same and output_padding), \
+MaxPool2d/AvgPool2d (kernel, stride, padding, dilation, ceil_mode), AdaptiveAvgPool2d \
+(output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, \
+ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, bias), \
+CrossEntropyLoss (reduction). A blank (null) in or out is inferred"""
+
+    def example_rank(self, layers: Sequence[Layer]) -> int:
+        """[channels, height, width], or [channels, length] for a Conv1d network."""
+        return 2 if any(layer.spatial == 1 for layer in layers) else 3
+
+    def layout(self, layers: Sequence[Layer]) -> str:
+        if self.example_rank(layers) == 2:
+            return "[channels, length] or [batch, channels, length]"
         return "[channels, height, width] or [batch, channels, height, width]"
 
 
 # =========================================================================== shared steps
 
-WEIGHTED = ("linear", "conv", "norm")  # the families that have parameters
+WEIGHTED = ("linear", "conv", "norm", "embedding", "sequence")  # the families with parameters
+COUNTED = ("linear", "conv", "sequence")  # the families whose MACs are counted
 
 
 class NetworkKind(Kind):
@@ -909,6 +1330,7 @@ class NetworkKind(Kind):
         flip_bias_macs: bool = False,
         macs_factor: int = 1,
         loss_reduced: bool = True,
+        **sequence: Any,
     ) -> Counting:
         """The solve options (misconceptions) as a Counting."""
         return Counting(
@@ -920,6 +1342,7 @@ class NetworkKind(Kind):
             g.count_bias != flip_bias_macs,
             macs_factor,
             loss_reduced,
+            **sequence,
         )
 
     def blanks_step(self, s: Solution, records: list[Record]) -> None:
@@ -941,7 +1364,7 @@ class NetworkKind(Kind):
         name = Text(r.layer.name)
         if r.layer.family in WEIGHTED:
             r.params = carry(s, params_key, r.params, label=Call("params", name))
-        if r.layer.family in ("linear", "conv"):
+        if r.layer.family in COUNTED:
             r.macs = carry(s, macs_key, r.macs, label=Call("MACs", name))
 
     def table(
@@ -961,7 +1384,7 @@ class NetworkKind(Kind):
                 r.layer.describe(r.size_in, r.size_out),
                 r.shape,
                 r.params if r.layer.family in WEIGHTED else BLANK,
-                r.macs if r.layer.family in ("linear", "conv") else BLANK,
+                r.macs if r.layer.family in COUNTED else BLANK,
             ]
             for r in records
         ]
@@ -981,13 +1404,17 @@ class NetworkKind(Kind):
 
     def macs_convention(self, c: Counting, net: Network, batch: Any) -> str:
         """How MACs are counted here (torchinfo and ptflops disagree on the bias)."""
-        convs = any(layer.family == "conv" for layer in net.layers)
-        per = (
-            "k_h·k_w·(C_in/groups) per output value of a Conv2d and in_features per output "
-            "of a Linear"
-            if convs
-            else "in_features per output value of a Linear"
-        )
+        types = {layer.type for layer in net.layers}
+        per = "in_features per output value of a Linear"
+        if "Conv2d" in types:
+            per = "k_h·k_w·(C_in/groups) per output value of a Conv2d and " + per
+        if "Conv1d" in types:
+            per = "k·(C_in/groups) per output value of a Conv1d, " + per
+        if "ConvTranspose2d" in types:
+            per = (
+                "k_h·k_w·(C_out/groups) per input value of a ConvTranspose2d (as fvcore "
+                "counts it), " + per
+            )
         bias = (
             "plus 1 per output value for the bias (count_bias: true, as torchinfo and "
             "ptflops count)"
@@ -996,6 +1423,12 @@ class NetworkKind(Kind):
             "and ptflops add 1 per output value; count_bias: true counts them)"
         )
         times = f", times the batch of {exact.unicode(batch)}" if batch != 1 else ""
+        if net.sequence:
+            per += (
+                "; a recurrent layer G·H·(in + H) per step, layer and direction (its products "
+                "W_ih x_t and W_hh h_(t−1)); attention its projections plus the products QKᵀ "
+                "and AV (T·S·E each), as fvcore counts them; an Embedding is a lookup with none"
+            )
         flops = " Here each is counted twice, as FLOPs." if c.macs_factor != 1 else ""
         return (
             f"MACs are multiply-accumulates of the weights: {per}{times}, {bias}. "
@@ -1008,7 +1441,9 @@ def _macs_line(r: Record) -> M:
 
 
 def _params_line(r: Record) -> M:
-    return eq(Call("params", Text(r.layer.name)), r.params_math or 0, r.params)
+    if r.params_math is None:
+        return eq(Call("params", Text(r.layer.name)), r.params)
+    return eq(Call("params", Text(r.layer.name)), r.params_math, r.params)
 
 
 def _because(label: str, value: Any, why: str) -> M:
@@ -1040,9 +1475,23 @@ def _batch(g: NetworkGiven, net: Network) -> Any:
     """The batch size of the memory answers: batch_symbol, else the input's batch, else 1."""
     if g.batch_symbol is not None:
         return exact.symbol(g.batch_symbol)
-    return net.input_shape[0] if net.batched else 1
+    return net.batch_size
 
 
+SEQUENCE_MISCONCEPTIONS = {
+    "one bias vector per gate, as Keras keeps (PyTorch's RNN, LSTM and GRU have two: b_ih and "
+    "b_hh)": {"rnn_bias_vectors": 1},
+    "3 gates for an LSTM or 4 for a GRU (an LSTM has 4: input, forget, cell, output; a GRU 3: "
+    "reset, update, new)": {"swapped_gates": True},
+    "counted a bidirectional layer once (each direction has its own weights and its own "
+    "hidden_size outputs)": {"bidirectional_doubled": False},
+    "took a stacked layer's input as input_size (layer 2 reads hidden_size × directions)": {
+        "stacked_input": False
+    },
+    "forgot attention's output projection (one more E×E matrix and bias after the heads)": {
+        "out_projection": False
+    },
+}
 _NETWORK_MISCONCEPTIONS = {
     "forgot the bias in the parameter count (in·out instead of in·out + out)": {
         "bias_params": False
@@ -1064,7 +1513,10 @@ _NETWORK_MISCONCEPTIONS = {
 
 @kind("mlp")
 class MLP(NetworkKind):
-    """A fully connected network: blanks, shapes z1..zK, parameters, activations and memory."""
+    """A fully connected or sequence network: blanks, shapes z1..zK, parameters, MACs, memory.
+
+    Sequence layers (Embedding, RNN/LSTM/GRU, MultiheadAttention, transformer layers) take
+    PyTorch's layouts with a time axis; their counts are explained in :mod:`.layers`."""
 
     Given = MLPGiven
     keys = (
@@ -1080,7 +1532,17 @@ class MLP(NetworkKind):
         Key("params.total", "integer", "the total number of learnable parameters C"),
         Key("params.<name>", "integer", "the learnable parameters of one layer"),
         Key("macs.total", "expression", "multiply-accumulates of one forward pass"),
-        Key("macs.<name>", "expression", "multiply-accumulates of one Linear layer"),
+        Key(
+            "macs.<name>",
+            "expression",
+            "multiply-accumulates of one Linear, recurrent, attention or transformer layer",
+        ),
+        Key(
+            "<name>.h_n",
+            "shape",
+            "the final hidden state h_n of an RNN, LSTM or GRU: [directions·num_layers, batch, "
+            "hidden_size] (c_n of an LSTM has the same shape)",
+        ),
         Key(
             "activations.per_example",
             "integer",
@@ -1122,6 +1584,7 @@ class MLP(NetworkKind):
             "loss_reduced": False
         },
         "counted the input x among the activations": {"count_input": True},
+        **SEQUENCE_MISCONCEPTIONS,
     }
 
     nice = (
@@ -1155,16 +1618,22 @@ class MLP(NetworkKind):
     ) -> None:
         net = self.network(g)
         c = self.counting(g, **counting)
-        s.step(
-            f"The input x has shape {shape_display(net.input_shape).text()}"
-            f"{' (batch first)' if net.batched else ''}. A Linear layer changes the last axis "
-            "(in → out features); normalizations, activations and dropout keep the shape; "
-            "a loss with mean reduction turns the batch into one number."
-        )
+        if net.sequence:
+            self.sequence_intro(s, net)
+        else:
+            s.step(
+                f"The input x has shape {shape_display(net.input_shape).text()}"
+                f"{' (batch first)' if net.batched else ''}. A Linear layer changes the last "
+                "axis (in → out features); normalizations, activations and dropout keep the "
+                "shape; a loss with mean reduction turns the batch into one number."
+            )
         records = walk(net, c, answer=s.answer, shape_key=lambda r: f"z{r.z}")
         self.blanks_step(s, records)
         shown = s.record_steps  # a re-solve for the checker needs the answers only
         s.step("The output of each layer, in order.", *[_layer_line(r) for r in records if shown])
+        for r in records:
+            if r.counted is not None:
+                self.sequence_step(s, net, r)
         self.logits(s, records, logits_at, logits_as_probabilities)
         for r in records:
             self.counts(s, r, f"params.{r.layer.name}", f"macs.{r.layer.name}")
@@ -1172,15 +1641,16 @@ class MLP(NetworkKind):
         s.step(
             "Parameters per layer: a Linear layer has in·out weights and out biases; a "
             "normalization layer has γ and β per feature (its running mean and variance are "
-            "buffers, not parameters); activations, dropout and the loss have none.",
+            "buffers, not parameters); activations, dropout and the loss have none"
+            + ("; the sequence layers are counted above." if net.sequence else "."),
             *[_params_line(r) for r in weighted if shown],
         )
         total = self.total(
             s, "params.total", [r.params for r in weighted], Sym("C"), "number of parameters C"
         )
-        linears = [r for r in records if r.layer.family == "linear"]
+        linears = [r for r in records if r.layer.family in COUNTED]
         s.step(
-            self.macs_convention(c, net, net.input_shape[0] if net.batched else 1),
+            self.macs_convention(c, net, net.batch_size),
             *[_macs_line(r) for r in linears if shown],
         )
         total_macs = self.total(
@@ -1189,6 +1659,53 @@ class MLP(NetworkKind):
         if shown:
             self.table(s, net, records, z_column=True, totals=(total, total_macs))
         self.memory(s, g, net, records, total, count_input)
+
+    def sequence_intro(self, s: Solution, net: Network) -> None:
+        """Where the time axis is, as PyTorch lays a sequence out."""
+        first = net.batch_axis == 0
+        seq = [layer for layer in net.layers if layer.family == "sequence"]
+        if net.layers[0].type == "Embedding":
+            layout = "token ids [N, T]" if first else "token ids [T, N]"
+        else:
+            layout = "[N, T, features]" if first else "[T, N, features]"
+        why = (
+            f"batch_first is {'true' if first else 'false'} on "
+            f"{', '.join(layer.name for layer in seq)}" + ("" if first else " (PyTorch's default)")
+            if seq
+            else "an Embedding keeps the layout of its ids"
+        )
+        shape = shape_display(net.input_shape).text()
+        s.step(
+            f"The input x has shape {shape}, a batch of sequences laid out {layout}: {why}. "
+            "Each layer works on every position of every sequence; a Linear acts on the last "
+            "axis at each position."
+            if net.batched
+            else f"The input x has shape {shape}: one sequence of T positions, without a "
+            "batch axis."
+        )
+
+    def sequence_step(self, s: Solution, net: Network, r: Record) -> None:
+        """A sequence layer's parameters and MACs, each count explained, and h_n's shape."""
+        k = r.counted
+        assert k is not None
+        lines = [*k.params_lines, *k.macs_lines]
+        if r.macs_math is not None and k.macs_lines:
+            lines.append(eq(Call("MACs", Text(r.layer.name)), r.macs_math, r.macs))
+        text = k.text
+        if k.hidden_state is not None:
+            batch = net.split(r.shape)[0]
+            DL, H = k.hidden_state
+            h = carry(s, f"{r.layer.name}.h_n", [DL, *batch, H], label=Text("h_n"))
+            lines.append(eq(Text("h_n"), shape_display(h)))
+            layout = (
+                "[D·num_layers, N, H] whatever batch_first says"
+                if batch
+                else "[D·num_layers, H] for one sequence"
+            )
+            text += f" h_n is {layout}" + (
+                "; c_n has the same shape." if r.layer.type == "LSTM" else "."
+            )
+        s.step(text, *lines)
 
     def logits(self, s: Solution, records: list[Record], at: str, as_probabilities: bool) -> None:
         """Which z holds the logits, and softmax."""
@@ -1292,7 +1809,10 @@ class MLP(NetworkKind):
 
 @kind("conv")
 class Conv(NetworkKind):
-    """A convolutional network: output sizes, parameters and MACs per layer, activation memory."""
+    """A convolutional network: output sizes, parameters, MACs and receptive fields per layer.
+
+    Conv2d, Conv1d and ConvTranspose2d, pooling, normalization and a Linear head; the
+    activation memory of the input and the final output."""
 
     Given = ConvGiven
     keys = (
@@ -1302,6 +1822,15 @@ class Conv(NetworkKind):
         Key("<name>.output_size", "shape", "[H_out, W_out] of a convolution or pooling"),
         Key("<name>.params", "integer", "the layer's learnable parameters"),
         Key("<name>.macs", "expression", "the layer's multiply-accumulates"),
+        Key(
+            "<name>.receptive_field",
+            "integer",
+            "how many input positions (per axis) one output position of a convolution or "
+            "pooling sees",
+        ),
+        Key("<name>.jump", "integer", "the effective stride: input positions between neighbours"),
+        Key("<name>.receptive_field_hw", "shape", "[height, width] of a non-square field"),
+        Key("<name>.jump_hw", "shape", "[height, width] of a jump that differs by axis"),
         Key("params.total", "integer", "all learnable parameters"),
         Key("macs.total", "expression", "all multiply-accumulates of one forward pass"),
         Key("activations.input", "expression", "elements of the input"),
@@ -1326,6 +1855,11 @@ class Conv(NetworkKind):
         "ignored groups (each output channel sees only in/groups input channels)": {
             "groups": False
         },
+        "added the kernels' reaches to the receptive field without the product of the strides "
+        "before them (r grows by (k − 1)·j)": {"rf_strides": False},
+        "put the stride of a transposed convolution on the wrong side: sized it like a "
+        "convolution, ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1, instead of (H − 1)s − 2p + d(k − 1) + "
+        "output_padding + 1": {"transposed_rule": "conv"},
     }
 
     nice = (
@@ -1348,13 +1882,43 @@ class Conv(NetworkKind):
     def solve(self, g: ConvGiven, s: Solution, **counting: Any) -> None:
         net = self.network(g)
         c = self.counting(g, **counting)
-        batch = net.input_shape[0] if net.batched else 1
+        batch = net.batch_size
+        formulas = [eq(Sym("H", "out"), c.rule.formula("H"))]
+        transposed = any(layer.transposed for layer in net.layers)
+        if transposed:
+            formulas.append(eq(Sym("H", "out"), TRANSPOSED_FORMULA))
+        first = next((la for la in net.layers if la.family not in ("same", "norm")), None)
+        field = first is not None and first.family in ("conv", "pool") and not first.transposed
+        if field:
+            formulas += [
+                eq(
+                    Sym("r", "l"),
+                    Add(Sym("r", "l−1"), Mul(Sym("d"), sub(Sym("k"), 1), Sym("j", "l−1"))),
+                ),
+                eq(Sym("j", "l"), Mul(Sym("j", "l−1"), Sym("s"))),
+            ]
         s.step(
-            "A Conv2d or pooling layer slides its window with stride s over the input padded "
-            "by p on each side; with dilation d a kernel of k taps spans d(k − 1) + 1 inputs. "
-            "Along each axis the output size is PyTorch's formula below (pooling's stride "
-            "defaults to its kernel size). " + self.macs_convention(c, net, batch),
-            eq(Sym("H", "out"), c.rule.formula("H")),
+            "A convolution or pooling layer slides its window with stride s over the input "
+            "padded by p on each side; with dilation d a kernel of k taps spans d(k − 1) + 1 "
+            "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
+            "stride defaults to its kernel size)"
+            + (
+                "; a ConvTranspose2d goes the other way, its stride multiplying the size "
+                "(the second formula)"
+                if transposed
+                else ""
+            )
+            + ". "
+            + (
+                "The receptive field r of a layer is how many input positions one of its "
+                "outputs sees, and the jump j how far apart in the input two neighbouring "
+                "outputs are: starting from r = j = 1 at the input, each window adds its reach "
+                "d(k − 1) times the jump before it, and its stride multiplies the jump. "
+                if field
+                else ""
+            )
+            + self.macs_convention(c, net, batch),
+            *formulas,
         )
         records = walk(
             net,
@@ -1367,7 +1931,7 @@ class Conv(NetworkKind):
         total = self.total(
             s, "params.total", [r.params for r in weighted], Text("params"), "number of parameters"
         )
-        macs = [r.macs for r in records if r.layer.family in ("linear", "conv")]
+        macs = [r.macs for r in records if r.layer.family in COUNTED]
         total_macs = self.total(s, "macs.total", macs, Text("MACs"), "number of MACs")
         self.table(s, net, records, z_column=False, totals=(total, total_macs))
         self.memory(s, g, net, records)
@@ -1379,7 +1943,8 @@ class Conv(NetworkKind):
         lines: list[M] = [_because(f"{name}.{what}", value, why) for what, value, why in r.inferred]
         lines += r.size_math
         if r.size_math:
-            size = carry(s, f"{name}.output_size", r.shape[-2:], label=Text(f"{name} size"))
+            spatial = r.shape[-layer.spatial :]
+            size = carry(s, f"{name}.output_size", spatial, label=Text(f"{name} size"))
             lines.append(eq(Text("output size"), shape_display(size)))
         lines.append(eq(Text("output shape"), shape_display(r.shape)))
         self.counts(s, r, f"{name}.params", f"{name}.macs")
@@ -1387,6 +1952,14 @@ class Conv(NetworkKind):
             lines.append(_params_line(r))
         if layer.family in ("linear", "conv"):
             lines.append(_macs_line(r))
+        if r.rf is not None and r.jump is not None:
+            lines += r.rf_math
+            square = len(set(r.rf)) == 1 and len(set(r.jump)) == 1
+            for what, value in (("receptive_field", r.rf), ("jump", r.jump)):
+                if square:
+                    carry(s, f"{name}.{what}", value[0], label=Text(f"{name} {what}"))
+                else:
+                    carry(s, f"{name}.{what}_hw", list(value), label=Text(f"{name} {what}"))
         s.step(_layer_text(r), *lines)
 
     def memory(self, s: Solution, g: ConvGiven, net: Network, records: list[Record]) -> None:
@@ -1447,12 +2020,24 @@ def _layer_text(r: Record) -> str:
         pad = layer.spec.padding if isinstance(layer.spec.padding, str) else _pair(layer.padding())
         dil = "" if layer.type == "AvgPool2d" else f", d = {_pair(layer.dilation)}"
         text = f"{what}: k = {_pair(layer.kernel)}, s = {_pair(layer.stride)}, p = {pad}{dil}."
-        if fam == "conv":
-            kh, kw = layer.kernel
+        if layer.transposed:
+            text += f" output_padding = {_pair(layer.output_padding)}."
+        taps = " × ".join(map(str, layer.kernel))
+        ks = "k_h × k_w" if layer.spatial == 2 else "k"
+        bias = f", plus {r.size_out} biases." if layer.spec.bias else "; it has no bias."
+        if fam == "conv" and layer.transposed:
             text += (
-                f" Its weights are C_out × C_in/groups × k_h × k_w = {r.size_out} × "
-                f"{r.size_in // layer.groups} × {kh} × {kw}"
-                + (f", plus {r.size_out} biases." if layer.spec.bias else "; it has no bias.")
+                " A transposed convolution runs a convolution backwards: each input position "
+                "adds a k×k patch of weights into the output, patches s apart, so the stride "
+                "multiplies the size. Its weights are C_in × C_out/groups × "
+                f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}{bias} "
+                "MACs: every input value meets C_out/groups × k_h × k_w weights (counted, as "
+                "fvcore does, over the input positions)."
+            )
+        elif fam == "conv":
+            text += (
+                f" Its weights are C_out × C_in/groups × {ks} = {r.size_out} × "
+                f"{(r.size_in or 0) // layer.groups} × {taps}{bias}"
             )
         return text
     return {
@@ -1494,63 +2079,87 @@ def _draw_network(
     g: NetworkGiven,
     spatial: Callable[[list[Layer], random.Random], list[int] | None] | None = None,
 ) -> dict[str, Any]:
-    """New channels, features, classes and (for a CNN) input size; blanks stay blank.
+    """New channels, features, classes, sequence sizes and (for a CNN) input size; blanks
+    stay blank.
 
     Every layer gets a true output size; a size the source gave (an out, an in, a norm's
-    features) is given that value, and a blank stays blank, so it is still determined.
+    features, an attention width) is given that value, and a blank stays blank, so it is
+    still determined. PyTorch's argument names in the source are kept.
     """
-    layers = build_layers(g.layers, g.allowed, g.kind_name)
+    net = _net(g, g.allowed, g.kind_name)
+    layers = net.layers
     shape = list(raw["input_shape"])
-    if len(shape) == g.batched_rank and isinstance(shape[0], int):
-        shape[0] = rng.choice((2, 4, 8, 16, 32, 64))
-    G = math.lcm(*(layer.groups for layer in layers))
+    axis = net.batch_axis if net.batched else None
+    if axis is not None and isinstance(shape[axis], int):
+        shape[axis] = rng.choice((2, 4, 8, 16, 32, 64))
+    heads = [layer.spec.num_heads or layer.spec.nhead or 1 for layer in layers]
+    G = math.lcm(*(layer.groups for layer in layers), *heads)
     if spatial is not None:
         hw = spatial(layers, rng)
         if hw is None:
             return raw
-        shape[-3:] = [
-            rng.choice((1, 3, 16, 32, 64, 128)) if G == 1 else G * rng.choice((1, 2, 4, 8)),
-            *hw,
-        ]
+        channels = rng.choice((1, 3, 16, 32, 64, 128)) if G == 1 else G * rng.choice((1, 2, 4, 8))
+        shape[-len(hw) - 1 :] = [channels, *hw]
+    elif net.sequence:
+        time = 1 if axis == 0 else 0
+        shape[time] = rng.choice((8, 10, 16, 20, 32, 35, 50))
+        if layers[0].type != "Embedding":
+            shape[-1] = G * rng.choice((4, 8, 16, 32, 64))
     else:
         shape[-1] = rng.choice((16, 20, 32, 52, 64, 100, 128, 784))
     classes = rng.choice(CLASSES) if raw.get("num_classes") is not None else None
     last = max((layer.index for layer in layers if layer.family == "linear"), default=-1)
-    outs = [
-        G * rng.choice((4, 8, 16, 32, 64, 128))
-        if layer.family == "conv"
-        else classes
-        if layer.index == last and classes is not None
-        else rng.choice(HIDDEN)
-        for layer in layers
-    ]
+
+    def width() -> int:
+        return G * rng.choice((4, 8, 16, 32, 64)) if G > 1 else rng.choice(HIDDEN)
+
+    drawn: list[dict[str, Any]] = []
+    vocabulary: dict[int, int] = {}  # a Linear back to an Embedding's vocabulary stays one
+    for layer in layers:
+        new: dict[str, Any] = {}
+        if layer.family == "conv":
+            new["out"] = G * rng.choice((4, 8, 16, 32, 64, 128))
+        elif layer.family == "linear":
+            new["out"] = classes if layer.index == last and classes is not None else width()
+        elif layer.type == "Embedding":
+            new["num"] = rng.choice((1000, 5000, 10000, 20000, 30000))
+            new["dim"] = width()
+            vocabulary[layer.spec.num] = new["num"]
+        elif layer.type in ("RNN", "LSTM", "GRU"):
+            new["hidden"] = width()
+        elif layer.spec.dim_feedforward is not None:
+            new["dim_feedforward"] = rng.choice((256, 512, 1024, 2048))
+        drawn.append(new)
+    for layer, new in zip(layers, drawn, strict=True):
+        if layer.family == "linear" and layer.spec.out in vocabulary:
+            new["out"] = vocabulary[layer.spec.out]
+    dropped = ("in", "features", "embed_dim", "d_model")
+    short = [{ALIASES.get(k, k): v for k, v in spec.items()} for spec in raw["layers"]]
     full = {
         **raw,
         "input_shape": shape,
         "num_classes": classes,
         "layers": [
-            {
-                **{k: v for k, v in spec.items() if k not in ("in", "features")},
-                **({"out": out} if layer.family in ("linear", "conv") else {}),
-            }
-            for layer, spec, out in zip(layers, raw["layers"], outs, strict=True)
+            {**{k: v for k, v in spec.items() if k not in dropped}, **new}
+            for spec, new in zip(short, drawn, strict=True)
         ],
     }
     try:
         checked = type(g).model_validate(full)
     except (ValueError, FieldError):
         return raw
-    records = walk(_net(checked, checked.allowed, checked.kind_name))
-    for rec, spec, out in zip(records, raw["layers"], outs, strict=True):
-        if _layer_key(spec, "out"):
-            spec["out"] = out
-        if _layer_key(spec, "in"):
-            spec["in"] = rec.size_in
-        if _layer_key(spec, "features"):
-            x = checked.batched_rank == len(rec.shape)
-            spec["features"] = (
-                rec.shape[-1] if rec.layer.type == "LayerNorm" else rec.shape[1 if x else 0]
-            )
+    checked_net = _net(checked, checked.allowed, checked.kind_name)
+    records = walk(checked_net)
+    for rec, spec, new in zip(records, raw["layers"], drawn, strict=True):
+        values = {**new, "in": rec.size_in, "embed_dim": rec.size_in, "d_model": rec.size_in}
+        x = checked_net.split(rec.shape)[1]
+        values["features"] = x[-1] if rec.layer.type == "LayerNorm" else (x[0] if x else None)
+        for key in list(spec):
+            name = ALIASES.get(key, key)
+            if name in ("out", "num", "dim", "hidden", "dim_feedforward") and name in new:
+                spec[key] = new[name]
+            elif name in ("in", "embed_dim", "d_model", "features") and spec[key] is not None:
+                spec[key] = values[name]
     raw["input_shape"] = shape
     if classes is not None:
         raw["num_classes"] = classes
@@ -1571,6 +2180,11 @@ def even_sizes(layers: Sequence[Layer], n: int, axis: int) -> bool:
             layer.padding()[axis],
             layer.dilation[axis],
         )
+        if layer.transposed:
+            n = transposed_size(n, k, s, p, d, layer.output_padding[axis])
+            if n < 1:
+                return False
+            continue
         span = PYTORCH.span(n, k, p, d)
         if span < 0 or span % s or (layer.family == "pool" and p > k // 2):
             return False
@@ -1579,9 +2193,12 @@ def even_sizes(layers: Sequence[Layer], n: int, axis: int) -> bool:
 
 
 def _even_input(layers: list[Layer], rng: random.Random) -> list[int] | None:
-    """An input height and width from 8 to 128 whose windows all divide evenly (square
-    wherever both axes allow the same size)."""
-    good = [{n for n in range(8, 129) if even_sizes(layers, n, axis)} for axis in (0, 1)]
+    """An input height and width (a length for Conv1d) from 8 to 128 whose windows all divide
+    evenly (square wherever both axes allow the same size)."""
+    axes = 1 if any(layer.spatial == 1 for layer in layers) else 2
+    good = [{n for n in range(8, 129) if even_sizes(layers, n, axis)} for axis in range(axes)]
+    if axes == 1:
+        return [rng.choice(sorted(good[0]))] if good[0] else None
     both = sorted(good[0] & good[1])
     if both:
         return [rng.choice(both)] * 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import os
 import urllib.request
 import zlib
@@ -268,12 +269,33 @@ DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0  # fixed: every run and every machine sees the same split
 
 
+def _digits_file() -> Path | None:
+    """scikit-learn's ``digits.csv.gz``, found without importing scikit-learn.
+
+    ``import sklearn.datasets`` pulls in scipy and takes about four seconds,
+    which is longer than a short experiment on these 1797 images trains; the
+    file is the same one ``sklearn.datasets.load_digits`` reads.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    return None
+
+
 def load_digits() -> Dataset:
     """scikit-learn's 1797 handwritten digits (8x8, values 0..16), split 75/25 with a fixed seed."""
-    datasets = require("sklearn.datasets")
-    bunch = datasets.load_digits()
-    x = np.asarray(bunch.images, dtype=np.float64)[:, None, :, :] / 16.0
-    y = np.asarray(bunch.target)
+    path = _digits_file()
+    if path is not None:  # 64 pixels then the label per row, as load_digits reads them
+        with gzip.open(path, "rt", encoding="ascii") as f:
+            rows = np.loadtxt(f, delimiter=",")
+        images, target = rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(np.int64)
+    else:  # another layout, or scikit-learn missing: its API, or the install hint
+        bunch = require("sklearn.datasets").load_digits()
+        images, target = bunch.images, bunch.target
+    x = np.asarray(images, dtype=np.float64)[:, None, :, :] / 16.0
+    y = np.asarray(target)
     order = np.random.RandomState(DIGITS_SPLIT_SEED).permutation(len(y))
     n_test = round(len(y) * DIGITS_TEST_FRACTION)
     test, train = order[:n_test], order[n_test:]

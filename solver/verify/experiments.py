@@ -3,10 +3,17 @@
 The problem sets end in experiments a student is asked to run: BatchNorm
 placement on an MLP and a CNN (IST 597), BatchNorm and dropout on a CNN
 (Com S 573). ``dlsolve reproduce`` runs them as specified, every model ×
-variant × trial × epoch seeded (same seed, same numbers on the CPU), and
-writes the table the assignment asks for: mean ± std over trials of train and
-test accuracy and loss, the generalization gap and the time per epoch, with
-the training curves as plots.
+variant × trial × epoch seeded, and writes the table the assignment asks for:
+mean ± std over trials of train and test accuracy and loss, the generalization
+gap and the time per epoch, with the training curves as plots.
+
+A report's numbers repeat to the last digit only under the same
+:class:`Conditions`: the same torch, the same device and the same number of
+CPU threads (a matrix product split over two threads sums in another order
+than on one). So the thread count is set, not inherited (``--threads``,
+default 1), deterministic algorithms are switched on, the conditions are
+written into REPORT.json and stated in REPORT.md, and :func:`check` reruns a
+report under its recorded conditions and lists every number that differs.
 
 An experiment file names the ``runner`` that executes it: ``training`` (the
 default) here, or one of the two experiments that back the theory in
@@ -18,9 +25,13 @@ until an experiment actually runs, so ``import cli`` stays light.
 from __future__ import annotations
 
 import difflib
+import json
+import os
 import shlex
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -102,6 +113,11 @@ class ExperimentSpec(Strict):
     #: the command-line overrides this runner accepts, by field name
     overridable: ClassVar[frozenset[str]] = frozenset({"seed"})
 
+    @property
+    def folder(self) -> str:
+        """The report's default folder under ``reports/``: the experiment's name."""
+        return self.experiment
+
 
 class Optimizer(Strict):
     """A ``torch.optim`` optimizer by name: SGD (with momentum), Adam or AdamW."""
@@ -152,6 +168,11 @@ class TrainingSpec(ExperimentSpec):
 
     overridable: ClassVar[frozenset[str]] = frozenset({"seed", "trials", "epochs", "dataset"})
 
+    @property
+    def folder(self) -> str:
+        """``<experiment>-<dataset>``: a digits run never lands on a Fashion-MNIST report."""
+        return f"{self.experiment}-{self.dataset}"
+
 
 def validate(model: type[ExperimentSpec], doc: Document, runner: str) -> ExperimentSpec:
     """Validate a document against a spec model; the first problem becomes one sentence
@@ -187,17 +208,104 @@ def _fields(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+# --------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What a report's numbers depend on besides its spec: the same conditions, the same
+    numbers to the last digit.
+
+    The torch version (kernels change between releases), the device (and which
+    GPU), and the number of CPU threads: a reduction split over two threads adds
+    in another order than on one, which moves the last bits of a loss and,
+    epochs later, a test accuracy. Deterministic algorithms are on, so that CUDA
+    too picks the same kernels every time. Batches are drawn in the main process
+    from a seeded generator (no loader workers), so there is no worker to seed.
+    """
+
+    torch: str
+    device: str
+    threads: int
+    gpu: str | None = None
+    deterministic: bool = True
+
+    @classmethod
+    def of(cls, device: torch.device, threads: int) -> Conditions:
+        torch = require_torch()
+        gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+        return cls(torch.__version__, device.type, threads, gpu)
+
+    @classmethod
+    def recorded(cls, data: Any, file: str) -> Conditions:
+        """The conditions a REPORT.json records, or a DlsolveError naming the file."""
+        try:
+            return cls(
+                str(data["torch"]),
+                str(data["device"]),
+                int(data["threads"]),
+                data.get("gpu"),
+                bool(data.get("deterministic", True)),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise DlsolveError(
+                "records no conditions (torch, device, threads): it was written by an older "
+                "dlsolve; run the experiment again to get a report that can be checked",
+                file=file,
+                field="conditions",
+            ) from None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "torch": self.torch,
+            "device": self.device,
+            "gpu": self.gpu,
+            "threads": self.threads,
+            "deterministic": self.deterministic,
+        }
+
+    def describe(self) -> str:
+        """``torch 2.13.0+cpu, device cpu, 1 CPU thread, deterministic algorithms``"""
+        device = f"{self.device} ({self.gpu})" if self.gpu else self.device
+        threads = f"{self.threads} CPU thread{'s' if self.threads > 1 else ''}"
+        det = ", deterministic algorithms" if self.deterministic else ""
+        return f"torch {self.torch}, device {device}, {threads}{det}"
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Set the thread count and deterministic algorithms for the duration of a run,
+        then put back what was there (tests and callers in the same process keep theirs)."""
+        torch = require_torch()
+        threads = torch.get_num_threads()
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        if self.device == "cuda":  # cuBLAS is deterministic only with a fixed workspace
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.set_num_threads(self.threads)
+        torch.use_deterministic_algorithms(self.deterministic)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(deterministic)
+
+
 # --------------------------------------------------------------------------- runners
 
 
 @dataclass
 class Context:
-    """How to run, as opposed to what: device, data folder, progress bars, the command line."""
+    """How to run, as opposed to what: device, data folder, progress, the command line,
+    CPU threads."""
 
     device: torch.device
     data_dir: Path | None = None
     progress: bool = True
     command: str = ""
+    threads: int = 1
+
+    @property
+    def conditions(self) -> Conditions:
+        return Conditions.of(self.device, self.threads)
 
 
 @dataclass(frozen=True)
@@ -231,6 +339,30 @@ def load(path: str | Path) -> ExperimentSpec:
     return validate(table_[name].spec, doc, name)
 
 
+REPORTS = Path("reports")  # relative to the current folder, like any output of a command
+#: one CPU thread unless asked: the last digits depend on the count, and models this small
+#: lose far more to a descheduled second thread on a shared machine than they gain from it
+DEFAULT_THREADS = 1
+
+
+def report_path(spec: ExperimentSpec, output: str | Path | None) -> Path:
+    """The Markdown report: ``reports/<experiment>-<dataset>/REPORT.md`` by default; ``-o``
+    names a folder (REPORT.md goes inside) or a file ending in ``.md``."""
+    if output is None:
+        return REPORTS / spec.folder / "REPORT.md"
+    out = Path(output)
+    return out if out.suffix.lower() == ".md" else out / "REPORT.md"
+
+
+def run(spec: ExperimentSpec, ctx: Context) -> Report:
+    """Run ``spec`` under the conditions of ``ctx`` and record them in the payload."""
+    conditions = ctx.conditions
+    with conditions.applied():
+        result = runners()[spec.runner].run(spec, ctx)
+    result.payload["conditions"] = conditions.as_json()
+    return result
+
+
 def reproduce(
     path: str | Path,
     *,
@@ -240,14 +372,20 @@ def reproduce(
     seed: int | None = None,
     data_dir: str | Path | None = None,
     device: str = "auto",
+    threads: int | None = None,
     output: str | Path | None = None,
     progress: bool = True,
 ) -> tuple[Report, list[Path]]:
-    """Run an experiment file and write its report (default ``out/<experiment>/REPORT.md``).
+    """Run an experiment file and write its report (see :func:`report_path`).
 
     Returns the report and the files written: the Markdown, the JSON, the PNGs.
+    The output folder is checked before anything runs: one that holds anything
+    but an earlier report of the same experiment is refused.
     """
     require_torch()
+    threads = DEFAULT_THREADS if threads is None else threads
+    if threads < 1:
+        raise DlsolveError(f"must be at least 1, got {threads}", field="--threads")
     spec = load(path)
     overrides = {
         k: v
@@ -262,32 +400,128 @@ def reproduce(
                 field=f"--{key}",
             )
     spec = spec.model_copy(update=overrides)
+    md = report_path(spec, output)
+    replaces = report.previous_report(md, spec.experiment)
+    dev = pick_device(device)
     words = ["dlsolve", "reproduce", str(path)]
     for key, value in overrides.items():
         words += [f"--{key}", str(value)]
     if data_dir is not None:
         words += ["--data-dir", str(data_dir)]
+    words += ["--device", dev.type, "--threads", str(threads)]
+    ctx = Context(dev, Path(data_dir) if data_dir else None, progress, shlex.join(words), threads)
+    result = run(spec, ctx)
+    return result, report.write(result, md, replaces)
+
+
+@dataclass
+class Check:
+    """A report rerun under its recorded conditions: what was compared and what differs."""
+
+    report: Path
+    conditions: Conditions
+    #: how many numbers the report holds, timings aside
+    compared: int
+    #: (where, recorded, rerun) of every value that differs
+    differ: list[tuple[str, Any, Any]]
+
+    @property
+    def matches(self) -> bool:
+        return not self.differ
+
+    def lines(self) -> list[str]:
+        """The verdict, then one line per differing value."""
+        head = f"rerun of {self.report} under {self.conditions.describe()}: "
+        if self.matches:
+            return [head + f"all {self.compared} numbers match (timings aside)"]
+        n = len(self.differ)
+        lines = [
+            head + f"{n} value{'s' if n > 1 else ''} of {self.compared} numbers "
+            f"{'differ' if n > 1 else 'differs'} from the recorded ones (timings aside)"
+        ]
+        lines += [f"  {where}: recorded {a!r}, rerun {b!r}" for where, a, b in self.differ]
+        return lines
+
+
+def read_report(path: str | Path) -> dict[str, Any]:
+    """A REPORT.json as written by :func:`reproduce`, or a DlsolveError naming the file."""
+    p = Path(path)
+    try:
+        payload = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DlsolveError("no such file", file=str(p)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DlsolveError(f"cannot read this file ({err})", file=str(p)) from None
+    except ValueError as err:
+        raise DlsolveError(f"not JSON ({err})", file=str(p)) from None
+    needed = ("experiment", "conditions", "command", "report")
+    if not isinstance(payload, dict) or not isinstance(payload.get("experiment"), dict):
+        raise DlsolveError(
+            "not a REPORT.json written by dlsolve reproduce (no 'experiment' spec)", file=str(p)
+        )
+    missing = [k for k in needed if k not in payload]
+    if missing == ["conditions"]:
+        Conditions.recorded(payload, str(p))  # raises: an older report
+    if missing:
+        raise DlsolveError(
+            f"not a REPORT.json written by dlsolve reproduce (no {', '.join(missing)})",
+            file=str(p),
+        )
+    return payload
+
+
+def check(path: str | Path, *, data_dir: str | Path | None = None, progress: bool = True) -> Check:
+    """Rerun the experiment a REPORT.json records, as recorded (spec, device, threads),
+    and compare every number with the recorded one."""
+    require_torch()
+    recorded = read_report(path)
+    conditions = Conditions.recorded(recorded["conditions"], str(path))
+    spec_data = recorded["experiment"]
+    name = spec_data.get("runner", "training")
+    table_ = runners()
+    if name not in table_:
+        raise DlsolveError(f"unknown runner {name!r}", file=str(path), field="experiment.runner")
+    try:
+        spec = table_[name].spec.model_validate(spec_data)
+    except ValidationError as err:
+        e = err.errors()[0]
+        where = ".".join(str(p) for p in ("experiment", *e.get("loc", ())))
+        raise DlsolveError(
+            f"the recorded spec does not validate ({e.get('msg', 'invalid value')})",
+            file=str(path),
+            field=where,
+        ) from None
+    if conditions.threads < 1:
+        raise DlsolveError("must be at least 1", file=str(path), field="conditions.threads")
     ctx = Context(
-        pick_device(device),
+        pick_device(conditions.device),
         Path(data_dir) if data_dir else None,
         progress,
-        shlex.join([*words, "--device", device]),
+        str(recorded["command"]),
+        conditions.threads,
     )
-    result = runners()[spec.runner].run(spec, ctx)
-    out = Path(output) if output else Path("out") / spec.experiment / "REPORT.md"
-    return result, report.write(result, out)
+    result = run(spec, ctx)
+    rerun = report.json_payload(result, Path(path).with_name(str(recorded["report"])))
+    return Check(
+        Path(path),
+        ctx.conditions,
+        report.numbers(recorded),
+        list(report.differences(recorded, rerun)),
+    )
 
 
 def header(spec: ExperimentSpec, ctx: Context, details: str) -> list[str]:
-    """The report's opening: what the experiment is for, how it ran, how to run it again."""
-    torch = require_torch()
+    """The report's opening: what the experiment is for, how it ran, the conditions under
+    which its numbers repeat, how to run it again and how to check it."""
     parts = [spec.text.strip()] if spec.text else []
-    n = torch.get_num_threads()
-    threads = f" ({n} thread{'s' if n > 1 else ''})" if ctx.device.type == "cpu" else ""
+    parts.append(f"{details} Seed {spec.seed}.")
     parts.append(
-        f"{details} Device {ctx.device.type}{threads}, torch {torch.__version__}, seed {spec.seed}."
+        f"The numbers below repeat to the last digit under the conditions they were "
+        f"measured in: {ctx.conditions.describe()}. Reproduce with `{ctx.command}`; "
+        "`dlsolve reproduce --check REPORT.json` reruns this report under its recorded "
+        "conditions and lists any number that differs. Another torch version, device or "
+        "thread count can change the last digits."
     )
-    parts.append(f"Reproduce with `{ctx.command}`.")
     return parts
 
 
@@ -353,37 +587,63 @@ class Tensors:
 
 
 class Progress:
-    """Two tqdm bars on stderr: epochs of the whole experiment, and batches of this epoch.
+    """Where a long experiment is, on stderr.
 
-    Silent when stderr is not a terminal (CI, pipes) or when progress is off.
+    On a terminal two tqdm bars: epochs of the whole experiment, and batches of
+    this epoch. Otherwise (CI logs, pipes, a file) one line per epoch, flushed
+    as it happens, so a log shows the run moving. Nothing when disabled (``-q``).
     """
 
     def __init__(self, total: int, desc: str, enabled: bool) -> None:
-        self.tqdm = require("tqdm").tqdm
-        self.disable = None if enabled else True  # None: tqdm's own "not a TTY" test
-        self.bar = self.tqdm(
-            total=total, desc=desc, unit="epoch", disable=self.disable, dynamic_ncols=True
+        self.stream = sys.stderr  # looked up now: test runners swap it
+        self.total, self.done, self.desc, self.epoch = total, 0, desc, ""
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.mode = "bars" if enabled and tty else "lines" if enabled else "off"
+        self.tqdm = require("tqdm").tqdm if self.mode == "bars" else None
+        self.bar = (
+            self.tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True, file=self.stream)
+            if self.tqdm
+            else None
         )
 
-    def batches(self, items: list[Any], desc: str) -> Iterator[Any]:
-        yield from self.tqdm(
-            items, desc=desc, unit="batch", leave=False, disable=self.disable, dynamic_ncols=True
+    def batches(self, items: list[Any], desc: str) -> Iterable[Any]:
+        self.epoch = desc
+        if self.tqdm is None:
+            return items
+        return self.tqdm(
+            items, desc=desc, unit="batch", leave=False, dynamic_ncols=True, file=self.stream
         )
 
-    def epoch_done(self, **postfix: float) -> None:
-        self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
-        self.bar.update(1)
+    def epoch_done(self, train_loss: float, test_acc: float, seconds: float) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix(
+                {"train_loss": f"{train_loss:.4g}", "test_acc": f"{test_acc:.2%}"}, refresh=False
+            )
+            self.bar.update(1)
+        elif self.mode == "lines":
+            print(
+                f"{self.desc} [{self.done}/{self.total}] {self.epoch}: train loss "
+                f"{train_loss:.4f}, test acc {test_acc:.2%}, {seconds:.3f} s",
+                file=self.stream,
+                flush=True,
+            )
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``net`` in eval mode (running BN estimates)."""
+    """Mean cross-entropy and accuracy of ``net`` in eval mode (running BN estimates).
+
+    Under ``inference_mode``: the same kernels, so the same numbers, without
+    autograd's bookkeeping (version counters, views).
+    """
     torch = require_torch()
     net.eval()
     loss, correct = 0.0, 0
-    with torch.no_grad():
+    with torch.inference_mode():
         for i in range(0, len(y), EVAL_BATCH):
             logits = net(x[i : i + EVAL_BATCH])
             target = y[i : i + EVAL_BATCH]
@@ -448,7 +708,11 @@ def train_one(
             )
             run.curves[f"{split}_loss"].append(split_loss)
             run.curves[f"{split}_acc"].append(split_acc)
-        progress.epoch_done(test_acc=run.curves["test_acc"][-1])
+        progress.epoch_done(
+            train_loss=run.curves["train_loss"][-1],
+            test_acc=run.curves["test_acc"][-1],
+            seconds=run.curves["seconds"][-1],
+        )
     return run
 
 
@@ -565,6 +829,127 @@ def curves_figure(runs: list[Run], model: str) -> Any:
     return fig
 
 
+PLACEMENT_QUESTION = "BatchNorm before or after the activation?"
+ASSIGNED_DATASET = "fashion-mnist"  # what IST 597 and Com S 573 train on
+
+
+def _variant_named(spec: TrainingSpec, placement: str) -> str | None:
+    """The spec's name of the variant with this BatchNorm placement and no dropout."""
+    from .models import Variant
+
+    return next((v for v in spec.variants if Variant.parse(v) == Variant(placement)), None)
+
+
+def _where(variant: str, pre: str) -> str:
+    return "before" if variant == pre else "after"
+
+
+def _percent(values: list[float]) -> str:
+    return pm(values, 2, 100.0) + " %"
+
+
+def placement_answer(spec: TrainingSpec, ds: Dataset, runs: list[Run]) -> str | None:
+    """IST 597's question (D.2), answered from this report's own numbers, or None when the
+    experiment does not compare the two placements.
+
+    Per model: test (and train) accuracy before and after the activation, and
+    the difference trial by trial. The trials are paired (trial t of every
+    variant starts from seed + t: the same initialization stream and the same
+    batch order), so the per-trial difference is the fair comparison; a
+    placement counts as better only when it is ahead in every trial. Then what
+    the dataset allows: digits is not the Fashion-MNIST the assignment asks for.
+    """
+    pre, post, none = (_variant_named(spec, p) for p in ("bn-pre", "bn-post", "none"))
+    if pre is None or post is None:
+        return None
+    groups = by_setting(runs)
+    image_pp = 100.0 / len(ds.y_test)
+    paragraphs = [
+        f"IST 597 (D.2) asks whether BatchNorm works better on the pre-activation, "
+        f"g(BN(f(x))) (`{pre}`), or after the activation, BN(g(f(x))) (`{post}`). "
+        f"From the numbers above (test accuracy after the last epoch; one test image "
+        f"is {image_pp:.2f} pp):"
+    ]
+    verdicts: list[str | None] = []
+    leans: list[str] = []
+    for model in spec.models:
+        acc = {v: [r.final("test_acc") for r in groups[model, v]] for v in (pre, post, none) if v}
+        train = {v: [r.final("train_acc") for r in groups[model, v]] for v in (pre, post)}
+        diffs = [100.0 * (a - b) for a, b in zip(acc[pre], acc[post], strict=True)]
+        n = len(diffs)
+        ahead, behind = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+        mean, std = report.mean_std(diffs)
+        spread = f"{mean:+.2f}" + (f" ± {std:.2f}" if std is not None else "") + " pp"
+        text = (
+            f"- **{model}**: {_percent(acc[pre])} with BatchNorm before the activation, "
+            f"{_percent(acc[post])} after it"
+            + (f", {_percent(acc[none])} without BatchNorm" if none else "")
+            + f" (train accuracy {_percent(train[pre])} and {_percent(train[post])}). "
+            f"Trial by trial, {pre} minus {post} is {spread}: ahead in {ahead}, behind in "
+            f"{behind}, tied in {n - ahead - behind} of {n} trial{'s' if n > 1 else ''}. "
+        )
+        if n < 2:
+            text += "One trial has no spread to judge a difference by."
+            verdicts.append(None)
+        elif ahead == n or behind == n:
+            winner = pre if ahead == n else post
+            text += f"BatchNorm {_where(winner, pre)} the activation is ahead in every trial."
+            verdicts.append(winner)
+        else:
+            text += "Neither placement is ahead in every trial: the difference is within "
+            text += "the spread between trials"
+            if (ahead and not behind) or (behind and not ahead):
+                lean = pre if ahead else post
+                leans.append(f"{model} leans to {lean}, ahead or tied in every trial")
+                text += f", though {lean} is never behind"
+            text += "."
+            verdicts.append(None)
+        if none:
+            base = report.mean_std(acc[none])[0]
+            better = [v for v in (pre, post) if report.mean_std(acc[v])[0] > base]
+            text += (
+                " Both placements beat no BatchNorm on the mean."
+                if len(better) == 2
+                else f" Only {better[0]} beats no BatchNorm on the mean."
+                if better
+                else " Neither beats no BatchNorm on the mean."
+            )
+        paragraphs.append(text)
+    decided = {v for v in verdicts if v is not None}
+    if len(decided) == 1 and None not in verdicts:
+        answer = (
+            f"**Answer from this run:** BatchNorm {_where(decided.pop(), pre)} the activation, "
+            "for every model and in every trial."
+        )
+    elif decided:
+        answer = (
+            "**Answer from this run:** no placement wins for every model: "
+            + "; ".join(
+                f"{m}: {v or 'undecided'}" for m, v in zip(spec.models, verdicts, strict=True)
+            )
+            + "."
+        )
+    else:
+        answer = (
+            "**Answer from this run:** neither placement is clearly better; with "
+            f"{spec.trials} trial{'s' if spec.trials > 1 else ''} the two are within the "
+            "spread between trials" + (f" ({'; '.join(leans)})" if leans else "") + "."
+        )
+    paragraphs.append(answer)
+    if ds.name != ASSIGNED_DATASET:
+        fits = all(r.final("train_acc") >= 0.99 for r in runs)
+        why = "Every run fits its training set here, so " if fits else "On so small a set "
+        paragraphs.append(
+            f"Caveat: this ran on {ds.name} ({len(ds.y_train)} training and {len(ds.y_test)} "
+            f"test images of {'x'.join(map(str, ds.image_shape[1:]))}), not on "
+            "Fashion-MNIST, which the assignment asks for. "
+            + why
+            + "a ranking of the placements need not hold on Fashion-MNIST: run with "
+            "`--dataset fashion-mnist` for the assignment's answer."
+        )
+    return "\n\n".join(paragraphs)
+
+
 def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Context) -> Report:
     c, h, w = ds.image_shape
     details = (
@@ -591,16 +976,20 @@ def training_report(spec: TrainingSpec, ds: Dataset, runs: list[Run], ctx: Conte
             "image_shape": [c, h, w],
             "classes": ds.classes,
         },
-        "device": ctx.device.type,
-        "torch": require_torch().__version__,
-        "threads": require_torch().get_num_threads(),
         "command": ctx.command,
         "runs": [r.as_json() for r in runs],
         "summary": summarize(runs),
     }
+    answer = placement_answer(spec, ds, runs)
     return Report(
         title=spec.title or spec.experiment,
-        sections=[*header(spec, ctx, details), "## Results", note, results],
+        sections=[
+            *header(spec, ctx, details),
+            "## Results",
+            note,
+            results,
+            *([f"## {PLACEMENT_QUESTION}", answer] if answer else []),
+        ],
         payload=payload,
         figures={model: curves_figure(runs, model) for model in spec.models},
         summary=results,

@@ -6,18 +6,24 @@ layout, the ``mean ± std`` convention and the JSON encoding live here once.
 Plots are drawn on ``matplotlib.figure.Figure`` objects directly, never through
 pyplot, so no GUI backend and no global state is involved (the Agg canvas
 renders PNGs headless, on a server or in CI).
+
+A report folder holds one report and nothing else: :func:`previous_report`
+refuses, before anything runs, a folder that holds files of another command,
+and :func:`differences` is how ``reproduce --check`` compares a rerun with
+the recorded numbers (wall-clock times aside: they never repeat).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DlsolveError
+from ..output import write_atomic
 from . import require
 
 if TYPE_CHECKING:
@@ -92,6 +98,43 @@ def finite(value: Any) -> Any:
     return value
 
 
+#: keys whose values are wall-clock times: they differ from run to run and are not compared
+TIMINGS = frozenset({"seconds", "seconds_per_epoch"})
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def differences(recorded: Any, rerun: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """``(where, recorded, rerun)`` for every value that is not the same in both, timings
+    aside. ``where`` is a path such as ``runs[3].final.test_acc``; numbers are compared
+    exactly (a report that repeats, repeats to the last bit)."""
+    if isinstance(recorded, dict) and isinstance(rerun, dict):
+        for key in dict.fromkeys([*recorded, *rerun]):
+            if key in TIMINGS:
+                continue
+            where = f"{path}.{key}" if path else str(key)
+            if key not in recorded or key not in rerun:
+                yield where, recorded.get(key, "(absent)"), rerun.get(key, "(absent)")
+            else:
+                yield from differences(recorded[key], rerun[key], where)
+    elif isinstance(recorded, list) and isinstance(rerun, list) and len(recorded) == len(rerun):
+        for i, (a, b) in enumerate(zip(recorded, rerun, strict=True)):
+            yield from differences(a, b, f"{path}[{i}]")
+    elif type(recorded) is not type(rerun) or recorded != rerun:
+        yield path, recorded, rerun
+
+
+def numbers(payload: Any) -> int:
+    """How many numbers ``payload`` holds, timings aside: what a check compares."""
+    if isinstance(payload, dict):
+        return sum(numbers(v) for k, v in payload.items() if k not in TIMINGS)
+    if isinstance(payload, list):
+        return sum(numbers(v) for v in payload)
+    return int(is_number(payload))
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -113,8 +156,63 @@ def claims_section(claims: Sequence[Claim]) -> str:
     return "## Claims\n\n" + table(("", "claim", "measured"), rows)
 
 
-def write(report: Report, path: str | Path) -> list[Path]:
-    """Write ``path`` (Markdown), the JSON beside it, and one PNG per figure; return the paths."""
+def figure_path(md: Path, name: str) -> Path:
+    """Where the figure ``name`` of the report ``md`` goes: ``REPORT-<name>.png`` beside it."""
+    return md.with_name(f"{md.stem}-{name}.png")
+
+
+def json_payload(report: Report, md: Path) -> dict[str, Any]:
+    """The contents of REPORT.json exactly as written (strict JSON: no NaN)."""
+    payload = {
+        **report.payload,
+        "report": md.name,
+        "claims": [c.__dict__ for c in report.claims],
+        "figures": [figure_path(md, name).name for name in report.figures],
+    }
+    return json.loads(json.dumps(finite(payload), allow_nan=False))
+
+
+def previous_report(md: Path, experiment: str) -> list[Path]:
+    """The files of an earlier report of ``experiment`` that writing ``md`` replaces.
+
+    Raises a DlsolveError when the folder holds anything else (another
+    experiment's report, a command's output, a notes file): a report never
+    overwrites what it did not write. Called before the experiment runs, so a
+    long run is not lost to a refusal at the end.
+    """
+    folder, js = md.parent, md.with_suffix(".json")
+    if folder.exists() and not folder.is_dir():
+        raise DlsolveError("is a file, not a folder for a report", file=str(folder))
+    present = sorted(folder.iterdir()) if folder.is_dir() else []
+    if not present:
+        return []
+    mine: set[Path] = set()
+    try:
+        earlier = json.loads(js.read_text(encoding="utf-8"))
+        if earlier["experiment"]["experiment"] == experiment and earlier["report"] == md.name:
+            figures = [folder / Path(str(name)).name for name in earlier["figures"]]
+            mine = {md, js, *figures}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no readable earlier report of this experiment: everything present is foreign
+    foreign = [p.name for p in present if p not in mine]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise DlsolveError(
+            f"holds files that are not an earlier report of {experiment} ({shown}): "
+            "give an empty or new folder with -o",
+            file=str(folder),
+            field="--output",
+        )
+    return [p for p in present if p in mine]
+
+
+def write(report: Report, path: str | Path, replaces: Iterable[Path] = ()) -> list[Path]:
+    """Write ``path`` (Markdown), the JSON beside it, and one PNG per figure; return the paths.
+
+    ``replaces``: files of an earlier report in the same folder (see
+    :func:`previous_report`); those not written again are removed, so the
+    folder holds exactly one report.
+    """
     md = Path(path)
     if md.suffix.lower() != ".md":
         raise DlsolveError(
@@ -129,21 +227,15 @@ def write(report: Report, path: str | Path) -> list[Path]:
         if report.figures:
             sections.append("## Plots")
         for name, fig in report.figures.items():
-            png = md.with_name(f"{md.stem}-{name}.png")
+            png = figure_path(md, name)
             fig.savefig(png, dpi=110)
             written.append(png)
             sections.append(f"![{name}]({png.name})")
-        md.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
-        js = md.with_suffix(".json")
-        payload = {
-            **report.payload,
-            "report": md.name,
-            "claims": [c.__dict__ for c in report.claims],
-            "figures": [p.name for p in written],
-        }
-        js.write_text(
-            json.dumps(finite(payload), indent=1, allow_nan=False) + "\n", encoding="utf-8"
-        )
+        write_atomic(md, "\n\n".join(sections) + "\n")
+        js = md.with_suffix(".json")  # last: a REPORT.json means a whole report
+        write_atomic(js, json.dumps(json_payload(report, md), indent=1, allow_nan=False) + "\n")
+        for stale in set(replaces) - {md, js, *written}:
+            stale.unlink(missing_ok=True)
     except OSError as err:
         raise DlsolveError(
             f"cannot write the report ({err.strerror or err})", file=str(err.filename or md)

@@ -255,7 +255,6 @@ def run_weight_decay(spec: WeightDecaySpec, ctx: Context) -> Report:
         sections=sections,
         payload={
             "experiment": spec.model_dump(mode="json"),
-            "device": ctx.device.type,
             "command": ctx.command,
             "sgd_max_abs_diff": sgd,
             "adam_mean_theta": adam,
@@ -430,7 +429,6 @@ def run_rnn(spec: RnnSpec, ctx: Context) -> Report:
         sections=[*header(spec, ctx, details), "## Results", results],
         payload={
             "experiment": spec.model_dump(mode="json"),
-            "device": ctx.device.type,
             "command": ctx.command,
             "gamma": gamma,
             "bound": bound.tolist(),

@@ -265,6 +265,22 @@ def test_digits_is_a_fixed_standardized_split() -> None:
     assert not any(row.tobytes() in train for row in a.x_test)
 
 
+def test_digits_read_without_importing_sklearn_are_sklearns_digits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The file read directly gives bit for bit what ``sklearn.datasets.load_digits`` gives."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    assert data._digits_file() is not None  # the fast path is the one taken here
+    fast = data.load_digits()
+    monkeypatch.setattr(data, "_digits_file", lambda: None)
+    api = data.load_digits()
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        assert getattr(fast, name).dtype == getattr(api, name).dtype
+        np.testing.assert_array_equal(getattr(fast, name), getattr(api, name))
+    bunch = sklearn_datasets.load_digits()
+    assert len(fast.y_train) + len(fast.y_test) == len(bunch.target)
+
+
 def test_unknown_dataset_is_an_error() -> None:
     with pytest.raises(DlsolveError, match="unknown dataset 'mnist'"):
         data.load("mnist")

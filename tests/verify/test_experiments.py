@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -278,3 +280,254 @@ def test_report_json_is_strict_and_the_report_is_markdown(tmp_path: Path) -> Non
     assert re.search(r"^# t$", md.read_text(), re.M)
     with pytest.raises(DlsolveError, match="report must be a Markdown file"):
         report.write(rep, tmp_path / "REPORT.txt")
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+TINY = """\
+experiment: tiny
+dataset: digits
+models: [mlp]
+variants: [none, bn-pre]
+trials: 1
+epochs: 1
+batch_size: 32
+optimizer: {name: sgd, lr: 0.1, momentum: 0.9}
+seed: 0
+"""
+
+
+@pytest.fixture
+def few_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Digits cut to 160 training and 80 test images: a whole experiment in a blink."""
+    full = data.load_digits()
+
+    def few() -> data.Dataset:
+        return data.Dataset(
+            "digits",
+            full.x_train[:160],
+            full.y_train[:160],
+            full.x_test[:80],
+            full.y_test[:80],
+            full.classes,
+        )
+
+    monkeypatch.setattr(data, "load_digits", few)
+
+
+def without_timings(payload: object) -> str:
+    """REPORT.json as text with every wall-clock time taken out."""
+
+    def strip(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k not in report.TIMINGS}
+        return [strip(x) for x in v] if isinstance(v, list) else v
+
+    return json.dumps(strip(payload), indent=1)
+
+
+def test_same_settings_give_byte_identical_results_and_threads_are_recorded(
+    tmp_path: Path, few_digits: None, cli_run
+) -> None:
+    spec = spec_file(tmp_path, TINY)
+    # two threads on a busy machine wait for each other at every op: as few ops as can be
+    two = tmp_path / "two.yaml"
+    two.write_text(TINY.replace("[none, bn-pre]", "[none]").replace("32", "80"), encoding="utf-8")
+    texts = {}
+    for name, threads, file in (("a", "1", spec), ("b", "1", spec), ("c", "2", two)):
+        code, out, _ = cli_run(
+            "reproduce", str(file), "-q", "--threads", threads, "-o", str(tmp_path / name)
+        )
+        assert code == 0, out
+        texts[name] = (tmp_path / name / "REPORT.json").read_text(encoding="utf-8")
+    a, b, c = (json.loads(texts[k]) for k in "abc")
+    assert without_timings(a) == without_timings(b)
+    assert a["runs"][0]["seconds_per_epoch"] > 0  # the timings were there to take out
+    assert a["conditions"] == {
+        "torch": torch.__version__,
+        "device": "cpu",
+        "gpu": None,
+        "threads": 1,
+        "deterministic": True,
+    }
+    assert c["conditions"]["threads"] == 2 and "--threads 2" in c["command"]
+    assert "torch " + torch.__version__ + ", device cpu, 2 CPU threads" in (
+        tmp_path / "c" / "REPORT.md"
+    ).read_text(encoding="utf-8")
+    assert "1 CPU thread," in (tmp_path / "a" / "REPORT.md").read_text(encoding="utf-8")
+    # a check reruns on the recorded thread count
+    code, out, _ = cli_run("reproduce", "--check", str(tmp_path / "c" / "REPORT.json"), "-q")
+    assert code == 0 and "2 CPU threads" in out, out
+    # the run put back the caller's settings (one thread from tests/verify/conftest.py)
+    assert torch.get_num_threads() == 1 and not torch.are_deterministic_algorithms_enabled()
+    # the files themselves differ, in their timings only: the equality above is not vacuous
+    assert texts["a"] != texts["b"] and str(a["runs"][1]["final"]["test_acc"]) in texts["b"]
+
+
+def test_check_reruns_a_report_and_names_every_number_that_differs(
+    tmp_path: Path, few_digits: None, cli_run
+) -> None:
+    spec = spec_file(tmp_path, TINY)
+    code, out, _ = cli_run("reproduce", str(spec), "-q", "-o", str(tmp_path / "r"))
+    assert code == 0, out
+    js = tmp_path / "r" / "REPORT.json"
+    payload = json.loads(js.read_text(encoding="utf-8"))
+    payload["runs"][0]["seconds_per_epoch"] = 99.0  # a timing: never compared
+    js.write_text(json.dumps(payload), encoding="utf-8")
+
+    code, out, _ = cli_run("reproduce", "--check", str(js), "-q")
+    assert code == 0, out
+    n = report.numbers(payload)
+    assert n > 20 and f"all {n} numbers match (timings aside)" in out
+    assert "1 CPU thread" in out
+
+    recorded = payload["runs"][1]["final"]["test_acc"]
+    payload["runs"][1]["final"]["test_acc"] = recorded + 1e-12
+    payload["runs"][0]["curves"]["train_loss"][0] *= 2
+    tampered = tmp_path / "r" / "TAMPERED.json"
+    tampered.write_text(json.dumps(payload), encoding="utf-8")
+    code, out, _ = cli_run("reproduce", "--check", str(tampered), "-q")
+    assert code == 1
+    lines = out.splitlines()
+    assert f"2 values of {n} numbers differ" in lines[0]
+    assert lines[1:] == [
+        f"  runs[0].curves.train_loss[0]: recorded "
+        f"{payload['runs'][0]['curves']['train_loss'][0]!r}, rerun "
+        f"{payload['runs'][0]['curves']['train_loss'][0] / 2!r}",
+        f"  runs[1].final.test_acc: recorded {recorded + 1e-12!r}, rerun {recorded!r}",
+    ]
+
+
+def test_check_refuses_what_it_cannot_rerun(tmp_path: Path, cli_run) -> None:
+    bad = tmp_path / "REPORT.json"
+    bad.write_text("{not json", encoding="utf-8")
+    code, _, err = cli_run("reproduce", "--check", str(bad))
+    assert code == 2 and "not JSON" in err and err.count("\n") == 1
+    old = {"experiment": {"experiment": "x"}, "command": "c", "report": "REPORT.md"}
+    bad.write_text(json.dumps(old), encoding="utf-8")
+    code, _, err = cli_run("reproduce", "--check", str(bad))
+    assert code == 2 and "records no conditions" in err and err.count("\n") == 1
+    code, _, err = cli_run("reproduce", "--check", str(bad), "--threads", "2")
+    assert code == 2 and "--threads cannot be given with it" in err
+    code, _, err = cli_run("reproduce")
+    assert code == 2 and "give an experiment file" in err
+
+
+def test_reports_go_to_their_own_folder_and_never_over_other_output(
+    tmp_path: Path, few_digits: None, cli_run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = spec_file(tmp_path, TINY.replace("models: [mlp]", "models: [mlp, cnn]"))
+    code, out, err = cli_run("reproduce", str(spec))
+    assert code == 0, out
+    folder = Path("reports") / "tiny-digits"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "REPORT-cnn.png",
+        "REPORT-mlp.png",
+        "REPORT.json",
+        "REPORT.md",
+    ]
+    # off a terminal: one progress line per epoch on stderr, none on stdout
+    epochs = [ln for ln in err.splitlines() if ln.startswith("tiny [")]
+    assert len(epochs) == 4 and epochs[-1].startswith("tiny [4/4] cnn bn-pre trial 1/1 epoch 1/1")
+    assert "tiny [" not in out
+    # an earlier report of the same experiment is replaced, its stale plot removed
+    spec.write_text(TINY, encoding="utf-8")
+    code, out, _ = cli_run("reproduce", str(spec), "-q", "-o", str(folder))
+    assert code == 0, out
+    assert not (folder / "REPORT-cnn.png").exists() and (folder / "REPORT-mlp.png").exists()
+    # anything else in the folder: refused before training, nothing touched
+    (folder / "grades.csv").write_text("student,score\n", encoding="utf-8")
+    before = (folder / "REPORT.json").read_bytes()
+    code, out, err = cli_run("reproduce", str(spec), "-q", "-o", str(folder))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "not an earlier report of tiny (grades.csv)" in err
+    assert (folder / "REPORT.json").read_bytes() == before
+    # another experiment's report is someone else's output too
+    other = spec_file(tmp_path, TINY.replace("experiment: tiny", "experiment: other"))
+    (folder / "grades.csv").unlink()
+    code, _, err = cli_run("reproduce", str(other), "-q", "-o", str(folder))
+    assert code == 2 and "not an earlier report of other" in err
+
+
+def fake_placement_runs(pre: list[float], post: list[float]) -> list[experiments.Run]:
+    runs = []
+    for variant, accs in (("none", [0.5] * len(pre)), ("bn-pre", pre), ("bn-post", post)):
+        runs += [fake_run("mlp", variant, t, acc) for t, acc in enumerate(accs)]
+    return runs
+
+
+def test_the_placement_question_is_answered_from_the_reports_own_numbers() -> None:
+    spec = experiments.TrainingSpec(
+        experiment="p", models=["mlp"], variants=["none", "bn-pre", "bn-post"], trials=3
+    )
+    image, label = np.zeros((1, 1, 8, 8)), np.zeros(1)
+    ds = data.Dataset("digits", image, label, image, np.zeros(400), classes=10)  # 1 = 0.25 pp
+    text = experiments.placement_answer(
+        spec, ds, fake_placement_runs([0.9, 0.8, 0.7], [0.85, 0.75, 0.6])
+    )
+    assert text is not None
+    assert "one test image is 0.25 pp" in text
+    diffs = [5.0, 5.0, 10.0]
+    assert f"{statistics.mean(diffs):+.2f} ± {statistics.stdev(diffs):.2f} pp" in text
+    assert "ahead in 3, behind in 0, tied in 0 of 3 trials" in text
+    assert "BatchNorm before the activation, for every model and in every trial" in text
+    assert "not on Fashion-MNIST" in text
+    mixed = experiments.placement_answer(
+        spec, ds, fake_placement_runs([0.9, 0.8, 0.7], [0.85, 0.85, 0.7])
+    )
+    assert mixed is not None and "ahead in 1, behind in 1, tied in 1 of 3" in mixed
+    assert "neither placement is clearly better" in mixed
+    ds.name = "fashion-mnist"
+    assert "Caveat" not in (
+        experiments.placement_answer(spec, ds, fake_placement_runs([0.9], [0.8])) or ""
+    )
+    no_post = spec.model_copy(update={"variants": ["none", "bn-pre"]})
+    assert experiments.placement_answer(no_post, ds, fake_placement_runs([0.9], [0.8])) is None
+
+
+def test_the_readme_table_is_the_shipped_report_of_the_command_beside_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Reproducing the training experiments", 1)[1].split("\n## ", 1)[0]
+    found = re.search(
+        r"^\$ (dlsolve reproduce problems/experiments/bn-placement\.yaml.*)$", section, re.M
+    )
+    assert found is not None
+    shipped = SHIPPED / "reports" / "bn-placement-digits"
+    payload = json.loads((shipped / "REPORT.json").read_text(encoding="utf-8"))
+    assert payload["command"] == f"{found.group(1)} --device cpu --threads 1"
+    assert parse_table(section) == parse_table((shipped / "REPORT.md").read_text(encoding="utf-8"))
+    for js in sorted((SHIPPED / "reports").glob("*/REPORT.json")):
+        conditions = json.loads(js.read_text(encoding="utf-8"))["conditions"]
+        assert conditions["threads"] == 1 and conditions["deterministic"], js
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stream", "mode"), [(Terminal, "bars"), (io.StringIO, "lines")])
+def test_progress_is_bars_on_a_terminal_and_lines_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, stream: type[io.StringIO], mode: str
+) -> None:
+    err = stream()
+    monkeypatch.setattr("sys.stderr", err)
+    progress = experiments.Progress(2, "exp", enabled=True)
+    assert progress.mode == mode
+    for epoch in (1, 2):
+        list(progress.batches([1, 2, 3], f"mlp none trial 1/1 epoch {epoch}/2"))
+        progress.epoch_done(train_loss=0.5, test_acc=0.875, seconds=0.25)
+    progress.close()
+    text = err.getvalue()
+    if mode == "lines":
+        assert text.splitlines() == [
+            f"exp [{e}/2] mlp none trial 1/1 epoch {e}/2: train loss 0.5000, test acc 87.50%, "
+            "0.250 s"
+            for e in (1, 2)
+        ]
+    else:
+        assert "\r" in text and "2/2" in text and "test_acc=87.50%" in text
+    quiet = experiments.Progress(2, "exp", enabled=False)
+    quiet.epoch_done(train_loss=0.5, test_acc=0.875, seconds=0.25)
+    assert quiet.mode == "off" and err.getvalue() == text

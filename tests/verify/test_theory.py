@@ -252,3 +252,21 @@ def test_a_claim_that_fails_makes_reproduce_exit_1(
     )
     assert result.exit_code == 1
     assert "FAILS: the bound holds (ratio 1.5)" in result.output
+
+
+def test_a_theory_report_is_checked_like_a_training_report(tmp_path: Path) -> None:
+    spec = tmp_path / "rnn.yaml"
+    spec.write_text(
+        "experiment: rnn\nrunner: rnn-vanishing\nhidden: 4\nT: 12\ntrials: 1\n", encoding="utf-8"
+    )
+    out = tmp_path / "rnn"
+    args = ["reproduce", str(spec), "-q", "-o", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    js = out / "REPORT.json"
+    result = CliRunner().invoke(main, ["reproduce", "--check", str(js)])
+    assert result.exit_code == 0 and "numbers match" in result.output, result.output
+    payload = json.loads(js.read_text())
+    payload["max_ratio"] /= 2
+    js.write_text(json.dumps(payload))
+    result = CliRunner().invoke(main, ["reproduce", "--check", str(js)])
+    assert result.exit_code == 1 and "\n  max_ratio: recorded " in result.output

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from ... import exact
 from ...kinds.conv_matrix import symbol_names
@@ -35,10 +36,88 @@ BATCH = 3  # the batch size torch runs with where the problem's is a symbol such
 # --------------------------------------------------------------------------- networks
 
 
+RECURRENT = ("RNN", "LSTM", "GRU")
+SEQUENCE = (*RECURRENT, "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer")
+
+
+class Sequence(nn.Module):
+    """A recurrent, attention or transformer module called as PyTorch's own layer list would:
+    self-attention takes x as query, key and value, a decoder layer gets a random memory of
+    ``memory_length`` positions, and a recurrent layer keeps its h_n for the shape check."""
+
+    def __init__(self, inner: nn.Module, kind: str, memory_length: int | None) -> None:
+        super().__init__()
+        self.inner, self.kind, self.memory_length = inner, kind, memory_length
+        self.h_n: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind in RECURRENT:
+            y, h = self.inner(x)
+            self.h_n = h[0] if isinstance(h, tuple) else h
+            return y
+        if self.kind == "MultiheadAttention":
+            return self.inner(x, x, x, need_weights=False)[0]
+        if self.kind == "TransformerDecoderLayer":
+            time = 1 if self.inner.self_attn.batch_first and x.dim() == 3 else 0
+            shape = list(x.shape)
+            shape[time] = self.memory_length or shape[time]
+            memory = torch.randn(*shape, dtype=x.dtype, device=x.device)
+            return self.inner(x, memory)
+        return self.inner(x)
+
+
+def _sequence_module(sp: Any, t: str, x: torch.Tensor) -> nn.Module:
+    """The torch module of a sequence layer from the given's fields (PyTorch's defaults for
+    the rest; dropout 0 so that a training-mode run, which counts every product, is exact)."""
+    width = x.shape[-1]
+    if t in RECURRENT:
+        inner: nn.Module = getattr(nn, t)(
+            sp.in_ or width,
+            sp.hidden,
+            num_layers=sp.num_layers or 1,
+            bias=sp.bias,
+            batch_first=sp.batch_first,
+            bidirectional=sp.bidirectional,
+        )
+    elif t == "MultiheadAttention":
+        inner = nn.MultiheadAttention(
+            sp.embed_dim or width, sp.num_heads, bias=sp.bias, batch_first=sp.batch_first
+        )
+    else:
+        inner = getattr(nn, t)(
+            sp.d_model or width,
+            sp.nhead,
+            dim_feedforward=sp.dim_feedforward or 2048,
+            dropout=0.0,
+            bias=sp.bias,
+            batch_first=sp.batch_first,
+        )
+    return Sequence(inner, t, sp.memory_length)
+
+
 def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
     """The torch module for one layer, given what enters it (a blank in is taken from x)."""
     sp, t = layer.spec, layer.type
     opt: dict[str, Any] = {}
+    if t in SEQUENCE:
+        return _sequence_module(sp, t, x)
+    if t == "Embedding":
+        return nn.Embedding(sp.num, sp.dim, padding_idx=sp.padding_idx)
+    if t in ("Conv1d", "ConvTranspose2d"):
+        extra = {"output_padding": sp.output_padding or 0} if t == "ConvTranspose2d" else {}
+        one = (lambda v: v[0]) if t == "Conv1d" else (lambda v: v)
+        pad = sp.padding if isinstance(sp.padding, str) else one(sp.padding or (0, 0))
+        return getattr(nn, t)(
+            sp.in_ or x.shape[1],
+            out,
+            one(sp.kernel),
+            stride=one(sp.stride or (1, 1)),
+            padding=pad,
+            dilation=one(sp.dilation or (1, 1)),
+            groups=sp.groups or 1,
+            bias=sp.bias,
+            **{k: one(v) for k, v in extra.items()},
+        )
     if t == "Linear":
         return nn.Linear(sp.in_ or x.shape[-1], out, bias=sp.bias)
     if t == "Conv2d":
@@ -78,9 +157,34 @@ def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
     return getattr(nn, t)()
 
 
-def _macs(module: nn.Module, y: torch.Tensor, count_bias: bool) -> int:
-    """Multiply-accumulates of a Conv2d or Linear, read off the output it produced."""
-    if isinstance(module, nn.Conv2d):
+def _sdpa(q: Any, k: Any, v: Any, *args: Any, out_shape: Any = None, **kw: Any) -> int:
+    """FLOPs of PyTorch's CPU attention kernel, which FlopCounterMode does not know: QKᵀ and
+    AV, b·h·T·S·d multiply-adds each."""
+    b, h, t, d = q
+    return 2 * 2 * b * h * t * k[-2] * d
+
+
+FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa}
+
+
+def _sequence_macs(module: Sequence, x: torch.Tensor) -> int:
+    """MACs of a recurrent or attention module as torch's FlopCounterMode counts its matrix
+    products (2 FLOPs per MAC), run in training mode so that no fused fast path hides them."""
+    module.train()
+    with FlopCounterMode(display=False, custom_mapping=FLOPS) as counter, torch.no_grad():
+        module(x)
+    module.eval()
+    return counter.get_total_flops() // 2
+
+
+def _macs(module: nn.Module, y: torch.Tensor, count_bias: bool, x: Any = None) -> int:
+    """Multiply-accumulates of a convolution or Linear, read off the output it produced."""
+    if isinstance(module, nn.ConvTranspose2d):  # every input value meets C_out/groups·k·k
+        bias = y.numel() if count_bias and module.bias is not None else 0
+        return x.numel() * module.weight[0].numel() + bias
+    if isinstance(module, Sequence):
+        return _sequence_macs(module, x)
+    if isinstance(module, (nn.Conv2d, nn.Conv1d)):
         taps = module.weight[0].numel()  # in_channels/groups · k_h · k_w
     elif isinstance(module, nn.Linear):
         taps = module.in_features
@@ -93,10 +197,19 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
     """Run the layer list as torch modules: per layer its module, output and MACs."""
     layers = build_layers(g.layers, g.allowed, g.kind_name)
     shape = list(g.input_shape)
-    batched = len(shape) == g.batched_rank
-    batch = (shape[0] if isinstance(shape[0], int) else BATCH) if batched else 1
+    batched = len(shape) == _example_rank(g) + 1
+    axis = _batch_axis(g)
+    batch = (shape[axis] if isinstance(shape[axis], int) else BATCH) if batched else 1
     torch.manual_seed(0)
-    x = torch.randn(batch, *shape[1 if batched else 0 :], dtype=torch.float64, device=device)
+    if batched:
+        shape[axis] = batch
+    else:  # one example runs as a batch of one (Flatten keeps the batch axis); shapes drop it
+        shape.insert(axis if len(shape) >= axis else 0, 1)
+    first = g.layers[0]
+    if first.type.lower() == "embedding":
+        x = torch.randint(0, first.num, shape, device=device)
+    else:
+        x = torch.randn(*shape, dtype=torch.float64, device=device)
     runs: list[dict[str, Any]] = []
     for layer in layers:
         out = layer.spec.out
@@ -124,11 +237,40 @@ def run_network(g: NetworkGiven, s: Solution, device: Any) -> dict[str, Any]:
                 "module": module,
                 "x": x,
                 "y": y,
-                "macs": _macs(module, y, g.count_bias),
+                "macs": _macs(module, y, g.count_bias, x),
             }
         )
         x = y
-    return {"runs": runs, "batched": batched, "batch": batch, "failed": None}
+    return {
+        "runs": runs,
+        "batched": batched,
+        "batch": batch,
+        "batch_axis": axis,
+        "failed": None,
+    }
+
+
+def _sequence(g: NetworkGiven) -> bool:
+    return any(
+        spec.type.lower() in {t.lower() for t in (*SEQUENCE, "Embedding")} for spec in g.layers
+    )
+
+
+def _example_rank(g: NetworkGiven) -> int:
+    """The rank of one example, read off the given: token ids [T] for an Embedding, [T, F]
+    for a sequence, [C, L] for a Conv1d network, [C, H, W] for a CNN, else [F]."""
+    types = [spec.type.lower() for spec in g.layers]
+    if types[0] == "embedding":
+        return 1
+    if any(t in {s.lower() for s in SEQUENCE} for t in types) or "conv1d" in types:
+        return 2
+    return 3 if g.kind_name == "conv" else 1
+
+
+def _batch_axis(g: NetworkGiven) -> int:
+    """PyTorch's sequence layers put the batch second unless batch_first."""
+    seq = [spec for spec in g.layers if spec.type.lower() in {s.lower() for s in SEQUENCE}]
+    return 1 if seq and not seq[0].batch_first else 0
 
 
 def _refused(net: dict[str, Any], key: str) -> dict[str, Any]:
@@ -150,8 +292,12 @@ def _blank_outs(net: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _shape(y: torch.Tensor, batched: bool) -> list[int]:
-    return list(y.shape) if batched else list(y.shape[1:])
+def _shape(y: torch.Tensor, batched: bool, axis: int = 0) -> list[int]:
+    """The shape as the problem has it: without the batch of one an example ran in."""
+    shape = list(y.shape)
+    if not batched and shape:
+        del shape[axis if len(shape) > axis else 0]
+    return shape
 
 
 def _params(module: nn.Module) -> int:
@@ -160,9 +306,7 @@ def _params(module: nn.Module) -> int:
 
 def _point(g: NetworkGiven, batch: int) -> dict[str, int]:
     """The symbols of a network's answers and what torch ran with."""
-    point = {}
-    if not isinstance(g.input_shape[0], int):
-        point[str(g.input_shape[0])] = batch
+    point = {str(d): batch for d in g.input_shape if not isinstance(d, int)}
     if g.batch_symbol is not None:
         point[g.batch_symbol] = BATCH
     return point
@@ -181,13 +325,20 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out: dict[str, Any] = {}
     for k, run in enumerate(runs, start=1):
         layer = run["layer"]
-        out[f"z{k}"] = At(_shape(run["y"], batched), point)
+        out[f"z{k}"] = At(_shape(run["y"], batched, net["batch_axis"]), point)
         if layer.spec.in_ is None and layer.family == "linear":
             out[f"{layer.name}.in"] = _inferred_in(run)
-        if layer.family in ("linear", "norm"):
+        if layer.family in ("linear", "norm", "embedding", "sequence"):
             out[f"params.{layer.name}"] = _params(run["module"])
-        if layer.family == "linear":
+        if layer.family == "linear" or (layer.family == "sequence" and not g.count_bias):
             out[f"macs.{layer.name}"] = At(run["macs"], point)
+        if layer.family == "sequence":
+            module = run["module"]
+            width = run["x"].shape[-1]
+            if f"{layer.name}.in" in s.answers:
+                out[f"{layer.name}.in"] = width
+            if module.h_n is not None:
+                out[f"{layer.name}.h_n"] = At(_shape(module.h_n, batched, 1), point)
     scored = next(
         (r for r in runs if r["layer"].family == "loss" or r["layer"].type == "Softmax"), None
     )
@@ -200,9 +351,10 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out.update(_blank_outs(net))
     C = sum(_params(r["module"]) for r in runs)
     out["params.total"] = C
-    out["macs.total"] = At(sum(r["macs"] for r in runs), point)
+    if not (g.count_bias and _sequence(g)):  # FlopCounterMode does not count bias additions
+        out["macs.total"] = At(sum(r["macs"] for r in runs), point)
     K = sum(
-        r["y"].numel() // r["y"].shape[0]
+        r["y"].numel() // net["batch"]
         for r in runs
         if r["y"].dim() > 0 and r["layer"].family != "loss"
     )
@@ -227,7 +379,7 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
         name = layer.name
         out[f"{name}.output_shape"] = At(_shape(y, batched), point)
         if layer.family in ("conv", "pool"):
-            out[f"{name}.output_size"] = list(y.shape[-2:])
+            out[f"{name}.output_size"] = list(y.shape[2:])
         if layer.spec.in_ is None and layer.family in ("linear", "conv"):
             out[f"{name}.in"] = _inferred_in(run)
         if layer.family in ("linear", "conv", "norm"):
@@ -236,6 +388,7 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
             out[f"{name}.macs"] = At(run["macs"], point)
     if net["failed"] is not None:
         return {**out, **_refused(net, f"{net['failed'][0].name}.output_shape")}
+    out.update(_receptive_fields(runs, s, device))
     out.update(_blank_outs(net))
     out["params.total"] = sum(_params(r["module"]) for r in runs)
     out["macs.total"] = At(sum(r["macs"] for r in runs), point)
@@ -245,6 +398,74 @@ def conv(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out["activations.output"] = At(last.numel(), point)
     out["memory.change"] = At((last.numel() - first.numel()) * g.dtype_bytes, point)
     out["memory.ratio"] = last.numel() / first.numel()
+    return out
+
+
+# --------------------------------------------------------------------------- receptive fields
+
+PROBE = 1 << 12
+#: layers that keep every position where it is: the field passes through them
+KEEP_POSITIONS = (
+    *("ReLU", "LeakyReLU", "GELU", "ELU", "SiLU", "Tanh", "Sigmoid", "Dropout", "Softmax"),
+    *("BatchNorm1d", "BatchNorm2d"),
+)  # the probe's input length: wide enough that the middle output's field fits
+
+
+def _probe(windows: list[tuple[int, int, int, int]], device: Any) -> list[tuple[int, int]]:
+    """Receptive field and jump after each window (k, s, p, d) along one axis, found by
+    autograd: a stack of all-ones 1-d convolutions over a long input; the input positions
+    whose gradient reaches a middle output are its field, and the field of the next output
+    starts the jump further on."""
+    found = []
+    for n in range(1, len(windows) + 1):
+        x = torch.ones(1, 1, PROBE, dtype=torch.float64, device=device, requires_grad=True)
+        y = x
+        for k, s, p, d in windows[:n]:
+            w = torch.ones(1, 1, k, dtype=torch.float64, device=device)
+            y = F.conv1d(y, w, stride=s, padding=p, dilation=d)
+        mid = y.shape[-1] // 2
+        starts, width = [], 0
+        for j in (mid, mid + 1):
+            (grad,) = torch.autograd.grad(y[0, 0, j], x, retain_graph=True)
+            seen = torch.nonzero(grad[0, 0]).flatten()
+            starts.append(int(seen[0]))
+            width = int(seen[-1] - seen[0]) + 1
+        found.append((width, starts[1] - starts[0]))
+    return found
+
+
+def _receptive_fields(runs: list[dict[str, Any]], s: Solution, device: Any) -> dict[str, Any]:
+    """``<name>.receptive_field`` and ``.jump`` of the convolutions and poolings, from the
+    given's kernels, strides and dilations of the layers torch ran, until a layer that ends
+    the window structure (Flatten, Linear, adaptive pooling, a transposed convolution)."""
+    layers = [run["layer"] for run in runs]
+    axes = 1 if any(layer.type == "Conv1d" for layer in layers) else 2
+    windows: list[list[tuple[int, int, int, int]]] = [[] for _ in range(axes)]
+    names = []
+    for layer in layers:
+        sp, t = layer.spec, layer.type
+        if t in ("Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d"):
+            k = sp.kernel or (1, 1)
+            st = sp.stride or ((1, 1) if t.startswith("Conv") else k)
+            d = sp.dilation if sp.dilation and t != "AvgPool2d" else (1, 1)
+            for a in range(axes):
+                windows[a].append((k[a], st[a], 0, d[a]))
+            names.append(layer.name)
+        elif t in KEEP_POSITIONS:
+            continue
+        else:
+            break
+    if not names:
+        return {}
+    per_axis = [_probe(w, device) for w in windows]
+    out: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        rf = [axis[i][0] for axis in per_axis]
+        jump = [axis[i][1] for axis in per_axis]
+        if f"{name}.receptive_field" in s.answers:
+            out[f"{name}.receptive_field"], out[f"{name}.jump"] = rf[0], jump[0]
+        else:
+            out[f"{name}.receptive_field_hw"], out[f"{name}.jump_hw"] = rf, jump
     return out
 
 
