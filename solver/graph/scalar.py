@@ -385,11 +385,10 @@ def _written(
             part = _over_one(group, r if fold_r else 0)
         else:
             plain = False
-        if exact.is_rational(part):
-            r, fold_r, part = r + part if fold_r else part, False, None
-            if part is None:
-                parts.append(sympy.Integer(0))
-                continue
+        if exact.is_rational(part):  # the terms add up to a rational (r already in it if folded)
+            r = part if fold_r else r + part
+            fold_r = False
+            continue
         parts.append(part)
     rest = 0 if fold_r else exact.to_sympy(r)
     if plain:

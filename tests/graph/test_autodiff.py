@@ -103,3 +103,15 @@ def test_rational_graphs_against_central_differences(
 
 def _near_kink(lines: list[str]) -> bool:
     return any(op in line for line in lines for op in ("relu", "abs", "max"))
+
+
+def test_what_adds_up_to_a_rational_is_written_as_that_rational() -> None:
+    # a softmax row sums to 1 exactly, so L = s² + s with s = Σ softmax(v) is 2 and ∂L/∂s = 3
+    g = build(["s = sum(softmax(v))", "L = s * s + s"], {"v": "param"})
+    run = forward(g, {"v": leaf_tensor([0, 1])})
+    back = backward(run, "L")
+    from solver.graph import to_exact
+
+    assert to_exact(run.value("s").item()) == 1
+    assert to_exact(back.grads[g.names["s"]].item()) == 3
+    assert float(run.value("L").item()) == 2.0
