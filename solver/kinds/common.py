@@ -122,3 +122,52 @@ def tenths(C: int, rng: random.Random) -> list[str]:
 
 
 TRIES = 200
+
+
+def approx(x: Any) -> Any:
+    """``≈ 0.6931`` beside an exact value (nothing to show for an undefined one)."""
+    from ..display import Raw
+
+    f = exact.to_float(x)
+    if f is None:
+        return Raw(r"\text{undefined}", "undefined")
+    return Raw(f"{f:.6g}", f"{f:.6g}")
+
+
+def about(label: Any, *parts: Any) -> Any:
+    """``label = parts... ≈ float`` for an exact value with a float beside it (nothing beside a
+    plain fraction or an undefined value)."""
+    from ..display import eq, rel
+
+    value = parts[-1]
+    if value is None or isinstance(value, bool) or exact.is_rational(value):
+        return eq(label, *parts)
+    return rel(label, *[x for p in parts for x in ("=", p)], "~", approx(value))
+
+
+def validate_nested(model: Any, value: Mapping[str, Any], name: str) -> Any:
+    """A sub-model of a given (an optimizer, a layer) validated with errors that name their
+    place: ``schedule.step_size``, not ``step_size``."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(dict(value))
+    except FieldError as err:
+        field = f"{name}.{err.field}" if err.field else name
+        raise FieldError(err.message, field, err.path) from None
+    except ValidationError as err:
+        e = err.errors()[0]
+        loc = ".".join(str(x) for x in e.get("loc", ()))
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            inner = cause.field or loc
+            raise FieldError(
+                cause.message, f"{name}.{inner}" if inner else name, cause.path
+            ) from None
+        if e["type"] == "extra_forbidden":
+            message = "there is no such setting"
+        elif e["type"] == "missing":
+            message = "is needed"
+        else:
+            message = e.get("msg", "invalid value")
+        raise FieldError(message, f"{name}.{loc}" if loc else name) from None
