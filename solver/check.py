@@ -47,6 +47,7 @@ from .compare import (
     choice_options,
     compare,
     conform,
+    lenient_shape,
     read,
 )
 from .errors import DlsolveError
@@ -72,6 +73,7 @@ FILE_SECONDS = 10.0
 ANSWERS_FIELDS = ("student", "variant", "answers")
 MAX_OVERRIDE_OPS = 60  # a formula larger than this is not fed back into a kind
 RESOLVE_CACHE = 512  # re-solved solutions kept per problem
+MAX_MINIMIZE = 10  # earlier wrong answers searched for the few a later one follows from
 JUDGING = 2  # judging a wrong answer for partial credit may take this many answer time limits
 #: overruns one file may cause at the full time limit; after them each step of that file has
 #: a tenth of it, so that a file of 100 hostile answers costs seconds, not minutes
@@ -289,10 +291,25 @@ class KeyedProblem:
     share: Fraction
     timeout: float
     _cache: dict[str, Solution | None] = field(default_factory=dict, repr=False)
+    _rivals: dict[str, list[tuple[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def asked(self) -> list[Answer]:
         return self.solution.asked()
+
+    def rivals(self, a: Answer) -> list[tuple[str, Any]]:
+        """The misconceptions' values of an answer where they differ from it: a decimal
+        that is theirs is not a rounding of the right value."""
+        if a.type not in NUMERIC_TYPES:
+            return []
+        if a.key in self._rivals:
+            return self._rivals[a.key]
+        out = self._rivals[a.key] = []
+        for name, _, buggy in self.buggy:
+            other = buggy.answers.get(a.key)
+            if other is not None and exact.fmt(other.value) != exact.fmt(a.value):
+                out.append((name, other.value))
+        return out
 
     def max_points(self, key: str) -> Fraction:
         points = self.problem.points
@@ -583,7 +600,7 @@ def _read_and_compare(item: _Read, kp: KeyedProblem, judge: Judge) -> str | None
     """
     try:
         item.value = read(item.answer, item.raw, kp.symbols)
-        item.match = compare(item.answer, item.value, judge, kp.tolerance)
+        item.match = compare(item.answer, item.value, judge, kp.tolerance, kp.rivals(item.answer))
     except Unreadable as err:
         return str(err)
     except MemoryError:
@@ -602,12 +619,30 @@ def _judge_wrong(
     mark: Mark,
     skipped: Mapping[Step, str],
 ) -> None:
-    """Misconceptions and errors carried forward, for the readable answers that are wrong."""
-    earlier: dict[str, Any] = {}  # the student's wrong answers so far, as the kind's values
+    """Misconceptions and errors carried forward, for the readable answers that are wrong.
+
+    A wrong answer that follows from earlier wrong answers is carried forward, and its
+    feedback names the *root*: the earliest wrong answers it follows from that are not
+    themselves carried forward, with the mistake diagnosed there (no second, coincidental
+    diagnosis). A correct answer that took another, equally valid value (a tie) feeds the
+    later ones too: what follows from it is correct.
+    """
+    ties: dict[str, Any] = {}  # correct answers that took one of the alternatives
+    wrong: dict[str, Any] = {}  # the student's wrong answers so far, as the kind's values
+    roots: dict[str, list[str]] = {}  # wrong key -> the root keys it follows from
+    mistakes: dict[str, str] = {}  # root key -> the mistake diagnosed there
+    shown: dict[str, str] = {}  # root key -> the student's value, short
     for item in reads:
-        if item.result is not None or item.match is None:
+        a = item.answer
+        if item.result is not None:
+            if item.match is not None and item.match.tie:
+                native = _as_override(a, item.value)
+                if native is not None:
+                    ties[a.key] = native
             continue
-        a, m = item.answer, item.match
+        if item.match is None:
+            continue
+        m = item.match
         maxp = kp.max_points(a.key)
         verdict = "partial" if m.score > 0 else "incorrect"
         points = m.score * maxp
@@ -620,9 +655,30 @@ def _judge_wrong(
             item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback))
             continue
         mark(step, JUDGING * _limit(kp, skipped))
-        carried = bool(earlier) and _matches(kp.resolve(earlier, {}), a, item.value, judge, kp)
-        if carried:
-            source = f"your {'answer' if len(earlier) == 1 else 'answers'} for {_names(earlier)}"
+        if ties and _matches(kp.resolve(ties, {}), a, item.value, judge, kp):
+            item.result = _result(
+                kp,
+                a,
+                "correct",
+                maxp,
+                item.raw,
+                f"Accepted: it follows from your answer for {_names(list(ties))}, which ties "
+                "with the answer shown (equally valid).",
+            )
+            native = _as_override(a, item.value)
+            if native is not None:
+                ties[a.key] = native
+            continue
+        name: str | None = None
+        direct = _carried_from(kp, a, item.value, judge, ties, wrong, roots)
+        if direct is not None:
+            root_keys = list(dict.fromkeys(r for k in direct for r in roots.get(k, [k])))
+            roots[a.key] = root_keys
+            source = f"your {'answer' if len(root_keys) == 1 else 'answers'} for " + _names(
+                [f"{k} ({shown[k]})" if shown.get(k) else k for k in root_keys]
+            )
+            underneath = list(dict.fromkeys(mistakes[r] for r in root_keys if r in mistakes))
+            name = underneath[0] if underneath else None
             if kp.share * maxp > points:  # else the entries already right are worth more
                 verdict, points = "carried_forward", kp.share * maxp
                 feedback = [
@@ -631,22 +687,99 @@ def _judge_wrong(
                 ]
             else:
                 feedback.append(f"It does follow correctly from {source}.")
-        mistake = _misconception(kp, a, item.value, judge, earlier if not carried else {})
-        if mistake is not None:
-            name, from_earlier = mistake
-            source = " applied to your earlier answers" if from_earlier else ""
-            if carried:
-                feedback.append(f"The mistake underneath: {name}.")
-            else:
+            if underneath:
+                feedback.append(f"The mistake underneath: {'; '.join(underneath)}.")
+        else:
+            roots[a.key] = [a.key]
+            shown[a.key] = _shown(item.value)
+            mistake = _misconception(kp, a, item.value, judge, wrong)
+            if mistake is not None:
+                name, from_earlier = mistake
+                source = " applied to your earlier answers" if from_earlier else ""
                 feedback.insert(
                     0, f"This is what you get with a well-known mistake{source}: {name}."
                 )
-        item.result = _result(
-            kp, a, verdict, points, item.raw, " ".join(feedback), mistake[0] if mistake else None
-        )
+            elif m.mistake is not None:
+                name = m.mistake
+            if name is not None:
+                mistakes[a.key] = name
+        feedback += _reasons(kp, a, item.value, verdict)
+        item.result = _result(kp, a, verdict, points, item.raw, " ".join(feedback), name)
         native = _as_override(a, item.value)
         if native is not None:
-            earlier[a.key] = native
+            wrong[a.key] = native
+
+
+def _shown(value: Any) -> str:
+    """A student's value in a sentence, if short: ``[8, 27, 27]``, ``1152``."""
+    from .compare import show
+
+    text = show(value) if not isinstance(value, (set, frozenset)) else ""
+    return text if len(text) <= 30 else ""
+
+
+def _carried_from(
+    kp: KeyedProblem,
+    a: Answer,
+    value: Any,
+    judge: Judge,
+    ties: Mapping[str, Any],
+    wrong: Mapping[str, Any],
+    roots: Mapping[str, list[str]],
+) -> list[str] | None:
+    """The earlier wrong answers ``value`` follows from (few, the nearest first), or None.
+
+    All of them together first; then each alone, latest first (an answer usually follows
+    from the one just before it), which also finds credit when another wrong answer the
+    later one does not depend on would spoil the re-solve; then the roots alone.
+    """
+    if not wrong:
+        return None
+
+    def follows(keys: list[str]) -> bool:
+        return _matches(
+            kp.resolve({**ties, **{k: wrong[k] for k in keys}}, {}), a, value, judge, kp
+        )
+
+    keys = list(wrong)
+    together = follows(keys)
+    if len(keys) == 1:
+        return keys if together else None
+    for k in reversed(keys):
+        if follows([k]):
+            return [k]
+    if not together:
+        own = [k for k in keys if roots.get(k) == [k]]
+        return own if own and own != keys and follows(own) else None
+    needed = list(keys)
+    if len(keys) > MAX_MINIMIZE:
+        return needed
+    for k in keys:  # drop what it does not depend on
+        rest = [x for x in needed if x != k]
+        if rest and follows(rest):
+            needed = rest
+    return needed
+
+
+def _reasons(kp: KeyedProblem, a: Answer, value: Any, verdict: str) -> list[str]:
+    """For a wrong choice or true/false, which says little by itself: why not the option
+    picked (``why_not``), and the reason the solution gives for the answer."""
+    if verdict != "incorrect" or a.type not in ("boolean", "choice"):
+        return []
+    out = []
+    if a.type == "choice":
+        why_not = a.meta.get("why_not") or {}
+        options = choice_options(a.meta)
+        for i in sorted(x for x in value if isinstance(x, int)):
+            label = options[i][0] if i < len(options) else None
+            if label in why_not:
+                out.append(f"Not ({label}): {_sentence(' '.join(str(why_not[label]).split()))}")
+    why = a.meta.get("why") or (
+        kp.solution.steps[a.step - 1].text if 0 < a.step <= len(kp.solution.steps) else ""
+    )
+    if why and a.key in kp.solution.answers:
+        out.append(f"Why: {_sentence(why)}")
+    return out
 
 
 def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedProblem) -> bool:
@@ -673,7 +806,11 @@ def _misconception(
     the student's earlier answers): ``(name, from_earlier)``."""
     if not _telling(a):
         return None
+    differ = {name for name, _ in kp.rivals(a)} if a.type in NUMERIC_TYPES else None
     for name, _, buggy in kp.buggy:
+        other = buggy.answers.get(a.key)
+        if other is None or (name not in differ if differ is not None else other.value == a.value):
+            continue  # the mistake does not change this answer: matching it says nothing
         if _matches(buggy, a, value, judge, kp):
             return name, False
     if earlier:
@@ -693,7 +830,7 @@ def _as_override(a: Answer, value: Any) -> Any:
     if isinstance(a.value, list):
         if not isinstance(value, list):
             return None
-        value = conform(value, exact.shape(a.value))
+        value = conform(value, exact.shape(a.value), lenient_shape(a))
         if value is None:
             return None
         pairs = zip(exact.flatten(a.value), exact.flatten(value), strict=True)

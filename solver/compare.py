@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -91,10 +91,17 @@ class Tolerance:
 
 @dataclass
 class Match:
-    """How much of an answer is right (0 to 1) and what to tell the student."""
+    """How much of an answer is right (0 to 1) and what to tell the student.
+
+    ``mistake`` names the misconception a decimal was closer to than to the answer (see
+    :func:`compare`'s ``rivals``): such a decimal is not a rounding of the right value.
+    """
 
     score: Fraction
     feedback: list[str] = field(default_factory=list)
+    mistake: str | None = None
+    #: the value is one of the answer's ``alternatives`` (a tie), not the value shown
+    tie: bool = False
 
     @property
     def full(self) -> bool:
@@ -110,6 +117,26 @@ def read(answer: Answer, raw: Any, symbols: frozenset[str]) -> Any:
     try:
         if t in NUMERIC_TYPES:
             value = read_numeric(raw, symbols, t)
+            if t == "shape" and value is not None and not isinstance(value, list):
+                value = [value]  # 1568 for the shape [1568]
+            if (
+                isinstance(raw, str)
+                and "\\begin" in raw
+                and len(answer.shape) == 1
+                and isinstance(value, list)
+                and len(value) == 1
+                and isinstance(value[0], list)
+            ):
+                value = value[0]  # LaTeX writes a vector as a one-row matrix (so does dlsolve)
+            if (
+                isinstance(raw, str)
+                and "," not in raw
+                and len(answer.shape) == 2
+                and answer.shape[0] == 1
+                and isinstance(value, list)
+                and exact.shape(value) == answer.shape[1:]
+            ):
+                value = [value]  # MATLAB's [1 2 3] is a 1×3 matrix
             if isinstance(value, list):
                 try:
                     exact.shape(value)
@@ -142,12 +169,23 @@ def _nested_tokens(value: Any) -> bool:
 
 
 _THOUSANDS = re.compile(r"\s*-?\d{1,3}(?:,\d{3})+\s*")
+#: LaTeX's thousands separators between digits: 9{,}306 and 9\,306
+_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\\,)(?=\d{3}(?!\d))")
 _TUPLE = re.compile(r"\s*(?:torch\.Size\(\s*)?[(\[](.*?)[)\]]\s*\)?\s*")
-_TIMES = re.compile(r"\s*×\s*|\s+x\s+|(?<=\d)x(?=\d)")
+_TIMES = re.compile(r"\s*(?:×|\\times|\\cdot|·)\s*|\s+x\s+|(?<=\d)x(?=\d)")
+#: a shape [] written in words, or as the tool prints it: "[] (a scalar)", "[\,]\ \text{(a scalar)}"
+_SCALAR_SHAPE = re.compile(
+    r"\s*(?:\[\s*(?:\\,)?\s*\]|\(\s*\))?\s*(?:\\\s)?\s*(?:\\text\{)?\s*\(?(?:a\s+)?"
+    r"(?:scalar|none)\)?\s*\}?\s*|\s*\[\s*\\,\s*\]\s*"
+)
 
 
 def shape_text(text: str) -> str:
-    """``(4, 128)``, ``4 x 128``, ``4×128`` or ``4, 128`` as ``[4, 128]``."""
+    """``(4, 128)``, ``4 x 128``, ``4×128``, ``4 \\times 128`` or ``4, 128`` as ``[4, 128]``;
+    ``()``, ``scalar`` or ``[] (a scalar)`` as ``[]``."""
+    text = text.replace("$", "")
+    if _SCALAR_SHAPE.fullmatch(text):
+        return "[]"
     mt = _TUPLE.fullmatch(text)
     if mt:
         return f"[{mt.group(1)}]"
@@ -170,7 +208,8 @@ def read_numeric(raw: Any, symbols: frozenset[str], typ: str, path: tuple[int, .
         text = raw
         if typ == "shape" and not path:
             text = shape_text(text)
-        if typ == "integer" and _THOUSANDS.fullmatch(text):
+        text = _LATEX_THOUSANDS.sub("", text)
+        if typ in ("integer", "real", "expression") and _THOUSANDS.fullmatch(text):
             text = text.replace(",", "")
         try:
             return parse_answer(text, symbols)
@@ -488,11 +527,71 @@ def _shape_text(s: Sequence[int]) -> str:
 # --------------------------------------------------------------------------- comparing
 
 
-def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance) -> Match:
-    """Score a value read by :func:`read` against ``answer``."""
+#: a tensor's rivals, flattened: (misconception, its value entry by entry)
+Rivals = Sequence[tuple[str, Any]]
+
+
+def compare(answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Rivals = ()) -> Match:
+    """Score a value read by :func:`read` against ``answer``.
+
+    Ties: ``answer.meta["alternatives"]`` lists other, equally valid values (another
+    optimal sequence); a value equal to any of them is correct, and partial credit is
+    the best over them. ``rivals`` are ``(misconception, value)`` pairs: a decimal that
+    equals a rival's value, or is at least as close to it as to the answer, is not
+    accepted as a rounding of the answer (−1.9 is Adam-L2's value, not AdamW's −1.88
+    rounded).
+    """
+    match = _compare_one(answer, given, judge, tol, rivals)
+    alternatives = list(answer.meta.get("alternatives") or ())
+    entrywise = _entrywise(answer.value, given, answer.meta.get("entry_alternatives"))
+    if entrywise is not None:
+        alternatives.append(entrywise)
+    if match.full or not alternatives:
+        return match
+    meta = {k: v for k, v in answer.meta.items() if k not in ("alternatives", "entry_alternatives")}
+    best = match
+    for alt in alternatives:
+        other = replace(answer, value=alt, meta=meta)
+        m = _compare_one(other, given, judge, tol, ())
+        if m.full:
+            why = answer.meta.get("tie") or "it ties with the answer shown"
+            return Match(Fraction(1), [f"Accepted: {_sentence_tail(why)}", *m.feedback], tie=True)
+        if m.score > best.score:
+            best = m
+    return best
+
+
+def _entrywise(value: Any, given: Any, choices: Any) -> Any:
+    """With ``entry_alternatives`` (per entry of a flat answer, the other values that entry
+    may equally take: tied backpointers, chosen independently), the answer with each entry
+    the student changed to one of its alternatives taken as the student wrote it; None
+    when nothing applies."""
+    if not choices or not isinstance(value, list) or not isinstance(given, list):
+        return None
+    if len(value) != len(choices) or len(given) != len(value):
+        return None
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, str) or isinstance(b, str):
+            return normalize_word(str(a)) == normalize_word(str(b))
+        return exact.fmt(a) == exact.fmt(b) if exact.is_numeric(a) else a == b
+
+    out = [
+        g if any(same(g, c) for c in (cs or ())) else v
+        for v, g, cs in zip(value, given, choices, strict=True)
+    ]
+    return out if out != value else None
+
+
+def _sentence_tail(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _compare_one(answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Rivals) -> Match:
     t = answer.type
     if t in NUMERIC_TYPES:
-        return compare_numeric(answer, given, judge, tol)
+        return compare_numeric(answer, given, judge, tol, rivals)
     if t == "sequence":
         return compare_sequence(answer.value, given)
     if t == "choice":
@@ -524,22 +623,34 @@ def reshape(flat: Sequence[Any], shape: Sequence[int]) -> Any:
     return [reshape(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
-def conform(given: Any, shape: tuple[int, ...]) -> Any:
-    """``given`` in the answer's ``shape`` when they differ only by axes of size 1
-    (a vector written as a row or a column), else None."""
+def conform(given: Any, shape: tuple[int, ...], lenient: str | bool = "") -> Any:
+    """``given`` as the answer's ``shape``, else None. A different shape is a different
+    answer, unless the kind declares the answer ``lenient`` (see ``Key.lenient_shape``):
+    ``"column"`` accepts axes of size 1 added at the end (a column for a vector, what
+    keepdim=True gives), ``"squeeze"`` (or True) axes of size 1 added or dropped anywhere."""
     gs = exact.shape(given) if isinstance(given, list) else ()
     if gs == shape:
         return given
-    if squeezed(gs) != squeezed(shape):
+    if not lenient or squeezed(gs) != squeezed(shape):
+        return None
+    if lenient == "column" and (gs[: len(shape)] != shape or squeezed(gs[len(shape) :])):
         return None
     return reshape(exact.flatten(given) if isinstance(given, list) else [given], shape)
 
 
-def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) -> Match:
+def lenient_shape(answer: Answer) -> str | bool:
+    """Which other shapes the kind accepts for this answer (``Key.lenient_shape``)."""
+    return answer.meta.get("lenient_shape") or ""
+
+
+def compare_numeric(
+    answer: Answer, given: Any, judge: Judge, tol: Tolerance, rivals: Rivals = ()
+) -> Match:
     e = answer.value
     exact_only = answer.type in EXACT_TYPES
+    lenient = lenient_shape(answer)
     if not isinstance(e, list):
-        g = conform(given, ()) if isinstance(given, list) else given
+        g = conform(given, (), lenient) if isinstance(given, list) else given
         if isinstance(given, list) and g is None:
             return Match(
                 Fraction(0),
@@ -549,28 +660,109 @@ def compare_numeric(answer: Answer, given: Any, judge: Judge, tol: Tolerance) ->
                 ],
             )
         oks, notes = judge.entries([e], [g], exact_only=exact_only, tol=tol)
+        flat_rivals = [(name, [r]) for name, r in rivals if not isinstance(r, list)]
+        near = _near_rivals([e], [g], oks, flat_rivals, exact_only)
         if oks[0]:
             note = []
             if not exact_only and exact.is_rational(g) and g != e and e is not None:
                 note = [f"Accepted; the exact value is {show(e, approx=True)}."]
+            if isinstance(given, list):
+                note.append(f"Your list {show(given)} was read as the single value {show(g)}.")
             return Match(Fraction(1), note)
-        return Match(Fraction(0), [f"Expected {show(e, approx=True)}, got {show(g)}.", *notes])
+        lines = [f"Expected {show(e, approx=True)}, got {show(g)}.", *notes]
+        lines += [line for _, line, _ in near]
+        return Match(Fraction(0), lines, near[0][2] if near else None)
     shape = exact.shape(e)
     if not isinstance(given, list):
         return Match(
             Fraction(0),
             [f"Expected {_kind_of(answer)} of shape {_shape_text(shape)}, got a single value."],
         )
-    g = conform(given, shape)
+    g = conform(given, shape, lenient)
     if g is None:
         return _wrong_shape(answer, given, shape, judge, tol)
+    assumed = []
+    if exact.shape(given) != shape:
+        assumed = [
+            f"Your {_shape_text(exact.shape(given))} {_layout(exact.shape(given))} was read "
+            f"as {_kind_of(answer)} of shape {_shape_text(shape)}."
+        ]
     flat_e, flat_g = exact.flatten(e), exact.flatten(g)
     oks, notes = judge.entries(flat_e, flat_g, exact_only=exact_only, tol=tol)
+    flat_rivals = [
+        (name, exact.flatten(r))
+        for name, r in rivals
+        if isinstance(r, list) and exact.shape(r) == shape
+    ]
+    near = _near_rivals(flat_e, flat_g, oks, flat_rivals, exact_only, shape)
     if all(oks):
-        return Match(Fraction(1))
+        return Match(Fraction(1), assumed)
     if answer.type == "shape":
         return Match(Fraction(0), [f"Expected {show(e)}, got {show(g)}.", *notes])
-    return Match(Fraction(sum(oks), len(oks)), [_wrong_entries(shape, flat_e, flat_g, oks), *notes])
+    return Match(
+        Fraction(sum(oks), len(oks)),
+        [
+            _wrong_entries(shape, flat_e, flat_g, oks),
+            *[line for _, line, _ in near],
+            *notes,
+            *assumed,
+        ],
+        near[0][2] if near else None,
+    )
+
+
+def _layout(shape: Sequence[int]) -> str:
+    if len(shape) == 2 and shape[1] == 1:
+        return "column"
+    if len(shape) == 2 and shape[0] == 1:
+        return "row"
+    return "list"
+
+
+def _near_rivals(
+    flat_e: Sequence[Any],
+    flat_g: Sequence[Any],
+    oks: list[bool],
+    rivals: Sequence[tuple[str, Sequence[Any]]],
+    exact_only: bool,
+    shape: Sequence[int] = (),
+) -> list[tuple[int, str, str]]:
+    """Entries accepted only as roundings that equal a misconception's value, or are at
+    least as close to it as to the answer: marked wrong in ``oks``; returns
+    ``(index, feedback, misconception)`` for each."""
+    out: list[tuple[int, str, str]] = []
+    if exact_only or not rivals:
+        return out
+    for i, ok in enumerate(oks):
+        g, e = flat_g[i], flat_e[i]
+        if not ok or not exact.is_rational(g) or e is None:
+            continue
+        if exact.is_rational(e) and Fraction(e) == Fraction(g):
+            continue
+        de = decimal_of(e)
+        if de is None:
+            continue
+        with localcontext() as ctx:
+            ctx.prec = 60
+            gd = _dec(Fraction(g))
+            for name, values in rivals:
+                r = values[i] if i < len(values) else None
+                dr = decimal_of(r) if r is not None else None
+                if dr is None or dr == de or abs(gd - dr) > abs(gd - de):
+                    continue
+                oks[i] = False
+                how = "exactly" if gd == dr else "closer to"
+                where = f"{_where(_unravel(i, shape), len(shape)).capitalize()}: " if shape else ""
+                out.append(
+                    (
+                        i,
+                        f"{where}{show(g)} is not taken as a rounding of {show(e, approx=True)}: "
+                        f"it is {how} the value of a well-known mistake ({name}).",
+                        name,
+                    )
+                )
+                break
+    return out
 
 
 def _kind_of(answer: Answer) -> str:
@@ -593,6 +785,12 @@ def _wrong_shape(
             ],
         )
     lines = [f"Expected shape {_shape_text(shape)}, got {_shape_text(gs)}."]
+    if squeezed(gs) == squeezed(shape):
+        lines.append(
+            "The shapes differ by axes of size 1, and a shape is part of the answer: "
+            f"{_kind_of(answer)} of shape {_shape_text(shape)} is written "
+            + ("as one flat list." if len(shape) == 1 else "with exactly that nesting.")
+        )
     if len(shape) == 2 and gs == (shape[1], shape[0]):
         oks, _ = judge.entries(
             exact.flatten(answer.value),

@@ -88,9 +88,25 @@ class Grader:
         self.judge = Judge()
 
     def key_for(self, variant: Any) -> AnswerKey:
-        """The key an answers file is checked against: the problems, or one of their variants."""
+        """The key an answers file is checked against: the problems, or one of their variants.
+
+        The problems file may be the variant itself (``check variants/hw-7.yaml answers.yaml``
+        with ``variant: 7``). An answers file that names no variant, when the class is graded
+        against variants, is refused: grading it against the source's numbers would be
+        silently wrong.
+        """
         if variant is None:
+            if self.variants_dir is not None:
+                raise DlsolveError(
+                    "the answers file names no variant ('variant: N'), but the class is graded "
+                    "against variants (--variants): add the student's variant number"
+                )
             return self.key
+        if Path(self.problems).stem.endswith(f"-{variant}") and (
+            self.variants_dir is None
+            or Path(self.problems).resolve().parent == Path(self.variants_dir).resolve()
+        ):
+            return self.key  # the problems file is this very variant
         if self.variants_dir is None:
             raise DlsolveError(
                 f"the answers name variant {variant}, but no variants folder was given (--variants)"

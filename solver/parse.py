@@ -173,7 +173,7 @@ _TOKEN = re.compile(
     (?P<ws>\s+|\$+|\\[,;:!\ ]|\\q?quad(?![A-Za-z])|\\[()\[\]])
   | (?P<number>(?:\d+(?:_\d+)*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<cmd>\\[A-Za-z]+|\\\\|\\[{}])
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_](?:[A-Za-z0-9_]|\\_)*)
   | (?P<greek>[α-ωΑ-Ωϵ])
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)
   | (?P<op>\*\*|[-+*/^(),\[\]{}&;√·×÷−⋅∗])
@@ -270,6 +270,8 @@ def tokenize(text: str) -> list[Token]:
         if kind == "ws":
             space = True
             continue
+        if kind == "name":
+            s = s.replace("\\_", "_")  # LaTeX's h\_t
         if kind == "greek":
             kind, s = "name", ("pi" if s == "π" else _GREEK_NAMES.get(s, s))
         elif kind == "op":
@@ -547,6 +549,8 @@ class _Parser:
     def name(self, t: Token) -> Node:
         self.i += 1
         name = self.subscript(t.text)
+        if self.is_op("{") and name in self.names.functions:
+            return self.call(name, t.pos)  # sympy's LaTeX: \sigma{\left(h_t \right)}
         if self.is_op("("):
             if name in FUNCTIONS or name in self.names.functions:
                 return self.call(name, t.pos)
@@ -590,7 +594,7 @@ class _Parser:
             return ("args", items)
 
         node = self.nested(args)
-        self.expect(")", opened)
+        self.expect("}" if opened.text == "{" else ")", opened)
         return ("call", fname, node[1], pos)
 
     def bracket_list(self) -> Node:
@@ -889,6 +893,8 @@ class _Evaluator:
         symbols = self.names.symbols
         if name in CONSTANTS and (symbols is None or name not in symbols):
             return CONSTANTS[name]
+        if self.answer and name == "E" and (symbols is None or "E" not in symbols):
+            return sympy.E  # as sympy prints e, in the values `solve --format json` gives
         resolved = self.names.resolve(name)
         if resolved is None:
             raise self.fail(
@@ -1073,13 +1079,23 @@ FALSE_WORDS = frozenset(
 )
 
 
+_LATEX_WORD = re.compile(
+    r"\\(?:text|mathrm|textrm|texttt|textbf|mathbf|mathtt|mbox)\s*\{([^{}]*)\}"
+)
+
+
+def plain_words(text: str) -> str:
+    """LaTeX around words dropped: ``$\\text{true}$`` -> ``true``."""
+    return _LATEX_WORD.sub(r"\1", text).replace("$", "")
+
+
 def read_boolean(value: Any) -> bool:
-    """true/false, yes/no, 1/0 in any case, as a bool."""
+    """true/false, yes/no, 1/0 in any case (``\\text{true}`` too), as a bool."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    word = normalize_word(str(value)).strip(" .!")
+    word = normalize_word(plain_words(str(value))).strip(" .!")
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
@@ -1087,13 +1103,13 @@ def read_boolean(value: Any) -> bool:
     raise ParseError("expected true or false (or yes/no)", str(value)[:60])
 
 
-_TOKEN_SPLIT = re.compile(r"[\s,]+")
+_TOKEN_SPLIT = re.compile(r"\s*(?:->|→|⟶|=>|⇒|\\to\b|\\rightarrow\b)\s*|[\s,]+")
 _SEQUENCE_SPLIT = re.compile(r"\s*(?:;|\n|\|)\s*")
 
 
 def split_tokens(text: str) -> list[str]:
     """``"[<BOS>, the, green]"`` or ``"<BOS> the green"`` as ``["<BOS>", "the", "green"]``."""
-    s = text.strip()
+    s = plain_words(text).strip()
     if len(s) >= 2 and s[0] + s[-1] in ("[]", "()"):
         s = s[1:-1]
     return [t.strip("'\"") for t in _TOKEN_SPLIT.split(s) if t.strip("'\"")]

@@ -53,6 +53,10 @@ class Key:
     pattern: str
     type: str
     doc: str = ""
+    #: shapes the kind accepts besides the answer's own: "" (none: a shape is part of the
+    #: answer), "column" (axes of size 1 added at the end, as keepdim=True gives: a column
+    #: for a vector) or "squeeze" (axes of size 1 added or dropped anywhere)
+    lenient_shape: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -104,8 +108,13 @@ class Answer:
     type: str
     doc: str = ""
     label: M | None = None
-    #: the options of a ``choice`` answer, the unit of a count, ...: whatever the checker needs
+    #: the options of a ``choice`` answer, the unit of a count, ...: whatever the checker needs;
+    #: ``alternatives``: other, equally valid values (ties); ``entry_alternatives``: per entry
+    #: of a flat value, the other values that entry may take on its own; ``tie``: why
     meta: dict[str, Any] = field(default_factory=dict)
+    #: how many steps the solution had when this answer was given: the last of them is
+    #: the reason for it (quoted in feedback that would otherwise only say the value)
+    step: int = 0
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -248,9 +257,19 @@ class Solution:
         decl = self.declared(key)
         if key in self.overrides:
             value = self.overrides[key]
+            meta.pop("alternatives", None)  # they were ties of the kind's value, not this one
+            meta.pop("entry_alternatives", None)
         typ = _concrete_type(decl.type, value)
+        if decl.lenient_shape:
+            meta.setdefault("lenient_shape", decl.lenient_shape)
         self.answers[key] = Answer(
-            key, value, typ, decl.doc, m(label) if label is not None else None, meta
+            key,
+            value,
+            typ,
+            decl.doc,
+            m(label) if label is not None else None,
+            meta,
+            len(self.steps),
         )
         return value
 

@@ -90,7 +90,7 @@ def test_correct_answers_in_many_notations(
                 ["-sqrt(3)/3", "-1-2*sqrt(3)/3", "1-sqrt(3)", "4*sqrt(3)"],
             ],
         },
-        "batchnorm-batch1": {"var": [0, 0, 0, 0], "defined": "no", "output": ["undefined"] * 4},
+        "batchnorm-batch1": {"var": [0, 0, 0, 0], "defined": "no", "output": [["undefined"] * 4]},
     }
     r = results(discussion.check(read_answers(write(tmp_path, answers)), judge))
     for key in ("mean", "var", "normalized", "output"):
@@ -289,7 +289,8 @@ def test_error_carried_forward_through_normalization(
         assert r["layernorm", k].verdict == "carried_forward", r["layernorm", k].feedback
         assert r["layernorm", k].points == Fraction(1, 2)
     assert "follows correctly from your answer for mean" in r["layernorm", "var"].feedback
-    assert "your answers for mean, var and normalized" in r["layernorm", "output"].feedback
+    # named at the root: the mean it all follows from, with the student's value
+    assert "your answer for mean ([5, 2, 1])" in r["layernorm", "output"].feedback
     assert r["layernorm", "output"].points == 1  # half of 2
 
 
@@ -302,7 +303,7 @@ def test_partial_credit_wins_when_worth_more(
     r = results(discussion.check(read_answers(write(tmp_path, {"layernorm": answers})), judge))
     var = r["layernorm", "var"]
     assert var.verdict == "partial" and var.points == Fraction(2, 3)
-    assert "It does follow correctly from your answer for mean." in var.feedback
+    assert "It does follow correctly from your answer for mean ([5, 3, 2])." in var.feedback
 
 
 def test_carry_forward_share_from_settings_and_problem(judge: Judge, tmp_path: Path) -> None:

@@ -244,11 +244,25 @@ def test_matrix_shape_first(judge: Judge) -> None:
 
 
 def test_vector_as_row_or_column(judge: Judge) -> None:
-    a = Answer("v", [6, 3, 2], "vector")
+    """A row or a column stands for a vector only where the kind declares it may (issue 15);
+    the feedback then says how the answer was read."""
+    a = Answer("v", [6, 3, 2], "vector", meta={"lenient_shape": True})
     assert check(a, "[6; 3; 2]", judge)[0] == 1
     assert check(a, [[6, 3, 2]], judge)[0] == 1
     assert check(a, r"\begin{pmatrix} 6 \\ 3 \\ 2 \end{pmatrix}", judge)[0] == 1
+    score, feedback = check(a, [[6], [3], [2]], judge)
+    assert score == 1 and "[3, 1] column was read as a vector of shape [3]" in feedback
     assert check(a, ["6 3 2"], judge)[0] == 1  # YAML's reading of [6 3 2]
+    column = Answer("v", [6, 3, 2], "vector", meta={"lenient_shape": "column"})
+    assert check(column, [[6], [3], [2]], judge)[0] == 1
+    assert check(column, [[6, 3, 2]], judge)[0] == 0
+    strict = Answer("v", [6, 3, 2], "vector")
+    assert check(strict, ["6 3 2"], judge)[0] == 1
+    for odd in ([[6, 3, 2]], [[6], [3], [2]], [[[6, 3, 2]]], "[6; 3; 2]"):
+        score, feedback = check(strict, odd, judge)
+        assert score == 0 and "Expected shape [3]" in feedback, odd
+    assert check(Answer("n", 2, "integer"), [2], judge)[0] == 0
+    assert check(Answer("m", [[1, 2], [3, 4]], "matrix"), [[[[1, 2], [3, 4]]]], judge)[0] == 0
     assert check(Answer("m", [[1, 2], [3, 4]], "matrix"), ["1 2; 3 4"], judge)[0] == 1
 
 

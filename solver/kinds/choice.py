@@ -168,7 +168,14 @@ class Choice(Kind):
         for letter, why in g.why_not.items():
             s.step(f"Not ({letter}): {' '.join(why.split())}")
         value = letters if g.multiple else letters[0]
-        s.answer("answer", value, options=options, multiple=g.multiple, why_not=dict(g.why_not))
+        s.answer(
+            "answer",
+            value,
+            options=options,
+            multiple=g.multiple,
+            why_not=dict(g.why_not),
+            why=" ".join(g.explanation.split()),
+        )
 
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
         """The same options shuffled (never the same order), right letters and references moved."""

@@ -69,6 +69,20 @@ def first_max(values: Sequence[Any]) -> int:
     return best
 
 
+def all_max(values: Sequence[Any]) -> list[int]:
+    """Every index that attains the largest value, in order: the ties."""
+    best = values[first_max(values)]
+    return [i for i, v in enumerate(values) if compare(v, best) == 0]
+
+
+MAX_ALTERNATIVES = 32  # tied answers listed as alternatives (the checker accepts any)
+
+
+def tie_meta(alternatives: list[Any], why: str) -> dict[str, Any]:
+    """``Answer.meta`` for an answer with other, equally valid values (ties)."""
+    return {"alternatives": alternatives[:MAX_ALTERNATIVES], "tie": why} if alternatives else {}
+
+
 def dec(x: Any) -> Num:
     """A number the problem gives as a decimal (a log-probability), shown as one."""
     return Num(x, decimal=True)
@@ -321,19 +335,22 @@ class Hypothesis:
         return self.node.tokens()
 
 
-def ranked(hyps: Sequence[Hypothesis]) -> list[Hypothesis]:
-    """Best score first; equal scores in the order the tree is written (the tie rule)."""
+def ranked(hyps: Sequence[Hypothesis], ties: int = 1) -> list[Hypothesis]:
+    """Best score first; equal scores in the order the tree is written (the tie rule), or
+    with ``ties=-1`` in the reverse order (the other way to break them, which is as valid)."""
 
     def order(a: Hypothesis, b: Hypothesis) -> int:
-        return -compare(a.score, b.score) or a.node.order - b.node.order
+        return -compare(a.score, b.score) or ties * (a.node.order - b.node.order)
 
     return sorted(hyps, key=functools.cmp_to_key(order))
 
 
-def expand(beams: Sequence[Hypothesis], how: str) -> list[Hypothesis]:
+def expand(beams: Sequence[Hypothesis], how: str, ties: int = 1) -> list[Hypothesis]:
     """Every one-token extension of the open hypotheses, ranked."""
     step = SCORINGS[how][1]
-    return ranked([Hypothesis(c, step(h.score, c.logp)) for h in beams for c in h.node.children])
+    return ranked(
+        [Hypothesis(c, step(h.score, c.logp)) for h in beams for c in h.node.children], ties
+    )
 
 
 def select(candidates: list[Hypothesis], width: int) -> list[Hypothesis]:
@@ -367,7 +384,7 @@ StepHook = Callable[[int, list[Hypothesis], list[Hypothesis], list[Hypothesis]],
 
 
 def beam_search(
-    root: Node, width: int, how: str = "sum", on_step: StepHook | None = None
+    root: Node, width: int, how: str = "sum", on_step: StepHook | None = None, ties: int = 1
 ) -> BeamRun:
     """Beam search as HF ``generate`` runs it (see :class:`LMTree`).
 
@@ -380,11 +397,11 @@ def beam_search(
     t = 0
     while beams:
         t += 1
-        candidates = expand(beams, how)
+        candidates = expand(beams, how, ties)
         kept = select(candidates, width)
         if on_step is not None:
             kept = on_step(t, beams, candidates, kept)
-        finished = ranked([*finished, *(h for h in kept if h.node.finished)])[:width]
+        finished = ranked([*finished, *(h for h in kept if h.node.finished)], ties)[:width]
         beams = [h for h in kept if not h.node.finished]
         if beams and len(finished) >= width and compare(beams[0].score, finished[-1].score) <= 0:
             return BeamRun(finished, (beams[0], finished[-1]))
@@ -602,9 +619,33 @@ class LMTree(Kind):
             "Greedy decoding takes the most likely next token at every step.",
             Table(["t", "after", "log P(next | after)", "choice"], rows, align="rlll"),
         )
-        seq = s.answer("greedy.sequence", node.tokens(), **_sequence_meta(root.token))
+        others = [leaf for leaf in greedy_ends(root, how) if leaf is not node]
+        why = ""
+        if others:
+            shown = "; ".join(" ".join(n.tokens()) for n in others[:SHOWN_ROWS])
+            why = f"a tie between next tokens: greedy decoding may as well give {shown}"
+            s.step(
+                "Tie: at some step two next tokens are equally likely. The tie rule takes the "
+                f"one written first; taking the other is as valid and gives {shown}."
+            )
+        seq = s.answer(
+            "greedy.sequence",
+            node.tokens(),
+            **_sequence_meta(root.token),
+            **tie_meta([n.tokens() for n in others], why),
+        )
         found = root.find(seq)
-        logp = s.answer("greedy.logp", path_score(found, how), label=log_p(seq), decimal=True)
+        logps = [path_score(n, how) for n in others]
+        logp = s.answer(
+            "greedy.logp",
+            path_score(found, how),
+            label=log_p(seq),
+            decimal=True,
+            **tie_meta(
+                [v for v in logps if v is not None and compare(v, path_score(found, how)) != 0],
+                why,
+            ),
+        )
         if found is not None and how == "sum":
             s.step("Its log-likelihood:", _sum_line(found, logp))
         return found
@@ -619,6 +660,21 @@ class LMTree(Kind):
             "Hugging Face generate."
         )
 
+        # Ties broken the other way (the hypothesis written last first) are as valid: that
+        # run's steps and results are the alternatives of this one's.
+        other_steps: dict[int, list[list[str]]] = {}
+
+        def watch(t: int, beams: Any, candidates: Any, kept: list[Hypothesis]) -> Any:
+            other_steps[t] = [h.tokens() for h in kept]
+            return kept
+
+        other = beam_search(root, width, how, watch, ties=-1)
+        own = any(k.startswith("beam.") for k in s.overrides)
+        why = "a tie between hypotheses: breaking it the other way is as valid"
+
+        def alternative(value: Any, alt: Any) -> dict[str, Any]:
+            return tie_meta([alt] if not own and alt is not None and alt != value else [], why)
+
         def write_step(
             t: int, beams: list[Hypothesis], candidates: list[Hypothesis], kept: list[Hypothesis]
         ) -> list[Hypothesis]:
@@ -627,9 +683,19 @@ class LMTree(Kind):
                 f"{'hypothesis' if len(beams) == 1 else 'hypotheses'}.",
                 _candidate_table(candidates, how),
             )
+            tokens = [h.tokens() for h in kept]
             seqs = s.answer(
-                f"beam.steps[{t}]", [h.tokens() for h in kept], **_sequence_meta(root.token)
+                f"beam.steps[{t}]",
+                tokens,
+                **_sequence_meta(root.token),
+                **alternative(tokens, other_steps.get(t)),
             )
+            if not own and other_steps.get(t) not in (None, tokens):
+                s.step(
+                    f"Tie at step {t}: candidates with equal scores. The tie rule keeps the one "
+                    "written first; breaking the tie the other way keeps "
+                    f"{'; '.join(' '.join(q) for q in other_steps[t])}, which is as valid."
+                )
             return _hypotheses(root, seqs, how)
 
         run = beam_search(root, width, how, write_step)
@@ -649,13 +715,47 @@ class LMTree(Kind):
                 align="lr",
             ),
         )
+        alt_seqs = [h.tokens() for h in other.finished]
+        alt_logps = [h.score for h in other.finished]
         seqs = s.answer(
-            "beam.sequences", [h.tokens() for h in run.finished], **_sequence_meta(root.token)
+            "beam.sequences",
+            [h.tokens() for h in run.finished],
+            **_sequence_meta(root.token),
+            **alternative([h.tokens() for h in run.finished], alt_seqs),
         )
-        s.answer("beam.logps", [path_score(root.find(q), how) for q in seqs], decimal=True)
-        seq = s.answer("beam.sequence", seqs[0] if seqs else None, **_sequence_meta(root.token))
+        logps = [path_score(root.find(q), how) for q in seqs]
+        same = len(alt_logps) == len(logps) and all(
+            a is not None and b is not None and compare(a, b) == 0
+            for a, b in zip(alt_logps, logps, strict=True)
+        )
+        s.answer(
+            "beam.logps",
+            logps,
+            decimal=True,
+            **alternative(logps, None if same or None in alt_logps else alt_logps),
+        )
+        first = seqs[0] if seqs else None
+        seq = s.answer(
+            "beam.sequence",
+            first,
+            **_sequence_meta(root.token),
+            **alternative(first, alt_seqs[0] if alt_seqs else None),
+        )
         found = root.find(seq)
-        s.answer("beam.logp", path_score(found, how), label=log_p(seq or []), decimal=True)
+        score = path_score(found, how)
+        alt_score = alt_logps[0] if alt_logps else None
+        s.answer(
+            "beam.logp",
+            score,
+            label=log_p(seq or []),
+            decimal=True,
+            **alternative(
+                score,
+                None
+                if alt_score is None or score is None or compare(alt_score, score) == 0
+                else alt_score,
+            ),
+        )
         return found
 
     # -- exhaustive search
@@ -669,7 +769,21 @@ class LMTree(Kind):
             "the most likely one.",
             Table(["sequence", "log-likelihood"], rows, align="lr"),
         )
-        seq = s.answer("best.sequence", complete[0].tokens(), **_sequence_meta(root.token))
+        tied = [h for h in complete[1:] if compare(h.score, complete[0].score) == 0]
+        why = ""
+        if tied:
+            shown = "; ".join(" ".join(h.tokens()) for h in tied[:SHOWN_ROWS])
+            why = f"a tie: {shown} {'is' if len(tied) == 1 else 'are'} as likely"
+            s.step(
+                f"Tie: {shown} {'has' if len(tied) == 1 else 'have'} the same log-likelihood; "
+                "the tie rule takes the one written first, and any of them is correct."
+            )
+        seq = s.answer(
+            "best.sequence",
+            complete[0].tokens(),
+            **_sequence_meta(root.token),
+            **tie_meta([h.tokens() for h in tied], why),
+        )
         found = root.find(seq)
         s.answer("best.logp", path_score(found, how), label=log_p(seq), decimal=True)
         return found
@@ -745,6 +859,21 @@ class LMTree(Kind):
 
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         return _tree_promises(g.tree, g.beam_width)
+
+
+def greedy_ends(root: Node, how: str) -> list[Node]:
+    """Where greedy decoding ends under every way of breaking its ties (the tie rule's own
+    end first): at each step any of the equally likely next tokens may be taken."""
+    out: list[Node] = []
+    stack = [root]
+    while stack and len(out) <= MAX_ALTERNATIVES:
+        node = stack.pop()
+        if not node.children:
+            out.append(node)
+            continue
+        logps = [c.logp for c in node.children]
+        stack += [node.children[i] for i in reversed(all_max(logps))]
+    return out
 
 
 def pruned_at(node: Node, width: int, how: str) -> tuple[int, Node | None]:
@@ -1114,8 +1243,8 @@ class Viterbi(Kind):
             )
             solve_numeric(s, chain, g.T, why)
         else:
-            deltas, backs = self.recurrence(s, chain, g.T, op, combine)
-            self.decode(s, chain, deltas, backs, combine, backtrack)
+            deltas, backs, ties = self.recurrence(s, chain, g.T, op, combine)
+            self.decode(s, chain, deltas, backs, combine, backtrack, ties)
         self.complexity(s, chain, g.T, time, space)
 
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -1179,8 +1308,9 @@ class Viterbi(Kind):
 
     def recurrence(
         self, s: Solution, chain: Chain, T: int, op: str, combine: str
-    ) -> tuple[list[list[Any]], list[list[str]]]:
-        """δ_t and a_t for t = 1 … T, as steps and answers; returns both (as carried on)."""
+    ) -> tuple[list[list[Any]], list[list[str]], list[list[list[int]]]]:
+        """δ_t and a_t for t = 1 … T, as steps and answers; returns both (as carried on),
+        and for each t and word j every previous word that attains δ_t(j) (the ties)."""
         start = chain.tokens[chain.start]
         how = "max" if op == "max" else "sum"
         s.step(
@@ -1200,11 +1330,14 @@ class Viterbi(Kind):
         carried = s.answer("delta[1]", first, label=Sym("delta", 1))
         deltas = [carried if _numbers(carried) and len(carried) == chain.N else first]
         backs = [s.answer("backpointers[1]", [start] * chain.N, label=Sym("a", 1))]
+        ties: list[list[list[int]]] = [[[-1]] * chain.N]  # t = 1: every word follows start
         for t in range(2, T + 1):
             values, pointers, lines = [], [], []
+            tied: list[list[int]] = []
             for j in range(chain.N):
                 terms = transition_terms(chain, deltas[-1], j, combine)
                 best = first_max(terms)
+                tied.append(all_max(terms) if op == "max" else [best])
                 values.append(terms[best] if op == "max" else exact.total(terms))
                 pointers.append(chain.name(best))
                 if j < SHOWN_WORDS:
@@ -1224,8 +1357,28 @@ class Viterbi(Kind):
                 )
             carried = s.answer(f"delta[{t}]", values, label=Sym("delta", t))
             deltas.append(carried if _numbers(carried) and len(carried) == chain.N else values)
-            backs.append(s.answer(f"backpointers[{t}]", pointers, label=Sym("a", t)))
-        return deltas, backs
+            ties.append(tied)
+            why = self._tie_step(s, chain, t, tied)
+            # each word's backpointer may take any of its tied words, independently
+            others = [[chain.name(i) for i in ix[1:]] for ix in tied]
+            meta = {"entry_alternatives": others, "tie": why} if why else {}
+            backs.append(s.answer(f"backpointers[{t}]", pointers, label=Sym("a", t), **meta))
+        return deltas, backs, ties
+
+    def _tie_step(self, s: Solution, chain: Chain, t: int, tied: list[list[int]]) -> str:
+        """Say where a max of step t is attained more than once; returns the reason."""
+        at = [(j, ix) for j, ix in enumerate(tied) if len(ix) > 1]
+        if not at:
+            return ""
+        said = "; ".join(
+            f"δ_{t}({chain.name(j)}) is attained from {', '.join(chain.name(i) for i in ix)}"
+            for j, ix in at[:SHOWN_WORDS]
+        )
+        s.step(
+            f"Ties at t = {t}: {said}. The backpointer takes the first in the order of the "
+            "tokens; the others are as correct."
+        )
+        return f"a tie at t = {t}: {said}, and any of them is a correct backpointer"
 
     def _delta_line(
         self,
@@ -1264,12 +1417,24 @@ class Viterbi(Kind):
         backs: list[list[str]],
         combine: str,
         backtrack: bool,
+        ties: list[list[list[int]]] | None = None,
     ) -> None:
         T = len(deltas)
         last = first_max(deltas[-1]) if _numbers(deltas[-1]) else 0
         start = chain.tokens[chain.start]
+        others: list[list[str]] = []
         if backtrack:
             path = backtrack_path(chain, backs, last)
+            own = any(k.startswith("backpointers[") for k in s.overrides)
+            if ties is not None and not own and _numbers(deltas[-1]) and None not in path:
+                tied = tied_paths(
+                    T, lambda t, j: ties[t - 1][j], all_max(deltas[-1]), MAX_ALTERNATIVES + 1
+                )
+                others = [
+                    [start, *(chain.name(i) for i in p)]
+                    for p in tied
+                    if [chain.name(i) for i in p] != path
+                ]
             s.step(
                 f"The best sequence ends with the word of largest δ_{T}: "
                 f"{chain.name(last)}. Follow the backpointers back to the start.",
@@ -1287,8 +1452,22 @@ class Viterbi(Kind):
                 "The best word of each δ_t, taken on its own.",
                 *[eq(Sym("w", t), Text(str(w))) for t, w in enumerate(path, start=1)],
             )
+        why = ""
+        if others:
+            shown = "; ".join(" ".join(q) for q in others[:SHOWN_WORDS])
+            more = f" and {len(others) - SHOWN_WORDS} more" if len(others) > SHOWN_WORDS else ""
+            why = f"a tie: {shown}{more} {'is' if len(others) == 1 else 'are'} as likely"
+            s.step(
+                f"Tie: {start} {' '.join(map(str, path))} is not the only most likely "
+                f"sequence; {shown}{more} {'has' if len(others) == 1 else 'have'} the same "
+                "probability. The tie rule (the first word in the order of the tokens) picks "
+                "the one above, and any of them is correct."
+            )
         seq = s.answer(
-            "sequence", None if None in path else [start, *path], **_sequence_meta(start)
+            "sequence",
+            None if None in path else [start, *path],
+            **_sequence_meta(start),
+            **tie_meta(others, why),
         )
         prob = s.answer(
             "probability", chain.sequence_probability(seq, combine), label=Raw(r"P^*", "P*")
@@ -1373,6 +1552,29 @@ def _log(p: Any) -> Any:
     return sympy.log(exact.to_sympy(p))
 
 
+def tied_paths(
+    T: int, tied: Callable[[int, int], list[int]], lasts: list[int], limit: int
+) -> list[list[int]]:
+    """Every best sequence (as word positions), through every tied backpointer
+    (``tied(t, j)``: the previous words that attain δ_t(j)), from every tied last word; at
+    most ``limit`` of them, the tie rule's own first."""
+    out: list[list[int]] = []
+    # a stack of partial paths from the end: (t of the earliest word so far, word, rest)
+    stack: list[tuple[int, int, Any]] = [(T, j, None) for j in reversed(lasts)]
+    while stack and len(out) < limit:
+        t, j, rest = stack.pop()
+        if t == 1:
+            path, node = [j], rest
+            while node is not None:
+                path.append(node[0])
+                node = node[1]
+            out.append(path)
+            continue
+        for i in reversed(tied(t, j)):
+            stack.append((t - 1, i, (j, rest)))
+    return out
+
+
 def backtrack_path(chain: Chain, backs: list[list[str]], last: int) -> list[str | None]:
     """w_T, then w_{t−1} = a_t(w_t) back to w_1; None where a backpointer is not a word."""
     T = len(backs)
@@ -1390,13 +1592,14 @@ def backtrack_path(chain: Chain, backs: list[list[str]], last: int) -> list[str 
 # --------------------------------------------------------------------------- numeric Viterbi
 
 
-def viterbi_log_space(logP: Any, init: Any, T: int, block: int = 256) -> tuple[Any, Any]:
+def viterbi_log_space(logP: Any, init: Any, T: int, block: int = 64) -> tuple[Any, Any]:
     """log δ_t for t = 1 … T and the backpointers, in float64 with numpy.
 
     ``logP[i, j] = log P(j | i)`` over the N words, ``init[j] = log P(j | start)``.
     Returns ``(log_delta, back)`` of shape [T, N] (back[0] is unused). Each step
-    adds log δ_{t−1} to every row of logPᵀ and takes the argmax of each row:
-    O(N²) work per step, done by numpy in blocks of rows that stay in cache.
+    adds log δ_{t−1} to every row of logPᵀ and takes each row's max, and as backpointer
+    the first entry within the tie width of it (the exact path's tie rule): O(N²) work per
+    step, done by numpy in blocks of rows small enough to stay in cache for both passes.
     numpy is imported here, not at the top, so that ``dlsolve`` starts fast.
     """
     import numpy as np
@@ -1406,16 +1609,51 @@ def viterbi_log_space(logP: Any, init: Any, T: int, block: int = 256) -> tuple[A
     log_delta = np.empty((T, N))
     back = np.zeros((T, N), dtype=np.int64)
     log_delta[0] = init
-    buf = np.empty((min(block, N), N))
+    rows = min(block, N)
+    buf, near = np.empty((rows, N)), np.empty((rows, N), dtype=bool)
+    floor = np.empty(rows)
     for t in range(1, T):
         for lo in range(0, N, block):
             hi = min(N, lo + block)
-            scores = buf[: hi - lo]
+            scores, top, low = buf[: hi - lo], log_delta[t, lo:hi], floor[: hi - lo]
             np.add(logPT[lo:hi], log_delta[t - 1], out=scores)
-            best = scores.argmax(axis=1)
-            back[t, lo:hi] = best
-            log_delta[t, lo:hi] = scores[np.arange(hi - lo), best]
+            scores.max(axis=1, out=top)
+            # a tie within rounding goes to the first word: the first score ≥ max − width
+            np.abs(top, out=low)
+            np.maximum(low, 1.0, out=low)
+            low *= -NUMERIC_TIE
+            low += top
+            np.greater_equal(scores, low[:, None], out=near[: hi - lo])
+            back[t, lo:hi] = near[: hi - lo].argmax(axis=1)
     return log_delta, back
+
+
+NUMERIC_TIE = 1e-9  # log-scores this close (relative, at least absolute) are a tie
+
+
+def _tie_width(top: Any) -> Any:
+    """How far below the max a float64 log-score still ties with it: rounding over many
+    steps makes exactly tied sums differ in their last bits, and a tie goes to the first
+    word, as on the exact path (and in the PyTorch cross-check)."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        return NUMERIC_TIE * np.maximum(1.0, np.abs(top))
+
+
+def _first_best(values: Any) -> int:
+    """The first index within the tie width of the maximum."""
+    import numpy as np
+
+    top = values.max()
+    return int(np.argmax(values >= top - _tie_width(top)))
+
+
+def _numeric_tied(values: Any) -> list[int]:
+    import numpy as np
+
+    top = values.max()
+    return [int(i) for i in np.flatnonzero(values >= top - _tie_width(top))]
 
 
 def log_matrix(P: Any) -> Any:
@@ -1473,14 +1711,37 @@ def solve_numeric(s: Solution, chain: Chain, T: int, why: str) -> None:
             align="lrl",
         ),
     )
-    last = int(np.argmax(log_delta[-1]))
+    last = _first_best(log_delta[-1])
     path = [last]
     for t in range(T - 1, 0, -1):
         path.append(int(back[t][path[-1]]))
     start = chain.tokens[chain.start]
     words = [chain.name(i) for i in reversed(path)]
-    s.step(f"Backtrack from the best last word, {words[-1]}, through the backpointers.")
-    seq = s.answer("sequence", [start, *words], **_sequence_meta(start))
+    s.step(
+        f"Backtrack from the best last word, {words[-1]}, through the backpointers. Log-scores "
+        f"within {NUMERIC_TIE:g} (relative) of the max count as a tie, which goes to the first "
+        "word in the order of the tokens, as on the exact path."
+    )
+    logPw = logP[1:]
+    others = [
+        [start, *(chain.name(i) for i in p)]
+        for p in tied_paths(
+            T,
+            lambda t, j: _numeric_tied(log_delta[t - 2] + logPw[:, j]),
+            _numeric_tied(log_delta[-1]),
+            MAX_ALTERNATIVES + 1,
+        )
+        if [chain.name(i) for i in p] != words
+    ]
+    why = ""
+    if others:
+        why = f"a tie: {len(others)} other sequence{'s' if len(others) > 1 else ''} as likely"
+        s.step(
+            f"Tie: {' '.join(others[0])}"
+            + (f" and {len(others) - 1} more" if len(others) > 1 else "")
+            + " score the same (within rounding); any of them is correct."
+        )
+    seq = s.answer("sequence", [start, *words], **_sequence_meta(start), **tie_meta(others, why))
     logp = _sequence_log_probability(chain, seq, logP)
     s.answer(
         "log_probability",

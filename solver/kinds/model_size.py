@@ -661,6 +661,7 @@ def walk(
     shape_key: Callable[[Record], str] | None = None,
     after: Callable[[Record], None] | None = None,
     strict: bool = False,
+    sized: Callable[[Record], Any] | None = None,
 ) -> list[Record]:
     """Every layer in order: its output shape, blank sizes, parameters and MACs.
 
@@ -668,7 +669,9 @@ def walk(
     on with (a student's under error carried forward); ``after(record)`` sees each layer
     once it is complete. ``strict`` raises a FieldError naming the layer where the list does
     not chain (that is how a problem file is validated); a solve never raises, whatever a
-    student's earlier answers were.
+    student's earlier answers were. ``sized(record)`` is a student's [H, W] for a layer
+    whose output size is worked out, carried on with as its shape's spatial axes (so that a
+    later answer gets credit from a wrong size, not only from a wrong shape).
     """
 
     def record(key: str, value: Any) -> Any:
@@ -685,6 +688,8 @@ def walk(
             _check_input(layer, x, net, out)
         n = prod(batch)
         batch, x = _forward(layer, rec, batch, x, net, c, record, strict)
+        if sized is not None and rec.size_math and len(x) == 3:
+            x = [x[0], *carried(sized(rec), x[1:])]
         full = net.join(batch, x)
         if shape_key is not None:
             full = record(shape_key(rec), full)
@@ -1926,6 +1931,7 @@ class Conv(NetworkKind):
             answer=s.answer,
             shape_key=lambda r: f"{r.layer.name}.output_shape",
             after=lambda r: self.layer_step(s, r),
+            sized=lambda r: s.overrides.get(f"{r.layer.name}.output_size"),
         )
         weighted = [r for r in records if r.layer.family in WEIGHTED]
         total = self.total(

@@ -373,6 +373,16 @@ def normalize(
     return xhat_t, not undefined
 
 
+def defined_why(ok: bool) -> str:
+    """Why a normalization is, or is not, defined: the reason feedback on ``defined`` gives."""
+    if ok:
+        return "every variance is positive or ε > 0, so x̂ = (x − μ)/√(σ² + ε) is defined everywhere"
+    return (
+        "a variance is 0 and ε = 0, so x̂ = 0/0 there: the normalization is not "
+        "defined (a batch of one example has this problem; any ε > 0 makes x̂ = 0 and y = β)"
+    )
+
+
 def affine(
     s: Solution,
     xhat_t: Any,
@@ -465,8 +475,8 @@ def _need_rank(X: Any, ranks: Sequence[int], kind_name: str, layout: str) -> tup
 # --------------------------------------------------------------------------- the kinds
 
 _NORM_KEYS = (
-    Key("mean", "tensor", "the mean of each group"),
-    Key("var", "tensor", "the biased variance of each group"),
+    Key("mean", "tensor", "the mean of each group", lenient_shape="column"),
+    Key("var", "tensor", "the biased variance of each group", lenient_shape="column"),
     Key("normalized", "tensor", "x̂ = (x − μ)/√(σ² + ε)"),
     Key("output", "tensor", "y = γ x̂ + β"),
     Key("defined", "boolean", "whether every group has σ² + ε > 0"),
@@ -634,7 +644,7 @@ class LayerNorm(NormKind):
         )
         mean_t, var_t = statistics(s, g.X, grp, ddof=ddof)
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
-        s.answer("defined", ok)
+        s.answer("defined", ok, why=defined_why(ok))
         affine(
             s,
             xhat,
@@ -685,7 +695,7 @@ class InstanceNorm(NormKind):
         )
         mean_t, var_t = statistics(s, g.X, grp, ddof=ddof)
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
-        s.answer("defined", ok)
+        s.answer("defined", ok, why=defined_why(ok))
         affine(s, xhat, g.gamma, g.beta, lambda idx: (idx[1],), "channel")
 
 
@@ -737,7 +747,7 @@ class GroupNorm(NormKind):
         )
         mean_t, var_t = statistics(s, g.X, grp, ddof=ddof)
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
-        s.answer("defined", ok)
+        s.answer("defined", ok, why=defined_why(ok))
         affine(s, xhat, g.gamma, g.beta, lambda idx: (idx[1],), "channel")
 
 
@@ -785,8 +795,18 @@ class BatchNorm(NormKind):
 
     Given = BatchNormGiven
     keys = (
-        Key("mean", "vector", "the mean of each feature/channel used to normalize"),
-        Key("var", "vector", "the biased variance of each feature/channel used to normalize"),
+        Key(
+            "mean",
+            "vector",
+            "the mean of each feature/channel used to normalize",
+            lenient_shape="squeeze",  # keepdim gives [1, C] or [1, C, 1, 1]
+        ),
+        Key(
+            "var",
+            "vector",
+            "the biased variance of each feature/channel used to normalize",
+            lenient_shape="squeeze",  # keepdim gives [1, C] or [1, C, 1, 1]
+        ),
         Key("normalized", "tensor", "x̂ = (x − μ)/√(σ² + ε)"),
         Key("output", "tensor", "y = γ x̂ + β"),
         Key("running_mean", "vector", "(1 − momentum)·running_mean + momentum·μ"),
@@ -840,7 +860,7 @@ class BatchNorm(NormKind):
             mean_t = s.answer("mean", list(rm), label=Sym("mu"))
             var_t = s.answer("var", list(rv), label=Sym("sigma", sup=2))
         xhat, ok = normalize(s, g.X, grp, mean_t, var_t, g.eps, divide_by=divide_by)
-        s.answer("defined", ok)
+        s.answer("defined", ok, why=defined_why(ok))
         affine(s, xhat, g.gamma, g.beta, lambda idx: (idx[1],), unit)
         if g.training and grouping == "batch":
             per_unit = shape[0] * _prod(shape[2:])

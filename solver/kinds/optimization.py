@@ -354,7 +354,12 @@ class AdamStep(Kind):
 
     keys = (
         *(
-            Key(f"{method}.{name}[t]", "vector", f"{label}'s {what} after step t")
+            Key(
+                f"{method}.{name}[t]",
+                "vector",
+                f"{label}'s {what} after step t",
+                lenient_shape="column",  # θ as a column vector, as maths writes it
+            )
             for method, label in (("adam_l2", "Adam-L2"), ("adamw", "AdamW"))
             for name, what in (("m", "first moment"), ("v", "second moment"), ("theta", "weights"))
         ),

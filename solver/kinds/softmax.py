@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -162,7 +163,12 @@ class SoftmaxCE(Kind):
     Given = SoftmaxCEGiven
     keys = (
         Key("probabilities", "tensor", "p = softmax(z) over the classes"),
-        Key("predicted", "tensor", "the most likely class (0-based) of each example"),
+        Key(
+            "predicted",
+            "tensor",
+            "the most likely class (0-based) of each example",
+            lenient_shape="squeeze",  # one example's class as [2], as torch.argmax(dim=-1) gives
+        ),
         Key("loss", "real", "the cross-entropy loss (mean over the batch by default)"),
         Key("grad_logits", "tensor", "∂L/∂z = (p − y)/N with mean reduction"),
     )
@@ -252,7 +258,29 @@ class SoftmaxCE(Kind):
             pred = [
                 max(range(len(row)), key=lambda j, row=row: exact.to_float(row[j])) for row in z
             ]
-            carry(s, "predicted", shape(pred), label=Text("predicted"))
+            tied = [
+                [j for j in range(len(row)) if exact.is_zero(row[j] - row[k])]
+                for row, k in zip(z, pred, strict=True)
+            ]
+            alternatives = [
+                shape(list(choice))
+                for choice in itertools.islice(itertools.product(*tied), 33)
+                if list(choice) != pred
+            ]
+            why = ""
+            if alternatives:
+                why = "a tie: equal largest logits, and any of them is the most likely class"
+                s.step(
+                    "Tie: some example has two equal largest logits, so either class is the "
+                    "most likely; the first is shown, and any of them is correct."
+                )
+            carry(
+                s,
+                "predicted",
+                shape(pred),
+                label=Text("predicted"),
+                **({"alternatives": alternatives, "tie": why} if alternatives else {}),
+            )
         losses = [
             cross_entropy_row(zr, tr) if softmax and axis == 1 else _nll(pr, tr)
             for zr, pr, tr in zip(z, p, t, strict=True)
