@@ -203,6 +203,9 @@ class GraphKind(Kind):
     nice = (
         "small whole numbers, with every ReLU input away from 0",
         "short answers: every rational answer has numerator and denominator below 10,000",
+        "moderate logits: every input of σ, tanh, exp, softmax and cross-entropy within 6 of 0 "
+        "(of each other, in a softmax row), so that no probability is within e⁻⁶ of 0 or 1 and "
+        "every named mistake changes its answers visibly",
     )
 
     def show_givens(self, g: GraphGiven) -> list[tuple[M, M]]:
@@ -460,9 +463,12 @@ class GraphKind(Kind):
 
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         out = []
-        run = forward(g.graph(), g.leaves())
+        graph = g.graph()
+        run = forward(graph, g.leaves())
         if run.zeros_at_kinks:
             out.append(self.nice[0])
+        if not _moderate(graph, run):
+            out.append(self.nice[2])
         for a in s.answers.values():
             for v in exact.flatten(a.value) if isinstance(a.value, list) else [a.value]:
                 if exact.is_rational(v):
@@ -563,6 +569,27 @@ def _fmt_floats(v: Any) -> str:
     return f"{v:.4g}" if v is not None else "undefined"
 
 
+LOGIT_BOUND = 6
+
+
+def _moderate(graph: Graph, run: Run) -> bool:
+    """Whether every input of a squashing op stays within LOGIT_BOUND (a softmax row's spread)."""
+    for n in graph.nodes:
+        if n.op not in ("sigmoid", "tanh", "exp", "softmax", "log_softmax", "cross_entropy"):
+            continue
+        x = run.values[n.inputs[0]]
+        assert x is not None
+        floats = [float(v) for v in x.data]
+        if n.op in ("softmax", "log_softmax", "cross_entropy"):
+            width = x.shape[-1] if x.shape else 1
+            rows = [floats[i : i + width] for i in range(0, len(floats), width)]
+            if any(max(r) - min(r) > LOGIT_BOUND for r in rows):
+                return False
+        elif any(abs(v) > LOGIT_BOUND for v in floats):
+            return False
+    return True
+
+
 def _index_leaves(graph: Graph) -> set[str]:
     """Given names used only as class indices (cross_entropy's k): a variant keeps them."""
     out = set()
@@ -581,8 +608,9 @@ def _draw(value: Any, rng: random.Random) -> Any:
     entries = exact.flatten(value) if isinstance(value, list) else [value]
     qs = [Fraction(str(v)) if isinstance(v, str) else Fraction(v) for v in entries]
     if all(q.denominator == 1 for q in qs):
-        low = 1 if all(q > 0 for q in qs) else 0 if all(q >= 0 for q in qs) else -3
-        pick = lambda: rng.randint(low, 3)  # noqa: E731
+        low = 1 if all(q > 0 for q in qs) else 0 if all(q >= 0 for q in qs) else -2
+        high = max(2, min(3, int(max(abs(q) for q in qs))))
+        pick = lambda: rng.randint(low, high)  # noqa: E731
     elif all(0 < q < 1 for q in qs):
         pick = lambda: str(Fraction(rng.randint(1, 9), 10))  # noqa: E731
     else:
