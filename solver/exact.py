@@ -469,6 +469,8 @@ class _UnicodePrinter(StrPrinter):
         if exp == sympy.Rational(1, 2):
             inner = self._print(base)
             return "√" + (inner if base.is_Atom else f"({inner})")
+        if exp == -1:  # 1/(1 + e), not (1 + e)^-1
+            return "1/" + self.parenthesize(base, 60)
         if exp == -sympy.Rational(1, 2):
             inner = self._print(base)
             return "1/√" + (inner if base.is_Atom else f"({inner})")

@@ -75,7 +75,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": lambda x: abs(x) if not isinstance(x, sympy.Basic) else sympy.Abs(x),
 }
 ARITY = {"sqrt": (1,), "exp": (1,), "log": (1, 2), "ln": (1,), "abs": (1,)}
-CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "π": sympy.pi}
+#: E as sympy prints Euler's number, so that a key's own JSON value reads back
+CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E, "π": sympy.pi}
 #: names that stand for an undefined value (0/0) in a student's answer
 UNDEFINED_NAMES = frozenset({"undefined", "nan", "none", "null", "undef", "na"})
 UNDEFINED_WORDS = frozenset(

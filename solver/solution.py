@@ -12,6 +12,7 @@ student's own earlier answers and sees whether a later answer follows from them.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -306,5 +307,8 @@ def _declarations(owner: type | None, keys: tuple[Key, ...]) -> dict[str, Key]:
 @lru_cache(maxsize=4096)
 def pattern_matches(pattern: str, key: str) -> bool:
     """Whether a concrete key is ``pattern`` or matches it as a declared pattern
-    (``running_mean[t]``, ``<name>.params``): how ``ask`` and ``points`` name keys."""
+    (``running_mean[t]``, ``<name>.params``) or as a wildcard (``grad.*``): how ``ask`` and
+    ``points`` name keys."""
+    if "*" in pattern:
+        return fnmatch.fnmatchcase(key, pattern)
     return pattern == key or Key(pattern, AnswerType.TEXT).matches(key)

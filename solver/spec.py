@@ -14,6 +14,7 @@ problems that validate and a list of errors, one sentence each, for the rest.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -543,7 +544,12 @@ class Envelope(BaseModel):
             raise Invalid("'ask' must be a list of answer keys", ("ask",), "ask")
         k = _kind_of(info)
         for j, a in enumerate(ask if k is not None else []):
-            if not any(key.matches(a) or key.pattern == a for key in k.keys):
+            if not any(
+                key.matches(a)
+                or key.pattern == a
+                or ("*" in a and fnmatch.fnmatchcase(key.pattern, a))  # grad.* in ask
+                for key in k.keys
+            ):
                 patterns = [key.pattern for key in k.keys]
                 raise Invalid(
                     f"{k.name} has no answer key {a!r}{_suggest(a, patterns)}", ("ask", j), "ask"
