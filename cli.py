@@ -263,7 +263,10 @@ def _reveal_option(f: Any) -> Any:
     type=click.Choice(REPORT_FORMATS),
     default="text",
     show_default=True,
-    help="A table for the terminal, SPEC's JSON, or Gradescope's results.json.",
+    help=(
+        "A table for the terminal, JSON (student, score, max_score, results), or "
+        "Gradescope's results.json."
+    ),
 )
 @_grading_options
 @_reveal_option
@@ -648,7 +651,7 @@ def reproduce(
     output: Path | None,
     quiet: bool,
 ) -> None:
-    """Run a training experiment and write its report (SPEC section 5).
+    """Run a training experiment and write its report.
 
     Prints the results table and the files written. Exit 1 when a claim the
     experiment tests does not hold (the theory experiments state claims).

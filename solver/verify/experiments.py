@@ -328,7 +328,7 @@ def load(path: str | Path) -> ExperimentSpec:
     if not isinstance(doc.data, dict):
         raise doc.error(
             "an experiment file is a mapping with 'experiment', 'runner' and the "
-            "runner's fields (SPEC section 5)"
+            "runner's fields (see the README's 'Reproducing the training experiments')"
         )
     name = doc.data.get("runner", "training")
     table_ = runners()
