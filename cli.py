@@ -241,6 +241,17 @@ class RevealChoice(click.ParamType):
             self.fail(str(err), param, ctx)
 
 
+def _device_option(f: Any) -> Any:
+    """``--device``, the same for verify and reproduce: where torch computes."""
+    return click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="auto uses CUDA when PyTorch sees it, else the CPU.",
+    )(f)
+
+
 def _reveal_option(f: Any) -> Any:
     """``--reveal``: whether feedback that goes back to students may state expected values."""
     return click.option(
@@ -550,13 +561,7 @@ def _known(kind: str) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="auto uses CUDA when PyTorch sees it, else the CPU.",
-)
+@_device_option
 @click.option(
     "-v",
     "--verbose",
@@ -612,13 +617,7 @@ def verify(paths: tuple[str, ...], device: str, verbose: bool) -> None:
     help="Folder with the Fashion-MNIST IDX files (*-ubyte or *-ubyte.gz); "
     "else the cache folder, else a download.",
 )
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="auto uses CUDA when PyTorch sees it, else the CPU.",
-)
+@_device_option
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
