@@ -17,6 +17,7 @@ list of scalars, batch first, as in the problem files.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +26,8 @@ from functools import lru_cache
 from typing import Any, Union
 
 import sympy
+from sympy import Add, Mul
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 Rational = Union[int, Fraction]  # noqa: UP007 - a runtime alias
@@ -458,7 +461,145 @@ def greek_latex(name: str) -> str:
     return name
 
 
-class _UnicodePrinter(StrPrinter):
+# Sums of numbers are ordered without evaluating them. sympy's printers sort the terms of a
+# sum of numbers by their numerical values, evaluating every factor of every term on every
+# print (seconds for the sums over e of a network's gradients). A sum over e is written in
+# ascending powers of e, as a polynomial is (1 + 3e⁶ − e⁹ + e¹⁵); a sum of fractions and
+# products of such sums keeps the order it was built in; other sums of numbers (logs, roots)
+# are sorted as sympy sorts them, each factor evaluated once.
+
+
+def e_exponent(x: sympy.Expr) -> Rational | None:
+    """q for ``e^q`` (q rational, ``e`` itself included), else None."""
+    if x is sympy.E:
+        return 1
+    if type(x) is sympy.exp:
+        q = x.args[0]
+        if q.is_Rational:
+            return int(q.p) if q.q == 1 else Fraction(int(q.p), int(q.q))
+    return None
+
+
+def _e_term_exponent(x: sympy.Expr) -> Rational | None:
+    """The power of e in a term ``c·e^q`` of a sum over e (0 for a rational), else None."""
+    if x.is_Rational:
+        return 0
+    q = e_exponent(x)
+    if q is not None:
+        return q
+    if x.is_Mul:
+        args = x.args
+        if len(args) == 2 and args[0].is_Rational and args[0] is not sympy.S.One:
+            return e_exponent(args[1])
+    return None
+
+
+@lru_cache(maxsize=65536)
+def is_over_e(x: sympy.Expr) -> bool:
+    """Whether ``x`` is built from rationals and rational powers of e by +, × and integer
+    powers (a softmax probability, a network's gradient): no logs, roots or symbols."""
+    if x.is_Rational or e_exponent(x) is not None:
+        return True
+    if x.is_Add or x.is_Mul:
+        return all(is_over_e(a) for a in x.args)
+    if x.is_Pow:
+        return bool(x.exp.is_Integer) and is_over_e(x.base)
+    return False
+
+
+def _terms_in_order(expr: sympy.Expr) -> list[sympy.Expr] | None:
+    """The terms of a sum over e in the order they are written; None for any other sum."""
+    args = Add.make_args(expr)
+    powers = [_e_term_exponent(t) for t in args]
+    if all(q is not None for q in powers):
+        order = sorted(range(len(args)), key=lambda i: powers[i])  # stable: ties as built
+        return [args[i] for i in order]
+    if all(is_over_e(t) for t in args):
+        return list(args)
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _complex_of(factor: sympy.Expr) -> complex | None:
+    """A number's complex value as sympy's term ordering computes it (None: not a number)."""
+    if not factor.is_number:
+        return None
+    try:
+        return complex(factor)
+    except (TypeError, ValueError):
+        return None
+
+
+def _numeric_order(expr: sympy.Expr) -> list[sympy.Expr] | None:
+    """The terms of a sum of numbers in the order sympy prints them, with each factor's value
+    computed once. None where a term has a symbol (sympy orders those by degree)."""
+    args = Add.make_args(expr)
+    special = _number_minus_product(args)
+    if special is not None:
+        return special
+    keyed = []
+    for term in args:
+        coeff, rest = term.as_coeff_Mul()
+        value = _complex_of(coeff)
+        if value is None:
+            return None
+        if rest is not sympy.S.One:
+            for factor in Mul.make_args(rest):
+                v = _complex_of(factor)
+                if v is None:
+                    return None
+                value *= v
+        keyed.append((((bool(value.imag), value.imag), (value.real, value.imag)), term))
+    keyed.sort(key=lambda kt: kt[0])  # stable, as sympy's sort is
+    return [t for _, t in keyed]
+
+
+def _number_minus_product(args: tuple[sympy.Expr, ...]) -> list[sympy.Expr] | None:
+    """sympy's special case of ``as_ordered_terms``: ``1 - e`` stays as written, a positive
+    number before a negative multiple."""
+
+    def key(x: sympy.Expr) -> bool:
+        return not isinstance(x, (sympy.Number, sympy.NumberSymbol))
+
+    if len(args) != 2:
+        return None
+    add_args = sorted(args, key=key)
+    if isinstance(add_args[0], (sympy.Number, sympy.NumberSymbol)) and isinstance(add_args[1], Mul):
+        mul_args = sorted(Mul.make_args(add_args[1]), key=key)
+        if (
+            len(mul_args) == 2
+            and isinstance(mul_args[0], sympy.Number)
+            and add_args[0].is_positive
+            and mul_args[0].is_negative
+        ):
+            return add_args
+    return None
+
+
+class _NumericOrder:
+    """A printer mixin: sums of numbers ordered without evaluating them (see above)."""
+
+    order: str | None
+
+    def _as_ordered_terms(self, expr: sympy.Expr, order: str | None = None) -> list[sympy.Expr]:
+        if (order or self.order) is None and expr.is_Add:
+            terms = _terms_in_order(expr)
+            if terms is None:
+                terms = _numeric_order(expr)
+            if terms is not None:
+                return terms
+        return super()._as_ordered_terms(expr, order=order)  # type: ignore[misc]
+
+
+class _StrPrinter(_NumericOrder, StrPrinter):
+    """sympy's str printer (what ``sympy.sstr`` uses), with the cheap order of sums."""
+
+
+class _LatexPrinter(_NumericOrder, LatexPrinter):
+    """sympy's LaTeX printer, with the cheap order of sums."""
+
+
+class _UnicodePrinter(_NumericOrder, StrPrinter):
     """sympy's str printer with √, superscripts, · and Greek letters: one line, readable."""
 
     def _print_Symbol(self, expr: sympy.Symbol) -> str:
@@ -490,7 +631,7 @@ class _UnicodePrinter(StrPrinter):
     def _print_exp(self, expr: Any) -> str:
         arg = expr.args[0]
         if arg.is_Integer:
-            return "e" + str(arg).translate(SUPERSCRIPT)
+            return "e" + str(int(arg.p)).translate(SUPERSCRIPT)
         return f"e^({self._print(arg)})"
 
     def _print_Exp1(self, expr: Any) -> str:
@@ -500,22 +641,129 @@ class _UnicodePrinter(StrPrinter):
         return "π"
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
-        s = super()._print_Mul(expr)
-        # 2*√3 -> 2√3, 2*η -> 2η; other products use a centred dot.
+        return _tighten(super()._print_Mul(expr))
+
+
+class _FastUnicodePrinter(_UnicodePrinter):
+    """The Unicode printer with sums over e and their fractions (what a network's gradients
+    are made of: ``(13 + 7e⁶⁸ − 6e²⁷⁷)/(40(1 + e⁶⁸ + …))``) written directly: the same text
+    as :class:`_UnicodePrinter`, without sympy's generic machinery (which sorts a product's
+    factors by evaluating them), and each sum over e written once (a softmax row's
+    denominator recurs in every entry of a gradient)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sums: dict[sympy.Expr, str] = {}
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        if order is not None or self.order is not None:
+            return super()._print_Add(expr, order)
+        known = self._sums.get(expr)
+        if known is not None:
+            return known
+        args = expr.args
+        powers = [_e_term_exponent(t) for t in args]
         out = []
-        for i, ch in enumerate(s):
-            if ch == "*":
-                prev = s[i - 1] if i else ""
-                nxt = s[i + 1] if i + 1 < len(s) else ""
-                if prev.isdigit() and (nxt == "√" or nxt.isalpha() or nxt == "("):
-                    continue
-                out.append("·")
-            else:
-                out.append(ch)
-        return "".join(out)
+        if all(q is not None for q in powers):  # a sum over e, in ascending powers of e
+            for i in sorted(range(len(args)), key=lambda i: powers[i]):  # type: ignore[arg-type,return-value]
+                t = self._e_term(args[i])
+                out.append(" - " + t[1:] if t.startswith("-") else " + " + t)
+        elif all(is_over_e(t) for t in args):  # fractions over e, as built
+            for term in args:
+                t = self._print(term)
+                if term.is_Add:
+                    out.append(" + (" + t + ")")
+                else:
+                    out.append(" - " + t[1:] if t.startswith("-") else " + " + t)
+        else:
+            return super()._print_Add(expr, order)
+        text = "".join(out)
+        text = "-" + text[3:] if text.startswith(" - ") else text[3:]
+        if len(self._sums) > 20_000:
+            self._sums.clear()
+        self._sums[expr] = text
+        return text
+
+    def _e_term(self, t: sympy.Expr) -> str:
+        """A term ``c·e^q`` as :meth:`_print` writes it, once per term."""
+        known = self._sums.get(t)
+        if known is None:
+            known = self._sums[t] = self._print(t)
+        return known
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        fraction = _fraction_over_e(expr)
+        if fraction is None:
+            return super()._print_Mul(expr)
+        c, num, den = fraction
+        p, q = int(c.p), int(c.q)
+        sign = "-" if p < 0 else ""
+        p = abs(p)
+        top = [str(p)] if p != 1 else []
+        if num is not None:
+            top.append(f"({self._print(num)})" if num.is_Add else self._print(num))
+        bottom = [str(q)] if q != 1 else []
+        if den is not None:
+            base, k = den
+            b = f"({self._print(base)})" if base.is_Add else self._print(base)
+            bottom.append(b if k == 1 else b + str(k).translate(SUPERSCRIPT))
+        text = sign + _tighten("*".join(top or ["1"]))
+        if len(bottom) == 1:
+            text += "/" + bottom[0]
+        elif bottom:
+            text += "/(" + _tighten("*".join(bottom)) + ")"
+        return text
 
 
-_UNICODE = _UnicodePrinter()
+def _tighten(s: str) -> str:
+    """``2*√3`` → ``2√3``, ``2*η`` → ``2η``, ``3*(1 + e)`` → ``3(1 + e)``; other products
+    get a centred dot."""
+    pieces = s.split("*")
+    out = [pieces[0]]
+    for prev, nxt in itertools.pairwise(pieces):
+        tight = prev[-1:].isdigit() and (nxt[:1] == "√" or nxt[:1].isalpha() or nxt[:1] == "(")
+        out.append(nxt if tight else "·" + nxt)
+    return "".join(out)
+
+
+def _fraction_over_e(
+    expr: sympy.Mul,
+) -> tuple[sympy.Rational, sympy.Expr | None, tuple[sympy.Expr, int] | None] | None:
+    """A product ``c · N / D^k`` with rational c, N a power of e or a sum over e, D a power of
+    e or a sum over e (each optional): the parts, or None for any other product (which
+    sympy's printer writes, and which may order its factors otherwise)."""
+    args = expr.args
+    if args[0] is sympy.S.One or not expr.is_commutative:
+        return None  # an unevaluated 1·x: sympy writes the 1
+    c = sympy.S.One
+    num = None
+    den = None
+    for i, a in enumerate(args):
+        if a.is_Rational:
+            if i:  # a number after the first factor: sympy writes such a product as built
+                return None
+            c = a
+        elif a.is_Pow:
+            k = a.exp
+            if not (k.is_Integer and k.p < 0) or den is not None:
+                return None
+            base = a.base
+            if base.is_Integer or not (base.is_Add or e_exponent(base) is not None):
+                return None
+            if not is_over_e(base):
+                return None
+            den = (base, -int(k.p))
+        elif num is None and (e_exponent(a) is not None or (a.is_Add and is_over_e(a))):
+            num = a
+        else:
+            return None
+    if num is None and den is None:
+        return None
+    return c, num, den
+
+
+_UNICODE = _FastUnicodePrinter()
+_STR = _StrPrinter()
 
 
 def _frac_parts(q: Rational) -> tuple[int, int]:
@@ -554,7 +802,7 @@ def fmt(x: Any) -> Any:
         return _fmt_surd(x)
     if isinstance(x, str):
         return x
-    return sympy.sstr(to_sympy(x))
+    return _STR.doprint(to_sympy(x))
 
 
 def unicode(x: Any) -> str:
@@ -587,9 +835,10 @@ def latex(x: Any) -> str:
         return _latex_surd(x)
     if isinstance(x, str):
         return latex_text(x)
-    return sympy.latex(
-        to_sympy(x), symbol_names={s: greek_latex(s.name) for s in to_sympy(x).free_symbols}
-    )
+    e = to_sympy(x)
+    return _LatexPrinter(
+        {"symbol_names": {s: greek_latex(s.name) for s in e.free_symbols}}
+    ).doprint(e)
 
 
 # A matrix repeats its values (a BatchNorm column has as many distinct outputs as inputs), so
