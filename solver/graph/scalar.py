@@ -93,10 +93,11 @@ def _product(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
 class Tx:
     """``r + Σ c·atom``: a rational part and rational multiples of sympy atoms (never empty)."""
 
-    __slots__ = ("r", "terms")
+    __slots__ = ("r", "terms", "written")
 
     def __init__(self, r: Rational, terms: dict[sympy.Expr, Fraction]) -> None:
         self.r, self.terms = r, terms
+        self.written: Any = None  # to_exact's result, once (a value is never changed)
 
     # -- building
     @staticmethod
@@ -355,7 +356,9 @@ def to_exact(x: Value) -> Any:
     terms over the same denominator are written as one fraction."""
     if is_rational(x):
         return rat(x)
-    return _written(x.r, tuple(x.terms.items()), True)  # in the order the terms arose
+    if x.written is None:  # a gradient passed on unchanged is written once
+        x.written = _written(x.r, tuple(x.terms.items()), True)  # in the order the terms arose
+    return x.written
 
 
 @lru_cache(maxsize=65536)
@@ -366,13 +369,11 @@ def _written(
     highest powers), numerator expanded and cleared of fractions: σ(1)(1 − σ(1)) is written
     e/(1 + e)², and what adds up to a rational (a softmax row's sum) comes out as that
     rational. Terms over unrelated denominators (two examples of a batch) stay apart."""
-    items = []
-    for a, c in terms:
-        num, powers, content = _parts(a)
-        items.append((num, powers, c / content))
     groups: dict[frozenset[sympy.Expr], list[Any]] = {}
-    for item in items:
-        groups.setdefault(frozenset(item[1]), []).append(item)
+    for a, c in terms:
+        num, powers, content, key = _parts(a)
+        groups.setdefault(key, []).append((num, powers, c if content == 1 else c / content))
+    items = [item for group in groups.values() for item in group]
     bases = frozenset().union(*groups)
     if len(groups) > 1 and len(bases) <= 2 and sum(len(sympy.Add.make_args(b)) for b in bases) <= 6:
         groups = {frozenset().union(*groups): items}  # 1/e and 1/(e(1 + e)): one fraction
@@ -401,37 +402,52 @@ def _written(
 
 def _one_denominator(items: list[Any], r: Rational) -> Any:
     """The fast way for terms over the very same denominator (one softmax row: e^{k}/D):
-    coefficients collected in Python, the fraction built without sympy's canonicalisation;
-    None where the terms need lifting to a common denominator. A rational comes back as one."""
+    coefficients collected in integers over their common denominator, the fraction built
+    without sympy's canonicalisation; None where the terms need lifting to a common
+    denominator. A rational comes back as one."""
     powers = items[0][1]
-    if not powers or any(p != powers for _, p, _ in items):
+    if not powers or any(p is not powers and p != powers for _, p, _ in items):
         return None
     if r and not (len(powers) == 1 and next(iter(powers.values())) == 1):
         return None
     den, den_terms = _denominator(tuple(powers.items()))
     if den_terms is None:
         return None
-    coeffs: dict[sympy.Expr, Fraction] = {}
+    scale = 1  # every coefficient as an integer over one common denominator
+    for _, _, c in items:
+        d = c.denominator
+        if scale % d:
+            scale = math.lcm(scale, d)
+    if r and scale % r.denominator:
+        scale = math.lcm(scale, r.denominator)
+    coeffs: dict[sympy.Expr, int] = {}
     for num, _, c in items:
-        for base, cc in _terms_of(num):
-            coeffs[base] = coeffs.get(base, 0) + c * cc
+        k = c.numerator * (scale // c.denominator)
+        num_terms = _int_terms_of(num)
+        if num_terms is None:
+            return None
+        for base, cc in num_terms:
+            coeffs[base] = coeffs.get(base, 0) + k * cc
     if r:
+        kr = r.numerator * (scale // r.denominator)
         for base, cc in den_terms.items():
-            coeffs[base] = coeffs.get(base, Fraction(0)) + r * cc
+            coeffs[base] = coeffs.get(base, 0) + kr * cc
     coeffs = {b: c for b, c in coeffs.items() if c}
     if not coeffs:
         return 0
-    if set(coeffs) == set(den_terms):  # a multiple of the denominator: a rational
-        ratios = {c / den_terms[b] for b, c in coeffs.items()}
-        if len(ratios) == 1:
-            return rat(ratios.pop())
-    scale = math.lcm(*(c.denominator for c in coeffs.values()))
-    terms = [_times(int(c * scale), b) for b, c in coeffs.items()]
-    numer = sympy.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
-    over = sympy.Pow(den, -1, evaluate=False)
+    if coeffs.keys() == den_terms.keys():  # a multiple of the denominator: a rational
+        b0 = next(iter(coeffs))
+        c0, d0 = coeffs[b0], den_terms[b0]
+        if all(c * d0 == c0 * den_terms[b] for b, c in coeffs.items()):
+            return rat(Fraction(c0, d0 * scale))
+    g = math.gcd(scale, *coeffs.values())
+    scale //= g
     if len(coeffs) == 1:  # one term: sympy writes c·e^k/D well, and it is cheap
         ((b, c),) = coeffs.items()
-        return sympy.Rational(c.numerator, c.denominator) * b / den
+        return sympy.Rational(c // g, scale) * b / den
+    terms = [_times(c // g, b) for b, c in coeffs.items()]
+    numer = sympy.Add(*terms, evaluate=False)
+    over = sympy.Pow(den, -1, evaluate=False)
     if scale == 1:
         return sympy.Mul(numer, over, evaluate=False)
     return sympy.Mul(sympy.Rational(1, scale), numer, over, evaluate=False)
@@ -440,25 +456,29 @@ def _one_denominator(items: list[Any], r: Rational) -> Any:
 @lru_cache(maxsize=4096)
 def _denominator(
     powers: tuple[tuple[sympy.Expr, Any], ...],
-) -> tuple[sympy.Expr, dict[sympy.Expr, Fraction] | None]:
+) -> tuple[sympy.Expr, dict[sympy.Expr, int] | None]:
     """A denominator from its factors, and its terms as base -> coefficient (None if a
-    coefficient is not rational). One per softmax row, shared by every entry."""
+    coefficient is not an integer). One per softmax row, shared by every entry."""
     den = sympy.Mul(*(b**k for b, k in powers))
-    terms: dict[sympy.Expr, Fraction] = {}
+    terms: dict[sympy.Expr, int] = {}
     for term in sympy.Add.make_args(den):
         cc, base = term.as_coeff_Mul()
-        if not cc.is_Rational:
+        if not cc.is_Integer:
             return den, None
-        terms[base] = terms.get(base, 0) + Fraction(int(cc.p), int(cc.q))
+        terms[base] = terms.get(base, 0) + int(cc)
     return den, terms
 
 
 @lru_cache(maxsize=65536)
-def _terms_of(num: sympy.Expr) -> tuple[tuple[sympy.Expr, Fraction], ...]:
+def _int_terms_of(num: sympy.Expr) -> tuple[tuple[sympy.Expr, int], ...] | None:
+    """A numerator's terms as (base, integer coefficient); None if a coefficient is not an
+    integer."""
     out = []
     for term in sympy.Add.make_args(num):
         cc, base = term.as_coeff_Mul()
-        out.append((base, Fraction(int(cc.p), int(cc.q))))
+        if not cc.is_Integer:
+            return None
+        out.append((base, int(cc)))
     return tuple(out)
 
 
@@ -501,9 +521,12 @@ def _over_one(items: list[Any], r: Rational) -> sympy.Expr:
 
 
 @lru_cache(maxsize=65536)
-def _parts(a: sympy.Expr) -> tuple[sympy.Expr, dict[sympy.Expr, Any], Fraction]:
+def _parts(
+    a: sympy.Expr,
+) -> tuple[sympy.Expr, dict[sympy.Expr, Any], Fraction, frozenset[sympy.Expr]]:
     """An atom as numerator, denominator factors with their powers, and the rational content
-    taken out of those factors (2 + 2e⁶ is 2(1 + e⁶))."""
+    taken out of those factors (2 + 2e⁶ is 2(1 + e⁶)); and the set of those factors, by which
+    terms are grouped."""
     num, den = a.as_numer_denom()
     powers: dict[sympy.Expr, Any] = {}
     content_total = Fraction(1)
@@ -513,7 +536,7 @@ def _parts(a: sympy.Expr) -> tuple[sympy.Expr, dict[sympy.Expr, Any], Fraction]:
             content_total *= Fraction(int(content.p), int(content.q)) ** int(k)
             b = prim
         powers[b] = powers.get(b, 0) + k
-    return num, powers, content_total
+    return num, powers, content_total, frozenset(powers)
 
 
 def from_exact(x: Any) -> Value:
