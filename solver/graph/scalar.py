@@ -27,6 +27,7 @@ sympy expression, terms over a common denominator grouped), and
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Union
@@ -214,6 +215,49 @@ class Tx:
 
     def __repr__(self) -> str:
         return f"Tx({exact.fmt(to_exact(self))})"
+
+
+def dot(xs: Sequence[Value], ys: Sequence[Value]) -> Value:
+    """``Σ x·y``, exactly: the products of a rational with a value gathered atom by atom in
+    integers over one common denominator (a matrix product of a network's backward pass:
+    one new value per entry, not one per product and per sum)."""
+    pairs: list[tuple[Tx, Rational]] = []  # (value with atoms, rational factor)
+    r: Rational = 0
+    for x, y in zip(xs, ys, strict=True):
+        if not x or not y:
+            continue
+        tx, ty = type(x) is Tx, type(y) is Tx
+        if tx and ty:
+            xy = x * y
+            if type(xy) is Tx:
+                pairs.append((xy, 1))
+            else:
+                r += xy
+        elif tx:
+            pairs.append((x, y))  # type: ignore[arg-type]
+        elif ty:
+            pairs.append((y, x))  # type: ignore[arg-type]
+        else:
+            r += x * y  # type: ignore[operator]
+    if not pairs:
+        return rat(r)
+    scale = 1  # every coefficient an integer over `scale`
+    for v, f in pairs:
+        fd = f.denominator
+        for c in (v.r, *v.terms.values()):
+            d = c.denominator * fd
+            if scale % d:
+                scale = math.lcm(scale, d)
+    acc: dict[sympy.Expr, int] = {}
+    rest = 0
+    for v, f in pairs:
+        fn, fd = f.numerator, f.denominator
+        if v.r:
+            rest += v.r.numerator * fn * (scale // (v.r.denominator * fd))
+        for a, c in v.terms.items():
+            acc[a] = acc.get(a, 0) + c.numerator * fn * (scale // (c.denominator * fd))
+    terms = {a: Fraction(n, scale) for a, n in acc.items() if n}
+    return Tx.make(rat(Fraction(rest, scale) + r), terms)
 
 
 def div(x: Value, y: Value) -> Value:
@@ -445,12 +489,19 @@ def _one_denominator(items: list[Any], r: Rational) -> Any:
     if len(coeffs) == 1:  # one term: sympy writes c·e^k/D well, and it is cheap
         ((b, c),) = coeffs.items()
         return sympy.Rational(c // g, scale) * b / den
-    terms = [_times(c // g, b) for b, c in coeffs.items()]
-    numer = sympy.Add(*terms, evaluate=False)
-    over = sympy.Pow(den, -1, evaluate=False)
+    # unevaluated sums and products, built as sympy.Add(..., evaluate=False) builds them
+    # (no term is 0, no factor 1) without its checks of every argument
+    numer = sympy.Add._from_args([_times(c // g, b) for b, c in coeffs.items()])
+    over = _over(den)
     if scale == 1:
-        return sympy.Mul(numer, over, evaluate=False)
-    return sympy.Mul(sympy.Rational(1, scale), numer, over, evaluate=False)
+        return sympy.Mul._from_args((numer, over))
+    return sympy.Mul._from_args((sympy.Rational(1, scale), numer, over))
+
+
+@lru_cache(maxsize=4096)
+def _over(den: sympy.Expr) -> sympy.Expr:
+    """``1/den``, unevaluated: one per softmax row."""
+    return sympy.Pow(den, -1, evaluate=False)
 
 
 @lru_cache(maxsize=4096)
@@ -489,7 +540,7 @@ def _times(c: int, b: sympy.Expr) -> sympy.Expr:
         return sympy.Integer(c)
     if c == 1:
         return b
-    return sympy.Mul(sympy.Integer(c), b, evaluate=False)
+    return sympy.Mul._from_args((sympy.Integer(c), b))  # as Mul(c, b, evaluate=False)
 
 
 def _over_one(items: list[Any], r: Rational) -> sympy.Expr:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .scalar import Value, is_rational
+from .scalar import Value, dot, is_rational
 
 Shape = tuple[int, ...]
 
@@ -220,7 +220,7 @@ def total(xs: Sequence[Value]) -> Value:
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """numpy's matmul for ranks 1 and 2: vector·vector is a dot product."""
     if a.ndim == 1 and b.ndim == 1:
-        return scalar(total([x * y for x, y in zip(a.data, b.data, strict=True)]))
+        return scalar(dot(a.data, b.data))
     A = a if a.ndim == 2 else Tensor((1, a.shape[0]), a.data)
     B = b if b.ndim == 2 else Tensor((b.shape[0], 1), b.data)
     n, k = A.shape
@@ -229,12 +229,14 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     out: list[Value] = []
     for i in range(n):
         row = A.data[i * k : (i + 1) * k]
-        for col in cols:
-            acc: Value = 0
-            for x, y in zip(row, col, strict=True):
-                if x and y:
-                    acc = acc + x * y
-            out.append(acc)
+        if all(is_rational(x) for x in row):
+            for col in cols:
+                if all(is_rational(y) for y in col):
+                    out.append(sum(x * y for x, y in zip(row, col, strict=True) if x and y))
+                else:
+                    out.append(dot(row, col))
+        else:
+            out.extend(dot(row, col) for col in cols)
     if a.ndim == 1:
         return Tensor((m,), out)
     if b.ndim == 1:
