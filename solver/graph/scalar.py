@@ -60,6 +60,9 @@ def rat(x: Rational) -> Rational:
 
 @lru_cache(maxsize=65536)
 def _atom_float(a: sympy.Expr) -> float:
+    f = _ratio_float(a)
+    if f is not None:
+        return f
     v = a.evalf(30)
     try:
         f = float(v)
@@ -68,6 +71,38 @@ def _atom_float(a: sympy.Expr) -> float:
     if not math.isfinite(f) or abs(f) > 1e300:
         raise GraphValueError("a value grows beyond what can be computed")
     return f
+
+
+def _ratio_float(a: sympy.Expr) -> float | None:
+    """The float of an atom ``e^k/Σ c·e^q`` (a softmax probability, σ's ``1/(1 + e^q)``) as
+    ``1/Σ c·e^(q − k)``: a sum of positive floats, to within an ulp or two of sympy's evalf
+    and a hundred times faster. None for any other atom, or where a power would leave the
+    range of floats."""
+    k: Any = 0
+    den = None
+    for f in sympy.Mul.make_args(a):
+        q = exact.e_exponent(f)
+        if q is not None and not k:
+            k = q
+        elif f.is_Pow and f.exp == -1 and f.base.is_Add and den is None:
+            den = f.base
+        else:
+            return None
+    if den is None:
+        return None
+    terms = []
+    for t in den.args:
+        c = t if t.is_Rational else sympy.S.One
+        q = exact.e_exponent(t) if not t.is_Rational else 0
+        if q is None and t.is_Mul and len(t.args) == 2 and t.args[0].is_Rational:
+            c, q = t.args[0], exact.e_exponent(t.args[1])
+        if q is None or c <= 0:
+            return None
+        x = float(q - k)
+        if abs(x) > 700:
+            return None
+        terms.append(float(c) * math.exp(x))
+    return 1 / math.fsum(terms)
 
 
 @lru_cache(maxsize=65536)
@@ -405,7 +440,6 @@ def to_exact(x: Value) -> Any:
     return x.written
 
 
-@lru_cache(maxsize=65536)
 def _written(
     r: Rational, terms: tuple[tuple[sympy.Expr, Fraction], ...], fast: bool = False
 ) -> Any:
@@ -415,8 +449,10 @@ def _written(
     rational. Terms over unrelated denominators (two examples of a batch) stay apart."""
     groups: dict[frozenset[sympy.Expr], list[Any]] = {}
     for a, c in terms:
-        num, powers, content, key = _parts(a)
-        groups.setdefault(key, []).append((num, powers, c if content == 1 else c / content))
+        num, powers, content, key, num_terms = _parts(a)
+        groups.setdefault(key, []).append(
+            (num, powers, c if content == 1 else c / content, num_terms)
+        )
     items = [item for group in groups.values() for item in group]
     bases = frozenset().union(*groups)
     if len(groups) > 1 and len(bases) <= 2 and sum(len(sympy.Add.make_args(b)) for b in bases) <= 6:
@@ -450,7 +486,7 @@ def _one_denominator(items: list[Any], r: Rational) -> Any:
     without sympy's canonicalisation; None where the terms need lifting to a common
     denominator. A rational comes back as one."""
     powers = items[0][1]
-    if not powers or any(p is not powers and p != powers for _, p, _ in items):
+    if not powers or any(p is not powers and p != powers for _, p, _, _ in items):
         return None
     if r and not (len(powers) == 1 and next(iter(powers.values())) == 1):
         return None
@@ -458,18 +494,17 @@ def _one_denominator(items: list[Any], r: Rational) -> Any:
     if den_terms is None:
         return None
     scale = 1  # every coefficient as an integer over one common denominator
-    for _, _, c in items:
+    for _, _, c, _ in items:
         d = c.denominator
         if scale % d:
             scale = math.lcm(scale, d)
     if r and scale % r.denominator:
         scale = math.lcm(scale, r.denominator)
     coeffs: dict[sympy.Expr, int] = {}
-    for num, _, c in items:
-        k = c.numerator * (scale // c.denominator)
-        num_terms = _int_terms_of(num)
+    for _, _, c, num_terms in items:
         if num_terms is None:
             return None
+        k = c.numerator * (scale // c.denominator)
         for base, cc in num_terms:
             coeffs[base] = coeffs.get(base, 0) + k * cc
     if r:
@@ -486,16 +521,34 @@ def _one_denominator(items: list[Any], r: Rational) -> Any:
             return rat(Fraction(c0, d0 * scale))
     g = math.gcd(scale, *coeffs.values())
     scale //= g
-    if len(coeffs) == 1:  # one term: sympy writes c·e^k/D well, and it is cheap
+    if len(coeffs) == 1:  # one term: as sympy writes c·e^k/D
         ((b, c),) = coeffs.items()
-        return sympy.Rational(c // g, scale) * b / den
+        return _one_term(sympy.Rational(c // g, scale), b, den)
     # unevaluated sums and products, built as sympy.Add(..., evaluate=False) builds them
-    # (no term is 0, no factor 1) without its checks of every argument
-    numer = sympy.Add._from_args([_times(c // g, b) for b, c in coeffs.items()])
+    # (no term is 0, no factor 1) without its checks of every argument; numbers commute
+    numer = sympy.Add._from_args([_times(c // g, b) for b, c in coeffs.items()], True)
     over = _over(den)
     if scale == 1:
-        return sympy.Mul._from_args((numer, over))
-    return sympy.Mul._from_args((sympy.Rational(1, scale), numer, over))
+        return sympy.Mul._from_args((numer, over), True)
+    return sympy.Mul._from_args((sympy.Rational(1, scale), numer, over), True)
+
+
+def _one_term(c: sympy.Rational, b: sympy.Expr, den: sympy.Expr) -> sympy.Expr:
+    """``c·b/den`` as sympy's evaluating product writes it (the coefficient in front of the
+    factors of b/den, in their order), without evaluating the product again."""
+    bd = _ratio(b, den)
+    if c == 1:
+        return bd
+    if bd.is_Mul and not bd.args[0].is_Number:
+        return sympy.Mul._from_args((c, *bd.args), True)
+    if bd.is_Pow:
+        return sympy.Mul._from_args((c, bd), True)
+    return c * bd
+
+
+@lru_cache(maxsize=65536)
+def _ratio(b: sympy.Expr, den: sympy.Expr) -> sympy.Expr:
+    return b / den
 
 
 @lru_cache(maxsize=4096)
@@ -520,7 +573,6 @@ def _denominator(
     return den, terms
 
 
-@lru_cache(maxsize=65536)
 def _int_terms_of(num: sympy.Expr) -> tuple[tuple[sympy.Expr, int], ...] | None:
     """A numerator's terms as (base, integer coefficient); None if a coefficient is not an
     integer."""
@@ -536,28 +588,28 @@ def _int_terms_of(num: sympy.Expr) -> tuple[tuple[sympy.Expr, int], ...] | None:
 @lru_cache(maxsize=65536)
 def _times(c: int, b: sympy.Expr) -> sympy.Expr:
     """``c·b`` without sympy's canonicalisation (which costs a millisecond per product)."""
-    if b == 1:
+    if b is sympy.S.One:
         return sympy.Integer(c)
     if c == 1:
         return b
-    return sympy.Mul._from_args((sympy.Integer(c), b))  # as Mul(c, b, evaluate=False)
+    return sympy.Mul._from_args((sympy.Integer(c), b), True)  # as Mul(c, b, evaluate=False)
 
 
 def _over_one(items: list[Any], r: Rational) -> sympy.Expr:
     """Σ c·num/den over the highest power of each factor, the numerator's fractions cleared."""
     top: dict[sympy.Expr, Any] = {}
-    for _, powers, _ in items:
+    for _, powers, _, _ in items:
         for b, k in powers.items():
             top[b] = max(top.get(b, k), k)
     den = sympy.Mul(*(b**k for b, k in top.items()))
     nums = []
-    for num, powers, c in items:
+    for num, powers, c, _ in items:
         lift = sympy.Mul(*(b ** (k - powers.get(b, 0)) for b, k in top.items()))
         nums.append(exact.to_sympy(c) * num * lift)
     if r:
         nums.append(exact.to_sympy(r) * den)
     numerator = sympy.Add(*nums)
-    lifted = r or any(powers != top for _, powers, _ in items)
+    lifted = r or any(powers != top for _, powers, _, _ in items)
     if lifted and len(nums) > 1:  # over one shared denominator the terms are already collected
         numerator = sympy.expand(numerator)
     if den == 1:
@@ -574,10 +626,10 @@ def _over_one(items: list[Any], r: Rational) -> sympy.Expr:
 @lru_cache(maxsize=65536)
 def _parts(
     a: sympy.Expr,
-) -> tuple[sympy.Expr, dict[sympy.Expr, Any], Fraction, frozenset[sympy.Expr]]:
+) -> tuple[sympy.Expr, dict[sympy.Expr, Any], Fraction, frozenset[sympy.Expr], Any]:
     """An atom as numerator, denominator factors with their powers, and the rational content
-    taken out of those factors (2 + 2e⁶ is 2(1 + e⁶)); and the set of those factors, by which
-    terms are grouped."""
+    taken out of those factors (2 + 2e⁶ is 2(1 + e⁶)); the set of those factors, by which
+    terms are grouped; the numerator's terms with integer coefficients (or None)."""
     num, den = a.as_numer_denom()
     powers: dict[sympy.Expr, Any] = {}
     content_total = Fraction(1)
@@ -587,7 +639,7 @@ def _parts(
             content_total *= Fraction(int(content.p), int(content.q)) ** int(k)
             b = prim
         powers[b] = powers.get(b, 0) + k
-    return num, powers, content_total, frozenset(powers)
+    return num, powers, content_total, frozenset(powers), _int_terms_of(num)
 
 
 def from_exact(x: Any) -> Value:
