@@ -551,8 +551,8 @@ def _matrix_block(rows: list[list[Any]], num: Any = Num) -> Block:
         if row is ELLIPSIS:
             grid.append(None)
             continue
-        cells = _elided([num(x).text() for x in row], TEXT_EDGE)
-        grid.append(["…" if c is ELLIPSIS else c for c in cells])
+        cells = _elided(row, TEXT_EDGE)  # only the entries shown are written
+        grid.append(["…" if c is ELLIPSIS else num(c).text() for c in cells])
     ncols = max(len(r) for r in grid if r is not None)
     widths = [max(width(r[j]) for r in grid if r is not None) for j in range(ncols)]
     lines = []
