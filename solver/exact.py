@@ -577,11 +577,19 @@ def _number_minus_product(args: tuple[sympy.Expr, ...]) -> list[sympy.Expr] | No
 
 
 class _NumericOrder:
-    """A printer mixin: sums of numbers ordered without evaluating them (see above)."""
+    """A printer mixin: sums of numbers ordered without evaluating them (see above), and the
+    factors of a product over e written as built (sympy orders a product's factors by sort
+    keys that evaluate every sum in them)."""
 
     order: str | None
+    _settings: dict[str, Any]
+    _as_built = False
 
     def _as_ordered_terms(self, expr: sympy.Expr, order: str | None = None) -> list[sympy.Expr]:
+        if self._as_built and order is None and expr.is_Add:
+            terms = _terms_in_order(expr)
+            if terms is not None:
+                return terms
         if (order or self.order) is None and expr.is_Add:
             terms = _terms_in_order(expr)
             if terms is None:
@@ -589,6 +597,15 @@ class _NumericOrder:
             if terms is not None:
                 return terms
         return super()._as_ordered_terms(expr, order=order)  # type: ignore[misc]
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        if self._as_built or self._settings.get("order") is not None or not is_over_e(expr):
+            return super()._print_Mul(expr)  # type: ignore[misc]
+        self._settings["order"], self._as_built = "none", True
+        try:
+            return super()._print_Mul(expr)  # type: ignore[misc]
+        finally:
+            self._settings["order"], self._as_built = None, False
 
 
 class _StrPrinter(_NumericOrder, StrPrinter):
@@ -656,7 +673,7 @@ class _FastUnicodePrinter(_UnicodePrinter):
         self._sums: dict[sympy.Expr, str] = {}
 
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
-        if order is not None or self.order is not None:
+        if order is not None or (self.order is not None and not self._as_built):
             return super()._print_Add(expr, order)
         known = self._sums.get(expr)
         if known is not None:
