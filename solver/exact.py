@@ -576,6 +576,9 @@ def _number_minus_product(args: tuple[sympy.Expr, ...]) -> list[sympy.Expr] | No
     return None
 
 
+_WRITTEN_SUMS: dict[tuple[type, sympy.Expr], str] = {}
+
+
 class _NumericOrder:
     """A printer mixin: sums of numbers ordered without evaluating them (see above), and the
     factors of a product over e written as built (sympy orders a product's factors by sort
@@ -597,6 +600,22 @@ class _NumericOrder:
             if terms is not None:
                 return terms
         return super()._as_ordered_terms(expr, order=order)  # type: ignore[misc]
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        """A sum over e, written once per printer class (a softmax row's denominator recurs
+        in every entry of a gradient)."""
+        if order is not None or self._settings.get("order") not in (None, "none"):
+            return super()._print_Add(expr, order)  # type: ignore[misc]
+        if (self._settings.get("order") == "none" and not self._as_built) or not is_over_e(expr):
+            return super()._print_Add(expr, order)  # type: ignore[misc]
+        key = (type(self), expr)
+        known = _WRITTEN_SUMS.get(key)
+        if known is None:
+            known = super()._print_Add(expr, order)  # type: ignore[misc]
+            if len(_WRITTEN_SUMS) > 20_000:
+                _WRITTEN_SUMS.clear()
+            _WRITTEN_SUMS[key] = known
+        return known
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         if self._as_built or self._settings.get("order") is not None or not is_over_e(expr):
