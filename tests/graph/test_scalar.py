@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import exact
-from solver.graph.scalar import Tx, dot, softmax_row, to_exact
+from solver.graph.scalar import Tx, _atom_float, _one_term, _ratio_float, dot, softmax_row, to_exact
 
 E = sympy.E
 ROWS = [[0, 1, 3], [2, 0, 5, 1], [0, 2]]  # softmax rows: each entry an atom e^k/D
@@ -75,3 +75,25 @@ def test_a_softmax_row_and_its_gradient_are_written_over_one_denominator() -> No
     g = dot(p, [Fraction(1, 8), Fraction(-7, 8), Fraction(1, 8)])
     assert exact.unicode(to_exact(g)) == "(1 - 7e + e³)/(8(1 + e + e³))"
     assert same_value(to_exact(g), (1 - 7 * E + sympy.exp(3)) / (8 * d))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rationals.filter(bool),
+    st.sampled_from([sympy.S.One, E, sympy.exp(3), sympy.exp(sympy.Rational(1, 2))]),
+    st.sampled_from([1 + E, 1 + E + sympy.exp(3), 2 + sympy.exp(5)]),
+)
+def test_a_single_term_is_built_as_sympy_builds_it(q: Fraction, b: Any, den: Any) -> None:
+    """c·b/D from the factors of b/D: the very expression (same arguments, same order) that
+    sympy's evaluating product gives, so that it equals any c·b/D a student's answer makes."""
+    c = sympy.Rational(q.numerator, q.denominator)
+    built = _one_term(c, b, den)
+    expected = c * b / den
+    assert built == expected
+    assert built.args == expected.args
+
+
+def test_the_float_of_a_probability_is_sympys() -> None:
+    for atom in [1 / (1 + E), E / (1 + E), sympy.exp(40) / (1 + 2 * sympy.exp(3) + sympy.exp(40))]:
+        assert abs(_atom_float(atom) - float(atom.evalf(30))) <= 4e-16 * float(atom.evalf(30))
+    assert _ratio_float(sympy.log(2) / (1 + E)) is None  # not a ratio over e: evalf
