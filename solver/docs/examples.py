@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the width click formats ``--help`` to, fixed so that the pages do not depend on a terminal
 HELP_WIDTH = 80
 
-_FENCE = re.compile(r"^(?P<fence>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+_FENCE = re.compile(
+    r"^(?P<fence>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
+)
 _TITLE = re.compile(r'title="(?P<name>[^"]+)"')
 
 
@@ -97,9 +99,7 @@ def run(line: str) -> str:
     args = shlex.split(line)
     if args[:1] != ["dlsolve"]:
         raise ValueError(f"an example command must start with 'dlsolve': {line!r}")
-    result = CliRunner().invoke(
-        cli.main, args[1:], prog_name="dlsolve", terminal_width=HELP_WIDTH
-    )
+    result = CliRunner().invoke(cli.main, args[1:], prog_name="dlsolve", terminal_width=HELP_WIDTH)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.output

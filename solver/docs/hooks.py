@@ -34,10 +34,11 @@ def on_config(config: Any) -> Any:
         out = []
         for item in items:
             if isinstance(item, dict):
-                (title, value), = item.items()
+                ((title, value),) = item.items()
                 if value == f"{reference.KINDS_DIR}/index.md":
                     value = [value] + [
-                        {name: f"{reference.KINDS_DIR}/{name}.md"} for name in reference.kind_names()
+                        {name: f"{reference.KINDS_DIR}/{name}.md"}
+                        for name in reference.kind_names()
                     ]
                 elif isinstance(value, list):
                     value = expand(value)

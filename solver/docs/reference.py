@@ -83,7 +83,13 @@ def kind_page(name: str) -> str:
         ]
         out += [f"- {m}" for m in k.misconceptions]
     if k.nice:
-        out += ["", "## What a variant keeps", "", "`dlsolve variants` draws new numbers so that:", ""]
+        out += [
+            "",
+            "## What a variant keeps",
+            "",
+            "`dlsolve variants` draws new numbers so that:",
+            "",
+        ]
         out += [f"- {promise}" for promise in k.nice]
     file = f"{name}.yaml"
     template = examples.run(f"dlsolve new {name}")
