@@ -160,11 +160,24 @@ def _schema_rows(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
     required = set(schema.get("required", ()))
     rows = []
     for prop, sub in schema.get("properties", {}).items():
-        kind = sub.get("type", "")
-        kind = " or ".join(kind) if isinstance(kind, list) else kind
         mark = "" if prop in required else " (optional)"
-        rows.append((f"`{prop}`{mark}", kind, sub.get("description", "")))
+        rows.append((f"`{prop}`{mark}", _type(sub), sub.get("description", "")))
     return rows
+
+
+def _type(sub: dict[str, Any]) -> str:
+    """How a property's schema is named in the tables: its type, the definition it refers
+    to, the values it may take."""
+    if "$ref" in sub:
+        return f"`{sub['$ref'].rsplit('/', 1)[-1]}`"
+    if "enum" in sub:
+        return "one of " + ", ".join(f"`{v}`" for v in sub["enum"])
+    kind = sub.get("type", "any")
+    if kind == "array" and "items" in sub:
+        return f"array of {_type(sub['items'])}"
+    if kind == "object" and isinstance(sub.get("additionalProperties"), dict):
+        return f"object of {_type(sub['additionalProperties'])}"
+    return " or ".join(kind) if isinstance(kind, list) else kind
 
 
 def schemas_page() -> str:
@@ -180,8 +193,9 @@ def schemas_page() -> str:
     for name in schemas.NAMES:
         schema = schemas.load(name)
         out += ["", f"## {schema['title']}", "", schema["description"], ""]
-        out += [f"Schema: [`{name}.schema.json`](../schemas/{name}.schema.json)", ""]
-        out += [_table(("property", "type", "meaning"), _schema_rows(schema))]
+        out += [f"Schema: [`{name}.schema.json`](../schemas/{name}.schema.json)"]
+        if rows := _schema_rows(schema):
+            out += ["", _table(("property", "type", "meaning"), rows)]
         for sub_name, sub in schema.get("$defs", {}).items():
             if sub.get("type") == "object" and sub.get("properties"):
                 out += ["", f"**`{sub_name}`**: {sub.get('description', '')}", ""]
