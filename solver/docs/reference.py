@@ -104,7 +104,23 @@ def kind_page(name: str) -> str:
     ]
     with examples.workspace({file: template}):
         out += [_console(f"dlsolve solve {file}")]
+        exported = examples.run(f"dlsolve export {file} -o -")
+    out += [
+        "",
+        "### As `dlsolve export` writes it",
+        "",
+        "The same solution in Markdown with LaTeX maths, as handouts and solution sheets show it:",
+        "",
+        _worked(exported),
+    ]
     return "\n".join(out) + "\n"
+
+
+def _worked(markdown: str) -> str:
+    """An exported solution from its givens on: the file's and problem's headings, and the
+    template's placeholder question, are the page's business."""
+    start = markdown.find("**Given")
+    return (markdown[start:] if start >= 0 else markdown).strip()
 
 
 def kinds_index() -> str:
@@ -216,6 +232,10 @@ def kind_names() -> list[str]:
 def assets() -> Iterator[tuple[str, Path]]:
     """Files the guides show that live elsewhere in the repository: (path in the site, file)."""
     yield "images/student-page.png", examples.ROOT / "tests" / "web" / "student-page.png"
+    katex = examples.ROOT / "solver" / "web" / "static" / "katex"  # the student page's copy
+    for path in sorted(katex.rglob("*")):
+        if path.is_file():
+            yield f"katex/{path.relative_to(katex).as_posix()}", path
 
 
 def pages() -> Iterator[tuple[str, str]]:

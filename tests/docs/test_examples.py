@@ -96,3 +96,14 @@ def test_the_problem_file_page_names_every_field() -> None:
     rows = {tuple(c.strip(" `") for c in line.split("|")[1:3]) for line in page.splitlines()}
     fields = {(f, "file") for f in spec.TOP_FIELDS} | {(f, "problem") for f in spec.PROBLEM_FIELDS}
     assert fields <= rows, fields - rows
+
+
+def test_the_readme_links_to_pages_that_exist() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((solver/docs/pages/[^)#]+)", readme)
+    assert len(links) >= 10
+    for link in links:
+        assert (ROOT / link).is_file(), link
+    assert "mkdocs serve -f solver/docs/mkdocs.yml" in readme

@@ -22,6 +22,8 @@ def test_the_site_builds_strictly_and_loads_nothing_from_outside(tmp_path: Path)
     build(config)
     assert (tmp_path / "reference" / "kinds" / "layernorm.html").is_file()
     assert (tmp_path / "schemas" / "solve.schema.json").is_file()
+    assert (tmp_path / "katex" / "katex.min.js").is_file()  # the vendored copy, served alike
+    assert 'class="arithmatex"' in (tmp_path / "reference" / "kinds" / "layernorm.html").read_text()
     for page in tmp_path.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         assert "fonts.googleapis" not in html and "fonts.gstatic" not in html, page
