@@ -11,6 +11,7 @@ what ``dlsolve solve`` prints for it; the command-line pages are click's own
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,8 +239,21 @@ def assets() -> Iterator[tuple[str, Path]]:
             yield f"katex/{path.relative_to(katex).as_posix()}", path
 
 
-def pages() -> Iterator[tuple[str, str]]:
-    """Every generated file of the site: (path under the docs folder, contents)."""
+def pages() -> tuple[tuple[str, str], ...]:
+    """Every generated file of the site: (path under the docs folder, contents).
+
+    Made once per process: the solver's code does not change under a running build (nor
+    under ``mkdocs serve``, which does not reload it), and the tests and the site build of
+    one test run then share the work."""
+    return _pages()
+
+
+@functools.cache
+def _pages() -> tuple[tuple[str, str], ...]:
+    return tuple(_generate())
+
+
+def _generate() -> Iterator[tuple[str, str]]:
     yield f"{KINDS_DIR}/index.md", kinds_index()
     for name in kinds.names():
         yield f"{KINDS_DIR}/{name}.md", kind_page(name)
