@@ -166,9 +166,15 @@ FAMILY = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "conv",
+    "ConvTranspose1d": "conv",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
+    "MaxPool1d": "pool",
+    "AvgPool1d": "pool",
     "AdaptiveAvgPool2d": "adaptive",
+    "AdaptiveMaxPool2d": "adaptive",
+    "AdaptiveAvgPool1d": "adaptive",
+    "AdaptiveMaxPool1d": "adaptive",
     "BatchNorm1d": "norm",
     "BatchNorm2d": "norm",
     "LayerNorm": "norm",
@@ -181,6 +187,18 @@ FAMILY = {
     "Embedding": "embedding",
     **{t: "sequence" for t in SEQUENCE_TYPES if t != "Embedding"},
 }
+#: the layers whose window slides along one axis ([channels, length]); the rest of the
+#: convolutions and poolings slide along two
+ONE_AXIS = frozenset(
+    {
+        "Conv1d",
+        "ConvTranspose1d",
+        "MaxPool1d",
+        "AvgPool1d",
+        "AdaptiveAvgPool1d",
+        "AdaptiveMaxPool1d",
+    }
+)
 _NORM_FIELDS = frozenset({"features", "affine"})
 _CONV_FIELDS = frozenset({"in", "out", "kernel", "stride", "padding", "dilation", "groups", "bias"})
 _RNN_FIELDS = frozenset(
@@ -205,6 +223,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "Conv2d": _CONV_FIELDS,
     "Conv1d": _CONV_FIELDS,
     "ConvTranspose2d": _CONV_FIELDS | {"output_padding"},
+    "ConvTranspose1d": _CONV_FIELDS | {"output_padding"},
     "Embedding": frozenset({"num", "dim", "padding_idx"}),
     "RNN": _RNN_FIELDS,
     "LSTM": _RNN_FIELDS - {"nonlinearity"},
@@ -214,7 +233,12 @@ FIELDS: dict[str, frozenset[str]] = {
     "TransformerDecoderLayer": _TRANSFORMER_FIELDS | {"memory_length"},
     "MaxPool2d": frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
     "AvgPool2d": frozenset({"kernel", "stride", "padding", "ceil_mode"}),
+    "MaxPool1d": frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
+    "AvgPool1d": frozenset({"kernel", "stride", "padding", "ceil_mode"}),
     "AdaptiveAvgPool2d": frozenset({"output_size"}),
+    "AdaptiveMaxPool2d": frozenset({"output_size"}),
+    "AdaptiveAvgPool1d": frozenset({"output_size"}),
+    "AdaptiveMaxPool1d": frozenset({"output_size"}),
     "BatchNorm1d": _NORM_FIELDS,
     "BatchNorm2d": _NORM_FIELDS,
     "LayerNorm": _NORM_FIELDS,
@@ -226,12 +250,18 @@ SHORT = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "convt",
+    "ConvTranspose1d": "convt",
     "MultiheadAttention": "attn",
     "TransformerEncoderLayer": "encoder",
     "TransformerDecoderLayer": "decoder",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
+    "MaxPool1d": "pool",
+    "AvgPool1d": "pool",
     "AdaptiveAvgPool2d": "pool",
+    "AdaptiveMaxPool2d": "pool",
+    "AdaptiveAvgPool1d": "pool",
+    "AdaptiveMaxPool1d": "pool",
     "BatchNorm1d": "bn",
     "BatchNorm2d": "bn",
     "LayerNorm": "ln",
@@ -308,7 +338,7 @@ the previous layer gives"""
     kernel: Pair | None = None
     """kernel_size, one number or [height, width]"""
     output_padding: Padding | None = None
-    """ConvTranspose2d: extra rows and columns on one side of the output (default 0)"""
+    """ConvTranspose2d/1d: extra rows and columns on one side of the output (default 0)"""
     hidden: Count | None = None
     """hidden_size of an RNN, LSTM or GRU"""
     num_layers: Count | None = None
@@ -356,7 +386,8 @@ the previous layer gives"""
     ceil_mode: bool = False
     """pooling: round the output size up (PyTorch's ceil_mode)"""
     output_size: Pair | None = None
-    """AdaptiveAvgPool2d's output [height, width]"""
+    """an adaptive pooling's output [height, width] (one number: a length for the 1-D ones);
+default 1, global pooling"""
     features: Count | None = None
     """BatchNorm/LayerNorm size, checked against the input (optional)"""
     affine: bool = True
@@ -412,12 +443,12 @@ class Layer:
 
     @property
     def spatial(self) -> int:
-        """How many axes the window slides along: 1 for Conv1d, else 2."""
-        return 1 if self.type == "Conv1d" else 2
+        """How many axes the window slides along: 1 for Conv1d and the 1-D poolings, else 2."""
+        return 1 if self.type in ONE_AXIS else 2
 
     @property
     def transposed(self) -> bool:
-        return self.type == "ConvTranspose2d"
+        return self.type.startswith("ConvTranspose")
 
     @property
     def kernel(self) -> tuple[int, ...]:
@@ -436,6 +467,11 @@ class Layer:
     @property
     def output_padding(self) -> tuple[int, ...]:
         return (self.spec.output_padding or (0, 0))[: self.spatial]
+
+    @property
+    def output_size(self) -> tuple[int, ...]:
+        """An adaptive pooling's output size per axis (default 1: global pooling)."""
+        return (self.spec.output_size or (1, 1))[: self.spatial]
 
     @property
     def groups(self) -> int:
@@ -471,7 +507,7 @@ class Layer:
             if self.spec.ceil_mode:
                 parts.append("ceil")
         if self.family == "adaptive":
-            parts.append(f"→ {_pair(self.spec.output_size or (1, 1), '×')}")
+            parts.append(f"→ {_pair(self.output_size, '×')}")
         sp = self.spec
         if self.type == "Embedding":
             parts[0] += f" {sp.num}×{sp.dim}"
@@ -540,11 +576,19 @@ def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: 
                 raise FieldError(
                     f"{t} needs {fname}" + (f" (or {long})" if long else ""), f"layers.{i}"
                 )
-        if t == "Conv1d":
-            for fname in ("kernel", "stride", "padding", "dilation"):
+        if t in ONE_AXIS:
+            for fname in ("kernel", "stride", "padding", "dilation", "output_padding"):
                 value = getattr(spec, fname)
                 if isinstance(value, tuple) and value[0] != value[1]:
-                    raise FieldError("Conv1d takes one number here", f"layers.{i}.{fname}")
+                    raise FieldError(
+                        f"{t} slides along one axis, so it takes one number here",
+                        f"layers.{i}.{fname}",
+                    )
+            if spec.output_size is not None and spec.output_size[0] != spec.output_size[1]:
+                raise FieldError(
+                    f"{t} pools along one axis, so it takes one number here",
+                    f"layers.{i}.output_size",
+                )
         types.append(t)
     given = {}
     for i, spec in enumerate(specs):
@@ -730,8 +774,8 @@ def _check_input(layer: Layer, x: Shape, net: Network, before: list[Record]) -> 
     need = {
         "linear": (1, 2) if net.sequence else (1,),
         "conv": (layer.spatial + 1,),
-        "pool": (3,),
-        "adaptive": (3,),
+        "pool": (layer.spatial + 1,),
+        "adaptive": (layer.spatial + 1,),
         "loss": (1,),
         "embedding": (1,),
         "sequence": (2,),
@@ -755,7 +799,7 @@ def _check_input(layer: Layer, x: Shape, net: Network, before: list[Record]) -> 
         raise layer.error(
             f"gets {got} per example, but it needs a sequence [time, features]", "type"
         )
-    if fam == "conv" and layer.spatial == 1:
+    if fam in ("conv", "pool", "adaptive") and layer.spatial == 1:
         raise layer.error(f"gets {got} per example, but it needs [channels, length]", "type")
     if fam in ("linear", "loss") or layer.type == "BatchNorm1d":
         raise layer.error(
@@ -809,7 +853,7 @@ def _forward(
             _check_pool_padding(layer)
         return batch, [x[0], *_window(layer, rec, x[1:], c.rule, strict)]
     if fam == "adaptive":
-        return batch, [x[0], *(layer.spec.output_size or (1, 1))]
+        return batch, [x[0], *layer.output_size]
     if fam == "norm" and strict:
         have = x[-1] if layer.type == "LayerNorm" else x[0]
         if layer.spec.features is not None and layer.spec.features != have:
@@ -1005,8 +1049,9 @@ def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) 
 
 
 def _transposed(layer: Layer, rec: Record, hw: Shape, c: Counting) -> Shape:
-    """Output height and width of a ConvTranspose2d, with the worked formula: each input
-    position spreads a k×k patch s apart, so the stride multiplies,
+    """Output height and width of a ConvTranspose2d (the length of a ConvTranspose1d), with
+    the worked formula: each input position spreads a k×k patch (k taps) s apart, so the
+    stride multiplies,
     H_out = (H − 1)·s − 2p + d(k − 1) + output_padding + 1."""
     if c.transposed_rule == "conv":  # the stride on the wrong side: sized like a convolution
         return _window(layer, rec, hw, c.rule, strict=False)
@@ -1022,8 +1067,8 @@ def _transposed(layer: Layer, rec: Record, hw: Shape, c: Counting) -> Shape:
         )
     )
     out = [transposed_size(*a) for a in axes]
-    labels = [[Sym("H", "out")], [Sym("W", "out")]]
-    if axes[0] == axes[1]:
+    labels = [[Sym("H", "out")], [Sym("W", "out")]] if len(axes) == 2 else [[Sym("L", "out")]]
+    if len(axes) == 2 and axes[0] == axes[1]:
         axes, labels = axes[:1], [[Sym("H", "out"), Sym("W", "out")]]
     for label, (n, k, s, p, d, op), size in zip(labels, axes, out, strict=False):
         numbers = Add(Mul(sub(n, 1), s), Neg(Mul(2, p)), Mul(d, sub(k, 1)), op, 1)
@@ -1116,7 +1161,8 @@ def _count(rec: Record, x: Shape, batch: Any, c: Counting) -> None:
             # each input value is spread over k_h·k_w·(C_out/groups) outputs (fvcore counts
             # a transposed convolution by its input positions)
             per_group = rec.size_out // layer.groups if c.groups else rec.size_out
-            taps, outputs = [*layer.kernel, per_group], [rec.size_in, *rec.shape_in[-2:]]
+            positions = rec.shape_in[-layer.spatial :]
+            taps, outputs = [*layer.kernel, per_group], [rec.size_in, *positions]
         else:
             per_group = rec.size_in // layer.groups if c.groups else rec.size_in
             taps, outputs = [*layer.kernel, per_group], list(x)
@@ -1290,15 +1336,17 @@ class ConvGiven(NetworkGiven):
 
     input_shape: Annotated[list[Dim], TypeDoc("shape", "list of sizes")]
     """the input's shape: [channels, height, width] or [batch, channels, height, width] \
-([channels, length] and [batch, channels, length] for Conv1d); the batch may be a symbol"""
+([channels, length] and [batch, channels, length] for Conv1d and the 1-D poolings); the batch \
+may be a symbol"""
     layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
     """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
 such as in_channels or kernel_size, or the short ones): Conv2d and Conv1d (in, out, kernel, \
-stride, padding, dilation, groups, bias), ConvTranspose2d (the same and output_padding), \
-MaxPool2d/AvgPool2d (kernel, stride, padding, dilation, ceil_mode), AdaptiveAvgPool2d \
-(output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, \
-ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, bias), \
-CrossEntropyLoss (reduction). A blank (null) in or out is inferred"""
+stride, padding, dilation, groups, bias), ConvTranspose2d/ConvTranspose1d (the same and \
+output_padding), MaxPool2d/AvgPool2d and MaxPool1d/AvgPool1d (kernel, stride, padding, \
+dilation, ceil_mode), AdaptiveAvgPool2d/AdaptiveMaxPool2d and AdaptiveAvgPool1d/\
+AdaptiveMaxPool1d (output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, \
+LeakyReLU, GELU, ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, \
+bias), CrossEntropyLoss (reduction). A blank (null) in or out is inferred"""
 
     def example_rank(self, layers: Sequence[Layer]) -> int:
         """[channels, height, width], or [channels, length] for a Conv1d network."""
@@ -1439,6 +1487,11 @@ class NetworkKind(Kind):
             per = (
                 "k_h·k_w·(C_out/groups) per input value of a ConvTranspose2d (as fvcore "
                 "counts it), " + per
+            )
+        if "ConvTranspose1d" in types:
+            per = (
+                "k·(C_out/groups) per input value of a ConvTranspose1d (as fvcore counts "
+                "it), " + per
             )
         bias = (
             "plus 1 per output value for the bias (count_bias: true, as torchinfo and "
@@ -1838,15 +1891,19 @@ class MLP(NetworkKind):
 class Conv(NetworkKind):
     """A convolutional network: output sizes, parameters, MACs and receptive fields per layer.
 
-    Conv2d, Conv1d and ConvTranspose2d, pooling, normalization and a Linear head; the
-    activation memory of the input and the final output."""
+    Conv2d, Conv1d, ConvTranspose2d and ConvTranspose1d, 2-D and 1-D pooling, normalization
+    and a Linear head; the activation memory of the input and the final output."""
 
     Given = ConvGiven
     keys = (
         Key("<name>.in", "integer", "a blank in_channels or in_features, inferred"),
         Key("<name>.out", "integer", "a blank out_channels or out_features, inferred"),
         Key("<name>.output_shape", "shape", "the layer's output shape"),
-        Key("<name>.output_size", "shape", "[H_out, W_out] of a convolution or pooling"),
+        Key(
+            "<name>.output_size",
+            "shape",
+            "[H_out, W_out] of a convolution or pooling ([L_out] along one axis)",
+        ),
         Key("<name>.params", "integer", "the layer's learnable parameters"),
         Key("<name>.macs", "expression", "the layer's multiply-accumulates"),
         Key(
@@ -1930,7 +1987,7 @@ class Conv(NetworkKind):
             "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
             "stride defaults to its kernel size)"
             + (
-                "; a ConvTranspose2d goes the other way, its stride multiplying the size "
+                "; a transposed convolution goes the other way, its stride multiplying the size "
                 "(the second formula)"
                 if transposed
                 else ""
@@ -2046,20 +2103,29 @@ def _layer_text(r: Record) -> str:
     fam = layer.family
     if fam in ("conv", "pool"):
         pad = layer.spec.padding if isinstance(layer.spec.padding, str) else _pair(layer.padding())
-        dil = "" if layer.type == "AvgPool2d" else f", d = {_pair(layer.dilation)}"
+        dil = "" if layer.type.startswith("AvgPool") else f", d = {_pair(layer.dilation)}"
         text = f"{what}: k = {_pair(layer.kernel)}, s = {_pair(layer.stride)}, p = {pad}{dil}."
         if layer.transposed:
             text += f" output_padding = {_pair(layer.output_padding)}."
+        if fam == "pool":
+            what_of = "maximum" if layer.type.startswith("Max") else "average"
+            text += (
+                f" Each output is the {what_of} of its window, channel by channel: the "
+                "channels stay, and pooling has no parameters."
+            )
         taps = " × ".join(map(str, layer.kernel))
         ks = "k_h × k_w" if layer.spatial == 2 else "k"
         bias = f", plus {r.size_out} biases." if layer.spec.bias else "; it has no bias."
         if fam == "conv" and layer.transposed:
+            patch, apart = (
+                ("a k×k patch", "patches") if layer.spatial == 2 else ("k taps", "windows")
+            )
             text += (
                 " A transposed convolution runs a convolution backwards: each input position "
-                "adds a k×k patch of weights into the output, patches s apart, so the stride "
-                "multiplies the size. Its weights are C_in × C_out/groups × "
+                f"adds {patch} of weights into the output, {apart} s apart, so the "
+                "stride multiplies the size. Its weights are C_in × C_out/groups × "
                 f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}{bias} "
-                "MACs: every input value meets C_out/groups × k_h × k_w weights (counted, as "
+                f"MACs: every input value meets C_out/groups × {ks} weights (counted, as "
                 "fvcore does, over the input positions)."
             )
         elif fam == "conv":
@@ -2071,9 +2137,23 @@ def _layer_text(r: Record) -> str:
     return {
         "flatten": f"{what} joins all axes of each example into one.",
         "linear": f"{what}: in·out weights" + (" and out biases." if layer.spec.bias else "."),
-        "adaptive": f"{what} averages each channel down to the size it is given.",
+        "adaptive": _adaptive_text(layer, what),
         "loss": f"{what} turns the logits and labels into the loss.",
     }.get(fam, f"{what} keeps the shape.")
+
+
+def _adaptive_text(layer: Layer, what: str) -> str:
+    """An adaptive pooling in words: it picks its windows so the output has the size given."""
+    how = "takes the maximum of" if "Max" in layer.type else "averages"
+    text = (
+        f"{what} {how} each channel down to the size it is given, choosing its windows to fit "
+        "whatever size comes in; it has no parameters."
+    )
+    if set(layer.output_size) == {1}:
+        text += " With output size 1 it pools each channel globally" + (
+            " (max-over-time pooling)." if layer.spatial == 1 and "Max" in layer.type else "."
+        )
+    return text
 
 
 def _negative(x: Any) -> bool:

@@ -45,9 +45,15 @@ FAMILY = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "conv",
+    "ConvTranspose1d": "conv",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
+    "MaxPool1d": "pool",
+    "AvgPool1d": "pool",
     "AdaptiveAvgPool2d": "adaptive",
+    "AdaptiveMaxPool2d": "adaptive",
+    "AdaptiveAvgPool1d": "adaptive",
+    "AdaptiveMaxPool1d": "adaptive",
     "BatchNorm1d": "norm",
     "BatchNorm2d": "norm",
     "LayerNorm": "norm",
@@ -71,12 +77,14 @@ SHORT = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "convt",
+    "ConvTranspose1d": "convt",
     "MultiheadAttention": "attn",
     "TransformerEncoderLayer": "encoder",
     "TransformerDecoderLayer": "decoder",
-    "MaxPool2d": "pool",
-    "AvgPool2d": "pool",
-    "AdaptiveAvgPool2d": "pool",
+    **dict.fromkeys(
+        ("MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool2d"), "pool"
+    ),
+    **dict.fromkeys(("AdaptiveMaxPool2d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d"), "pool"),
     "BatchNorm1d": "bn",
     "BatchNorm2d": "bn",
     "LayerNorm": "ln",
@@ -182,9 +190,11 @@ def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
         return _sequence_module(sp, t, x)
     if t == "Embedding":
         return nn.Embedding(sp.num, sp.dim, padding_idx=sp.padding_idx)
-    if t in ("Conv1d", "ConvTranspose2d"):
-        extra = {"output_padding": sp.output_padding or 0} if t == "ConvTranspose2d" else {}
-        one = (lambda v: v[0]) if t == "Conv1d" else (lambda v: v)
+    one_axis = t.endswith("1d") and t != "BatchNorm1d"
+    one = (lambda v: v[0]) if one_axis else (lambda v: v)  # a 1-D layer's number, not a pair
+    if t in ("Conv1d", "ConvTranspose2d", "ConvTranspose1d"):
+        transposed = t.startswith("ConvTranspose")
+        extra = {"output_padding": sp.output_padding or (0, 0)} if transposed else {}
         pad = sp.padding if isinstance(sp.padding, str) else one(sp.padding or (0, 0))
         return getattr(nn, t)(
             sp.in_ or x.shape[1],
@@ -210,17 +220,17 @@ def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
             groups=sp.groups or 1,
             bias=sp.bias,
         )
-    if t in ("MaxPool2d", "AvgPool2d"):
+    if t in ("MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d"):
         opt = {
-            "stride": sp.stride,
-            "padding": 0 if sp.padding in (None, "valid") else sp.padding,
+            "stride": None if sp.stride is None else one(sp.stride),
+            "padding": 0 if sp.padding in (None, "valid") else one(sp.padding),
             "ceil_mode": sp.ceil_mode,
         }
-        if t == "MaxPool2d":
-            opt["dilation"] = sp.dilation or 1
-        return getattr(nn, t)(sp.kernel, **opt)
-    if t == "AdaptiveAvgPool2d":
-        return nn.AdaptiveAvgPool2d(sp.output_size or (1, 1))
+        if t.startswith("MaxPool"):
+            opt["dilation"] = one(sp.dilation or (1, 1))
+        return getattr(nn, t)(one(sp.kernel), **opt)
+    if t.startswith("Adaptive"):
+        return getattr(nn, t)(one(sp.output_size or (1, 1)))
     if t in ("BatchNorm1d", "BatchNorm2d"):
         return getattr(nn, t)(x.shape[1], affine=sp.affine)
     if t == "LayerNorm":
@@ -258,7 +268,8 @@ def _sequence_macs(module: Sequence, x: torch.Tensor) -> int:
 
 def _macs(module: nn.Module, y: torch.Tensor, count_bias: bool, x: Any = None) -> int:
     """Multiply-accumulates of a convolution or Linear, read off the output it produced."""
-    if isinstance(module, nn.ConvTranspose2d):  # every input value meets C_out/groups·k·k
+    if isinstance(module, (nn.ConvTranspose2d, nn.ConvTranspose1d)):
+        # every input value meets C_out/groups·k·k (k along one axis)
         bias = y.numel() if count_bias and module.bias is not None else 0
         return x.numel() * module.weight[0].numel() + bias
     if isinstance(module, Sequence):
@@ -341,7 +352,8 @@ def _example_rank(g: Any) -> int:
     types = [spec.type.lower() for spec in g.layers]
     if types[0] == "embedding":
         return 1
-    if any(t in {s.lower() for s in SEQUENCE} for t in types) or "conv1d" in types:
+    one_axis = {t for t in types if t.endswith("1d") and t != "batchnorm1d"}
+    if any(t in {s.lower() for s in SEQUENCE} for t in types) or one_axis:
         return 2
     return 3 if g.kind_name == "conv" else 1
 
@@ -518,15 +530,15 @@ def _receptive_fields(runs: list[dict[str, Any]], s: Solution, device: Any) -> d
     given's kernels, strides and dilations of the layers torch ran, until a layer that ends
     the window structure (Flatten, Linear, adaptive pooling, a transposed convolution)."""
     layers = [run["layer"] for run in runs]
-    axes = 1 if any(layer.type == "Conv1d" for layer in layers) else 2
+    axes = 1 if any(layer.type in ("Conv1d", "MaxPool1d", "AvgPool1d") for layer in layers) else 2
     windows: list[list[tuple[int, int, int, int]]] = [[] for _ in range(axes)]
     names = []
     for layer in layers:
         sp, t = layer.spec, layer.type
-        if t in ("Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d"):
+        if t in ("Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d"):
             k = sp.kernel or (1, 1)
             st = sp.stride or ((1, 1) if t.startswith("Conv") else k)
-            d = sp.dilation if sp.dilation and t != "AvgPool2d" else (1, 1)
+            d = sp.dilation if sp.dilation and not t.startswith("AvgPool") else (1, 1)
             for a in range(axes):
                 windows[a].append((k[a], st[a], 0, d[a]))
             names.append(layer.name)
