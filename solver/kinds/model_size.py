@@ -49,6 +49,7 @@ from ..given import (
     Count,
     Dim,
     GivenModel,
+    Index,
     Pair,
     Probability,
     TypeDoc,
@@ -226,9 +227,12 @@ FIELDS: dict[str, frozenset[str]] = {
     "ConvTranspose1d": _CONV_FIELDS | {"output_padding"},
     "Embedding": frozenset({"num", "dim", "padding_idx"}),
     "RNN": _RNN_FIELDS,
-    "LSTM": _RNN_FIELDS - {"nonlinearity"},
+    "LSTM": _RNN_FIELDS - {"nonlinearity"} | {"proj_size"},
     "GRU": _RNN_FIELDS - {"nonlinearity"},
-    "MultiheadAttention": frozenset({"embed_dim", "num_heads", "bias", "batch_first", "dropout"}),
+    "MultiheadAttention": frozenset(
+        {"embed_dim", "num_heads", "bias", "batch_first", "dropout", "kdim", "vdim"}
+        | {"memory_length"}
+    ),
     "TransformerEncoderLayer": _TRANSFORMER_FIELDS,
     "TransformerDecoderLayer": _TRANSFORMER_FIELDS | {"memory_length"},
     "MaxPool2d": frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
@@ -343,6 +347,9 @@ the previous layer gives"""
     """hidden_size of an RNN, LSTM or GRU"""
     num_layers: Count | None = None
     """RNN, LSTM, GRU: stacked layers (default 1); layer 2 reads hidden_size × directions"""
+    proj_size: Index | None = None
+    """LSTM: project the hidden state down to proj_size numbers (W_hr [proj, hidden]); 0 or \
+blank: no projection. Smaller than hidden_size"""
     bidirectional: bool = False
     """RNN, LSTM, GRU: a second direction with its own weights (doubles the output features)"""
     batch_first: bool = False
@@ -361,6 +368,10 @@ the previous layer gives"""
     """MultiheadAttention: E, the size of each position's vector; blank: the input's"""
     num_heads: Count | None = None
     """MultiheadAttention: h, which must divide embed_dim"""
+    kdim: Count | None = None
+    """MultiheadAttention: the keys' features (default: embed_dim)"""
+    vdim: Count | None = None
+    """MultiheadAttention: the values' features (default: embed_dim)"""
     d_model: Count | None = None
     """Transformer layers: the model width; blank: the input's"""
     nhead: Count | None = None
@@ -372,7 +383,8 @@ the previous layer gives"""
     norm_first: bool = False
     """Transformer layers: LayerNorm before each sublayer (same counts)"""
     memory_length: Count | None = None
-    """TransformerDecoderLayer: S, the length of the encoder's memory (default: T) for MACs"""
+    """TransformerDecoderLayer: S, the length of the encoder's memory; MultiheadAttention: of \
+the keys and values (default: T, self-attention); for MACs"""
     stride: Pair | None = None
     """stride (default 1 for Conv2d, the kernel size for pooling)"""
     padding: Padding | None = None
@@ -508,21 +520,8 @@ class Layer:
                 parts.append("ceil")
         if self.family == "adaptive":
             parts.append(f"→ {_pair(self.output_size, '×')}")
-        sp = self.spec
-        if self.type == "Embedding":
-            parts[0] += f" {sp.num}×{sp.dim}"
-        if self.type in ("RNN", "LSTM", "GRU"):
-            parts[0] += f" {size_in}→{sp.hidden}"
-            if (sp.num_layers or 1) > 1:
-                parts.append(f"{sp.num_layers} layers")
-            if sp.bidirectional:
-                parts.append("bidirectional")
-        if self.type == "MultiheadAttention":
-            parts[0] += f" {size_in}, {sp.num_heads} heads"
-        if self.type.startswith("Transformer"):
-            parts[0] += f" {size_in}, {sp.nhead} heads, ff {sp.dim_feedforward or 2048}"
-        if self.family == "sequence" and not sp.bias:
-            parts.append("no bias")
+        if self.family in ("embedding", "sequence"):
+            self._describe_sequence(parts, size_in)
         if self.family in ("linear", "conv") and not self.spec.bias:
             parts.append("no bias")
         if self.type == "Dropout" and self.spec.p is not None:
@@ -531,11 +530,59 @@ class Layer:
             parts.append(self.spec.reduction)
         return f"{self.name} ({parts[0]}{', ' if len(parts) > 1 else ''}{', '.join(parts[1:])})"
 
+    def _describe_sequence(self, parts: list[str], size_in: Any) -> None:
+        """The sizes of an Embedding, recurrent, attention or transformer layer, in ``parts``."""
+        sp = self.spec
+        if self.type == "Embedding":
+            parts[0] += f" {sp.num}×{sp.dim}"
+        if self.type in ("RNN", "LSTM", "GRU"):
+            parts[0] += f" {size_in}→{sp.hidden}"
+            if sp.proj_size:
+                parts.append(f"proj {sp.proj_size}")
+            if (sp.num_layers or 1) > 1:
+                parts.append(f"{sp.num_layers} layers")
+            if sp.bidirectional:
+                parts.append("bidirectional")
+        if self.type == "MultiheadAttention":
+            parts[0] += f" {size_in}, {sp.num_heads} heads"
+            if sp.kdim is not None or sp.vdim is not None:
+                parts.append(f"kdim {sp.kdim or size_in}, vdim {sp.vdim or size_in}")
+        if self.type.startswith("Transformer"):
+            parts[0] += f" {size_in}, {sp.nhead} heads, ff {sp.dim_feedforward or 2048}"
+        if self.family == "sequence" and not sp.bias:
+            parts.append("no bias")
+
 
 def _pair(p: tuple[int, ...], sep: str = ", ") -> str:
     if len(p) == 1 or (p[0] == p[1] and sep != "×"):
         return str(p[0])
     return f"{p[0]}{sep}{p[1]}" if sep == "×" else f"({p[0]}, {p[1]})"
+
+
+def _check_values(i: int, t: str, spec: LayerSpec) -> None:
+    """The checks of one layer's values that need its type: what PyTorch would refuse."""
+    if spec.reduction not in ("mean", "sum", "none"):
+        raise FieldError("must be mean, sum or none", f"layers.{i}.reduction")
+    for fname in REQUIRED.get(t, ()):
+        if getattr(spec, fname) is None:
+            long = next((k for k, v in ALIASES.items() if v == fname), None)
+            raise FieldError(
+                f"{t} needs {fname}" + (f" (or {long})" if long else ""), f"layers.{i}"
+            )
+    if spec.proj_size and spec.hidden is not None and spec.proj_size >= spec.hidden:
+        raise FieldError(
+            f"{t} has proj_size = {spec.proj_size}, which PyTorch requires to be smaller "
+            f"than hidden_size = {spec.hidden} (the projection maps h down to proj_size)",
+            f"layers.{i}.proj_size",
+        )
+    if t in ONE_AXIS:
+        for fname in ("kernel", "stride", "padding", "dilation", "output_padding", "output_size"):
+            value = getattr(spec, fname)
+            if isinstance(value, tuple) and value[0] != value[1]:
+                raise FieldError(
+                    f"{t} works along one axis, so it takes one number here",
+                    f"layers.{i}.{fname}",
+                )
 
 
 def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: str) -> list[Layer]:
@@ -568,27 +615,7 @@ def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: 
                     f"{', '.join(takes) or 'nothing but type and name'})",
                     f"layers.{i}.{shown}",
                 )
-        if spec.reduction not in ("mean", "sum", "none"):
-            raise FieldError("must be mean, sum or none", f"layers.{i}.reduction")
-        for fname in REQUIRED.get(t, ()):
-            if getattr(spec, fname) is None:
-                long = next((k for k, v in ALIASES.items() if v == fname), None)
-                raise FieldError(
-                    f"{t} needs {fname}" + (f" (or {long})" if long else ""), f"layers.{i}"
-                )
-        if t in ONE_AXIS:
-            for fname in ("kernel", "stride", "padding", "dilation", "output_padding"):
-                value = getattr(spec, fname)
-                if isinstance(value, tuple) and value[0] != value[1]:
-                    raise FieldError(
-                        f"{t} slides along one axis, so it takes one number here",
-                        f"layers.{i}.{fname}",
-                    )
-            if spec.output_size is not None and spec.output_size[0] != spec.output_size[1]:
-                raise FieldError(
-                    f"{t} pools along one axis, so it takes one number here",
-                    f"layers.{i}.output_size",
-                )
+        _check_values(i, t, spec)
         types.append(t)
     given = {}
     for i, spec in enumerate(specs):
@@ -644,6 +671,9 @@ class Counting:
     bidirectional_doubled: bool = True  # False: a bidirectional layer counted once
     stacked_input: bool = True  # False: every stacked layer reads input_size features
     out_projection: bool = True  # False: attention without its output projection
+    kv_dims: bool = True  # False: the key and value projections taken as E×E despite kdim, vdim
+    projection_weight: bool = True  # False: an LSTM's projection W_hr [P, H] forgotten
+    projected_recurrence: bool = True  # False: W_hh taken as [4H, H] despite the projection
     rf_strides: bool = True  # False: receptive fields grow by k − 1, not (k − 1)·jump
     transposed_rule: TransposedRule = "pytorch"  # "conv": ConvTranspose2d sized like a conv
 
@@ -1504,7 +1534,13 @@ class NetworkKind(Kind):
         if net.sequence:
             per += (
                 "; a recurrent layer G·H·(in + H) per step, layer and direction (its products "
-                "W_ih x_t and W_hh h_(t−1)); attention its projections plus the products QKᵀ "
+                "W_ih x_t and W_hh h_(t−1))"
+                + (
+                    ", an LSTM with a projection G·H·(in + P) + P·H"
+                    if any(layer.spec.proj_size for layer in net.layers)
+                    else ""
+                )
+                + "; attention its projections plus the products QKᵀ "
                 "and AV (T·S·E each), as fvcore counts them; an Embedding is a lookup with none"
             )
         flops = " Here each is counted twice, as FLOPs." if c.macs_factor != 1 else ""
@@ -1569,6 +1605,12 @@ SEQUENCE_MISCONCEPTIONS = {
     "forgot attention's output projection (one more E×E matrix and bias after the heads)": {
         "out_projection": False
     },
+    "took the key and value projections as E×E, using embed_dim for kdim and vdim (they are "
+    "E×kdim and E×vdim)": {"kv_dims": False},
+    "forgot the LSTM projection's weight W_hr (proj_size × hidden_size, one per layer and "
+    "direction)": {"projection_weight": False},
+    "took an LSTM's W_hh as [4H, H] despite the projection (the recurrence reads the projected "
+    "state: W_hh is [4H, proj_size])": {"projected_recurrence": False},
 }
 _NETWORK_MISCONCEPTIONS = {
     "forgot the bias in the parameter count (in·out instead of in·out + out)": {
@@ -1619,7 +1661,13 @@ class MLP(NetworkKind):
             "<name>.h_n",
             "shape",
             "the final hidden state h_n of an RNN, LSTM or GRU: [directions·num_layers, batch, "
-            "hidden_size] (c_n of an LSTM has the same shape)",
+            "hidden_size] (proj_size for an LSTM with a projection)",
+        ),
+        Key(
+            "<name>.c_n",
+            "shape",
+            "the final cell state c_n of an LSTM: [directions·num_layers, batch, hidden_size] "
+            "(hidden_size even with a projection)",
         ),
         Key(
             "activations.per_example",
@@ -1775,14 +1823,24 @@ class MLP(NetworkKind):
             DL, H = k.hidden_state
             h = carry(s, f"{r.layer.name}.h_n", [DL, *batch, H], label=Text("h_n"))
             lines.append(eq(Text("h_n"), shape_display(h)))
+            width = "P" if r.layer.spec.proj_size else "H"
             layout = (
-                "[D·num_layers, N, H] whatever batch_first says"
+                f"[D·num_layers, N, {width}] whatever batch_first says"
                 if batch
-                else "[D·num_layers, H] for one sequence"
+                else f"[D·num_layers, {width}] for one sequence"
             )
-            text += f" h_n is {layout}" + (
-                "; c_n has the same shape." if r.layer.type == "LSTM" else "."
-            )
+            text += f" h_n is {layout}"
+            if k.cell_state is not None:
+                DL, H = k.cell_state
+                cell = carry(s, f"{r.layer.name}.c_n", [DL, *batch, H], label=Text("c_n"))
+                lines.append(eq(Text("c_n"), shape_display(cell)))
+                text += (
+                    "; c_n has H features: the projection applies to h only."
+                    if r.layer.spec.proj_size
+                    else "; c_n has the same shape."
+                )
+            else:
+                text += "."
         s.step(text, *lines)
 
     def logits(

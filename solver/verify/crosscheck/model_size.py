@@ -129,26 +129,39 @@ SEQUENCE = (*RECURRENT, "MultiheadAttention", "TransformerEncoderLayer", "Transf
 
 class Sequence(nn.Module):
     """A recurrent, attention or transformer module called as PyTorch's own layer list would:
-    self-attention takes x as query, key and value, a decoder layer gets a random memory of
-    ``memory_length`` positions, and a recurrent layer keeps its h_n for the shape check."""
+    self-attention takes x as query, key and value; attention with ``memory_length``, kdim or
+    vdim gets random keys and values of that length and those widths; a decoder layer gets a
+    random memory of ``memory_length`` positions; a recurrent layer keeps h_n (and an
+    LSTM's c_n) for the shape check."""
 
     def __init__(self, inner: nn.Module, kind: str, memory_length: int | None) -> None:
         super().__init__()
         self.inner, self.kind, self.memory_length = inner, kind, memory_length
         self.h_n: torch.Tensor | None = None
+        self.c_n: torch.Tensor | None = None
+
+    def _source(self, x: torch.Tensor, batch_first: bool, width: int) -> torch.Tensor:
+        """Random keys, values or memory like x, with memory_length positions of width."""
+        time = 1 if batch_first and x.dim() == 3 else 0
+        shape = list(x.shape)
+        shape[time] = self.memory_length or shape[time]
+        shape[-1] = width
+        return torch.randn(*shape, dtype=x.dtype, device=x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind in RECURRENT:
             y, h = self.inner(x)
-            self.h_n = h[0] if isinstance(h, tuple) else h
+            self.h_n, self.c_n = h if isinstance(h, tuple) else (h, None)
             return y
         if self.kind == "MultiheadAttention":
-            return self.inner(x, x, x, need_weights=False)[0]
+            a = self.inner
+            if self.memory_length is None and a.kdim == a.vdim == a.embed_dim:
+                return a(x, x, x, need_weights=False)[0]
+            key = self._source(x, a.batch_first, a.kdim)
+            value = self._source(x, a.batch_first, a.vdim)
+            return a(x, key, value, need_weights=False)[0]
         if self.kind == "TransformerDecoderLayer":
-            time = 1 if self.inner.self_attn.batch_first and x.dim() == 3 else 0
-            shape = list(x.shape)
-            shape[time] = self.memory_length or shape[time]
-            memory = torch.randn(*shape, dtype=x.dtype, device=x.device)
+            memory = self._source(x, self.inner.self_attn.batch_first, x.shape[-1])
             return self.inner(x, memory)
         return self.inner(x)
 
@@ -165,10 +178,16 @@ def _sequence_module(sp: Any, t: str, x: torch.Tensor) -> nn.Module:
             bias=sp.bias,
             batch_first=sp.batch_first,
             bidirectional=sp.bidirectional,
+            **({"proj_size": sp.proj_size or 0} if t == "LSTM" else {}),
         )
     elif t == "MultiheadAttention":
         inner = nn.MultiheadAttention(
-            sp.embed_dim or width, sp.num_heads, bias=sp.bias, batch_first=sp.batch_first
+            sp.embed_dim or width,
+            sp.num_heads,
+            bias=sp.bias,
+            batch_first=sp.batch_first,
+            kdim=sp.kdim,
+            vdim=sp.vdim,
         )
     else:
         inner = getattr(nn, t)(
@@ -430,6 +449,8 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
                 out[f"{layer.name}.in"] = width
             if module.h_n is not None:
                 out[f"{layer.name}.h_n"] = At(_shape(module.h_n, batched, 1), point)
+            if module.c_n is not None:
+                out[f"{layer.name}.c_n"] = At(_shape(module.c_n, batched, 1), point)
     scored = next(
         (r for r in runs if r["layer"].family == "loss" or r["layer"].type == "Softmax"), None
     )
