@@ -2261,8 +2261,16 @@ def _draw_layer_sizes(
             new["num"] = rng.choice((1000, 5000, 10000, 20000, 30000))
             new["dim"] = width()
             vocabulary[layer.spec.num] = new["num"]
+        elif layer.type in ("RNN", "LSTM", "GRU") and layer.spec.proj_size:
+            # the projection stays narrower than the state it projects
+            new["proj_size"] = width()
+            new["hidden"] = new["proj_size"] * rng.choice((2, 3, 4))
         elif layer.type in ("RNN", "LSTM", "GRU"):
             new["hidden"] = width()
+        elif layer.type == "MultiheadAttention" and (layer.spec.kdim or layer.spec.vdim):
+            for fname in ("kdim", "vdim"):
+                if getattr(layer.spec, fname) is not None:
+                    new[fname] = rng.choice(HIDDEN)
         elif layer.spec.dim_feedforward is not None:
             new["dim_feedforward"] = rng.choice((256, 512, 1024, 2048))
         drawn.append(new)
@@ -2331,7 +2339,8 @@ def _draw_network(
         values["features"] = x[-1] if rec.layer.type == "LayerNorm" else (x[0] if x else None)
         for key in list(spec):
             name = ALIASES.get(key, key)
-            if name in ("out", "num", "dim", "hidden", "dim_feedforward") and name in new:
+            drawn_fields = ("out", "num", "dim", "hidden", "dim_feedforward", "proj_size")
+            if name in (*drawn_fields, "kdim", "vdim") and name in new:
                 spec[key] = new[name]
             elif name in ("in", "embed_dim", "d_model", "features") and spec[key] is not None:
                 spec[key] = values[name]
