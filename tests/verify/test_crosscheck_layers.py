@@ -54,8 +54,10 @@ problems:
     given:
       input_shape: [n, 6, 7]
       layers:
-        - {type: LSTM, name: lstm, hidden_size: 5, proj_size: 2, num_layers: 2, bidirectional: true, batch_first: true}
-        - {type: MultiheadAttention, num_heads: 2, kdim: 3, vdim: 5, memory_length: 4, batch_first: true}
+        - {type: LSTM, name: lstm, hidden_size: 5, proj_size: 2, num_layers: 2,
+           bidirectional: true, batch_first: true}
+        - {type: MultiheadAttention, num_heads: 2, kdim: 3, vdim: 5, memory_length: 4,
+           batch_first: true}
         - {type: Linear, out: 3}
   - id: self-attention-with-kdim-equal
     kind: mlp
