@@ -16,7 +16,8 @@ The counting options (``c``, a :class:`~.model_size.Counting`) are PyTorch's by 
 their other values reproduce the classic mistakes: one bias vector per gate as Keras keeps,
 3 gates for an LSTM and 4 for a GRU, a bidirectional layer counted once, a second layer
 whose input is taken as input_size instead of hidden_size × directions, attention without
-its output projection.
+its output projection, embed_dim used for attention's kdim and vdim, an LSTM projection's
+W_hr forgotten, and an LSTM's W_hh taken as [4H, H] despite the projection.
 """
 
 from __future__ import annotations

@@ -1009,7 +1009,7 @@ def _check_conv(layer: Layer, c_in: int, c_out: int) -> None:
         )
     if layer.transposed and isinstance(layer.spec.padding, str):
         raise layer.error(
-            "cannot pad 'same' or 'valid': PyTorch's ConvTranspose2d takes a number", "padding"
+            f"cannot pad 'same' or 'valid': PyTorch's {layer.type} takes a number", "padding"
         )
     for op, s, d in zip(layer.output_padding, layer.stride, layer.dilation, strict=True):
         if op >= max(s, d):
