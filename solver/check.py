@@ -28,8 +28,8 @@ import difflib
 import logging
 import stat
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -780,6 +780,8 @@ def _judge_wrong(
                 )
             elif m.mistake is not None:
                 name = m.mistake
+            else:
+                feedback += _slips(kp, a, item.value, judge)
             if name is not None:
                 mistakes[a.key] = name
         feedback += _reasons(kp, a, item.value, verdict)
@@ -859,6 +861,53 @@ def _reasons(kp: KeyedProblem, a: Answer, value: Any, verdict: str) -> list[str]
     if why and a.key in kp.solution.answers:
         out.append(f"Why: {_sentence(why)}")
     return out
+
+
+# Slips a TA spots at a glance when no named mistake explains a wrong value: the student's
+# value is the answer changed in one of these ways. Scalars and tensors alike, except where
+# the change only makes sense for one (a reciprocal, a transpose).
+_SLIPS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], bool]], ...] = (
+    (
+        "Your value is the answer with its sign flipped.",
+        lambda v: exact.tmap(lambda x: -x, v),
+        lambda v: True,
+    ),
+    ("Your value is twice the answer.", lambda v: exact.tmap(lambda x: 2 * x, v), lambda v: True),
+    (
+        "Your value is half the answer.",
+        lambda v: exact.tmap(lambda x: x * Fraction(1, 2), v),
+        lambda v: True,
+    ),
+    (
+        "Your value is the reciprocal of the answer.",
+        lambda v: Fraction(1) / v,
+        lambda v: not isinstance(v, list) and not exact.is_zero(v),
+    ),
+    (
+        "Your matrix is the transpose of the answer.",
+        exact.transpose,
+        lambda v: isinstance(v, list) and len(exact.shape(v)) == 2 and len(v) == len(v[0]) > 1,
+    ),
+)
+
+
+def _slips(kp: KeyedProblem, a: Answer, value: Any, judge: Judge) -> list[str]:
+    """The slip that turns the answer into the student's wrong value, if one does."""
+    if a.type not in NUMERIC_TYPES or a.type == AnswerType.SHAPE or a.value is None:
+        return []
+    meta = {k: v for k, v in a.meta.items() if k not in ("alternatives", "entry_alternatives")}
+    for sentence, change, applies in _SLIPS:
+        try:
+            if not applies(a.value):
+                continue
+            slipped = change(a.value)
+            if slipped == a.value:
+                continue  # a zero's sign, a symmetric matrix: no slip to tell apart
+            if compare(replace(a, value=slipped, meta=meta), value, judge, kp.tolerance).full:
+                return [sentence]
+        except (ArithmeticError, ValueError, TypeError, RecursionError):
+            continue  # a value the change does not apply to (a symbol's reciprocal overflow)
+    return []
 
 
 def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedProblem) -> bool:
