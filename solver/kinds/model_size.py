@@ -1957,11 +1957,7 @@ class Conv(NetworkKind):
         Key("<name>.in", "integer", "a blank in_channels or in_features, inferred"),
         Key("<name>.out", "integer", "a blank out_channels or out_features, inferred"),
         Key("<name>.output_shape", "shape", "the layer's output shape"),
-        Key(
-            "<name>.output_size",
-            "shape",
-            "[H_out, W_out] of a convolution or pooling ([L_out] along one axis)",
-        ),
+        Key("<name>.output_size", "shape", "[H_out, W_out] of a convolution or pooling"),
         Key("<name>.params", "integer", "the layer's learnable parameters"),
         Key("<name>.macs", "expression", "the layer's multiply-accumulates"),
         Key(
