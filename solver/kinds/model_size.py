@@ -676,6 +676,7 @@ class Counting:
     projected_recurrence: bool = True  # False: W_hh taken as [4H, H] despite the projection
     rf_strides: bool = True  # False: receptive fields grow by k − 1, not (k − 1)·jump
     transposed_rule: TransposedRule = "pytorch"  # "conv": ConvTranspose2d sized like a conv
+    pool_stride_one: bool = False  # True: a pooling's default stride taken as 1, not its kernel
 
 
 @dataclass
@@ -881,7 +882,7 @@ def _forward(
     if fam == "pool":
         if strict:
             _check_pool_padding(layer)
-        return batch, [x[0], *_window(layer, rec, x[1:], c.rule, strict)]
+        return batch, [x[0], *_window(layer, rec, x[1:], c.rule, strict, _stride(layer, c))]
     if fam == "adaptive":
         return batch, [x[0], *layer.output_size]
     if fam == "norm" and strict:
@@ -1034,13 +1035,34 @@ def _check_pool_padding(layer: Layer) -> None:
             )
 
 
-def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) -> Shape:
+def _stride(layer: Layer, c: Counting) -> tuple[int, ...]:
+    """The stride a count uses: the layer's, or 1 for a pooling whose stride is left to its
+    default (the kernel size) when the mistake takes it as 1."""
+    if c.pool_stride_one and layer.family == "pool" and layer.spec.stride is None:
+        return (1,) * layer.spatial
+    return layer.stride
+
+
+def _window(
+    layer: Layer,
+    rec: Record,
+    hw: Shape,
+    rule: SizeRule,
+    strict: bool,
+    stride: tuple[int, ...] | None = None,
+) -> Shape:
     """Output height and width of a convolution or pooling, with the worked formula."""
     out, worked = [], []
     ceil = layer.spec.ceil_mode
     names = ("H", "W") if layer.spatial == 2 else ("L",)
     for axis, n, k, s, p, d in zip(
-        names, hw, layer.kernel, layer.stride, layer.padding(), layer.dilation, strict=True
+        names,
+        hw,
+        layer.kernel,
+        stride or layer.stride,
+        layer.padding(),
+        layer.dilation,
+        strict=True,
     ):
         reach = d * (k - 1) + 1
         if strict and reach > n + 2 * p:
@@ -1135,7 +1157,7 @@ def _receptive_field(
         return rf, jump
     if layer.family not in ("conv", "pool") or layer.transposed or len(rf) != layer.spatial:
         return None, jump
-    axes = list(zip(rf, jump, layer.kernel, layer.stride, layer.dilation, strict=True))
+    axes = list(zip(rf, jump, layer.kernel, _stride(layer, c), layer.dilation, strict=True))
     grown = [r + d * (k - 1) * (j if c.rf_strides else 1) for r, j, k, s, d in axes]
     rec.rf, rec.jump = tuple(grown), tuple(j * s for r, j, k, s, d in axes)
     names = ["H", "W"] if len(axes) == 2 else [""]
@@ -1995,6 +2017,8 @@ class Conv(NetworkKind):
         },
         "added the kernels' reaches to the receptive field without the product of the strides "
         "before them (r grows by (k − 1)·j)": {"rf_strides": False},
+        "took a pooling layer's stride as 1 where it is left out (PyTorch's pooling stride "
+        "defaults to the kernel size)": {"pool_stride_one": True},
         "put the stride of a transposed convolution on the wrong side: sized it like a "
         "convolution, ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1, instead of (H − 1)s − 2p + d(k − 1) + "
         "output_padding + 1": {"transposed_rule": "conv"},

@@ -422,6 +422,7 @@ def test_kinds_and_new_list_the_new_layer_types(cli_run):
         ("lstm-projection", "params.lstm", {"projected_recurrence": False}),
         ("cross-attention-kdim", "params.attn", {"kv_dims": False}),
         ("ecg-1d-cnn", "pool3.receptive_field", {"rf_strides": False}),
+        ("ecg-1d-cnn", "pool1.output_size", {"pool_stride_one": True}),
     ],
 )
 def test_the_checker_names_each_mistake(cli_run, tmp_path, pid, key, options):
@@ -539,9 +540,11 @@ def test_projected_lstm_by_hand_and_its_mistakes():
     two = [{**layers[0], "num_layers": 2, "bidirectional": True}]
     layer2 = 2 * (4 * 2048 * (1024 + 512) + 2 * 4 * 2048 + 512 * 2048)
     assert solve("mlp", [7, 512], two)["params.l"] == 2 * right + layer2
-    # an LSTM without a projection: c_n has h_n's shape
+    # an LSTM without a projection: c_n has h_n's shape; proj_size 0 is PyTorch's "none"
     plain = solve("mlp", [7, 3, 8], [{"type": "LSTM", "name": "l", "hidden": 4}])
     assert plain["l.c_n"] == plain["l.h_n"] == [1, 3, 4]
+    zero = solve("mlp", [7, 3, 8], [{"type": "LSTM", "name": "l", "hidden": 4, "proj_size": 0}])
+    assert zero["params.l"] == plain["params.l"] == 4 * 4 * (8 + 4) + 8 * 4
 
 
 # --------------------------------------------------------------------------- attention kdim, vdim
@@ -766,3 +769,20 @@ def test_the_new_shipped_problems_by_hand():
     assert [s["conv3.receptive_field"], s["conv3.jump"]] == [7 + 1 + 8 + 2 + 16, 4]
     assert [s["pool3.receptive_field"], s["pool3.jump"]] == [34 + 12, 16]
     assert s["bn1.params"] == 2 * 32 and s["bn2.params"] == 2 * 64
+
+
+def test_a_pooling_stride_left_to_its_default_taken_as_1():
+    """MaxPool1d(2) strides by 2; the mistake slides it by 1: 128 − 2 + 1 = 127 positions."""
+    p = solver.load("problems/sequence-models.yaml").get("ecg-1d-cnn")
+    wrong = solver.solve(p, pool_stride_one=True)
+    assert wrong["pool1.output_size"] == [127] and wrong["pool1.jump"] == 1
+    assert wrong["conv1.output_size"] == solver.solve(p)["conv1.output_size"]
+
+
+def test_variants_of_the_sequence_problems_are_written(cli_run, tmp_path):
+    """dlsolve variants refuses a text that states a given literally: the file quotes them."""
+    code, out, err = cli_run(
+        "variants", "problems/sequence-models.yaml", "-n", "1", "-o", str(tmp_path)
+    )
+    assert code == 0, out + err
+    assert (tmp_path / "sequence-models-1.yaml").exists()

@@ -131,6 +131,7 @@ def test_every_answer_agrees_with_torch(problem):
         ("lstm-projection", {"projected_recurrence": False}, {"params.lstm", "macs.lstm"}),
         ("cross-attention-kdim", {"kv_dims": False}, {"params.attn", "macs.attn"}),
         ("ecg-1d-cnn", {"rf_strides": False}, {"pool3.receptive_field"}),
+        ("ecg-1d-cnn", {"pool_stride_one": True}, {"pool1.output_size", "pool3.jump"}),
         ("projected-bidirectional", {"projection_weight": False}, {"params.lstm"}),
     ],
 )
