@@ -102,6 +102,7 @@ def recurrent(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
     P = (spec.proj_size or 0) if t == "LSTM" else 0
     R = P or H  # what the recurrence reads and every step outputs: h, or h projected
     R_hh = R if c.projected_recurrence else H  # the width of W_hh (a mistake takes H)
+    r_name = "P" if R_hh == P else "H"  # and its name in the worked lines
     W_hr = P * H if P and c.projection_weight else 0
     D = 2 if spec.bidirectional and c.bidirectional_doubled else 1
     T, F = x[0], x[-1]
@@ -124,8 +125,7 @@ def recurrent(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
         lines.append(
             eq(Text(f"layer {layer + 1}"), Mul(D, body) if D > 1 else body, D * per_direction)
         )
-    recurrence = Sym("P") if P and c.projected_recurrence else Sym("H")
-    rule_terms: list[Any] = [Mul(Sym("G"), Sym("H"), Add(Sym("in"), recurrence))]
+    rule_terms: list[Any] = [Mul(Sym("G"), Sym("H"), Add(Sym("in"), Sym(r_name)))]
     if vectors:
         rule_terms.append(
             Mul(vectors, Sym("G"), Sym("H")) if vectors > 1 else Mul(Sym("G"), Sym("H"))
@@ -152,39 +152,32 @@ def recurrent(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
         if D == 2
         else "one direction (D = 1)"
     )
-    state = "projected hidden state" if P else "hidden state"
-    hh = f"W_hh [H, {'P' if P and c.projected_recurrence else 'H'}]"
+    projection = ""
+    if P:
+        projection = (
+            f" With proj_size P = {P}, each layer and direction also has the projection W_hr "
+            f"[P, H] = [{P}, {H}] (no bias), which maps h_t down to P numbers"
+            + (
+                "; the recurrence reads the projected state, so W_hh has P columns, not H."
+                if r_name == "P"
+                else "."
+            )
+        )
     words = (
         f"{t}: {L} layer{'s' if L > 1 else ''} of hidden size H = {H}, {directions}. "
         f"{'An' if t == 'LSTM' else 'A'} {t} cell has G = {G} gate{'s' if G > 1 else ''}"
         + (f" ({GATE_NAMES[t]})" if G == GATES[t] and t in GATE_NAMES else "")
-        + f"; each has W_ih [H, in] and {hh}, {bias_words}."
-        + (
-            f" With proj_size P = {P}, each layer and direction also has the projection W_hr "
-            f"[P, H] = [{P}, {H}] (no bias), which maps h_t down to P numbers"
-            + (
-                "; the recurrence reads the projected state, so W_hh has P columns, not H"
-                if c.projected_recurrence
-                else ""
-            )
-            + "."
-            if P
-            else ""
-        )
-        + f"{stacked} The output at each of the T = {T} steps is the last layer's {state} of "
-        f"every direction: {width} = {D * R} features; h_n holds the last step of every layer "
-        f"and direction. MACs are the products W_ih x_t and W_hh h_(t−1)"
+        + f"; each has W_ih [H, in] and W_hh [H, {r_name}], {bias_words}.{projection}"
+        + f"{stacked} The output at each of the T = {T} steps is the last layer's "
+        f"{'projected ' if P else ''}hidden state of every direction: {width} = {D * R} "
+        "features; h_n holds the last step of every layer and direction. MACs are the "
+        "products W_ih x_t and W_hh h_(t−1)"
         + (" and the projection W_hr h_t" if W_hr else "")
-        + (
-            f": G·H·(in + {'P' if P and c.projected_recurrence else 'H'})"
-            + (" + P·H" if W_hr else "")
-            + " per step, layer and direction"
-        )
+        + f": G·H·(in + {r_name}){' + P·H' if W_hr else ''} per step, layer and direction"
         + (", plus the bias additions" if c.count_bias and vectors else "")
         + "; the gates' elementwise work is not counted."
     )
     macs = T * macs_per_step
-    r_name = "P" if P and c.projected_recurrence else "H"
     per_step = f"Σ D·(G·H·(in + {r_name}) + P·H)" if W_hr else f"Σ D·G·H·(in + {r_name})"
     return Counted(
         [T, D * R],
