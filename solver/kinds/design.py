@@ -186,6 +186,30 @@ class Case:
         return ", ".join(f"{k} = {_one_line(v)}" for k, v in self.inputs.items()) or "the network"
 
 
+def _cell(v: Any) -> Any:
+    """A value in the forward table: exact, with its decimals beside it where it is not
+    rational."""
+    flat = exact.flatten(v) if isinstance(v, list) else [v]
+    if all(exact.is_rational(x) for x in flat):
+        return m(v)
+    floats = _floats(exact.to_float(v))
+    return Raw(rf"{m(v).latex()} \approx {floats}", f"{_one_line(v)} ≈ {floats}")
+
+
+def _said(v: Any) -> str:
+    """A value in a sentence: exact, with its decimals where it is not rational."""
+    flat = exact.flatten(v) if isinstance(v, list) else [v]
+    if all(exact.is_rational(x) for x in flat):
+        return _one_line(v)
+    return f"{_one_line(v)} ≈ {_floats(exact.to_float(v))}"
+
+
+def _floats(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_floats(x) for x in v) + "]"
+    return f"{v:.6g}"
+
+
 def _one_line(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_one_line(x) for x in v) + "]"
@@ -513,9 +537,14 @@ class Design(Kind):
             outcomes = run_cases(g, chosen)
         except GraphError as err:
             raise _field_error(err) from None
+        many = (
+            "among many: scaling a ReLU layer up and the next one down, or swapping two hidden "
+            "units, computes the same function"
+            if _without_relu(g.compute) is not None
+            else "one of many"
+        )
         s.step(
-            "One choice of the unknowns (among many: scaling a ReLU layer up and the next one "
-            "down, or swapping two hidden units, computes the same function):",
+            f"A choice of the unknowns ({many}):",
             *(eq(Sym(name), m(value)) for name, value in chosen.items()),
         )
         self._show_cases(g, outcomes, s)
@@ -524,12 +553,13 @@ class Design(Kind):
             i, o = failed[0]
             raise FieldError(
                 f"does not meet case {i + 1}: on {o.case.where()} the network gives "
-                f"{out} = {_one_line(o.output)}; the case needs {o.case.need.text(out)}",
+                f"{out} = {_said(o.output)}; the case needs {o.case.need.text(out)}",
                 "reference",
             )
+        every = "The case holds" if len(outcomes) == 1 else f"All {len(outcomes)} cases hold"
         s.step(
-            f"All {len(outcomes)} cases hold, so these values are an answer. Another choice "
-            "is right exactly when its network passes every case too."
+            f"{every}, so these values are an answer. Another choice is right exactly when its "
+            "network passes every case too."
         )
         for name, value in chosen.items():
             s.answer(name, value, label=Sym(name))
@@ -543,8 +573,8 @@ class Design(Kind):
             [
                 str(i + 1),
                 *(m(v) for v in o.case.inputs.values()),
-                *(m(o.values[h]) for h in hidden),
-                m(o.output),
+                *(_cell(o.values[h]) for h in hidden),
+                _cell(o.output),
                 o.case.need.math(out),
                 "✓" if o.passed else "✗",
             ]
@@ -603,7 +633,7 @@ class Design(Kind):
         failing = [o for o in outcomes if not o.passed]
         for o in failing[:SHOWN_CASES]:
             feedback.append(
-                f"On {o.case.where()} your network gives {out_name} = {_one_line(o.output)}; "
+                f"On {o.case.where()} your network gives {out_name} = {_said(o.output)}; "
                 f"the case needs {o.case.need.text(out_name)}."
             )
         if len(failing) > SHOWN_CASES:
