@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sympy
 from pydantic import model_validator
@@ -28,7 +28,7 @@ from .. import exact
 from ..compare import Match
 from ..display import Raw, Sym, Table, Text, eq, m
 from ..errors import FieldError
-from ..given import GivenModel
+from ..given import GivenModel, TypeDoc
 from ..graph import GraphError, Tensor, build, exact_nested, forward, leaf_tensor
 from ..graph.ops import FUNCTIONS
 from ..parse import ParseError, parse_value
@@ -183,7 +183,7 @@ class Case:
 
     def where(self) -> str:
         """``x = [1, 1]``: the inputs of the case, as feedback names it."""
-        return ", ".join(f"{k} = {_one_line(v)}" for k, v in self.inputs.items()) or "the network"
+        return ", ".join(f"{k} = {_one_line(v)}" for k, v in self.inputs.items())
 
 
 def _cell(v: Any) -> Any:
@@ -220,23 +220,28 @@ def _one_line(v: Any) -> str:
 
 
 class DesignGiven(GivenModel):
-    inputs: list[str] = []
+    inputs: Annotated[list[str], TypeDoc("names", "a list of names")] = []
     """the names whose values each case gives (x), in order"""
-    unknowns: dict[str, list[int]]
+    unknowns: Annotated[dict[str, list[int]], TypeDoc("shapes", "name: shape ([] a number)")]
     """the names the student chooses, with their shapes: {W1: [2, 2], b1: [2], b2: []}"""
-    fixed: dict[str, GraphValue] = {}
+    fixed: Annotated[dict[str, GraphValue], TypeDoc("values", "name: value (exact)")] = {}
     """values the network uses that are given, not chosen (W2 = [1, -2], keys K, values V)"""
-    constraints: dict[str, Constraint | list[Constraint]] = {}
+    constraints: Annotated[
+        dict[str, Constraint | list[Constraint]],
+        TypeDoc("constraints", "name: integer, nonnegative or a list of them"),
+    ] = {}
     """what an unknown's entries must be besides: integer, nonnegative"""
     compute: list[str]
     """the network, one assignment per line: 'h = relu(W1 @ x + b1)', 'y = W2 @ h + b2'"""
     output: str | None = None
     """the node the cases are about (default: the last line)"""
-    cases: list[dict[str, Any]]
+    cases: Annotated[
+        list[dict[str, Any]], TypeDoc("cases", "a list of mappings: inputs and a requirement")
+    ]
     """each case: a value for every input and the requirement on the output: an exact value
     (y: 0), a condition ('> 0', '<= -1'; every entry), {argmax: k} (entry k strictly the
     largest, counted from 0) or {value: v, within: tol} (every entry within tol of v)"""
-    reference: dict[str, GraphValue]
+    reference: Annotated[dict[str, GraphValue], TypeDoc("values", "name: value (exact)")]
     """the instructor's own choice of every unknown: checked against every case, shown in the
     worked solution (one right answer among many)"""
 
@@ -467,7 +472,7 @@ def _without_relu(lines: Sequence[str]) -> list[str] | None:
 
 @kind("design")
 class Design(Kind):
-    """Hand-set weights: choose a network's unknowns so that every case holds; graded by
+    """Hand-set weights: choose a network's unknowns so that every case holds; checked by
     running the student's network."""
 
     Given = DesignGiven
@@ -516,9 +521,7 @@ class Design(Kind):
             out.append((Text(target.strip()), Text(expression.strip())))
         return out
 
-    def solve(self, g: DesignGiven, s: Solution, **options: Any) -> None:
-        if options:
-            raise TypeError(f"unknown options {sorted(options)}")
+    def solve(self, g: DesignGiven, s: Solution) -> None:
         out = g.output_name()
         cases = g.parsed_cases()
         s.step(
@@ -551,8 +554,9 @@ class Design(Kind):
         failed = [(i, o) for i, o in enumerate(outcomes) if not o.passed]
         if failed:
             i, o = failed[0]
+            on = f"on {o.case.where()} " if o.case.inputs else ""
             raise FieldError(
-                f"does not meet case {i + 1}: on {o.case.where()} the network gives "
+                f"does not meet case {i + 1}: {on}the network gives "
                 f"{out} = {_said(o.output)}; the case needs {o.case.need.text(out)}",
                 "reference",
             )
@@ -627,13 +631,15 @@ class Design(Kind):
             note = f"Your network passes all {len(outcomes)} cases."
             return {n: Match(Fraction(1), [note]) for n in given}
         feedback = [
-            f"Your network passes {passed} of {len(outcomes)} cases"
+            f"Your network passes {passed} of {len(outcomes)} "
+            + ("case" if len(outcomes) == 1 else "cases")
             + (f" ({_points(share)} of the points)." if passed else ".")
         ]
         failing = [o for o in outcomes if not o.passed]
         for o in failing[:SHOWN_CASES]:
+            on = f"On {o.case.where()} your" if o.case.inputs else "Your"
             feedback.append(
-                f"On {o.case.where()} your network gives {out_name} = {_said(o.output)}; "
+                f"{on} network gives {out_name} = {_said(o.output)}; "
                 f"the case needs {o.case.need.text(out_name)}."
             )
         if len(failing) > SHOWN_CASES:

@@ -61,7 +61,7 @@ def design(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
         if not _holds(need.op, y, need.value, need.tol):
             reason = (
                 f"torch's network gives {out_name} = {y.tolist()} on case {i + 1} "
-                f"({case.where()}); the case needs {need.text(out_name)}"
+                f"({case.where() or 'no inputs'}); the case needs {need.text(out_name)}"
             )
             return {name: Refused(reason) for name in g.unknowns}
     return {name: fixed[name] for name in g.unknowns}
