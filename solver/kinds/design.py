@@ -33,6 +33,7 @@ from ..graph import GraphError, Tensor, build, exact_nested, forward, leaf_tenso
 from ..graph.ops import FUNCTIONS
 from ..parse import ParseError, parse_value
 from ..solution import Key, Solution
+from ..vocab import AnswerType
 from . import Kind, kind
 from .graph import GraphValue
 
@@ -567,6 +568,8 @@ class Design(Kind):
         )
         for name, value in chosen.items():
             s.answer(name, value, label=Sym(name))
+            if not isinstance(value, list):  # a chosen number need not be whole, like the 0 shown
+                s.answers[name].type = AnswerType.REAL
 
     def _show_cases(self, g: DesignGiven, outcomes: list[Outcome], s: Solution) -> None:
         if not s.record_steps:
