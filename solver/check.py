@@ -871,6 +871,12 @@ def _judge_wrong(
             continue
         name: str | None = None
         direct = _carried_from(kp, a, item.value, judge, ties, wrong, roots)
+        zero_from: list[str] = []
+        if direct is not None and a.type in NUMERIC_TYPES and _zero(_as_override(a, item.value)):
+            # A zero early makes every product after it zero: no credit for carrying it.
+            zero_from = [k for k in direct if _zero(wrong.get(k))]
+            if zero_from:
+                direct = None
         if direct is not None:
             root_keys = list(dict.fromkeys(r for k in direct for r in roots.get(k, [k])))
             roots[a.key] = root_keys
@@ -901,6 +907,12 @@ def _judge_wrong(
                 )
             elif m.mistake is not None:
                 name = m.mistake
+            elif zero_from:
+                feedback.append(
+                    f"It follows from your {'answer' if len(zero_from) == 1 else 'answers'} "
+                    f"for {_names([f'{k} (0)' for k in zero_from])}, but a zero there makes "
+                    "this part trivial: no credit is carried forward."
+                )
             else:
                 feedback += _slips(kp, a, item.value, judge)
             if name is not None:
@@ -910,6 +922,17 @@ def _judge_wrong(
         native = _as_override(a, item.value)
         if native is not None:
             wrong[a.key] = native
+
+
+def _zero(value: Any) -> bool:
+    """Whether a value (a kind's own, as an override) is 0 or all zeros."""
+    if value is None:
+        return False
+    try:
+        entries = exact.flatten(value) if isinstance(value, list) else [value]
+        return bool(entries) and all(exact.is_numeric(x) and exact.is_zero(x) for x in entries)
+    except (TypeError, ValueError, ArithmeticError):
+        return False
 
 
 def _shown(value: Any) -> str:
@@ -1063,8 +1086,14 @@ def _misconception(
         if _matches(buggy, a, value, judge, kp):
             return name, False
     if earlier:
+        plain = kp.resolve(earlier, {})
+        base = plain.answers.get(a.key) if plain is not None else None
         for name, options, _ in kp.buggy:
-            if _matches(kp.resolve(earlier, options), a, value, judge, kp):
+            s = kp.resolve(earlier, options)
+            other = s.answers.get(a.key) if s is not None else None
+            if base is not None and other is not None and other.value == base.value:
+                continue  # from these earlier answers the mistake changes nothing here
+            if _matches(s, a, value, judge, kp):
                 return name, True
     return None
 

@@ -74,6 +74,8 @@ _SAFE = (
     re.compile(r"The mistake underneath: [^.]*\."),
     # "... from your answer for params.linear2 (300) (error carried forward)": the student's own
     re.compile(r"Not the answer, but it follows correctly from .*?\(error carried forward\)"),
+    # "... from your answer for q (0), but a zero there makes ...": the student's own value
+    re.compile(r"It follows from your answers? for .*? no credit is carried forward\."),
 )
 # Sentences about the student's own network (a kind that grades answers together by running
 # them, solver/kinds/design.py): what it gives on a case the problem states, the shape the
