@@ -187,20 +187,14 @@ class Case:
         return ", ".join(f"{k} = {_one_line(v)}" for k, v in self.inputs.items())
 
 
-def _cell(v: Any) -> Any:
-    """A value in the forward table: exact, with its decimals beside it where it is not
-    rational."""
+def _irrational(v: Any) -> bool:
     flat = exact.flatten(v) if isinstance(v, list) else [v]
-    if all(exact.is_rational(x) for x in flat):
-        return m(v)
-    floats = _floats(exact.to_float(v))
-    return Raw(rf"{m(v).latex()} \approx {floats}", f"{_one_line(v)} ≈ {floats}")
+    return not all(exact.is_rational(x) for x in flat)
 
 
 def _said(v: Any) -> str:
     """A value in a sentence: exact, with its decimals where it is not rational."""
-    flat = exact.flatten(v) if isinstance(v, list) else [v]
-    if all(exact.is_rational(x) for x in flat):
+    if not _irrational(v):
         return _one_line(v)
     return f"{_one_line(v)} ≈ {_floats(exact.to_float(v))}"
 
@@ -572,24 +566,35 @@ class Design(Kind):
                 s.answers[name].type = AnswerType.REAL
 
     def _show_cases(self, g: DesignGiven, outcomes: list[Outcome], s: Solution) -> None:
+        """The forward table, exact; the decimals of irrational values on lines below it (a
+        table with both is too wide for a page)."""
         if not s.record_steps:
             return
         out = g.output_name()
-        hidden = [n for n in g.graph().assigned if n != out]
+        shown = [*(n for n in g.graph().assigned if n != out), out]
         rows = [
             [
                 str(i + 1),
                 *(m(v) for v in o.case.inputs.values()),
-                *(_cell(o.values[h]) for h in hidden),
-                _cell(o.output),
+                *(m(o.values[n]) for n in shown),
                 o.case.need.math(out),
                 "✓" if o.passed else "✗",
             ]
             for i, o in enumerate(outcomes)
         ]
+        decimals = [
+            Raw(
+                rf"\text{{case {i + 1}: }} {Sym(n).latex()} \approx {_floats(exact.to_float(v))}",
+                f"case {i + 1}: {n} ≈ {_floats(exact.to_float(v))}",
+            )
+            for i, o in enumerate(outcomes)
+            for n in shown
+            if _irrational(v := o.values[n])
+        ]
         s.step(
             "The forward pass on every case, with these values:",
-            Table(["case", *g.inputs, *hidden, out, "required", "✓"], rows),
+            Table(["case", *g.inputs, *shown, "required", "✓"], rows),
+            *decimals,
         )
 
     # ------------------------------------------------------------------ grading by running
