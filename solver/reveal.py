@@ -82,7 +82,8 @@ _SAFE = (
 # problem declares, a constraint broken. They state the student's values and the problem's
 # givens, never the key, so every one of them is kept, in order.
 _OWN_NETWORK = re.compile(
-    r"Your network passes (?:all )?\d+ (?:of \d+ )?cases?(?: \([\d/]+ of the points\))?\."
+    r"Your network passes (?:the case|(?:all )?\d+ (?:of \d+ )?cases?(?: \([\d/]+ of the "
+    r"points\))?)\."
     r"|(?:On [^;]*? your|Your) network gives [^;]*; the case needs .*?\.(?=\s|$)"
     r"|And \d+ more cases? fails?\."
     r"|\w+ must (?:be a single number|have shape \[[\d, ]*\]); yours (?:is a single number"

@@ -192,11 +192,18 @@ def _irrational(v: Any) -> bool:
     return not all(exact.is_rational(x) for x in flat)
 
 
+#: characters of an exact irrational value a sentence shows before keeping to its decimals
+SAID = 60
+
+
 def _said(v: Any) -> str:
-    """A value in a sentence: exact, with its decimals where it is not rational."""
+    """``= value`` for a sentence: exact, with its decimals where it is not rational, and
+    only the decimals where the exact form is long (a student's e^(e⁵) fills lines)."""
     if not _irrational(v):
-        return _one_line(v)
-    return f"{_one_line(v)} ≈ {_floats(exact.to_float(v))}"
+        return f"= {_one_line(v)}"
+    floats = _floats(exact.to_float(v))
+    written = _one_line(v)
+    return f"≈ {floats}" if len(written) > SAID else f"= {written} ≈ {floats}"
 
 
 def _floats(v: Any) -> str:
@@ -552,7 +559,7 @@ class Design(Kind):
             on = f"on {o.case.where()} " if o.case.inputs else ""
             raise FieldError(
                 f"does not meet case {i + 1}: {on}the network gives "
-                f"{out} = {_said(o.output)}; the case needs {o.case.need.text(out)}",
+                f"{out} {_said(o.output)}; the case needs {o.case.need.text(out)}",
                 "reference",
             )
         every = "The case holds" if len(outcomes) == 1 else f"All {len(outcomes)} cases hold"
@@ -636,7 +643,10 @@ class Design(Kind):
         passed = sum(o.passed for o in outcomes)
         share = Fraction(passed, len(outcomes))
         if passed == len(outcomes):
-            note = f"Your network passes all {len(outcomes)} cases."
+            n = len(outcomes)
+            note = (
+                f"Your network passes all {n} cases." if n > 1 else "Your network passes the case."
+            )
             return {n: Match(Fraction(1), [note]) for n in given}
         feedback = [
             f"Your network passes {passed} of {len(outcomes)} "
@@ -647,7 +657,7 @@ class Design(Kind):
         for o in failing[:SHOWN_CASES]:
             on = f"On {o.case.where()} your" if o.case.inputs else "Your"
             feedback.append(
-                f"{on} network gives {out_name} = {_said(o.output)}; "
+                f"{on} network gives {out_name} {_said(o.output)}; "
                 f"the case needs {o.case.need.text(out_name)}."
             )
         if len(failing) > SHOWN_CASES:

@@ -332,3 +332,31 @@ def test_the_json_and_gradescope_reports_grade_by_running(cli_run, tmp_path) -> 
     data = json.loads(out)
     assert all(r["expected"] is None for r in data["results"])
     assert not [t for t in ("1/7", "[7, 7]", "-7", "-2/7") if t in out]  # no reference
+
+
+def test_exact_irrational_values_run_exactly_and_long_outputs_keep_to_decimals(tmp_path) -> None:
+    afile = tmp_path / "a.yaml"
+    answers = {
+        # log 2 + π − e > 0 and each of log 2 − e, π − e < 0 (by hand: 0.69, 3.14, 2.72)
+        "and-perceptron": {"w": ["log(2)", "pi"], "b": "-e"},
+        # √2·x and −√3·x through ReLUs, scaled back: |x| exactly
+        "abs-two-relus": {
+            "w1": ["sqrt(2)", "-sqrt(3)"],
+            "b1": [0, 0],
+            "w2": ["1/sqrt(2)", "1/sqrt(3)"],
+            "b2": 0,
+        },
+        "attention-average": {"q": ["exp(exp(2))", "-exp(exp(2))"]},
+    }
+    afile.write_text(yaml.safe_dump({"answers": answers}), encoding="utf-8")
+    key, report = check_file(SHIPPED, afile)
+    key.close()
+    got = {(r.problem, r.key): r for r in report.results}
+    # by hand: −e < 0, π − e ≈ 0.42 > 0 (fails), log 2 − e < 0, log 2 + π − e ≈ 1.1 > 0
+    fb = got["and-perceptron", "w"].feedback
+    assert fb.startswith("Your network passes 3 of 4 cases (3/4 of the points).")
+    assert "On x = [0, 1] your network gives y = " in fb and "≈ 0.423" in fb
+    assert got["abs-two-relus", "w1"].verdict == "correct"
+    fb = got["attention-average", "q"].feedback
+    # α puts all its weight on k1: o ≈ v1 = [2, 0]; e^(e²) is too long to write out
+    assert "Your network gives o ≈ [2, 0]; the case needs o within 1/100 of [1, 2]." in fb
