@@ -265,6 +265,12 @@ class DesignGiven(GivenModel):
         if out not in g.names:
             raise FieldError(f"{out!r} is not a node of the network", "output")
         self.parsed_cases()  # each case reads
+        try:  # and chains with the network (whether the reference passes is solve's to say)
+            run_cases(self, self.reference)
+        except CaseError as err:
+            raise FieldError(err.message, "cases", (err.case,)) from None
+        except GraphError as err:
+            raise _field_error(err) from None
         return self
 
     def _check_names(self) -> None:
@@ -427,6 +433,15 @@ class Outcome:
     passed: bool
 
 
+class CaseError(GraphError):
+    """A line that cannot be computed on one case (its input does not chain with the
+    weights), with the case's index."""
+
+    def __init__(self, message: str, case: int) -> None:
+        super().__init__(message, None, "cases")
+        self.case = case
+
+
 def run_cases(
     g: DesignGiven, chosen: Mapping[str, Any], compute: Sequence[str] | None = None
 ) -> list[Outcome]:
@@ -442,8 +457,12 @@ def run_cases(
     out_name = g.output_name()
     given: dict[str, Tensor] = {k: leaf_tensor(v) for k, v in {**g.fixed, **chosen}.items()}
     outcomes = []
-    for case in g.parsed_cases():
-        run = forward(graph, {**given, **{k: leaf_tensor(v) for k, v in case.inputs.items()}})
+    for i, case in enumerate(g.parsed_cases()):
+        try:
+            run = forward(graph, {**given, **{k: leaf_tensor(v) for k, v in case.inputs.items()}})
+        except GraphError as err:
+            on = f"on {case.where()}" if case.inputs else "on the case"
+            raise CaseError(f"{on}, {err.message}", i) from None
         values = {name: exact_nested(run.value(name)) for name in graph.assigned}
         y = values[out_name]
         passed = _meets(case.need, y)
@@ -540,6 +559,8 @@ class Design(Kind):
         chosen = dict(g.reference)
         try:
             outcomes = run_cases(g, chosen)
+        except CaseError as err:
+            raise FieldError(err.message, "cases", (err.case,)) from None
         except GraphError as err:
             raise _field_error(err) from None
         many = (

@@ -103,6 +103,7 @@ def test_a_reference_that_fails_a_case_is_a_sentence_naming_the_field(cli_run, t
         (("- {x: [1, 1], y: 0}", "- {x: [1, 1], y: {most: 1}}"), "cases"),
         (("- {x: [1, 1], y: 0}", "- {x: [1, 1], y: 0, z: 1}"), "cases"),
         (("y = W2 @ h + b2", "y = W2 @ h + c"), "compute"),
+        (("- {x: [1, 1], y: 0}", "- {x: [1, 1, 1], y: 0}"), "cases[3]"),
     ],
 )
 def test_a_malformed_problem_names_its_field(cli_run, tmp_path, change, field) -> None:
@@ -241,8 +242,8 @@ def test_hostile_values_are_refused_by_shape_before_anything_runs(tmp_path, monk
     def never(*args: Any, **kw: Any) -> Any:
         raise AssertionError("a network ran with a hostile value")
 
-    monkeypatch.setattr(design, "run_cases", never)
     g = solver.load_text(XOR, "x.yaml").problems[0].given
+    monkeypatch.setattr(design, "run_cases", never)
     huge = [[1] * 250 for _ in range(250)]
     start = time.perf_counter()
     matches = kinds.get("design").grade(g, {"W1": huge, "b1": [0, -1], "W2": [1, -2], "b2": None})
