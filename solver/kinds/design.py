@@ -494,7 +494,26 @@ def _without_relu(lines: Sequence[str]) -> list[str] | None:
 @kind("design")
 class Design(Kind):
     """Hand-set weights: choose a network's unknowns so that every case holds; checked by
-    running the student's network."""
+    running the student's network.
+
+    Many answers are right (scale a ReLU layer up and the next one down, swap two hidden
+    units, build the function another way), so a student's values are never compared with
+    the reference: the checker runs the student's network, all unknowns together, on every
+    case. Each unknown earns the share of cases passed, and the feedback names the failing
+    cases with what the student's own network gives there ("On x = [1, 1] your network gives
+    y = 1; the case needs y = 0."). A wrong shape is refused before anything runs; a missing
+    unknown is missing, and the others say the network cannot run without it.
+
+    A case's requirement is an exact value (y: 0), a condition on every entry ('> 0',
+    '<= -1/2'), {argmax: k} (entry k strictly the largest, from 0) or {value: v, within:
+    tol}. fixed holds values the student does not choose; constraints asks for integer or
+    nonnegative entries. solve runs the reference on every case and refuses one that fails.
+
+    Named slips: weights that pass every case only with the ReLU taken out, and an unknown
+    whose sign, flipped, makes every case pass. Under --reveal never the case sentences stay
+    (they state the student's network and the cases the problem shows) and the reference is
+    never shown. Variants keep a design problem as it is.
+    """
 
     Given = DesignGiven
     keys = (
