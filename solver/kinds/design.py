@@ -46,8 +46,10 @@ MAX_CASES = 64
 SHOWN_CASES = 3
 
 Constraint = Literal["integer", "nonnegative"]
+#: how a case's output is judged (see :class:`Requirement`)
+Relation = Literal["=", "<", "≤", ">", "≥", "argmax", "within"]
 
-_OPERATORS = {
+_OPERATORS: dict[str, Relation] = {
     "<=": "≤",
     "≤": "≤",
     ">=": "≥",
@@ -69,7 +71,7 @@ class Requirement:
     (every entry), ``argmax`` an index (strictly the largest entry), or ``within`` a
     tolerance of a value (every entry)."""
 
-    op: str
+    op: Relation
     value: Any
     tol: Any = None
 
@@ -680,17 +682,18 @@ class Design(Kind):
         except GraphError as err:
             blocked = f"Your network cannot be run with these values: {_sentence(err.message)}"
             return {n: Match(Fraction(0), [blocked]) for n in given}
-        passed = sum(o.passed for o in outcomes)
-        share = Fraction(passed, len(outcomes))
-        if passed == len(outcomes):
-            n = len(outcomes)
+        passed, total = sum(o.passed for o in outcomes), len(outcomes)
+        share = Fraction(passed, total)
+        if passed == total:
             note = (
-                f"Your network passes all {n} cases." if n > 1 else "Your network passes the case."
+                f"Your network passes all {total} cases."
+                if total > 1
+                else "Your network passes the case."
             )
             return {n: Match(Fraction(1), [note]) for n in given}
         feedback = [
-            f"Your network passes {passed} of {len(outcomes)} "
-            + ("case" if len(outcomes) == 1 else "cases")
+            f"Your network passes {passed} of {total} "
+            + ("case" if total == 1 else "cases")
             + (f" ({_points(share)} of the points)." if passed else ".")
         ]
         failing = [o for o in outcomes if not o.passed]
