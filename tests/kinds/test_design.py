@@ -361,3 +361,45 @@ def test_exact_irrational_values_run_exactly_and_long_outputs_keep_to_decimals(t
     fb = got["attention-average", "q"].feedback
     # α puts all its weight on k1: o ≈ v1 = [2, 0]; e^(e²) is too long to write out
     assert "Your network gives o ≈ [2, 0]; the case needs o within 1/100 of [1, 2]." in fb
+
+
+def test_argmax_and_tolerance_cases_accept_other_answers_and_refuse_ties(tmp_path) -> None:
+    afile = tmp_path / "a.yaml"
+    answers = {
+        # by hand: z = [2, 3x1 + 3x2]: [2, 0], [2, 3], [2, 3], [2, 6]: OR by argmax
+        "or-two-classes": {"W": [[0, 0], [3, 3]], "b": [2, 0]},
+        # q = [10, 10]: weights e^10 : e^10 : e^-20, o within 10⁻⁸ of [1, 2]
+        "attention-average": {"q": [10, 10]},
+        # by hand: z = [1, x1 + x2] ties at [0, 1] and [1, 0]: no decision there
+        "and-perceptron": {"w": [1, 1], "b": "-3/2"},
+        "xor-first-layer": {"W1": [[1, 1], [1, 1]], "b1": [0, "-1/2"]},
+    }
+    afile.write_text(yaml.safe_dump({"answers": answers}), encoding="utf-8")
+    key, report = check_file(SHIPPED, afile)
+    key.close()
+    got = {(r.problem, r.key): r for r in report.results}
+    assert got["or-two-classes", "W"].verdict == "correct"
+    assert got["attention-average", "q"].verdict == "correct"
+    assert got["and-perceptron", "b"].verdict == "correct"  # the reference's b, as a fraction
+    fb = got["xor-first-layer", "b1"].feedback
+    assert "b1 must have whole-number entries (entry 2 is not one)." in fb
+
+
+def test_a_tie_fails_an_argmax_case(tmp_path) -> None:
+    afile = tmp_path / "a.yaml"
+    afile.write_text(
+        yaml.safe_dump({"answers": {"or-two-classes": {"W": [[0, 0], [1, 1]], "b": [1, 0]}}}),
+        encoding="utf-8",
+    )
+    key, report = check_file(SHIPPED, afile)
+    key.close()
+    r = next(r for r in report.results if r.problem == "or-two-classes")
+    # by hand: z = [1, x1 + x2] is [1, 1] at [0, 1] and [1, 0]
+    assert r.verdict == "partial" and "Your network passes 2 of 4 cases" in r.feedback
+    assert "On x = [0, 1] your network gives z = [1, 1]; the case needs argmax z = 1." in r.feedback
+
+
+def test_an_unknown_the_problem_does_not_ask_is_the_references(tmp_path) -> None:
+    problems = XOR.replace("    kind: design\n", "    kind: design\n    ask: [W2, b2]\n")
+    report = _check(tmp_path, {"xor": {"W2": ["1/7", "-2/7"], "b2": 0}}, problems)
+    assert [r.verdict for r in report.results] == ["correct", "correct"]
