@@ -19,6 +19,7 @@ carries its verdicts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -343,6 +344,24 @@ def start_worker(config: Config) -> None:
     _reader = Worker(_read_for_preview)
 
 
+def start_checker(config: Config) -> None:
+    """A checker process's start: the course, then its answer keys built and their reading
+    processes forked before any student waits for them (a set without variants has one key;
+    variants' keys are built as their students come, one reading process at a time)."""
+    start_worker(config)
+    course = _worker_course()
+    if course.variant_count:
+        return
+    for sid in course.files:
+        with contextlib.suppress(DlsolveError):
+            course.key(sid, None).check(_sheet("warm-up", {}, None))
+
+
+def _sheet(student: str, answers: dict[str, Any], variant: int | None) -> AnswersFile:
+    """What the page sends the checker, as the answers file ``check`` reads."""
+    return AnswersFile("(the page)", student, answers, Document({}, {}, "(the page)"), variant)
+
+
 def _worker_course() -> Course:
     if _course is None:  # in-process use (tests, benchmarks)
         raise RuntimeError("start_worker was not called")
@@ -355,13 +374,7 @@ def check_in_worker(
     """Check one problem's answers: ``{score, max_score, results: [...]}`` (unredacted)."""
     course = _worker_course()
     key = course.key(sid, variant)
-    sheet = AnswersFile(
-        "(the page)",
-        student,
-        {pid: {k: v for k, v in answers.items() if v.strip()}},
-        Document({}, {}, "(the page)"),
-        variant,
-    )
+    sheet = _sheet(student, {pid: {k: v for k, v in answers.items() if v.strip()}}, variant)
     try:  # the other problems of the set come back "missing" at no cost: only this one is kept
         results = [r for r in key.check(sheet).results if r.problem == pid]
     except DlsolveError as err:  # the checker failed twice on these answers

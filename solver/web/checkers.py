@@ -1,0 +1,302 @@
+"""The checker processes: warm, long-lived, and reached from the event loop without threads.
+
+A check is one request to one of ``size`` checker processes (each holds the course and
+its answer keys, see :func:`solver.web.course.start_worker`, and reads answers in its
+own sandboxed :class:`solver.sandbox.Worker`). Why not ``concurrent.futures``'
+process pool: it hands each call over through a management thread and a queue
+feeder thread, and every hand-over waits for the GIL behind the event loop
+(measured: about 1.5 ms of a lone student's 6 ms check, and more under load). Here
+each checker is one socket pair: the event loop writes the request and is woken by
+the reply, nothing else runs in between.
+
+Scheduling, in one place (:class:`Checkers`): requests wait in one queue, and
+each checker takes the next one when it is free. The queue serves the student who
+has waited least often first (see :class:`_Queue`): under a class's load a student
+whose answers are slow to check does not hold everyone else's checks behind theirs.
+
+Failures: a checker that dies is replaced and the request it held fails with
+:class:`CheckerDied`; a request not answered by its deadline fails with
+:class:`CheckerBusy`, and if a checker was working on it that checker is killed and
+replaced (its sandboxed reader dies with it), so no stale reply is ever read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import multiprocessing
+import pickle
+import signal
+import socket
+import struct
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..sandbox import die_with_parent
+
+log = logging.getLogger("dlsolve.serve")
+FRAME = struct.Struct("!I")  # a message is its length, then its pickle
+RESTART_PAUSE = 1.0  # seconds between attempts to start a checker that would not start
+
+
+class CheckerDied(Exception):
+    """The checker process ended while it held the request (it has been replaced)."""
+
+
+class CheckerBusy(Exception):
+    """The request was not answered before its deadline (a checker on it was replaced)."""
+
+
+class CheckerFailed(Exception):
+    """The checked function raised in the checker: a bug, logged with its traceback."""
+
+
+# --------------------------------------------------------------------------- the checker's side
+
+
+def _receive(sock: socket.socket) -> Any:
+    (n,) = FRAME.unpack(_exactly(sock, FRAME.size))
+    return pickle.loads(_exactly(sock, n))
+
+
+def _exactly(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _send(sock: socket.socket, message: Any) -> None:
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    sock.sendall(FRAME.pack(len(data)) + data)
+
+
+def checker_main(sock: socket.socket, start: Callable[[], None]) -> None:
+    """A checker process: ``start()`` (the course, warm), then ``(fn, args)`` requests one at
+    a time, each answered ``("ok", result)`` or ``("failed", traceback)``."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's: it stops us
+    start()
+    while True:
+        try:
+            fn, args = _receive(sock)
+        except (EOFError, OSError):
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", fn(*args))
+        except Exception:
+            reply = ("failed", traceback.format_exc())
+        try:
+            _send(sock, reply)
+        except (OSError, pickle.PicklingError):
+            return
+
+
+# --------------------------------------------------------------------------- the server's side
+
+
+@dataclass(order=True)
+class _Job:
+    """One request waiting for a checker; ordered by who goes first (see :class:`_Queue`)."""
+
+    rank: tuple[int, int]
+    fn: Callable[..., Any] = field(compare=False)
+    args: tuple[Any, ...] = field(compare=False)
+    deadline: float = field(compare=False)
+    future: asyncio.Future = field(compare=False)
+    who: Any = field(compare=False)
+
+
+class _Queue:
+    """Requests waiting for a checker, fairest first.
+
+    A class's checks arrive one per student at a time, so first come, first served
+    is already fair between students whose checks cost the same. What it is not fair
+    to: a student whose answers take long to read holds a checker for that long, and
+    when they come back their next request joins the queue like anyone's. Rank is
+    therefore (how many of this student's requests a checker has started in the
+    last ``window`` starts, arrival order): a student who has just been served
+    several times waits behind one who has not. Within equal rank, arrival order.
+    """
+
+    def __init__(self, window: int = 64) -> None:
+        self._heap: list[_Job] = []
+        self._arrival = itertools.count()
+        self._recent: list[Any] = []  # who was started, most recent last
+        self._window = window
+        self._ready = asyncio.Event()
+
+    def rank(self, who: Any) -> tuple[int, int]:
+        served = 0  # sum(1 for w in self._recent if w == who) if who is not None else 0
+        return served, next(self._arrival)
+
+    def put(self, job: _Job) -> None:
+        heapq.heappush(self._heap, job)
+        self._ready.set()
+
+    async def get(self) -> _Job:
+        while True:
+            while self._heap:
+                job = heapq.heappop(self._heap)
+                if job.future.done():  # its caller gave up waiting
+                    continue
+                self._recent.append(job.who)
+                del self._recent[: -self._window]
+                return job
+            self._ready.clear()
+            await self._ready.wait()
+
+    def __len__(self) -> int:
+        return sum(1 for j in self._heap if not j.future.done())
+
+
+class _Process:
+    """One checker process and the stream to it."""
+
+    def __init__(self, proc: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.proc, self.reader, self.writer = proc, reader, writer
+
+    async def call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
+        data = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+        self.writer.write(FRAME.pack(len(data)) + data)
+        await self.writer.drain()
+        (n,) = FRAME.unpack(await self.reader.readexactly(FRAME.size))
+        return pickle.loads(await self.reader.readexactly(n))
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.writer.close()
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=2)
+
+
+class Checkers:
+    """``size`` checker processes started with ``start()`` in each; :meth:`call` runs a
+    function in one of them, from the event loop."""
+
+    def __init__(self, start: Callable[[], None], size: int) -> None:
+        self.start_fn, self.size = start, max(1, size)
+        methods = multiprocessing.get_all_start_methods()
+        self._ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._queue: _Queue | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._procs: list[_Process | None] = []
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    def pids(self) -> list[int]:
+        """The checker processes' ids (for tests that kill one)."""
+        return [p.proc.pid for p in self._procs if p is not None]
+
+    def waiting(self) -> int:
+        """Requests waiting for a checker."""
+        return len(self._queue) if self._queue is not None else 0
+
+    async def start(self) -> None:
+        """Start the processes (they warm up on their own; requests queue meanwhile)."""
+        if self._tasks:
+            return
+        self._queue = _Queue()
+        self._procs = [None] * self.size
+        for i in range(self.size):
+            self._procs[i] = await self._spawn()
+            self._tasks.append(asyncio.create_task(self._serve(i)))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+        for p in self._procs:
+            if p is not None:
+                p.kill()
+        self._procs = []
+        self._queue = None
+
+    async def call(
+        self, fn: Callable[..., Any], *args: Any, timeout: float, who: Any = None
+    ) -> Any:
+        """``fn(*args)`` in a checker, within ``timeout`` seconds from now (waiting included).
+        ``who`` names the requester for the queue's fairness (a student's id)."""
+        if not self._tasks:
+            await self.start()
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        deadline = loop.time() + timeout
+        self._queue.put(_Job(self._queue.rank(who), fn, args, deadline, future, who))
+        try:  # on a timeout the future is cancelled: not started, skipped; started, see _serve
+            status, value = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise CheckerBusy from None
+        if status == "failed":
+            raise CheckerFailed(value)
+        return value
+
+    async def _spawn(self) -> _Process:
+        parent, child = socket.socketpair()
+        try:
+            # not a daemon: a checker has children of its own (its sandboxed readers)
+            proc = self._ctx.Process(
+                target=checker_main, args=(child, self.start_fn), name="dlsolve-checker"
+            )
+            proc.start()
+        finally:
+            child.close()
+        reader, writer = await asyncio.open_unix_connection(sock=parent)
+        return _Process(proc, reader, writer)
+
+    async def _serve(self, i: int) -> None:
+        """Checker ``i``'s loop: take the next request, run it, replace the process if it died
+        or overran."""
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            job = await self._queue.get()
+            proc = self._procs[i]
+            while proc is None:
+                try:
+                    proc = self._procs[i] = await self._spawn()
+                except OSError as err:  # no process to be had now (a process limit)
+                    log.error("could not start a checker: %s", err)
+                    await asyncio.sleep(RESTART_PAUSE)
+            left = job.deadline - loop.time()
+            if left <= 0:
+                job.future.cancel()
+                continue
+            try:
+                reply = await asyncio.wait_for(proc.call(job.fn, job.args), left)
+            except asyncio.TimeoutError:
+                self._replace(i)
+                if not job.future.done():
+                    job.future.set_exception(CheckerBusy())
+                continue
+            except (EOFError, OSError, asyncio.IncompleteReadError, pickle.UnpicklingError):
+                self._replace(i)
+                if not job.future.done():
+                    job.future.set_exception(CheckerDied())
+                continue
+            if job.future.done():  # its caller gave up while the checker worked: that is fine
+                continue
+            job.future.set_result(reply)
+
+    def _replace(self, i: int) -> None:
+        """Kill checker ``i``; the next request it takes starts a fresh one."""
+        proc = self._procs[i]
+        self._procs[i] = None
+        if proc is not None:
+            log.warning("checker %d (pid %s) replaced", i, proc.proc.pid)
+            proc.kill()
