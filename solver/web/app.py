@@ -61,7 +61,7 @@ from .course import (
     preview_in_worker,
     start_checker,
 )
-from .store import Attempt, Store, Student
+from .store import Attempt, AttemptWriter, NewAttempt, Store, Student
 
 MAX_BODY = 256_000  # bytes of one request body
 CHECK_DEADLINE = 60.0  # seconds a check may wait for a checker process in all
@@ -87,6 +87,7 @@ class Server:
     store: Store
     instructor_token: str | None
     checkers: Checkers
+    writer: AttemptWriter
     students: dict[int, Student] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., Any], *args: Any, who: Any = None) -> Any:
@@ -133,7 +134,8 @@ def create_app(
             f"cannot open the database ({type(err).__name__}: {err})", field="--db"
         ) from None
     checkers = Checkers(functools.partial(start_checker, config), workers)
-    server = Server(course, policy, store, instructor_token or None, checkers)
+    writer = AttemptWriter(store)
+    server = Server(course, policy, store, instructor_token or None, checkers, writer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -142,6 +144,7 @@ def create_app(
             yield
         finally:
             await checkers.stop()
+            writer.stop()
             store.close()
 
     routes = [
@@ -427,8 +430,7 @@ async def check_answers(request: Request) -> Response:
     if "error" in outcome:
         why = outcome["error"]
         raise PageError(f"Your answers could not be checked ({why}); nothing was saved.")
-    await run_in_threadpool(
-        server.store.add_attempt,
+    attempt = NewAttempt(
         student.id,
         sid,
         pid,
@@ -437,6 +439,7 @@ async def check_answers(request: Request) -> Response:
         answers,
         outcome["results"],
     )
+    await server.writer.add(attempt)  # committed: only now is the attempt acknowledged
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse({"saved": True, "score": outcome["score"]})
     return RedirectResponse(f"/set/{sid}/{pid}#results", status_code=303)

@@ -340,7 +340,7 @@ def test_a_server_failure_is_a_sentence_on_the_page(student: Student, monkeypatc
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(server.store, "add_attempt", broken)
+    monkeypatch.setattr(server.store, "add_attempts", broken)
     r = student.check("net", {"linear2.in": "30"})
     assert r.status_code == 500
     assert "The server failed on this request" in r.text
