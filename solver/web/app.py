@@ -90,10 +90,11 @@ class Server:
     writer: AttemptWriter
     students: dict[int, Student] = field(default_factory=dict)
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` in a checker process; a checker that died or overran is replaced."""
+    async def run(self, fn: Callable[..., Any], *args: Any, who: Any = None) -> Any:
+        """``fn(*args)`` in a checker process (``who``: the student, whom the checkers keep
+        to one of them where they can); a checker that died or overran is replaced."""
         try:
-            return await self.checkers.call(fn, *args, timeout=CHECK_DEADLINE)
+            return await self.checkers.call(fn, *args, timeout=CHECK_DEADLINE, who=who)
         except CheckerDied:
             raise PageError(
                 "The checker stopped while reading this answer and has been restarted; "
@@ -423,7 +424,9 @@ async def check_answers(request: Request) -> Response:
                 "nothing was saved."
             )
         answers[box.key] = text
-    outcome = await server.run(check_in_worker, sid, student.variant, pid, student.name, answers)
+    outcome = await server.run(
+        check_in_worker, sid, student.variant, pid, student.name, answers, who=student.id
+    )
     if "error" in outcome:
         why = outcome["error"]
         raise PageError(f"Your answers could not be checked ({why}); nothing was saved.")
@@ -465,7 +468,9 @@ async def preview(request: Request) -> Response:
         )
     await _problem_async(server, body["set"], student.variant, body["problem"])
     out = await server.run(
-        preview_in_worker, body["set"], student.variant, body["problem"], body["key"], body["text"]
+        preview_in_worker,
+        *(body["set"], student.variant, body["problem"], body["key"], body["text"]),
+        who=student.id,
     )
     return JSONResponse(out)
 

@@ -9,15 +9,20 @@ feeder thread, and every hand-over waits for the GIL behind the event loop
 each checker is one socket pair: the event loop writes the request and is woken by
 the reply, nothing else runs in between.
 
-Scheduling: requests wait in one queue and each checker takes the oldest when it
-is free: first come, first served. With one check in flight per student, that is
-what keeps a class's latencies tight: every check waits for the work of the checks
-ahead of it, alike. Serving predicted-cheap checks first (a "fast path") was
-simulated on the benchmark's class (50 students, the 22-answer model-size problem
-ten times dearer than the rest): p50 falls to a few ms but the dear checks then
-wait behind every cheap one, and p99/p50 grows from about 7 to over 100; serving
-the dear ones first fares no better. What makes the tail is the dear checks
-themselves, not their order.
+Scheduling (:class:`_Queue`): requests wait in one queue, first come, first served:
+with one check in flight per student, that is what keeps a class's latencies
+tight, every check waiting for the work of the checks ahead of it alike. Serving
+predicted-cheap checks first (a "fast path") was simulated on the benchmark's
+class (50 students, the 22-answer model-size problem ten times dearer than the
+rest): p50 falls to a few ms but the dear checks then wait behind every cheap one,
+and p99/p50 grows from about 7 to over 100; serving the dear ones first fares no
+better. What makes the tail is the dear checks themselves, so the one liberty the
+queue takes is to make them cheaper: a free checker takes the oldest request of a
+student it served last (or of a new student) before older requests of students
+whose own checker is free to take them, because a checker's reader keeps the
+problem re-solved from that student's wrong answers (errors carried forward,
+misconceptions), and their next check, usually the same answers with one or two
+changed, finds most of that work done.
 
 Failures: a checker that dies is replaced and the request it held fails with
 :class:`CheckerDied`; a request not answered by its deadline fails with
@@ -108,12 +113,50 @@ def checker_main(sock: socket.socket, start: Callable[[], None]) -> None:
 
 @dataclass
 class _Job:
-    """One request waiting for a checker."""
+    """One request waiting for a checker; ``who`` (a student) for the checker it goes to."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     deadline: float
     future: asyncio.Future
+    who: Any = None
+
+
+class _Queue:
+    """The waiting requests, oldest first. Checker ``i`` takes the oldest request it may:
+    one whose student it served last, or who has no checker yet, or whose checker is busy;
+    so a student keeps to their checker while it is free, and no checker waits while a
+    request does."""
+
+    def __init__(self, size: int) -> None:
+        self._jobs: list[_Job] = []
+        self._ready = asyncio.Event()
+        self._busy = [False] * size
+        self._home: dict[Any, int] = {}  # student -> the checker that served them last
+
+    def put(self, job: _Job) -> None:
+        self._jobs.append(job)
+        self._ready.set()
+
+    async def get(self, i: int) -> _Job:
+        self._busy[i] = False
+        while True:
+            self._jobs = [j for j in self._jobs if not j.future.done()]  # callers gone
+            job = next((j for j in self._jobs if self._mine(j, i)), None)
+            if job is not None:
+                self._jobs.remove(job)
+                self._busy[i] = True
+                if job.who is not None:
+                    self._home[job.who] = i
+                if self._jobs:  # this checker is busy now: what was left for it may not be
+                    self._ready.set()
+                return job
+            self._ready.clear()
+            await self._ready.wait()
+
+    def _mine(self, job: _Job, i: int) -> bool:
+        home = self._home.get(job.who) if job.who is not None else None
+        return home is None or home == i or self._busy[home]
 
 
 class _Process:
@@ -145,7 +188,7 @@ class Checkers:
         self.start_fn, self.size = start, max(1, size)
         methods = multiprocessing.get_all_start_methods()
         self._ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self._queue: asyncio.Queue[_Job] | None = None
+        self._queue: _Queue | None = None
         self._tasks: list[asyncio.Task] = []
         self._procs: list[_Process | None] = []
 
@@ -157,7 +200,7 @@ class Checkers:
         """Start the processes (they warm up on their own; requests queue meanwhile)."""
         if self._tasks:
             return
-        self._queue = asyncio.Queue()
+        self._queue = _Queue(self.size)
         self._procs = [None] * self.size
         for i in range(self.size):
             self._procs[i] = await self._spawn()
@@ -176,15 +219,18 @@ class Checkers:
         self._procs = []
         self._queue = None
 
-    async def call(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
-        """``fn(*args)`` in a checker, within ``timeout`` seconds from now (waiting included)."""
+    async def call(
+        self, fn: Callable[..., Any], *args: Any, timeout: float, who: Any = None
+    ) -> Any:
+        """``fn(*args)`` in a checker, within ``timeout`` seconds from now (waiting included);
+        ``who`` (a student's id) keeps a student's requests on one checker where it can."""
         if not self._tasks:
             await self.start()
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
         deadline = loop.time() + timeout
-        self._queue.put_nowait(_Job(fn, args, deadline, future))
+        self._queue.put(_Job(fn, args, deadline, future, who))
         try:  # on a timeout the future is cancelled: not started, skipped; started, see _serve
             status, value = await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
@@ -212,9 +258,7 @@ class Checkers:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         while True:
-            job = await self._queue.get()
-            if job.future.done():  # its caller gave up waiting
-                continue
+            job = await self._queue.get(i)
             proc = self._procs[i]
             while proc is None:
                 try:

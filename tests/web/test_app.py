@@ -367,7 +367,7 @@ def test_a_question_answered_in_words_has_no_box_and_its_model_answer_follows_th
 def test_a_check_the_checker_cannot_finish_is_a_sentence_and_not_saved(
     student: Student, monkeypatch
 ) -> None:
-    async def failing(*args: Any) -> dict:  # what check_in_worker says when check gave up
+    async def failing(*args: Any, **kwargs: Any) -> dict:  # check_in_worker, when check gave up
         return {"error": "the checker took longer than 10 s"}
 
     monkeypatch.setattr(student.client.app.state.server, "run", failing)

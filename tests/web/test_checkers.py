@@ -34,6 +34,11 @@ def _pid() -> int:
     return os.getpid()
 
 
+def _sleep_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
 def _fail() -> None:
     raise ValueError("a bug in the checked function")
 
@@ -225,3 +230,50 @@ def test_an_attempt_that_cannot_be_stored_fails_only_its_own_request(tmp_path: P
     assert all(isinstance(x, int) for i, x in enumerate(out) if i != 3)
     assert sorted(a.problem for a in store.all_attempts()) == [f"p{n}" for n in range(8) if n != 3]
     store.close()
+
+
+def test_a_student_keeps_to_one_checker_while_it_is_free_and_no_checker_idles() -> None:
+    async def main() -> tuple[list[int], int, int]:
+        checkers = Checkers(_ready, 2)
+        await checkers.start()
+        try:
+            alone = [await checkers.call(_pid, timeout=10, who="ada") for _ in range(6)]
+            # while ada's checker is busy with a slow request, her next one goes to the
+            # other checker rather than wait
+            slow = asyncio.ensure_future(checkers.call(_sleep_pid, 0.5, timeout=10, who="ada"))
+            await asyncio.sleep(0.1)
+            quick = await checkers.call(_pid, timeout=10, who="ada")
+            busy = slow.done()
+            return alone, quick, await slow if not busy else -1
+        finally:
+            await checkers.stop()
+
+    alone, quick, slow = _run(main())
+    assert len(set(alone)) == 1  # the same checker each time: its memo of ada's answers
+    assert slow == alone[0] and quick != slow  # answered by the free one, while slow ran
+
+
+def test_requests_of_many_students_are_all_answered_on_time_in_arrival_order() -> None:
+    async def main() -> list[int]:
+        checkers = Checkers(_ready, 2)
+        await checkers.start()
+        order: list[int] = []
+        try:
+
+            async def one(i: int) -> None:
+                await checkers.call(_sleep, 0.01, i, timeout=30, who=i % 5)
+                order.append(i)
+
+            tasks = []
+            for i in range(30):
+                tasks.append(asyncio.ensure_future(one(i)))
+                await asyncio.sleep(0.001)
+            await asyncio.gather(*tasks)
+            return order
+        finally:
+            await checkers.stop()
+
+    order = _run(main())
+    assert sorted(order) == list(range(30))
+    # two checkers: nobody is passed by more than a few later arrivals
+    assert all(abs(pos - i) <= 6 for pos, i in enumerate(order))
