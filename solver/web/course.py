@@ -345,16 +345,20 @@ def start_worker(config: Config) -> None:
 
 
 def start_checker(config: Config) -> None:
-    """A checker process's start: the course, then its answer keys built and their reading
-    processes forked before any student waits for them (a set without variants has one key;
-    variants' keys are built as their students come, one reading process at a time)."""
+    """A checker process's start: the course, then its answer keys built, their reading
+    processes forked and one wrong answer sheet checked in each (reading, comparing and
+    judging a wrong answer load and fill what they use the first time: the better part of a
+    second the first student would otherwise wait). A set without variants has one key;
+    variants' keys are built as their students come, one reading process at a time."""
     start_worker(config)
     course = _worker_course()
     if course.variant_count:
         return
     for sid in course.files:
+        key = course.key(sid, None)
+        zeros = {pid: {a.key: "0" for a in kp.asked} for pid, kp in key.problems.items()}
         with contextlib.suppress(DlsolveError):
-            course.key(sid, None).check(_sheet("warm-up", {}, None))
+            key.check(_sheet("warm-up", zeros, None))
 
 
 def _sheet(student: str, answers: dict[str, Any], variant: int | None) -> AnswersFile:
