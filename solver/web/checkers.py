@@ -1,7 +1,7 @@
 """The checker processes: warm, long-lived, and reached from the event loop without threads.
 
 A check is one request to one of ``size`` checker processes (each holds the course and
-its answer keys, see :func:`solver.web.course.start_worker`, and reads answers in its
+its answer keys, see :func:`solver.web.course.start_checker`, and reads answers in its
 own sandboxed :class:`solver.sandbox.Worker`). Why not ``concurrent.futures``'
 process pool: it hands each call over through a management thread and a queue
 feeder thread, and every hand-over waits for the GIL behind the event loop
@@ -22,7 +22,9 @@ student it served last (or of a new student) before older requests of students
 whose own checker is free to take them, because a checker's reader keeps the
 problem re-solved from that student's wrong answers (errors carried forward,
 misconceptions), and their next check, usually the same answers with one or two
-changed, finds most of that work done.
+changed, finds most of that work done (while that memo, 512 re-solves a problem,
+still holds it: under a class of 50 checking the same problem it is refilled
+between one student's checks).
 
 Failures: a checker that dies is replaced and the request it held fails with
 :class:`CheckerDied`; a request not answered by its deadline fails with
@@ -82,11 +84,6 @@ def _exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def _send(sock: socket.socket, message: Any) -> None:
-    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-    sock.sendall(FRAME.pack(len(data)) + data)
-
-
 def checker_main(sock: socket.socket, start: Callable[[], None]) -> None:
     """A checker process: ``start()`` (the course, warm), then ``(fn, args)`` requests one at
     a time, each answered ``("ok", result)`` or ``("failed", traceback)``."""
@@ -99,12 +96,12 @@ def checker_main(sock: socket.socket, start: Callable[[], None]) -> None:
         except (EOFError, OSError):
             return
         try:
-            reply: tuple[str, Any] = ("ok", fn(*args))
-        except Exception:
-            reply = ("failed", traceback.format_exc())
+            data = pickle.dumps(("ok", fn(*args)), pickle.HIGHEST_PROTOCOL)
+        except Exception:  # the function failed, or its result cannot be sent
+            data = pickle.dumps(("failed", traceback.format_exc()), pickle.HIGHEST_PROTOCOL)
         try:
-            _send(sock, reply)
-        except (OSError, pickle.PicklingError):
+            sock.sendall(FRAME.pack(len(data)) + data)
+        except OSError:
             return
 
 
@@ -113,10 +110,10 @@ def checker_main(sock: socket.socket, start: Callable[[], None]) -> None:
 
 @dataclass
 class _Job:
-    """One request waiting for a checker; ``who`` (a student) for the checker it goes to."""
+    """One request waiting for a checker (``data``: the pickled call); ``who`` (a student)
+    for the checker it goes to."""
 
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
+    data: bytes
     deadline: float
     future: asyncio.Future
     who: Any = None
@@ -165,8 +162,7 @@ class _Process:
     def __init__(self, proc: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.proc, self.reader, self.writer = proc, reader, writer
 
-    async def call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
-        data = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+    async def call(self, data: bytes) -> tuple[str, Any]:
         self.writer.write(FRAME.pack(len(data)) + data)
         await self.writer.drain()
         (n,) = FRAME.unpack(await self.reader.readexactly(FRAME.size))
@@ -230,7 +226,8 @@ class Checkers:
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
         deadline = loop.time() + timeout
-        self._queue.put(_Job(fn, args, deadline, future, who))
+        data = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)  # here, so a bad call fails here
+        self._queue.put(_Job(data, deadline, future, who))
         try:  # on a timeout the future is cancelled: not started, skipped; started, see _serve
             status, value = await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
@@ -271,7 +268,7 @@ class Checkers:
                 job.future.cancel()
                 continue
             try:
-                reply = await asyncio.wait_for(proc.call(job.fn, job.args), left)
+                reply = await asyncio.wait_for(proc.call(job.data), left)
             except asyncio.TimeoutError:
                 self._replace(i)
                 if not job.future.done():
@@ -281,6 +278,11 @@ class Checkers:
                 self._replace(i)
                 if not job.future.done():
                     job.future.set_exception(CheckerDied())
+                continue
+            except Exception as err:  # anything else: this request fails, the loop goes on
+                self._replace(i)
+                if not job.future.done():
+                    job.future.set_exception(err)
                 continue
             if job.future.done():  # its caller gave up while the checker worked: that is fine
                 continue
