@@ -345,18 +345,20 @@ def start_worker(config: Config) -> None:
 
 
 def start_checker(config: Config) -> None:
-    """A checker process's start: the course, then its answer keys built, their reading
-    processes forked and one wrong answer sheet checked in each (reading, comparing and
-    judging a wrong answer load and fill what they use the first time: the better part of a
-    second the first student would otherwise wait). A set without variants has one key;
-    variants' keys are built as their students come, one reading process at a time."""
+    """A checker process's start: the course, then the first set's answer key built, its
+    reading process forked and a wrong answer to its first problem checked (reading,
+    comparing and judging a wrong answer load and fill what they use the first time: the
+    better part of a second the first student would otherwise wait). Only the first set's:
+    a folder of sets would keep the first students waiting for every key; the others, and
+    variants' keys, are built as their students come."""
     start_worker(config)
     course = _worker_course()
     if course.variant_count:
         return
-    for sid in course.files:
-        key = course.key(sid, None)
-        zeros = {pid: {a.key: "0" for a in kp.asked} for pid, kp in key.problems.items()}
+    key = course.key(next(iter(course.files)), None)
+    first = next(iter(key.problems.values()), None)
+    if first is not None:
+        zeros = {first.problem.id: {a.key: "0" for a in first.asked}}
         with contextlib.suppress(DlsolveError):
             key.check(_sheet("warm-up", zeros, None))
 
