@@ -61,13 +61,15 @@ def solve(
     k = kinds.get(problem.kind)
     s = k.new_solution(overrides, record_steps=record_steps)
     s.id, s.kind, s.title = problem.id, problem.kind, problem.title
-    s.text = fill_text(problem.text, problem.raw_given)
     s.ask, s.points = problem.ask, problem.points
-    s.givens = k.show_givens(problem.given)
-    s.given_tables = k.given_tables(problem.raw_given)
-    parts = text_parts(problem.text, problem.raw_given, {t.title: t for t in s.given_tables})
-    # only where the text quotes a table: a kind may go on to add to s.text (a choice's options)
-    s.text_parts = parts if any(not isinstance(p, str) for p in parts) else []
+    if record_steps:  # what the renderers show; a re-solve for the checker needs none of it
+        s.text = fill_text(problem.text, problem.raw_given)
+        s.givens = k.show_givens(problem.given)
+        s.given_tables = k.given_tables(problem.raw_given)
+        parts = text_parts(problem.text, problem.raw_given, {t.title: t for t in s.given_tables})
+        # only where the text quotes a table: a kind may go on to add to s.text (a choice's
+        # options)
+        s.text_parts = parts if any(not isinstance(p, str) for p in parts) else []
     try:
         k.solve(problem.given, s, **options)
     except FieldError as err:

@@ -6,10 +6,12 @@ WOFF2 fonts and ``contrib/auto-render.min.js``, from the npm package's ``dist``,
 from a CDN. This module imports nothing heavy; the web application itself needs the ``web``
 extra.
 
-The parts: ``app`` (the routes: who may see what), ``course`` (the pages' content and the
-checker processes, through dlsolve's own load/solve/check), ``store`` (students and attempts,
-SQLAlchemy), ``templates/`` (Jinja2, server-rendered) and ``static/`` (KaTeX, one small script
-for the maths and the live preview, one stylesheet; no build step).
+The parts: ``app`` (the routes: who may see what), ``course`` (the pages' content and what
+a checker process does, through dlsolve's own load/solve/check), ``checkers`` (the checker
+processes, reached from the event loop, and the order requests are served in), ``store``
+(students and attempts, SQLAlchemy, one writer thread), ``templates/`` (Jinja2,
+server-rendered) and ``static/`` (KaTeX, one small script for the maths and the live preview,
+one stylesheet; no build step).
 """
 
 from __future__ import annotations

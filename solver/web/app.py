@@ -20,19 +20,16 @@ Security, in one place:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
+import functools
 import hmac
 import io
 import json
 import logging
-import multiprocessing
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -54,6 +51,7 @@ from ..check import Result
 from ..errors import DlsolveError
 from ..reveal import Mode, Reveal, redact_result
 from . import STATIC_DIR
+from .checkers import CheckerBusy, CheckerDied, CheckerFailed, Checkers
 from .course import (
     MAX_ANSWER_CHARS,
     NAME_RE,
@@ -61,9 +59,9 @@ from .course import (
     Course,
     check_in_worker,
     preview_in_worker,
-    start_worker,
+    start_checker,
 )
-from .store import Attempt, Store, Student
+from .store import Attempt, AttemptWriter, NewAttempt, Store, Student
 
 MAX_BODY = 256_000  # bytes of one request body
 CHECK_DEADLINE = 60.0  # seconds a check may wait for a checker process in all
@@ -88,43 +86,27 @@ class Server:
     reveal: Reveal
     store: Store
     instructor_token: str | None
-    workers: int
-    pool: ProcessPoolExecutor | None = None
+    checkers: Checkers
+    writer: AttemptWriter
     students: dict[int, Student] = field(default_factory=dict)
 
-    def start_pool(self) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self.pool = ProcessPoolExecutor(
-            self.workers, mp_context=ctx, initializer=start_worker, initargs=(self.course.config,)
-        )
-
-    def stop_pool(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
-
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` in a checker process; a checker that died is replaced."""
-        if self.pool is None:
-            self.start_pool()
-        assert self.pool is not None
-        loop = asyncio.get_running_loop()
+    async def run(self, fn: Callable[..., Any], *args: Any, who: Any = None) -> Any:
+        """``fn(*args)`` in a checker process (``who``: the student, whom the checkers keep
+        to one of them where they can); a checker that died or overran is replaced."""
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self.pool, fn, *args), CHECK_DEADLINE
-            )
-        except BrokenProcessPool:
-            self.stop_pool()
+            return await self.checkers.call(fn, *args, timeout=CHECK_DEADLINE, who=who)
+        except CheckerDied:
             raise PageError(
                 "The checker stopped while reading this answer and has been restarted; "
                 "nothing was saved. Please try again.",
                 503,
             ) from None
-        except asyncio.TimeoutError:
+        except CheckerBusy:
             raise PageError(
                 "The checker is busy; nothing was saved. Please try again.", 503
             ) from None
+        except CheckerFailed as err:
+            raise RuntimeError(f"the checker failed:\n{err}") from None
 
 
 def create_app(
@@ -151,15 +133,18 @@ def create_app(
         raise DlsolveError(
             f"cannot open the database ({type(err).__name__}: {err})", field="--db"
         ) from None
-    server = Server(course, policy, store, instructor_token or None, max(1, workers))
+    checkers = Checkers(functools.partial(start_checker, config), workers)
+    writer = AttemptWriter(store)
+    server = Server(course, policy, store, instructor_token or None, checkers, writer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        server.start_pool()
+        await checkers.start()
         try:
             yield
         finally:
-            server.stop_pool()
+            await checkers.stop()
+            writer.stop()
             store.close()
 
     routes = [
@@ -439,12 +424,13 @@ async def check_answers(request: Request) -> Response:
                 "nothing was saved."
             )
         answers[box.key] = text
-    outcome = await server.run(check_in_worker, sid, student.variant, pid, student.name, answers)
+    outcome = await server.run(
+        check_in_worker, sid, student.variant, pid, student.name, answers, who=student.id
+    )
     if "error" in outcome:
         why = outcome["error"]
         raise PageError(f"Your answers could not be checked ({why}); nothing was saved.")
-    await run_in_threadpool(
-        server.store.add_attempt,
+    attempt = NewAttempt(
         student.id,
         sid,
         pid,
@@ -453,6 +439,7 @@ async def check_answers(request: Request) -> Response:
         answers,
         outcome["results"],
     )
+    await server.writer.add(attempt)  # committed: only now is the attempt acknowledged
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse({"saved": True, "score": outcome["score"]})
     return RedirectResponse(f"/set/{sid}/{pid}#results", status_code=303)
@@ -481,7 +468,9 @@ async def preview(request: Request) -> Response:
         )
     await _problem_async(server, body["set"], student.variant, body["problem"])
     out = await server.run(
-        preview_in_worker, body["set"], student.variant, body["problem"], body["key"], body["text"]
+        preview_in_worker,
+        *(body["set"], student.variant, body["problem"], body["key"], body["text"]),
+        who=student.id,
     )
     return JSONResponse(out)
 

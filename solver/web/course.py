@@ -19,6 +19,7 @@ carries its verdicts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -343,6 +344,30 @@ def start_worker(config: Config) -> None:
     _reader = Worker(_read_for_preview)
 
 
+def start_checker(config: Config) -> None:
+    """A checker process's start: the course, then the first set's answer key built, its
+    reading process forked and a wrong answer to its first problem checked (reading,
+    comparing and judging a wrong answer load and fill what they use the first time: the
+    better part of a second the first student would otherwise wait). Only the first set's:
+    a folder of sets would keep the first students waiting for every key; the others, and
+    variants' keys, are built as their students come."""
+    start_worker(config)
+    course = _worker_course()
+    if course.variant_count:
+        return
+    key = course.key(next(iter(course.files)), None)
+    first = next(iter(key.problems.values()), None)
+    if first is not None:
+        zeros = {first.problem.id: {a.key: "0" for a in first.asked}}
+        with contextlib.suppress(DlsolveError):
+            key.check(_sheet("warm-up", zeros, None))
+
+
+def _sheet(student: str, answers: dict[str, Any], variant: int | None) -> AnswersFile:
+    """What the page sends the checker, as the answers file ``check`` reads."""
+    return AnswersFile("(the page)", student, answers, Document({}, {}, "(the page)"), variant)
+
+
 def _worker_course() -> Course:
     if _course is None:  # in-process use (tests, benchmarks)
         raise RuntimeError("start_worker was not called")
@@ -355,13 +380,7 @@ def check_in_worker(
     """Check one problem's answers: ``{score, max_score, results: [...]}`` (unredacted)."""
     course = _worker_course()
     key = course.key(sid, variant)
-    sheet = AnswersFile(
-        "(the page)",
-        student,
-        {pid: {k: v for k, v in answers.items() if v.strip()}},
-        Document({}, {}, "(the page)"),
-        variant,
-    )
+    sheet = _sheet(student, {pid: {k: v for k, v in answers.items() if v.strip()}}, variant)
     try:  # the other problems of the set come back "missing" at no cost: only this one is kept
         results = [r for r in key.check(sheet).results if r.problem == pid]
     except DlsolveError as err:  # the checker failed twice on these answers

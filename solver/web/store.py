@@ -1,10 +1,17 @@
 """Where the student page keeps students and their attempts: SQLAlchemy, SQLite by default.
 
 Any SQLAlchemy URL works (``postgresql://...`` for a course server). A SQLite
-file is opened in WAL mode with ``synchronous=FULL``: an attempt is
-acknowledged to the student only after its transaction has committed, so a
-server killed at any moment (SIGKILL included) loses no acknowledged attempt,
-and the file opens cleanly on restart.
+file is opened in WAL mode with ``synchronous=NORMAL``: an attempt is
+acknowledged to the student only after its transaction has committed, and a
+commit has written the log to the operating system, so a server killed at any
+moment (SIGKILL included) loses no acknowledged attempt and the file opens
+cleanly on restart (a power cut may lose the last commits: that would take an
+fsync per commit, ``FULL``, milliseconds each).
+
+Attempts are written by one thread (:class:`AttemptWriter`): under a class's load
+the attempts that arrive while a commit is under way go into the next
+transaction together, one commit for many, and each is acknowledged once its
+transaction has committed.
 
 Stored per attempt: the student's raw text per key and the checker's full
 results (expected values included). The key stays on the server; what a
@@ -13,10 +20,12 @@ student is shown of it is decided when a page is rendered (:mod:`solver.reveal`)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
 import json
+import queue
 import secrets
 import threading
 from collections.abc import Iterator
@@ -106,6 +115,34 @@ class Attempt:
     max_score: float
     answers: dict[str, str]
     results: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class NewAttempt:
+    """An attempt to store: what the student typed and what the checker said of it."""
+
+    student_id: int
+    problem_set: str
+    problem: str
+    score: float
+    max_score: float
+    answers: dict[str, str]
+    results: list[dict[str, Any]]
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "student_id": self.student_id,
+            "problem_set": self.problem_set,
+            "problem": self.problem,
+            "created": _now(),
+            "score": self.score,
+            "max_score": self.max_score,
+            "answers": json.dumps(self.answers, ensure_ascii=False),
+            "results": json.dumps(self.results, ensure_ascii=False),
+        }
+
+
+_insert = insert(attempts)
 
 
 def _attempt(row: Any) -> Attempt:
@@ -217,21 +254,13 @@ class Store:
         results: list[dict[str, Any]],
     ) -> int:
         """Store an attempt; returns its id once committed (only then is it acknowledged)."""
+        row = NewAttempt(student_id, problem_set, problem, score, max_score, answers, results)
+        return self.add_attempts([row])[0]
+
+    def add_attempts(self, rows: list[NewAttempt]) -> list[int]:
+        """Store attempts in one transaction; their ids once it has committed."""
         with self._write() as c:
-            return int(
-                c.execute(
-                    insert(attempts).values(
-                        student_id=student_id,
-                        problem_set=problem_set,
-                        problem=problem,
-                        created=_now(),
-                        score=score,
-                        max_score=max_score,
-                        answers=json.dumps(answers, ensure_ascii=False),
-                        results=json.dumps(results, ensure_ascii=False),
-                    )
-                ).inserted_primary_key[0]
-            )
+            return [int(c.execute(_insert, row.values()).inserted_primary_key[0]) for row in rows]
 
     def attempts_of(
         self, student_id: int, problem_set: str | None = None, problem: str | None = None
@@ -262,3 +291,90 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+class AttemptWriter:
+    """The one thread that writes attempts, for the event loop: ``await add(row)`` returns
+    the attempt's id once the transaction holding it has committed.
+
+    Why a thread of its own: a thread from the shared pool per attempt means as many
+    writers as students checking at once, all queueing on one lock and taking the
+    GIL in turn; one writer takes whatever has arrived, writes it in one
+    transaction and wakes each waiting request, so under load one commit serves
+    many. A transaction that fails is retried attempt by attempt, so that one bad
+    row fails only its own request.
+    """
+
+    BATCH = 64  # attempts in one transaction at most
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: queue.SimpleQueue[tuple[NewAttempt, asyncio.Future] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    async def add(self, row: NewAttempt) -> int:
+        future = asyncio.get_running_loop().create_future()
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="dlsolve-attempt-writer", daemon=True
+                )
+                self._thread.start()
+        self._queue.put((row, future))
+        return await future
+
+    def stop(self) -> None:
+        """Write what is queued, then end the thread."""
+        with self._start_lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join()
+                self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:  # stop after this batch
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[NewAttempt, asyncio.Future]]) -> None:
+        try:
+            ids = self.store.add_attempts([row for row, _ in batch])
+        except Exception as err:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=err)
+                return
+            for item in batch:  # which one failed? each alone, in its own transaction
+                self._write([item])
+            return
+        for (_, future), attempt_id in zip(batch, ids, strict=True):
+            _settle(future, value=attempt_id)
+
+
+def _settle(future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> None:
+    """Resolve ``future`` from the writer thread, on its own event loop."""
+
+    def settle() -> None:
+        if future.done():  # its request was cancelled: the attempt is stored all the same
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+        future.get_loop().call_soon_threadsafe(settle)

@@ -321,7 +321,7 @@ def test_a_checker_that_dies_is_replaced_and_nothing_half_saved(student: Student
 
     server = student.client.app.state.server
     student.check("net", {"linear2.in": "30"})  # the checker is up
-    for pid in list(server.pool._processes):
+    for pid in server.checkers.pids():
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     r = student.check("net", {"linear2.in": "31"})
@@ -340,7 +340,7 @@ def test_a_server_failure_is_a_sentence_on_the_page(student: Student, monkeypatc
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(server.store, "add_attempt", broken)
+    monkeypatch.setattr(server.store, "add_attempts", broken)
     r = student.check("net", {"linear2.in": "30"})
     assert r.status_code == 500
     assert "The server failed on this request" in r.text
@@ -367,7 +367,7 @@ def test_a_question_answered_in_words_has_no_box_and_its_model_answer_follows_th
 def test_a_check_the_checker_cannot_finish_is_a_sentence_and_not_saved(
     student: Student, monkeypatch
 ) -> None:
-    async def failing(*args: Any) -> dict:  # what check_in_worker says when check gave up
+    async def failing(*args: Any, **kwargs: Any) -> dict:  # check_in_worker, when check gave up
         return {"error": "the checker took longer than 10 s"}
 
     monkeypatch.setattr(student.client.app.state.server, "run", failing)
