@@ -30,6 +30,7 @@ from ..display import Raw, Sym, Table, Text, eq, m
 from ..errors import FieldError
 from ..given import GivenModel, TypeDoc
 from ..graph import GraphError, Tensor, build, exact_nested, forward, leaf_tensor
+from ..graph import writing as written
 from ..graph.ops import FUNCTIONS
 from ..parse import ParseError, parse_value
 from ..solution import Key, Solution
@@ -558,9 +559,17 @@ class Design(Kind):
             out.append((Sym(name), Text(f"to choose ({kind_of})")))
         for name, value in g.fixed.items():
             out.append((Sym(name), m(value)))
-        for line in g.compute:
-            target, _, expression = line.partition("=")
-            out.append((Text(target.strip()), Text(expression.strip())))
+        # The network as the graph kind writes it (W₁x + b₁, relu(…)), typed text if unbuilt.
+        try:
+            graph = g.graph()
+        except GraphError:
+            for line in g.compute:
+                target, _, expression = line.partition("=")
+                out.append((Text(target.strip()), Text(expression.strip())))
+        else:
+            for st in graph.statements:
+                n = graph.node(st.target)
+                out.append((written.name(st.target).raw(), written.expression(graph, n).raw()))
         return out
 
     def solve(self, g: DesignGiven, s: Solution) -> None:
