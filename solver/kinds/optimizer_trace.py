@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
@@ -40,7 +39,10 @@ from .. import exact
 from ..display import Add, Frac, Mat, Mul, Raw, Sym, Table, Text, eq, rel, sub
 from ..errors import FieldError
 from ..given import Count, GivenModel, Index, NonNegative, Positive, TypeDoc, Vector
-from ..parse import ParseError, parse_expression
+from ..graph import GraphError, differentiate
+from ..graph import lang as graph_lang
+from ..graph.ops import FUNCTIONS, TRANSCENDENTAL
+from ..parse import ParseError
 from ..solution import Key, Solution
 from . import Kind, kind
 from .common import draw_variant, validate_nested
@@ -52,6 +54,10 @@ MAX_STEPS = 50  # SGD with rational (or single-surd) rates: cheap
 MAX_ADAPTIVE_STEPS = 8  # gradients given: the roots add up, they do not nest
 MAX_NESTED_STEPS = 3  # gradients that depend on θ: each step's roots go under the next one's
 MAX_COSINE_STEPS = 6  # SGD on θ-dependent gradients with cos(π/T_max) beyond surds
+# exp, log, σ or tanh of θ: five SGD steps print 2.5 kB per weight and eight 68 kB (5 minutes);
+# Adam's roots over them, 0.4 kB after two steps and 28 s for a third
+MAX_TRANSCENDENTAL_STEPS = 4
+MAX_TRANSCENDENTAL_ADAPTIVE_STEPS = 2
 DETAILED_STEPS = 4  # beyond this, every step goes into one table and the first few are worked
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"]
@@ -157,9 +163,9 @@ class ScheduleSpec(GivenModel):
             "cosine": ("T_max",),
             "linear_warmup": (),
         }[self.name]
-        for field in needs:
-            if getattr(self, field) is None:
-                raise FieldError(f"is needed by the {self.name} schedule", field)
+        for arg in needs:
+            if getattr(self, arg) is None:
+                raise FieldError(f"is needed by the {self.name} schedule", arg)
         if self.start_factor > 1:
             raise FieldError("must be in (0, 1], as torch's LinearLR requires", "start_factor")
         if self.end_factor > 1:
@@ -197,54 +203,134 @@ ScheduleField = Annotated[
 
 # --------------------------------------------------------------------------- the objective
 
-THETA_INDEX = re.compile(r"theta\s*\[\s*(\d+)\s*\]")
-MAX_DEGREE = 8
+MAX_DEGREE = 8  # a power of θ beyond this makes each step's exact weights too long to print
 
 
-@dataclass(frozen=True)
+@dataclass
 class Objective:
-    """A polynomial in θ, read by the project's safe parser and differentiated exactly.
-
-    Until the graph language (``solver/graph``) is available this is the stand-in: the text
-    ``(theta[0] - 3)^2 + 2*theta[1]^2`` is rewritten to the names theta_0, theta_1 and read by
-    :func:`solver.parse.parse_expression` with only those names allowed. Swapping in the
-    graph's parser changes :func:`read_objective` and nothing else.
-    """
+    """The loss in θ, written in the graph language (:mod:`solver.graph`) and differentiated
+    by its reverse mode at each step: one language and one table of derivatives serve the
+    ``graph`` kind and this one. ``theta`` is the weight vector (``theta[0]``, ``sum(theta^2)``);
+    with one weight, ``theta`` alone reads as that weight."""
 
     text: str
-    expr: sympy.Expr
-    symbols: tuple[sympy.Symbol, ...]
+    #: the outermost of exp, log, sigmoid, ... the loss applies to θ (None for a polynomial): its
+    #: exact values nest from step to step, which limits the steps
+    transcendental: str | None
+    _seen: dict[tuple[Any, ...], tuple[Any, list[Any]]] = field(default_factory=dict, repr=False)
 
-    def value(self, theta: Sequence[Any]) -> Any:
-        return _tidy(self.expr.subs(self._point(theta)))
+    def value(self, theta: Sequence[Any], where: str = "θ") -> Any:
+        return self.at(theta, where)[0]
 
-    def gradient(self, theta: Sequence[Any]) -> list[Any]:
-        point = self._point(theta)
-        return [_tidy(sympy.diff(self.expr, x).subs(point)) for x in self.symbols]
+    def gradient(self, theta: Sequence[Any], where: str = "θ") -> list[Any]:
+        return self.at(theta, where)[1]
 
-    def _point(self, theta: Sequence[Any]) -> dict[sympy.Symbol, Any]:
-        return {x: exact.to_sympy(v) for x, v in zip(self.symbols, theta, strict=True)}
+    def at(self, theta: Sequence[Any], where: str) -> tuple[Any, list[Any]]:
+        """L and ∇L at θ (the loss at θ_t and the gradient of step t + 1 share one pass); an
+        objective that cannot be evaluated there (log of 0, a scalar expected) says so."""
+        key = tuple(theta)
+        if key not in self._seen:
+            point = [_weight(i, x) for i, x in enumerate(theta)]
+            back = {a: exact.to_sympy(x) for a, x in zip(point, theta, strict=True) if a is not x}
+            try:
+                value, grads = differentiate(self.text, {"theta": point})
+            except GraphError as err:
+                raise _objective_error(err, where) from None
+
+            def weights_in(v: Any) -> Any:
+                if not back:
+                    return _tidy(v)
+                if self.transcendental is None:  # sympy's own form of the polynomial
+                    return _tidy(exact.to_sympy(v).xreplace(back))
+                with sympy.evaluate(False):  # e^(nested roots): sympy's checks take minutes
+                    return exact.from_sympy(exact.to_sympy(v).xreplace(back))
+
+            self._seen = {key: (weights_in(value), [weights_in(x) for x in grads["theta"]])}
+        return self._seen[key]
 
 
-def read_objective(text: str, n: int) -> Objective:
-    """The objective as an exact polynomial in θ₀..θ_{n−1} (``theta`` alone when n = 1)."""
-    names = [f"theta_{i}" for i in range(n)] + (["theta"] if n == 1 else [])
-    rewritten = THETA_INDEX.sub(lambda mt: f"theta_{mt.group(1)}", text)
+def _weight(i: int, x: Any) -> Any:
+    """θ_i as the graph should see it: a rational as itself; an irrational weight (after an
+    adaptive step, nested roots) as one opaque atom that knows its value, so that the graph
+    writes L and ∇L as expressions in the weights, as a textbook substitutes them, rather
+    than expanding products of nested roots over a common denominator."""
+    if exact.is_rational(x):
+        return x
+    value = exact.to_sympy(x)
+    known: list[Any] = []  # the value to the most digits asked so far (sympy asks often)
+
+    def evalf(_: Any, prec: int) -> Any:  # prec in bits; 120 digits serve every check
+        if not known or known[0]._prec < prec:
+            known[:] = [value.evalf(max(120, int(prec / 3.3) + 10))]
+        return known[0]
+
+    return type(f"theta_{i}", (sympy.Function,), {"_eval_evalf": evalf})(sympy.Integer(i))
+
+
+def _objective_error(err: GraphError, where: str) -> FieldError:
+    if err.field == "output":
+        return FieldError(
+            "is not a scalar: with several weights, sum or index theta, as in "
+            "sum((theta - 1)^2) or theta[0]^2 + theta[1]^2",
+            "objective",
+        )
+    if err.parse is not None:  # the text itself: its message says where
+        return FieldError(err.message, "objective")
+    return FieldError(f"cannot be evaluated at {where}: {err.message}", "objective")
+
+
+def read_objective(text: str, theta: Sequence[Any]) -> Objective:
+    """The objective read by the graph language's whitelist parser, checked for what a trace
+    needs (θ the only name, a bounded degree, a scalar loss) and tried at the starting point
+    ``theta``; the message of a bad one names where in the text it goes wrong."""
     try:
-        value = parse_expression(rewritten, names)
+        tree = graph_lang.parse_expression(text)
     except ParseError as err:
         raise FieldError(str(err), "objective") from None
-    if isinstance(value, list):
-        raise FieldError("must be one expression in theta, not a list", "objective")
-    expr = exact.to_sympy(value)
-    if n == 1:
-        expr = expr.subs(exact.symbol("theta"), exact.symbol("theta_0"))
-    symbols = tuple(exact.symbol(f"theta_{i}") for i in range(n))
-    if not expr.is_polynomial(*symbols):
-        raise FieldError("must be a polynomial in theta[0], theta[1], ... (for now)", "objective")
-    if sympy.Poly(expr, *symbols).total_degree() > MAX_DEGREE:
-        raise FieldError(f"has degree above {MAX_DEGREE}", "objective")
-    return Objective(text, expr, symbols)
+    degree, transcendental = _walk(tree, text)
+    if degree == 0:
+        raise FieldError("does not depend on theta", "objective")
+    objective = Objective(text, transcendental)
+    objective.at(theta, "θ₀")
+    return objective
+
+
+def _walk(node: graph_lang.Node, text: str) -> tuple[int, str | None]:
+    """A bound on the degree in θ of the tree and the first transcendental function it calls;
+    names other than theta, and powers beyond :data:`MAX_DEGREE`, are refused where written."""
+    if node.tag == "num":
+        return 0, None
+    if node.tag == "name":
+        if node.value in ("theta", "None") or node.value in FUNCTIONS:
+            return int(node.value == "theta"), None  # a function's name alone: the graph says
+        raise _refuse(
+            f"{node.value!r} is not theta: the weights are theta[0], theta[1], ...",
+            text,
+            node.start,
+        )
+    parts = [_walk(a, text) for a in [*node.args, *node.kwargs.values()]]
+    degrees = [d for d, _ in parts]
+    called = node.value if node.tag == "call" and node.value in TRANSCENDENTAL else None
+    trans = called or next((t for _, t in parts if t), None)
+    if node.tag == "bin" and node.value == "^":
+        exponent = node.args[1].value if node.args[1].tag == "num" else 1
+        degree = degrees[0] * abs(exponent) if isinstance(exponent, int) else degrees[0]
+        if degree > MAX_DEGREE:
+            raise _refuse(
+                f"the power makes a degree of {degree} in theta, above the {MAX_DEGREE} an exact "
+                "trace can print",
+                text,
+                node.kwpos.get("op", node.start),
+            )
+        return degree, trans
+    if node.tag == "bin" and node.value in ("*", "/", "@"):
+        return sum(degrees), trans
+    return max(degrees, default=0), trans
+
+
+def _refuse(reason: str, text: str, position: int) -> FieldError:
+    """A bad objective, in the words and with the position the parser would give."""
+    return FieldError(str(ParseError(reason, text, position)), "objective")
 
 
 # --------------------------------------------------------------------------- exact helpers
@@ -296,12 +382,17 @@ def fast_float(x: Any) -> float:
             v = math.cos(walk(e.args[0]))
         elif isinstance(e, sympy.exp):
             v = math.exp(walk(e.args[0]))
+        elif isinstance(e, sympy.log):
+            v = math.log(walk(e.args[0]))
         else:
             v = float(e.evalf(30))
         cache[e] = v
         return v
 
-    return walk(exact.to_sympy(x))
+    try:
+        return walk(exact.to_sympy(x))
+    except (OverflowError, ValueError, ZeroDivisionError):  # parts beyond a float's range
+        return float(exact.to_sympy(x).evalf(30))
 
 
 def _sign(x: Any) -> int:
@@ -434,7 +525,8 @@ class OptimizerTrace(Kind):
         ] = None
         """the gradient at each step, one vector per step (or give an objective)"""
         objective: str | None = None
-        """the loss as a polynomial in theta[0], theta[1], ... (or give grads)"""
+        """the loss in theta, in the graph language: theta[0]^2 + 3*theta[1]^2,
+        sum((theta - 1)^2), log(1 + exp(theta[0])) (or give grads)"""
         steps: Count | None = None
         """how many steps (default: one per given gradient)"""
 
@@ -451,9 +543,10 @@ class OptimizerTrace(Kind):
                     raise FieldError(
                         f"is {self.steps} but only {len(self.grads)} gradients are given", "steps"
                     )
-            else:
-                read_objective(self.objective, n)
-            limit, why = self.step_limit()
+            objective = (
+                None if self.objective is None else read_objective(self.objective, self.theta)
+            )
+            limit, why = self.step_limit(objective)
             if self.T > limit:
                 raise FieldError(
                     f"is {self.T}; exact answers are limited to {limit} steps of "
@@ -462,10 +555,16 @@ class OptimizerTrace(Kind):
                 )
             return self
 
-        def step_limit(self) -> tuple[int, str]:
+        def step_limit(self, objective: Objective | None) -> tuple[int, str]:
             """The most steps whose exact answers stay a readable size, and why."""
             o = self.optimizer
-            depends = self.objective is not None or o.resolved_decay() != 0
+            depends = objective is not None or o.resolved_decay() != 0
+            if objective is not None and objective.transcendental:
+                sgd = o.name == "sgd"
+                return (MAX_TRANSCENDENTAL_STEPS if sgd else MAX_TRANSCENDENTAL_ADAPTIVE_STEPS), (
+                    f"{objective.transcendental} of θ puts each step's exponentials inside the "
+                    "next one's"
+                )
             if o.name != "sgd":
                 if depends:
                     return MAX_NESTED_STEPS, (
@@ -542,7 +641,7 @@ class OptimizerTrace(Kind):
     def solve(self, g: Given, s: Solution, **options: Any) -> None:
         opts = Options(**options)
         o = g.optimizer
-        objective = read_objective(g.objective, len(g.theta)) if g.objective else None
+        objective = read_objective(g.objective, g.theta) if g.objective else None
         step = STEPPERS[o.name]
         s.step(_describe(o) if o.name == "sgd" else " ".join((step.__doc__ or "").split()))
         base = o.resolved_lr()
@@ -554,7 +653,7 @@ class OptimizerTrace(Kind):
             lr, how = scheduled_lr(g.schedule, base, t - 1 + opts.schedule_shift)
             lr = s.answer(f"lr[{t}]", lr, label=Sym("eta", t))
             if objective is not None:
-                grad = objective.gradient(theta)
+                grad = objective.gradient(theta, f"θ_{t - 1}")
                 where = f"∇L at θ_{t - 1}"
             else:
                 grad = list(g.grads[t - 1])
@@ -570,7 +669,7 @@ class OptimizerTrace(Kind):
             theta = s.answer(f"theta[{t}]", theta, label=Sym("theta", t))
             rows.append([t, lr, Mat(grad), *(Mat(state[k]) for k in sorted(state)), Mat(theta)])
             if objective is not None and detail:
-                loss = objective.value(theta)
+                loss = objective.value(theta, f"θ_{t}")
                 work.line("The loss there.", about(Raw(f"L(\\theta_{{{t}}})", f"L(θ{t})"), loss))
         if g.T > DETAILED_STEPS:
             s.step(
