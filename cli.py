@@ -201,13 +201,7 @@ def _grading_options(f: object) -> object:
             help="Seconds allowed for reading and comparing one answer (twice that for "
             "judging a wrong one for partial credit); an answer that runs over is unreadable.",
         ),
-        click.option(
-            "--variants",
-            "variants_dir",
-            type=click.Path(file_okay=False),
-            default=None,
-            help="Folder of variant problem files, for answers files that name 'variant: N'.",
-        ),
+        _variants_option(_VARIANTS_HELP),
     ]
     for option in reversed(options):
         f = option(f)  # type: ignore[operator]
@@ -252,17 +246,40 @@ def _device_option(f: Any) -> Any:
     )(f)
 
 
-def _reveal_option(f: Any) -> Any:
-    """``--reveal``: whether feedback that goes back to students may state expected values."""
+_REVEAL_HELP = (
+    "never: verdicts and feedback without any expected value; after:N: expected "
+    "values from the N-th attempt (see --attempt) or an all-correct one; always."
+)
+
+
+def _reveal_option(default: str = "always", help: str = _REVEAL_HELP) -> Any:
+    """``--reveal``: whether feedback that goes back to students may state expected values.
+
+    One option for check, grade, gradescope and serve; only serve (students at a page,
+    trying again) starts from a stricter default."""
     return click.option(
         "--reveal",
         type=RevealChoice(),
         metavar="never|after:N|always",
-        default="always",
+        default=default,
         show_default=True,
-        help="never: verdicts and feedback without any expected value; after:N: expected "
-        "values from the N-th attempt (see --attempt) or an all-correct one; always.",
-    )(f)
+        help=help,
+    )
+
+
+def _variants_option(help: str) -> Any:
+    """``--variants DIR``: the folder ``dlsolve variants`` wrote, for every command that
+    needs a student's own variant."""
+    return click.option(
+        "--variants",
+        "variants_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help=help,
+    )
+
+
+_VARIANTS_HELP = "Folder of variant problem files, for answers files that name 'variant: N'."
 
 
 @main.command()
@@ -280,7 +297,7 @@ def _reveal_option(f: Any) -> Any:
     ),
 )
 @_grading_options
-@_reveal_option
+@_reveal_option()
 @click.option(
     "--attempt",
     type=click.IntRange(1),
@@ -355,7 +372,7 @@ def check(
     help="Worker processes grading in parallel.",
 )
 @_grading_options
-@_reveal_option
+@_reveal_option()
 def grade(
     problems: str,
     submissions_dir: str,
@@ -431,20 +448,12 @@ def grade(
     show_default=True,
     help="Where attempts are kept: any SQLAlchemy URL (postgresql://... for a course server).",
 )
-@click.option(
-    "--reveal",
-    type=RevealChoice(),
-    metavar="never|after:N|always",
+@_reveal_option(
     default="after:3",
-    show_default=True,
     help="When expected values, and the worked solution, are shown to a student.",
 )
-@click.option(
-    "--variants",
-    "variants_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="A folder written by 'dlsolve variants': each student gets the variant their name draws.",
+@_variants_option(
+    "A folder written by 'dlsolve variants': each student gets the variant their name draws."
 )
 @click.option(
     "--draw",
@@ -516,14 +525,8 @@ def serve(
     type=click.Path(dir_okay=False),
     help="The zip to write (upload it as the assignment's autograder).",
 )
-@_reveal_option
-@click.option(
-    "--variants",
-    "variants_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of variant problem files, for answers files that name 'variant: N'.",
-)
+@_reveal_option()
+@_variants_option(_VARIANTS_HELP)
 def gradescope(problems: str, output: str, reveal: Any, variants_dir: str | None) -> None:
     """Write Gradescope's autograder bundle for PROBLEMS: setup.sh, run_autograder, the
     problems and dlsolve itself. Each submission's results.json follows --reveal."""

@@ -28,8 +28,8 @@ import difflib
 import logging
 import stat
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -750,6 +750,12 @@ def _judge_wrong(
             continue
         name: str | None = None
         direct = _carried_from(kp, a, item.value, judge, ties, wrong, roots)
+        zero_from: list[str] = []
+        if direct is not None and a.type in NUMERIC_TYPES and _zero(_as_override(a, item.value)):
+            # A zero early makes every product after it zero: no credit for carrying it.
+            zero_from = [k for k in direct if _zero(wrong.get(k))]
+            if zero_from:
+                direct = None
         if direct is not None:
             root_keys = list(dict.fromkeys(r for k in direct for r in roots.get(k, [k])))
             roots[a.key] = root_keys
@@ -780,6 +786,14 @@ def _judge_wrong(
                 )
             elif m.mistake is not None:
                 name = m.mistake
+            elif zero_from:
+                feedback.append(
+                    f"It follows from your {'answer' if len(zero_from) == 1 else 'answers'} "
+                    f"for {_names([f'{k} (0)' for k in zero_from])}, but a zero there makes "
+                    "this part trivial: no credit is carried forward."
+                )
+            else:
+                feedback += _slips(kp, a, item.value, judge)
             if name is not None:
                 mistakes[a.key] = name
         feedback += _reasons(kp, a, item.value, verdict)
@@ -787,6 +801,17 @@ def _judge_wrong(
         native = _as_override(a, item.value)
         if native is not None:
             wrong[a.key] = native
+
+
+def _zero(value: Any) -> bool:
+    """Whether a value (a kind's own, as an override) is 0 or all zeros."""
+    if value is None:
+        return False
+    try:
+        entries = exact.flatten(value) if isinstance(value, list) else [value]
+        return bool(entries) and all(exact.is_numeric(x) and exact.is_zero(x) for x in entries)
+    except (TypeError, ValueError, ArithmeticError):
+        return False
 
 
 def _shown(value: Any) -> str:
@@ -861,6 +886,53 @@ def _reasons(kp: KeyedProblem, a: Answer, value: Any, verdict: str) -> list[str]
     return out
 
 
+# Slips a TA spots at a glance when no named mistake explains a wrong value: the student's
+# value is the answer changed in one of these ways. Scalars and tensors alike, except where
+# the change only makes sense for one (a reciprocal, a transpose).
+_SLIPS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], bool]], ...] = (
+    (
+        "Your value is the answer with its sign flipped.",
+        lambda v: exact.tmap(lambda x: -x, v),
+        lambda v: True,
+    ),
+    ("Your value is twice the answer.", lambda v: exact.tmap(lambda x: 2 * x, v), lambda v: True),
+    (
+        "Your value is half the answer.",
+        lambda v: exact.tmap(lambda x: x * Fraction(1, 2), v),
+        lambda v: True,
+    ),
+    (
+        "Your value is the reciprocal of the answer.",
+        lambda v: Fraction(1) / v,
+        lambda v: not isinstance(v, list) and not exact.is_zero(v),
+    ),
+    (
+        "Your matrix is the transpose of the answer.",
+        exact.transpose,
+        lambda v: isinstance(v, list) and len(exact.shape(v)) == 2 and len(v) == len(v[0]) > 1,
+    ),
+)
+
+
+def _slips(kp: KeyedProblem, a: Answer, value: Any, judge: Judge) -> list[str]:
+    """The slip that turns the answer into the student's wrong value, if one does."""
+    if a.type not in NUMERIC_TYPES or a.type == AnswerType.SHAPE or a.value is None:
+        return []
+    meta = {k: v for k, v in a.meta.items() if k not in ("alternatives", "entry_alternatives")}
+    for sentence, change, applies in _SLIPS:
+        try:
+            if not applies(a.value):
+                continue
+            slipped = change(a.value)
+            if slipped == a.value:
+                continue  # a zero's sign, a symmetric matrix: no slip to tell apart
+            if compare(replace(a, value=slipped, meta=meta), value, judge, kp.tolerance).full:
+                return [sentence]
+        except (ArithmeticError, ValueError, TypeError, RecursionError):
+            continue  # a value the change does not apply to (a symbol's reciprocal overflow)
+    return []
+
+
 def _matches(s: Solution | None, a: Answer, value: Any, judge: Judge, kp: KeyedProblem) -> bool:
     if s is None or a.key not in s.answers:
         return False
@@ -893,8 +965,14 @@ def _misconception(
         if _matches(buggy, a, value, judge, kp):
             return name, False
     if earlier:
+        plain = kp.resolve(earlier, {})
+        base = plain.answers.get(a.key) if plain is not None else None
         for name, options, _ in kp.buggy:
-            if _matches(kp.resolve(earlier, options), a, value, judge, kp):
+            s = kp.resolve(earlier, options)
+            other = s.answers.get(a.key) if s is not None else None
+            if base is not None and other is not None and other.value == base.value:
+                continue  # from these earlier answers the mistake changes nothing here
+            if _matches(s, a, value, judge, kp):
                 return name, True
     return None
 

@@ -35,16 +35,23 @@ def kind_list() -> str:
     return "\n".join(lines) + "\n\n'dlsolve kinds KIND' shows a kind's fields and answer keys.\n"
 
 
+def given_rows(name: str) -> list[tuple[str, str, str, str]]:
+    """A kind's given fields as (name, type, default, meaning): the rows of ``dlsolve kinds
+    KIND`` and of the kind's page in the documentation."""
+    k = kinds.get(name)
+    docs = field_docs(k.Given)
+    rows = []
+    for fname, f in k.Given.model_fields.items():
+        td = type_doc(f.annotation, f.metadata)
+        rows.append((fname, td.name, _default(f), docs.get(fname) or f.description or td.doc))
+    return rows
+
+
 def kind_help(name: str) -> str:
     """A kind's given fields (type, default, meaning), answer keys and known mistakes."""
     k = kinds.get(name)
     out = [f"{name}: {k.summary()}", "", "given:"]
-    fields = k.Given.model_fields
-    docs = field_docs(k.Given)
-    rows = []
-    for fname, f in fields.items():
-        td = type_doc(f.annotation, f.metadata)
-        rows.append((fname, td.name, _default(f), docs.get(fname) or f.description or td.doc))
+    rows = given_rows(name)
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)

@@ -74,6 +74,8 @@ _SAFE = (
     re.compile(r"The mistake underneath: [^.]*\."),
     # "... from your answer for params.linear2 (300) (error carried forward)": the student's own
     re.compile(r"Not the answer, but it follows correctly from .*?\(error carried forward\)"),
+    # "... from your answer for q (0), but a zero there makes ...": the student's own value
+    re.compile(r"It follows from your answers? for .*? no credit is carried forward\."),
 )
 _ENTRIES = re.compile(
     r"(\d+ of \d+ entries (?:are|is) wrong): (.*?)(?:; and (\d+) more)?\.(?:\s|$)"

@@ -1,5 +1,5 @@
 """Every answer the solver produces, and every tie alternative, is accepted when a student
-writes it in each notation the README lists (issue 15): the value `solve --format json`
+writes it in each notation the documentation lists (issue 15): the value `solve --format json`
 prints, its LaTeX, the text the terminal shows, a rounded decimal, a MATLAB matrix. Over the
 example of every kind and a variant of it, every shipped problem and a variant of each
 shipped file, and problems with ties."""

@@ -97,9 +97,17 @@ def expression(g: Graph, n: GNode, *, top: bool = True) -> Written:
             need = a.prec < 100
         texts.append(f"({a.text})" if need else a.text)
         latexes.append(rf"\left({a.latex}\right)" if need else a.latex)
+    if op.name == "mul" and any(_scalar_constant(g.nodes[i]) for i in n.inputs):
+        # ½(a − t)², not ½ ⊙ (a − t)²: a number times a tensor is how a course writes it.
+        times = " " if _scalar_constant(g.nodes[n.inputs[0]]) else r" \cdot "
+        return Written(f"{texts[0]}·{texts[1]}", f"{latexes[0]}{times}{latexes[1]}", op.prec)
     return Written(
         op.show[0].format(*texts, **fields), op.show[1].format(*latexes, **fields), op.prec
     )
+
+
+def _scalar_constant(n: GNode) -> bool:
+    return n.kind == "const" and n.value is not None and not isinstance(n.value.nested(), list)
 
 
 def _latex_list(v: Any) -> str:

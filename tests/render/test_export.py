@@ -177,8 +177,9 @@ def html_unescape(s: str) -> str:
     return h.unescape(s)
 
 
-def test_readme_shows_a_conv_handout_as_dlsolve_writes_it():
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_the_docs_show_a_conv_handout_as_dlsolve_writes_it():
+    page = Path(__file__).parents[2] / "solver" / "docs" / "pages" / "guide" / "solving.md"
+    readme = page.read_text(encoding="utf-8")
     md = markdown.render(
         [solver.solve_set(solver.load(PROBLEMS / "coms573-cnn.yaml"), only=["conv-sizes"])],
         answers=False,

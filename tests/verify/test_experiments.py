@@ -486,9 +486,9 @@ def test_the_placement_question_is_answered_from_the_reports_own_numbers() -> No
     assert experiments.placement_answer(no_post, ds, fake_placement_runs([0.9], [0.8])) is None
 
 
-def test_the_readme_table_is_the_shipped_report_of_the_command_beside_it() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Reproducing the training experiments", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_table_is_the_shipped_report_of_the_command_beside_it() -> None:
+    page = ROOT / "solver" / "docs" / "pages" / "guide" / "experiments.md"
+    section = page.read_text(encoding="utf-8")
     found = re.search(
         r"^\$ (dlsolve reproduce problems/experiments/bn-placement\.yaml.*)$", section, re.M
     )
