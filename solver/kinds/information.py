@@ -30,7 +30,7 @@ import sympy
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, Call, Frac, Mat, Mul, Neg, Pow, Raw, Sym, Table, Text, eq, m
+from ..display import Add, Call, Frac, Mat, Mul, Neg, Pow, Raw, Sym, Table, Text, eq, m, says
 from ..errors import FieldError
 from ..given import Count, GivenModel, TypeDoc, Vector, _tensor_validator
 from ..solution import Key, Solution
@@ -383,7 +383,10 @@ class Information(Kind):
         else:
             h = tidy(-sympy.Add(*[xlogy(x, x, base) for x in p]))
             s.step(
-                f"Entropy H(p) = −Σ pᵢ {log_name(base)} pᵢ (a zero probability adds 0·log 0 = 0).",
+                says(
+                    f"Entropy ⟦H(p) = −Σ pᵢ {log_name(base)} pᵢ⟧ (a zero probability adds "
+                    "⟦0·log 0 = 0⟧)."
+                ),
                 about(H_P, Neg(Add(*[_plogq(x, x, base) for x in p if not exact.is_zero(x)])), h),
             )
         return s.answer("entropy", h, label=H_P)
@@ -394,7 +397,7 @@ class Information(Kind):
             kl = s.answer("kl", self._kl(p, q, s, base, "p", "q"), label=_kl_label("p", "q"))
             ce = tidy(exact.to_sympy(h) + exact.to_sympy(kl))
             s.step(
-                "Cross-entropy is entropy plus KL: H(p, q) = H(p) + KL(p‖q).",
+                says("Cross-entropy is entropy plus KL: ⟦H(p, q) = H(p) + KL(p‖q)⟧."),
                 about(H_PQ, ce),
             )
             s.answer("cross_entropy", ce, label=H_PQ)
@@ -405,8 +408,10 @@ class Information(Kind):
         else:
             ce = tidy(-sympy.Add(*[xlogy(a, b, base) for a, b in zip(p, q, strict=True)]))
             s.step(
-                f"Cross-entropy H(p, q) = −Σ pᵢ {log_name(base)} qᵢ: the expected code length "
-                "when outcomes come from p but the code is built for q.",
+                says(
+                    f"Cross-entropy ⟦H(p, q) = −Σ pᵢ {log_name(base)} qᵢ⟧: the expected code "
+                    "length when outcomes come from p but the code is built for q."
+                ),
                 about(
                     H_PQ,
                     Neg(
@@ -458,10 +463,12 @@ class Information(Kind):
                 + "²) − ½"
             )
             s.step(
-                f"KL({a}‖{b}) between Gaussians, per dimension: {formula}"
-                + (", summed over the dimensions" if len(p.dims) > 1 else "")
-                + (" (divided by ln 2 for bits)" if base == 2 else "")
-                + ".",
+                says(
+                    f"⟦KL({a}‖{b})⟧ between Gaussians, per dimension: ⟦{formula}⟧"
+                    + (", summed over the dimensions" if len(p.dims) > 1 else "")
+                    + (" (divided by ⟦ln 2⟧ for bits)" if base == 2 else "")
+                    + "."
+                ),
                 about(label, kl),
             )
             return kl
@@ -528,9 +535,12 @@ class Information(Kind):
         b = sympy.E if given_base == "e" else sympy.Integer(2)
         ppl = tidy(sympy.powsimp(b ** exact.to_sympy(ce)))
         s.step(
-            "Perplexity is the base raised to the cross-entropy: "
-            + ("e^H" if given_base == "e" else "2^H")
-            + " = (Π pᵢ)^(−1/N), the number of equally likely choices that would be as surprising.",
+            says(
+                "Perplexity is the base raised to the cross-entropy: ⟦"
+                + ("e^H" if given_base == "e" else "2^H")
+                + " = (Π pᵢ)^{−1/N}⟧, the number of equally likely choices that would be as "
+                "surprising."
+            ),
             about(PPL, Pow(Sym("e") if given_base == "e" else 2, Sym("H")), ppl),
         )
         s.answer("perplexity", ppl, label=PPL)
@@ -597,7 +607,7 @@ class Information(Kind):
                 * sympy.Mul(*[exact.to_sympy(p) ** exact.to_sympy(w) for w, p in used])
             )
             s.step(
-                "BLEU = BP·exp(Σ w_n log p_n) = BP·Π p_n^{w_n}.",
+                says("⟦BLEU = BP·exp(Σ w_n log p_n) = BP·Π p_n^{w_n}⟧."),
                 about(BLEU, Mul(bp, *[Pow(p, w) for w, p in used]), score),
             )
         s.answer("bleu", score, label=BLEU)

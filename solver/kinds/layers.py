@@ -36,8 +36,8 @@ GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 #: the classic mix-up: 3 gates for an LSTM, 4 for a GRU
 MISTAKEN_GATES = {"RNN": 1, "LSTM": 3, "GRU": 4}
 GATE_NAMES = {
-    "LSTM": "input, forget, cell and output, stacked in W_ih as W_ii|W_if|W_ig|W_io",
-    "GRU": "reset, update and new, stacked in W_ih as W_ir|W_iz|W_in",
+    "LSTM": "input, forget, cell and output, stacked in ⟦W_ih⟧ as ⟦W_ii|W_if|W_ig|W_io⟧",
+    "GRU": "reset, update and new, stacked in ⟦W_ih⟧ as ⟦W_ir|W_iz|W_in⟧",
 }
 RECURRENT = tuple(GATES)
 SEQUENCE_TYPES = (
@@ -117,29 +117,30 @@ def recurrent(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
     if L > 1:
         lines.append(eq(Text("params"), Add(*values), params))
     bias_words = {
-        2: "plus two bias vectors b_ih and b_hh of G·H each (PyTorch keeps both; Keras one)",
-        1: "plus one bias vector of G·H",
+        2: "plus two bias vectors ⟦b_ih⟧ and ⟦b_hh⟧ of ⟦G·H⟧ each (PyTorch keeps both; Keras one)",
+        1: "plus one bias vector of ⟦G·H⟧",
         0: "and no bias",
     }[vectors]
     stacked = (
         f" Layer 1 reads the input's {F} features; each later layer reads the output of the "
-        f"one below, D·H = {D}·{H} = {D * H} features."
+        f"one below, ⟦D·H = {D}·{H} = {D * H}⟧ features."
         if L > 1 and c.stacked_input
         else (f" Every layer is taken to read {F} features." if L > 1 else "")
     )
     directions = (
-        "bidirectional (D = 2 directions, each with its own weights)"
+        "bidirectional (⟦D = 2⟧ directions, each with its own weights)"
         if D == 2
-        else "one direction (D = 1)"
+        else "one direction (⟦D = 1⟧)"
     )
     words = (
-        f"{t}: {L} layer{'s' if L > 1 else ''} of hidden size H = {H}, {directions}. "
-        f"{'An' if t == 'LSTM' else 'A'} {t} cell has G = {G} gate{'s' if G > 1 else ''}"
+        f"{t}: {L} layer{'s' if L > 1 else ''} of hidden size ⟦H = {H}⟧, {directions}. "
+        f"{'An' if t == 'LSTM' else 'A'} {t} cell has ⟦G = {G}⟧ gate{'s' if G > 1 else ''}"
         + (f" ({GATE_NAMES[t]})" if G == GATES[t] and t in GATE_NAMES else "")
-        + f"; each has W_ih [H, in] and W_hh [H, H], {bias_words}.{stacked} The output at "
-        f"each of the T = {T} steps is the last layer's hidden state of every direction: D·H "
-        f"= {D * H} features; h_n holds the last step of every layer and direction. MACs are "
-        f"the products W_ih x_t and W_hh h_(t−1): G·H·(in + H) per step, layer and direction"
+        + f"; each has ⟦W_ih⟧ [H, in] and ⟦W_hh⟧ [H, H], {bias_words}.{stacked} The output at "
+        f"each of the ⟦T = {T}⟧ steps is the last layer's hidden state of every direction: "
+        f"⟦D·H = {D * H}⟧ features; ⟦h_n⟧ holds the last step of every layer and direction. "
+        f"MACs are the products ⟦W_ih x_t⟧ and ⟦W_hh h_{{t−1}}⟧: ⟦G·H·(in + H)⟧ per step, "
+        "layer and direction"
         + (", plus the bias additions" if c.count_bias and vectors else "")
         + "; the gates' elementwise work is not counted."
     )

@@ -42,6 +42,7 @@ from ..display import (
     eq,
     m,
     rel,
+    says,
     sub,
 )
 from ..errors import FieldError
@@ -1432,12 +1433,12 @@ class NetworkKind(Kind):
         types = {layer.type for layer in net.layers}
         per = "in_features per output value of a Linear"
         if "Conv2d" in types:
-            per = "k_h·k_w·(C_in/groups) per output value of a Conv2d and " + per
+            per = "⟦k_h·k_w·(C_in/groups)⟧ per output value of a Conv2d and " + per
         if "Conv1d" in types:
-            per = "k·(C_in/groups) per output value of a Conv1d, " + per
+            per = "⟦k·(C_in/groups)⟧ per output value of a Conv1d, " + per
         if "ConvTranspose2d" in types:
             per = (
-                "k_h·k_w·(C_out/groups) per input value of a ConvTranspose2d (as fvcore "
+                "⟦k_h·k_w·(C_out/groups)⟧ per input value of a ConvTranspose2d (as fvcore "
                 "counts it), " + per
             )
         bias = (
@@ -1450,9 +1451,10 @@ class NetworkKind(Kind):
         times = f", times the batch of {exact.unicode(batch)}" if batch != 1 else ""
         if net.sequence:
             per += (
-                "; a recurrent layer G·H·(in + H) per step, layer and direction (its products "
-                "W_ih x_t and W_hh h_(t−1)); attention its projections plus the products QKᵀ "
-                "and AV (T·S·E each), as fvcore counts them; an Embedding is a lookup with none"
+                "; a recurrent layer ⟦G·H·(in + H)⟧ per step, layer and direction (its products "
+                "⟦W_ih x_t⟧ and ⟦W_hh h_{t−1}⟧); attention its projections plus the products "
+                "⟦QKᵀ⟧ and ⟦AV⟧ (⟦T·S·E⟧ each), as fvcore counts them; an Embedding is a lookup "
+                "with none"
             )
         flops = " Here each is counted twice, as FLOPs." if c.macs_factor != 1 else ""
         return (
@@ -1675,7 +1677,7 @@ class MLP(NetworkKind):
         )
         linears = [r for r in records if r.layer.family in COUNTED]
         s.step(
-            self.macs_convention(c, net, net.batch_size),
+            says(self.macs_convention(c, net, net.batch_size)),
             *[_macs_line(r) for r in linears if shown],
         )
         total_macs = self.total(
@@ -1730,7 +1732,7 @@ class MLP(NetworkKind):
             text += f" h_n is {layout}" + (
                 "; c_n has the same shape." if r.layer.type == "LSTM" else "."
             )
-        s.step(text, *lines)
+        s.step(says(text), *lines)
 
     def logits(
         self, s: Solution, records: list[Record], at: LogitsAt, as_probabilities: bool
@@ -1751,7 +1753,7 @@ class MLP(NetworkKind):
         if loss is not None:
             text += (
                 f" CrossEntropyLoss takes the logits and applies log-softmax itself, so "
-                f"{loss.layer.name} is the mean over the batch of −log p_y."
+                f"{loss.layer.name} is the mean over the batch of ⟦−log p_y⟧."
             )
             if any(r.layer.type == "Softmax" for r in records):
                 text += (
@@ -1759,7 +1761,7 @@ class MLP(NetworkKind):
                     "input holds the logits."
                 )
         s.step(
-            text,
+            says(text),
             eq(
                 Sym("p", "j"),
                 Frac(Call("exp", Sym("z", "j")), Raw(r"\sum_k e^{z_k}", "Σₖ exp(zₖ)")),
@@ -1925,26 +1927,29 @@ class Conv(NetworkKind):
                 eq(Sym("j", "l"), Mul(Sym("j", "l−1"), Sym("s"))),
             ]
         s.step(
-            "A convolution or pooling layer slides its window with stride s over the input "
-            "padded by p on each side; with dilation d a kernel of k taps spans d(k − 1) + 1 "
-            "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
-            "stride defaults to its kernel size)"
-            + (
-                "; a ConvTranspose2d goes the other way, its stride multiplying the size "
-                "(the second formula)"
-                if transposed
-                else ""
-            )
-            + ". "
-            + (
-                "The receptive field r of a layer is how many input positions one of its "
-                "outputs sees, and the jump j how far apart in the input two neighbouring "
-                "outputs are: starting from r = j = 1 at the input, each window adds its reach "
-                "d(k − 1) times the jump before it, and its stride multiplies the jump. "
-                if field
-                else ""
-            )
-            + self.macs_convention(c, net, batch),
+            says(
+                "A convolution or pooling layer slides its window with stride s over the input "
+                "padded by p on each side; with dilation d a kernel of k taps spans ⟦d(k − 1) + 1⟧ "
+                "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
+                "stride defaults to its kernel size)"
+                + (
+                    "; a ConvTranspose2d goes the other way, its stride multiplying the size "
+                    "(the second formula)"
+                    if transposed
+                    else ""
+                )
+                + ". "
+                + (
+                    "The receptive field r of a layer is how many input positions one of its "
+                    "outputs sees, and the jump j how far apart in the input two neighbouring "
+                    "outputs are: starting from ⟦r = j = 1⟧ at the input, each window adds its "
+                    "reach ⟦d(k − 1)⟧ times the jump before it, and its stride multiplies the "
+                    "jump. "
+                    if field
+                    else ""
+                )
+                + self.macs_convention(c, net, batch)
+            ),
             *formulas,
         )
         records = walk(
@@ -1988,7 +1993,7 @@ class Conv(NetworkKind):
                     carry(s, f"{name}.{what}", value[0], label=Text(f"{name} {what}"))
                 else:
                     carry(s, f"{name}.{what}_hw", list(value), label=Text(f"{name} {what}"))
-        s.step(_layer_text(r), *lines)
+        s.step(says(_layer_text(r)), *lines)
 
     def memory(self, s: Solution, g: ConvGiven, net: Network, records: list[Record]) -> None:
         """Activation elements and memory of the input and the final output, and the change."""
@@ -2047,7 +2052,10 @@ def _layer_text(r: Record) -> str:
     if fam in ("conv", "pool"):
         pad = layer.spec.padding if isinstance(layer.spec.padding, str) else _pair(layer.padding())
         dil = "" if layer.type == "AvgPool2d" else f", d = {_pair(layer.dilation)}"
-        text = f"{what}: k = {_pair(layer.kernel)}, s = {_pair(layer.stride)}, p = {pad}{dil}."
+        dil = f", ⟦{dil[2:]}⟧" if dil else ""
+        text = (
+            f"{what}: ⟦k = {_pair(layer.kernel)}⟧, ⟦s = {_pair(layer.stride)}⟧, ⟦p = {pad}⟧{dil}."
+        )
         if layer.transposed:
             text += f" output_padding = {_pair(layer.output_padding)}."
         taps = " × ".join(map(str, layer.kernel))
@@ -2056,21 +2064,21 @@ def _layer_text(r: Record) -> str:
         if fam == "conv" and layer.transposed:
             text += (
                 " A transposed convolution runs a convolution backwards: each input position "
-                "adds a k×k patch of weights into the output, patches s apart, so the stride "
-                "multiplies the size. Its weights are C_in × C_out/groups × "
-                f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}{bias} "
-                "MACs: every input value meets C_out/groups × k_h × k_w weights (counted, as "
+                "adds a ⟦k×k⟧ patch of weights into the output, patches s apart, so the stride "
+                "multiplies the size. Its weights are ⟦C_in × C_out/groups × "
+                f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}⟧{bias} "
+                "MACs: every input value meets ⟦C_out/groups × k_h × k_w⟧ weights (counted, as "
                 "fvcore does, over the input positions)."
             )
         elif fam == "conv":
             text += (
-                f" Its weights are C_out × C_in/groups × {ks} = {r.size_out} × "
-                f"{(r.size_in or 0) // layer.groups} × {taps}{bias}"
+                f" Its weights are ⟦C_out × C_in/groups × {ks} = {r.size_out} × "
+                f"{(r.size_in or 0) // layer.groups} × {taps}⟧{bias}"
             )
         return text
     return {
         "flatten": f"{what} joins all axes of each example into one.",
-        "linear": f"{what}: in·out weights" + (" and out biases." if layer.spec.bias else "."),
+        "linear": f"{what}: ⟦in·out⟧ weights" + (" and out biases." if layer.spec.bias else "."),
         "adaptive": f"{what} averages each channel down to the size it is given.",
         "loss": f"{what} turns the logits and labels into the loss.",
     }.get(fam, f"{what} keeps the shape.")

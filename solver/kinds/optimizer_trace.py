@@ -36,7 +36,7 @@ import sympy
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, Frac, Mat, Mul, Raw, Sym, Table, Text, eq, rel, sub
+from ..display import Add, Frac, Mat, Mul, Raw, Sym, Table, Text, eq, rel, says, sub
 from ..errors import FieldError
 from ..given import Count, GivenModel, Index, NonNegative, Positive, TypeDoc, Vector
 from ..graph import GraphError, differentiate
@@ -447,30 +447,30 @@ def show(label: Any, *parts: Any) -> Any:
 def scheduled_lr(spec: ScheduleSpec | None, base: Any, epoch: int) -> tuple[Any, str]:
     """torch's closed form of the learning rate after ``epoch`` scheduler steps, with how."""
     if spec is None:
-        return base, "η₀ (no schedule)"
+        return base, "⟦η₀⟧ (no schedule)"
     if spec.name == "step":
         k = epoch // spec.step_size
-        return _tidy(base * spec.gamma**k), f"StepLR: η₀·γ^⌊{epoch}/{spec.step_size}⌋ = η₀·γ^{k}"
+        return _tidy(base * spec.gamma**k), f"StepLR: ⟦η₀·γ^⌊{epoch}/{spec.step_size}⌋ = η₀·γ^{k}⟧"
     if spec.name == "multistep":
         passed = sum(1 for m in spec.milestones if m <= epoch)
         return (
             _tidy(base * spec.gamma**passed),
             f"MultiStepLR: {passed} of the milestones {list(spec.milestones)} passed, "
-            f"η₀·γ^{passed}",
+            f"⟦η₀·γ^{passed}⟧",
         )
     if spec.name == "exponential":
-        return _tidy(base * spec.gamma**epoch), f"ExponentialLR: η₀·γ^{epoch}"
+        return _tidy(base * spec.gamma**epoch), f"ExponentialLR: ⟦η₀·γ^{epoch}⟧"
     if spec.name == "cosine":
         cos = sympy.cos(sympy.pi * sympy.Rational(epoch, spec.T_max))
         lr = _tidy(
             exact.to_sympy(spec.eta_min) + exact.to_sympy(base - spec.eta_min) * (1 + cos) / 2
         )
-        return lr, (f"CosineAnnealingLR: η_min + (η₀ − η_min)(1 + cos(π·{epoch}/{spec.T_max}))/2")
+        return lr, (f"CosineAnnealingLR: ⟦η_min + (η₀ − η_min)(1 + cos(π·{epoch}/{spec.T_max}))/2⟧")
     f0, f1, n = spec.start_factor, spec.end_factor, spec.total_iters
     factor = f0 + (f1 - f0) * Fraction(min(n, epoch), n)
     return _tidy(base * factor), (
-        f"LinearLR (warm-up): η₀·(f₀ + (f₁ − f₀)·min({epoch}, {n})/{n}) "
-        f"= η₀·{exact.unicode(factor)}"
+        f"LinearLR (warm-up): ⟦η₀·(f₀ + (f₁ − f₀)·min({epoch}, {n})/{n}) "
+        f"= η₀·{exact.unicode(factor)}⟧"
     )
 
 
@@ -643,7 +643,8 @@ class OptimizerTrace(Kind):
         o = g.optimizer
         objective = read_objective(g.objective, g.theta) if g.objective else None
         step = STEPPERS[o.name]
-        s.step(_describe(o) if o.name == "sgd" else " ".join((step.__doc__ or "").split()))
+        # the optimizers' docstrings are their worked rule, formulas marked ⟦…⟧
+        s.step(says(_describe(o) if o.name == "sgd" else " ".join((step.__doc__ or "").split())))
         base = o.resolved_lr()
         theta = list(g.theta)
         state: dict[str, list[Any]] = {}
@@ -654,7 +655,7 @@ class OptimizerTrace(Kind):
             lr = s.answer(f"lr[{t}]", lr, label=Sym("eta", t))
             if objective is not None:
                 grad = objective.gradient(theta, f"θ_{t - 1}")
-                where = f"∇L at θ_{t - 1}"
+                where = f"⟦∇L⟧ at ⟦θ_{t - 1}⟧"
             else:
                 grad = list(g.grads[t - 1])
                 where = "the given gradient"
@@ -728,17 +729,17 @@ def _describe(o: OptimizerSpec) -> str:
     """torch's SGD update, with only the parts this problem switches on."""
     parts = ["torch.optim.SGD"]
     if o.resolved_decay():
-        parts.append("weight decay in the gradient, g ← g + λθ")
+        parts.append("weight decay in the gradient, ⟦g ← g + λθ⟧")
     if o.momentum:
         parts.append(
-            "a momentum buffer that starts at the first gradient, b₁ = g₁, then b ← μb + "
-            + ("(1 − τ)g" if o.dampening else "g")
+            "a momentum buffer that starts at the first gradient, ⟦b₁ = g₁⟧, then ⟦b ← μb + "
+            + ("(1 − τ)g⟧" if o.dampening else "g⟧")
         )
         parts.append(
-            "θ ← θ − η(g + μb) (Nesterov, as torch writes it)" if o.nesterov else "θ ← θ − ηb"
+            "⟦θ ← θ − η(g + μb)⟧ (Nesterov, as torch writes it)" if o.nesterov else "⟦θ ← θ − ηb⟧"
         )
     else:
-        parts.append("θ ← θ − ηg")
+        parts.append("⟦θ ← θ − ηg⟧")
     return parts[0] + ": " + "; ".join(parts[1:]) + "."
 
 
@@ -759,7 +760,7 @@ class Work:
 
     def line(self, text: str, *math: Any) -> None:
         if self.detail:
-            self.s.step(text, *math)
+            self.s.step(says(text), *math)
 
     def answer(self, key: str, value: list[Any], label: Any) -> list[Any]:
         return self.s.answer(f"{key}[{self.t}]", value, label=label)
@@ -784,18 +785,18 @@ def sgd(
     g = _decayed(theta, grad, lam, w)
     if mu == 0:
         new = vec(lambda x, d: x - lr * d, theta, g)
-        w.line("No momentum: θ ← θ − η·g.", show(Sym("theta", w.t), new))
+        w.line("No momentum: ⟦θ ← θ − η·g⟧.", show(Sym("theta", w.t), new))
         return new
     if opts.velocity:  # the classical velocity: v ← μv − ηg, θ ← θ + v
         v = vec(lambda b, d: mu * b - lr * d, state.get("momentum_buffer", [0] * len(g)), g)
         state["momentum_buffer"] = w.answer("momentum_buffer", v, Sym("v", w.t))
-        w.line("Velocity v ← μv − ηg.", show(Sym("v", w.t), v))
+        w.line("Velocity ⟦v ← μv − ηg⟧.", show(Sym("v", w.t), v))
         return vec(lambda x, d: x + d, theta, state["momentum_buffer"])
     prev = state.get("momentum_buffer")
     if prev is None:
         buf = vec(lambda d: (1 - mu) * d, g) if opts.ema_momentum else list(g)
         w.line(
-            "First step: torch starts the momentum buffer at the gradient itself, b₁ = g₁ "
+            "First step: torch starts the momentum buffer at the gradient itself, ⟦b₁ = g₁⟧ "
             "(no dampening on this step).",
             show(Sym("b", 1), buf),
         )
@@ -803,21 +804,21 @@ def sgd(
         damp = (1 - mu) if opts.ema_momentum else (1 - tau)
         buf = vec(lambda b, d: mu * b + damp * d, prev, g)
         w.line(
-            "Momentum buffer b ← μb + (1 − τ)g.",
+            "Momentum buffer ⟦b ← μb + (1 − τ)g⟧.",
             show(Sym("b", w.t), Add(Mul(mu, Mat(prev)), Mul(damp, Mat(g))), buf),
         )
     buf = state["momentum_buffer"] = w.answer("momentum_buffer", buf, Sym("b", w.t))
     if o.nesterov:
         direction = vec(lambda d, b: d + mu * b, g, buf)
         w.line(
-            "Nesterov (torch's form): step along g + μb.",
+            "Nesterov (torch's form): step along ⟦g + μb⟧.",
             show(Raw("d", "d"), Add(Mat(g), Mul(mu, Mat(buf))), direction),
         )
     else:
         direction = buf
     new = vec(lambda x, d: x - lr * d, theta, direction)
     w.line(
-        "θ ← θ − η·" + ("(g + μb)." if o.nesterov else "b."),
+        "⟦θ ← θ − η·" + ("(g + μb)⟧." if o.nesterov else "b⟧."),
         show(Sym("theta", w.t), sub(Mat(theta), Mul(lr, Mat(direction))), new),
     )
     return new
@@ -833,20 +834,20 @@ def adagrad(
     opts: Options,
     w: Work,
 ) -> list[Any]:
-    """torch.optim.Adagrad: g ← g + λθ; s ← s + g²; θ ← θ − η/(1 + (t − 1)·lr_decay) ·
-    g/(√s + ε), from s₀ = initial_accumulator_value."""
+    """torch.optim.Adagrad: ⟦g ← g + λθ⟧; ⟦s ← s + g²⟧;
+    ⟦θ ← θ − η/(1 + (t − 1)·lr_decay) · g/(√s + ε)⟧, from ⟦s₀⟧ = initial_accumulator_value."""
     eps = o.resolved_eps()
     g = _decayed(theta, grad, o.resolved_decay(), w)
     prev = state.get("sum", [o.initial_accumulator_value] * len(g))
     acc = vec(lambda a, d: a + d * d, prev, g)
     acc = state["sum"] = w.answer("sum", acc, Sym("s", w.t))
-    w.line("Accumulate the squared gradients, s ← s + g².", show(Sym("s", w.t), acc))
+    w.line("Accumulate the squared gradients, ⟦s ← s + g²⟧.", show(Sym("s", w.t), acc))
     clr = _tidy(lr / (1 + (t - 1) * o.lr_decay)) if o.lr_decay else lr
     if o.lr_decay:
-        w.line("The decayed rate η/(1 + (t − 1)·lr_decay).", about(Raw("η'", "η′"), clr))
+        w.line("The decayed rate ⟦η/(1 + (t − 1)·lr_decay)⟧.", about(Raw("η'", "η′"), clr))
     denom = [_root_plus(a, eps, opts, w.t, i) for i, a in enumerate(acc)]
     new = vec(lambda x, d, dn: x - _div(clr * d, dn), theta, g, denom)
-    w.line("θ ← θ − η·g/(√s + ε).", show(Sym("theta", w.t), new))
+    w.line("⟦θ ← θ − η·g/(√s + ε)⟧.", show(Sym("theta", w.t), new))
     return new
 
 
@@ -860,15 +861,16 @@ def rmsprop(
     opts: Options,
     w: Work,
 ) -> list[Any]:
-    """torch.optim.RMSprop: g ← g + λθ; v ← αv + (1 − α)g²; centered: ḡ ← αḡ + (1 − α)g and
-    v − ḡ² under the root; ε outside the root; momentum b ← μb + g/(√· + ε), θ ← θ − ηb."""
+    """torch.optim.RMSprop: ⟦g ← g + λθ⟧; ⟦v ← αv + (1 − α)g²⟧; centered: ⟦ḡ ← αḡ + (1 − α)g⟧
+    and ⟦v − ḡ²⟧ under the root; ε outside the root; momentum ⟦b ← μb + g/(√v + ε)⟧,
+    ⟦θ ← θ − ηb⟧."""
     alpha, eps, mu = o.alpha, o.resolved_eps(), o.momentum
     g = _decayed(theta, grad, o.resolved_decay(), w)
     prev = state.get("v", [0] * len(g))
     v = vec(lambda a, d: alpha * a + (1 - alpha) * d * d, prev, g)
     v = state["v"] = w.answer("v", v, Sym("v", w.t))
     w.line(
-        "Square average v ← αv + (1 − α)g².",
+        "Square average ⟦v ← αv + (1 − α)g²⟧.",
         show(Sym("v", w.t), Add(Mul(alpha, Mat(prev)), Mul(1 - alpha, Raw("g^2", "g²"))), v),
     )
     under = v
@@ -878,7 +880,7 @@ def rmsprop(
         ga = state["g_avg"] = w.answer("g_avg", ga, Raw(rf"\bar g_{{{w.t}}}", f"ḡ{w.t}"))
         under = vec(lambda a, b: a - b * b, v, ga)
         w.line(
-            "Centered: the average gradient ḡ ← αḡ + (1 − α)g, and v − ḡ² under the root.",
+            "Centered: the average gradient ⟦ḡ ← αḡ + (1 − α)g⟧, and ⟦v − ḡ²⟧ under the root.",
             show(Raw(r"\bar g", "ḡ"), ga),
             show(Raw(r"v - \bar g^2", "v − ḡ²"), under),
         )
@@ -888,13 +890,13 @@ def rmsprop(
         pb = state.get("momentum_buffer", [0] * len(g))
         buf = vec(lambda b, r: mu * b + r, pb, ratio)
         buf = state["momentum_buffer"] = w.answer("momentum_buffer", buf, Sym("b", w.t))
-        w.line("Momentum b ← μb + g/(√v + ε) (from b₀ = 0).", show(Sym("b", w.t), buf))
+        w.line("Momentum ⟦b ← μb + g/(√v + ε)⟧ (from ⟦b₀ = 0⟧).", show(Sym("b", w.t), buf))
         new = vec(lambda x, b: x - lr * b, theta, buf)
-        w.line("θ ← θ − η·b.", show(Sym("theta", w.t), new))
+        w.line("⟦θ ← θ − η·b⟧.", show(Sym("theta", w.t), new))
         return new
     new = vec(lambda x, r: x - lr * r, theta, ratio)
     w.line(
-        "θ ← θ − η·g/(√v + ε), ε outside the root as torch adds it.",
+        "⟦θ ← θ − η·g/(√v + ε)⟧, ε outside the root as torch adds it.",
         show(Sym("theta", w.t), new),
     )
     return new
@@ -910,15 +912,16 @@ def adam(
     opts: Options,
     w: Work,
 ) -> list[Any]:
-    """torch.optim.Adam/AdamW: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g² from m₀ = v₀ = 0;
-    θ ← θ − η/(1 − β₁ᵗ) · m/(√v/√(1 − β₂ᵗ) + ε) (AMSGrad: the running maximum of v). Adam
-    adds the decay to the gradient (g + λθ); AdamW shrinks the weights first, θ(1 − ηλ)."""
+    """torch.optim.Adam/AdamW: ⟦m ← β₁m + (1 − β₁)g⟧, ⟦v ← β₂v + (1 − β₂)g²⟧ from
+    ⟦m₀ = v₀ = 0⟧; ⟦θ ← θ − η/(1 − β₁ᵗ) · m/(√v/√(1 − β₂ᵗ) + ε)⟧ (AMSGrad: the running maximum
+    of v). Adam adds the decay to the gradient (⟦g + λθ⟧); AdamW shrinks the weights first,
+    ⟦θ(1 − ηλ)⟧."""
     b1, b2 = o.resolved_betas()
     eps, lam = o.resolved_eps(), o.resolved_decay()
     decoupled = (o.name == "adamw") != opts.swap_decay
     if lam and decoupled:
         shrunk = vec(lambda x: (1 - lr * lam) * x, theta)
-        w.line("Decoupled weight decay first: θ ← θ(1 − ηλ).", show(Raw("θ'", "θ′"), shrunk))
+        w.line("Decoupled weight decay first: ⟦θ ← θ(1 − ηλ)⟧.", show(Raw("θ'", "θ′"), shrunk))
         g = list(grad)
     else:
         shrunk = theta
@@ -929,7 +932,7 @@ def adam(
     m = state["m"] = w.answer("m", m, Sym("m", w.t))
     v = state["v"] = w.answer("v", v, Sym("v", w.t))
     w.line(
-        "The moments m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g².",
+        "The moments ⟦m ← β₁m + (1 − β₁)g⟧ and ⟦v ← β₂v + (1 − β₂)g²⟧.",
         show(Sym("m", w.t), Add(Mul(b1, Mat(pm)), Mul(1 - b1, Mat(g))), m),
         show(Sym("v", w.t), Add(Mul(b2, Mat(pv)), Mul(1 - b2, Raw("g^2", "g²"))), v),
     )
@@ -945,7 +948,7 @@ def adam(
     mhat = vec(lambda a: _div(a, c1), m)
     vhat = vec(lambda a: _div(a, c2), root_of)
     w.line(
-        "Bias correction: m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)."
+        "Bias correction: ⟦m̂ = m/(1 − β₁ᵗ)⟧, ⟦v̂ = v/(1 − β₂ᵗ)⟧."
         if opts.bias_correction
         else "(No bias correction.)",
         show(Sym("m", w.t, hat=True), Frac(Sym("m", w.t), c1), mhat),
@@ -953,7 +956,7 @@ def adam(
     )
     denom = [_root_plus(a, eps, opts, w.t, i) for i, a in enumerate(vhat)]
     new = vec(lambda x, a, dn: x - _div(lr * a, dn), shrunk, mhat, denom)
-    w.line("θ ← θ − η·m̂/(√v̂ + ε), ε outside the root.", show(Sym("theta", w.t), new))
+    w.line("⟦θ ← θ − η·m̂/(√v̂ + ε)⟧, ε outside the root.", show(Sym("theta", w.t), new))
     return new
 
 
@@ -966,7 +969,7 @@ def _decayed(theta: list[Any], grad: list[Any], lam: Any, w: Work) -> list[Any]:
         return list(grad)
     g = vec(lambda d, x: d + lam * x, grad, theta)
     w.line(
-        "Coupled weight decay: g ← g + λθ.",
+        "Coupled weight decay: ⟦g ← g + λθ⟧.",
         show(Raw("g'", "g′"), Add(Mat(grad), Mul(lam, Mat(theta))), g),
     )
     return g

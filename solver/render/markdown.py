@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from .. import exact
-from ..display import M, Table, cell_text, lines_latex
+from ..display import M, Prose, Table, cell_text, lines_latex
 from ..solution import Answer, Solution
 from .breaking import break_equation
 
@@ -57,8 +57,15 @@ def _prose_latex(m: re.Match[str]) -> str:
 
 
 def prose(text: str) -> str:
-    """A step's sentence as Markdown: scripted symbols (δ_t(j), max_i, N^T) become maths,
-    the rest is escaped words (the terminal keeps the Unicode as written)."""
+    """A step's sentence as Markdown. A kind's sentence is a :class:`~solver.display.Prose`
+    that says which of its pieces are formulas: each is written whole as ``$…$`` and the
+    words are escaped. A plain string (an author's words from a problem file, passed through
+    by ``explanation`` and ``choice``) still has its scripted symbols (δ_t(j), max_i, N^T)
+    guessed into maths, since nobody marked them."""
+    if isinstance(text, Prose):
+        return "".join(
+            escape_prose(p) if isinstance(p, str) else f"${p.latex().strip()}$" for p in text.parts
+        )
     parts = _VERBATIM.split(text)
     out = []
     for i, part in enumerate(parts):

@@ -123,10 +123,12 @@ PROBE = """
   if (!document.body.getAttribute("data-rendered")) { setTimeout(probe, 50); return; }
   var width = document.documentElement.clientWidth, wide = [];
   document.querySelectorAll("main *").forEach(function (el) {
-    if (el.closest("svg") || el.closest(".display")) return;  // KaTeX clips its own SVG
+    // KaTeX clips its own SVG, and its MathML copy for screen readers (1px, overflow hidden)
+    if (el.closest("svg") || el.closest(".display") || el.closest(".katex-mathml")) return;
     var r = el.getBoundingClientRect();
     if (r.width > 0 && r.right > width + 1) wide.push(el.tagName + ": " + el.textContent);
   });
+  if (document.documentElement.scrollWidth > width + 1) wide.push("the page scrolls sideways");
   document.querySelectorAll(".display").forEach(function (el) {
     if (el.scrollWidth > el.clientWidth + 1) wide.push("display: " + el.textContent.slice(0, 60));
   });
@@ -195,7 +197,9 @@ def test_step_prose_writes_scripted_symbols_as_maths_in_markdown_only():
         r"$N^T$ sequences; running_mean stays"
     )
     md = markdown.render(_solved([PROBLEMS / "ift6135-rnn-decoding.yaml"]))
-    assert r"$\max_i$ $\delta _{t-1}(i)$" in md and "δ_{t−1}" not in md.split("**Answers")[0]
+    # the viterbi kind marks its recurrence, so it is written whole, not guessed in pieces
+    assert r"$\delta _{t}(j) = \max _{i} \delta _{t-1}(i) \cdot P(j  \mid  i)$" in md
+    assert "δ_{t−1}" not in md.split("**Answers")[0]
     from solver.render import text as text_render
 
     terminal = text_render.render(_solved([PROBLEMS / "ift6135-rnn-decoding.yaml"]))
