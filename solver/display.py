@@ -853,6 +853,7 @@ _SYMBOLS = {
     "#": r"\#",
     "&": r"\&",
     "~": r"\sim ",
+    "ℓ": r"\ell ",
 }
 _SUPERSCRIPT = {"²": "2", "³": "3", "ᵗ": "t", "ⁿ": "n", "⁻¹": "-1", "ᵏ": "k", "ˡ": "l"}
 _SUBSCRIPT = dict(zip("₀₁₂₃₄₅₆₇₈₉ₜᵢⱼₖₗₙ", "0123456789tijkln", strict=True))
@@ -876,7 +877,7 @@ _TOKEN = re.compile(
 def unicode_latex(text: str) -> str:
     """The LaTeX of a formula written in the Unicode a terminal shows (η₀·γ^⌊e/s⌋, C_in,
     √(1 − β₂ᵗ), ‖∂h_T/∂h₀‖, x̂, ḡ): a reading of notation, not a search for where maths is."""
-    return _Reader(text).run().strip()
+    return re.sub(" {2,}", " ", _Reader(text).run()).strip()
 
 
 class _Reader:

@@ -538,7 +538,7 @@ class Information(Kind):
             says(
                 "Perplexity is the base raised to the cross-entropy: ⟦"
                 + ("e^H" if given_base == "e" else "2^H")
-                + " = (Π pᵢ)^{−1/N}⟧, the number of equally likely choices that would be as "
+                + " = (Π pᵢ)^(−1/N)⟧, the number of equally likely choices that would be as "
                 "surprising."
             ),
             about(PPL, Pow(Sym("e") if given_base == "e" else 2, Sym("H")), ppl),

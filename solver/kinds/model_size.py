@@ -1725,12 +1725,12 @@ class MLP(NetworkKind):
             h = carry(s, f"{r.layer.name}.h_n", [DL, *batch, H], label=Text("h_n"))
             lines.append(eq(Text("h_n"), shape_display(h)))
             layout = (
-                "[D·num_layers, N, H] whatever batch_first says"
+                "⟦[D·num_layers, N, H]⟧ whatever batch_first says"
                 if batch
-                else "[D·num_layers, H] for one sequence"
+                else "⟦[D·num_layers, H]⟧ for one sequence"
             )
-            text += f" h_n is {layout}" + (
-                "; c_n has the same shape." if r.layer.type == "LSTM" else "."
+            text += f" ⟦h_n⟧ is {layout}" + (
+                "; ⟦c_n⟧ has the same shape." if r.layer.type == "LSTM" else "."
             )
         s.step(says(text), *lines)
 
