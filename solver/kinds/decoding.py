@@ -1477,7 +1477,7 @@ class Viterbi(Kind):
         else:
             path = [chain.name(first_max(d)) if _numbers(d) else None for d in deltas]
             s.step(
-                "The best word of each δ_t, taken on its own.",
+                says("The best word of each ⟦δ_t⟧, taken on its own."),
                 *[eq(Sym("w", t), Text(str(w))) for t, w in enumerate(path, start=1)],
             )
         why = ""
@@ -1710,10 +1710,12 @@ def solve_numeric(s: Solution, chain: Chain, T: int, why: str) -> None:
     log_delta, back = viterbi_log_space(logP[1:], logP[0], T)
     N = chain.N
     s.step(
-        f"{why[0].upper() + why[1:]}, so Viterbi runs numerically: in floating "
-        "point (float64), in log space so that nothing underflows, log δ_t(j) = "
-        "max_i [log δ_{t−1}(i) + log P(j | i)], vectorized over i and j with numpy. The "
-        "values below are floating point, not exact; near-ties are decided by rounding."
+        says(
+            f"{why[0].upper() + why[1:]}, so Viterbi runs numerically: in floating "
+            "point (float64), in log space so that nothing underflows, ⟦log δ_t(j) = "
+            "max_i [log δ_{t−1}(i) + log P(j | i)]⟧, vectorized over i and j with numpy. The "
+            "values below are floating point, not exact; near-ties are decided by rounding."
+        )
     )
     for t in range(1, T + 1):
         s.answer(
@@ -1862,9 +1864,11 @@ class BeamComplexity(Kind):
     ) -> None:
         T, B, N = g.T, g.B, g.N
         s.step(
-            "Each step extends each of the B kept hypotheses by each of the N words: B·N "
-            "candidate scores, one addition each (the model's next-token log-probabilities "
-            "are taken as given).",
+            says(
+                "Each step extends each of the B kept hypotheses by each of the N words: ⟦B·N⟧ "
+                "candidate scores, one addition each (the model's next-token log-probabilities "
+                "are taken as given)."
+            ),
             eq(Raw(r"\text{candidates}", "candidates"), Mul(B, N)),
         )
         per_step_sort = B * N * sympy.log(B * N) if sort_log else B * N
@@ -1874,22 +1878,26 @@ class BeamComplexity(Kind):
             "exhaustive": N**T,
         }[time]
         s.step(
-            "Sorting the B·N candidates costs O(B·N·log(B·N)) per step; over T steps:",
+            says("Sorting the ⟦B·N⟧ candidates costs ⟦O(B·N·log(B·N))⟧ per step; over T steps:"),
             big_o(sort_total),
         )
         s.answer("time_sort", sort_total)
         select_total = {"beam": T * B * N, "greedy": T * N, "exhaustive": N**T}[time]
         s.step(
-            "Only the best B are needed, not their order among the rest: a selection "
-            "algorithm (quickselect, as torch.topk or numpy.argpartition do) finds them in "
-            "O(B·N) per step (a heap of size B in O(B·N·log B)); over T steps:",
+            says(
+                "Only the best B are needed, not their order among the rest: a selection "
+                "algorithm (quickselect, as torch.topk or numpy.argpartition do) finds them in "
+                "⟦O(B·N)⟧ per step (a heap of size B in ⟦O(B·N·log B)⟧); over T steps:"
+            ),
             big_o(select_total),
         )
         s.answer("time_select", select_total)
         space_total = {"beam": B * (N + T), "all_candidates": T * B * N}[space]
         s.step(
-            "Memory: the B·N candidate scores of the current step, and the B kept "
-            "hypotheses of up to T tokens each (or T·B backpointers): O(B·N + B·T).",
+            says(
+                "Memory: the ⟦B·N⟧ candidate scores of the current step, and the B kept "
+                "hypotheses of up to T tokens each (or ⟦T·B⟧ backpointers): ⟦O(B·N + B·T)⟧."
+            ),
             big_o(space_total),
         )
         s.answer("space", space_total)

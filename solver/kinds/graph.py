@@ -368,8 +368,10 @@ class GraphKind(Kind):
                 )
             )
         s.step(
-            f"One SGD step with learning rate lr = {exact.unicode(lr)}: every param moves against "
-            "its gradient, θ ← θ − lr·∂L/∂θ.",
+            says(
+                f"One SGD step with learning rate ⟦lr = {exact.unicode(lr)}⟧: every param moves "
+                "against its gradient, ⟦θ ← θ − lr·∂L/∂θ⟧."
+            ),
             *lines,
         )
 

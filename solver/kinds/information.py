@@ -600,7 +600,9 @@ class Information(Kind):
         used = [(w, p) for w, p in zip(weights, precisions, strict=True) if not exact.is_zero(w)]
         if any(p is None or exact.is_zero(p) for _, p in used):
             score: Any = 0
-            s.step("A precision with a positive weight is 0, so log p_n = −∞ and BLEU = 0.")
+            s.step(
+                says("A precision with a positive weight is 0, so ⟦log p_n = −∞⟧ and ⟦BLEU = 0⟧.")
+            )
         else:
             score = tidy(
                 exact.to_sympy(bp)
@@ -620,9 +622,11 @@ class Information(Kind):
             for a, b in zip(data, model, strict=True)
         ]
         s.step(
-            "For a fixed generator the discriminator maximizes "
-            "p_data(x) log D(x) + p_model(x) log(1 − D(x)) at every x; "
-            "a log a·D + b log(1 − D) is largest at D = a/(a + b).",
+            says(
+                "For a fixed generator the discriminator maximizes "
+                "⟦p_data(x) log D(x) + p_model(x) log(1 − D(x))⟧ at every x; "
+                "⟦a log D + b log(1 − D)⟧ is largest at ⟦D = a/(a + b)⟧."
+            ),
             eq(
                 Raw("D^*(x)", "D*(x)"),
                 Frac(
@@ -665,8 +669,10 @@ class Information(Kind):
         s.answer("jsd", jsd, label=JSD)
         floor = tidy(-log(4, base))
         s.step(
-            "With M = (p_data + p_model)/2, V(D*, G) = −log 4 + 2·JSD(p_data‖p_model): "
-            "it is −log 4 exactly when the model matches the data, and larger otherwise.",
+            says(
+                "With ⟦M = (p_data + p_model)/2⟧, ⟦V(D*, G) = −log 4 + 2·JSD(p_data‖p_model)⟧: "
+                "it is ⟦−log 4⟧ exactly when the model matches the data, and larger otherwise."
+            ),
             about(JSD, jsd),
             eq(Add(floor, Mul(2, JSD)), tidy(exact.to_sympy(floor) + 2 * exact.to_sympy(jsd))),
         )

@@ -359,7 +359,9 @@ class Initialization(Kind):
         if g.scheme.endswith("uniform"):
             bound = mul(exact.sqrt(3), std) if sqrt3 else std
             s.step(
-                "U(−b, b) has variance b²/3, so the bound with that variance is b = √3·σ.",
+                says(
+                    "⟦U(−b, b)⟧ has variance ⟦b²/3⟧, so the bound with that variance is ⟦b = √3·σ⟧."
+                ),
                 about(Sym("b"), Mul(Sqrt(3), Sym("sigma")), bound),
             )
             s.answer("bound", bound, label=Sym("b"))

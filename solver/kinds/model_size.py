@@ -1666,10 +1666,12 @@ class MLP(NetworkKind):
             self.counts(s, r, f"params.{r.layer.name}", f"macs.{r.layer.name}")
         weighted = [r for r in records if r.layer.family in WEIGHTED]
         s.step(
-            "Parameters per layer: a Linear layer has in·out weights and out biases; a "
-            "normalization layer has γ and β per feature (its running mean and variance are "
-            "buffers, not parameters); activations, dropout and the loss have none"
-            + ("; the sequence layers are counted above." if net.sequence else "."),
+            says(
+                "Parameters per layer: a Linear layer has ⟦in·out⟧ weights and out biases; a "
+                "normalization layer has γ and β per feature (its running mean and variance are "
+                "buffers, not parameters); activations, dropout and the loss have none"
+                + ("; the sequence layers are counted above." if net.sequence else ".")
+            ),
             *[_params_line(r) for r in weighted if shown],
         )
         total = self.total(
@@ -1792,11 +1794,17 @@ class MLP(NetworkKind):
         elements = carry(s, "activation_elements", K * n, label=Text("activations"))
         reduced = any(r.layer.family == "loss" and not r.per_example for r in records)
         s.step(
-            "Per example, the activations are the outputs of all layers, which the forward "
-            "pass keeps for the backward pass"
-            + (" (the reduced loss is one number for the whole batch)" if reduced else "")
-            + ("; the input x is counted too." if count_input else "; the input x is not counted.")
-            + f" For a batch of {exact.unicode(n)} that is n·K elements.",
+            says(
+                "Per example, the activations are the outputs of all layers, which the forward "
+                "pass keeps for the backward pass"
+                + (" (the reduced loss is one number for the whole batch)" if reduced else "")
+                + (
+                    "; the input x is counted too."
+                    if count_input
+                    else "; the input x is not counted."
+                )
+                + f" For a batch of {exact.unicode(n)} that is ⟦n·K⟧ elements."
+            ),
             eq(Sym("K"), Add(*sizes) if sizes else 0, K),
             eq(Text("activations"), Mul(_factor(n), K), elements),
         )
@@ -1815,12 +1823,14 @@ class MLP(NetworkKind):
         cross = carry(s, "memory.crossover_batch", math.floor(ratio) + 1, label=Sym("n", "*"))
         carry(s, "memory.dominant", "activations", options=["activations", "parameters"])
         s.step(
-            "The activations take more memory than the parameters once n·K > C, that is "
-            "n > C/K. So at large batch sizes the activations dominate: from batch size "
-            f"{exact.unicode(cross)} on. (This compares the weights with the activations "
-            "kept for the backward pass, as the question does; training also stores a "
-            "gradient per weight and the optimizer's state, e.g. two more copies for Adam, "
-            "which would move the crossover.)",
+            says(
+                "The activations take more memory than the parameters once ⟦n·K > C⟧, that is "
+                "⟦n > C/K⟧. So at large batch sizes the activations dominate: from batch size "
+                f"{exact.unicode(cross)} on. (This compares the weights with the activations "
+                "kept for the backward pass, as the question does; training also stores a "
+                "gradient per weight and the optimizer's state, e.g. two more copies for Adam, "
+                "which would move the crossover.)"
+            ),
             rel(
                 Frac(Sym("C"), Sym("K")),
                 "=",

@@ -137,3 +137,18 @@ def _words(text: str) -> str:
     if isinstance(text, Prose):
         return "".join(p for p in text.parts if isinstance(p, str))
     return text
+
+
+def test_no_mark_reaches_the_terminal_or_json_for_any_kinds_example() -> None:
+    from solver import kinds
+    from solver.render import json as json_render
+
+    for name in kinds.names():
+        k = kinds.get(name)
+        if not getattr(k, "example", None):
+            continue
+        s = k.new_solution()
+        k.solve(k.Given.model_validate(k.example), s)
+        lines = "\n".join(text_render.render_solution(s))
+        assert "⟦" not in lines and "⟧" not in lines, name
+        assert "⟦" not in str(json_render.solution_json(s)), name
