@@ -102,7 +102,7 @@ class Settings:
 
 @dataclass
 class Result:
-    """The verdict on one asked key (SPEC section 3's JSON fields)."""
+    """The verdict on one asked key (its fields: solver/schemas/check.schema.json)."""
 
     problem: str
     key: str
@@ -195,7 +195,7 @@ class AnswersFile:
 
 
 def read_answers(path: str | Path) -> AnswersFile:
-    """Read an answers file (SPEC section 3); an unusable one is a DlsolveError.
+    """Read an answers file (docs: reference/answers); an unusable one is a DlsolveError.
 
     Read leniently: an entry with a duplicate key, an odd tag (a date, ``!!binary``)
     or nesting deeper than MAX_NESTING is left out with a warning naming its line,
@@ -674,7 +674,7 @@ def _limit(kp: KeyedProblem, skipped: Mapping[Step, str]) -> float:
 def _read_and_compare(item: _Read, kp: KeyedProblem, judge: Judge) -> str | None:
     """Read the student's value and compare it with the answer; why not, if that failed.
 
-    Any failure here is this answer's alone (SPEC section 3: the rest is still
+    Any failure here is this answer's alone (the checking rules: the rest is still
     checked), so it is turned into the reason the student sees.
     """
     try:
@@ -1050,7 +1050,7 @@ def _result(
 
 
 def expected_json(a: Answer) -> Any:
-    """The answer as SPEC's JSON shows values: exact strings sympy reads back, nested."""
+    """The answer as check's JSON shows values: exact strings sympy reads back, nested."""
     if a.type == AnswerType.COMPLEXITY:
         return f"O({exact.fmt(a.value)})"
     if a.type in NUMERIC_TYPES:

@@ -10,7 +10,7 @@ Two steps, both generic over every kind:
   the share that is right (1, 0, or the share of correct entries of a tensor)
   and feedback sentences a TA would write.
 
-The rules (SPEC section 3): integers and shapes exact; reals exactly, or within
+The rules (docs: reference/answers): integers and shapes exact; reals exactly, or within
 ``atol + rtol·|answer|``, or as a decimal that is the answer rounded or
 truncated to the places written with at least 2 significant figures;
 formulas by equivalence; tensors shape first, then entry by entry; sequences,

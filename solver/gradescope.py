@@ -30,7 +30,7 @@ SOURCE = Path(__file__).resolve().parent.parent  # the folder holding cli.py and
 SUBMISSION_SUFFIXES = (".yaml", ".yml")
 #: what of dlsolve the image needs: the package, its command line and its build description
 PACKAGE_FILES = ("pyproject.toml", "README.md", "cli.py")
-SKIPPED_PARTS = ("__pycache__", "verify", "web")  # torch and the page are not needed to grade
+SKIPPED_PARTS = ("__pycache__", "verify", "web", "docs")  # only what grading needs
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once while building the autograder's image.

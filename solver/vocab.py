@@ -98,7 +98,7 @@ EXACT_TYPES = frozenset({AnswerType.INTEGER, AnswerType.SHAPE})
 
 
 class Verdict(Word):
-    """The checker's verdict on one asked key (SPEC section 3)."""
+    """The checker's verdict on one asked key (the checking rules: docs reference/answers)."""
 
     CORRECT = "correct"
     INCORRECT = "incorrect"

@@ -50,6 +50,7 @@ from ..given import (
     Count,
     Dim,
     GivenModel,
+    Index,
     Pair,
     Probability,
     TypeDoc,
@@ -167,9 +168,15 @@ FAMILY = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "conv",
+    "ConvTranspose1d": "conv",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
+    "MaxPool1d": "pool",
+    "AvgPool1d": "pool",
     "AdaptiveAvgPool2d": "adaptive",
+    "AdaptiveMaxPool2d": "adaptive",
+    "AdaptiveAvgPool1d": "adaptive",
+    "AdaptiveMaxPool1d": "adaptive",
     "BatchNorm1d": "norm",
     "BatchNorm2d": "norm",
     "LayerNorm": "norm",
@@ -182,6 +189,18 @@ FAMILY = {
     "Embedding": "embedding",
     **{t: "sequence" for t in SEQUENCE_TYPES if t != "Embedding"},
 }
+#: the layers whose window slides along one axis ([channels, length]); the rest of the
+#: convolutions and poolings slide along two
+ONE_AXIS = frozenset(
+    {
+        "Conv1d",
+        "ConvTranspose1d",
+        "MaxPool1d",
+        "AvgPool1d",
+        "AdaptiveAvgPool1d",
+        "AdaptiveMaxPool1d",
+    }
+)
 _NORM_FIELDS = frozenset({"features", "affine"})
 _CONV_FIELDS = frozenset({"in", "out", "kernel", "stride", "padding", "dilation", "groups", "bias"})
 _RNN_FIELDS = frozenset(
@@ -206,16 +225,25 @@ FIELDS: dict[str, frozenset[str]] = {
     "Conv2d": _CONV_FIELDS,
     "Conv1d": _CONV_FIELDS,
     "ConvTranspose2d": _CONV_FIELDS | {"output_padding"},
+    "ConvTranspose1d": _CONV_FIELDS | {"output_padding"},
     "Embedding": frozenset({"num", "dim", "padding_idx"}),
     "RNN": _RNN_FIELDS,
-    "LSTM": _RNN_FIELDS - {"nonlinearity"},
+    "LSTM": _RNN_FIELDS - {"nonlinearity"} | {"proj_size"},
     "GRU": _RNN_FIELDS - {"nonlinearity"},
-    "MultiheadAttention": frozenset({"embed_dim", "num_heads", "bias", "batch_first", "dropout"}),
+    "MultiheadAttention": frozenset(
+        {"embed_dim", "num_heads", "bias", "batch_first", "dropout", "kdim", "vdim"}
+        | {"memory_length"}
+    ),
     "TransformerEncoderLayer": _TRANSFORMER_FIELDS,
     "TransformerDecoderLayer": _TRANSFORMER_FIELDS | {"memory_length"},
     "MaxPool2d": frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
     "AvgPool2d": frozenset({"kernel", "stride", "padding", "ceil_mode"}),
+    "MaxPool1d": frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
+    "AvgPool1d": frozenset({"kernel", "stride", "padding", "ceil_mode"}),
     "AdaptiveAvgPool2d": frozenset({"output_size"}),
+    "AdaptiveMaxPool2d": frozenset({"output_size"}),
+    "AdaptiveAvgPool1d": frozenset({"output_size"}),
+    "AdaptiveMaxPool1d": frozenset({"output_size"}),
     "BatchNorm1d": _NORM_FIELDS,
     "BatchNorm2d": _NORM_FIELDS,
     "LayerNorm": _NORM_FIELDS,
@@ -227,12 +255,18 @@ SHORT = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "convt",
+    "ConvTranspose1d": "convt",
     "MultiheadAttention": "attn",
     "TransformerEncoderLayer": "encoder",
     "TransformerDecoderLayer": "decoder",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
+    "MaxPool1d": "pool",
+    "AvgPool1d": "pool",
     "AdaptiveAvgPool2d": "pool",
+    "AdaptiveMaxPool2d": "pool",
+    "AdaptiveAvgPool1d": "pool",
+    "AdaptiveMaxPool1d": "pool",
     "BatchNorm1d": "bn",
     "BatchNorm2d": "bn",
     "LayerNorm": "ln",
@@ -309,11 +343,14 @@ the previous layer gives"""
     kernel: Pair | None = None
     """kernel_size, one number or [height, width]"""
     output_padding: Padding | None = None
-    """ConvTranspose2d: extra rows and columns on one side of the output (default 0)"""
+    """ConvTranspose2d/1d: extra rows and columns on one side of the output (default 0)"""
     hidden: Count | None = None
     """hidden_size of an RNN, LSTM or GRU"""
     num_layers: Count | None = None
     """RNN, LSTM, GRU: stacked layers (default 1); layer 2 reads hidden_size × directions"""
+    proj_size: Index | None = None
+    """LSTM: project the hidden state down to proj_size numbers (W_hr [proj, hidden]); 0 or \
+blank: no projection. Smaller than hidden_size"""
     bidirectional: bool = False
     """RNN, LSTM, GRU: a second direction with its own weights (doubles the output features)"""
     batch_first: bool = False
@@ -332,6 +369,10 @@ the previous layer gives"""
     """MultiheadAttention: E, the size of each position's vector; blank: the input's"""
     num_heads: Count | None = None
     """MultiheadAttention: h, which must divide embed_dim"""
+    kdim: Count | None = None
+    """MultiheadAttention: the keys' features (default: embed_dim)"""
+    vdim: Count | None = None
+    """MultiheadAttention: the values' features (default: embed_dim)"""
     d_model: Count | None = None
     """Transformer layers: the model width; blank: the input's"""
     nhead: Count | None = None
@@ -343,7 +384,8 @@ the previous layer gives"""
     norm_first: bool = False
     """Transformer layers: LayerNorm before each sublayer (same counts)"""
     memory_length: Count | None = None
-    """TransformerDecoderLayer: S, the length of the encoder's memory (default: T) for MACs"""
+    """TransformerDecoderLayer: S, the length of the encoder's memory; MultiheadAttention: of \
+the keys and values (default: T, self-attention); for MACs"""
     stride: Pair | None = None
     """stride (default 1 for Conv2d, the kernel size for pooling)"""
     padding: Padding | None = None
@@ -357,7 +399,8 @@ the previous layer gives"""
     ceil_mode: bool = False
     """pooling: round the output size up (PyTorch's ceil_mode)"""
     output_size: Pair | None = None
-    """AdaptiveAvgPool2d's output [height, width]"""
+    """an adaptive pooling's output [height, width] (one number: a length for the 1-D ones);
+default 1, global pooling"""
     features: Count | None = None
     """BatchNorm/LayerNorm size, checked against the input (optional)"""
     affine: bool = True
@@ -413,12 +456,12 @@ class Layer:
 
     @property
     def spatial(self) -> int:
-        """How many axes the window slides along: 1 for Conv1d, else 2."""
-        return 1 if self.type == "Conv1d" else 2
+        """How many axes the window slides along: 1 for Conv1d and the 1-D poolings, else 2."""
+        return 1 if self.type in ONE_AXIS else 2
 
     @property
     def transposed(self) -> bool:
-        return self.type == "ConvTranspose2d"
+        return self.type.startswith("ConvTranspose")
 
     @property
     def kernel(self) -> tuple[int, ...]:
@@ -437,6 +480,11 @@ class Layer:
     @property
     def output_padding(self) -> tuple[int, ...]:
         return (self.spec.output_padding or (0, 0))[: self.spatial]
+
+    @property
+    def output_size(self) -> tuple[int, ...]:
+        """An adaptive pooling's output size per axis (default 1: global pooling)."""
+        return (self.spec.output_size or (1, 1))[: self.spatial]
 
     @property
     def groups(self) -> int:
@@ -472,22 +520,9 @@ class Layer:
             if self.spec.ceil_mode:
                 parts.append("ceil")
         if self.family == "adaptive":
-            parts.append(f"→ {_pair(self.spec.output_size or (1, 1), '×')}")
-        sp = self.spec
-        if self.type == "Embedding":
-            parts[0] += f" {sp.num}×{sp.dim}"
-        if self.type in ("RNN", "LSTM", "GRU"):
-            parts[0] += f" {size_in}→{sp.hidden}"
-            if (sp.num_layers or 1) > 1:
-                parts.append(f"{sp.num_layers} layers")
-            if sp.bidirectional:
-                parts.append("bidirectional")
-        if self.type == "MultiheadAttention":
-            parts[0] += f" {size_in}, {sp.num_heads} heads"
-        if self.type.startswith("Transformer"):
-            parts[0] += f" {size_in}, {sp.nhead} heads, ff {sp.dim_feedforward or 2048}"
-        if self.family == "sequence" and not sp.bias:
-            parts.append("no bias")
+            parts.append(f"→ {_pair(self.output_size, '×')}")
+        if self.family in ("embedding", "sequence"):
+            self._describe_sequence(parts, size_in)
         if self.family in ("linear", "conv") and not self.spec.bias:
             parts.append("no bias")
         if self.type == "Dropout" and self.spec.p is not None:
@@ -496,11 +531,59 @@ class Layer:
             parts.append(self.spec.reduction)
         return f"{self.name} ({parts[0]}{', ' if len(parts) > 1 else ''}{', '.join(parts[1:])})"
 
+    def _describe_sequence(self, parts: list[str], size_in: Any) -> None:
+        """The sizes of an Embedding, recurrent, attention or transformer layer, in ``parts``."""
+        sp = self.spec
+        if self.type == "Embedding":
+            parts[0] += f" {sp.num}×{sp.dim}"
+        if self.type in ("RNN", "LSTM", "GRU"):
+            parts[0] += f" {size_in}→{sp.hidden}"
+            if sp.proj_size:
+                parts.append(f"proj {sp.proj_size}")
+            if (sp.num_layers or 1) > 1:
+                parts.append(f"{sp.num_layers} layers")
+            if sp.bidirectional:
+                parts.append("bidirectional")
+        if self.type == "MultiheadAttention":
+            parts[0] += f" {size_in}, {sp.num_heads} heads"
+            if sp.kdim is not None or sp.vdim is not None:
+                parts.append(f"kdim {sp.kdim or size_in}, vdim {sp.vdim or size_in}")
+        if self.type.startswith("Transformer"):
+            parts[0] += f" {size_in}, {sp.nhead} heads, ff {sp.dim_feedforward or 2048}"
+        if self.family == "sequence" and not sp.bias:
+            parts.append("no bias")
+
 
 def _pair(p: tuple[int, ...], sep: str = ", ") -> str:
     if len(p) == 1 or (p[0] == p[1] and sep != "×"):
         return str(p[0])
     return f"{p[0]}{sep}{p[1]}" if sep == "×" else f"({p[0]}, {p[1]})"
+
+
+def _check_values(i: int, t: str, spec: LayerSpec) -> None:
+    """The checks of one layer's values that need its type: what PyTorch would refuse."""
+    if spec.reduction not in ("mean", "sum", "none"):
+        raise FieldError("must be mean, sum or none", f"layers.{i}.reduction")
+    for fname in REQUIRED.get(t, ()):
+        if getattr(spec, fname) is None:
+            long = next((k for k, v in ALIASES.items() if v == fname), None)
+            raise FieldError(
+                f"{t} needs {fname}" + (f" (or {long})" if long else ""), f"layers.{i}"
+            )
+    if spec.proj_size and spec.hidden is not None and spec.proj_size >= spec.hidden:
+        raise FieldError(
+            f"{t} has proj_size = {spec.proj_size}, which PyTorch requires to be smaller "
+            f"than hidden_size = {spec.hidden} (the projection maps h down to proj_size)",
+            f"layers.{i}.proj_size",
+        )
+    if t in ONE_AXIS:
+        for fname in ("kernel", "stride", "padding", "dilation", "output_padding", "output_size"):
+            value = getattr(spec, fname)
+            if isinstance(value, tuple) and value[0] != value[1]:
+                raise FieldError(
+                    f"{t} works along one axis, so it takes one number here",
+                    f"layers.{i}.{fname}",
+                )
 
 
 def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: str) -> list[Layer]:
@@ -533,19 +616,7 @@ def build_layers(specs: Sequence[LayerSpec], allowed: Sequence[str], kind_name: 
                     f"{', '.join(takes) or 'nothing but type and name'})",
                     f"layers.{i}.{shown}",
                 )
-        if spec.reduction not in ("mean", "sum", "none"):
-            raise FieldError("must be mean, sum or none", f"layers.{i}.reduction")
-        for fname in REQUIRED.get(t, ()):
-            if getattr(spec, fname) is None:
-                long = next((k for k, v in ALIASES.items() if v == fname), None)
-                raise FieldError(
-                    f"{t} needs {fname}" + (f" (or {long})" if long else ""), f"layers.{i}"
-                )
-        if t == "Conv1d":
-            for fname in ("kernel", "stride", "padding", "dilation"):
-                value = getattr(spec, fname)
-                if isinstance(value, tuple) and value[0] != value[1]:
-                    raise FieldError("Conv1d takes one number here", f"layers.{i}.{fname}")
+        _check_values(i, t, spec)
         types.append(t)
     given = {}
     for i, spec in enumerate(specs):
@@ -601,8 +672,12 @@ class Counting:
     bidirectional_doubled: bool = True  # False: a bidirectional layer counted once
     stacked_input: bool = True  # False: every stacked layer reads input_size features
     out_projection: bool = True  # False: attention without its output projection
+    kv_dims: bool = True  # False: the key and value projections taken as E×E despite kdim, vdim
+    projection_weight: bool = True  # False: an LSTM's projection W_hr [P, H] forgotten
+    projected_recurrence: bool = True  # False: W_hh taken as [4H, H] despite the projection
     rf_strides: bool = True  # False: receptive fields grow by k − 1, not (k − 1)·jump
     transposed_rule: TransposedRule = "pytorch"  # "conv": ConvTranspose2d sized like a conv
+    pool_stride_one: bool = False  # True: a pooling's default stride taken as 1, not its kernel
 
 
 @dataclass
@@ -731,8 +806,8 @@ def _check_input(layer: Layer, x: Shape, net: Network, before: list[Record]) -> 
     need = {
         "linear": (1, 2) if net.sequence else (1,),
         "conv": (layer.spatial + 1,),
-        "pool": (3,),
-        "adaptive": (3,),
+        "pool": (layer.spatial + 1,),
+        "adaptive": (layer.spatial + 1,),
         "loss": (1,),
         "embedding": (1,),
         "sequence": (2,),
@@ -756,7 +831,7 @@ def _check_input(layer: Layer, x: Shape, net: Network, before: list[Record]) -> 
         raise layer.error(
             f"gets {got} per example, but it needs a sequence [time, features]", "type"
         )
-    if fam == "conv" and layer.spatial == 1:
+    if fam in ("conv", "pool", "adaptive") and layer.spatial == 1:
         raise layer.error(f"gets {got} per example, but it needs [channels, length]", "type")
     if fam in ("linear", "loss") or layer.type == "BatchNorm1d":
         raise layer.error(
@@ -808,9 +883,9 @@ def _forward(
     if fam == "pool":
         if strict:
             _check_pool_padding(layer)
-        return batch, [x[0], *_window(layer, rec, x[1:], c.rule, strict)]
+        return batch, [x[0], *_window(layer, rec, x[1:], c.rule, strict, _stride(layer, c))]
     if fam == "adaptive":
-        return batch, [x[0], *(layer.spec.output_size or (1, 1))]
+        return batch, [x[0], *layer.output_size]
     if fam == "norm" and strict:
         have = x[-1] if layer.type == "LayerNorm" else x[0]
         if layer.spec.features is not None and layer.spec.features != have:
@@ -936,7 +1011,7 @@ def _check_conv(layer: Layer, c_in: int, c_out: int) -> None:
         )
     if layer.transposed and isinstance(layer.spec.padding, str):
         raise layer.error(
-            "cannot pad 'same' or 'valid': PyTorch's ConvTranspose2d takes a number", "padding"
+            f"cannot pad 'same' or 'valid': PyTorch's {layer.type} takes a number", "padding"
         )
     for op, s, d in zip(layer.output_padding, layer.stride, layer.dilation, strict=True):
         if op >= max(s, d):
@@ -961,13 +1036,34 @@ def _check_pool_padding(layer: Layer) -> None:
             )
 
 
-def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) -> Shape:
+def _stride(layer: Layer, c: Counting) -> tuple[int, ...]:
+    """The stride a count uses: the layer's, or 1 for a pooling whose stride is left to its
+    default (the kernel size) when the mistake takes it as 1."""
+    if c.pool_stride_one and layer.family == "pool" and layer.spec.stride is None:
+        return (1,) * layer.spatial
+    return layer.stride
+
+
+def _window(
+    layer: Layer,
+    rec: Record,
+    hw: Shape,
+    rule: SizeRule,
+    strict: bool,
+    stride: tuple[int, ...] | None = None,
+) -> Shape:
     """Output height and width of a convolution or pooling, with the worked formula."""
     out, worked = [], []
     ceil = layer.spec.ceil_mode
     names = ("H", "W") if layer.spatial == 2 else ("L",)
     for axis, n, k, s, p, d in zip(
-        names, hw, layer.kernel, layer.stride, layer.padding(), layer.dilation, strict=True
+        names,
+        hw,
+        layer.kernel,
+        stride or layer.stride,
+        layer.padding(),
+        layer.dilation,
+        strict=True,
     ):
         reach = d * (k - 1) + 1
         if strict and reach > n + 2 * p:
@@ -1006,8 +1102,9 @@ def _window(layer: Layer, rec: Record, hw: Shape, rule: SizeRule, strict: bool) 
 
 
 def _transposed(layer: Layer, rec: Record, hw: Shape, c: Counting) -> Shape:
-    """Output height and width of a ConvTranspose2d, with the worked formula: each input
-    position spreads a k×k patch s apart, so the stride multiplies,
+    """Output height and width of a ConvTranspose2d (the length of a ConvTranspose1d), with
+    the worked formula: each input position spreads a k×k patch (k taps) s apart, so the
+    stride multiplies,
     H_out = (H − 1)·s − 2p + d(k − 1) + output_padding + 1."""
     if c.transposed_rule == "conv":  # the stride on the wrong side: sized like a convolution
         return _window(layer, rec, hw, c.rule, strict=False)
@@ -1023,8 +1120,8 @@ def _transposed(layer: Layer, rec: Record, hw: Shape, c: Counting) -> Shape:
         )
     )
     out = [transposed_size(*a) for a in axes]
-    labels = [[Sym("H", "out")], [Sym("W", "out")]]
-    if axes[0] == axes[1]:
+    labels = [[Sym("H", "out")], [Sym("W", "out")]] if len(axes) == 2 else [[Sym("L", "out")]]
+    if len(axes) == 2 and axes[0] == axes[1]:
         axes, labels = axes[:1], [[Sym("H", "out"), Sym("W", "out")]]
     for label, (n, k, s, p, d, op), size in zip(labels, axes, out, strict=False):
         numbers = Add(Mul(sub(n, 1), s), Neg(Mul(2, p)), Mul(d, sub(k, 1)), op, 1)
@@ -1061,7 +1158,7 @@ def _receptive_field(
         return rf, jump
     if layer.family not in ("conv", "pool") or layer.transposed or len(rf) != layer.spatial:
         return None, jump
-    axes = list(zip(rf, jump, layer.kernel, layer.stride, layer.dilation, strict=True))
+    axes = list(zip(rf, jump, layer.kernel, _stride(layer, c), layer.dilation, strict=True))
     grown = [r + d * (k - 1) * (j if c.rf_strides else 1) for r, j, k, s, d in axes]
     rec.rf, rec.jump = tuple(grown), tuple(j * s for r, j, k, s, d in axes)
     names = ["H", "W"] if len(axes) == 2 else [""]
@@ -1117,7 +1214,8 @@ def _count(rec: Record, x: Shape, batch: Any, c: Counting) -> None:
             # each input value is spread over k_h·k_w·(C_out/groups) outputs (fvcore counts
             # a transposed convolution by its input positions)
             per_group = rec.size_out // layer.groups if c.groups else rec.size_out
-            taps, outputs = [*layer.kernel, per_group], [rec.size_in, *rec.shape_in[-2:]]
+            positions = rec.shape_in[-layer.spatial :]
+            taps, outputs = [*layer.kernel, per_group], [rec.size_in, *positions]
         else:
             per_group = rec.size_in // layer.groups if c.groups else rec.size_in
             taps, outputs = [*layer.kernel, per_group], list(x)
@@ -1291,15 +1389,17 @@ class ConvGiven(NetworkGiven):
 
     input_shape: Annotated[list[Dim], TypeDoc("shape", "list of sizes")]
     """the input's shape: [channels, height, width] or [batch, channels, height, width] \
-([channels, length] and [batch, channels, length] for Conv1d); the batch may be a symbol"""
+([channels, length] and [batch, channels, length] for Conv1d and the 1-D poolings); the batch \
+may be a symbol"""
     layers: Annotated[list[LayerSpec], TypeDoc("layers", "list of {type, name, ...}")]
     """the layers in order, each {type, name, ...} with PyTorch's arguments (its own names, \
 such as in_channels or kernel_size, or the short ones): Conv2d and Conv1d (in, out, kernel, \
-stride, padding, dilation, groups, bias), ConvTranspose2d (the same and output_padding), \
-MaxPool2d/AvgPool2d (kernel, stride, padding, dilation, ceil_mode), AdaptiveAvgPool2d \
-(output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, LeakyReLU, GELU, \
-ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, bias), \
-CrossEntropyLoss (reduction). A blank (null) in or out is inferred"""
+stride, padding, dilation, groups, bias), ConvTranspose2d/ConvTranspose1d (the same and \
+output_padding), MaxPool2d/AvgPool2d and MaxPool1d/AvgPool1d (kernel, stride, padding, \
+dilation, ceil_mode), AdaptiveAvgPool2d/AdaptiveMaxPool2d and AdaptiveAvgPool1d/\
+AdaptiveMaxPool1d (output_size), BatchNorm2d/BatchNorm1d/LayerNorm (features, affine), ReLU, \
+LeakyReLU, GELU, ELU, SiLU, Tanh, Sigmoid, Dropout (p), Softmax, Flatten, Linear (in, out, \
+bias), CrossEntropyLoss (reduction). A blank (null) in or out is inferred"""
 
     def example_rank(self, layers: Sequence[Layer]) -> int:
         """[channels, height, width], or [channels, length] for a Conv1d network."""
@@ -1441,6 +1541,11 @@ class NetworkKind(Kind):
                 "⟦k_h·k_w·(C_out/groups)⟧ per input value of a ConvTranspose2d (as fvcore "
                 "counts it), " + per
             )
+        if "ConvTranspose1d" in types:
+            per = (
+                "⟦k·(C_out/groups)⟧ per input value of a ConvTranspose1d (as fvcore counts "
+                "it), " + per
+            )
         bias = (
             "plus 1 per output value for the bias (count_bias: true, as torchinfo and "
             "ptflops count)"
@@ -1452,9 +1557,14 @@ class NetworkKind(Kind):
         if net.sequence:
             per += (
                 "; a recurrent layer ⟦G·H·(in + H)⟧ per step, layer and direction (its products "
-                "⟦W_ih x_t⟧ and ⟦W_hh h_{t−1}⟧); attention its projections plus the products "
-                "⟦QKᵀ⟧ and ⟦AV⟧ (⟦T·S·E⟧ each), as fvcore counts them; an Embedding is a lookup "
-                "with none"
+                "⟦W_ih x_t⟧ and ⟦W_hh h_{t−1}⟧)"
+                + (
+                    ", an LSTM with a projection ⟦G·H·(in + P) + P·H⟧"
+                    if any(layer.spec.proj_size for layer in net.layers)
+                    else ""
+                )
+                + "; attention its projections plus the products ⟦QKᵀ⟧ and ⟦AV⟧ (⟦T·S·E⟧ "
+                "each), as fvcore counts them; an Embedding is a lookup with none"
             )
         flops = " Here each is counted twice, as FLOPs." if c.macs_factor != 1 else ""
         return (
@@ -1518,6 +1628,12 @@ SEQUENCE_MISCONCEPTIONS = {
     "forgot attention's output projection (one more E×E matrix and bias after the heads)": {
         "out_projection": False
     },
+    "took the key and value projections as E×E, using embed_dim for kdim and vdim (they are "
+    "E×kdim and E×vdim)": {"kv_dims": False},
+    "forgot the LSTM projection's weight W_hr (proj_size × hidden_size, one per layer and "
+    "direction)": {"projection_weight": False},
+    "took an LSTM's W_hh as [4H, H] despite the projection (the recurrence reads the projected "
+    "state: W_hh is [4H, proj_size])": {"projected_recurrence": False},
 }
 _NETWORK_MISCONCEPTIONS = {
     "forgot the bias in the parameter count (in·out instead of in·out + out)": {
@@ -1568,7 +1684,13 @@ class MLP(NetworkKind):
             "<name>.h_n",
             "shape",
             "the final hidden state h_n of an RNN, LSTM or GRU: [directions·num_layers, batch, "
-            "hidden_size] (c_n of an LSTM has the same shape)",
+            "hidden_size] (proj_size for an LSTM with a projection)",
+        ),
+        Key(
+            "<name>.c_n",
+            "shape",
+            "the final cell state c_n of an LSTM: [directions·num_layers, batch, hidden_size] "
+            "(hidden_size even with a projection)",
         ),
         Key(
             "activations.per_example",
@@ -1726,14 +1848,24 @@ class MLP(NetworkKind):
             DL, H = k.hidden_state
             h = carry(s, f"{r.layer.name}.h_n", [DL, *batch, H], label=Text("h_n"))
             lines.append(eq(Text("h_n"), shape_display(h)))
+            width = "P" if r.layer.spec.proj_size else "H"
             layout = (
-                "⟦[D·num_layers, N, H]⟧ whatever batch_first says"
+                f"⟦[D·num_layers, N, {width}]⟧ whatever batch_first says"
                 if batch
-                else "⟦[D·num_layers, H]⟧ for one sequence"
+                else f"⟦[D·num_layers, {width}]⟧ for one sequence"
             )
-            text += f" ⟦h_n⟧ is {layout}" + (
-                "; ⟦c_n⟧ has the same shape." if r.layer.type == "LSTM" else "."
-            )
+            text += f" ⟦h_n⟧ is {layout}"
+            if k.cell_state is not None:
+                DL, H = k.cell_state
+                cell = carry(s, f"{r.layer.name}.c_n", [DL, *batch, H], label=Text("c_n"))
+                lines.append(eq(Text("c_n"), shape_display(cell)))
+                text += (
+                    "; ⟦c_n⟧ has H features: the projection applies to h only."
+                    if r.layer.spec.proj_size
+                    else "; ⟦c_n⟧ has the same shape."
+                )
+            else:
+                text += "."
         s.step(says(text), *lines)
 
     def logits(
@@ -1763,7 +1895,7 @@ class MLP(NetworkKind):
                     "input holds the logits."
                 )
         s.step(
-            says(text),
+            text,
             eq(
                 Sym("p", "j"),
                 Frac(Call("exp", Sym("z", "j")), Raw(r"\sum_k e^{z_k}", "Σₖ exp(zₖ)")),
@@ -1850,8 +1982,8 @@ class MLP(NetworkKind):
 class Conv(NetworkKind):
     """A convolutional network: output sizes, parameters, MACs and receptive fields per layer.
 
-    Conv2d, Conv1d and ConvTranspose2d, pooling, normalization and a Linear head; the
-    activation memory of the input and the final output."""
+    Conv2d, Conv1d, ConvTranspose2d and ConvTranspose1d, 2-D and 1-D pooling, normalization
+    and a Linear head; the activation memory of the input and the final output."""
 
     Given = ConvGiven
     keys = (
@@ -1896,6 +2028,8 @@ class Conv(NetworkKind):
         },
         "added the kernels' reaches to the receptive field without the product of the strides "
         "before them (r grows by (k − 1)·j)": {"rf_strides": False},
+        "took a pooling layer's stride as 1 where it is left out (PyTorch's pooling stride "
+        "defaults to the kernel size)": {"pool_stride_one": True},
         "put the stride of a transposed convolution on the wrong side: sized it like a "
         "convolution, ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1, instead of (H − 1)s − 2p + d(k − 1) + "
         "output_padding + 1": {"transposed_rule": "conv"},
@@ -1943,8 +2077,8 @@ class Conv(NetworkKind):
                 "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
                 "stride defaults to its kernel size)"
                 + (
-                    "; a ConvTranspose2d goes the other way, its stride multiplying the size "
-                    "(the second formula)"
+                    "; a transposed convolution goes the other way, its stride multiplying the "
+                    "size (the second formula)"
                     if transposed
                     else ""
                 )
@@ -2061,23 +2195,32 @@ def _layer_text(r: Record) -> str:
     fam = layer.family
     if fam in ("conv", "pool"):
         pad = layer.spec.padding if isinstance(layer.spec.padding, str) else _pair(layer.padding())
-        dil = "" if layer.type == "AvgPool2d" else f", d = {_pair(layer.dilation)}"
+        dil = "" if layer.type.startswith("AvgPool") else f", d = {_pair(layer.dilation)}"
         dil = f", ⟦{dil[2:]}⟧" if dil else ""
         text = (
             f"{what}: ⟦k = {_pair(layer.kernel)}⟧, ⟦s = {_pair(layer.stride)}⟧, ⟦p = {pad}⟧{dil}."
         )
         if layer.transposed:
             text += f" output_padding = {_pair(layer.output_padding)}."
+        if fam == "pool":
+            what_of = "maximum" if layer.type.startswith("Max") else "average"
+            text += (
+                f" Each output is the {what_of} of its window, channel by channel: the "
+                "channels stay, and pooling has no parameters."
+            )
         taps = " × ".join(map(str, layer.kernel))
         ks = "k_h × k_w" if layer.spatial == 2 else "k"
         bias = f", plus {r.size_out} biases." if layer.spec.bias else "; it has no bias."
         if fam == "conv" and layer.transposed:
+            patch, apart = (
+                ("a ⟦k×k⟧ patch", "patches") if layer.spatial == 2 else ("k taps", "windows")
+            )
             text += (
                 " A transposed convolution runs a convolution backwards: each input position "
-                "adds a ⟦k×k⟧ patch of weights into the output, patches s apart, so the stride "
-                "multiplies the size. Its weights are ⟦C_in × C_out/groups × "
+                f"adds {patch} of weights into the output, {apart} s apart, so the "
+                "stride multiplies the size. Its weights are ⟦C_in × C_out/groups × "
                 f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}⟧{bias} "
-                "MACs: every input value meets ⟦C_out/groups × k_h × k_w⟧ weights (counted, as "
+                f"MACs: every input value meets ⟦C_out/groups × {ks}⟧ weights (counted, as "
                 "fvcore does, over the input positions)."
             )
         elif fam == "conv":
@@ -2089,9 +2232,23 @@ def _layer_text(r: Record) -> str:
     return {
         "flatten": f"{what} joins all axes of each example into one.",
         "linear": f"{what}: ⟦in·out⟧ weights" + (" and out biases." if layer.spec.bias else "."),
-        "adaptive": f"{what} averages each channel down to the size it is given.",
+        "adaptive": _adaptive_text(layer, what),
         "loss": f"{what} turns the logits and labels into the loss.",
     }.get(fam, f"{what} keeps the shape.")
+
+
+def _adaptive_text(layer: Layer, what: str) -> str:
+    """An adaptive pooling in words: it picks its windows so the output has the size given."""
+    how = "takes the maximum of" if "Max" in layer.type else "averages"
+    text = (
+        f"{what} {how} each channel down to the size it is given, choosing its windows to fit "
+        "whatever size comes in; it has no parameters."
+    )
+    if set(layer.output_size) == {1}:
+        text += " With output size 1 it pools each channel globally" + (
+            " (max-over-time pooling)." if layer.spatial == 1 and "Max" in layer.type else "."
+        )
+    return text
 
 
 def _negative(x: Any) -> bool:
@@ -2141,8 +2298,16 @@ def _draw_layer_sizes(
             new["num"] = rng.choice((1000, 5000, 10000, 20000, 30000))
             new["dim"] = width()
             vocabulary[layer.spec.num] = new["num"]
+        elif layer.type in ("RNN", "LSTM", "GRU") and layer.spec.proj_size:
+            # the projection stays narrower than the state it projects
+            new["proj_size"] = width()
+            new["hidden"] = new["proj_size"] * rng.choice((2, 3, 4))
         elif layer.type in ("RNN", "LSTM", "GRU"):
             new["hidden"] = width()
+        elif layer.type == "MultiheadAttention" and (layer.spec.kdim or layer.spec.vdim):
+            for fname in ("kdim", "vdim"):
+                if getattr(layer.spec, fname) is not None:
+                    new[fname] = rng.choice(HIDDEN)
         elif layer.spec.dim_feedforward is not None:
             new["dim_feedforward"] = rng.choice((256, 512, 1024, 2048))
         drawn.append(new)
@@ -2211,7 +2376,8 @@ def _draw_network(
         values["features"] = x[-1] if rec.layer.type == "LayerNorm" else (x[0] if x else None)
         for key in list(spec):
             name = ALIASES.get(key, key)
-            if name in ("out", "num", "dim", "hidden", "dim_feedforward") and name in new:
+            drawn_fields = ("out", "num", "dim", "hidden", "dim_feedforward", "proj_size")
+            if name in (*drawn_fields, "kdim", "vdim") and name in new:
                 spec[key] = new[name]
             elif name in ("in", "embed_dim", "d_model", "features") and spec[key] is not None:
                 spec[key] = values[name]

@@ -1,4 +1,5 @@
-"""The JSON renderer (SPEC section 6): exact values as strings sympy reads back, plus floats."""
+"""The JSON renderer (``solve --format json``, solver/schemas/solve.schema.json): exact values
+as strings sympy reads back, plus floats."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Renderers for checked answers: a terminal table, SPEC's JSON, Gradescope's results.json.
+"""Renderers for checked answers: a terminal table, check's JSON, Gradescope's results.json.
 
 Like the solution renderers they only read (a :class:`~solver.check.Report`)
 and never compute.
@@ -70,7 +70,7 @@ def text(report: Report) -> str:
 
 
 def json(report: Report) -> str:
-    """SPEC section 3: ``{student, score, max_score, results: [...]}``."""
+    """check's JSON: ``{student, score, max_score, results: [...]}``."""
     return _json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""Training experiments (SPEC section 5): an experiment YAML in, a report with numbers out.
+"""Training experiments (dlsolve reproduce): an experiment YAML in, a report with numbers out.
 
 The problem sets end in experiments a student is asked to run: BatchNorm
 placement on an MLP and a CNN (IST 597), BatchNorm and dropout on a CNN

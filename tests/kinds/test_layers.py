@@ -418,6 +418,11 @@ def test_kinds_and_new_list_the_new_layer_types(cli_run):
         ("attention-heads", "params.attn", {"out_projection": False}),
         ("vgg-receptive-field", "conv3_3.receptive_field", {"rf_strides": False}),
         ("unet-upsampling", "up1.output_size", {"transposed_rule": "conv"}),
+        ("lstm-projection", "params.lstm", {"projection_weight": False}),
+        ("lstm-projection", "params.lstm", {"projected_recurrence": False}),
+        ("cross-attention-kdim", "params.attn", {"kv_dims": False}),
+        ("ecg-1d-cnn", "pool3.receptive_field", {"rf_strides": False}),
+        ("ecg-1d-cnn", "pool1.output_size", {"pool_stride_one": True}),
     ],
 )
 def test_the_checker_names_each_mistake(cli_run, tmp_path, pid, key, options):
@@ -469,3 +474,315 @@ def test_conv1d_same_padding_keeps_the_length():
         [{"type": "Conv1d", "name": "c", "in": 2, "out": 3, "kernel": 3} | {"padding": "same"}],
     )
     assert s["c.output_shape"] == [3, 10]
+
+
+# --------------------------------------------------------------------------- LSTM projection
+
+
+@FEW
+@given(
+    n_in=st.integers(1, 8),
+    proj=st.integers(1, 6),
+    extra=st.integers(1, 6),
+    num_layers=st.integers(1, 3),
+    bias=st.booleans(),
+    bidirectional=st.booleans(),
+    batch_first=st.booleans(),
+    T=st.integers(1, 4),
+    N=st.integers(1, 3),
+)
+def test_lstm_with_projection_matches_torch(
+    n_in, proj, extra, num_layers, bias, bidirectional, batch_first, T, N
+):
+    torch = pytest.importorskip("torch")
+    hidden = proj + extra  # PyTorch: proj_size < hidden_size
+    module = torch.nn.LSTM(
+        n_in,
+        hidden,
+        num_layers,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        proj_size=proj,
+    )
+    shape = [N, T, n_in] if batch_first else [T, N, n_in]
+    y, (h, c) = module(torch.zeros(*shape))
+    layer = {"type": "LSTM", "name": "r", "input_size": n_in, "hidden_size": hidden}
+    layer |= {"proj_size": proj, "num_layers": num_layers, "bias": bias}
+    layer |= {"bidirectional": bidirectional, "batch_first": batch_first}
+    s = solve("mlp", shape, [layer])
+    assert s["params.r"] == torch_params(module)
+    assert s["z1"] == list(y.shape)
+    assert s["r.h_n"] == list(h.shape)
+    assert s["r.c_n"] == list(c.shape)
+    # by hand: W_ih x, W_hh h_(t-1) with h projected to P, and W_hr h: 4H(in + P) + P·H
+    D = 2 if bidirectional else 1
+    ins = [n_in] + [D * proj] * (num_layers - 1)
+    assert s["params.r"] == sum(
+        D * (4 * hidden * (i + proj) + (8 * hidden if bias else 0) + proj * hidden) for i in ins
+    )
+    assert s["macs.r"] == N * T * sum(D * (4 * hidden * (i + proj) + proj * hidden) for i in ins)
+
+
+def test_projected_lstm_by_hand_and_its_mistakes():
+    """LSTM(512 → 2048, proj 512), as in Sak et al.'s LSTMP: 4·2048·(512 + 512) weights
+    W_ih and W_hh, 2·4·2048 biases and 512·2048 for W_hr."""
+    layers = [{"type": "LSTM", "name": "l", "in": 512, "hidden": 2048, "proj_size": 512}]
+    right = 4 * 2048 * (512 + 512) + 2 * 4 * 2048 + 512 * 2048
+    s = solve("mlp", [7, 3, 512], layers)
+    assert s["params.l"] == right == 9453568
+    assert s["z1"] == [7, 3, 512] and s["l.h_n"] == [1, 3, 512] and s["l.c_n"] == [1, 3, 2048]
+    no_w_hr = solve("mlp", [7, 3, 512], layers, projection_weight=False)
+    assert no_w_hr["params.l"] == right - 512 * 2048
+    square_hh = solve("mlp", [7, 3, 512], layers, projected_recurrence=False)
+    assert square_hh["params.l"] == 4 * 2048 * (512 + 2048) + 2 * 4 * 2048 + 512 * 2048
+    # the second layer of a stack reads the projected output, D·P features
+    two = [{**layers[0], "num_layers": 2, "bidirectional": True}]
+    layer2 = 2 * (4 * 2048 * (1024 + 512) + 2 * 4 * 2048 + 512 * 2048)
+    assert solve("mlp", [7, 512], two)["params.l"] == 2 * right + layer2
+    # an LSTM without a projection: c_n has h_n's shape; proj_size 0 is PyTorch's "none"
+    plain = solve("mlp", [7, 3, 8], [{"type": "LSTM", "name": "l", "hidden": 4}])
+    assert plain["l.c_n"] == plain["l.h_n"] == [1, 3, 4]
+    zero = solve("mlp", [7, 3, 8], [{"type": "LSTM", "name": "l", "hidden": 4, "proj_size": 0}])
+    assert zero["params.l"] == plain["params.l"] == 4 * 4 * (8 + 4) + 8 * 4
+
+
+# --------------------------------------------------------------------------- attention kdim, vdim
+
+
+@FEW
+@given(
+    heads=st.integers(1, 3),
+    per_head=st.integers(1, 4),
+    kdim=st.integers(1, 9),
+    vdim=st.integers(1, 9),
+    bias=st.booleans(),
+    batch_first=st.booleans(),
+    T=st.integers(1, 5),
+    S=st.integers(1, 5),
+    N=st.integers(1, 3),
+)
+def test_attention_with_kdim_and_vdim_matches_torch(
+    heads, per_head, kdim, vdim, bias, batch_first, T, S, N
+):
+    torch = pytest.importorskip("torch")
+    E = heads * per_head
+    module = torch.nn.MultiheadAttention(
+        E, heads, bias=bias, batch_first=batch_first, kdim=kdim, vdim=vdim
+    )
+
+    def seq(length, width):
+        return torch.zeros(*([N, length] if batch_first else [length, N]), width)
+
+    y = module(seq(T, E), seq(S, kdim), seq(S, vdim))[0]
+    layer = {"type": "MultiheadAttention", "name": "a", "embed_dim": E, "num_heads": heads}
+    layer |= {"kdim": kdim, "vdim": vdim, "memory_length": S, "bias": bias}
+    shape = [N, T, E] if batch_first else [T, N, E]
+    s = solve("mlp", shape, [{**layer, "batch_first": batch_first}])
+    assert s["params.a"] == torch_params(module)
+    assert s["params.a"] == E * E + E * kdim + E * vdim + E * E + (4 * E if bias else 0)
+    assert s["z1"] == list(y.shape)
+    # projections T·E², S·E·kdim, S·E·vdim and T·E² out; QKᵀ and AV T·S·E each
+    assert s["macs.a"] == N * (2 * T * E * E + S * E * (kdim + vdim) + 2 * T * S * E)
+    mistaken = solve("mlp", shape, [{**layer, "batch_first": batch_first}], kv_dims=False)
+    assert mistaken["params.a"] - s["params.a"] == E * (2 * E - kdim - vdim)
+
+
+def test_cross_attention_of_the_same_width_counts_its_memory_length():
+    """Without kdim and vdim, memory_length alone makes the keys and values S positions long:
+    the same parameters as self-attention, other MACs."""
+    layer = {"type": "MultiheadAttention", "name": "a", "num_heads": 2}
+    E, T, S = 8, 5, 3
+    self_attn = solve("mlp", [T, E], [layer])
+    cross = solve("mlp", [T, E], [{**layer, "memory_length": S}])
+    assert self_attn["params.a"] == cross["params.a"] == 4 * E * E + 4 * E
+    assert self_attn["macs.a"] == 4 * T * E * E + 2 * T * T * E
+    assert cross["macs.a"] == 2 * T * E * E + 2 * S * E * E + 2 * T * S * E
+
+
+# --------------------------------------------------------------------------- 1-D pooling
+
+
+@FEW
+@given(
+    t=st.sampled_from(["MaxPool1d", "AvgPool1d"]),
+    C=st.integers(1, 4),
+    L=st.integers(6, 40),
+    k=st.integers(1, 5),
+    s=st.integers(1, 3),
+    p=st.integers(0, 2),
+    d=st.integers(1, 2),
+    ceil_mode=st.booleans(),
+)
+def test_1d_pooling_matches_torch(t, C, L, k, s, p, d, ceil_mode):
+    torch = pytest.importorskip("torch")
+    p = min(p, k // 2)  # PyTorch: padding at most half the kernel
+    d = d if t == "MaxPool1d" else 1
+    if d * (k - 1) + 1 > L + 2 * p:
+        return
+    opts = {"stride": s, "padding": p, "ceil_mode": ceil_mode}
+    module = getattr(torch.nn, t)(k, **opts, **({"dilation": d} if d > 1 else {}))
+    y = module(torch.zeros(2, C, L))
+    layer = {"type": t, "name": "q", "kernel_size": k, **opts, **({"dilation": d} if d > 1 else {})}
+    sol = solve("conv", [2, C, L], [layer])
+    assert sol["q.output_shape"] == list(y.shape)
+    assert sol["q.output_size"] == [y.shape[-1]]
+
+
+def test_a_1d_network_by_hand_and_against_torch():
+    """Conv1d, BatchNorm1d over (N, C, L), MaxPool1d, ConvTranspose1d and a global max pool
+    (max over time), each by hand."""
+    layers = [
+        {"type": "Conv1d", "in": 16, "out": 32, "kernel": 5, "padding": 2},
+        {"type": "BatchNorm1d"},
+        {"type": "ReLU"},
+        {"type": "MaxPool1d", "kernel": 3, "stride": 2, "padding": 1},
+        {"type": "AvgPool1d", "kernel": 2},
+        {"type": "ConvTranspose1d", "out": 8, "kernel": 4, "stride": 2, "padding": 1},
+        {"type": "AdaptiveMaxPool1d", "output_size": 1},
+        {"type": "AdaptiveAvgPool1d", "output_size": 1},
+        {"type": "Flatten"},
+        {"type": "Linear", "out": 5},
+    ]
+    s = solve("conv", [4, 16, 100], layers)
+    assert s["conv1.params"] == 32 * 16 * 5 + 32
+    assert s["bn1.params"] == 2 * 32 and s["bn1.output_shape"] == [4, 32, 100]
+    assert s["pool1.output_size"] == [(100 + 2 - 2 - 1) // 2 + 1] == [50]
+    assert s["pool2.output_size"] == [25]
+    assert s["convt1.output_size"] == [(25 - 1) * 2 - 2 + 3 + 1] == [50]
+    assert s["convt1.params"] == 32 * 8 * 4 + 8
+    assert s["convt1.macs"] == 4 * 32 * 25 * 8 * 4  # over the input positions
+    assert s["pool3.output_shape"] == [4, 8, 1] and s["flatten1.output_shape"] == [4, 8]
+    # receptive field: 5, then + 2·1 (pool k = 3), then + 1·2 (pool k = 2 at jump 2)
+    assert [s["conv1.receptive_field"], s["pool1.receptive_field"]] == [5, 7]
+    assert [s["pool2.receptive_field"], s["pool2.jump"]] == [9, 4]
+    assert [r for r, _ in brute_field([(5, 1, 1), (3, 2, 1), (2, 2, 1)])] == [5, 7, 9]
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    net = nn.Sequential(
+        nn.Conv1d(16, 32, 5, padding=2),
+        nn.BatchNorm1d(32),
+        nn.ReLU(),
+        nn.MaxPool1d(3, 2, 1),
+        nn.AvgPool1d(2),
+        nn.ConvTranspose1d(32, 8, 4, 2, 1),
+        nn.AdaptiveMaxPool1d(1),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    )
+    x = torch.zeros(4, 16, 100)
+    names = ["conv1", "bn1", "relu1", "pool1", "pool2", "convt1", "pool3", "pool4"]
+    for name, module in zip([*names, "flatten1", "linear1"], net, strict=True):
+        x = module(x)
+        assert s[f"{name}.output_shape"] == list(x.shape)
+    assert s["params.total"] == torch_params(net)
+
+
+@FEW
+@given(
+    c_in=st.integers(1, 4),
+    c_out=st.integers(1, 4),
+    L=st.integers(1, 12),
+    k=st.integers(1, 4),
+    s=st.integers(1, 3),
+    p=st.integers(0, 1),
+    op=st.integers(0, 2),
+)
+def test_conv_transpose1d_matches_torch(c_in, c_out, L, k, s, p, op):
+    torch = pytest.importorskip("torch")
+    op = op % s
+    if (L - 1) * s - 2 * p + k - 1 + op + 1 < 1:
+        return
+    module = torch.nn.ConvTranspose1d(c_in, c_out, k, s, p, op)
+    y = module(torch.zeros(2, c_in, L))
+    layer = {"type": "ConvTranspose1d", "name": "u", "in": c_in, "out": c_out, "kernel": k}
+    sol = solve("conv", [2, c_in, L], [layer | {"stride": s, "padding": p, "output_padding": op}])
+    assert sol["u.output_shape"] == list(y.shape)
+    assert sol["u.params"] == torch_params(module)
+    assert sol["u.macs"] == 2 * c_in * L * c_out * k
+
+
+@pytest.mark.parametrize(
+    "kind,shape,layer,words",
+    [
+        ("mlp", [5, 8], {"type": "LSTM", "hidden": 4, "proj_size": 4}, "smaller than hidden"),
+        ("mlp", [5, 8], {"type": "GRU", "hidden": 4, "proj_size": 2}, "no field 'proj_size'"),
+        ("mlp", [5, 8], {"type": "TransformerEncoderLayer", "nhead": 2, "kdim": 3}, "'kdim'"),
+        ("conv", [2, 10], {"type": "MaxPool1d", "kernel": [2, 3]}, "one number here"),
+        ("conv", [2, 10], {"type": "AdaptiveAvgPool1d", "output_size": [2, 3]}, "one number"),
+        ("conv", [2, 10], {"type": "AvgPool1d", "kernel": 4, "padding": 3}, "at most half"),
+        ("conv", [1, 2, 10, 10], {"type": "MaxPool1d", "kernel": 2}, "length\\], got 4 dim"),
+        ("conv", [2, 10], {"type": "MaxPool2d", "kernel": 2}, "channels, height, width"),
+        ("conv", [2, 3], {"type": "MaxPool1d", "kernel": 4}, "larger than its padded"),
+    ],
+)
+def test_layers_pytorch_refuses_are_errors_naming_the_field(kind, shape, layer, words):
+    with pytest.raises(ValueError, match=words):
+        kinds.get(kind).Given.model_validate({"input_shape": shape, "layers": [layer]})
+
+
+def test_a_bad_projection_is_one_sentence_naming_file_problem_and_field(cli_run, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "problems:\n  - id: lm\n    kind: mlp\n    given:\n      input_shape: [5, 8]\n"
+        "      layers:\n        - {type: LSTM, hidden_size: 4, proj_size: 6}\n"
+    )
+    code, out, err = cli_run("solve", str(path))
+    assert code == 2
+    text = " ".join((out + err).split())
+    assert "p.yaml" in text and "lm" in text and "layers.0.proj_size" in text, text
+    assert "smaller than hidden_size = 4" in text
+
+
+def test_the_handout_table_shows_the_new_fields():
+    problem = solver.load_text(
+        "problems:\n  - id: a\n    kind: mlp\n    given:\n      input_shape: [5, 8]\n"
+        "      layers:\n        - {type: LSTM, hidden_size: 6, proj_size: 3}\n"
+        "        - {type: MultiheadAttention, num_heads: 3, kdim: 4, vdim: 5}\n",
+        "a.yaml",
+    ).problems[0]
+    (table,) = kinds.get("mlp").given_tables(problem.raw_given)
+    assert {"proj_size", "kdim", "vdim"} <= set(table.columns)
+    rows = {row[0]: row for row in table.rows}
+    assert rows["LSTM"][table.columns.index("proj_size")] == 3
+    assert rows["MultiheadAttention"][table.columns.index("vdim")] == 5
+    assert rows["LSTM"][table.columns.index("kdim")] == ""  # a field the row leaves out
+
+
+def test_the_new_shipped_problems_by_hand():
+    get = solver.load("problems/sequence-models.yaml").get
+    s = solver.solve(get("lstm-projection"))
+    layer1 = 4 * 1024 * (80 + 256) + 4 * 1024 * 2 + 256 * 1024
+    layer2 = 4 * 1024 * (256 + 256) + 4 * 1024 * 2 + 256 * 1024
+    assert s["params.lstm"] == layer1 + layer2
+    assert [s["z1"], s["lstm.h_n"], s["lstm.c_n"]] == [[100, 4, 256], [2, 4, 256], [2, 4, 1024]]
+    s = solver.solve(get("cross-attention-kdim"))
+    assert s["params.attn"] == 512 * 512 + 2 * 512 * 2048 + 3 * 512 + 512 * 512 + 512
+    s = solver.solve(get("char-cnn-max-over-time"))
+    assert s["conv.output_size"] == [21 - 5 + 1] and s["x_conv_out.output_shape"] == [64, 256]
+    assert s["conv.params"] == 256 * 50 * 5 + 256
+    s = solver.solve(get("ecg-1d-cnn"))
+    lengths = [s[f"{n}.output_size"] for n in ("conv1", "pool1", "conv2", "pool2", "conv3")]
+    assert lengths == [[128], [64], [64], [32], [32]] and s["pool3.output_size"] == [8]
+    # r: 7; +1·1 (pool1); +4·2 (conv2); +1·2 (pool2); +2·2·4 (dilated conv3); +3·4 (pool3)
+    assert [s["conv3.receptive_field"], s["conv3.jump"]] == [7 + 1 + 8 + 2 + 16, 4]
+    assert [s["pool3.receptive_field"], s["pool3.jump"]] == [34 + 12, 16]
+    assert s["bn1.params"] == 2 * 32 and s["bn2.params"] == 2 * 64
+
+
+def test_a_pooling_stride_left_to_its_default_taken_as_1():
+    """MaxPool1d(2) strides by 2; the mistake slides it by 1: 128 − 2 + 1 = 127 positions."""
+    p = solver.load("problems/sequence-models.yaml").get("ecg-1d-cnn")
+    wrong = solver.solve(p, pool_stride_one=True)
+    assert wrong["pool1.output_size"] == [127] and wrong["pool1.jump"] == 1
+    assert wrong["conv1.output_size"] == solver.solve(p)["conv1.output_size"]
+
+
+def test_variants_of_the_sequence_problems_are_written(cli_run, tmp_path):
+    """dlsolve variants refuses a text that states a given literally: the file quotes them."""
+    code, out, err = cli_run(
+        "variants", "problems/sequence-models.yaml", "-n", "1", "-o", str(tmp_path)
+    )
+    assert code == 0, out + err
+    assert (tmp_path / "sequence-models-1.yaml").exists()

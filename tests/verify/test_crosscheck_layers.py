@@ -49,6 +49,36 @@ problems:
         - {type: Conv1d, out: 4, kernel: 5, stride: 2, dilation: 2}
         - {type: BatchNorm1d}
         - {type: Conv1d, out: 6, kernel: 3, stride: 3, groups: 2}
+  - id: projected-bidirectional
+    kind: mlp
+    given:
+      input_shape: [n, 6, 7]
+      layers:
+        - {type: LSTM, name: lstm, hidden_size: 5, proj_size: 2, num_layers: 2,
+           bidirectional: true, batch_first: true}
+        - {type: MultiheadAttention, num_heads: 2, kdim: 3, vdim: 5, memory_length: 4,
+           batch_first: true}
+        - {type: Linear, out: 3}
+  - id: self-attention-with-kdim-equal
+    kind: mlp
+    given:
+      input_shape: [5, 8]
+      layers:
+        - {type: MultiheadAttention, num_heads: 4, kdim: 8, vdim: 8, bias: false}
+  - id: pooling-1d
+    kind: conv
+    given:
+      input_shape: [n, 3, 37]
+      count_bias: true
+      layers:
+        - {type: MaxPool1d, kernel: 3, stride: 2, padding: 1, dilation: 2, ceil_mode: true}
+        - {type: Conv1d, out: 4, kernel: 3, stride: 2}
+        - {type: AvgPool1d, kernel: 3, stride: 2, padding: 1, ceil_mode: true}
+        - {type: ConvTranspose1d, out: 2, kernel: 4, stride: 3, padding: 1, output_padding: 2}
+        - {type: AdaptiveAvgPool1d, output_size: 3}
+        - {type: AdaptiveMaxPool1d, output_size: 2}
+        - {type: Flatten}
+        - {type: Linear, out: 2}
   - id: field-hw
     kind: conv
     given:
@@ -97,6 +127,12 @@ def test_every_answer_agrees_with_torch(problem):
         ("conv1d-field", {"rf_strides": False}, {"conv2.receptive_field"}),
         ("field-hw", {"rf_strides": False}, {"conv2.receptive_field_hw"}),
         ("unet-upsampling", {"transposed_rule": "conv"}, {"up1.output_size"}),
+        ("lstm-projection", {"projection_weight": False}, {"params.lstm", "macs.lstm"}),
+        ("lstm-projection", {"projected_recurrence": False}, {"params.lstm", "macs.lstm"}),
+        ("cross-attention-kdim", {"kv_dims": False}, {"params.attn", "macs.attn"}),
+        ("ecg-1d-cnn", {"rf_strides": False}, {"pool3.receptive_field"}),
+        ("ecg-1d-cnn", {"pool_stride_one": True}, {"pool1.output_size", "pool3.jump"}),
+        ("projected-bidirectional", {"projection_weight": False}, {"params.lstm"}),
     ],
 )
 def test_a_mistaken_answer_disagrees(pid, options, keys):

@@ -45,9 +45,15 @@ FAMILY = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "conv",
+    "ConvTranspose1d": "conv",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
+    "MaxPool1d": "pool",
+    "AvgPool1d": "pool",
     "AdaptiveAvgPool2d": "adaptive",
+    "AdaptiveMaxPool2d": "adaptive",
+    "AdaptiveAvgPool1d": "adaptive",
+    "AdaptiveMaxPool1d": "adaptive",
     "BatchNorm1d": "norm",
     "BatchNorm2d": "norm",
     "LayerNorm": "norm",
@@ -71,12 +77,14 @@ SHORT = {
     "Conv2d": "conv",
     "Conv1d": "conv",
     "ConvTranspose2d": "convt",
+    "ConvTranspose1d": "convt",
     "MultiheadAttention": "attn",
     "TransformerEncoderLayer": "encoder",
     "TransformerDecoderLayer": "decoder",
-    "MaxPool2d": "pool",
-    "AvgPool2d": "pool",
-    "AdaptiveAvgPool2d": "pool",
+    **dict.fromkeys(
+        ("MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool2d"), "pool"
+    ),
+    **dict.fromkeys(("AdaptiveMaxPool2d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d"), "pool"),
     "BatchNorm1d": "bn",
     "BatchNorm2d": "bn",
     "LayerNorm": "ln",
@@ -121,26 +129,39 @@ SEQUENCE = (*RECURRENT, "MultiheadAttention", "TransformerEncoderLayer", "Transf
 
 class Sequence(nn.Module):
     """A recurrent, attention or transformer module called as PyTorch's own layer list would:
-    self-attention takes x as query, key and value, a decoder layer gets a random memory of
-    ``memory_length`` positions, and a recurrent layer keeps its h_n for the shape check."""
+    self-attention takes x as query, key and value; attention with ``memory_length``, kdim or
+    vdim gets random keys and values of that length and those widths; a decoder layer gets a
+    random memory of ``memory_length`` positions; a recurrent layer keeps h_n (and an
+    LSTM's c_n) for the shape check."""
 
     def __init__(self, inner: nn.Module, kind: str, memory_length: int | None) -> None:
         super().__init__()
         self.inner, self.kind, self.memory_length = inner, kind, memory_length
         self.h_n: torch.Tensor | None = None
+        self.c_n: torch.Tensor | None = None
+
+    def _source(self, x: torch.Tensor, batch_first: bool, width: int) -> torch.Tensor:
+        """Random keys, values or memory like x, with memory_length positions of width."""
+        time = 1 if batch_first and x.dim() == 3 else 0
+        shape = list(x.shape)
+        shape[time] = self.memory_length or shape[time]
+        shape[-1] = width
+        return torch.randn(*shape, dtype=x.dtype, device=x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind in RECURRENT:
             y, h = self.inner(x)
-            self.h_n = h[0] if isinstance(h, tuple) else h
+            self.h_n, self.c_n = h if isinstance(h, tuple) else (h, None)
             return y
         if self.kind == "MultiheadAttention":
-            return self.inner(x, x, x, need_weights=False)[0]
+            a = self.inner
+            if self.memory_length is None and a.kdim == a.vdim == a.embed_dim:
+                return a(x, x, x, need_weights=False)[0]
+            key = self._source(x, a.batch_first, a.kdim)
+            value = self._source(x, a.batch_first, a.vdim)
+            return a(x, key, value, need_weights=False)[0]
         if self.kind == "TransformerDecoderLayer":
-            time = 1 if self.inner.self_attn.batch_first and x.dim() == 3 else 0
-            shape = list(x.shape)
-            shape[time] = self.memory_length or shape[time]
-            memory = torch.randn(*shape, dtype=x.dtype, device=x.device)
+            memory = self._source(x, self.inner.self_attn.batch_first, x.shape[-1])
             return self.inner(x, memory)
         return self.inner(x)
 
@@ -157,10 +178,16 @@ def _sequence_module(sp: Any, t: str, x: torch.Tensor) -> nn.Module:
             bias=sp.bias,
             batch_first=sp.batch_first,
             bidirectional=sp.bidirectional,
+            **({"proj_size": sp.proj_size or 0} if t == "LSTM" else {}),
         )
     elif t == "MultiheadAttention":
         inner = nn.MultiheadAttention(
-            sp.embed_dim or width, sp.num_heads, bias=sp.bias, batch_first=sp.batch_first
+            sp.embed_dim or width,
+            sp.num_heads,
+            bias=sp.bias,
+            batch_first=sp.batch_first,
+            kdim=sp.kdim,
+            vdim=sp.vdim,
         )
     else:
         inner = getattr(nn, t)(
@@ -182,9 +209,11 @@ def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
         return _sequence_module(sp, t, x)
     if t == "Embedding":
         return nn.Embedding(sp.num, sp.dim, padding_idx=sp.padding_idx)
-    if t in ("Conv1d", "ConvTranspose2d"):
-        extra = {"output_padding": sp.output_padding or 0} if t == "ConvTranspose2d" else {}
-        one = (lambda v: v[0]) if t == "Conv1d" else (lambda v: v)
+    one_axis = t.endswith("1d") and t != "BatchNorm1d"
+    one = (lambda v: v[0]) if one_axis else (lambda v: v)  # a 1-D layer's number, not a pair
+    if t in ("Conv1d", "ConvTranspose2d", "ConvTranspose1d"):
+        transposed = t.startswith("ConvTranspose")
+        extra = {"output_padding": sp.output_padding or (0, 0)} if transposed else {}
         pad = sp.padding if isinstance(sp.padding, str) else one(sp.padding or (0, 0))
         return getattr(nn, t)(
             sp.in_ or x.shape[1],
@@ -210,17 +239,17 @@ def _module(layer: Layer, x: torch.Tensor, out: Any) -> nn.Module:
             groups=sp.groups or 1,
             bias=sp.bias,
         )
-    if t in ("MaxPool2d", "AvgPool2d"):
+    if t in ("MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d"):
         opt = {
-            "stride": sp.stride,
-            "padding": 0 if sp.padding in (None, "valid") else sp.padding,
+            "stride": None if sp.stride is None else one(sp.stride),
+            "padding": 0 if sp.padding in (None, "valid") else one(sp.padding),
             "ceil_mode": sp.ceil_mode,
         }
-        if t == "MaxPool2d":
-            opt["dilation"] = sp.dilation or 1
-        return getattr(nn, t)(sp.kernel, **opt)
-    if t == "AdaptiveAvgPool2d":
-        return nn.AdaptiveAvgPool2d(sp.output_size or (1, 1))
+        if t.startswith("MaxPool"):
+            opt["dilation"] = one(sp.dilation or (1, 1))
+        return getattr(nn, t)(one(sp.kernel), **opt)
+    if t.startswith("Adaptive"):
+        return getattr(nn, t)(one(sp.output_size or (1, 1)))
     if t in ("BatchNorm1d", "BatchNorm2d"):
         return getattr(nn, t)(x.shape[1], affine=sp.affine)
     if t == "LayerNorm":
@@ -258,7 +287,8 @@ def _sequence_macs(module: Sequence, x: torch.Tensor) -> int:
 
 def _macs(module: nn.Module, y: torch.Tensor, count_bias: bool, x: Any = None) -> int:
     """Multiply-accumulates of a convolution or Linear, read off the output it produced."""
-    if isinstance(module, nn.ConvTranspose2d):  # every input value meets C_out/groups·k·k
+    if isinstance(module, (nn.ConvTranspose2d, nn.ConvTranspose1d)):
+        # every input value meets C_out/groups·k·k (k along one axis)
         bias = y.numel() if count_bias and module.bias is not None else 0
         return x.numel() * module.weight[0].numel() + bias
     if isinstance(module, Sequence):
@@ -341,7 +371,8 @@ def _example_rank(g: Any) -> int:
     types = [spec.type.lower() for spec in g.layers]
     if types[0] == "embedding":
         return 1
-    if any(t in {s.lower() for s in SEQUENCE} for t in types) or "conv1d" in types:
+    one_axis = {t for t in types if t.endswith("1d") and t != "batchnorm1d"}
+    if any(t in {s.lower() for s in SEQUENCE} for t in types) or one_axis:
         return 2
     return 3 if g.kind_name == "conv" else 1
 
@@ -418,6 +449,8 @@ def mlp(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
                 out[f"{layer.name}.in"] = width
             if module.h_n is not None:
                 out[f"{layer.name}.h_n"] = At(_shape(module.h_n, batched, 1), point)
+            if module.c_n is not None:
+                out[f"{layer.name}.c_n"] = At(_shape(module.c_n, batched, 1), point)
     scored = next(
         (r for r in runs if r["layer"].family == "loss" or r["layer"].type == "Softmax"), None
     )
@@ -518,15 +551,15 @@ def _receptive_fields(runs: list[dict[str, Any]], s: Solution, device: Any) -> d
     given's kernels, strides and dilations of the layers torch ran, until a layer that ends
     the window structure (Flatten, Linear, adaptive pooling, a transposed convolution)."""
     layers = [run["layer"] for run in runs]
-    axes = 1 if any(layer.type == "Conv1d" for layer in layers) else 2
+    axes = 1 if any(layer.type in ("Conv1d", "MaxPool1d", "AvgPool1d") for layer in layers) else 2
     windows: list[list[tuple[int, int, int, int]]] = [[] for _ in range(axes)]
     names = []
     for layer in layers:
         sp, t = layer.spec, layer.type
-        if t in ("Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d"):
+        if t in ("Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d"):
             k = sp.kernel or (1, 1)
             st = sp.stride or ((1, 1) if t.startswith("Conv") else k)
-            d = sp.dilation if sp.dilation and t != "AvgPool2d" else (1, 1)
+            d = sp.dilation if sp.dilation and not t.startswith("AvgPool") else (1, 1)
             for a in range(axes):
                 windows[a].append((k[a], st[a], 0, d[a]))
             names.append(layer.name)
