@@ -1895,7 +1895,7 @@ class MLP(NetworkKind):
                     "input holds the logits."
                 )
         s.step(
-            text,
+            says(text),
             eq(
                 Sym("p", "j"),
                 Frac(Call("exp", Sym("z", "j")), Raw(r"\sum_k e^{z_k}", "Σₖ exp(zₖ)")),
