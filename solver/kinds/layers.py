@@ -261,41 +261,43 @@ def attention(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
     separate = (kdim or E) != E or (vdim or E) != E
     a = _attention(E, spec.bias, T, S, c, "attention", kdim, vdim)
     heads = (
-        f"MultiheadAttention with E = {E} and h = {h} heads of E/h = {E // h} dimensions. "
+        f"MultiheadAttention with ⟦E = {E}⟧ and ⟦h = {h}⟧ heads of ⟦E/h = {E // h}⟧ dimensions. "
         "The heads split E, so the projections do not depend on h: "
     )
     if separate:
         K, V = kdim or E, vdim or E
         what = (
-            f"the queries come from the input (E = {E} features), the keys from a sequence of "
-            f"kdim = {K} features and the values from one of vdim = {V}, of S = {S} positions. "
-            "Every projection maps to E, so W_q is E×E, W_k is E×kdim and W_v is E×vdim "
+            f"the queries come from the input (⟦E = {E}⟧ features), the keys from a sequence of "
+            f"kdim = {K} features and the values from one of vdim = {V}, of ⟦S = {S}⟧ positions. "
+            "Every projection maps to E, so ⟦W_q⟧ is ⟦E×E⟧, ⟦W_k⟧ is ⟦E×kdim⟧ and ⟦W_v⟧ is "
+            "⟦E×vdim⟧ "
             "(PyTorch stores them apart, as q_proj_weight, k_proj_weight and v_proj_weight, "
             f"because their widths differ){', with one in_proj_bias [3E]' if spec.bias else ''}"
             ". The heads' outputs, joined, pass through the output projection out_proj, one "
-            f"more E×E matrix{' and bias' if spec.bias else ''}. The output has the queries' "
+            f"more ⟦E×E⟧ matrix{' and bias' if spec.bias else ''}. The output has the queries' "
             f"shape [T, E], whatever kdim and vdim are. MACs, as fvcore counts them: the "
-            f"projections (T·E·E, S·E·kdim and S·E·vdim), QKᵀ (T·S·E over the heads) and the "
-            f"weighted sum AV (T·S·E), for T = {T} and S = {S}."
+            f"projections (⟦T·E·E⟧, ⟦S·E·kdim⟧ and ⟦S·E·vdim⟧), ⟦QKᵀ⟧ (⟦T·S·E⟧ over the heads) "
+            f"and the weighted sum ⟦AV⟧ (⟦T·S·E⟧), for ⟦T = {T}⟧ and ⟦S = {S}⟧."
         )
     else:
         what = (
-            "Q, K and V are three E×E matrices (PyTorch stores them as one in_proj_weight "
+            "Q, K and V are three ⟦E×E⟧ matrices (PyTorch stores them as one in_proj_weight "
             "[3E, E] with in_proj_bias [3E]), and the heads' outputs, joined, pass through the "
-            f"output projection out_proj, one more E×E matrix{' and bias' if spec.bias else ''}."
+            f"output projection out_proj, one more ⟦E×E⟧ matrix{' and bias' if spec.bias else ''}."
         )
         if spec.memory_length is None:
             what += (
                 " Self-attention keeps the shape. MACs, as fvcore counts them: the projections "
-                "(T·E·E each), QKᵀ (T·T·E over the heads) and the weighted sum AV (T·T·E), "
-                f"for T = {T}."
+                "(⟦T·E·E⟧ each), ⟦QKᵀ⟧ (⟦T·T·E⟧ over the heads) and the weighted sum ⟦AV⟧ "
+                f"(⟦T·T·E⟧), for ⟦T = {T}⟧."
             )
         else:
             what += (
-                f" The keys and values come from a sequence of S = {S} positions with E "
+                f" The keys and values come from a sequence of ⟦S = {S}⟧ positions with E "
                 "features; the output has the queries' shape. MACs, as fvcore counts them: "
-                "the projections (T·E·E for Q and the output, S·E·E for K and V), QKᵀ (T·S·E "
-                f"over the heads) and the weighted sum AV (T·S·E), for T = {T} and S = {S}."
+                "the projections (⟦T·E·E⟧ for Q and the output, ⟦S·E·E⟧ for K and V), ⟦QKᵀ⟧ "
+                "(⟦T·S·E⟧ over the heads) and the weighted sum ⟦AV⟧ (⟦T·S·E⟧), for ⟦T = {T}⟧ and "
+                f"⟦S = {S}⟧."
             )
     return Counted(
         [T, E],
