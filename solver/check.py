@@ -84,6 +84,7 @@ OVERRUNS = 5
 #: a step of checking one answer, as the worker announces it: (problem, key, phase)
 Step = tuple[str, str, str]
 READING, JUDGING_WRONG = "read", "judge"
+GRADING = "grade together"  # a problem whose kind grades all its answers at once
 MAX_DIAGNOSTICS = 100  # diagnostics kept per problem (the newest)
 
 log = logging.getLogger(__name__)
@@ -326,6 +327,8 @@ class KeyedProblem:
     )
     #: how many diagnostics were ever noted (the deque forgets the oldest)
     noted: int = 0
+    #: the kind grades this problem's answers together (``Kind.grades_together``)
+    together: bool = False
     _cache: dict[str, Solution | None] = field(default_factory=dict, repr=False)
     _failures: dict[str, Diagnostic] = field(default_factory=dict, repr=False)
     _rivals: dict[str, list[tuple[str, Any]]] = field(default_factory=dict, repr=False)
@@ -462,6 +465,7 @@ class AnswerKey:
                 tol,
                 share,
                 settings.timeout,
+                together=kinds.get(problem.kind).grades_together,
             )
             for d in skipped:
                 kp.note(d)
@@ -616,6 +620,8 @@ def check_problem(
     mark = mark or (lambda label, seconds: None)
     skipped = skipped or {}
     written = _student_keys(kp, answers, warnings)
+    if kp.together:
+        return _check_together(kp, answers, written, mark, skipped)
     reads: list[_Read] = []
     for a in kp.asked:
         item = _Read(a, None)
@@ -653,6 +659,121 @@ def check_problem(
     _judge_wrong(kp, reads, judge, mark, skipped)
     _warn_failed_resolves(kp, before, warnings)
     return [item.result for item in reads if item.result is not None]
+
+
+def _check_together(
+    kp: KeyedProblem,
+    answers: AnswersFile,
+    written: dict[str, str] | str,
+    mark: Mark,
+    skipped: Mapping[Step, str],
+) -> list[Result]:
+    """Verdicts for a problem whose kind grades its answers together (``Kind.grade``: a
+    hand-set network is right when it passes its cases, whatever its weights). Each value is
+    read by its type as usual, each under the answer time limit; then the kind grades them
+    all at once, under the judging time limit. A wrong value is not compared with the key,
+    so no misconception, slip or error carried forward is looked for here: the kind's
+    feedback says what is wrong."""
+    from . import kinds
+
+    pid = kp.problem.id
+    results: dict[str, Result] = {}
+    values: dict[str, Any] = {}
+    raws: dict[str, Any] = {}
+    for a in kp.asked:
+        values[a.key] = None
+        if isinstance(written, str):
+            results[a.key] = _result(kp, a, Verdict.UNREADABLE, Fraction(0), None, written)
+            continue
+        if a.key not in written or answers.answers[pid][written[a.key]] is None:
+            results[a.key] = _result(kp, a, Verdict.MISSING, Fraction(0), None, "No answer given.")
+            continue
+        item = _Read(a, answers.raw(pid, written[a.key]))
+        raws[a.key] = item.raw
+        step = (pid, a.key, READING)
+        why = skipped.get(step)
+        if why is None:
+            mark(step, _limit(kp, skipped))
+            why = _read_only(item, kp)
+        if why is not None:
+            line = answers.doc.line(("answers", pid, written[a.key]))
+            results[a.key] = _result(
+                kp,
+                a,
+                Verdict.UNREADABLE,
+                Fraction(0),
+                item.raw,
+                f"Could not read this answer (line {line}): {_sentence(why)}",
+            )
+            continue
+        values[a.key] = item.value
+    step = (pid, "", GRADING)
+    why = skipped.get(step)
+    matches: Mapping[str, Match] = {}
+    if why is None and raws.keys() - results.keys():
+        mark(step, JUDGING * _limit(kp, skipped))
+        try:
+            matches = kinds.get(kp.problem.kind).grade(kp.problem.given, values)
+        # The kind runs the student's values (a network): whatever fails is why these answers
+        # could not be graded, said to the student and kept for the TA.
+        except Exception as err:
+            kp.note(Diagnostic.of(pid, "grading the answers together", err))
+            why = "they could not be run"
+    out = []
+    for a in kp.asked:
+        if a.key in results:
+            out.append(results[a.key])
+            continue
+        match = matches.get(a.key)
+        if match is None:
+            reason = why or "they could not be run"
+            out.append(
+                _result(
+                    kp,
+                    a,
+                    Verdict.UNREADABLE,
+                    Fraction(0),
+                    raws[a.key],
+                    f"Your answers could not be graded together: {_sentence(reason)}",
+                )
+            )
+            continue
+        maxp = kp.max_points(a.key)
+        verdict = (
+            Verdict.CORRECT
+            if match.full
+            else Verdict.PARTIAL
+            if match.score > 0
+            else Verdict.INCORRECT
+        )
+        out.append(
+            _result(
+                kp,
+                a,
+                verdict,
+                match.score * maxp,
+                raws[a.key],
+                " ".join(match.feedback),
+                match.mistake,
+            )
+        )
+    return out
+
+
+def _read_only(item: _Read, kp: KeyedProblem) -> str | None:
+    """Read the student's value by its type (for a kind that grades by the values together);
+    why not, if that failed."""
+    try:
+        item.value = read(item.answer, item.raw, kp.symbols)
+    except Unreadable as err:
+        return str(err)
+    except MemoryError:
+        return "it needs more memory than an answer may use"
+    except RecursionError:
+        return "it is nested too deeply"
+    except (ArithmeticError, ValueError, TypeError) as err:
+        return f"its value cannot be computed ({type(err).__name__})"
+    return None
 
 
 def _warn_failed_resolves(kp: KeyedProblem, before: int, warnings: list[str]) -> None:

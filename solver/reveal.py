@@ -77,6 +77,21 @@ _SAFE = (
     # "... from your answer for q (0), but a zero there makes ...": the student's own value
     re.compile(r"It follows from your answers? for .*? no credit is carried forward\."),
 )
+# Sentences about the student's own network (a kind that grades answers together by running
+# them, solver/kinds/design.py): what it gives on a case the problem states, the shape the
+# problem declares, a constraint broken. They state the student's values and the problem's
+# givens, never the key, so every one of them is kept, in order.
+_OWN_NETWORK = re.compile(
+    r"Your network passes (?:the case|(?:all )?\d+ (?:of \d+ )?cases?(?: \([\d/]+ of the "
+    r"points\))?)\."
+    r"|(?:On [^;]*? your|Your) network gives [^;]*; the case needs .*?\.(?=\s|$)"
+    r"|And \d+ more cases? fails?\."
+    r"|\w+ must (?:be a single number|have shape \[[\d, ]*\]); yours (?:is a single number"
+    r"|has shape \[[\d, ]*\]|is a ragged list)\."
+    r"|\w+ needs a number in every entry; [\w ,()]+ is not one\."
+    r"|\w+ must have (?:whole-number|nonnegative) entries \([\w ,()]+ is (?:not one|negative)\)\."
+    r"|Your network cannot be run without a usable value for [\w, ]+\."
+)
 _ENTRIES = re.compile(
     r"(\d+ of \d+ entries (?:are|is) wrong): (.*?)(?:; and (\d+) more)?\.(?:\s|$)"
 )
@@ -104,6 +119,7 @@ def hidden_feedback(r: Result) -> str:
             out.append(text + (": part of the points." if text.endswith(")") else ""))
     if r.misconception and not any(r.misconception in s for s in out):
         out.append(f"This is what you get with a well-known mistake: {r.misconception}.")
+    out += _OWN_NETWORK.findall(r.feedback)
     m = _ENTRIES.search(r.feedback)
     if m:
         where = _WHERE.findall(m.group(2))

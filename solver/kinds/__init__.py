@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from ..compare import Match
 from ..display import M, Sym, Table, Text, m
 from ..given import GivenModel
 from ..solution import Key, Solution
@@ -68,9 +69,23 @@ class Kind:
     #: and ``variants`` does not warn about it
     varies: ClassVar[bool] = True
 
+    #: True for a kind whose answers are graded together by :meth:`grade`, by what the
+    #: student's values do (a hand-set network run on its cases: many right answers), instead
+    #: of each compared with its key's value
+    grades_together: ClassVar[bool] = False
+
     def solve(self, g: Any, s: Solution, **options: Any) -> None:
         """Fill ``s`` with steps and answers for the validated given ``g``."""
         raise NotImplementedError
+
+    def grade(self, g: Any, values: Mapping[str, Any]) -> Mapping[str, Match]:
+        """For a kind that :attr:`grades_together`: a :class:`~solver.compare.Match` (share
+        of the points, feedback) for each asked key the student gave, from all of the
+        student's values at once. ``values`` maps every asked key to the value read by its
+        type, None where it is missing or unreadable. The values are untrusted: refuse a wrong
+        shape before computing with it. The checker calls this in its sandboxed worker,
+        under its time limit; the feedback must state no key value (see solver/reveal.py)."""
+        raise NotImplementedError(f"{self.name} grades each answer by its value")
 
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
         """A new given, as YAML values, with the structure of ``given`` and new numbers.
