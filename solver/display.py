@@ -770,3 +770,192 @@ def lines_latex(math: Sequence[M]) -> str:
     if len(math) == 1:
         return math[0].latex()
     return r"\begin{gathered} " + r" \\ ".join(x.latex() for x in math) + r" \end{gathered}"
+
+
+# --------------------------------------------------------------------------- maths in a sentence
+
+#: the marks around a formula inside a step's sentence: ``says("… is ⟦k_h·k_w·C_in⟧ …")``
+OPEN, CLOSE = "⟦", "⟧"
+_MARKED = re.compile(f"{OPEN}(.*?){CLOSE}", re.S)
+
+
+class Prose(str):
+    """A step's sentence that knows which of its pieces are maths.
+
+    As a ``str`` it is the sentence the terminal prints (Unicode maths, unmarked), so every
+    reader of a step's text keeps working; :attr:`parts` gives the words and the formulas
+    apart, so that Markdown writes each formula whole as ``$…$`` and never guesses where
+    a formula starts or ends."""
+
+    parts: tuple[str | M, ...]
+
+    def __new__(cls, *parts: str | M) -> Prose:
+        self = super().__new__(cls, "".join(p if isinstance(p, str) else p.text() for p in parts))
+        self.parts = tuple(parts)
+        return self
+
+
+def says(text: str) -> Prose:
+    """A sentence whose formulas are marked ⟦…⟧ (written in Unicode, as the terminal shows
+    them): ``says(f"Each filter has ⟦k_h·k_w·(C_in/groups)⟧ = {n} weights.")``."""
+    pieces = _MARKED.split(text)
+    return Prose(*(Formula(p) if i % 2 else p for i, p in enumerate(pieces) if p))
+
+
+class Formula(M):
+    """A formula as a step's sentence writes it in Unicode; its LaTeX is that notation read
+    token by token (:func:`unicode_latex`), since the author marked where it starts and
+    ends. Anything the notation cannot say is written as :class:`Raw` instead."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def latex(self) -> str:
+        return unicode_latex(self._text)
+
+    def block(self) -> Block:
+        return Block.of(self._text)
+
+
+_SYMBOLS = {
+    "·": r" \cdot ",
+    "×": r" \times ",
+    "−": "-",
+    "–": "-",
+    "≤": r" \le ",
+    "≥": r" \ge ",
+    "≠": r" \ne ",
+    "≈": r" \approx ",
+    "←": r" \leftarrow ",
+    "→": r" \to ",
+    "⇒": r" \Rightarrow ",
+    "∞": r"\infty ",
+    "∂": r"\partial ",
+    "∇": r"\nabla ",
+    "‖": r"\| ",
+    "⌊": r"\lfloor ",
+    "⌋": r"\rfloor ",
+    "⌈": r"\lceil ",
+    "⌉": r"\rceil ",
+    "⊙": r" \odot ",
+    "⊗": r" \otimes ",
+    "⋯": r"\cdots ",
+    "…": r"\ldots ",
+    "∈": r" \in ",
+    "∑": r"\sum ",
+    "∏": r"\prod ",
+    "ᵀ": r"^\top ",
+    "′": "'",
+    "½": r"\tfrac{1}{2}",
+    "<": r" \lt ",
+    ">": r" \gt ",
+    "%": r"\%",
+    "#": r"\#",
+    "&": r"\&",
+    "~": r"\sim ",
+    "ℓ": r"\ell ",
+}
+_SUPERSCRIPT = {"²": "2", "³": "3", "ᵗ": "t", "ⁿ": "n", "⁻¹": "-1", "ᵏ": "k", "ˡ": "l"}
+_SUBSCRIPT = dict(zip("₀₁₂₃₄₅₆₇₈₉ₜᵢⱼₖₗₙ", "0123456789tijkln", strict=True))
+_WORDS = {"log", "exp", "max", "min", "cos", "sin", "tanh", "ln", "det", "arg", "sup", "inf"}
+_GREEK_CHARS = {ch: exact.greek_latex(name) for name, ch in exact._GREEK_UNICODE.items()}
+_GREEK_CHARS.update({"Σ": r"\sum", "Π": r"\prod"})
+_TOKEN = re.compile(
+    r"(?P<accent>[A-Za-z][\u0302\u0304]|ḡ)"
+    r"|(?P<word>[A-Za-z][A-Za-z0-9]*(?:_(?=[A-Za-z]{2})[A-Za-z0-9]+)*)"
+    r"|(?P<num>\d+(?:\.\d+)?)"
+    r"|(?P<sub>[₀₁₂₃₄₅₆₇₈₉ₜᵢⱼₖₗₙ]+)"
+    r"|(?P<sup>⁻¹|[²³ᵗⁿᵏˡ])"
+    r"|(?P<root>√)"
+    r"|(?P<script>[_^])"
+    r"|(?P<space>\s+)"
+    r"|(?P<other>.)",
+    re.S,
+)
+
+
+def unicode_latex(text: str) -> str:
+    """The LaTeX of a formula written in the Unicode a terminal shows (η₀·γ^⌊e/s⌋, C_in,
+    √(1 − β₂ᵗ), ‖∂h_T/∂h₀‖, x̂, ḡ): a reading of notation, not a search for where maths is."""
+    return re.sub(" {2,}", " ", _Reader(text).run()).strip()
+
+
+class _Reader:
+    def __init__(self, text: str) -> None:
+        self.toks = [(mt.lastgroup or "", mt.group()) for mt in _TOKEN.finditer(text)]
+        self.i = 0
+
+    def run(self, stop: str | None = None) -> str:
+        out: list[str] = []
+        while self.i < len(self.toks):
+            kind, s = self.toks[self.i]
+            if stop is not None and kind == "other" and s == stop:
+                return "".join(out)
+            self.i += 1
+            out.append(self.token(kind, s))
+        return "".join(out)
+
+    def token(self, kind: str, s: str) -> str:
+        if kind == "word":
+            return _word(s)
+        if kind == "sub":
+            return "_{" + "".join(_SUBSCRIPT[c] for c in s) + "}"
+        if kind == "sup":
+            return "^{" + _SUPERSCRIPT[s] + "}"
+        if kind == "accent":
+            if s == "ḡ":
+                return r"\bar{g}"
+            return ("\\hat{" if s[1] == "\u0302" else "\\bar{") + s[0] + "}"
+        if kind == "root":
+            return r"\sqrt{" + self.group(root=True) + "}"
+        if kind == "script":
+            return s + "{" + self.group() + "}"
+        if kind == "space":
+            return " "
+        if s in _GREEK_CHARS:
+            return _GREEK_CHARS[s] + " "
+        if s == "|":
+            return r" \mid " if self._spaced() else "|"
+        return _SYMBOLS.get(s, s)
+
+    def _spaced(self) -> bool:
+        before = self.toks[self.i - 2][0] if self.i >= 2 else "space"
+        after = self.toks[self.i][0] if self.i < len(self.toks) else "space"
+        return before == "space" and after == "space"
+
+    def group(self, *, root: bool = False) -> str:
+        """What a script or a root applies to: a bracketed group (``{…}`` loses its braces, and
+        a root's ``(…)`` its parentheses; ⌊…⌋ keeps its brackets), or the next token (a
+        name after ``_`` or ``^`` is upright text: η_min)."""
+        if self.i >= len(self.toks):
+            return ""
+        kind, s = self.toks[self.i]
+        closing = {"{": "}", "(": ")", "⌊": "⌋", "⌈": "⌉", "[": "]"}
+        if kind == "other" and s in closing:
+            self.i += 1
+            inner = self.run(closing[s])
+            self.i += 1
+            if s == "{" or (root and s == "("):
+                return inner
+            return _SYMBOLS.get(s, s) + inner + _SYMBOLS.get(closing[s], closing[s])
+        self.i += 1
+        if kind == "word" and len(s) > 1 and not root:
+            return r"\text{" + s.replace("_", r"\_") + "}"
+        return self.token(kind, s)
+
+
+def _word(s: str) -> str:
+    """A name: one letter as itself (k, C), a function as \\log, a longer name as upright
+    text (groups, fan_in, BLEU); ``C_in``, ``η_min`` keep their subscript as text."""
+    head, _, rest = s.partition("_")
+    if rest and len(head) == 1:
+        return head + r"_{\text{" + rest.replace("_", r"\_") + "}}"
+    if s in _WORDS:
+        return "\\" + s + " "
+    if s in ("argmax", "argmin"):
+        return r"\operatorname{arg\," + s[3:] + "}"
+    if len(s) == 1:
+        return s
+    if s.isalpha() and s[0].isupper() and s[1:].isdigit():
+        return s
+    return r"\mathrm{" + s.replace("_", r"\_") + "}"

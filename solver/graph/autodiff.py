@@ -35,9 +35,17 @@ class GraphError(ValueError):
     """A graph that cannot be built or computed: the line (0-based, None for the givens) and
     a sentence saying why."""
 
-    def __init__(self, message: str, line: int | None = None, field: str = "compute") -> None:
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        field: str = "compute",
+        parse: ParseError | None = None,
+    ) -> None:
         super().__init__(message)
         self.message, self.line, self.field = message, line, field
+        #: the text and position at fault, when the line could not be read
+        self.parse = parse
 
 
 @dataclass
@@ -87,7 +95,7 @@ def build(lines: Sequence[str], leaves: Mapping[str, str]) -> Graph:
         try:
             st = lang.parse_statement(text)
         except ParseError as err:
-            raise GraphError(str(err), i) from None
+            raise GraphError(str(err), i, parse=err) from None
         if st.target in names:
             what = "a given value" if names[st.target] < len(leaves) else "an earlier line"
             raise GraphError(
@@ -119,7 +127,8 @@ class _Builder:
         self.nodes, self.names, self.st, self.line = nodes, names, st, line
 
     def fail(self, reason: str, pos: int) -> GraphError:
-        return GraphError(str(ParseError(reason, self.st.text, pos)), self.line)
+        err = ParseError(reason, self.st.text, pos)
+        return GraphError(str(err), self.line, parse=err)
 
     def add(
         self, op: str, inputs: list[int], node: lang.Node, kw: dict[str, Any] | None = None
@@ -476,7 +485,14 @@ def differentiate(expression: str, point: Mapping[str, Any]) -> tuple[Any, dict[
     from .tensor import from_nested
 
     leaves = {name: "param" for name in point}
-    g = build([f"objective_value = {expression}"], leaves)
+    line = f"objective_value = {expression}"
+    try:
+        g = build([line], leaves)
+    except GraphError as err:
+        if err.parse is None or (err.parse.position or 0) < len(line) - len(expression):
+            raise
+        at = err.parse.shifted(expression, len(expression) - len(line))  # where in the expression
+        raise GraphError(str(at), None, "objective", at) from None
     values = {k: from_nested(_map(from_exact, v)) for k, v in point.items()}
     run = forward(g, values)
     back = backward(run, "objective_value")

@@ -313,9 +313,7 @@ def parse_statement(text: str) -> Statement:
 def parse_expression(text: str) -> Node:
     """One expression (an optimizer's objective ``(theta[0] - 3)^2``) as a tree."""
     try:
-        st = _Parser("__objective__ = " + text)
-        st.toks = tokenize(text)
-        st.text = text
+        st = _Parser(text)
         if st.tok.kind == "end":
             raise st.fail("the expression is empty")
         node = st.expr()

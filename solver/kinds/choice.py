@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, model_validator
 
+from ..display import says
 from ..errors import FieldError
 from ..given import GivenModel, TypeDoc
 from ..solution import Key, Solution
@@ -164,7 +165,7 @@ class Choice(Kind):
         else:
             s.step(f"The right option: ({letters[0]}) {options[letters[0]]}.")
         if g.explanation.strip():
-            s.step(" ".join(g.explanation.split()))
+            s.step(says(" ".join(g.explanation.split())))  # formulas marked ⟦…⟧ by the author
         for letter, why in g.why_not.items():
             s.step(f"Not ({letter}): {' '.join(why.split())}")
         value = letters if g.multiple else letters[0]

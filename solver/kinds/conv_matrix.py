@@ -22,6 +22,7 @@ from ..display import (
     Sym,
     Text,
     eq,
+    says,
 )
 from ..errors import FieldError
 from ..given import (
@@ -282,9 +283,11 @@ class ConvMatrix(Kind):
         shape_out = carry(s, "output_shape", g.output_shape(rule), label=Sym("y", sup=None))
         names = "L" if rank == 1 else "HW"
         s.step(
-            "As in PyTorch, the convolution slides the kernel over the input without "
-            "flipping it (a cross-correlation): each output is Σ_q w_q·x_{o·s − p + q·d}. "
-            "The output size along each convolved axis:",
+            says(
+                "As in PyTorch, the convolution slides the kernel over the input without "
+                "flipping it (a cross-correlation): each output is ⟦Σ_q w_q·x_{o·s − p + q·d}⟧. "
+                "The output size along each convolved axis:"
+            ),
             *[
                 eq(Sym(names[i], "out"), *rule.worked(n, k, st, p, d), out)
                 for i, ((n, k, st, p, d), out) in enumerate(
@@ -300,10 +303,12 @@ class ConvMatrix(Kind):
         )
         y = matvec(A, x)
         s.step(
-            f"Flatten the input {shape_display(shape_in).text()} row by row into x (length "
-            f"{len(x)}). Output y_i is row i of A times x: the kernel entries sit in the "
-            "columns of the inputs that output sees, zeros elsewhere (padded positions are "
-            "zeros and drop out).",
+            says(
+                f"Flatten the input {shape_display(shape_in).text()} row by row into x (length "
+                f"{len(x)}). Output ⟦y_i⟧ is row i of A times x: the kernel entries sit in the "
+                "columns of the inputs that output sees, zeros elsewhere (padded positions are "
+                "zeros and drop out)."
+            ),
             *[eq(Sym("y", i + 1), yi) for i, yi in enumerate(y[:4])],
             *([Raw(r"\vdots", "⋮")] if len(y) > 4 else []),
         )

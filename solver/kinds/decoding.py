@@ -34,7 +34,7 @@ import sympy
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, Call, M, Mul, Num, Pow, Raw, Sym, Table, Text, eq, rel
+from ..display import Add, Call, M, Mul, Num, Pow, Raw, Sym, Table, Text, eq, rel, says
 from ..errors import FieldError
 from ..given import Count, Dim, GivenModel, Matrix, TypeDoc
 from ..parse import ParseError, parse_value
@@ -592,10 +592,12 @@ class LMTree(Kind):
         root = g.tree
         width = beams or g.beam_width
         s.step(
-            "A sequence's log-likelihood is the sum of its tokens' conditional "
-            "log-probabilities, log P(w₁ … w_T) = Σ_t log P(w_t | w₁ … w_{t−1}). A token "
-            "without children ends its sequence. Ties go to the hypothesis written first "
-            "in the tree (top to bottom)."
+            says(
+                "A sequence's log-likelihood is the sum of its tokens' conditional "
+                "log-probabilities, ⟦log P(w₁ … w_T) = Σ_t log P(w_t | w₁ … w_{t−1})⟧. A token "
+                "without children ends its sequence. Ties go to the hypothesis written first "
+                "in the tree (top to bottom)."
+            )
         )
         greedy = self.greedy(s, root, score)
         beam = self.beam(s, root, width, score)
@@ -1308,8 +1310,10 @@ class Viterbi(Kind):
         n = (N - 1 if include else N + 1) if how == "other_convention" else N
         value = T**n if how == "swapped" else n**T
         s.step(
-            f"There are N = {N} words ({words}).{only} Each of the T = {T} positions "
-            f"after {start} holds any of the N words, so there are N^T sequences.",
+            says(
+                f"There are ⟦N = {N}⟧ words ({words}).{only} Each of the ⟦T = {T}⟧ positions "
+                f"after {start} holds any of the N words, so there are ⟦N^T⟧ sequences."
+            ),
             eq(
                 Sym("N", sup="T"),
                 Raw(f"{n}^{{{T}}}", f"{n}^{T}") if how == "swapped" else Pow(n, T),
@@ -1319,8 +1323,10 @@ class Viterbi(Kind):
         if include:
             k = chain.N
             s.step(
-                f"Only the sequences without {start} after the start have nonzero probability "
-                f"(its column of P is 0): {k}^{T} = {k**T} of the {value}.",
+                says(
+                    f"Only the sequences without {start} after the start have nonzero "
+                    f"probability (its column of P is 0): ⟦{k}^{T} = {k**T}⟧ of the {value}."
+                ),
             )
         s.answer("count", value, label=Sym("N", sup="T"))
 
@@ -1332,10 +1338,12 @@ class Viterbi(Kind):
         start = chain.tokens[chain.start]
         how = "max" if op == "max" else "sum"
         s.step(
-            f"Viterbi: δ_t(j), the probability of the most likely t-word sequence ending "
-            f"with j, satisfies δ_t(j) = {how}_i δ_{{t−1}}(i)·P(j | i), with δ_1(j) = "
-            f"P(j | {start}); the backpointer a_t(j) records the i that attains the max. "
-            "Ties go to the first word in the order of the tokens."
+            says(
+                f"Viterbi: ⟦δ_t(j)⟧, the probability of the most likely t-word sequence ending "
+                f"with j, satisfies ⟦δ_t(j) = {how}_i δ_{{t−1}}(i)·P(j | i)⟧, with "
+                f"⟦δ_1(j) = P(j | {start})⟧; the backpointer ⟦a_t(j)⟧ records the i that "
+                "attains the max. Ties go to the first word in the order of the tokens."
+            )
         )
         first = [chain.p(-1, j) for j in range(chain.N)]
         s.step(
@@ -1454,8 +1462,10 @@ class Viterbi(Kind):
                     if [chain.name(i) for i in p] != path
                 ]
             s.step(
-                f"The best sequence ends with the word of largest δ_{T}: "
-                f"{chain.name(last)}. Follow the backpointers back to the start.",
+                says(
+                    f"The best sequence ends with the word of largest ⟦δ_{T}⟧: "
+                    f"{chain.name(last)}. Follow the backpointers back to the start."
+                ),
                 eq(Raw(r"P^*", "P*"), Call("max", *_elide(list(deltas[-1]))), deltas[-1][last]),
                 eq(Sym("w", T), Text(chain.name(last))),
                 *[
@@ -1467,7 +1477,7 @@ class Viterbi(Kind):
         else:
             path = [chain.name(first_max(d)) if _numbers(d) else None for d in deltas]
             s.step(
-                "The best word of each δ_t, taken on its own.",
+                says("The best word of each ⟦δ_t⟧, taken on its own."),
                 *[eq(Sym("w", t), Text(str(w))) for t, w in enumerate(path, start=1)],
             )
         why = ""
@@ -1509,10 +1519,12 @@ class Viterbi(Kind):
         ]
         space_value = {"dp": T_SYM * N_SYM, "last": N_SYM}[space]
         s.step(
-            "Time: each of the T steps computes, for each of the N words, a max over N "
-            f"products, so O(T·N²) operations (here {T}·{chain.N}² = {T * chain.N**2}), "
-            f"against N^T sequences for exhaustive search. Space: the T·N backpointers (and "
-            "δ_{t−1}, N numbers) are stored, so O(T·N)."
+            says(
+                "Time: each of the T steps computes, for each of the N words, a max over N "
+                f"products, so ⟦O(T·N²)⟧ operations (here ⟦{T}·{chain.N}² = {T * chain.N**2}⟧), "
+                "against ⟦N^T⟧ sequences for exhaustive search. Space: the ⟦T·N⟧ backpointers "
+                "(and ⟦δ_{t−1}⟧, N numbers) are stored, so ⟦O(T·N)⟧."
+            )
         )
         s.answer("time", time_value)
         s.answer("space", space_value)
@@ -1698,10 +1710,12 @@ def solve_numeric(s: Solution, chain: Chain, T: int, why: str) -> None:
     log_delta, back = viterbi_log_space(logP[1:], logP[0], T)
     N = chain.N
     s.step(
-        f"{why[0].upper() + why[1:]}, so Viterbi runs numerically: in floating "
-        "point (float64), in log space so that nothing underflows, log δ_t(j) = "
-        "max_i [log δ_{t−1}(i) + log P(j | i)], vectorized over i and j with numpy. The "
-        "values below are floating point, not exact; near-ties are decided by rounding."
+        says(
+            f"{why[0].upper() + why[1:]}, so Viterbi runs numerically: in floating "
+            "point (float64), in log space so that nothing underflows, ⟦log δ_t(j) = "
+            "max_i [log δ_{t−1}(i) + log P(j | i)]⟧, vectorized over i and j with numpy. The "
+            "values below are floating point, not exact; near-ties are decided by rounding."
+        )
     )
     for t in range(1, T + 1):
         s.answer(
@@ -1850,9 +1864,11 @@ class BeamComplexity(Kind):
     ) -> None:
         T, B, N = g.T, g.B, g.N
         s.step(
-            "Each step extends each of the B kept hypotheses by each of the N words: B·N "
-            "candidate scores, one addition each (the model's next-token log-probabilities "
-            "are taken as given).",
+            says(
+                "Each step extends each of the B kept hypotheses by each of the N words: ⟦B·N⟧ "
+                "candidate scores, one addition each (the model's next-token log-probabilities "
+                "are taken as given)."
+            ),
             eq(Raw(r"\text{candidates}", "candidates"), Mul(B, N)),
         )
         per_step_sort = B * N * sympy.log(B * N) if sort_log else B * N
@@ -1862,22 +1878,26 @@ class BeamComplexity(Kind):
             "exhaustive": N**T,
         }[time]
         s.step(
-            "Sorting the B·N candidates costs O(B·N·log(B·N)) per step; over T steps:",
+            says("Sorting the ⟦B·N⟧ candidates costs ⟦O(B·N·log(B·N))⟧ per step; over T steps:"),
             big_o(sort_total),
         )
         s.answer("time_sort", sort_total)
         select_total = {"beam": T * B * N, "greedy": T * N, "exhaustive": N**T}[time]
         s.step(
-            "Only the best B are needed, not their order among the rest: a selection "
-            "algorithm (quickselect, as torch.topk or numpy.argpartition do) finds them in "
-            "O(B·N) per step (a heap of size B in O(B·N·log B)); over T steps:",
+            says(
+                "Only the best B are needed, not their order among the rest: a selection "
+                "algorithm (quickselect, as torch.topk or numpy.argpartition do) finds them in "
+                "⟦O(B·N)⟧ per step (a heap of size B in ⟦O(B·N·log B)⟧); over T steps:"
+            ),
             big_o(select_total),
         )
         s.answer("time_select", select_total)
         space_total = {"beam": B * (N + T), "all_candidates": T * B * N}[space]
         s.step(
-            "Memory: the B·N candidate scores of the current step, and the B kept "
-            "hypotheses of up to T tokens each (or T·B backpointers): O(B·N + B·T).",
+            says(
+                "Memory: the ⟦B·N⟧ candidate scores of the current step, and the B kept "
+                "hypotheses of up to T tokens each (or ⟦T·B⟧ backpointers): ⟦O(B·N + B·T)⟧."
+            ),
             big_o(space_total),
         )
         s.answer("space", space_total)

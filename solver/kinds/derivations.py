@@ -26,7 +26,7 @@ from pydantic import model_validator
 from .. import derive as d
 from .. import exact
 from ..derive import Notation, Product, power, subscript
-from ..display import MUL, Add, Frac, M, Neg, Norm, Pow, Summation, Sym, eq, rel
+from ..display import MUL, Add, Frac, M, Neg, Norm, Pow, Summation, Sym, eq, rel, says
 from ..errors import FieldError
 from ..given import GivenModel, TypeDoc
 from ..parse import FUNCTIONS
@@ -132,36 +132,36 @@ def rnn_activation_equivalence(nm: Names) -> d.Derivation:
             g_0,
             "=",
             sig(h_0),
-            "Base case t = 0: the conventional RNN starts from g₀ = σ(h₀), so the claim holds.",
+            "Base case ⟦t = 0⟧: the conventional RNN starts from ⟦g₀ = σ(h₀)⟧, so the claim holds.",
             d.identity(),
         ),
         d.Line(
             g_t,
             "=",
             sig(W * g_prev + U * x_t + b),
-            "Induction step: assume g_{t−1} = σ(h_{t−1}). The conventional RNN's update:",
+            "Induction step: assume ⟦g_{t−1} = σ(h_{t−1})⟧. The conventional RNN's update:",
             d.identity(),
         ),
         d.Line(
             sig(W * g_prev + U * x_t + b),
             "=",
             sig(W * sig(h_prev) + U * x_t + b),
-            "Substitute the induction hypothesis g_{t−1} = σ(h_{t−1}).",
+            "Substitute the induction hypothesis ⟦g_{t−1} = σ(h_{t−1})⟧.",
             d.identity(assume=hypothesis),
         ),
         d.Line(
             sig(W * sig(h_prev) + U * x_t + b),
             "=",
             sig(h_t),
-            "The argument of σ is exactly h_t = W σ(h_{t−1}) + U x_t + b. So g_t = "
-            "σ(h_t) for every t ≥ 0.",
+            "The argument of ⟦σ⟧ is exactly ⟦h_t = W σ(h_{t−1}) + U x_t + b⟧. So "
+            "⟦g_t = σ(h_t)⟧ for every ⟦t ≥ 0⟧.",
             d.identity(),
         ),
     ]
     sigma_ht = a["sigma"](exact.symbol(f"{h}_t"))
     return d.Derivation(
         "rnn_activation_equivalence",
-        "The two RNNs compute the same thing: with g₀ = σ(h₀), g_t = σ(h_t) for every t.",
+        "The two RNNs compute the same thing: with ⟦g₀ = σ(h₀)⟧, ⟦g_t = σ(h_t)⟧ for every t.",
         [
             (
                 "The RNN of the problem and the conventional one (σ acts entrywise):",
@@ -270,24 +270,24 @@ def vanishing_gradient(nm: Names) -> d.Derivation:
             d.jacobian(h_t, h_prev, partial(Sym(h, "t"), Sym(h, "t-1"))),
             "=",
             W * D_prev,
-            "Chain rule for one step: σ acts entrywise, so its Jacobian is the diagonal "
-            "matrix Dσ = diag(σ′(h_{t−1})), and J_t = W Dσ(h_{t−1}).",
+            "Chain rule for one step: ⟦σ⟧ acts entrywise, so its Jacobian is the diagonal "
+            "matrix ⟦Dσ = diag(σ′(h_{t−1}))⟧, and ⟦J_t = W Dσ(h_{t−1})⟧.",
             d.identity(),
         ),
         d.Line(
             d.jacobian(h_next, h_prev, partial(Sym(h, "t+1"), Sym(h, "t-1"))),
             "=",
             J_next * J_t,
-            "Chain rule across steps (shown for two; applied T − 1 times "
-            "it gives ∂h_T/∂h₀ = J_T J_{T−1} ⋯ J₁).",
+            "Chain rule across steps (shown for two; applied ⟦T − 1⟧ times "
+            "it gives ⟦∂h_T/∂h₀ = J_T J_{T−1} ⋯ J₁⟧).",
             d.identity(),
         ),
         d.Line(
             d.dot(W * D_prev * y, W * D_prev * y, show=sq(Norm(Product(J_t.show, y.show)))),
             "<=",
             ratio * d.dot(D_prev * y, D_prev * y, show=sq(Norm(Product(D_prev.show, y.show)))),
-            "For any vector y: λ₁(WᵀW) ≤ δ²/γ² means (δ²/γ²)I − WᵀW is positive "
-            "semi-definite, so ‖Wz‖² ≤ (δ²/γ²)‖z‖² with z = Dσ y.",
+            "For any vector y: ⟦λ₁(WᵀW) ≤ δ²/γ²⟧ means ⟦(δ²/γ²)I − WᵀW⟧ is positive "
+            "semi-definite, so ⟦‖Wz‖² ≤ (δ²/γ²)‖z‖²⟧ with ⟦z = Dσ y⟧.",
             d.certificate(
                 d.dot(D_prev * y, (ratio * eye - W.T * W) * (D_prev * y)),
                 "a quadratic form of the positive semi-definite (δ²/γ²)I − WᵀW",
@@ -297,8 +297,8 @@ def vanishing_gradient(nm: Names) -> d.Derivation:
             ratio * d.dot(D_prev * y, D_prev * y, show=sq(Norm(Product(D_prev.show, y.show)))),
             "<=",
             delta**2 * d.dot(y, y, show=sq(Norm(y.show))),
-            "‖Dσ‖ ≤ γ means every |σ′| ≤ γ, so γ²I − Dσ² is positive semi-definite. "
-            "With the line above, ‖J_t y‖ ≤ δ‖y‖: each step shrinks a vector by at least δ.",
+            "⟦‖Dσ‖ ≤ γ⟧ means every ⟦|σ′| ≤ γ⟧, so ⟦γ²I − Dσ²⟧ is positive semi-definite. "
+            "With the line above, ⟦‖J_t y‖ ≤ δ‖y‖⟧: each step shrinks a vector by at least δ.",
             d.certificate(
                 ratio * d.dot(y, (gamma**2 * eye - D_prev.T * D_prev) * y),
                 "a quadratic form of the diagonal γ²I − Dσ² ≥ 0",
@@ -308,16 +308,16 @@ def vanishing_gradient(nm: Names) -> d.Derivation:
             dT,
             "<=",
             bound_sq,
-            "Take any x and follow it through the factors: y₀ = x, y_k = J_k y_{k−1}, so "
-            "y_T = (∂h_T/∂h₀)x. The gap telescopes into a sum of nonnegative terms.",
+            "Take any x and follow it through the factors: ⟦y₀ = x⟧, ⟦y_k = J_k y_{k−1}⟧, so "
+            "⟦y_T = (∂h_T/∂h₀)x⟧. The gap telescopes into a sum of nonnegative terms.",
             d.certificate(telescope, "each bracket is ≥ 0 by the line above"),
         ),
         d.Line(
             op_norm,
             "<=",
             delta_T,
-            "The operator norm ‖∂h_T/∂h₀‖ is the largest ratio ‖y_T‖/‖y₀‖ over x ≠ 0, and "
-            "each ratio is at most √(δ^{2T}) = δ^T (δ ≥ 0).",
+            "The operator norm ⟦‖∂h_T/∂h₀‖⟧ is the largest ratio ⟦‖y_T‖/‖y₀‖⟧ over "
+            "⟦x ≠ 0⟧, and each ratio is at most ⟦√(δ^{2T}) = δ^T⟧ (⟦δ ≥ 0⟧).",
             d.certificate(
                 gap_cert,
                 "the line above",
@@ -332,14 +332,14 @@ def vanishing_gradient(nm: Names) -> d.Derivation:
                 Notation(r"0 \quad (§0 \to \infty)", "0 as §0 → ∞", T.show),
                 lambda ctx: sympy.Integer(0),
             ),
-            "Since 0 ≤ δ < 1, δ^T → 0: the gradient vanishes exponentially fast in T.",
+            "Since ⟦0 ≤ δ < 1⟧, ⟦δ^T → 0⟧: the gradient vanishes exponentially fast in T.",
             d.limit(T, assume={nm("delta"): d.Term(delta.show, lambda ctx: 1 / (1 + a_pos))}),
         ),
     ]
     gm, Tn = exact.symbol(nm("gamma")), exact.symbol(nm("T"))
     return d.Derivation(
         "vanishing_gradient",
-        "If ‖Dσ‖ ≤ γ and λ₁(WᵀW) ≤ δ²/γ² with 0 ≤ δ < 1, then ‖∂h_T/∂h₀‖ ≤ δ^T → 0.",
+        "If ⟦‖Dσ‖ ≤ γ⟧ and ⟦λ₁(WᵀW) ≤ δ²/γ²⟧ with ⟦0 ≤ δ < 1⟧, then ⟦‖∂h_T/∂h₀‖ ≤ δ^T → 0⟧.",
         [
             (
                 "The RNN and the hypotheses (‖·‖ is the spectral norm, λ₁ the largest eigenvalue):",
@@ -424,9 +424,9 @@ def weight_decay_equivalence(nm: Names) -> d.Derivation:
             d.gradient(penalty, theta, grad(theta.show, penalty.show)),
             "=",
             2 * gamma * theta,
-            f"The gradient of the penalty: ∂({exact.greek_unicode(th)}₁² + ⋯ + "
+            f"The gradient of the penalty: ⟦∂({exact.greek_unicode(th)}₁² + ⋯ + "
             f"{exact.greek_unicode(th)}ₙ²)/∂{exact.greek_unicode(th)}ⱼ = "
-            f"2{exact.greek_unicode(th)}ⱼ.",
+            f"2{exact.greek_unicode(th)}ⱼ⟧.",
             d.identity(),
         ),
         d.Line(
@@ -434,7 +434,7 @@ def weight_decay_equivalence(nm: Names) -> d.Derivation:
             - eta * d.gradient(Lbar + penalty, theta, grad(theta.show, (Lbar + penalty).show)),
             "=",
             sgd_l2.shown((theta - eta * gradL - 2 * eta * gamma * theta).show),
-            f"One SGD step on the regularized loss {Ltext}̄ + γ‖θ‖², with that gradient.",
+            f"One SGD step on the regularized loss ⟦{Ltext}̄ + γ‖θ‖²⟧, with that gradient.",
             d.identity(),
         ),
         d.Line(
@@ -449,14 +449,14 @@ def weight_decay_equivalence(nm: Names) -> d.Derivation:
             lhs_solve,
             "=>",
             d.Term(eq(lam.show, answer.show), answer.value),
-            "The two updates agree for every θᵢ exactly when the coefficient vanishes.",
+            "The two updates agree for every ⟦θᵢ⟧ exactly when the coefficient vanishes.",
             d.solve_for(lam),
         ),
     ]
     e, g = exact.symbol(nm("eta")), exact.symbol(nm("gamma"))
     return d.Derivation(
         "weight_decay_equivalence",
-        "The weight-decay update equals SGD on L̄ + γ‖θ‖² exactly when λ = −2ηγ.",
+        "The weight-decay update equals SGD on ⟦L̄ + γ‖θ‖²⟧ exactly when ⟦λ = −2ηγ⟧.",
         [
             (
                 "The update of the problem (it adds +λθᵢ; L̄ is the mean loss (1/m)ΣL"
@@ -542,8 +542,8 @@ def adam_l2_change(nm: Names) -> d.Derivation:
             d.gradient(Lth + penalty, theta, grad(theta.show, (Lth + penalty).show)),
             "=",
             gradL + 2 * gamma * theta,
-            "Adam's gradient line g_t = ∇f(θ_{t−1}) for f = L + γ‖θ‖²: the penalty adds "
-            "2γθ_{t−1}. Nothing else in Adam changes.",
+            "Adam's gradient line ⟦g_t = ∇f(θ_{t−1})⟧ for ⟦f = L + γ‖θ‖²⟧: the penalty adds "
+            "⟦2γθ_{t−1}⟧. Nothing else in Adam changes.",
             d.identity(),
         ),
         d.Line(
@@ -558,24 +558,24 @@ def adam_l2_change(nm: Names) -> d.Derivation:
             b2 * v_prev + (1 - b2) * g_l2**2,
             "=",
             b2 * v_prev + (1 - b2) * (g**2 + 4 * gamma * g * th_s + 4 * gamma**2 * th_s**2),
-            "It enters the second moment v_t = β₂v_{t−1} + (1 − β₂)g_t² too.",
+            "It enters the second moment ⟦v_t = β₂v_{t−1} + (1 − β₂)g_t²⟧ too.",
             d.identity(),
         ),
         d.Line(
             step - step_plain,
             "=",
             2 * eta * (1 - b1) * gamma * th_s / denom,
-            "The part of the step θ_t = θ_{t−1} − η m̂_t/(√v̂_t + ε) that this "
-            "iteration's decay contributes is divided by √v̂_t + ε: weights with large "
-            "gradients (large v̂) are decayed less, small-gradient weights more. Decoupled "
-            "weight decay (AdamW) does not pass through m̂/√v̂.",
+            "The part of the step ⟦θ_t = θ_{t−1} − η m̂_t/(√v̂_t + ε)⟧ that this "
+            "iteration's decay contributes is divided by ⟦√v̂_t + ε⟧: weights with large "
+            "gradients (large ⟦v̂⟧) are decayed less, small-gradient weights more. Decoupled "
+            "weight decay (AdamW) does not pass through ⟦m̂/√v̂⟧.",
             d.identity(),
         ),
     ]
     gs, ths, gm = exact.symbol(nm("g")), exact.symbol(th), exact.symbol(nm("gamma"))
     return d.Derivation(
         "adam_l2_change",
-        "Adam with an L2 penalty γ‖θ‖² changes one line: g_t = ∇L(θ_{t−1}) + 2γθ_{t−1}.",
+        "Adam with an L2 penalty ⟦γ‖θ‖²⟧ changes one line: ⟦g_t = ∇L(θ_{t−1}) + 2γθ_{t−1}⟧.",
         [
             (
                 "Adam (bias-corrected, as in torch.optim.Adam), for the loss f:",
@@ -663,43 +663,43 @@ def bn_whitened(nm: Names) -> d.Derivation:
     bn = gamma * (y - mu_y) / sigma_y + beta
     lines = [
         d.Line(E(uTx), "=", d.dot(u, Ex), "Linearity of expectation (u is fixed).", d.identity()),
-        d.Line(d.dot(u, Ex), "=", 0, "E[x] = 0.", d.identity(assume={"Ex": d.zero_vector()})),
+        d.Line(d.dot(u, Ex), "=", 0, "⟦E[x] = 0⟧.", d.identity(assume={"Ex": d.zero_vector()})),
         d.Line(
             var_y.shown(Notation(r"\operatorname{Var}(§0)", "Var(§0)", uTx.show)),
             "=",
             d.dot(u, Var * u),
             "The variance of a linear function: "
-            "E[(uᵀ(x − E[x]))²] = uᵀ E[(x − E[x])(x − E[x])ᵀ] u.",
+            "⟦E[(uᵀ(x − E[x]))²] = uᵀ E[(x − E[x])(x − E[x])ᵀ] u⟧.",
             d.identity(),
         ),
         d.Line(
             d.dot(u, Var * u),
             "=",
             nu**2,
-            "Var(x) = I, so uᵀIu = uᵀu = ‖u‖².",
+            "⟦Var(x) = I⟧, so ⟦uᵀIu = uᵀu = ‖u‖²⟧.",
             d.identity(assume={"Var": d.identity_matrix()}),
         ),
         d.Line(
             bn,
             "=",
             gamma * uTx / nu + beta,
-            "Put μ_y = 0 and σ_y = ‖u‖ into BatchNorm's γ(y − μ_y)/σ_y + β (ε = 0).",
+            "Put ⟦μ_y = 0⟧ and ⟦σ_y = ‖u‖⟧ into BatchNorm's ⟦γ(y − μ_y)/σ_y + β⟧ (⟦ε = 0⟧).",
             d.identity(assume={"mu_y": d.lift(0), "sigma_y": nu}),
         ),
         d.Line(
             gamma * uTx / nu + beta,
             "=",
             d.dot(w, x) + beta,
-            "This is a linear layer wᵀx + β with w = γu/‖u‖: on whitened inputs BN "
-            "only rescales u to length |γ|.",
+            "This is a linear layer ⟦wᵀx + β⟧ with ⟦w = γu/‖u‖⟧: on whitened inputs BN "
+            "only rescales u to length ⟦|γ|⟧.",
             d.identity(),
         ),
     ]
     us, g, n_u = exact.symbol(nm("u")), exact.symbol(nm("gamma")), exact.symbol(nm("norm_u"))
     return d.Derivation(
         "bn_whitened",
-        "On whitened inputs (E[x] = 0, Var(x) = I), BatchNorm of y = uᵀx is wᵀx + β with "
-        "w = γu/‖u‖.",
+        "On whitened inputs (⟦E[x] = 0⟧, ⟦Var(x) = I⟧), BatchNorm of ⟦y = uᵀx⟧ is "
+        "⟦wᵀx + β⟧ with ⟦w = γu/‖u‖⟧.",
         [
             (
                 "The input is whitened and the unit is linear:",
@@ -939,9 +939,9 @@ adam_l2_change, bn_whitened, weightnorm_gradient"""
 
     def solve(self, g: Given, s: Solution, *, mistake: str | None = None) -> None:
         der = build(g.name, g.symbols)
-        s.step(rename_prose(der.claim, g.symbols))
+        s.step(says(rename_prose(der.claim, g.symbols)))
         for text, math in der.given:
-            s.step(rename_prose(text, g.symbols), *math)
+            s.step(says(rename_prose(text, g.symbols)), *math)
         for i, line in enumerate(der.lines, start=1):
             text = rename_prose(line.reason, g.symbols)
             if g.confirm:
@@ -951,7 +951,7 @@ adam_l2_change, bn_whitened, weightnorm_gradient"""
                         f"line {i} of {g.name} is not confirmed by sympy ({problem})", "confirm"
                     )
                 text += f" [{line.confirmed_how()} ✓]"
-            s.step(text, *line.math())
+            s.step(says(text), *line.math())
         wrong = der.mistakes.get(mistake or "", {})
         shown = []
         for r in der.results:

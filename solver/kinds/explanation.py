@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from ..display import says
 from ..given import GivenModel, TypeDoc
 from ..solution import Solution
 from . import Kind, kind
@@ -45,9 +46,12 @@ class Explanation(Kind):
 
     def solve(self, g: Given, s: Solution) -> None:
         paragraphs = _paragraphs(g.answer)
-        s.step(f"Model answer (not graded): {paragraphs[0]}" if paragraphs else "Model answer.")
+        # an author marks formulas ⟦…⟧ as the kinds do: Unicode on the terminal, maths in Markdown
+        s.step(
+            says(f"Model answer (not graded): {paragraphs[0]}" if paragraphs else "Model answer.")
+        )
         for p in paragraphs[1:]:
-            s.step(p)
+            s.step(says(p))
         if g.points:
             listed = "; ".join(" ".join(p.split()) for p in g.points)
-            s.step(f"A complete answer makes these points: {listed}.")
+            s.step(says(f"A complete answer makes these points: {listed}."))

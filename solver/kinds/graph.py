@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, M, Raw, Table, Text, eq, m, rel, sub
+from ..display import Add, M, Raw, Table, Text, eq, m, rel, says, sub
 from ..errors import DlsolveError, FieldError
 from ..given import GivenModel, Number, TypeDoc, _scalar_validator, _tensor_validator
 from ..graph import (
@@ -368,8 +368,10 @@ class GraphKind(Kind):
                 )
             )
         s.step(
-            f"One SGD step with learning rate lr = {exact.unicode(lr)}: every param moves against "
-            "its gradient, θ ← θ − lr·∂L/∂θ.",
+            says(
+                f"One SGD step with learning rate ⟦lr = {exact.unicode(lr)}⟧: every param moves "
+                "against its gradient, ⟦θ ← θ − lr·∂L/∂θ⟧."
+            ),
             *lines,
         )
 
@@ -440,21 +442,23 @@ class GraphKind(Kind):
                         _with_float(back.grads[nid]),
                     )
                 )
-            feeds = ", ".join(w.label(graph, graph.nodes[c]).text for c, _, _ in parts)
+            feeds = ", ".join(f"⟦{w.label(graph, graph.nodes[c]).text}⟧" for c, _, _ in parts)
             if not parts:
                 text = (
-                    f"{d_me.text} = 0 (shape {show_shape(value.shape)}): {me.text} does not "
-                    f"reach {outw.text}."
+                    f"⟦{d_me.text} = 0⟧ (shape {show_shape(value.shape)}): ⟦{me.text}⟧ does not "
+                    f"reach ⟦{outw.text}⟧."
                 )
                 lines.append(eq(d_me.raw(), _with_float(back.grads[nid])))
             elif len(parts) == 1:
-                text = f"{d_me.text} (shape {show_shape(value.shape)}): {me.text} feeds {feeds}."
+                text = (
+                    f"⟦{d_me.text}⟧ (shape {show_shape(value.shape)}): ⟦{me.text}⟧ feeds {feeds}."
+                )
             else:
                 text = (
-                    f"{d_me.text} (shape {show_shape(value.shape)}): {me.text} feeds {len(parts)} "
-                    f"nodes ({feeds}), so their gradients add up."
+                    f"⟦{d_me.text}⟧ (shape {show_shape(value.shape)}): ⟦{me.text}⟧ feeds "
+                    f"{len(parts)} nodes ({feeds}), so their gradients add up."
                 )
-            s.step(text, *lines)
+            s.step(says(text), *lines)
 
     # ------------------------------------------------------------------ variants
 

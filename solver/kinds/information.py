@@ -30,7 +30,7 @@ import sympy
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, Call, Frac, Mat, Mul, Neg, Pow, Raw, Sym, Table, Text, eq, m
+from ..display import Add, Call, Frac, Mat, Mul, Neg, Pow, Raw, Sym, Table, Text, eq, m, says
 from ..errors import FieldError
 from ..given import Count, GivenModel, TypeDoc, Vector, _tensor_validator
 from ..solution import Key, Solution
@@ -383,7 +383,10 @@ class Information(Kind):
         else:
             h = tidy(-sympy.Add(*[xlogy(x, x, base) for x in p]))
             s.step(
-                f"Entropy H(p) = −Σ pᵢ {log_name(base)} pᵢ (a zero probability adds 0·log 0 = 0).",
+                says(
+                    f"Entropy ⟦H(p) = −Σ pᵢ {log_name(base)} pᵢ⟧ (a zero probability adds "
+                    "⟦0·log 0 = 0⟧)."
+                ),
                 about(H_P, Neg(Add(*[_plogq(x, x, base) for x in p if not exact.is_zero(x)])), h),
             )
         return s.answer("entropy", h, label=H_P)
@@ -394,7 +397,7 @@ class Information(Kind):
             kl = s.answer("kl", self._kl(p, q, s, base, "p", "q"), label=_kl_label("p", "q"))
             ce = tidy(exact.to_sympy(h) + exact.to_sympy(kl))
             s.step(
-                "Cross-entropy is entropy plus KL: H(p, q) = H(p) + KL(p‖q).",
+                says("Cross-entropy is entropy plus KL: ⟦H(p, q) = H(p) + KL(p‖q)⟧."),
                 about(H_PQ, ce),
             )
             s.answer("cross_entropy", ce, label=H_PQ)
@@ -405,8 +408,10 @@ class Information(Kind):
         else:
             ce = tidy(-sympy.Add(*[xlogy(a, b, base) for a, b in zip(p, q, strict=True)]))
             s.step(
-                f"Cross-entropy H(p, q) = −Σ pᵢ {log_name(base)} qᵢ: the expected code length "
-                "when outcomes come from p but the code is built for q.",
+                says(
+                    f"Cross-entropy ⟦H(p, q) = −Σ pᵢ {log_name(base)} qᵢ⟧: the expected code "
+                    "length when outcomes come from p but the code is built for q."
+                ),
                 about(
                     H_PQ,
                     Neg(
@@ -458,10 +463,12 @@ class Information(Kind):
                 + "²) − ½"
             )
             s.step(
-                f"KL({a}‖{b}) between Gaussians, per dimension: {formula}"
-                + (", summed over the dimensions" if len(p.dims) > 1 else "")
-                + (" (divided by ln 2 for bits)" if base == 2 else "")
-                + ".",
+                says(
+                    f"⟦KL({a}‖{b})⟧ between Gaussians, per dimension: ⟦{formula}⟧"
+                    + (", summed over the dimensions" if len(p.dims) > 1 else "")
+                    + (" (divided by ⟦ln 2⟧ for bits)" if base == 2 else "")
+                    + "."
+                ),
                 about(label, kl),
             )
             return kl
@@ -528,9 +535,12 @@ class Information(Kind):
         b = sympy.E if given_base == "e" else sympy.Integer(2)
         ppl = tidy(sympy.powsimp(b ** exact.to_sympy(ce)))
         s.step(
-            "Perplexity is the base raised to the cross-entropy: "
-            + ("e^H" if given_base == "e" else "2^H")
-            + " = (Π pᵢ)^(−1/N), the number of equally likely choices that would be as surprising.",
+            says(
+                "Perplexity is the base raised to the cross-entropy: ⟦"
+                + ("e^H" if given_base == "e" else "2^H")
+                + " = (Π pᵢ)^(−1/N)⟧, the number of equally likely choices that would be as "
+                "surprising."
+            ),
             about(PPL, Pow(Sym("e") if given_base == "e" else 2, Sym("H")), ppl),
         )
         s.answer("perplexity", ppl, label=PPL)
@@ -590,14 +600,16 @@ class Information(Kind):
         used = [(w, p) for w, p in zip(weights, precisions, strict=True) if not exact.is_zero(w)]
         if any(p is None or exact.is_zero(p) for _, p in used):
             score: Any = 0
-            s.step("A precision with a positive weight is 0, so log p_n = −∞ and BLEU = 0.")
+            s.step(
+                says("A precision with a positive weight is 0, so ⟦log p_n = −∞⟧ and ⟦BLEU = 0⟧.")
+            )
         else:
             score = tidy(
                 exact.to_sympy(bp)
                 * sympy.Mul(*[exact.to_sympy(p) ** exact.to_sympy(w) for w, p in used])
             )
             s.step(
-                "BLEU = BP·exp(Σ w_n log p_n) = BP·Π p_n^{w_n}.",
+                says("⟦BLEU = BP·exp(Σ w_n log p_n) = BP·Π p_n^{w_n}⟧."),
                 about(BLEU, Mul(bp, *[Pow(p, w) for w, p in used]), score),
             )
         s.answer("bleu", score, label=BLEU)
@@ -610,9 +622,11 @@ class Information(Kind):
             for a, b in zip(data, model, strict=True)
         ]
         s.step(
-            "For a fixed generator the discriminator maximizes "
-            "p_data(x) log D(x) + p_model(x) log(1 − D(x)) at every x; "
-            "a log a·D + b log(1 − D) is largest at D = a/(a + b).",
+            says(
+                "For a fixed generator the discriminator maximizes "
+                "⟦p_data(x) log D(x) + p_model(x) log(1 − D(x))⟧ at every x; "
+                "⟦a log D + b log(1 − D)⟧ is largest at ⟦D = a/(a + b)⟧."
+            ),
             eq(
                 Raw("D^*(x)", "D*(x)"),
                 Frac(
@@ -655,8 +669,10 @@ class Information(Kind):
         s.answer("jsd", jsd, label=JSD)
         floor = tidy(-log(4, base))
         s.step(
-            "With M = (p_data + p_model)/2, V(D*, G) = −log 4 + 2·JSD(p_data‖p_model): "
-            "it is −log 4 exactly when the model matches the data, and larger otherwise.",
+            says(
+                "With ⟦M = (p_data + p_model)/2⟧, ⟦V(D*, G) = −log 4 + 2·JSD(p_data‖p_model)⟧: "
+                "it is ⟦−log 4⟧ exactly when the model matches the data, and larger otherwise."
+            ),
             about(JSD, jsd),
             eq(Add(floor, Mul(2, JSD)), tidy(exact.to_sympy(floor) + 2 * exact.to_sympy(jsd))),
         )

@@ -32,7 +32,7 @@ import sympy
 from pydantic import BeforeValidator, Field, model_validator
 
 from .. import exact
-from ..display import Frac, Mul, Raw, Sqrt, Sym, Text, eq, m
+from ..display import Frac, Mul, Raw, Sqrt, Sym, Text, eq, m, says
 from ..errors import FieldError
 from ..given import Count, GivenModel, NonNegative, Positive, TypeDoc, _count_validator
 from ..solution import Key, Solution
@@ -359,7 +359,9 @@ class Initialization(Kind):
         if g.scheme.endswith("uniform"):
             bound = mul(exact.sqrt(3), std) if sqrt3 else std
             s.step(
-                "U(−b, b) has variance b²/3, so the bound with that variance is b = √3·σ.",
+                says(
+                    "⟦U(−b, b)⟧ has variance ⟦b²/3⟧, so the bound with that variance is ⟦b = √3·σ⟧."
+                ),
                 about(Sym("b"), Mul(Sqrt(3), Sym("sigma")), bound),
             )
             s.answer("bound", bound, label=Sym("b"))
@@ -402,26 +404,33 @@ class Initialization(Kind):
         if nl == "relu":
             c, why = (
                 (Fraction(1, 2) if relu_half else 1),
-                "ReLU keeps the positive half: E[relu(y)²] = Var(y)/2",
+                "ReLU keeps the positive half: ⟦E[relu(y)²] = Var(y)/2⟧",
             )
         elif nl == "leaky_relu":
             a = Fraction(g.slope())
             c = (1 + a * a) / 2 if relu_half else 1
-            why = f"leaky ReLU with a = {exact.unicode(a)}: E[f(y)²] = (1 + a²)/2·Var(y)"
+            why = f"leaky ReLU with ⟦a = {exact.unicode(a)}⟧: ⟦E[f(y)²] = (1 + a²)/2·Var(y)⟧"
         elif nl == "tanh":
-            c, why = 1, "tanh(y) ≈ y near 0 (Glorot's linear regime): E[tanh(y)²] ≈ Var(y)"
+            c, why = 1, "⟦tanh(y) ≈ y⟧ near 0 (Glorot's linear regime): ⟦E[tanh(y)²] ≈ Var(y)⟧"
         else:
-            c, why = 1, "no nonlinearity: E[y²] = Var(y) for zero-mean y"
+            c, why = 1, "no nonlinearity: ⟦E[y²] = Var(y)⟧ for zero-mean y"
         factor = mul(fan_in, var, c)
         s.step(
-            "Through a stack of such layers, y_l = W_l f(y_{l−1}) with independent zero-mean "
-            "weights: Var(y_l) = fan_in·Var(W)·E[f(y_{l−1})²]. Here " + why + ", so each layer "
-            "multiplies the variance by the same factor (the first layer sees the input itself).",
+            says(
+                "Through a stack of such layers, ⟦y_l = W_l f(y_{l−1})⟧ with independent "
+                "zero-mean weights: ⟦Var(y_l) = fan_in·Var(W)·E[f(y_{l−1})²]⟧. Here "
+                + why
+                + ", so each layer multiplies the variance by the same factor (the first layer "
+                "sees the input itself)."
+            ),
             about(Sym("r"), Mul(fan_in, VAR_W, c), factor),
         )
         s.step(
-            f"Layer 1 sees the input x itself (zero mean, Var(x) = {exact.unicode(g.input_var)}): "
-            "Var(y₁) = fan_in·Var(W)·Var(x); every later layer multiplies by r."
+            says(
+                "Layer 1 sees the input x itself (zero mean, "
+                f"⟦Var(x) = {exact.unicode(g.input_var)}⟧): ⟦Var(y₁) = fan_in·Var(W)·Var(x)⟧; "
+                "every later layer multiplies by r."
+            )
         )
         rows = []
         v: Any = mul(fan_in, var, g.input_var)

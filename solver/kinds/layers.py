@@ -37,8 +37,8 @@ GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 #: the classic mix-up: 3 gates for an LSTM, 4 for a GRU
 MISTAKEN_GATES = {"RNN": 1, "LSTM": 3, "GRU": 4}
 GATE_NAMES = {
-    "LSTM": "input, forget, cell and output, stacked in W_ih as W_ii|W_if|W_ig|W_io",
-    "GRU": "reset, update and new, stacked in W_ih as W_ir|W_iz|W_in",
+    "LSTM": "input, forget, cell and output, stacked in ⟦W_ih⟧ as ⟦W_ii|W_if|W_ig|W_io⟧",
+    "GRU": "reset, update and new, stacked in ⟦W_ih⟧ as ⟦W_ir|W_iz|W_in⟧",
 }
 RECURRENT = tuple(GATES)
 SEQUENCE_TYPES = (
@@ -136,44 +136,44 @@ def recurrent(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
     if L > 1:
         lines.append(eq(Text("params"), Add(*values), params))
     bias_words = {
-        2: "plus two bias vectors b_ih and b_hh of G·H each (PyTorch keeps both; Keras one)",
-        1: "plus one bias vector of G·H",
+        2: "plus two bias vectors ⟦b_ih⟧ and ⟦b_hh⟧ of ⟦G·H⟧ each (PyTorch keeps both; Keras one)",
+        1: "plus one bias vector of ⟦G·H⟧",
         0: "and no bias",
     }[vectors]
     width = "D·P" if P else "D·H"
     stacked = (
         f" Layer 1 reads the input's {F} features; each later layer reads the output of the "
-        f"one below, {width} = {D}·{R} = {D * R} features."
+        f"one below, ⟦{width} = {D}·{R} = {D * R}⟧ features."
         if L > 1 and c.stacked_input
         else (f" Every layer is taken to read {F} features." if L > 1 else "")
     )
     directions = (
-        "bidirectional (D = 2 directions, each with its own weights)"
+        "bidirectional (⟦D = 2⟧ directions, each with its own weights)"
         if D == 2
-        else "one direction (D = 1)"
+        else "one direction (⟦D = 1⟧)"
     )
     projection = ""
     if P:
         projection = (
-            f" With proj_size P = {P}, each layer and direction also has the projection W_hr "
-            f"[P, H] = [{P}, {H}] (no bias), which maps h_t down to P numbers"
+            f" With proj_size ⟦P = {P}⟧, each layer and direction also has the projection "
+            f"⟦W_hr⟧ [P, H] = [{P}, {H}] (no bias), which maps ⟦h_t⟧ down to P numbers"
             + (
-                "; the recurrence reads the projected state, so W_hh has P columns, not H."
+                "; the recurrence reads the projected state, so ⟦W_hh⟧ has P columns, not H."
                 if r_name == "P"
                 else "."
             )
         )
     words = (
-        f"{t}: {L} layer{'s' if L > 1 else ''} of hidden size H = {H}, {directions}. "
-        f"{'An' if t == 'LSTM' else 'A'} {t} cell has G = {G} gate{'s' if G > 1 else ''}"
+        f"{t}: {L} layer{'s' if L > 1 else ''} of hidden size ⟦H = {H}⟧, {directions}. "
+        f"{'An' if t == 'LSTM' else 'A'} {t} cell has ⟦G = {G}⟧ gate{'s' if G > 1 else ''}"
         + (f" ({GATE_NAMES[t]})" if G == GATES[t] and t in GATE_NAMES else "")
-        + f"; each has W_ih [H, in] and W_hh [H, {r_name}], {bias_words}.{projection}"
-        + f"{stacked} The output at each of the T = {T} steps is the last layer's "
-        f"{'projected ' if P else ''}hidden state of every direction: {width} = {D * R} "
-        "features; h_n holds the last step of every layer and direction. MACs are the "
-        "products W_ih x_t and W_hh h_(t−1)"
-        + (" and the projection W_hr h_t" if W_hr else "")
-        + f": G·H·(in + {r_name}){' + P·H' if W_hr else ''} per step, layer and direction"
+        + f"; each has ⟦W_ih⟧ [H, in] and ⟦W_hh⟧ [H, {r_name}], {bias_words}.{projection}"
+        + f"{stacked} The output at each of the ⟦T = {T}⟧ steps is the last layer's "
+        f"{'projected ' if P else ''}hidden state of every direction: ⟦{width} = {D * R}⟧ "
+        "features; ⟦h_n⟧ holds the last step of every layer and direction. MACs are the "
+        "products ⟦W_ih x_t⟧ and ⟦W_hh h_{t−1}⟧"
+        + (" and the projection ⟦W_hr h_t⟧" if W_hr else "")
+        + f": ⟦G·H·(in + {r_name}){' + P·H' if W_hr else ''}⟧ per step, layer and direction"
         + (", plus the bias additions" if c.count_bias and vectors else "")
         + "; the gates' elementwise work is not counted."
     )
@@ -261,41 +261,43 @@ def attention(t: str, spec: Any, x: list[Any], c: Counting) -> Counted:
     separate = (kdim or E) != E or (vdim or E) != E
     a = _attention(E, spec.bias, T, S, c, "attention", kdim, vdim)
     heads = (
-        f"MultiheadAttention with E = {E} and h = {h} heads of E/h = {E // h} dimensions. "
+        f"MultiheadAttention with ⟦E = {E}⟧ and ⟦h = {h}⟧ heads of ⟦E/h = {E // h}⟧ dimensions. "
         "The heads split E, so the projections do not depend on h: "
     )
     if separate:
         K, V = kdim or E, vdim or E
         what = (
-            f"the queries come from the input (E = {E} features), the keys from a sequence of "
-            f"kdim = {K} features and the values from one of vdim = {V}, of S = {S} positions. "
-            "Every projection maps to E, so W_q is E×E, W_k is E×kdim and W_v is E×vdim "
+            f"the queries come from the input (⟦E = {E}⟧ features), the keys from a sequence of "
+            f"kdim = {K} features and the values from one of vdim = {V}, of ⟦S = {S}⟧ positions. "
+            "Every projection maps to E, so ⟦W_q⟧ is ⟦E×E⟧, ⟦W_k⟧ is ⟦E×kdim⟧ and ⟦W_v⟧ is "
+            "⟦E×vdim⟧ "
             "(PyTorch stores them apart, as q_proj_weight, k_proj_weight and v_proj_weight, "
             f"because their widths differ){', with one in_proj_bias [3E]' if spec.bias else ''}"
             ". The heads' outputs, joined, pass through the output projection out_proj, one "
-            f"more E×E matrix{' and bias' if spec.bias else ''}. The output has the queries' "
+            f"more ⟦E×E⟧ matrix{' and bias' if spec.bias else ''}. The output has the queries' "
             f"shape [T, E], whatever kdim and vdim are. MACs, as fvcore counts them: the "
-            f"projections (T·E·E, S·E·kdim and S·E·vdim), QKᵀ (T·S·E over the heads) and the "
-            f"weighted sum AV (T·S·E), for T = {T} and S = {S}."
+            f"projections (⟦T·E·E⟧, ⟦S·E·kdim⟧ and ⟦S·E·vdim⟧), ⟦QKᵀ⟧ (⟦T·S·E⟧ over the heads) "
+            f"and the weighted sum ⟦AV⟧ (⟦T·S·E⟧), for ⟦T = {T}⟧ and ⟦S = {S}⟧."
         )
     else:
         what = (
-            "Q, K and V are three E×E matrices (PyTorch stores them as one in_proj_weight "
+            "Q, K and V are three ⟦E×E⟧ matrices (PyTorch stores them as one in_proj_weight "
             "[3E, E] with in_proj_bias [3E]), and the heads' outputs, joined, pass through the "
-            f"output projection out_proj, one more E×E matrix{' and bias' if spec.bias else ''}."
+            f"output projection out_proj, one more ⟦E×E⟧ matrix{' and bias' if spec.bias else ''}."
         )
         if spec.memory_length is None:
             what += (
                 " Self-attention keeps the shape. MACs, as fvcore counts them: the projections "
-                "(T·E·E each), QKᵀ (T·T·E over the heads) and the weighted sum AV (T·T·E), "
-                f"for T = {T}."
+                "(⟦T·E·E⟧ each), ⟦QKᵀ⟧ (⟦T·T·E⟧ over the heads) and the weighted sum ⟦AV⟧ "
+                f"(⟦T·T·E⟧), for ⟦T = {T}⟧."
             )
         else:
             what += (
-                f" The keys and values come from a sequence of S = {S} positions with E "
+                f" The keys and values come from a sequence of ⟦S = {S}⟧ positions with E "
                 "features; the output has the queries' shape. MACs, as fvcore counts them: "
-                "the projections (T·E·E for Q and the output, S·E·E for K and V), QKᵀ (T·S·E "
-                f"over the heads) and the weighted sum AV (T·S·E), for T = {T} and S = {S}."
+                "the projections (⟦T·E·E⟧ for Q and the output, ⟦S·E·E⟧ for K and V), ⟦QKᵀ⟧ "
+                "(⟦T·S·E⟧ over the heads) and the weighted sum ⟦AV⟧ (⟦T·S·E⟧), for ⟦T = {T}⟧ and "
+                f"⟦S = {S}⟧."
             )
     return Counted(
         [T, E],

@@ -42,6 +42,7 @@ from ..display import (
     eq,
     m,
     rel,
+    says,
     sub,
 )
 from ..errors import FieldError
@@ -1532,17 +1533,17 @@ class NetworkKind(Kind):
         types = {layer.type for layer in net.layers}
         per = "in_features per output value of a Linear"
         if "Conv2d" in types:
-            per = "k_h·k_w·(C_in/groups) per output value of a Conv2d and " + per
+            per = "⟦k_h·k_w·(C_in/groups)⟧ per output value of a Conv2d and " + per
         if "Conv1d" in types:
-            per = "k·(C_in/groups) per output value of a Conv1d, " + per
+            per = "⟦k·(C_in/groups)⟧ per output value of a Conv1d, " + per
         if "ConvTranspose2d" in types:
             per = (
-                "k_h·k_w·(C_out/groups) per input value of a ConvTranspose2d (as fvcore "
+                "⟦k_h·k_w·(C_out/groups)⟧ per input value of a ConvTranspose2d (as fvcore "
                 "counts it), " + per
             )
         if "ConvTranspose1d" in types:
             per = (
-                "k·(C_out/groups) per input value of a ConvTranspose1d (as fvcore counts "
+                "⟦k·(C_out/groups)⟧ per input value of a ConvTranspose1d (as fvcore counts "
                 "it), " + per
             )
         bias = (
@@ -1555,15 +1556,15 @@ class NetworkKind(Kind):
         times = f", times the batch of {exact.unicode(batch)}" if batch != 1 else ""
         if net.sequence:
             per += (
-                "; a recurrent layer G·H·(in + H) per step, layer and direction (its products "
-                "W_ih x_t and W_hh h_(t−1))"
+                "; a recurrent layer ⟦G·H·(in + H)⟧ per step, layer and direction (its products "
+                "⟦W_ih x_t⟧ and ⟦W_hh h_{t−1}⟧)"
                 + (
-                    ", an LSTM with a projection G·H·(in + P) + P·H"
+                    ", an LSTM with a projection ⟦G·H·(in + P) + P·H⟧"
                     if any(layer.spec.proj_size for layer in net.layers)
                     else ""
                 )
-                + "; attention its projections plus the products QKᵀ "
-                "and AV (T·S·E each), as fvcore counts them; an Embedding is a lookup with none"
+                + "; attention its projections plus the products ⟦QKᵀ⟧ and ⟦AV⟧ (⟦T·S·E⟧ "
+                "each), as fvcore counts them; an Embedding is a lookup with none"
             )
         flops = " Here each is counted twice, as FLOPs." if c.macs_factor != 1 else ""
         return (
@@ -1787,10 +1788,12 @@ class MLP(NetworkKind):
             self.counts(s, r, f"params.{r.layer.name}", f"macs.{r.layer.name}")
         weighted = [r for r in records if r.layer.family in WEIGHTED]
         s.step(
-            "Parameters per layer: a Linear layer has in·out weights and out biases; a "
-            "normalization layer has γ and β per feature (its running mean and variance are "
-            "buffers, not parameters); activations, dropout and the loss have none"
-            + ("; the sequence layers are counted above." if net.sequence else "."),
+            says(
+                "Parameters per layer: a Linear layer has ⟦in·out⟧ weights and out biases; a "
+                "normalization layer has γ and β per feature (its running mean and variance are "
+                "buffers, not parameters); activations, dropout and the loss have none"
+                + ("; the sequence layers are counted above." if net.sequence else ".")
+            ),
             *[_params_line(r) for r in weighted if shown],
         )
         total = self.total(
@@ -1798,7 +1801,7 @@ class MLP(NetworkKind):
         )
         linears = [r for r in records if r.layer.family in COUNTED]
         s.step(
-            self.macs_convention(c, net, net.batch_size),
+            says(self.macs_convention(c, net, net.batch_size)),
             *[_macs_line(r) for r in linears if shown],
         )
         total_macs = self.total(
@@ -1847,23 +1850,23 @@ class MLP(NetworkKind):
             lines.append(eq(Text("h_n"), shape_display(h)))
             width = "P" if r.layer.spec.proj_size else "H"
             layout = (
-                f"[D·num_layers, N, {width}] whatever batch_first says"
+                f"⟦[D·num_layers, N, {width}]⟧ whatever batch_first says"
                 if batch
-                else f"[D·num_layers, {width}] for one sequence"
+                else f"⟦[D·num_layers, {width}]⟧ for one sequence"
             )
-            text += f" h_n is {layout}"
+            text += f" ⟦h_n⟧ is {layout}"
             if k.cell_state is not None:
                 DL, H = k.cell_state
                 cell = carry(s, f"{r.layer.name}.c_n", [DL, *batch, H], label=Text("c_n"))
                 lines.append(eq(Text("c_n"), shape_display(cell)))
                 text += (
-                    "; c_n has H features: the projection applies to h only."
+                    "; ⟦c_n⟧ has H features: the projection applies to h only."
                     if r.layer.spec.proj_size
-                    else "; c_n has the same shape."
+                    else "; ⟦c_n⟧ has the same shape."
                 )
             else:
                 text += "."
-        s.step(text, *lines)
+        s.step(says(text), *lines)
 
     def logits(
         self, s: Solution, records: list[Record], at: LogitsAt, as_probabilities: bool
@@ -1884,7 +1887,7 @@ class MLP(NetworkKind):
         if loss is not None:
             text += (
                 f" CrossEntropyLoss takes the logits and applies log-softmax itself, so "
-                f"{loss.layer.name} is the mean over the batch of −log p_y."
+                f"{loss.layer.name} is the mean over the batch of ⟦−log p_y⟧."
             )
             if any(r.layer.type == "Softmax" for r in records):
                 text += (
@@ -1892,7 +1895,7 @@ class MLP(NetworkKind):
                     "input holds the logits."
                 )
         s.step(
-            text,
+            says(text),
             eq(
                 Sym("p", "j"),
                 Frac(Call("exp", Sym("z", "j")), Raw(r"\sum_k e^{z_k}", "Σₖ exp(zₖ)")),
@@ -1923,11 +1926,17 @@ class MLP(NetworkKind):
         elements = carry(s, "activation_elements", K * n, label=Text("activations"))
         reduced = any(r.layer.family == "loss" and not r.per_example for r in records)
         s.step(
-            "Per example, the activations are the outputs of all layers, which the forward "
-            "pass keeps for the backward pass"
-            + (" (the reduced loss is one number for the whole batch)" if reduced else "")
-            + ("; the input x is counted too." if count_input else "; the input x is not counted.")
-            + f" For a batch of {exact.unicode(n)} that is n·K elements.",
+            says(
+                "Per example, the activations are the outputs of all layers, which the forward "
+                "pass keeps for the backward pass"
+                + (" (the reduced loss is one number for the whole batch)" if reduced else "")
+                + (
+                    "; the input x is counted too."
+                    if count_input
+                    else "; the input x is not counted."
+                )
+                + f" For a batch of {exact.unicode(n)} that is ⟦n·K⟧ elements."
+            ),
             eq(Sym("K"), Add(*sizes) if sizes else 0, K),
             eq(Text("activations"), Mul(_factor(n), K), elements),
         )
@@ -1946,12 +1955,14 @@ class MLP(NetworkKind):
         cross = carry(s, "memory.crossover_batch", math.floor(ratio) + 1, label=Sym("n", "*"))
         carry(s, "memory.dominant", "activations", options=["activations", "parameters"])
         s.step(
-            "The activations take more memory than the parameters once n·K > C, that is "
-            "n > C/K. So at large batch sizes the activations dominate: from batch size "
-            f"{exact.unicode(cross)} on. (This compares the weights with the activations "
-            "kept for the backward pass, as the question does; training also stores a "
-            "gradient per weight and the optimizer's state, e.g. two more copies for Adam, "
-            "which would move the crossover.)",
+            says(
+                "The activations take more memory than the parameters once ⟦n·K > C⟧, that is "
+                "⟦n > C/K⟧. So at large batch sizes the activations dominate: from batch size "
+                f"{exact.unicode(cross)} on. (This compares the weights with the activations "
+                "kept for the backward pass, as the question does; training also stores a "
+                "gradient per weight and the optimizer's state, e.g. two more copies for Adam, "
+                "which would move the crossover.)"
+            ),
             rel(
                 Frac(Sym("C"), Sym("K")),
                 "=",
@@ -2060,26 +2071,29 @@ class Conv(NetworkKind):
                 eq(Sym("j", "l"), Mul(Sym("j", "l−1"), Sym("s"))),
             ]
         s.step(
-            "A convolution or pooling layer slides its window with stride s over the input "
-            "padded by p on each side; with dilation d a kernel of k taps spans d(k − 1) + 1 "
-            "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
-            "stride defaults to its kernel size)"
-            + (
-                "; a transposed convolution goes the other way, its stride multiplying the size "
-                "(the second formula)"
-                if transposed
-                else ""
-            )
-            + ". "
-            + (
-                "The receptive field r of a layer is how many input positions one of its "
-                "outputs sees, and the jump j how far apart in the input two neighbouring "
-                "outputs are: starting from r = j = 1 at the input, each window adds its reach "
-                "d(k − 1) times the jump before it, and its stride multiplies the jump. "
-                if field
-                else ""
-            )
-            + self.macs_convention(c, net, batch),
+            says(
+                "A convolution or pooling layer slides its window with stride s over the input "
+                "padded by p on each side; with dilation d a kernel of k taps spans ⟦d(k − 1) + 1⟧ "
+                "inputs. Along each axis the output size is PyTorch's formula below (pooling's "
+                "stride defaults to its kernel size)"
+                + (
+                    "; a transposed convolution goes the other way, its stride multiplying the "
+                    "size (the second formula)"
+                    if transposed
+                    else ""
+                )
+                + ". "
+                + (
+                    "The receptive field r of a layer is how many input positions one of its "
+                    "outputs sees, and the jump j how far apart in the input two neighbouring "
+                    "outputs are: starting from ⟦r = j = 1⟧ at the input, each window adds its "
+                    "reach ⟦d(k − 1)⟧ times the jump before it, and its stride multiplies the "
+                    "jump. "
+                    if field
+                    else ""
+                )
+                + self.macs_convention(c, net, batch)
+            ),
             *formulas,
         )
         records = walk(
@@ -2123,7 +2137,7 @@ class Conv(NetworkKind):
                     carry(s, f"{name}.{what}", value[0], label=Text(f"{name} {what}"))
                 else:
                     carry(s, f"{name}.{what}_hw", list(value), label=Text(f"{name} {what}"))
-        s.step(_layer_text(r), *lines)
+        s.step(says(_layer_text(r)), *lines)
 
     def memory(self, s: Solution, g: ConvGiven, net: Network, records: list[Record]) -> None:
         """Activation elements and memory of the input and the final output, and the change."""
@@ -2182,7 +2196,10 @@ def _layer_text(r: Record) -> str:
     if fam in ("conv", "pool"):
         pad = layer.spec.padding if isinstance(layer.spec.padding, str) else _pair(layer.padding())
         dil = "" if layer.type.startswith("AvgPool") else f", d = {_pair(layer.dilation)}"
-        text = f"{what}: k = {_pair(layer.kernel)}, s = {_pair(layer.stride)}, p = {pad}{dil}."
+        dil = f", ⟦{dil[2:]}⟧" if dil else ""
+        text = (
+            f"{what}: ⟦k = {_pair(layer.kernel)}⟧, ⟦s = {_pair(layer.stride)}⟧, ⟦p = {pad}⟧{dil}."
+        )
         if layer.transposed:
             text += f" output_padding = {_pair(layer.output_padding)}."
         if fam == "pool":
@@ -2196,25 +2213,25 @@ def _layer_text(r: Record) -> str:
         bias = f", plus {r.size_out} biases." if layer.spec.bias else "; it has no bias."
         if fam == "conv" and layer.transposed:
             patch, apart = (
-                ("a k×k patch", "patches") if layer.spatial == 2 else ("k taps", "windows")
+                ("a ⟦k×k⟧ patch", "patches") if layer.spatial == 2 else ("k taps", "windows")
             )
             text += (
                 " A transposed convolution runs a convolution backwards: each input position "
                 f"adds {patch} of weights into the output, {apart} s apart, so the "
-                "stride multiplies the size. Its weights are C_in × C_out/groups × "
-                f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}{bias} "
-                f"MACs: every input value meets C_out/groups × {ks} weights (counted, as "
+                "stride multiplies the size. Its weights are ⟦C_in × C_out/groups × "
+                f"{ks} = {r.size_in} × {(r.size_out or 0) // layer.groups} × {taps}⟧{bias} "
+                f"MACs: every input value meets ⟦C_out/groups × {ks}⟧ weights (counted, as "
                 "fvcore does, over the input positions)."
             )
         elif fam == "conv":
             text += (
-                f" Its weights are C_out × C_in/groups × {ks} = {r.size_out} × "
-                f"{(r.size_in or 0) // layer.groups} × {taps}{bias}"
+                f" Its weights are ⟦C_out × C_in/groups × {ks} = {r.size_out} × "
+                f"{(r.size_in or 0) // layer.groups} × {taps}⟧{bias}"
             )
         return text
     return {
         "flatten": f"{what} joins all axes of each example into one.",
-        "linear": f"{what}: in·out weights" + (" and out biases." if layer.spec.bias else "."),
+        "linear": f"{what}: ⟦in·out⟧ weights" + (" and out biases." if layer.spec.bias else "."),
         "adaptive": _adaptive_text(layer, what),
         "loss": f"{what} turns the logits and labels into the loss.",
     }.get(fam, f"{what} keeps the shape.")

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import model_validator
 
 from .. import exact
-from ..display import Add, Frac, Mat, Mul, Pow, Raw, Sqrt, Sym, eq, sub
+from ..display import Add, Frac, Mat, Mul, Pow, Raw, Sqrt, Sym, eq, says, sub
 from ..errors import FieldError
 from ..given import Count, GivenModel, NonNegative, Probability, Tensor, Vector
 from ..parse import parse_value
@@ -958,8 +958,10 @@ def running_update(
         for r, u in zip(rv, unbiased, strict=True)
     ]  # undefined stays undefined
     s.step(
-        f"Update the running estimates with momentum m = {exact.unicode(m)}: "
-        "running ← (1 − m)·running + m·(batch statistic).",
+        says(
+            f"Update the running estimates with momentum ⟦m = {exact.unicode(m)}⟧: "
+            "⟦running ← (1 − m)·running + m·(batch statistic)⟧."
+        ),
         eq(
             Sym("running_mean", t),
             Add(Mul(keep, Mat(list(rm))), Mul(take, Mat(list(mean_t)))),

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from .. import exact
-from ..display import Add, Frac, Mat, Mul, Neg, Pow, Raw, Sqrt, Sym, Text, eq, m
+from ..display import Add, Frac, Mat, Mul, Neg, Pow, Raw, Sqrt, Sym, Text, eq, m, says
 from ..errors import FieldError
 from ..given import GivenModel, NonNegative, Positive, Symbolic, SymbolicValue, TypeDoc, Vector
 from ..solution import Key, Solution
@@ -161,16 +161,20 @@ add: θ ← θ − η∇L + λθ (IFT6135)"""
             rate = _tidy(eta * lam_s) if decay_lr else lam_s
             factor_value = _tidy(1 - rate)
             s.step(
-                "Weight decay shrinks the weights by the factor 1 − ηλ, then SGD takes the "
-                "gradient step: θ ← (1 − ηλ)θ − η∇L.",
+                says(
+                    "Weight decay shrinks the weights by the factor ⟦1 − ηλ⟧, then SGD takes "
+                    "the gradient step: ⟦θ ← (1 − ηλ)θ − η∇L⟧."
+                ),
                 eq(Sub1(Mul(Sym("eta"), Sym("lambda"))), Sub1(Mul(eta, lam_s)), factor_value),
             )
         else:
             rate = lam_s
             factor_value = _tidy(1 + rate)
             s.step(
-                "The update of the problem adds λθ to plain SGD: θ ← θ − η∇L + λθ = "
-                "(1 + λ)θ − η∇L.",
+                says(
+                    "The update of the problem adds ⟦λθ⟧ to plain SGD: "
+                    "⟦θ ← θ − η∇L + λθ = (1 + λ)θ − η∇L⟧."
+                ),
                 eq(Add(1, Sym("lambda")), Add(1, lam_s), factor_value),
             )
         step_grad = scale(g.grad, eta)
@@ -419,9 +423,11 @@ class AdamStep(Kind):
     def solve(self, g: Given, s: Solution, *, swap: bool = False, **options: Any) -> None:
         opts = AdamOptions(**options)
         s.step(
-            "PyTorch's Adam, per weight: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², "
-            "m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ), θ ← θ − η·m̂/(√v̂ + ε), from m₀ = v₀ = 0. "
-            "The two methods differ only in where the decay λ enters."
+            says(
+                "PyTorch's Adam, per weight: ⟦m ← β₁m + (1 − β₁)g⟧, ⟦v ← β₂v + (1 − β₂)g²⟧, "
+                "⟦m̂ = m/(1 − β₁ᵗ)⟧, ⟦v̂ = v/(1 − β₂ᵗ)⟧, ⟦θ ← θ − η·m̂/(√v̂ + ε)⟧, from "
+                "⟦m₀ = v₀ = 0⟧. The two methods differ only in where the decay λ enters."
+            )
         )
         rates = {}
         for method in METHODS:
@@ -494,7 +500,7 @@ class AdamStep(Kind):
                     after = [_tidy(x - u) for x, u in zip(theta, update, strict=True)]
                     theta = [_tidy(keep * x) for x in after]
                     s.step(
-                        "The Adam step, then the decay θ ← θ(1 − ηλ).",
+                        says("The Adam step, then the decay ⟦θ ← θ(1 − ηλ)⟧."),
                         eq(
                             Sym("theta", t), Mul(keep, Add(Mat(prev), Neg(Mat(update)))), Mat(theta)
                         ),
@@ -503,7 +509,9 @@ class AdamStep(Kind):
                     decayed = [_tidy(keep * x) for x in theta]
                     theta = [_tidy(x - u) for x, u in zip(decayed, update, strict=True)]
                     s.step(
-                        "Decoupled decay first, θ(1 − ηλ), then the Adam step η·m̂/(√v̂ + ε).",
+                        says(
+                            "Decoupled decay first, ⟦θ(1 − ηλ)⟧, then the Adam step ⟦η·m̂/(√v̂ + ε)⟧."
+                        ),
                         eq(
                             Mul(Sym("theta", t - 1), Add(1, Neg(Mul(Sym("eta"), Sym("lambda"))))),
                             Mul(keep, Mat(prev)),
@@ -515,7 +523,7 @@ class AdamStep(Kind):
             else:
                 theta = [_tidy(x - u) for x, u in zip(theta, update, strict=True)]
                 s.step(
-                    "The Adam step η·m̂/(√v̂ + ε).",
+                    says("The Adam step ⟦η·m̂/(√v̂ + ε)⟧."),
                     eq(
                         Sym("theta", t),
                         Add(
@@ -542,15 +550,17 @@ class AdamStep(Kind):
     def _compare(self, g: Given, s: Solution, table: list[list[Any]]) -> None:
         T = len(g.grads)
         s.step(
-            f"The decay's pull on each weight in step {T}, as a fraction of the weight. "
-            "AdamW multiplies every weight by 1 − ηλ, so every weight loses the same "
-            "fraction ηλ. In Adam-L2 the decay term λθ is averaged into m̂ and divided by "
-            "√v̂ + ε like the gradient: its share of the step is η·(λθ averaged, "
-            "bias-corrected)/((√v̂ + ε)·θ), large where the gradient (so v̂) is small. "
-            "(Loshchilov and Hutter, and assignments after them, write the decoupled step as "
-            "θ ← θ − λ′θ − η·m̂/(√v̂ + ε), with a decay λ′ not multiplied by η; PyTorch "
-            "multiplies it by the learning rate. The two are the same update with "
-            "λ′ = ηλ, the fraction every weight loses per step.)",
+            says(
+                f"The decay's pull on each weight in step {T}, as a fraction of the weight. "
+                "AdamW multiplies every weight by ⟦1 − ηλ⟧, so every weight loses the same "
+                "fraction ⟦ηλ⟧. In Adam-L2 the decay term ⟦λθ⟧ is averaged into ⟦m̂⟧ and "
+                "divided by ⟦√v̂ + ε⟧ like the gradient: its share of the step is η times the "
+                "averaged, bias-corrected ⟦λθ⟧ over ⟦(√v̂ + ε)·θ⟧, large where the gradient "
+                "(so ⟦v̂⟧) is small. (Loshchilov and Hutter, and assignments after them, write "
+                "the decoupled step as ⟦θ ← θ − λ′θ − η·m̂/(√v̂ + ε)⟧, with a decay ⟦λ′⟧ not "
+                "multiplied by η; PyTorch multiplies it by the learning rate. The two are the "
+                "same update with ⟦λ′ = ηλ⟧, the fraction every weight loses per step.)"
+            ),
             eq(Text("Adam-L2"), Mat(table[0])),
             eq(Text("AdamW"), Mat(table[1])),
         )

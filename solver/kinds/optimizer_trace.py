@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
@@ -37,10 +36,13 @@ import sympy
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, Frac, Mat, Mul, Raw, Sym, Table, Text, eq, rel, sub
+from ..display import Add, Frac, Mat, Mul, Raw, Sym, Table, Text, eq, rel, says, sub
 from ..errors import FieldError
 from ..given import Count, GivenModel, Index, NonNegative, Positive, TypeDoc, Vector
-from ..parse import ParseError, parse_expression
+from ..graph import GraphError, differentiate
+from ..graph import lang as graph_lang
+from ..graph.ops import FUNCTIONS, TRANSCENDENTAL
+from ..parse import ParseError
 from ..solution import Key, Solution
 from . import Kind, kind
 from .common import draw_variant, validate_nested
@@ -52,6 +54,10 @@ MAX_STEPS = 50  # SGD with rational (or single-surd) rates: cheap
 MAX_ADAPTIVE_STEPS = 8  # gradients given: the roots add up, they do not nest
 MAX_NESTED_STEPS = 3  # gradients that depend on θ: each step's roots go under the next one's
 MAX_COSINE_STEPS = 6  # SGD on θ-dependent gradients with cos(π/T_max) beyond surds
+# exp, log, σ or tanh of θ: five SGD steps print 2.5 kB per weight and eight 68 kB (5 minutes);
+# Adam's roots over them, 0.4 kB after two steps and 28 s for a third
+MAX_TRANSCENDENTAL_STEPS = 4
+MAX_TRANSCENDENTAL_ADAPTIVE_STEPS = 2
 DETAILED_STEPS = 4  # beyond this, every step goes into one table and the first few are worked
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"]
@@ -157,9 +163,9 @@ class ScheduleSpec(GivenModel):
             "cosine": ("T_max",),
             "linear_warmup": (),
         }[self.name]
-        for field in needs:
-            if getattr(self, field) is None:
-                raise FieldError(f"is needed by the {self.name} schedule", field)
+        for arg in needs:
+            if getattr(self, arg) is None:
+                raise FieldError(f"is needed by the {self.name} schedule", arg)
         if self.start_factor > 1:
             raise FieldError("must be in (0, 1], as torch's LinearLR requires", "start_factor")
         if self.end_factor > 1:
@@ -197,54 +203,134 @@ ScheduleField = Annotated[
 
 # --------------------------------------------------------------------------- the objective
 
-THETA_INDEX = re.compile(r"theta\s*\[\s*(\d+)\s*\]")
-MAX_DEGREE = 8
+MAX_DEGREE = 8  # a power of θ beyond this makes each step's exact weights too long to print
 
 
-@dataclass(frozen=True)
+@dataclass
 class Objective:
-    """A polynomial in θ, read by the project's safe parser and differentiated exactly.
-
-    Until the graph language (``solver/graph``) is available this is the stand-in: the text
-    ``(theta[0] - 3)^2 + 2*theta[1]^2`` is rewritten to the names theta_0, theta_1 and read by
-    :func:`solver.parse.parse_expression` with only those names allowed. Swapping in the
-    graph's parser changes :func:`read_objective` and nothing else.
-    """
+    """The loss in θ, written in the graph language (:mod:`solver.graph`) and differentiated
+    by its reverse mode at each step: one language and one table of derivatives serve the
+    ``graph`` kind and this one. ``theta`` is the weight vector (``theta[0]``, ``sum(theta^2)``);
+    with one weight, ``theta`` alone reads as that weight."""
 
     text: str
-    expr: sympy.Expr
-    symbols: tuple[sympy.Symbol, ...]
+    #: the outermost of exp, log, sigmoid, ... the loss applies to θ (None for a polynomial): its
+    #: exact values nest from step to step, which limits the steps
+    transcendental: str | None
+    _seen: dict[tuple[Any, ...], tuple[Any, list[Any]]] = field(default_factory=dict, repr=False)
 
-    def value(self, theta: Sequence[Any]) -> Any:
-        return _tidy(self.expr.subs(self._point(theta)))
+    def value(self, theta: Sequence[Any], where: str = "θ") -> Any:
+        return self.at(theta, where)[0]
 
-    def gradient(self, theta: Sequence[Any]) -> list[Any]:
-        point = self._point(theta)
-        return [_tidy(sympy.diff(self.expr, x).subs(point)) for x in self.symbols]
+    def gradient(self, theta: Sequence[Any], where: str = "θ") -> list[Any]:
+        return self.at(theta, where)[1]
 
-    def _point(self, theta: Sequence[Any]) -> dict[sympy.Symbol, Any]:
-        return {x: exact.to_sympy(v) for x, v in zip(self.symbols, theta, strict=True)}
+    def at(self, theta: Sequence[Any], where: str) -> tuple[Any, list[Any]]:
+        """L and ∇L at θ (the loss at θ_t and the gradient of step t + 1 share one pass); an
+        objective that cannot be evaluated there (log of 0, a scalar expected) says so."""
+        key = tuple(theta)
+        if key not in self._seen:
+            point = [_weight(i, x) for i, x in enumerate(theta)]
+            back = {a: exact.to_sympy(x) for a, x in zip(point, theta, strict=True) if a is not x}
+            try:
+                value, grads = differentiate(self.text, {"theta": point})
+            except GraphError as err:
+                raise _objective_error(err, where) from None
+
+            def weights_in(v: Any) -> Any:
+                if not back:
+                    return _tidy(v)
+                if self.transcendental is None:  # sympy's own form of the polynomial
+                    return _tidy(exact.to_sympy(v).xreplace(back))
+                with sympy.evaluate(False):  # e^(nested roots): sympy's checks take minutes
+                    return exact.from_sympy(exact.to_sympy(v).xreplace(back))
+
+            self._seen = {key: (weights_in(value), [weights_in(x) for x in grads["theta"]])}
+        return self._seen[key]
 
 
-def read_objective(text: str, n: int) -> Objective:
-    """The objective as an exact polynomial in θ₀..θ_{n−1} (``theta`` alone when n = 1)."""
-    names = [f"theta_{i}" for i in range(n)] + (["theta"] if n == 1 else [])
-    rewritten = THETA_INDEX.sub(lambda mt: f"theta_{mt.group(1)}", text)
+def _weight(i: int, x: Any) -> Any:
+    """θ_i as the graph should see it: a rational as itself; an irrational weight (after an
+    adaptive step, nested roots) as one opaque atom that knows its value, so that the graph
+    writes L and ∇L as expressions in the weights, as a textbook substitutes them, rather
+    than expanding products of nested roots over a common denominator."""
+    if exact.is_rational(x):
+        return x
+    value = exact.to_sympy(x)
+    known: list[Any] = []  # the value to the most digits asked so far (sympy asks often)
+
+    def evalf(_: Any, prec: int) -> Any:  # prec in bits; 120 digits serve every check
+        if not known or known[0]._prec < prec:
+            known[:] = [value.evalf(max(120, int(prec / 3.3) + 10))]
+        return known[0]
+
+    return type(f"theta_{i}", (sympy.Function,), {"_eval_evalf": evalf})(sympy.Integer(i))
+
+
+def _objective_error(err: GraphError, where: str) -> FieldError:
+    if err.field == "output":
+        return FieldError(
+            "is not a scalar: with several weights, sum or index theta, as in "
+            "sum((theta - 1)^2) or theta[0]^2 + theta[1]^2",
+            "objective",
+        )
+    if err.parse is not None:  # the text itself: its message says where
+        return FieldError(err.message, "objective")
+    return FieldError(f"cannot be evaluated at {where}: {err.message}", "objective")
+
+
+def read_objective(text: str, theta: Sequence[Any]) -> Objective:
+    """The objective read by the graph language's whitelist parser, checked for what a trace
+    needs (θ the only name, a bounded degree, a scalar loss) and tried at the starting point
+    ``theta``; the message of a bad one names where in the text it goes wrong."""
     try:
-        value = parse_expression(rewritten, names)
+        tree = graph_lang.parse_expression(text)
     except ParseError as err:
         raise FieldError(str(err), "objective") from None
-    if isinstance(value, list):
-        raise FieldError("must be one expression in theta, not a list", "objective")
-    expr = exact.to_sympy(value)
-    if n == 1:
-        expr = expr.subs(exact.symbol("theta"), exact.symbol("theta_0"))
-    symbols = tuple(exact.symbol(f"theta_{i}") for i in range(n))
-    if not expr.is_polynomial(*symbols):
-        raise FieldError("must be a polynomial in theta[0], theta[1], ... (for now)", "objective")
-    if sympy.Poly(expr, *symbols).total_degree() > MAX_DEGREE:
-        raise FieldError(f"has degree above {MAX_DEGREE}", "objective")
-    return Objective(text, expr, symbols)
+    degree, transcendental = _walk(tree, text)
+    if degree == 0:
+        raise FieldError("does not depend on theta", "objective")
+    objective = Objective(text, transcendental)
+    objective.at(theta, "θ₀")
+    return objective
+
+
+def _walk(node: graph_lang.Node, text: str) -> tuple[int, str | None]:
+    """A bound on the degree in θ of the tree and the first transcendental function it calls;
+    names other than theta, and powers beyond :data:`MAX_DEGREE`, are refused where written."""
+    if node.tag == "num":
+        return 0, None
+    if node.tag == "name":
+        if node.value in ("theta", "None") or node.value in FUNCTIONS:
+            return int(node.value == "theta"), None  # a function's name alone: the graph says
+        raise _refuse(
+            f"{node.value!r} is not theta: the weights are theta[0], theta[1], ...",
+            text,
+            node.start,
+        )
+    parts = [_walk(a, text) for a in [*node.args, *node.kwargs.values()]]
+    degrees = [d for d, _ in parts]
+    called = node.value if node.tag == "call" and node.value in TRANSCENDENTAL else None
+    trans = called or next((t for _, t in parts if t), None)
+    if node.tag == "bin" and node.value == "^":
+        exponent = node.args[1].value if node.args[1].tag == "num" else 1
+        degree = degrees[0] * abs(exponent) if isinstance(exponent, int) else degrees[0]
+        if degree > MAX_DEGREE:
+            raise _refuse(
+                f"the power makes a degree of {degree} in theta, above the {MAX_DEGREE} an exact "
+                "trace can print",
+                text,
+                node.kwpos.get("op", node.start),
+            )
+        return degree, trans
+    if node.tag == "bin" and node.value in ("*", "/", "@"):
+        return sum(degrees), trans
+    return max(degrees, default=0), trans
+
+
+def _refuse(reason: str, text: str, position: int) -> FieldError:
+    """A bad objective, in the words and with the position the parser would give."""
+    return FieldError(str(ParseError(reason, text, position)), "objective")
 
 
 # --------------------------------------------------------------------------- exact helpers
@@ -296,12 +382,17 @@ def fast_float(x: Any) -> float:
             v = math.cos(walk(e.args[0]))
         elif isinstance(e, sympy.exp):
             v = math.exp(walk(e.args[0]))
+        elif isinstance(e, sympy.log):
+            v = math.log(walk(e.args[0]))
         else:
             v = float(e.evalf(30))
         cache[e] = v
         return v
 
-    return walk(exact.to_sympy(x))
+    try:
+        return walk(exact.to_sympy(x))
+    except (OverflowError, ValueError, ZeroDivisionError):  # parts beyond a float's range
+        return float(exact.to_sympy(x).evalf(30))
 
 
 def _sign(x: Any) -> int:
@@ -356,30 +447,30 @@ def show(label: Any, *parts: Any) -> Any:
 def scheduled_lr(spec: ScheduleSpec | None, base: Any, epoch: int) -> tuple[Any, str]:
     """torch's closed form of the learning rate after ``epoch`` scheduler steps, with how."""
     if spec is None:
-        return base, "η₀ (no schedule)"
+        return base, "⟦η₀⟧ (no schedule)"
     if spec.name == "step":
         k = epoch // spec.step_size
-        return _tidy(base * spec.gamma**k), f"StepLR: η₀·γ^⌊{epoch}/{spec.step_size}⌋ = η₀·γ^{k}"
+        return _tidy(base * spec.gamma**k), f"StepLR: ⟦η₀·γ^⌊{epoch}/{spec.step_size}⌋ = η₀·γ^{k}⟧"
     if spec.name == "multistep":
         passed = sum(1 for m in spec.milestones if m <= epoch)
         return (
             _tidy(base * spec.gamma**passed),
             f"MultiStepLR: {passed} of the milestones {list(spec.milestones)} passed, "
-            f"η₀·γ^{passed}",
+            f"⟦η₀·γ^{passed}⟧",
         )
     if spec.name == "exponential":
-        return _tidy(base * spec.gamma**epoch), f"ExponentialLR: η₀·γ^{epoch}"
+        return _tidy(base * spec.gamma**epoch), f"ExponentialLR: ⟦η₀·γ^{epoch}⟧"
     if spec.name == "cosine":
         cos = sympy.cos(sympy.pi * sympy.Rational(epoch, spec.T_max))
         lr = _tidy(
             exact.to_sympy(spec.eta_min) + exact.to_sympy(base - spec.eta_min) * (1 + cos) / 2
         )
-        return lr, (f"CosineAnnealingLR: η_min + (η₀ − η_min)(1 + cos(π·{epoch}/{spec.T_max}))/2")
+        return lr, (f"CosineAnnealingLR: ⟦η_min + (η₀ − η_min)(1 + cos(π·{epoch}/{spec.T_max}))/2⟧")
     f0, f1, n = spec.start_factor, spec.end_factor, spec.total_iters
     factor = f0 + (f1 - f0) * Fraction(min(n, epoch), n)
     return _tidy(base * factor), (
-        f"LinearLR (warm-up): η₀·(f₀ + (f₁ − f₀)·min({epoch}, {n})/{n}) "
-        f"= η₀·{exact.unicode(factor)}"
+        f"LinearLR (warm-up): ⟦η₀·(f₀ + (f₁ − f₀)·min({epoch}, {n})/{n}) "
+        f"= η₀·{exact.unicode(factor)}⟧"
     )
 
 
@@ -434,7 +525,8 @@ class OptimizerTrace(Kind):
         ] = None
         """the gradient at each step, one vector per step (or give an objective)"""
         objective: str | None = None
-        """the loss as a polynomial in theta[0], theta[1], ... (or give grads)"""
+        """the loss in theta, in the graph language: theta[0]^2 + 3*theta[1]^2,
+        sum((theta - 1)^2), log(1 + exp(theta[0])) (or give grads)"""
         steps: Count | None = None
         """how many steps (default: one per given gradient)"""
 
@@ -451,9 +543,10 @@ class OptimizerTrace(Kind):
                     raise FieldError(
                         f"is {self.steps} but only {len(self.grads)} gradients are given", "steps"
                     )
-            else:
-                read_objective(self.objective, n)
-            limit, why = self.step_limit()
+            objective = (
+                None if self.objective is None else read_objective(self.objective, self.theta)
+            )
+            limit, why = self.step_limit(objective)
             if self.T > limit:
                 raise FieldError(
                     f"is {self.T}; exact answers are limited to {limit} steps of "
@@ -462,10 +555,16 @@ class OptimizerTrace(Kind):
                 )
             return self
 
-        def step_limit(self) -> tuple[int, str]:
+        def step_limit(self, objective: Objective | None) -> tuple[int, str]:
             """The most steps whose exact answers stay a readable size, and why."""
             o = self.optimizer
-            depends = self.objective is not None or o.resolved_decay() != 0
+            depends = objective is not None or o.resolved_decay() != 0
+            if objective is not None and objective.transcendental:
+                sgd = o.name == "sgd"
+                return (MAX_TRANSCENDENTAL_STEPS if sgd else MAX_TRANSCENDENTAL_ADAPTIVE_STEPS), (
+                    f"{objective.transcendental} of θ puts each step's exponentials inside the "
+                    "next one's"
+                )
             if o.name != "sgd":
                 if depends:
                     return MAX_NESTED_STEPS, (
@@ -542,9 +641,10 @@ class OptimizerTrace(Kind):
     def solve(self, g: Given, s: Solution, **options: Any) -> None:
         opts = Options(**options)
         o = g.optimizer
-        objective = read_objective(g.objective, len(g.theta)) if g.objective else None
+        objective = read_objective(g.objective, g.theta) if g.objective else None
         step = STEPPERS[o.name]
-        s.step(_describe(o) if o.name == "sgd" else " ".join((step.__doc__ or "").split()))
+        # the optimizers' docstrings are their worked rule, formulas marked ⟦…⟧
+        s.step(says(_describe(o) if o.name == "sgd" else " ".join((step.__doc__ or "").split())))
         base = o.resolved_lr()
         theta = list(g.theta)
         state: dict[str, list[Any]] = {}
@@ -554,8 +654,8 @@ class OptimizerTrace(Kind):
             lr, how = scheduled_lr(g.schedule, base, t - 1 + opts.schedule_shift)
             lr = s.answer(f"lr[{t}]", lr, label=Sym("eta", t))
             if objective is not None:
-                grad = objective.gradient(theta)
-                where = f"∇L at θ_{t - 1}"
+                grad = objective.gradient(theta, f"θ_{t - 1}")
+                where = f"⟦∇L⟧ at ⟦θ_{t - 1}⟧"
             else:
                 grad = list(g.grads[t - 1])
                 where = "the given gradient"
@@ -570,7 +670,7 @@ class OptimizerTrace(Kind):
             theta = s.answer(f"theta[{t}]", theta, label=Sym("theta", t))
             rows.append([t, lr, Mat(grad), *(Mat(state[k]) for k in sorted(state)), Mat(theta)])
             if objective is not None and detail:
-                loss = objective.value(theta)
+                loss = objective.value(theta, f"θ_{t}")
                 work.line("The loss there.", about(Raw(f"L(\\theta_{{{t}}})", f"L(θ{t})"), loss))
         if g.T > DETAILED_STEPS:
             s.step(
@@ -629,17 +729,17 @@ def _describe(o: OptimizerSpec) -> str:
     """torch's SGD update, with only the parts this problem switches on."""
     parts = ["torch.optim.SGD"]
     if o.resolved_decay():
-        parts.append("weight decay in the gradient, g ← g + λθ")
+        parts.append("weight decay in the gradient, ⟦g ← g + λθ⟧")
     if o.momentum:
         parts.append(
-            "a momentum buffer that starts at the first gradient, b₁ = g₁, then b ← μb + "
-            + ("(1 − τ)g" if o.dampening else "g")
+            "a momentum buffer that starts at the first gradient, ⟦b₁ = g₁⟧, then ⟦b ← μb + "
+            + ("(1 − τ)g⟧" if o.dampening else "g⟧")
         )
         parts.append(
-            "θ ← θ − η(g + μb) (Nesterov, as torch writes it)" if o.nesterov else "θ ← θ − ηb"
+            "⟦θ ← θ − η(g + μb)⟧ (Nesterov, as torch writes it)" if o.nesterov else "⟦θ ← θ − ηb⟧"
         )
     else:
-        parts.append("θ ← θ − ηg")
+        parts.append("⟦θ ← θ − ηg⟧")
     return parts[0] + ": " + "; ".join(parts[1:]) + "."
 
 
@@ -660,7 +760,7 @@ class Work:
 
     def line(self, text: str, *math: Any) -> None:
         if self.detail:
-            self.s.step(text, *math)
+            self.s.step(says(text), *math)
 
     def answer(self, key: str, value: list[Any], label: Any) -> list[Any]:
         return self.s.answer(f"{key}[{self.t}]", value, label=label)
@@ -685,18 +785,18 @@ def sgd(
     g = _decayed(theta, grad, lam, w)
     if mu == 0:
         new = vec(lambda x, d: x - lr * d, theta, g)
-        w.line("No momentum: θ ← θ − η·g.", show(Sym("theta", w.t), new))
+        w.line("No momentum: ⟦θ ← θ − η·g⟧.", show(Sym("theta", w.t), new))
         return new
     if opts.velocity:  # the classical velocity: v ← μv − ηg, θ ← θ + v
         v = vec(lambda b, d: mu * b - lr * d, state.get("momentum_buffer", [0] * len(g)), g)
         state["momentum_buffer"] = w.answer("momentum_buffer", v, Sym("v", w.t))
-        w.line("Velocity v ← μv − ηg.", show(Sym("v", w.t), v))
+        w.line("Velocity ⟦v ← μv − ηg⟧.", show(Sym("v", w.t), v))
         return vec(lambda x, d: x + d, theta, state["momentum_buffer"])
     prev = state.get("momentum_buffer")
     if prev is None:
         buf = vec(lambda d: (1 - mu) * d, g) if opts.ema_momentum else list(g)
         w.line(
-            "First step: torch starts the momentum buffer at the gradient itself, b₁ = g₁ "
+            "First step: torch starts the momentum buffer at the gradient itself, ⟦b₁ = g₁⟧ "
             "(no dampening on this step).",
             show(Sym("b", 1), buf),
         )
@@ -704,21 +804,21 @@ def sgd(
         damp = (1 - mu) if opts.ema_momentum else (1 - tau)
         buf = vec(lambda b, d: mu * b + damp * d, prev, g)
         w.line(
-            "Momentum buffer b ← μb + (1 − τ)g.",
+            "Momentum buffer ⟦b ← μb + (1 − τ)g⟧.",
             show(Sym("b", w.t), Add(Mul(mu, Mat(prev)), Mul(damp, Mat(g))), buf),
         )
     buf = state["momentum_buffer"] = w.answer("momentum_buffer", buf, Sym("b", w.t))
     if o.nesterov:
         direction = vec(lambda d, b: d + mu * b, g, buf)
         w.line(
-            "Nesterov (torch's form): step along g + μb.",
+            "Nesterov (torch's form): step along ⟦g + μb⟧.",
             show(Raw("d", "d"), Add(Mat(g), Mul(mu, Mat(buf))), direction),
         )
     else:
         direction = buf
     new = vec(lambda x, d: x - lr * d, theta, direction)
     w.line(
-        "θ ← θ − η·" + ("(g + μb)." if o.nesterov else "b."),
+        "⟦θ ← θ − η·" + ("(g + μb)⟧." if o.nesterov else "b⟧."),
         show(Sym("theta", w.t), sub(Mat(theta), Mul(lr, Mat(direction))), new),
     )
     return new
@@ -734,20 +834,20 @@ def adagrad(
     opts: Options,
     w: Work,
 ) -> list[Any]:
-    """torch.optim.Adagrad: g ← g + λθ; s ← s + g²; θ ← θ − η/(1 + (t − 1)·lr_decay) ·
-    g/(√s + ε), from s₀ = initial_accumulator_value."""
+    """torch.optim.Adagrad: ⟦g ← g + λθ⟧; ⟦s ← s + g²⟧;
+    ⟦θ ← θ − η/(1 + (t − 1)·lr_decay) · g/(√s + ε)⟧, from ⟦s₀⟧ = initial_accumulator_value."""
     eps = o.resolved_eps()
     g = _decayed(theta, grad, o.resolved_decay(), w)
     prev = state.get("sum", [o.initial_accumulator_value] * len(g))
     acc = vec(lambda a, d: a + d * d, prev, g)
     acc = state["sum"] = w.answer("sum", acc, Sym("s", w.t))
-    w.line("Accumulate the squared gradients, s ← s + g².", show(Sym("s", w.t), acc))
+    w.line("Accumulate the squared gradients, ⟦s ← s + g²⟧.", show(Sym("s", w.t), acc))
     clr = _tidy(lr / (1 + (t - 1) * o.lr_decay)) if o.lr_decay else lr
     if o.lr_decay:
-        w.line("The decayed rate η/(1 + (t − 1)·lr_decay).", about(Raw("η'", "η′"), clr))
+        w.line("The decayed rate ⟦η/(1 + (t − 1)·lr_decay)⟧.", about(Raw("η'", "η′"), clr))
     denom = [_root_plus(a, eps, opts, w.t, i) for i, a in enumerate(acc)]
     new = vec(lambda x, d, dn: x - _div(clr * d, dn), theta, g, denom)
-    w.line("θ ← θ − η·g/(√s + ε).", show(Sym("theta", w.t), new))
+    w.line("⟦θ ← θ − η·g/(√s + ε)⟧.", show(Sym("theta", w.t), new))
     return new
 
 
@@ -761,15 +861,16 @@ def rmsprop(
     opts: Options,
     w: Work,
 ) -> list[Any]:
-    """torch.optim.RMSprop: g ← g + λθ; v ← αv + (1 − α)g²; centered: ḡ ← αḡ + (1 − α)g and
-    v − ḡ² under the root; ε outside the root; momentum b ← μb + g/(√· + ε), θ ← θ − ηb."""
+    """torch.optim.RMSprop: ⟦g ← g + λθ⟧; ⟦v ← αv + (1 − α)g²⟧; centered: ⟦ḡ ← αḡ + (1 − α)g⟧
+    and ⟦v − ḡ²⟧ under the root; ε outside the root; momentum ⟦b ← μb + g/(√v + ε)⟧,
+    ⟦θ ← θ − ηb⟧."""
     alpha, eps, mu = o.alpha, o.resolved_eps(), o.momentum
     g = _decayed(theta, grad, o.resolved_decay(), w)
     prev = state.get("v", [0] * len(g))
     v = vec(lambda a, d: alpha * a + (1 - alpha) * d * d, prev, g)
     v = state["v"] = w.answer("v", v, Sym("v", w.t))
     w.line(
-        "Square average v ← αv + (1 − α)g².",
+        "Square average ⟦v ← αv + (1 − α)g²⟧.",
         show(Sym("v", w.t), Add(Mul(alpha, Mat(prev)), Mul(1 - alpha, Raw("g^2", "g²"))), v),
     )
     under = v
@@ -779,7 +880,7 @@ def rmsprop(
         ga = state["g_avg"] = w.answer("g_avg", ga, Raw(rf"\bar g_{{{w.t}}}", f"ḡ{w.t}"))
         under = vec(lambda a, b: a - b * b, v, ga)
         w.line(
-            "Centered: the average gradient ḡ ← αḡ + (1 − α)g, and v − ḡ² under the root.",
+            "Centered: the average gradient ⟦ḡ ← αḡ + (1 − α)g⟧, and ⟦v − ḡ²⟧ under the root.",
             show(Raw(r"\bar g", "ḡ"), ga),
             show(Raw(r"v - \bar g^2", "v − ḡ²"), under),
         )
@@ -789,13 +890,13 @@ def rmsprop(
         pb = state.get("momentum_buffer", [0] * len(g))
         buf = vec(lambda b, r: mu * b + r, pb, ratio)
         buf = state["momentum_buffer"] = w.answer("momentum_buffer", buf, Sym("b", w.t))
-        w.line("Momentum b ← μb + g/(√v + ε) (from b₀ = 0).", show(Sym("b", w.t), buf))
+        w.line("Momentum ⟦b ← μb + g/(√v + ε)⟧ (from ⟦b₀ = 0⟧).", show(Sym("b", w.t), buf))
         new = vec(lambda x, b: x - lr * b, theta, buf)
-        w.line("θ ← θ − η·b.", show(Sym("theta", w.t), new))
+        w.line("⟦θ ← θ − η·b⟧.", show(Sym("theta", w.t), new))
         return new
     new = vec(lambda x, r: x - lr * r, theta, ratio)
     w.line(
-        "θ ← θ − η·g/(√v + ε), ε outside the root as torch adds it.",
+        "⟦θ ← θ − η·g/(√v + ε)⟧, ε outside the root as torch adds it.",
         show(Sym("theta", w.t), new),
     )
     return new
@@ -811,15 +912,16 @@ def adam(
     opts: Options,
     w: Work,
 ) -> list[Any]:
-    """torch.optim.Adam/AdamW: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g² from m₀ = v₀ = 0;
-    θ ← θ − η/(1 − β₁ᵗ) · m/(√v/√(1 − β₂ᵗ) + ε) (AMSGrad: the running maximum of v). Adam
-    adds the decay to the gradient (g + λθ); AdamW shrinks the weights first, θ(1 − ηλ)."""
+    """torch.optim.Adam/AdamW: ⟦m ← β₁m + (1 − β₁)g⟧, ⟦v ← β₂v + (1 − β₂)g²⟧ from
+    ⟦m₀ = v₀ = 0⟧; ⟦θ ← θ − η/(1 − β₁ᵗ) · m/(√v/√(1 − β₂ᵗ) + ε)⟧ (AMSGrad: the running maximum
+    of v). Adam adds the decay to the gradient (⟦g + λθ⟧); AdamW shrinks the weights first,
+    ⟦θ(1 − ηλ)⟧."""
     b1, b2 = o.resolved_betas()
     eps, lam = o.resolved_eps(), o.resolved_decay()
     decoupled = (o.name == "adamw") != opts.swap_decay
     if lam and decoupled:
         shrunk = vec(lambda x: (1 - lr * lam) * x, theta)
-        w.line("Decoupled weight decay first: θ ← θ(1 − ηλ).", show(Raw("θ'", "θ′"), shrunk))
+        w.line("Decoupled weight decay first: ⟦θ ← θ(1 − ηλ)⟧.", show(Raw("θ'", "θ′"), shrunk))
         g = list(grad)
     else:
         shrunk = theta
@@ -830,7 +932,7 @@ def adam(
     m = state["m"] = w.answer("m", m, Sym("m", w.t))
     v = state["v"] = w.answer("v", v, Sym("v", w.t))
     w.line(
-        "The moments m ← β₁m + (1 − β₁)g and v ← β₂v + (1 − β₂)g².",
+        "The moments ⟦m ← β₁m + (1 − β₁)g⟧ and ⟦v ← β₂v + (1 − β₂)g²⟧.",
         show(Sym("m", w.t), Add(Mul(b1, Mat(pm)), Mul(1 - b1, Mat(g))), m),
         show(Sym("v", w.t), Add(Mul(b2, Mat(pv)), Mul(1 - b2, Raw("g^2", "g²"))), v),
     )
@@ -846,7 +948,7 @@ def adam(
     mhat = vec(lambda a: _div(a, c1), m)
     vhat = vec(lambda a: _div(a, c2), root_of)
     w.line(
-        "Bias correction: m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)."
+        "Bias correction: ⟦m̂ = m/(1 − β₁ᵗ)⟧, ⟦v̂ = v/(1 − β₂ᵗ)⟧."
         if opts.bias_correction
         else "(No bias correction.)",
         show(Sym("m", w.t, hat=True), Frac(Sym("m", w.t), c1), mhat),
@@ -854,7 +956,7 @@ def adam(
     )
     denom = [_root_plus(a, eps, opts, w.t, i) for i, a in enumerate(vhat)]
     new = vec(lambda x, a, dn: x - _div(lr * a, dn), shrunk, mhat, denom)
-    w.line("θ ← θ − η·m̂/(√v̂ + ε), ε outside the root.", show(Sym("theta", w.t), new))
+    w.line("⟦θ ← θ − η·m̂/(√v̂ + ε)⟧, ε outside the root.", show(Sym("theta", w.t), new))
     return new
 
 
@@ -867,7 +969,7 @@ def _decayed(theta: list[Any], grad: list[Any], lam: Any, w: Work) -> list[Any]:
         return list(grad)
     g = vec(lambda d, x: d + lam * x, grad, theta)
     w.line(
-        "Coupled weight decay: g ← g + λθ.",
+        "Coupled weight decay: ⟦g ← g + λθ⟧.",
         show(Raw("g'", "g′"), Add(Mat(grad), Mul(lam, Mat(theta))), g),
     )
     return g

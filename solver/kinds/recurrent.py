@@ -23,7 +23,7 @@ import sympy
 from pydantic import model_validator
 
 from .. import exact
-from ..display import Frac, Mat, Mul, Norm, Num, Pow, Raw, Sqrt, Sym, eq, rel
+from ..display import Frac, Mat, Mul, Norm, Num, Pow, Raw, Sqrt, Sym, eq, rel, says
 from ..errors import FieldError
 from ..given import Count, GivenModel, Matrix, NonNegative, Positive, TypeDoc
 from ..solution import Key, Solution
@@ -171,9 +171,12 @@ class RNNGradientBound(Kind):
         power: bool = True,
     ) -> None:
         s.step(
-            "One step of h_t = W σ(h_{t−1}) + U x_t + b has the Jacobian "
-            "∂h_t/∂h_{t−1} = W·diag(σ'(h_{t−1})), so ‖∂h_t/∂h_{t−1}‖ ≤ ‖W‖·max|σ'| = γ‖W‖, "
-            "and by the chain rule over T steps ‖∂h_T/∂h_0‖ ≤ (γ‖W‖)^T."
+            says(
+                "One step of ⟦h_t = W σ(h_{t−1}) + U x_t + b⟧ has the Jacobian "
+                "⟦∂h_t/∂h_{t−1} = W·diag(σ'(h_{t−1}))⟧, so "
+                "⟦‖∂h_t/∂h_{t−1}‖ ≤ ‖W‖·max|σ'| = γ‖W‖⟧, and by the chain rule over T steps "
+                "⟦‖∂h_T/∂h_0‖ ≤ (γ‖W‖)^T⟧."
+            )
         )
         gamma = s.answer("gamma", self.gamma(s, g, sigmoid_gamma), label=Sym("gamma"))
         lam = self.lambda_max(s, g.W)
@@ -285,8 +288,10 @@ class RNNGradientBound(Kind):
         )
         if holds:
             s.step(
-                f"It holds with δ = {exact.unicode(g.delta)} < 1, so ‖∂h_T/∂h_0‖ ≤ δ^T, "
-                "which goes to 0 as T grows: the gradient vanishes.",
+                says(
+                    f"It holds with ⟦δ = {exact.unicode(g.delta)} < 1⟧, so "
+                    "⟦‖∂h_T/∂h_0‖ ≤ δ^T⟧, which goes to 0 as T grows: the gradient vanishes."
+                ),
                 eq(Pow(Sym("delta"), g.T), exact.power(g.delta, g.T)),
             )
         else:

@@ -22,6 +22,7 @@ from ..display import (
     Sym,
     Text,
     eq,
+    says,
 )
 from ..errors import FieldError
 from ..given import (
@@ -247,10 +248,12 @@ class SoftmaxCE(Kind):
         else:
             p = [softmax_row(row) for row in z]
         s.step(
-            "Softmax turns the logits into probabilities: p_j = exp(z_j)/Σ_k exp(z_k), "
-            "positive and summing to 1 over the classes. Subtracting the same number m from "
-            "every logit changes nothing, so with m the smallest logit each p_j is "
-            "e^{z_j − m}/Σ_k e^{z_k − m}: one denominator, no negative exponents.",
+            says(
+                "Softmax turns the logits into probabilities: ⟦p_j = exp(z_j)/Σ_k exp(z_k)⟧, "
+                "positive and summing to 1 over the classes. Subtracting the same number m "
+                "from every logit changes nothing, so with m the smallest logit each ⟦p_j⟧ is "
+                "⟦e^{z_j − m}/Σ_k e^{z_k − m}⟧: one denominator, no negative exponents."
+            ),
             *[
                 eq(Sym("p", i + 1) if batched else Sym("p"), Mat(row))
                 for i, row in enumerate(p[:4])
@@ -291,8 +294,10 @@ class SoftmaxCE(Kind):
         ]
         how = reduction or g.reduction
         s.step(
-            "Cross-entropy: ℓ = −Σ_j y_j log p_j, which for one true class y is −log p_y = "
-            "log Σ_k e^{z_k − m} − (z_y − m).",
+            says(
+                "Cross-entropy: ⟦ℓ = −Σ_j y_j log p_j⟧, which for one true class y is "
+                "⟦−log p_y = log Σ_k e^{z_k − m} − (z_y − m)⟧."
+            ),
             *[
                 eq(Sym("l", i + 1) if batched else Sym("l"), loss)
                 for i, loss in enumerate(losses[:4])

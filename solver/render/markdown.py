@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from .. import exact
-from ..display import M, Table, cell_text, lines_latex
+from ..display import M, Prose, Table, cell_text, lines_latex
 from ..solution import Answer, Solution
 from .breaking import break_equation
 
@@ -34,43 +34,17 @@ def escape_prose(text: str) -> str:
     return "".join(p if i % 2 else escape(p) for i, p in enumerate(parts))
 
 
-_GREEK = {ch: exact.greek_latex(name) + " " for name, ch in exact._GREEK_UNICODE.items()}
-_SCRIPT = r"(?:[_^](?:\{[^{}\s]{1,12}\}|[A-Za-z0-9](?![\w{])))"
-#: a letter (or max, min, argmax) with sub- or superscripts, and its arguments: δ_t(j),
-#: δ_{t−1}(i), max_i, N^T; identifiers such as running_mean are left alone
-_SCRIPTED = re.compile(
-    rf"(?<![\w\\$`.])(?:(?:arg)?(?:max|min)|[A-Za-z]|[{''.join(_GREEK)}]|\d+(?=\^)){_SCRIPT}+"
-    r"(?:\([A-Za-z0-9, ]{1,8}\))?"
-)
-
-
-def _prose_latex(m: re.Match[str]) -> str:
-    s = m.group(0).replace("−", "-").replace("·", r" \cdot ")
-    s = re.sub(
-        r"^(arg)?(max|min)",
-        lambda k: r"\operatorname{arg" + k.group(2) + "}" if k.group(1) else "\\" + k.group(2),
-        s,
-    )
-    for ch, latex in _GREEK.items():
-        s = s.replace(ch, latex)
-    return f"${s.strip()}$"
-
-
 def prose(text: str) -> str:
-    """A step's sentence as Markdown: scripted symbols (δ_t(j), max_i, N^T) become maths,
-    the rest is escaped words (the terminal keeps the Unicode as written)."""
-    parts = _VERBATIM.split(text)
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2:
-            out.append(part)
-            continue
-        pieces = _SCRIPTED.split(part)
-        found = [_prose_latex(x) for x in _SCRIPTED.finditer(part)]
-        out.append(
-            "".join(escape(w) + (found[j] if j < len(found) else "") for j, w in enumerate(pieces))
+    """A step's sentence as Markdown. A kind's (or an author's) sentence is a
+    :class:`~solver.display.Prose` that says which of its pieces are formulas: each is
+    written whole as ``$…$`` and the words are escaped. Nothing is guessed: a plain string
+    is words (its ``$…$`` and code spans kept as written), and a formula nobody marked stays
+    in Unicode, readable, rather than cut into maths and text at the first script."""
+    if isinstance(text, Prose):
+        return "".join(
+            escape_prose(p) if isinstance(p, str) else f"${p.latex().strip()}$" for p in text.parts
         )
-    return "".join(out)
+    return escape_prose(text)
 
 
 def _display(latex: str) -> list[str]:

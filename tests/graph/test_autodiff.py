@@ -6,11 +6,12 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+import pytest
 import sympy
 from hypothesis import given, settings
 
 from solver import exact
-from solver.graph import backward, build, differentiate, forward, leaf_tensor
+from solver.graph import GraphError, backward, build, differentiate, forward, leaf_tensor
 from solver.graph.tensor import Tensor
 
 from .strategies import LEAVES, graphs
@@ -27,6 +28,25 @@ def test_staged_computation_by_hand() -> None:
     f, grads = differentiate("(x + y) * z", {"x": -2, "y": 5, "z": -4})
     assert f == -12
     assert grads == {"x": -4, "y": -4, "z": 3}
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("x + foo(y)", "could not read 'x + foo(y)': unknown function 'foo'"),
+        ("x + w", "could not read 'x + w': 'w' is not defined"),
+        ("x + y $", "could not read 'x + y $': unexpected character '$' at position 7"),
+    ],
+)
+def test_differentiate_points_into_the_expression_it_was_given(
+    expression: str, message: str
+) -> None:
+    """An optimizer's objective is reported as its author wrote it, not as the line the
+    graph builds from it."""
+    with pytest.raises(GraphError) as err:
+        differentiate(expression, {"x": 1, "y": 2})
+    assert str(err.value).startswith(message), str(err.value)
+    assert "objective_value" not in str(err.value)
 
 
 def test_sigmoid_is_written_as_a_textbook_writes_it() -> None:

@@ -12,7 +12,7 @@ import sympy
 import solver
 from solver import derive as d
 from solver import exact, kinds, load_text
-from solver.display import Sym
+from solver.display import Sym, says
 from solver.kinds import derivations as D
 from solver.render import markdown
 from solver.render.breaking import break_equation
@@ -231,7 +231,8 @@ def test_each_line_renders_as_one_relation_with_its_reason_in_markdown() -> None
         der = D.build(name)
         md = "\n".join(markdown.render_solution(s))
         for line in der.lines:
-            assert markdown.prose(line.reason) in md  # escapes < and >, scripts as maths
+            # the reason's marked formulas as maths, its words escaped
+            assert markdown.prose(says(line.reason)) in md
             first = line.math()[0].latex()
             assert break_equation(first) in md  # a long line is broken to fit the page
             assert (

@@ -13,6 +13,7 @@ import pytest
 
 import solver
 from solver import exact
+from solver.display import says
 from solver.render import breaking, html, markdown
 from solver.render.breaking import WIDTH, break_equation, visible
 
@@ -123,10 +124,12 @@ PROBE = """
   if (!document.body.getAttribute("data-rendered")) { setTimeout(probe, 50); return; }
   var width = document.documentElement.clientWidth, wide = [];
   document.querySelectorAll("main *").forEach(function (el) {
-    if (el.closest("svg") || el.closest(".display")) return;  // KaTeX clips its own SVG
+    // KaTeX clips its own SVG, and its MathML copy for screen readers (1px, overflow hidden)
+    if (el.closest("svg") || el.closest(".display") || el.closest(".katex-mathml")) return;
     var r = el.getBoundingClientRect();
     if (r.width > 0 && r.right > width + 1) wide.push(el.tagName + ": " + el.textContent);
   });
+  if (document.documentElement.scrollWidth > width + 1) wide.push("the page scrolls sideways");
   document.querySelectorAll(".display").forEach(function (el) {
     if (el.scrollWidth > el.clientWidth + 1) wide.push("display: " + el.textContent.slice(0, 60));
   });
@@ -188,14 +191,19 @@ def test_the_docs_show_a_conv_handout_as_dlsolve_writes_it():
     assert section.strip() in readme
 
 
-def test_step_prose_writes_scripted_symbols_as_maths_in_markdown_only():
+def test_step_prose_writes_marked_formulas_as_maths_in_markdown_only():
     text = "δ_t(j) = max_i δ_{t−1}(i)·P(j | i) for <BOS>; N^T sequences; running_mean stays"
-    assert markdown.prose(text) == (
-        r"$\delta _t(j)$ = $\max_i$ $\delta _{t-1}(i)$·P(j | i) for &lt;BOS&gt;; "
-        r"$N^T$ sequences; running_mean stays"
+    # unmarked: words, escaped, nothing guessed (and nothing cut in two)
+    assert markdown.prose(text) == text.replace("<", "&lt;").replace(">", "&gt;")
+    marked = says("⟦δ_t(j) = max_i δ_{t−1}(i)·P(j | i)⟧ for <BOS>; ⟦N^T⟧ sequences")
+    assert markdown.prose(marked) == (
+        r"$\delta _{t}(j) = \max _{i} \delta _{t-1}(i) \cdot P(j \mid i)$ for &lt;BOS&gt;; "
+        r"$N^{T}$ sequences"
     )
     md = markdown.render(_solved([PROBLEMS / "ift6135-rnn-decoding.yaml"]))
-    assert r"$\max_i$ $\delta _{t-1}(i)$" in md and "δ_{t−1}" not in md.split("**Answers")[0]
+    # the viterbi kind marks its recurrence, so it is written whole, not guessed in pieces
+    assert r"$\delta _{t}(j) = \max _{i} \delta _{t-1}(i) \cdot P(j \mid i)$" in md
+    assert "δ_{t−1}" not in md.split("**Answers")[0]
     from solver.render import text as text_render
 
     terminal = text_render.render(_solved([PROBLEMS / "ift6135-rnn-decoding.yaml"]))

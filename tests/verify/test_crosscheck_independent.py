@@ -19,13 +19,7 @@ from solver.verify.crosscheck import compare  # noqa: E402
 crosscheck.load_all()
 FAMILIES = sorted(Path(crosscheck.__file__).parent.glob("*.py"))
 #: a family allowed a kind's module, and why (to be removed, not added to)
-KNOWN = {
-    "optimizer_trace": [
-        # the objective's text is read by the kind's stand-in parser until solver/graph
-        # (issue 11) parses it for both
-        "kinds.optimizer_trace"
-    ],
-}
+KNOWN: dict[str, list[str]] = {}  # optimizer_trace's objective is read by solver.graph now
 
 
 @pytest.mark.parametrize("path", FAMILIES, ids=lambda p: p.stem)

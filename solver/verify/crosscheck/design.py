@@ -20,7 +20,7 @@ from ... import exact
 from ...graph import lang
 from ...solution import Solution
 from . import Refused, crosscheck
-from .graph import F64, _Torch
+from .graph import F64, TorchExpression
 
 #: slack of a float64 equality or inequality against the exact requirement
 SLACK = 1e-9
@@ -53,7 +53,7 @@ def design(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
         env = dict(fixed)
         for k, v in case.inputs.items():
             env[k] = torch.tensor(exact.to_float(v), dtype=F64, device=device)
-        ev = _Torch(env, device)
+        ev = TorchExpression(env, device)
         for st in lines:
             env[st.target] = ev.eval(st.expr)
         y = env[out_name].detach().cpu()

@@ -122,7 +122,7 @@ STATIC = {"axis", "stride", "padding", "dilation", "k", "a", "shape"}
 POSITIONAL_STATIC = {"leaky_relu": 1, "maxpool2d": 1, "maxpool1d": 1, "avgpool2d": 1, "reshape": 1}
 
 
-class _Torch:
+class TorchExpression:
     """Evaluates a parsed line with torch operations."""
 
     def __init__(self, env: dict[str, torch.Tensor], device: Any) -> None:
@@ -190,7 +190,7 @@ def graph(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     for name, value in {**g.inputs, **g.params}.items():
         leaves[name] = env[name] = _t(value, device).requires_grad_(True)
     nodes: dict[str, torch.Tensor] = {}
-    ev = _Torch(env, device)
+    ev = TorchExpression(env, device)
     for line in g.compute:
         st = lang.parse_statement(line)
         y = ev.eval(st.expr)

@@ -1,10 +1,11 @@
 """Optimizer traces rerun with ``torch.optim`` and ``torch.optim.lr_scheduler`` in float64.
 
 The weights are one float64 parameter; at each step its ``.grad`` is the given gradient or
-the objective's gradient by autograd (the objective, already read by the safe parser, is
-turned into a function of torch scalars with sympy's ``lambdify`` on the parsed expression,
-never on the text). ``optimizer.step()`` then ``scheduler.step()``, as a training loop does;
-the learning rate of step t is ``param_groups[0]["lr"]`` before that step, and the state is
+the objective's gradient by autograd (the objective is parsed by the graph language's
+whitelist parser, a tree of the text with nothing evaluated, and the tree is evaluated with
+torch operations by the graph cross-check's own translation, independent of the op table).
+``optimizer.step()`` then ``scheduler.step()``, as a training loop does; the learning rate
+of step t is ``param_groups[0]["lr"]`` before that step, and the state is
 read from ``optimizer.state``: ``momentum_buffer``, ``sum``, ``square_avg``, ``grad_avg``,
 ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq``.
 """
@@ -14,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sympy
 import torch
 
 from ... import exact
-from ...kinds.optimizer_trace import read_objective
+from ...graph import lang
 from ...solution import Solution
 from . import crosscheck
+from .graph import TorchExpression
 
 F64 = torch.float64
 STATE_KEYS = {
@@ -86,17 +87,14 @@ def trace(g: Any, device: Any = "cpu") -> dict[str, Any]:
     p = torch.nn.Parameter(torch.tensor(exact.to_float(list(g.theta)), dtype=F64, device=device))
     opt = make_optimizer(g.optimizer, [p])
     sched = make_scheduler(g.schedule, opt)
-    loss_fn = None
-    if g.objective is not None:
-        obj = read_objective(g.objective, len(g.theta))
-        loss_fn = sympy.lambdify([list(obj.symbols)], obj.expr, modules=[{}, "math"])
+    tree = lang.parse_expression(g.objective) if g.objective is not None else None
     out: dict[str, Any] = {}
     for t in range(1, g.T + 1):
         out[f"lr[{t}]"] = opt.param_groups[0]["lr"]
         opt.zero_grad()
-        if loss_fn is not None:
-            loss = loss_fn(list(p.unbind()))
-            loss.backward()
+        if tree is not None:
+            loss = TorchExpression({"theta": p}, device).eval(tree)
+            loss.reshape(()).backward()
         else:
             p.grad = torch.tensor(exact.to_float(list(g.grads[t - 1])), dtype=F64, device=device)
         out[f"grad[{t}]"] = p.grad.detach().clone()
