@@ -25,8 +25,11 @@ KINDS_DIR = "reference/kinds"
 
 
 def _cell(text: Any) -> str:
-    """A table cell: pipes escaped, so a meaning such as ‖W‖ or |x| cannot split the row."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A table cell: pipes escaped, so a meaning such as ‖W‖ or |x| cannot split the row, and
+    braces as entities, so attr_list does not take a cell ending in ``{W1: [2, 2]}`` for
+    attributes and drop it."""
+    out = str(text).replace("|", "\\|").replace("\n", " ")
+    return out.replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
