@@ -1089,6 +1089,8 @@ def _misconception(
         plain = kp.resolve(earlier, {})
         base = plain.answers.get(a.key) if plain is not None else None
         for name, options, _ in kp.buggy:
+            if differ is not None and name not in differ:
+                continue  # a mistake that leaves this answer alone: not worth a re-solve
             s = kp.resolve(earlier, options)
             other = s.answers.get(a.key) if s is not None else None
             if base is not None and other is not None and other.value == base.value:
