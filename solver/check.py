@@ -616,7 +616,6 @@ def check_problem(
     one, its judging) to the worker's clock; a step in ``skipped`` overran
     before and is not tried again.
     """
-    pid = kp.problem.id
     mark = mark or (lambda label, seconds: None)
     skipped = skipped or {}
     written = _student_keys(kp, answers, warnings)
@@ -624,41 +623,64 @@ def check_problem(
         return _check_together(kp, answers, written, mark, skipped)
     reads: list[_Read] = []
     for a in kp.asked:
-        item = _Read(a, None)
+        item = _read_entry(
+            kp, answers, written, a, mark, skipped, lambda it: _read_and_compare(it, kp, judge)
+        )
         reads.append(item)
-        maxp = kp.max_points(a.key)
-        if isinstance(written, str):
-            item.result = _result(kp, a, Verdict.UNREADABLE, Fraction(0), None, written)
-            continue
-        if a.key not in written or answers.answers[pid][written[a.key]] is None:
-            item.result = _result(kp, a, Verdict.MISSING, Fraction(0), None, "No answer given.")
-            continue
-        item.raw = answers.raw(pid, written[a.key])
-        line = answers.doc.line(("answers", pid, written[a.key]))
-        step = (pid, a.key, READING)
-        why = skipped.get(step)
-        if why is None:
-            mark(step, _limit(kp, skipped))
-            why = _read_and_compare(item, kp, judge)
-        if why is not None:
-            item.result = _result(
-                kp,
-                a,
-                Verdict.UNREADABLE,
-                Fraction(0),
-                item.raw,
-                f"Could not read this answer (line {line}): {_sentence(why)}",
-            )
+        if item.result is not None:
             continue
         assert item.match is not None
         if item.match.full:
             item.result = _result(
-                kp, a, Verdict.CORRECT, maxp, item.raw, " ".join(item.match.feedback)
+                kp,
+                a,
+                Verdict.CORRECT,
+                kp.max_points(a.key),
+                item.raw,
+                " ".join(item.match.feedback),
             )
     before = kp.noted
     _judge_wrong(kp, reads, judge, mark, skipped)
     _warn_failed_resolves(kp, before, warnings)
     return [item.result for item in reads if item.result is not None]
+
+
+def _read_entry(
+    kp: KeyedProblem,
+    answers: AnswersFile,
+    written: dict[str, str] | str,
+    a: Answer,
+    mark: Mark,
+    skipped: Mapping[Step, str],
+    read: Callable[[_Read], str | None],
+) -> _Read:
+    """One asked key's entry: missing, unreadable (with its line), or read by ``read`` under
+    the answer time limit; ``result`` is set only for the first two."""
+    pid = kp.problem.id
+    item = _Read(a, None)
+    if isinstance(written, str):
+        item.result = _result(kp, a, Verdict.UNREADABLE, Fraction(0), None, written)
+        return item
+    if a.key not in written or answers.answers[pid][written[a.key]] is None:
+        item.result = _result(kp, a, Verdict.MISSING, Fraction(0), None, "No answer given.")
+        return item
+    item.raw = answers.raw(pid, written[a.key])
+    step = (pid, a.key, READING)
+    why = skipped.get(step)
+    if why is None:
+        mark(step, _limit(kp, skipped))
+        why = read(item)
+    if why is not None:
+        line = answers.doc.line(("answers", pid, written[a.key]))
+        item.result = _result(
+            kp,
+            a,
+            Verdict.UNREADABLE,
+            Fraction(0),
+            item.raw,
+            f"Could not read this answer (line {line}): {_sentence(why)}",
+        )
+    return item
 
 
 def _check_together(
@@ -681,36 +703,15 @@ def _check_together(
     values: dict[str, Any] = {}
     raws: dict[str, Any] = {}
     for a in kp.asked:
-        values[a.key] = None
-        if isinstance(written, str):
-            results[a.key] = _result(kp, a, Verdict.UNREADABLE, Fraction(0), None, written)
-            continue
-        if a.key not in written or answers.answers[pid][written[a.key]] is None:
-            results[a.key] = _result(kp, a, Verdict.MISSING, Fraction(0), None, "No answer given.")
-            continue
-        item = _Read(a, answers.raw(pid, written[a.key]))
-        raws[a.key] = item.raw
-        step = (pid, a.key, READING)
-        why = skipped.get(step)
-        if why is None:
-            mark(step, _limit(kp, skipped))
-            why = _read_only(item, kp)
-        if why is not None:
-            line = answers.doc.line(("answers", pid, written[a.key]))
-            results[a.key] = _result(
-                kp,
-                a,
-                Verdict.UNREADABLE,
-                Fraction(0),
-                item.raw,
-                f"Could not read this answer (line {line}): {_sentence(why)}",
-            )
-            continue
-        values[a.key] = item.value
+        item = _read_entry(kp, answers, written, a, mark, skipped, lambda it: _read_only(it, kp))
+        if item.result is None:
+            values[a.key], raws[a.key] = item.value, item.raw
+        else:
+            values[a.key], results[a.key] = None, item.result
     step = (pid, "", GRADING)
     why = skipped.get(step)
     matches: Mapping[str, Match] = {}
-    if why is None and raws.keys() - results.keys():
+    if why is None and raws:  # some value was read: the kind grades them
         mark(step, JUDGING * _limit(kp, skipped))
         try:
             matches = kinds.get(kp.problem.kind).grade(kp.problem.given, values)

@@ -8,12 +8,13 @@ the terminal and LaTeX for Markdown.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .. import exact
-from ..display import Raw
-from .autodiff import GNode, Graph
+from ..display import Raw, Text
+from .autodiff import GNode, Graph, GraphError
 from .ops import OPS
 
 
@@ -29,6 +30,18 @@ class Written:
 
 def name(n: str) -> Written:
     return Written(exact.greek_unicode(n), exact.greek_latex(n))
+
+
+def assignments(compute: Sequence[str], graph: Callable[[], Graph]) -> list[tuple[Any, Any]]:
+    """A network's lines as ``(name, expression)`` pairs, written as the forward table writes
+    them (W₁x + b₁, ½(a − t)²), for the givens of a handout or the page; the text as typed
+    when the graph cannot be built."""
+    try:
+        g = graph()
+    except GraphError:
+        pairs = (line.partition("=") for line in compute)
+        return [(Text(n.strip()), Text(e.strip())) for n, _, e in pairs]
+    return [(name(st.target).raw(), expression(g, g.node(st.target)).raw()) for st in g.statements]
 
 
 def _kw_fields(n: GNode) -> dict[str, str]:

@@ -559,18 +559,7 @@ class Design(Kind):
             out.append((Sym(name), Text(f"to choose ({kind_of})")))
         for name, value in g.fixed.items():
             out.append((Sym(name), m(value)))
-        # The network as the graph kind writes it (W₁x + b₁, relu(…)), typed text if unbuilt.
-        try:
-            graph = g.graph()
-        except GraphError:
-            for line in g.compute:
-                target, _, expression = line.partition("=")
-                out.append((Text(target.strip()), Text(expression.strip())))
-        else:
-            for st in graph.statements:
-                n = graph.node(st.target)
-                out.append((written.name(st.target).raw(), written.expression(graph, n).raw()))
-        return out
+        return out + written.assignments(g.compute, g.graph)
 
     def solve(self, g: DesignGiven, s: Solution) -> None:
         out = g.output_name()

@@ -221,18 +221,7 @@ class GraphKind(Kind):
         out: list[tuple[M, M]] = [
             (w.name(k).raw(), m(v)) for k, v in {**g.inputs, **g.params}.items()
         ]
-        # Each assignment as the forward table writes it (x², ⊙, σ), so that a handout's
-        # givens read as maths; the text as typed if the graph cannot be built.
-        try:
-            graph = g.graph()
-        except GraphError:
-            for line in g.compute:
-                name, _, expression = line.partition("=")
-                out.append((Text(name.strip()), Text(expression.strip())))
-        else:
-            for st in graph.statements:
-                n = graph.node(st.target)
-                out.append((w.name(st.target).raw(), w.expression(graph, n).raw()))
+        out += w.assignments(g.compute, g.graph)
         if g.output is not None:
             out.append((Text("output"), Text(g.output)))
         if g.lr is not None:
