@@ -73,13 +73,16 @@ def hcat(*blocks: Block) -> Block:
 
 class M:
     """A piece of displayable maths. It does not change once built, so each subclass's
-    ``block`` (the terminal layout) is worked out once and remembered: a chain compares its
-    parts before it prints them."""
+    ``block`` (the terminal layout) and ``latex`` are worked out once and remembered: a chain
+    compares its parts before it prints them, and the Markdown renderer measures an answer's
+    LaTeX before it writes it (a network's gradient is a quarter of a megabyte of it)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "block" in cls.__dict__:
             cls.block = _remembered(cls.__dict__["block"])  # type: ignore[method-assign]
+        if "latex" in cls.__dict__:
+            cls.latex = _remembered_latex(cls.__dict__["latex"])  # type: ignore[method-assign]
 
     def latex(self) -> str:
         raise NotImplementedError
@@ -108,6 +111,17 @@ def _remembered(block: Callable[[M], Block]) -> Callable[[M], Block]:
         return cached
 
     remembered.__doc__ = block.__doc__
+    return remembered
+
+
+def _remembered_latex(latex: Callable[[M], str]) -> Callable[[M], str]:
+    def remembered(self: M) -> str:
+        cached = self.__dict__.get("_latex_written")
+        if cached is None:
+            cached = self.__dict__["_latex_written"] = latex(self)
+        return cached
+
+    remembered.__doc__ = latex.__doc__
     return remembered
 
 

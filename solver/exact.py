@@ -30,6 +30,8 @@ from sympy import Add, Mul
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
+from . import floats
+
 Rational = Union[int, Fraction]  # noqa: UP007 - a runtime alias
 Scalar = Union[int, Fraction, "Surd", sympy.Expr]
 
@@ -399,13 +401,7 @@ def to_float(x: Any) -> Any:
             return float(x)
         except OverflowError:  # a count such as 2000**100 has no float
             return None
-    e = to_sympy(x)
-    if e.free_symbols:
-        return None
-    try:
-        return float(e.evalf(30))
-    except (TypeError, ValueError):
-        return None
+    return floats.nearest(to_sympy(x))  # each shared subexpression evaluated once
 
 
 # --------------------------------------------------------------------------- formatting
@@ -680,20 +676,31 @@ class _UnicodePrinter(_NumericOrder, StrPrinter):
         return _tighten(super()._print_Mul(expr))
 
 
-class _FastUnicodePrinter(_UnicodePrinter):
-    """The Unicode printer with sums over e and their fractions (what a network's gradients
-    are made of: ``(13 + 7e⁶⁸ − 6e²⁷⁷)/(40(1 + e⁶⁸ + …))``) written directly: the same text
-    as :class:`_UnicodePrinter`, without sympy's generic machinery (which sorts a product's
-    factors by evaluating them), and each sum over e written once (a softmax row's
-    denominator recurs in every entry of a gradient)."""
+class _FastOverE:
+    """Sums over e and their fractions (what a network's gradients are made of:
+    ``(13 + 7e⁶⁸ − 6e²⁷⁷)/(40(1 + e⁶⁸ + …))``) written directly, for the one-line printers
+    (Unicode and sympy's str): the same text as the generic printer it is mixed into, without
+    sympy's machinery (which sorts a product's factors by evaluating them and rebuilds every
+    product to find its sign), and each sum over e written once (a softmax row's denominator
+    recurs in every entry of a gradient). A product is ``*``-joined by :meth:`_join`, a power
+    written by :meth:`_power`; anything else goes to the generic printer."""
+
+    order: str | None
+    _as_built: bool
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[call-arg]
         self._sums: dict[sympy.Expr, str] = {}
+
+    def _join(self, factors: list[str]) -> str:
+        return "*".join(factors)
+
+    def _power(self, base: str, k: int) -> str:
+        return f"{base}**{k}"
 
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
         if order is not None or (self.order is not None and not self._as_built):
-            return super()._print_Add(expr, order)
+            return super()._print_Add(expr, order)  # type: ignore[misc]
         known = self._sums.get(expr)
         if known is not None:
             return known
@@ -706,13 +713,13 @@ class _FastUnicodePrinter(_UnicodePrinter):
                 out.append(" - " + t[1:] if t.startswith("-") else " + " + t)
         elif all(is_over_e(t) for t in args):  # fractions over e, as built
             for term in args:
-                t = self._print(term)
+                t = self._print(term)  # type: ignore[attr-defined]
                 if term.is_Add:
                     out.append(" + (" + t + ")")
                 else:
                     out.append(" - " + t[1:] if t.startswith("-") else " + " + t)
         else:
-            return super()._print_Add(expr, order)
+            return super()._print_Add(expr, order)  # type: ignore[misc]
         text = "".join(out)
         text = "-" + text[3:] if text.startswith(" - ") else text[3:]
         if len(self._sums) > 20_000:
@@ -724,31 +731,137 @@ class _FastUnicodePrinter(_UnicodePrinter):
         """A term ``c·e^q`` as :meth:`_print` writes it, once per term."""
         known = self._sums.get(t)
         if known is None:
-            known = self._sums[t] = self._print(t)
+            known = self._sums[t] = self._print(t)  # type: ignore[attr-defined]
         return known
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         fraction = _fraction_over_e(expr)
         if fraction is None:
-            return super()._print_Mul(expr)
+            return super()._print_Mul(expr)  # type: ignore[misc]
         c, num, den = fraction
         p, q = int(c.p), int(c.q)
         sign = "-" if p < 0 else ""
         p = abs(p)
         top = [str(p)] if p != 1 else []
         if num is not None:
-            top.append(f"({self._print(num)})" if num.is_Add else self._print(num))
+            top.append(f"({self._print(num)})" if num.is_Add else self._print(num))  # type: ignore[attr-defined]
         bottom = [str(q)] if q != 1 else []
         if den is not None:
             base, k = den
-            b = f"({self._print(base)})" if base.is_Add else self._print(base)
-            bottom.append(b if k == 1 else b + str(k).translate(SUPERSCRIPT))
-        text = sign + _tighten("*".join(top or ["1"]))
+            b = f"({self._print(base)})" if base.is_Add else self._print(base)  # type: ignore[attr-defined]
+            bottom.append(b if k == 1 else self._power(b, k))
+        text = sign + self._join(top or ["1"])
         if len(bottom) == 1:
             text += "/" + bottom[0]
         elif bottom:
-            text += "/(" + _tighten("*".join(bottom)) + ")"
+            text += "/(" + self._join(bottom) + ")"
         return text
+
+
+class _FastStrPrinter(_FastOverE, _StrPrinter):
+    """The str printer of :func:`fmt`, with sums over e and their fractions written directly."""
+
+
+class _FastUnicodePrinter(_FastOverE, _UnicodePrinter):
+    """The Unicode printer with sums over e and their fractions written directly."""
+
+    def _join(self, factors: list[str]) -> str:
+        return _tighten("*".join(factors))
+
+    def _power(self, base: str, k: int) -> str:
+        return base + str(k).translate(SUPERSCRIPT)
+
+
+class _FastLatexPrinter(_LatexPrinter):
+    """The LaTeX printer with sums over e and their fractions written directly (as
+    :class:`_FastOverE` does for the one-line printers): ``\\frac{N}{4 \\left(D\\right)}``
+    exactly as sympy's LaTeX printer writes it, without its rebuilding of every product (to
+    find its sign and split it into numerator and denominator), each sum over e written once.
+    Only numbers: an expression with symbols takes the generic printer, with their names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sums: dict[sympy.Expr, str] = {}
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        if order is not None or (self.order is not None and not self._as_built):
+            return super()._print_Add(expr, order)
+        known = self._sums.get(expr)
+        if known is not None:
+            return known
+        terms = _terms_in_order(expr)  # ascending powers of e, or fractions over e as built
+        written = None if terms is None else [self._term(t) for t in terms]
+        if written is None or None in written:
+            return super()._print_Add(expr, order)
+        out = []
+        for i, (term, t) in enumerate(zip(terms, written, strict=True)):
+            negative = (term.is_Rational and term.p < 0) or (
+                term.is_Mul and term.args[0].is_Number and term.args[0] < 0
+            )
+            if i == 0:
+                out.append(t)
+            elif negative:  # sympy writes " - " and the negated term: "- \frac" and "-3" lose the sign
+                out.append(" - " + (t[2:] if t.startswith("- ") else t[1:]))
+            else:
+                out.append(" + " + t)
+        text = "".join(out)
+        if len(self._sums) > 20_000:
+            self._sums.clear()
+        self._sums[expr] = text
+        return text
+
+    def _term(self, t: sympy.Expr) -> str | None:
+        """A term of a sum over e as :meth:`_print` writes it (once per term), or None for a
+        term whose sign this printer does not read (it leaves the sum to sympy)."""
+        known = self._sums.get(t)
+        if known is None:
+            if t.is_Mul:
+                known = self._fast_mul(t)
+                if known is None:
+                    return None
+            elif t.is_Rational or e_exponent(t) is not None:
+                known = self._print(t)
+            else:
+                return None
+            self._sums[t] = known
+        return known
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        text = self._fast_mul(expr)
+        return super()._print_Mul(expr) if text is None else text
+
+    def _fast_mul(self, expr: sympy.Mul) -> str | None:
+        """``c·N/D^k`` as sympy writes it, or None for any other product."""
+        fraction = _fraction_over_e(expr)
+        if fraction is None:
+            return None
+        c, num, den = fraction
+        if num is not None and not num.is_Add and e_exponent(num) <= 0:  # type: ignore[operator]
+            return None  # e^(−q) goes under the fraction bar
+        if den is not None and not den[0].is_Add:
+            return None
+        p, q = int(c.p), int(c.q)
+        sign = "- " if p < 0 else ""
+        p = abs(p)
+        if num is None:
+            top = str(p)
+        elif p == 1:
+            top = self._print(num)
+        elif num.is_Add:
+            top = rf"{p} \left({self._print(num)}\right)"
+        else:
+            top = f"{p} {self._print(num)}"
+        if den is None:
+            return sign + (top if q == 1 else rf"\frac{{{top}}}{{{q}}}")
+        base, k = den
+        b = self._print(base)
+        if k != 1:
+            bottom = rf"\left({b}\right)^{{{k}}}"
+        else:
+            bottom = b if q == 1 else rf"\left({b}\right)"
+        if q != 1:
+            bottom = f"{q} {bottom}"
+        return sign + rf"\frac{{{top}}}{{{bottom}}}"
 
 
 def _tighten(s: str) -> str:
@@ -799,7 +912,8 @@ def _fraction_over_e(
 
 
 _UNICODE = _FastUnicodePrinter()
-_STR = _StrPrinter()
+_STR = _FastStrPrinter()
+_LATEX = _FastLatexPrinter()
 
 
 def _frac_parts(q: Rational) -> tuple[int, int]:
@@ -872,6 +986,8 @@ def latex(x: Any) -> str:
     if isinstance(x, str):
         return latex_text(x)
     e = to_sympy(x)
+    if is_over_e(e):  # no symbols to name: the shared printer, which writes each sum once
+        return _LATEX.doprint(e)
     return _LatexPrinter(
         {"symbol_names": {s: greek_latex(s.name) for s in e.free_symbols}}
     ).doprint(e)

@@ -25,6 +25,8 @@ _SIMPLE_FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _SPACED = re.compile(
     r"[+=<>]|(?<![{(\[,^_])\s*-|\\(?:cdot|times|approx|le|ge|leq|geq|neq|to|mid)(?![A-Za-z])"
 )
+_TOKEN = re.compile(r"\\(?:begin\{\w+\*?\}|end\{\w+\*?\}|[A-Za-z]+|.)")
+_CONTROL = re.compile(r"\\(?:[A-Za-z]+|.)")
 _RELATIONS = ("=", r"\approx", r"\le", r"\ge", r"\leq", r"\geq", r"\neq", r"\to")
 
 
@@ -50,7 +52,7 @@ def _tokens(latex: str) -> list[tuple[str, int]]:
     while i < len(latex):
         c = latex[i]
         if c == "\\":
-            m = re.match(r"\\(?:begin\{\w+\*?\}|end\{\w+\*?\}|[A-Za-z]+|.)", latex[i:])
+            m = _TOKEN.match(latex, i)  # at i: slicing the rest of the text each time is quadratic
             tok = m.group(0) if m else c
             if tok.startswith(r"\end") or tok == r"\right":
                 depth -= 1
@@ -99,7 +101,7 @@ def _open_fractions(latex: str, width: int) -> str:
                 continue
         c = latex[i]
         if c == "\\":
-            m = re.match(r"\\(?:[A-Za-z]+|.)", latex[i:])
+            m = _CONTROL.match(latex, i)
             tok = m.group(0) if m else c
             depth += tok in (r"\left",) or tok.startswith(r"\begin")
             depth -= tok in (r"\right",) or tok.startswith(r"\end")
