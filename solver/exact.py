@@ -800,7 +800,7 @@ class _FastLatexPrinter(_LatexPrinter):
             )
             if i == 0:
                 out.append(t)
-            elif negative:  # sympy writes " - " and the negated term: "- \frac" and "-3" lose the sign
+            elif negative:  # sympy writes " - " and the negated term ("- \frac", "-3" unsigned)
                 out.append(" - " + (t[2:] if t.startswith("- ") else t[1:]))
             else:
                 out.append(" + " + t)
@@ -855,10 +855,12 @@ class _FastLatexPrinter(_LatexPrinter):
             return sign + (top if q == 1 else rf"\frac{{{top}}}{{{q}}}")
         base, k = den
         b = self._print(base)
-        if k != 1:
+        if k != 1:  # (D)^k; D itself alone, or in brackets after the rational's denominator
             bottom = rf"\left({b}\right)^{{{k}}}"
+        elif q == 1:
+            bottom = b
         else:
-            bottom = b if q == 1 else rf"\left({b}\right)"
+            bottom = rf"\left({b}\right)"
         if q != 1:
             bottom = f"{q} {bottom}"
         return sign + rf"\frac{{{top}}}{{{bottom}}}"
