@@ -25,8 +25,13 @@ _SIMPLE_FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _SPACED = re.compile(
     r"[+=<>]|(?<![{(\[,^_])\s*-|\\(?:cdot|times|approx|le|ge|leq|geq|neq|to|mid)(?![A-Za-z])"
 )
-_TOKEN = re.compile(r"\\(?:begin\{\w+\*?\}|end\{\w+\*?\}|[A-Za-z]+|.)")
-_CONTROL = re.compile(r"\\(?:[A-Za-z]+|.)")
+#: a command (``\\begin{…}`` and ``\\end{…}`` whole), a run of characters that neither nest
+#: nor break a line (each of those, a space run or anything else, one character)
+_TOKENS = re.compile(r"\\(?:begin\{\w+\*?\}|end\{\w+\*?\}|[A-Za-z]+|.)|[^\\{}+\-=(\[,^_\s]+|\s+|.")
+_COMMANDS = re.compile(r"\\(?:begin\{\w+\*?\}|end\{\w+\*?\}|[A-Za-z]+|.)")
+_BEGIN = re.compile(r"\\begin\{(\w+\*?)\}")
+#: a command, a run of characters without braces or backslashes, or one character
+_CONTROL = re.compile(r"\\(?:[A-Za-z]+|.)|[^\\{}]+|.")
 _RELATIONS = ("=", r"\approx", r"\le", r"\ge", r"\leq", r"\geq", r"\neq", r"\to")
 
 
@@ -46,28 +51,67 @@ def visible(latex: str) -> int:
 
 def _tokens(latex: str) -> list[tuple[str, int]]:
     """The text cut into tokens, each with the nesting depth it starts at (groups, \\left…
-    \\right and \\begin…\\end all nest)."""
+    \\right and \\begin…\\end all nest). A run of characters that neither nest nor break
+    a line is one token, and so is a whole balanced environment (see :func:`_block_end`):
+    a matrix of gradients is megabytes of text that never breaks."""
     out: list[tuple[str, int]] = []
-    depth, i = 0, 0
-    while i < len(latex):
-        c = latex[i]
-        if c == "\\":
-            m = _TOKEN.match(latex, i)  # at i: slicing the rest of the text each time is quadratic
-            tok = m.group(0) if m else c
+    depth, i, n = 0, 0, len(latex)
+    while i < n:
+        tok = _TOKENS.match(latex, i).group(0)  # type: ignore[union-attr]
+        if tok[0] == "\\":
+            if depth >= 0 and tok.startswith(r"\begin{"):
+                end = _block_end(latex, i)
+                if end is not None:
+                    out.append((latex[i:end], depth))
+                    i = end
+                    continue
             if tok.startswith(r"\end") or tok == r"\right":
                 depth -= 1
             out.append((tok, depth))
             if tok.startswith(r"\begin") or tok == r"\left":
                 depth += 1
-            i += len(tok)
-            continue
-        if c == "}":
-            depth -= 1
-        out.append((c, depth))
-        if c == "{":
-            depth += 1
-        i += 1
+        else:
+            if tok == "}":
+                depth -= 1
+            out.append((tok, depth))
+            if tok == "{":
+                depth += 1
+        i += len(tok)
     return out
+
+
+def _block_end(latex: str, start: int) -> int | None:
+    """Where the environment that opens at ``start`` (``\\begin{bmatrix}``) ends, if its body
+    opens as many groups as it closes; else None, and the caller reads it token by token.
+
+    Nothing inside a balanced environment is at the depth where lines break, so it is one
+    token (assuming, as for all LaTeX this package writes, that no group is closed before it
+    is opened). Backslashes pair up as the tokens read them (``\\\\`` is a line break)."""
+    begin = _BEGIN.match(latex, start)
+    if begin is None:
+        return None
+    name = re.escape(begin.group(1))
+    fences = re.compile(rf"\\\\|\\begin\{{{name}\}}|\\end\{{{name}\}}")
+    level, i = 1, begin.end()
+    for m in fences.finditer(latex, i):
+        f = m.group(0)
+        if f[1] == "b":
+            level += 1
+        elif f[1] == "e":
+            level -= 1
+            if not level:
+                return m.end() if _net_depth(latex[begin.end() : m.start()]) == 0 else None
+    return None
+
+
+def _net_depth(body: str) -> int:
+    """How much deeper the tokens of ``body`` leave the nesting than they found it."""
+    commands = _COMMANDS.findall(body)
+    braces = body.count("{") - body.count("}")
+    braces -= sum(c.count("{") - c.count("}") for c in commands if "{" in c or "}" in c)
+    opens = sum(1 for c in commands if c.startswith(r"\begin") or c == r"\left")
+    closes = sum(1 for c in commands if c.startswith(r"\end") or c == r"\right")
+    return braces + opens - closes
 
 
 def _group(latex: str, start: int) -> int:
@@ -91,7 +135,7 @@ def _open_fractions(latex: str, width: int) -> str:
     out, i = [], 0
     depth = 0
     while i < len(latex):
-        if latex.startswith(r"\frac{", i) and depth == 0:
+        if depth == 0 and latex.startswith(r"\frac{", i):
             a_end = _group(latex, i + 5)
             b_end = _group(latex, a_end) if a_end < len(latex) and latex[a_end] == "{" else a_end
             num, den = latex[i + 6 : a_end - 1], latex[a_end + 1 : b_end - 1]
@@ -99,19 +143,20 @@ def _open_fractions(latex: str, width: int) -> str:
                 out.append(rf"\frac{{1}}{{{den}}} \Bigl( {num} \Bigr)")
                 i = b_end
                 continue
-        c = latex[i]
-        if c == "\\":
-            m = _CONTROL.match(latex, i)
-            tok = m.group(0) if m else c
+        tok = _CONTROL.match(latex, i).group(0)  # type: ignore[union-attr]
+        if tok == r"\begin" and depth >= 0:
+            end = _block_end(latex, i)
+            if end is not None:  # a balanced environment: no fraction in it is at depth 0
+                out.append(latex[i:end])
+                i = end
+                continue
+        if tok[0] == "\\":
             depth += tok in (r"\left",) or tok.startswith(r"\begin")
             depth -= tok in (r"\right",) or tok.startswith(r"\end")
-            out.append(tok)
-            i += len(tok)
-            continue
-        depth += c == "{"
-        depth -= c == "}"
-        out.append(c)
-        i += 1
+        elif tok in "{}":
+            depth += 1 if tok == "{" else -1
+        out.append(tok)
+        i += len(tok)
     return "".join(out)
 
 
@@ -121,17 +166,19 @@ def _breaks(latex: str) -> bool:
 
 def _pieces(latex: str) -> list[str]:
     """``latex`` cut before each relation and each binary + or − outside any group."""
-    pieces, cur = [], ""
+    pieces: list[str] = []
+    cur: list[str] = []
+    blank = True  # cur is only spaces
     prev = ""
     for tok, depth in _tokens(latex):
         binary = tok in ("+", "-") and prev not in ("", "=", "(", "[", ",", "{", "^", "_", r"\Bigl")
-        if depth == 0 and (tok in _RELATIONS or binary) and cur.strip():
-            pieces.append(cur)
-            cur = ""
-        cur += tok
+        if depth == 0 and (tok in _RELATIONS or binary) and not blank:
+            pieces.append("".join(cur))
+            cur, blank = [], True
+        cur.append(tok)
         if tok.strip():
-            prev = tok
-    return [*pieces, cur] if cur.strip() else pieces
+            prev, blank = tok, False
+    return pieces if blank else [*pieces, "".join(cur)]
 
 
 def break_equation(latex: str, width: int = WIDTH) -> str:
