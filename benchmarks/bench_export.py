@@ -33,7 +33,7 @@ def main() -> None:
             "export --format html": ["export", str(path), "--format", "html", "-o", str(page)],
         }
         base = median_seconds(["cli.py", "solve", str(path)], repeat=3)
-        times = {name: median_seconds(["cli.py", *args], repeat=3) for name, args in commands.items()}
+        times = {name: median_seconds(["cli.py", *cmd], repeat=3) for name, cmd in commands.items()}
         sizes = {"export (Markdown)": md.stat().st_size}
         sizes["export --format html"] = page.stat().st_size
     print(f"export: 3-layer MLP (16 wide, batch 8), dlsolve solve {base:.3f} s")
