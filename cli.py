@@ -394,8 +394,7 @@ def check(
     "--lms-output",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Where to write the LMS's CSV ('-' for standard output) [default: "
-    "<output>-<lms>.csv].",
+    help="Where to write the LMS's CSV ('-' for standard output) [default: <output>-<lms>.csv].",
 )
 @_grading_options
 @_reveal_option()

@@ -312,8 +312,7 @@ def column_for(roster: Roster, assignment: str) -> str:
         raise DlsolveError("the assignment's name is empty", field="--assignment")
     if any(_norm(c) == _norm(name) for c in roster.columns):
         raise DlsolveError(
-            f"the assignment cannot be called {name!r}, like one of the roster's student "
-            "columns",
+            f"the assignment cannot be called {name!r}, like one of the roster's student columns",
             field="--assignment",
         )
     if roster.lms is Lms.CANVAS:
