@@ -103,12 +103,13 @@ class Roster:
 
 @dataclass(frozen=True)
 class Score:
-    """One graded submission as the LMS needs it: who, from which file, how many points."""
+    """One graded submission as the LMS needs it: who, from where, how many points."""
 
     student: str
-    file: str
+    source: str  # the answers file (or the page) it came from, which messages name
     points: Fraction | float | None  # None: it could not be graded
     why: str = ""  # for None, the reason
+    also: str = ""  # another name the student goes by: the answers file's own name
 
 
 @dataclass
@@ -276,9 +277,8 @@ def match(roster: Roster, score: Score) -> Member | None:
     """The roster row of one submission: by its ``student:`` name, else by its file's name;
     None if no row fits. A name that fits two rows is a DlsolveError naming the student."""
     names = [score.student]
-    stem = Path(score.file).stem
-    if _norm(stem) != _norm(score.student):
-        names.append(stem)
+    if score.also and _norm(score.also) != _norm(score.student):
+        names.append(score.also)
     for wanted in names:
         found = _candidates(roster, wanted)
         if len(found) > 1:
@@ -287,7 +287,7 @@ def match(roster: Roster, score: Score) -> Member | None:
                 f"student {_quoted(wanted)} matches {len(found)} rows of the roster "
                 f"{roster.file} (lines {lines}); write their login or ID as 'student:' in "
                 "the answers file",
-                file=score.file,
+                file=score.source,
             )
         if found:
             return found[0]
@@ -353,23 +353,23 @@ def export(
         if member is None:
             nobody = f"student {_quoted(s.student)} matches no one in the roster {roster.file}"
             notes.append(
-                f"{s.file}: could not be graded ({_reason(s)}), and {nobody}"
+                f"{s.source}: could not be graded ({_reason(s)}), and {nobody}"
                 if s.points is None
-                else f"{s.file}: {nobody}, so their score "
+                else f"{s.source}: {nobody}, so their score "
                 f"({points_text(s.points)} of {points_text(max_points)}) is not in the file"
             )
             continue
         if member.line in taken:
             raise DlsolveError(
-                f"both {taken[member.line].file} and {s.file} match {_quoted(member.name)} "
+                f"both {taken[member.line].source} and {s.source} match {_quoted(member.name)} "
                 f"(line {member.line} of the roster {roster.file}); keep one submission or "
                 "correct its 'student:'",
-                file=s.file,
+                file=s.source,
             )
         taken[member.line] = s
         if s.points is None:
             notes.append(
-                f"{s.file}: could not be graded ({_reason(s)}), so the cell of "
+                f"{s.source}: could not be graded ({_reason(s)}), so the cell of "
                 f"{_quoted(member.name)} is left empty"
             )
             continue
@@ -390,9 +390,9 @@ def export(
 def scores(outcomes: Iterable[Outcome]) -> list[Score]:
     """What ``dlsolve grade`` found, as the LMS needs it."""
     return [
-        Score(o.student, o.file, o.report.score)
+        Score(o.student, o.file, o.report.score, also=Path(o.file).stem)
         if o.report is not None
-        else Score(o.student, o.file, None, o.status.removeprefix("error: "))
+        else Score(o.student, o.file, None, o.status.removeprefix("error: "), Path(o.file).stem)
         for o in outcomes
     ]
 
@@ -425,7 +425,7 @@ def prepare(lms: Lms | str | None, roster: str | Path | None) -> Roster | None:
 def _reason(s: Score) -> str:
     """Why a submission could not be graded, without its file's name (the note starts with
     it) or a closing full stop."""
-    why = re.sub(rf"^{re.escape(s.file)}(:\d+)?: ", "", s.why.strip())
+    why = re.sub(rf"^{re.escape(s.source)}(:\d+)?: ", "", s.why.strip())
     return why.rstrip(".") or "no reason given"
 
 
