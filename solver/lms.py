@@ -307,7 +307,7 @@ def column_for(roster: Roster, assignment: str) -> str:
     """The grade column's header: the roster's own column for ``assignment`` where it has
     one (Canvas heads an existing assignment ``Name (12345)``; Moodle's export
     ``Assignment: Name (Real)``), else ``assignment`` itself (a new assignment or grade item)."""
-    name = assignment.strip()
+    name = " ".join(assignment.split())
     if not name:
         raise DlsolveError("the assignment's name is empty", field="--assignment")
     if any(_norm(c) == _norm(name) for c in roster.columns):
@@ -397,10 +397,19 @@ def scores(outcomes: Iterable[Outcome]) -> list[Score]:
     ]
 
 
-def default_output(grades_csv: str | Path, lms: Lms | str) -> Path:
-    """Where ``grade --lms`` writes when not told: beside grades.csv, named for the LMS."""
+def output_path(grades_csv: str | Path, lms: Lms | str, given: str | None) -> str:
+    """Where ``grade --lms`` writes: ``given`` ('-' for standard output), else beside
+    grades.csv and named for the LMS; never over grades.csv itself."""
     p = Path(grades_csv)
-    return p.with_name(f"{p.stem}-{Lms(lms)}.csv")
+    target = given or str(p.with_name(f"{p.stem}-{Lms(lms)}.csv"))
+    if target != "-" and Path(target).resolve() == p.resolve():
+        raise DlsolveError(
+            f"the {Lms(lms).label} file would overwrite dlsolve's own grades ({grades_csv}); "
+            "give it another name",
+            file=target,
+            field="--lms-output",
+        )
+    return target
 
 
 def prepare(lms: Lms | str | None, roster: str | Path | None) -> Roster | None:

@@ -313,6 +313,10 @@ def test_a_roster_without_the_needed_column_stops_before_grading(
         (("--lms", "moodle", "--roster", "missing.csv"), "cannot read the roster"),
         (("--lms", "canvas", "--roster", "roster.csv", "--assignment", " "), "is empty"),
         (("--lms", "canvas", "--roster", "roster.csv", "--assignment", "section"), "cannot be"),
+        (
+            ("--lms", "canvas", "--roster", "roster.csv", "--lms-output", "./grades.csv"),
+            "overwrite",
+        ),
     ],
 )
 def test_bad_lms_options_are_one_sentence_and_exit_2(
