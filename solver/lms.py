@@ -156,12 +156,16 @@ def roster_from_bytes(raw: bytes, name: str, lms: Lms | str) -> Roster:
         raise _error(
             name, f"the roster is not UTF-8 text (byte {err.start}); save it as CSV UTF-8"
         ) from None
-    rows = list(csv.reader(io.StringIO(text, newline=""), dialect=_dialect(text)))
-    while rows and not any(c.strip() for c in rows[0]):
-        rows.pop(0)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=_dialect(text))
+    try:  # each row with the line it ends on (a quoted cell may span lines)
+        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except csv.Error as err:
+        raise _error(
+            name, f"line {reader.line_num}: this is not CSV the LMS wrote ({err})"
+        ) from None
     if not rows:
         raise _error(name, f"the roster is empty; export the class list from {lms.label}")
-    headers = tuple(h.strip() for h in rows[0])
+    headers = tuple(h.strip() for h in rows[0][1])
     read = _canvas if lms is Lms.CANVAS else _moodle
     return read(name, headers, rows[1:])
 
@@ -179,7 +183,7 @@ def _dialect(text: str) -> type[csv.Dialect]:
     return Chosen
 
 
-def _canvas(name: str, headers: tuple[str, ...], rows: list[list[str]]) -> Roster:
+def _canvas(name: str, headers: tuple[str, ...], rows: list[tuple[int, list[str]]]) -> Roster:
     where = {h: i for i, h in reversed(list(enumerate(headers)))}
     for needed in ("Student", "ID"):
         if needed not in where:
@@ -192,7 +196,7 @@ def _canvas(name: str, headers: tuple[str, ...], rows: list[list[str]]) -> Roste
             )
     columns = tuple(c for c in CANVAS_COLUMNS if c in where)
     members = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         cells = tuple(row[where[c]].strip() if where[c] < len(row) else "" for c in columns)
         got = dict(zip(columns, cells, strict=True))
         student = got["Student"]
@@ -213,7 +217,7 @@ def _canvas(name: str, headers: tuple[str, ...], rows: list[list[str]]) -> Roste
     return Roster(Lms.CANVAS, name, columns, headers, tuple(members))
 
 
-def _moodle(name: str, headers: tuple[str, ...], rows: list[list[str]]) -> Roster:
+def _moodle(name: str, headers: tuple[str, ...], rows: list[tuple[int, list[str]]]) -> Roster:
     where: dict[str, int] = {}
     for i, h in enumerate(headers):
         for canonical, spellings in MOODLE_ALIASES.items():
@@ -230,7 +234,7 @@ def _moodle(name: str, headers: tuple[str, ...], rows: list[list[str]]) -> Roste
     canon = tuple(c for c in MOODLE_ALIASES if c in where)
     columns = tuple(headers[where[c]] for c in canon)
     members = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         cells = tuple(row[where[c]].strip() if where[c] < len(row) else "" for c in canon)
         if not any(cells):
             continue

@@ -331,9 +331,18 @@ def test_bad_lms_options_are_one_sentence_and_exit_2(
         assert err.strip() == errors[0]
 
 
-def test_a_roster_that_is_not_utf8_says_so() -> None:
+def test_a_roster_that_is_not_utf8_or_not_csv_says_so() -> None:
     with pytest.raises(DlsolveError, match=r"r.csv: the roster is not UTF-8 text"):
         lms.roster_from_bytes("Student,ID\nJosé,1\n".encode("latin-1"), "r.csv", "canvas")
+    huge = b"Student,ID\n" + b"x" * 200_000 + b",1\n"  # past the csv module's cell limit
+    with pytest.raises(DlsolveError, match=r"r.csv: line 2: this is not CSV"):
+        lms.roster_from_bytes(huge, "r.csv", "canvas")
+
+
+def test_lines_are_counted_as_the_file_has_them() -> None:
+    text = b'\nStudent,ID\n"Kim,\nAlex",1\n\nAlex Kim,2\n'
+    roster = lms.roster_from_bytes(text, "r.csv", "canvas")
+    assert [m.line for m in roster.members] == [4, 6]
 
 
 def test_points_are_whole_or_four_places() -> None:
