@@ -99,6 +99,17 @@ class Roster:
     columns: tuple[str, ...]  # the identifying columns written back, spelt as the roster does
     headers: tuple[str, ...]  # every header of the roster (to find an assignment's column)
     members: tuple[Member, ...]
+    #: per kind of evidence (identifier, name, mailbox): the rows each compared key names,
+    #: built once so that matching a large class stays linear
+    index: tuple[dict[str, list[Member]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tiers: tuple[dict[str, list[Member]], ...] = ({}, {}, {})
+        for m in self.members:
+            for tier, keys in zip(tiers, (m.ids, m.names, (m.mailbox,)), strict=True):
+                for key in {_norm(k) for k in keys if k}:
+                    tier.setdefault(key, []).append(m)
+        object.__setattr__(self, "index", tiers)
 
 
 @dataclass(frozen=True)
@@ -263,17 +274,9 @@ def _candidates(roster: Roster, wanted: str) -> list[Member]:
     """The roster rows ``wanted`` names, by the strongest evidence that names any: an exact
     identifier, then the full name, then the part of an e-mail login before the @."""
     key = _norm(wanted)
-    if not key:
-        return []
-    tiers = (
-        lambda m: any(_norm(i) == key for i in m.ids),
-        lambda m: any(_norm(n) == key for n in m.names),
-        lambda m: bool(m.mailbox) and _norm(m.mailbox) == key,
-    )
-    for matches in tiers:
-        found = [m for m in roster.members if matches(m)]
-        if found:
-            return found
+    for tier in roster.index if key else ():
+        if key in tier:
+            return tier[key]
     return []
 
 

@@ -72,7 +72,7 @@ def test_a_bad_roster_is_one_sentence_on_the_page(make_app: Any) -> None:
     assert r.status_code == 400
     assert "roster.csv: field &#39;Email address&#39;: the roster has no" in r.text
     teacher.get("/instructor")
-    r = _upload(teacher, b'Student,ID,SIS Login ID\nAda L,1,ada\nAda K,2,ada\n')
+    r = _upload(teacher, b"Student,ID,SIS Login ID\nAda L,1,ada\nAda K,2,ada\n")
     assert r.status_code == 400 and "matches 2 rows of the roster roster.csv" in r.text
     teacher.get("/instructor")
     assert _upload(teacher, ROSTER.encode(), lms="blackboard").status_code == 400
