@@ -431,7 +431,7 @@ def grade(
     out.file_target(output)
     if results_dir:
         out.folder_target(results_dir, "--results-dir")
-    class_list = lms_mod.prepare(lms, roster)  # a bad roster fails before any grading
+    class_list = lms_mod.prepare(lms, roster, assignment, lms_output)  # before any grading
     lms_target = lms_mod.output_path(output, lms, lms_output) if class_list else ""
     if class_list is not None and lms_target != "-":
         out.file_target(lms_target, "--lms-output")

@@ -419,10 +419,20 @@ def output_path(grades_csv: str | Path, lms: Lms | str, given: str | None) -> st
     return target
 
 
-def prepare(lms: Lms | str | None, roster: str | Path | None) -> Roster | None:
+def prepare(
+    lms: Lms | str | None,
+    roster: str | Path | None,
+    assignment: str | None = None,
+    output: str | None = None,
+) -> Roster | None:
     """The roster of ``grade --lms L --roster FILE``, read before any grading (None without
-    either option; one without the other is a DlsolveError)."""
+    either option; one without the other, or an LMS option without both, is a DlsolveError)."""
     if lms is None and roster is None:
+        for given, option in ((assignment, "--assignment"), (output, "--lms-output")):
+            if given is not None:
+                raise DlsolveError(
+                    f"{option} is for the LMS's file: give --lms and --roster too", field=option
+                )
         return None
     if roster is None:
         raise DlsolveError(

@@ -310,6 +310,7 @@ def test_a_roster_without_the_needed_column_stops_before_grading(
         (("--lms", "blackboard", "--roster", "r.csv"), "'blackboard' is not one of"),
         (("--lms", "canvas"), "--lms canvas needs --roster FILE"),
         (("--roster", "r.csv"), "--roster needs --lms canvas or --lms moodle"),
+        (("--assignment", "HW"), "--assignment is for the LMS's file"),
         (("--lms", "moodle", "--roster", "missing.csv"), "cannot read the roster"),
         (("--lms", "canvas", "--roster", "roster.csv", "--assignment", " "), "is empty"),
         (("--lms", "canvas", "--roster", "roster.csv", "--assignment", "section"), "cannot be"),
