@@ -29,11 +29,12 @@ import json
 import logging
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
@@ -57,13 +58,14 @@ from .course import (
     NAME_RE,
     Config,
     Course,
-    check_in_worker,
     preview_in_worker,
+    save_check,
     start_checker,
 )
-from .store import Attempt, AttemptWriter, NewAttempt, Store, Student
+from .store import Attempt, Store, Student, now
 
 MAX_BODY = 256_000  # bytes of one request body
+MAX_FIELDS = 400  # fields of one form
 CHECK_DEADLINE = 60.0  # seconds a check may wait for a checker process in all
 HINTS = 2  # hint k unlocks after k attempts
 log = logging.getLogger("dlsolve.serve")
@@ -87,26 +89,59 @@ class Server:
     store: Store
     instructor_token: str | None
     checkers: Checkers
-    writer: AttemptWriter
     students: dict[int, Student] = field(default_factory=dict)
+    lms_files: dict[str, tuple[str, str]] = field(default_factory=dict)  # token: (name, CSV)
 
     async def run(self, fn: Callable[..., Any], *args: Any, who: Any = None) -> Any:
         """``fn(*args)`` in a checker process (``who``: the student, whom the checkers keep
-        to one of them where they can); a checker that died or overran is replaced."""
+        to one of them where they can); a checker that died or overran is replaced, and
+        nothing it was doing was saved (:meth:`check` looks, since a check saves)."""
         try:
             return await self.checkers.call(fn, *args, timeout=CHECK_DEADLINE, who=who)
-        except CheckerDied:
-            raise PageError(
-                "The checker stopped while reading this answer and has been restarted; "
-                "nothing was saved. Please try again.",
-                503,
-            ) from None
-        except CheckerBusy:
-            raise PageError(
-                "The checker is busy; nothing was saved. Please try again.", 503
-            ) from None
+        except (CheckerDied, CheckerBusy) as lost:
+            raise _lost(lost) from None
         except CheckerFailed as err:
             raise RuntimeError(f"the checker failed:\n{err}") from None
+
+    async def check(
+        self, sid: str, pid: str, student: Student, answers: dict[str, str]
+    ) -> dict[str, Any]:
+        """Check and store an attempt (:func:`save_check`, in a checker): ``{score, ...}``
+        once it is committed, or ``{error}`` with nothing stored. If the checker died or
+        overran on it, it is dead by now, and the attempt is acknowledged if it was stored
+        before that after all; else the page says that nothing was saved."""
+        since = now()
+        try:
+            return await self.checkers.call(
+                save_check,
+                sid,
+                student.variant,
+                pid,
+                student,
+                answers,
+                timeout=CHECK_DEADLINE,
+                who=student.id,
+            )
+        except (CheckerDied, CheckerBusy) as lost:
+            stored = await run_in_threadpool(
+                self.store.stored_since, student.id, sid, pid, answers, since
+            )
+            if stored is None:
+                raise _lost(lost) from None
+            return {"score": stored.score, "attempt": stored.id}
+        except CheckerFailed as err:
+            raise RuntimeError(f"the checker failed:\n{err}") from None
+
+
+def _lost(error: CheckerDied | CheckerBusy) -> PageError:
+    """The page's sentence for a request no checker answered (nothing of it was saved)."""
+    if isinstance(error, CheckerDied):
+        return PageError(
+            "The checker stopped while reading this answer and has been restarted; "
+            "nothing was saved. Please try again.",
+            503,
+        )
+    return PageError("The checker is busy; nothing was saved. Please try again.", 503)
 
 
 def create_app(
@@ -123,7 +158,7 @@ def create_app(
 ) -> Starlette:
     """The student page for the problem files ``paths`` (DlsolveError if unusable)."""
     policy = reveal if isinstance(reveal, Reveal) else Reveal.parse(reveal)
-    config = Config(tuple(map(str, paths)), variants_dir, draw, seed, timeout)
+    config = Config(tuple(map(str, paths)), variants_dir, draw, seed, timeout, db)
     course = Course(config)
     for sid in course.files:  # fail at start, not on a student's first page
         course.view(sid, None)
@@ -134,8 +169,7 @@ def create_app(
             f"cannot open the database ({type(err).__name__}: {err})", field="--db"
         ) from None
     checkers = Checkers(functools.partial(start_checker, config), workers)
-    writer = AttemptWriter(store)
-    server = Server(course, policy, store, instructor_token or None, checkers, writer)
+    server = Server(course, policy, store, instructor_token or None, checkers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -144,7 +178,6 @@ def create_app(
             yield
         finally:
             await checkers.stop()
-            writer.stop()
             store.close()
 
     routes = [
@@ -158,6 +191,8 @@ def create_app(
         Route("/instructor", instructor, methods=["GET"]),
         Route("/instructor/login", instructor_login, methods=["POST"]),
         Route("/instructor/export.csv", instructor_csv, methods=["GET"]),
+        Route("/instructor/lms", instructor_lms, methods=["POST"]),
+        Route("/instructor/lms/{token}.csv", instructor_lms_csv, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
     app = Starlette(
@@ -206,11 +241,26 @@ def _check_csrf(request: Request, sent: Any) -> None:
         )
 
 
-async def _form(request: Request) -> Any:
+async def _form(request: Request) -> Mapping[str, Any]:
+    """The posted form's fields (a name sent twice: its last value), after the CSRF check.
+
+    A page's own form comes URL-encoded, and is read here with :func:`urllib.parse.parse_qsl`:
+    Starlette's streaming parser (python-multipart, a callback per field) took a third of
+    the web process's time on a check of 40 boxes. Anything else goes to Starlette."""
     size = request.headers.get("content-length")
     if size is None or not size.isdigit() or int(size) > MAX_BODY:
         raise PageError(f"This request is too large (the limit is {MAX_BODY // 1000} kB).", 413)
-    form = await request.form(max_files=0, max_fields=400, max_part_size=MAX_BODY)
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            text = (await request.body()).decode()
+            form: Mapping[str, Any] = dict(
+                parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+            )
+        except (UnicodeDecodeError, ValueError):  # not UTF-8, or more fields than any page has
+            raise PageError("This form could not be read; reload the page and try again.") from None
+    else:
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_BODY)
     _check_csrf(request, form.get("csrf"))
     return form
 
@@ -424,22 +474,10 @@ async def check_answers(request: Request) -> Response:
                 "nothing was saved."
             )
         answers[box.key] = text
-    outcome = await server.run(
-        check_in_worker, sid, student.variant, pid, student.name, answers, who=student.id
-    )
+    outcome = await server.check(sid, pid, student, answers)  # committed, or an error
     if "error" in outcome:
         why = outcome["error"]
         raise PageError(f"Your answers could not be checked ({why}); nothing was saved.")
-    attempt = NewAttempt(
-        student.id,
-        sid,
-        pid,
-        float(outcome["score"]),
-        float(outcome["max_score"]),
-        answers,
-        outcome["results"],
-    )
-    await server.writer.add(attempt)  # committed: only now is the attempt acknowledged
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse({"saved": True, "score": outcome["score"]})
     return RedirectResponse(f"/set/{sid}/{pid}#results", status_code=303)
@@ -614,6 +652,73 @@ async def instructor_csv(request: Request) -> Response:
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="dlsolve-class.csv"'},
+    )
+
+
+MAX_ROSTER = 4_000_000  # bytes of an uploaded roster (a large course's full gradebook export)
+LMS_FILES_KEPT = 16  # LMS files ready to download at once (the newest)
+
+
+async def instructor_lms(request: Request) -> Response:
+    """The class's scores as Canvas or Moodle imports them (:mod:`solver.lms`), matched to
+    the roster the instructor uploads: a page with what did not match, and the file."""
+    from .. import lms
+
+    server = _instructor(request)
+    if not request.session.get("instructor"):
+        raise PageError("Sign in as the instructor first, on /instructor.", 401)
+    size = request.headers.get("content-length")
+    if size is None or not size.isdigit() or int(size) > MAX_ROSTER:
+        raise PageError(
+            f"This roster is too large (the limit is {MAX_ROSTER // 1_000_000} MB).", 413
+        )
+    form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_BODY)
+    _check_csrf(request, form.get("csrf"))
+    upload, which = form.get("roster"), str(form.get("lms", ""))
+    if isinstance(upload, str) or upload is None or not upload.filename:
+        raise PageError("Choose the roster file exported from the LMS.")
+    if which not in {m.value for m in lms.Lms}:
+        raise PageError("Choose Canvas or Moodle.")
+    raw = await upload.read(MAX_ROSTER + 1)
+    summary = await run_in_threadpool(class_summary, server)
+    scores = [
+        lms.Score(row["name"], "the student page", row["score"])
+        for row in summary["students"]
+        if row["attempts"]
+    ]
+    try:
+        roster = lms.roster_from_bytes(raw, Path(upload.filename).name, which)
+        made = lms.export(
+            roster, scores, str(form.get("assignment", "")) or "dlsolve", summary["max_total"]
+        )
+    except DlsolveError as err:
+        raise PageError(str(err)) from None
+    token = secrets.token_urlsafe(16)
+    server.lms_files[token] = (f"dlsolve-{which}.csv", made.text)
+    while len(server.lms_files) > LMS_FILES_KEPT:
+        server.lms_files.pop(next(iter(server.lms_files)))
+    return _page(
+        request,
+        "instructor_lms.html",
+        title=f"Grades for {roster.lms.label}",
+        lms=roster.lms.label,
+        made=made,
+        href=f"/instructor/lms/{token}.csv",
+    )
+
+
+async def instructor_lms_csv(request: Request) -> Response:
+    server = _instructor(request)
+    if not request.session.get("instructor"):
+        raise PageError("Sign in as the instructor first, on /instructor.", 401)
+    found = server.lms_files.get(request.path_params["token"])
+    if found is None:
+        raise PageError("This file is no longer kept; upload the roster again.", 404)
+    name, text = found
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
