@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -915,7 +916,14 @@ def _fraction_over_e(
 
 _UNICODE = _FastUnicodePrinter()
 _STR = _FastStrPrinter()
-_LATEX = _FastLatexPrinter()
+_THREAD = threading.local()  # a LaTeX printer per thread: printing sets and resets its settings
+
+
+def _latex_printer() -> _FastLatexPrinter:
+    printer = getattr(_THREAD, "latex", None)
+    if printer is None:
+        printer = _THREAD.latex = _FastLatexPrinter()
+    return printer
 
 
 def _frac_parts(q: Rational) -> tuple[int, int]:
@@ -989,7 +997,7 @@ def latex(x: Any) -> str:
         return latex_text(x)
     e = to_sympy(x)
     if is_over_e(e):  # no symbols to name: the shared printer, which writes each sum once
-        return _LATEX.doprint(e)
+        return _latex_printer().doprint(e)
     return _LatexPrinter(
         {"symbol_names": {s: greek_latex(s.name) for s in e.free_symbols}}
     ).doprint(e)

@@ -23,6 +23,7 @@ import sympy
 from mpmath.libmp import (
     from_int,
     from_rational,
+    fzero,
     mpf_mul,
     mpf_sign,
     round_ceiling,
@@ -116,6 +117,14 @@ def _scales(prec: int) -> tuple[tuple, tuple]:
     return _SCALES[prec]
 
 
+def _magnitude(x: tuple) -> int:
+    """Bits before the binary point of an mpf (its exponent plus its mantissa's length)."""
+    _, man, exp, bc = x
+    if man:
+        return exp + bc
+    return 0 if x == fzero else 1 << 30  # ±inf and nan: mantissa 0, a special exponent
+
+
 def _evaluate(x: sympy.Basic, prec: int) -> Interval:
     if x.is_Integer:
         return _exact(int(x.p), 1, prec)
@@ -149,7 +158,10 @@ def _evaluate(x: sympy.Basic, prec: int) -> Interval:
     if x is sympy.E:
         return _widened(mpi_exp(_exact(1, 1, prec), prec), prec)
     if isinstance(x, sympy.exp):
-        return _widened(mpi_exp(_interval(x.args[0], prec), prec), prec)
+        arg = _interval(x.args[0], prec)
+        if any(_magnitude(end) > 64 for end in arg):
+            raise _Unsupported  # e^(e^(e^96)): as far beyond floats as before, sympy decides
+        return _widened(mpi_exp(arg, prec), prec)
     if isinstance(x, sympy.log):
         arg = _interval(x.args[0], prec)
         if mpf_sign(arg[0]) <= 0:
