@@ -1035,6 +1035,24 @@ class Grader:
         where = "" if on_track else " from where your own parse stands"
         return f"{move} here{where} loses an arc of the tree that could still be built.", None
 
+    def _culprit(self, column: str, st: Step, e: Entries) -> Move | None:
+        """A transition that loses an arc here and gives exactly this entry (the path's own
+        first), if there is one."""
+        if terminal(st.before, self.tree.n):
+            return None
+        only = Entries(**{column: getattr(e, column)})
+        optimal = self.oracle.optimal(st.before)
+        for m in sorted(MOVES, key=lambda m: m is not st.move):
+            if m in optimal:
+                continue
+            try:
+                after, arc = apply(st.before, m, self.tree.n)
+            except Impossible:
+                continue
+            if self._explains(only, after, arc):
+                return m
+        return None
+
     def _left(self, c: Config) -> int:
         """Arcs still to add from ``c`` if the tree is still within reach: one per word not
         yet attached."""
@@ -1053,12 +1071,22 @@ class Grader:
             ], None
         if own and not results:
             return [f"Step {t}'s own transition cannot be applied, so this step changes nothing."], None
-        # the row follows a transition that is not valid here: name its mistake
-        if not own and st.move not in self.oracle.optimal(st.before) and self._explains(
-            Entries(**{column: getattr(e, column)}), st.after, st.arc
-        ):
-            why, mistake = self.why_not(st.before, st.move)
-            return [f"This is what a {st.move} at step {t} gives, and {_lower(why)}"], mistake
+        if column == "dependency" and e.dependency is not None and not e.dependency.none:
+            d = e.dependency
+            for _, arc in results:
+                if arc is not None and (d.head, d.dependent) == (
+                    w[arc[1]].casefold(),
+                    w[arc[0]].casefold(),
+                ):
+                    return [
+                        f"The arrow points the wrong way: {d.head} → {d.dependent} says "
+                        f"{d.head} is the head; a dependency is written head → dependent."
+                    ], ARROW_REVERSED
+        # the entry is what a transition that is not valid here gives: name its mistake
+        culprit = None if own else self._culprit(column, st, e)
+        if culprit is not None:
+            why, mistake = self.why_not(st.before, culprit)
+            return [f"This is what a {culprit} at step {t} gives, and {_lower(why)}"], mistake
         if column == "stack":
             assert e.stack is not None
             for c, _ in results:
@@ -1076,11 +1104,6 @@ class Grader:
         assert d is not None
         for _, arc in results:
             if arc is not None and not d.none:
-                if (d.head, d.dependent) == (w[arc[1]].casefold(), w[arc[0]].casefold()):
-                    return [
-                        f"The arrow points the wrong way: {d.head} → {d.dependent} says "
-                        f"{d.head} is the head; a dependency is written head → dependent."
-                    ], ARROW_REVERSED
                 same = (d.head, d.dependent) == (w[arc[0]].casefold(), w[arc[1]].casefold())
                 if same and d.label is not None:
                     return [f"The arc is right, but the tree labels it {self.tree.label(arc[1])}."], None
