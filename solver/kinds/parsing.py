@@ -104,9 +104,8 @@ class Tree:
     def arc_text(self, arc: Arc, *, labelled: bool = True, reverse: bool = False) -> str:
         """``parsed → I`` (with the tree's label where it has one: ``parsed → I (nsubj)``)."""
         h, d = arc
-        text = (
-            f"{self.words[d]} → {self.words[h]}" if reverse else f"{self.words[h]} → {self.words[d]}"
-        )
+        first, second = (d, h) if reverse else (h, d)
+        text = f"{self.words[first]} → {self.words[second]}"
         lab = self.label(d) if labelled and self.gold(arc) else None
         return f"{text} ({lab})" if lab else text
 
@@ -200,7 +199,9 @@ def read_words(sentence: str | Sequence[Any]) -> list[str]:
                 (i,) if not isinstance(sentence, str) else (),
             )
         if w in ("-", "—", "–", "∅") or w.casefold() in _EMPTY:
-            raise FieldError(f"word {i + 1} ({w!r}) is a word the tables use for nothing", "sentence")
+            raise FieldError(
+                f"word {i + 1} ({w!r}) is what the tables write for nothing", "sentence"
+            )
     return words
 
 
@@ -980,7 +981,8 @@ class Grader:
         if why is None and label is not None and st.arc is not None:
             gold = self.tree.label(st.arc[1])
             why = f"Step {t}: the arc is right, but the tree labels it {gold}, not {label}."
-        return Match(Fraction(0), [why or f"Step {t}: {move} is not a valid transition here."], mistake)
+        why = why or f"Step {t}: {move} is not a valid transition here."
+        return Match(Fraction(0), [why], mistake)
 
     def why_not(self, c: Config, move: Move) -> tuple[str | None, str | None]:
         """Why ``move`` at ``c`` loses an arc of the tree, in a sentence about the student's
@@ -1061,7 +1063,7 @@ class Grader:
     def entry_mistake(
         self, column: str, t: int, st: Step, e: Entries
     ) -> tuple[list[str], str | None]:
-        n, w = self.tree.n, self.tree.words
+        w = self.tree.words
         results = self.results(st.before, st.move, t)
         own = e.move is not None
         if column == "dependency" and e.dependency is None:
@@ -1070,7 +1072,9 @@ class Grader:
                 "(parsed → I), or none for a SHIFT."
             ], None
         if own and not results:
-            return [f"Step {t}'s own transition cannot be applied, so this step changes nothing."], None
+            return [
+                f"Your transition at step {t} cannot be applied: the step changes nothing."
+            ], None
         if column == "dependency" and e.dependency is not None and not e.dependency.none:
             d = e.dependency
             for _, arc in results:
@@ -1106,12 +1110,16 @@ class Grader:
             if arc is not None and not d.none:
                 same = (d.head, d.dependent) == (w[arc[0]].casefold(), w[arc[1]].casefold())
                 if same and d.label is not None:
-                    return [f"The arc is right, but the tree labels it {self.tree.label(arc[1])}."], None
+                    gold = self.tree.label(arc[1])
+                    return [f"The arc is right, but the tree labels it {gold}."], None
             if arc is None and not d.none:
                 return ["A SHIFT adds no dependency: write none."], None
             if arc is not None and d.none:
-                return ["Every LEFT-ARC and RIGHT-ARC adds a dependency: write it head → dependent."], None
-        return [f"Not the dependency step {t} adds" + (f" with your {st.move}." if own else ".")], None
+                return [
+                    "Every LEFT-ARC and RIGHT-ARC adds a dependency: write it head → dependent."
+                ], None
+        with_own = f" with your {st.move}." if own else "."
+        return [f"Not the dependency step {t} adds{with_own}"], None
 
     def count_match(self, key: str, v: Any) -> Match:
         """The number of steps: 2n for this sentence, or the formula 2n."""
@@ -1177,8 +1185,8 @@ __all__ = [
     "Move",
     "Oracle",
     "ParseGiven",
-    "Tree",
     "TransitionParse",
+    "Tree",
     "apply",
     "each_sequence",
     "read_dependency",

@@ -184,7 +184,9 @@ class BoxGrid:
 _STEP_KEY = re.compile(r"([A-Za-z_]\w*)\[(\d+)\]")
 
 
-def box_grid(columns: tuple[str, ...], boxes: list[BoxView]) -> tuple[BoxGrid | None, list[BoxView]]:
+def box_grid(
+    columns: tuple[str, ...], boxes: list[BoxView]
+) -> tuple[BoxGrid | None, list[BoxView]]:
     """The boxes of ``columns[t]`` keys as a grid, and the boxes left to show one by one."""
     if not columns:
         return None, boxes

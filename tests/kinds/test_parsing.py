@@ -172,7 +172,7 @@ def test_the_cs224n_table_is_the_reduce_first_valid_sequence_and_counts_the_othe
     words = "I parsed this sentence correctly".split()
     valid = valid_sequences((2, 0, 4, 2, 2))
     assert len(valid) == 3
-    moves = tuple(next(k for k, v in NAMES.items() if v == s[f"transition[{t}]"]) for t in range(1, 11))
+    moves = tuple(s[f"transition[{t}]"][0] for t in range(1, 11))
     # reduce as soon as possible = the first valid sequence with LEFT < RIGHT < SHIFT
     assert moves == min(valid, key=lambda m: ["LRS".index(x) for x in m])
     want = entries(words, moves)
@@ -242,7 +242,7 @@ def test_one_wrong_transition_costs_its_own_entry_and_the_rows_after_follow_it(d
     wrong = [m for m in "LRS" if m != moves[k - 1]]
     prefix = None
     for m in wrong:  # a wrong move that can be applied, and loses an arc of the tree
-        candidate = moves[: k - 1] + (m,)
+        candidate = (*moves[: k - 1], m)
         if simulate(words, candidate) is not None and not any(
             v[:k] == candidate for v in valid_sequences(tuple(heads))
         ):
@@ -382,7 +382,8 @@ def test_written_otherwise_is_still_right(tmp_path: Path) -> None:
 
 
 def test_a_wrong_label_is_wrong_and_said(tmp_path: Path) -> None:
-    results = _check(tmp_path, {"transition[3]": "LEFT-ARC(obj)", "dependency[3]": "obj(parsed, I)"})
+    answers = {"transition[3]": "LEFT-ARC(obj)", "dependency[3]": "obj(parsed, I)"}
+    results = _check(tmp_path, answers)
     assert results["transition[3]"].verdict == "incorrect"
     assert "labels it nsubj" in results["transition[3]"].feedback
     assert results["dependency[3]"].verdict == "incorrect"
@@ -453,7 +454,7 @@ def test_a_malformed_tree_is_one_sentence_naming_file_problem_and_field(
 ) -> None:
     f = tmp_path / "bad.yaml"
     f.write_text(CS224N.replace(old, new), encoding="utf-8")
-    code, out, err = cli_run("solve", str(f))
+    code, _, err = cli_run("solve", str(f))
     assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
     assert "bad.yaml" in err and "problem 'p'" in err and "field 'given." in err
     assert says in err
