@@ -497,8 +497,7 @@ COLUMNS = ("stack", "buffer", "dependency", "transition")
 
 @kind("transition_parse")
 class TransitionParse(Kind):
-    """Arc-standard dependency parsing by hand: the stack, buffer, transition and new
-    dependency at every step, and the number of steps, 2n; any valid order is accepted.
+    """Arc-standard dependency parsing by hand: stack, buffer, transition and new arc per step.
 
     Given the sentence and its gold tree (each word's head, 0 for ROOT; labels optional),
     the worked solution writes the table of the usual oracle, which reduces as soon as the
