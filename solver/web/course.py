@@ -179,31 +179,27 @@ class BoxGrid:
     columns: list[str]
     docs: list[str]  # what each column takes, from its first box
     rows: list[tuple[int, list[BoxView | None]]]
+    keys: frozenset[str]  # the keys in the grid (``ProblemView.boxes`` holds them too)
 
 
 _STEP_KEY = re.compile(r"([A-Za-z_]\w*)\[(\d+)\]")
 
 
-def box_grid(
-    columns: tuple[str, ...], boxes: list[BoxView]
-) -> tuple[BoxGrid | None, list[BoxView]]:
-    """The boxes of ``columns[t]`` keys as a grid, and the boxes left to show one by one."""
-    if not columns:
-        return None, boxes
+def box_grid(columns: tuple[str, ...], boxes: list[BoxView]) -> BoxGrid | None:
+    """The boxes of ``columns[t]`` keys as a grid (None if there are none); the page shows
+    the other boxes one by one."""
     cells: dict[int, dict[str, BoxView]] = {}
-    rest = []
     for b in boxes:
         found = _STEP_KEY.fullmatch(b.key)
         if found and found.group(1) in columns:
             cells.setdefault(int(found.group(2)), {})[found.group(1)] = b
-        else:
-            rest.append(b)
     if not cells:
-        return None, boxes
+        return None
     used = [c for c in columns if any(c in row for row in cells.values())]
     docs = [next(row[c].doc for row in cells.values() if c in row) for c in used]
     rows = [(t, [cells[t].get(c) for c in used]) for t in sorted(cells)]
-    return BoxGrid(used, docs, rows), rest
+    keys = frozenset(b.key for row in cells.values() for b in row.values())
+    return BoxGrid(used, docs, rows, keys)
 
 
 @dataclass
@@ -237,7 +233,7 @@ class ProblemView:
     first_step_tells: bool
     mistakes: list[str]  # hint 2: the named misconceptions the checker knows here
     max_points: float
-    #: per-step boxes shown as a table (a parser's configurations), not among ``boxes``
+    #: per-step boxes shown as a table (a parser's configurations); ``boxes`` has them too
     grid: BoxGrid | None = None
 
 
@@ -325,7 +321,8 @@ def problem_view(problem: Problem, s: Solution, max_points: float) -> ProblemVie
     first = step_view(s.steps[0]) if s.steps else None
     answers = key_view(s).answers.values()
     tells = first is not None and any(v in (first.latex or "") for v in answers)
-    grid, boxes = box_grid(kinds.get(problem.kind).table_columns, [box_view(a) for a in s.asked()])
+    boxes = [box_view(a) for a in s.asked()]
+    grid = box_grid(kinds.get(problem.kind).table_columns, boxes)
     return ProblemView(
         problem.id,
         problem.kind,
