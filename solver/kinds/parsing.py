@@ -44,9 +44,11 @@ from ..vocab import Word
 from . import Kind, kind
 
 #: the longest sentence a problem may have: the checker searches the configurations a
-#: student's transitions can reach, about 2^n of them (n = 12 takes well under a second)
-MAX_WORDS = 12
+#: student's transitions can reach, about 2^n of them after a mistake
+MAX_WORDS = 10
 ROOT = 0
+#: configurations the grader keeps per step while it follows a student's parse
+BEAM = 256
 #: characters of a transition or dependency worth reading (a longer one is neither)
 MAX_ENTRY = 200
 ROOT_WORD = "ROOT"
@@ -279,29 +281,56 @@ class Oracle:
         found = self._best.get(c)
         if found is not None:
             return found
-        n = self.tree.n
+        n, bound = self.tree.n, self.bound(c)
         out = 0
         if not terminal(c, n):
-            out = max(
-                int(self.tree.gold(arc)) + self.best(nxt)
-                for nxt, arc in (apply(c, m, n) for m in MOVES if legal(c, m, n))
-            )
+            for m in MOVES:
+                if legal(c, m, n):
+                    nxt, arc = apply(c, m, n)
+                    out = max(out, int(self.tree.gold(arc)) + self.best(nxt))
+                    if out == bound:  # no transition can do better: the search stops here
+                        break
         self._best[c] = out
         return out
 
+    def left(self, c: Config) -> int:
+        """The words still to attach (on the stack or in the buffer): at most that many arcs
+        of the tree can still be added."""
+        return sum(1 for x in c.stack if x != ROOT) + self.tree.n + 1 - c.next
+
+    def bound(self, c: Config) -> int:
+        """At most this many arcs of the tree can still be added from ``c``: one for each
+        word still to attach whose head is still on the stack or in the buffer."""
+        heads, here = self.tree.heads, set(c.stack)
+        waiting = [x for x in c.stack if x != ROOT] + list(range(c.next, self.tree.n + 1))
+        return sum(1 for x in waiting if heads[x] in here or heads[x] >= c.next)
+
+    def reachable(self, c: Config) -> bool:
+        """Whether the whole tree can still be built from ``c`` (its arcs so far all right)."""
+        return self.count(c) > 0
+
     def optimal(self, c: Config) -> list[Move]:
         """The transitions that lose no arc that can still be built, in the usual oracle's
-        order of preference."""
+        order of preference. On the way to the tree they are the transitions that keep it
+        within reach, found among its own configurations only; after a mistake, by the
+        exhaustive search of :meth:`best`."""
         found = self._optimal.get(c)
         if found is not None:
             return found
-        n, top = self.tree.n, self.best(c)
-        out = []
-        for m in MOVES:
-            if legal(c, m, n):
-                nxt, arc = apply(c, m, n)
-                if int(self.tree.gold(arc)) + self.best(nxt) == top:
-                    out.append(m)
+        n, out = self.tree.n, []
+        if self.reachable(c):
+            for m in MOVES:
+                if legal(c, m, n):
+                    nxt, arc = apply(c, m, n)
+                    if (arc is None or self.tree.gold(arc)) and self.reachable(nxt):
+                        out.append(m)
+        else:
+            top = self.best(c)
+            for m in MOVES:
+                if legal(c, m, n):
+                    nxt, arc = apply(c, m, n)
+                    if int(self.tree.gold(arc)) + self.best(nxt) == top:
+                        out.append(m)
         self._optimal[c] = out
         return out
 
@@ -390,7 +419,7 @@ class ParseGiven(GivenModel):
     sentence: Annotated[
         str | list[str], TypeDoc("words", "a string (split at spaces) or a list of words")
     ]
-    """the sentence, without ROOT: 'I parsed this sentence correctly' (at most 12 words)"""
+    """the sentence, without ROOT: 'I parsed this sentence correctly' (at most 10 words)"""
     heads: Annotated[list[Any], TypeDoc("heads", "a list of whole numbers, one per word")]
     """the gold tree: each word's head, as the position of the head word (1 = the first
     word), 0 for ROOT; the tree must be projective"""
@@ -836,7 +865,9 @@ class Grader:
     def candidates(self, t: int, c: Config) -> list[tuple[Move, Config, Arc | None, str | None]]:
         """The moves the path may take at step ``t`` from ``c``: the student's own (applied
         if it can be, else the configuration stays), or, where they wrote none, every move
-        that keeps the tree's arcs, and a move that loses one only where their row shows it."""
+        that keeps the tree's arcs, and a move that loses one only where their row shows it.
+        Off the way to the tree (after a mistake), where every move may keep what is left, a
+        row the student wrote is followed only by the moves that give some of it."""
         n = self.tree.n
         e = self.rows.get(t, Entries())
         if e.move is not None:
@@ -849,18 +880,18 @@ class Grader:
         if terminal(c, n):
             return []
         optimal = self.oracle.optimal(c)
-        out = [(m, *apply(c, m, n), None) for m in optimal]
-        if e.stack is not None or e.buffer is not None or e.dependency is not None:
-            for m in MOVES:
-                if m in optimal:
-                    continue
-                try:
-                    nxt, arc = apply(c, m, n)
-                except Impossible:
-                    continue
-                if self._explains(e, nxt, arc):
-                    out.append((m, nxt, arc, None))
-        return out
+        possible = []
+        for m in MOVES:
+            try:
+                possible.append((m, *apply(c, m, n), None))
+            except Impossible:
+                continue
+        if e.stack is None and e.buffer is None and e.dependency is None:
+            return [x for x in possible if x[0] in optimal]
+        shown = [x for x in possible if self._explains(e, x[1], x[2])]
+        if shown and not self.oracle.reachable(c):
+            return shown
+        return [x for x in possible if x[0] in optimal or x in shown]
 
     def _explains(self, e: Entries, c: Config, arc: Arc | None) -> bool:
         return (
@@ -872,29 +903,39 @@ class Grader:
     def path(self) -> list[Step]:
         """The student's parse: the path through the configurations that makes the most of
         their entries right, then the most of its inferred moves optimal (ties: the usual
-        oracle's order), found by dynamic programming over the steps."""
+        oracle's order), found by dynamic programming over the steps. A layer keeps its
+        :data:`BEAM` best configurations: a right table's path scores the most at every
+        step, so it is never the one let go."""
         start = Config((ROOT,), 1)
         Score = tuple[int, int]
-        layer: dict[Config, tuple[Score, list[Step]]] = {start: ((0, 0), [])}
+        layers: list[dict[Config, tuple[Score, Config | None, Step | None]]] = [
+            {start: ((0, 0), None, None)}
+        ]
         for t in range(1, self.steps + 1):
-            nxt_layer: dict[Config, tuple[Score, list[Step]]] = {}
-            for c, (score, steps) in layer.items():
+            here: dict[Config, tuple[Score, Config | None, Step | None]] = {}
+            for c, (score, _, _) in layers[-1].items():
                 options = self.candidates(t, c)
                 if not options:
                     options = [(Move.SHIFT, c, None, "the parse is over")]
-                optimal = set(self.oracle.optimal(c)) if not terminal(c, self.tree.n) else set()
+                optimal = self.oracle.optimal(c) if not terminal(c, self.tree.n) else []
                 for move, after, arc, impossible in options:
                     right = sum(self.judge(t, c, move).values())
                     new = (score[0] + right, score[1] + (move in optimal))
-                    held = nxt_layer.get(after)
+                    held = here.get(after)
                     if held is None or new > held[0]:
-                        nxt_layer[after] = (
-                            new,
-                            [*steps, Step(c, move, after, arc, impossible)],
-                        )
-            layer = nxt_layer
-        best = max(layer.values(), key=lambda x: x[0])
-        return best[1]
+                        here[after] = (new, c, Step(c, move, after, arc, impossible))
+            if len(here) > BEAM:
+                kept = sorted(here.items(), key=lambda kv: kv[1][0], reverse=True)[:BEAM]
+                here = dict(kept)
+            layers.append(here)
+        c = max(layers[-1], key=lambda k: layers[-1][k][0])
+        steps: list[Step] = []
+        for layer in reversed(layers[1:]):
+            _, before, st = layer[c]
+            assert st is not None and before is not None
+            steps.append(st)
+            c = before
+        return steps[::-1]
 
     # ---------------------------------------------------------------- the matches
 
@@ -991,7 +1032,7 @@ class Grader:
             return "The parse is already over: no transition is left to apply.", None
         if move in self.oracle.optimal(c):
             return None, None
-        on_track = self.oracle.best(c) == self._left(c)
+        on_track = self.oracle.reachable(c)
         if move is not Move.SHIFT:
             s1, s0 = c.stack[-2], c.stack[-1]
             if move is Move.LEFT and s1 == ROOT:
@@ -1053,11 +1094,6 @@ class Grader:
             if self._explains(only, after, arc):
                 return m
         return None
-
-    def _left(self, c: Config) -> int:
-        """Arcs still to add from ``c`` if the tree is still within reach: one per word not
-        yet attached."""
-        return len([x for x in c.stack if x != ROOT]) + len(c.buffer(self.tree.n))
 
     def entry_mistake(
         self, column: str, t: int, st: Step, e: Entries
