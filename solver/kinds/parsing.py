@@ -965,7 +965,10 @@ class Grader:
                     key = self._key(column, t)
                     if key is None:
                         continue
-                    out[key] = self.entry_match(column, t, st, ok, off_at, first_other)
+                    match = self.entry_match(column, t, st, ok, off_at, first_other)
+                    if not ok and column != "transition" and (differs or off_at is not None):
+                        match.feedback.append(self.own_value(column, t, st))
+                    out[key] = match
             if st.move not in optimal and off_at is None:
                 off_at = t
             if t <= len(usual) and usual[t - 1].move is not st.move:
@@ -1002,6 +1005,24 @@ class Grader:
             return self.move_mistake(t, st, e)
         feedback, mistake = self.entry_mistake(column, t, st, e)
         return Match(Fraction(0), feedback, mistake)
+
+    def own_value(self, column: str, t: int, st: Step) -> str:
+        """What the student's own parse has at step ``t``, where it stands elsewhere than
+        the worked solution (whose value the report shows as expected)."""
+        results = self.results(st.before, st.move, t)
+        if not results:
+            return f"Your own parse cannot take step {t} as you wrote it."
+        c, arc = results[0]
+        w, n = self.tree.words, self.tree.n
+        value = {
+            "stack": _show(self.tree, c.stack),
+            "buffer": _show(self.tree, c.buffer(n)),
+            "dependency": "none" if arc is None else f"{w[arc[0]]} → {w[arc[1]]}",
+        }[column]
+        return (
+            f"Your parse takes another order than the worked solution's; following it, the "
+            f"{column} of step {t} is {value}."
+        )
 
     # ---------------------------------------------------------------- naming mistakes
 
@@ -1169,6 +1190,10 @@ class Grader:
             return Match(Fraction(1))
         if general and not getattr(value, "free_symbols", None):
             return Match(Fraction(0), ["Write a formula in n that holds for every sentence."])
+        if not general and getattr(value, "free_symbols", None):
+            return Match(
+                Fraction(0), [f"Give the number for this sentence, of {self.tree.n} words."]
+            )
         n = n_sym if general else self.tree.n
         known = {
             -1: (

@@ -419,6 +419,37 @@ def test_reveal_never_keeps_the_named_mistake_and_no_expected_value(tmp_path: Pa
     assert "LEFT-ARC's" not in r.feedback  # the sentence that names the right transition
 
 
+def test_reveal_never_keeps_why_a_transition_could_not_be_read(tmp_path: Path) -> None:
+    pfile = tmp_path / "p.yaml"
+    pfile.write_text(CS224N, encoding="utf-8")
+    afile = tmp_path / "a.yaml"
+    answers = {"transition[1]": "push", "dependency[1]": "parsed and I"}
+    afile.write_text(yaml.safe_dump({"answers": {"p": answers}}), encoding="utf-8")
+    key, report = check_file(pfile, afile)
+    key.close()
+    hidden = {r.key: r.feedback for r in redact(report, Reveal.parse("never")).results}
+    assert hidden["transition[1]"] == (
+        "“push” is not a transition: write SHIFT, LEFT-ARC or RIGHT-ARC (or S, LA, RA)."
+    )
+    assert hidden["dependency[1]"].startswith("“parsed and i” is not a dependency: write head")
+
+
+def test_a_row_of_another_valid_order_says_what_that_order_gives(tmp_path: Path) -> None:
+    answers = _answers_for("SSSSLRLSRR")  # I waits until sentence is attached
+    answers["stack[5]"] = ["ROOT", "I", "parsed", "sentence", "this"]
+    r = _check(tmp_path, answers)["stack[5]"]
+    assert r.verdict == "incorrect"
+    assert "following it, the stack of step 5 is [ROOT, I, parsed, sentence]." in r.feedback
+    right = _check(tmp_path, {**answers, "stack[5]": ["ROOT", "I", "parsed", "sentence"]})
+    assert right["stack[5]"].verdict == "correct"
+
+
+def test_steps_as_a_formula_asks_for_this_sentences_number(tmp_path: Path) -> None:
+    r = _check(tmp_path, {"steps": "2n", "steps_general": "2n + 1"})
+    assert r["steps"].feedback == "Give the number for this sentence, of 5 words."
+    assert "The initial configuration is not a step" in r["steps_general"].feedback
+
+
 # --------------------------------------------------------------------------- the problem file
 
 
