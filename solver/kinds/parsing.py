@@ -630,9 +630,9 @@ class TransitionParse(Kind):
         oracle = Oracle(tree)
         start = Config((ROOT,) if root else (), 1)
         rows = run(tree, start, lambda c: oracle.usual(c, early=right_arc == "early"))
-        arcs = ", ".join(tree.arc_text((tree.heads[d], d)) for d in range(1, n + 1))
+        listed = ", ".join(tree.arc_text((tree.heads[d], d)) for d in range(1, n + 1))
         s.step(
-            f"The tree of “{tree.sentence()}” has one arc per word, head → dependent: {arcs}. "
+            f"The tree of “{tree.sentence()}” has one arc per word, head → dependent: {listed}. "
             "A stack is written bottom first, a buffer first word first."
         )
         s.step(

@@ -512,3 +512,28 @@ def test_kinds_new_and_variants_know_the_kind(cli_run: Any, tmp_path: Path) -> N
         == yaml.safe_load(SHIPPED.read_text())["problems"][0]["given"]
         for f in drawn
     )
+
+
+def test_each_named_mistake_makes_the_whole_table_it_names() -> None:
+    """The kind's misconceptions, solved: the table a student with that mistake writes (what
+    hint 2 on the student page lists)."""
+    given = KIND.Given.model_validate(KIND.example)
+
+    def table(**options: Any) -> Any:
+        s = KIND.new_solution(record_steps=False)
+        KIND.solve(given, s, **options)
+        return s
+
+    right = table()
+    swap = {"LEFT-ARC": "RIGHT-ARC", "RIGHT-ARC": "LEFT-ARC", "SHIFT": "SHIFT"}
+    mistakes = {name: table(**opts) for name, opts in KIND.misconceptions.items()}
+    swapped = mistakes[SWAPPED]
+    assert all(swapped[f"transition[{t}]"] == swap[right[f"transition[{t}]"]] for t in range(1, 11))
+    rootless = mistakes[NO_ROOT]
+    assert rootless["steps"] == 9 and all(
+        "ROOT" not in rootless[f"stack[{t}]"] for t in range(1, 10)
+    )
+    early = mistakes[EARLY_RIGHT_ARC]
+    assert early["transition[4]"] == "RIGHT-ARC" and early["dependency[4]"].startswith("ROOT →")
+    backwards = mistakes[ARROW_REVERSED]
+    assert backwards["dependency[3]"] == "I → parsed (nsubj)"
