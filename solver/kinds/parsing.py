@@ -747,7 +747,7 @@ class Entries:
 
 
 @dataclass
-class Step:
+class Taken:
     """One step of the student's parse as the grader follows it."""
 
     before: Config
@@ -900,7 +900,7 @@ class Grader:
             or (e.dependency is not None and self.same_dependency(e.dependency, arc))
         )
 
-    def path(self) -> list[Step]:
+    def path(self) -> list[Taken]:
         """The student's parse: the path through the configurations that makes the most of
         their entries right, then the most of its inferred moves optimal (ties: the usual
         oracle's order), found by dynamic programming over the steps. A layer keeps its
@@ -908,11 +908,11 @@ class Grader:
         step, so it is never the one let go."""
         start = Config((ROOT,), 1)
         Score = tuple[int, int]
-        layers: list[dict[Config, tuple[Score, Config | None, Step | None]]] = [
+        layers: list[dict[Config, tuple[Score, Config | None, Taken | None]]] = [
             {start: ((0, 0), None, None)}
         ]
         for t in range(1, self.steps + 1):
-            here: dict[Config, tuple[Score, Config | None, Step | None]] = {}
+            here: dict[Config, tuple[Score, Config | None, Taken | None]] = {}
             for c, (score, _, _) in layers[-1].items():
                 options = self.candidates(t, c)
                 if not options:
@@ -923,13 +923,13 @@ class Grader:
                     new = (score[0] + right, score[1] + (move in optimal))
                     held = here.get(after)
                     if held is None or new > held[0]:
-                        here[after] = (new, c, Step(c, move, after, arc, impossible))
+                        here[after] = (new, c, Taken(c, move, after, arc, impossible))
             if len(here) > BEAM:
                 kept = sorted(here.items(), key=lambda kv: kv[1][0], reverse=True)[:BEAM]
                 here = dict(kept)
             layers.append(here)
         c = max(layers[-1], key=lambda k: layers[-1][k][0])
-        steps: list[Step] = []
+        steps: list[Taken] = []
         for layer in reversed(layers[1:]):
             _, before, st = layer[c]
             assert st is not None and before is not None
@@ -980,7 +980,7 @@ class Grader:
         return key if key in self.values else None
 
     def entry_match(
-        self, column: str, t: int, st: Step, ok: bool, off_at: int | None, first_other: bool
+        self, column: str, t: int, st: Taken, ok: bool, off_at: int | None, first_other: bool
     ) -> Match:
         if ok:
             if off_at is not None:
@@ -1006,7 +1006,7 @@ class Grader:
         feedback, mistake = self.entry_mistake(column, t, st, e)
         return Match(Fraction(0), feedback, mistake)
 
-    def own_value(self, column: str, t: int, st: Step) -> str:
+    def own_value(self, column: str, t: int, st: Taken) -> str:
         """What the student's own parse has at step ``t``, where it stands elsewhere than
         the worked solution (whose value the report shows as expected)."""
         results = self.results(st.before, st.move, t)
@@ -1026,7 +1026,7 @@ class Grader:
 
     # ---------------------------------------------------------------- naming mistakes
 
-    def move_mistake(self, t: int, st: Step, e: Entries) -> Match:
+    def move_mistake(self, t: int, st: Taken, e: Entries) -> Match:
         if e.move is None:
             return Match(
                 Fraction(0),
@@ -1098,7 +1098,7 @@ class Grader:
         where = "" if on_track else " from where your own parse stands"
         return f"{move} here{where} loses an arc of the tree that could still be built.", None
 
-    def _culprit(self, column: str, st: Step, e: Entries) -> Move | None:
+    def _culprit(self, column: str, st: Taken, e: Entries) -> Move | None:
         """A transition that loses an arc here and gives exactly this entry (the path's own
         first), if there is one."""
         if terminal(st.before, self.tree.n):
@@ -1117,7 +1117,7 @@ class Grader:
         return None
 
     def entry_mistake(
-        self, column: str, t: int, st: Step, e: Entries
+        self, column: str, t: int, st: Taken, e: Entries
     ) -> tuple[list[str], str | None]:
         w = self.tree.words
         results = self.results(st.before, st.move, t)
