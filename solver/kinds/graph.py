@@ -396,9 +396,10 @@ class GraphKind(Kind):
             else ""
         )
         if trig:
+            names, takes = " and ".join(reversed(trig)), "take" if len(trig) > 1 else "takes"
             note += (
-                f" {' and '.join(reversed(trig))} take their arguments in radians and stay "
-                "exact (sin(1) stays sin(1), cos(0) = 1), each with its decimal."
+                f" {names} {takes} radians and {'stay' if len(trig) > 1 else 'stays'} exact "
+                "(sin(1) stays sin(1), cos(0) = 1), with decimals beside."
             )
         s.step(
             "Forward pass: compute every node in order, from the given values." + note,

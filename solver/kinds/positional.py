@@ -166,10 +166,14 @@ def _pe(pos: Any) -> Raw:
 _D_MODEL = Raw(r"d_{\text{model}}", "d_model")
 
 
-@kind("positional_encoding")
+@kind("pos_encoding")
 class PositionalEncoding(Kind):
-    """Sinusoidal positional encodings: the table, PE(p)·PE(q) as a function of p − q, and an
-    attention score with the encoding added to the embeddings."""
+    """Sinusoidal positional encodings: the table, PE(p)·PE(q) from p − q, one attention score.
+
+    The encodings of given positions for a model width d (sin at the even dimensions, cos at
+    the odd ones, frequencies 1/10000^(2i/d)); the dot product of two of them, which depends
+    only on their offset; and, with token embeddings, x = e + PE and the scaled dot-product
+    score of one position's query with another's key."""
 
     Given = PositionalEncodingGiven
     keys = (

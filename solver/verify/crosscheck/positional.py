@@ -1,4 +1,4 @@
-"""The ``positional_encoding`` kind recomputed in torch, float64, from the standard code.
+"""The ``pos_encoding`` kind recomputed in torch, float64, from the standard code.
 
 The table is built as the Annotated Transformer builds it (``div_term = exp(arange(0, d, 2)
 · −log(base)/d)``, sines into the even columns, cosines into the odd ones), independently
@@ -25,7 +25,7 @@ def _t(x: Any, device: Any) -> torch.Tensor:
     return torch.tensor(exact.to_float(x), dtype=F64, device=device)
 
 
-@crosscheck("positional_encoding")
+@crosscheck("pos_encoding")
 def positional_encoding(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     d = g.d_model
     position = torch.tensor(g.positions, dtype=F64, device=device).unsqueeze(1)
