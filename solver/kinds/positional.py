@@ -350,7 +350,7 @@ class PositionalEncoding(Kind):
         s.step(
             says(
                 f"The attention score of position {p}'s query with position {q}'s key is the "
-                f"scaled dot product ⟦q·k/√d_k⟧ with ⟦d_k = {d_k}⟧: dividing by √d_k keeps "
+                f"scaled dot product ⟦q·k/√d_k⟧ with ⟦d_k = {d_k}⟧: dividing by ⟦√d_k⟧ keeps "
                 "the scores' spread independent of the width, so the softmax does not saturate."
             ),
             *lines,
