@@ -109,8 +109,13 @@ class PositionalEncodingGiven(GivenModel):
 
 
 def frequency(i: int, d: int, base: Any, exponent: Exponent = "2i/d") -> sympy.Expr:
-    """ω_i = 1/base^(2i/d), exactly (10000^(−2/4) = 1/100); with a mistaken exponent, i/d."""
-    k = 2 * i if exponent in ("2i/d", "j/d") else i
+    """ω_i = 1/base^(2i/d), exactly (10000^(−2/4) = 1/100); with the mistaken exponent i/d,
+    1/base^(i/d)."""
+    return _wave(2 * i if exponent != "i/d" else i, d, base)
+
+
+def _wave(k: int, d: int, base: Any) -> sympy.Expr:
+    """1/base^(k/d)."""
     return exact.to_sympy(base) ** sympy.Rational(-k, d)
 
 
@@ -124,16 +129,12 @@ def encoding(
     degrees: bool = False,
 ) -> list[Any]:
     """PE(pos): sin(pos·ω_i) at dimension 2i and cos(pos·ω_i) at 2i + 1, each exact."""
+    even, odd = (sympy.cos, sympy.sin) if swapped else (sympy.sin, sympy.cos)
+    unit = sympy.pi / 180 if degrees else 1
     out = []
     for j in range(d):
-        i = j // 2
-        omega = frequency(i, d, base, exponent)
-        if exponent == "j/d" and j % 2:
-            omega = exact.to_sympy(base) ** sympy.Rational(-j, d)
-        angle = pos * omega * (sympy.pi / 180 if degrees else 1)
-        even = (sympy.cos if swapped else sympy.sin) if j % 2 == 0 else None
-        f = even or (sympy.sin if swapped else sympy.cos)
-        out.append(exact.from_sympy(f(angle)))
+        omega = _wave(j, d, base) if exponent == "j/d" else frequency(j // 2, d, base, exponent)
+        out.append(exact.from_sympy((even if j % 2 == 0 else odd)(pos * omega * unit)))
     return out
 
 
