@@ -1,5 +1,10 @@
 """Softmax with cross-entropy, exactly: the probabilities e^{z_i}/Σ e^{z_j}, the loss
 −log p_y and its gradient p − y with respect to the logits.
+
+With a temperature T the logits are divided by T first, p = softmax(z/T): the
+distribution sharpens towards the argmax as T → 0 and flattens towards uniform
+as T → ∞, its entropy rising with T, and the gradient of the loss with respect
+to the unscaled logits picks up the chain rule's 1/T, (p − y)/T.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from ..errors import FieldError
 from ..given import (
     GivenModel,
     Index,
+    Positive,
     SymbolicTensor,
     Tensor,
 )
 from ..solution import Key, Solution
 from . import Kind, kind
-from .common import carry, draw_variant, is_symbolic, small_ints, tenths
+from .common import about, carry, draw_variant, is_symbolic, small_ints, tenths
 
 # =========================================================================== softmax_ce
 
@@ -54,6 +60,9 @@ class SoftmaxCEGiven(GivenModel):
     """class probabilities instead of labels (soft targets), shaped as the logits"""
     reduction: str = "mean"
     """mean (average over the batch, PyTorch's default) or sum"""
+    temperature: Positive | None = None
+    """the softmax temperature T (a rational > 0): p = softmax(z/T); given (1 included), the
+    solution also finds the entropy of p and its limits as T → 0 and T → ∞"""
 
     @model_validator(mode="after")
     def _targets(self) -> SoftmaxCEGiven:
@@ -109,7 +118,18 @@ class SoftmaxCEGiven(GivenModel):
                     )
         if self.reduction not in ("mean", "sum"):
             raise FieldError("must be mean or sum", "reduction")
+        if self.temperature is not None and not exact.is_rational(self.temperature):
+            raise FieldError(
+                "must be a rational number (an integer or a fraction such as 1/2), got "
+                f"{exact.unicode(self.temperature)}",
+                "temperature",
+            )
         return self
+
+    @property
+    def T(self) -> Fraction:
+        """The temperature, 1 when none is given."""
+        return Fraction(1) if self.temperature is None else Fraction(self.temperature)
 
     def rows(self) -> tuple[list[list[Any]], list[list[Any]]]:
         """Logits and one-hot (or soft) targets, one row per example."""
@@ -175,10 +195,24 @@ class SoftmaxCE(Kind):
             lenient_shape="squeeze",  # one example's class as [2], as torch.argmax(dim=-1) gives
         ),
         Key("loss", "real", "the cross-entropy loss (mean over the batch by default)"),
-        Key("grad_logits", "tensor", "∂L/∂z = (p − y)/N with mean reduction"),
+        Key("grad_logits", "tensor", "∂L/∂z = (p − y)/N with mean reduction, (p − y)/(NT) at T"),
+        Key("entropy", "tensor", "H(p) = −Σ p_j log p_j of each example's p at temperature T"),
+        Key(
+            "cold_limit",
+            "tensor",
+            "lim p as T → 0: one-hot on the largest logit (uniform over tied largest logits)",
+        ),
+        Key("hot_limit", "tensor", "lim p as T → ∞: uniform, 1/C for each of the C classes"),
     )
     example = {"logits": [1, 2, 3], "label": 0}
     misconceptions = {
+        "forgot to divide the logits by the temperature T": {"temperature_use": "ignore"},
+        "multiplied the logits by the temperature T instead of dividing by it": {
+            "temperature_use": "multiply"
+        },
+        "gradient p − y without the chain rule's 1/T for the temperature": {
+            "grad_temperature": False
+        },
         "took the logits for probabilities (no softmax)": {"softmax": False},
         "gradient y − p instead of p − y (the sign flipped)": {"grad_sign": -1},
         "summed the losses over the batch instead of averaging": {"reduction": "sum"},
@@ -233,26 +267,47 @@ class SoftmaxCE(Kind):
         reduction: Reduction | None = None,
         grad_mean: bool = True,
         axis: int = 1,
+        temperature_use: TemperatureUse = "divide",
+        grad_temperature: bool = True,
     ) -> None:
         batched = len(exact.shape(g.logits)) == 2
         z, t = g.rows()
         N = len(z)
+        heated = g.temperature is not None
 
         def shape(rows: list[Any]) -> Any:
             return rows if batched else rows[0]
 
+        # the logits the softmax sees: z/T at a temperature (z itself without one)
+        u = [[scaled(v, g.T, temperature_use) for v in row] for row in z] if heated else z
+        if heated:
+            s.step(
+                says(
+                    f"At temperature ⟦T = {exact.unicode(g.T)}⟧ the softmax sees the logits "
+                    "divided by T, ⟦p_j = exp(z_j/T)/Σ_k exp(z_k/T)⟧: T < 1 sharpens the "
+                    "distribution, T > 1 flattens it, T = 1 is the plain softmax."
+                ),
+                *[
+                    eq(
+                        Raw(f"z_{{{i + 1}}}/T", f"z{i + 1}/T") if batched else Raw("z/T", "z/T"),
+                        Mat(r),
+                    )
+                    for i, r in enumerate(u[:4])
+                ],
+            )
         if not softmax:
-            p = [list(row) for row in z]
+            p = [list(row) for row in u]
         elif axis == 0:
-            p = exact.transpose([softmax_row(col) for col in exact.transpose(z)])
+            p = exact.transpose([softmax_row(col) for col in exact.transpose(u)])
         else:
-            p = [softmax_row(row) for row in z]
+            p = [softmax_row(row) for row in u]
         s.step(
             says(
                 "Softmax turns the logits into probabilities: ⟦p_j = exp(z_j)/Σ_k exp(z_k)⟧, "
                 "positive and summing to 1 over the classes. Subtracting the same number m "
                 "from every logit changes nothing, so with m the smallest logit each ⟦p_j⟧ is "
                 "⟦e^{z_j − m}/Σ_k e^{z_k − m}⟧: one denominator, no negative exponents."
+                + (" Here the logits are the scaled ones, z/T." if heated else "")
             ),
             *[
                 eq(Sym("p", i + 1) if batched else Sym("p"), Mat(row))
@@ -288,9 +343,11 @@ class SoftmaxCE(Kind):
                 label=Text("predicted"),
                 **({"alternatives": alternatives, "tie": why} if alternatives else {}),
             )
+        if heated:
+            self.temperature_answers(s, g, z, u, p, shape, temperature_use)
         losses = [
-            cross_entropy_row(zr, tr) if softmax and axis == 1 else _nll(pr, tr)
-            for zr, pr, tr in zip(z, p, t, strict=True)
+            cross_entropy_row(ur, tr) if softmax and axis == 1 else _nll(pr, tr)
+            for ur, pr, tr in zip(u, p, t, strict=True)
         ]
         how = reduction or g.reduction
         s.step(
@@ -322,6 +379,8 @@ class SoftmaxCE(Kind):
             )
         carry(s, "loss", loss, label=Sym("L"))
         scale = Fraction(grad_sign, N) if how == "mean" and grad_mean else Fraction(grad_sign)
+        if heated and grad_temperature:  # the chain rule through z/T (or z·T, or z)
+            scale *= scaled(1, g.T, temperature_use)
         grad = [
             [(pj - tj) * scale for pj, tj in zip(pr, tr, strict=True)]
             for pr, tr in zip(p, t, strict=True)
@@ -333,10 +392,122 @@ class SoftmaxCE(Kind):
                 if how == "mean" and N > 1 and grad_mean
                 else ""
             )
-            + ": softmax and log cancel to leave this simple difference.",
+            + ": softmax and log cancel to leave this simple difference."
+            + (
+                f" The softmax saw z/T, so the chain rule multiplies by ∂(z/T)/∂z = 1/T: "
+                f"(p − y)/T with T = {exact.unicode(g.T)}."
+                if heated
+                else ""
+            ),
             eq(Raw(r"\frac{\partial L}{\partial z}", "∂L/∂z"), Mat(shape(grad))),
         )
         carry(s, "grad_logits", shape(grad), label=Raw(r"\partial L/\partial z", "∂L/∂z"))
+
+    def temperature_answers(
+        self,
+        s: Solution,
+        g: SoftmaxCEGiven,
+        z: list[list[Any]],
+        u: list[list[Any]],
+        p: list[list[Any]],
+        shape: Any,
+        use: TemperatureUse,
+    ) -> None:
+        """The entropy of p at T, and where p goes as T → 0 and T → ∞."""
+        own = "probabilities" in s.overrides  # a student's p: its entropy from p itself
+        H = [
+            entropy_row(pr) if own else softmax_entropy_row(ur) for ur, pr in zip(u, p, strict=True)
+        ]
+        s.step(
+            says(
+                "Entropy of each distribution, ⟦H(p) = −Σ_j p_j log p_j⟧. With ⟦log p_j = "
+                "(z_j − m)/T − log Σ_k e^{(z_k − m)/T}⟧ it is ⟦H = log Σ_k e^{(z_k − m)/T} − "
+                "Σ_j p_j (z_j − m)/T⟧: 0 for a one-hot p, log C for a uniform one."
+            ),
+            *[about(Sym("H", i + 1) if len(H) > 1 else Sym("H"), h) for i, h in enumerate(H[:4])],
+        )
+        carry(s, "entropy", shape(H), label=Sym("H"))
+        C = len(z[0])
+        uniform = [[Fraction(1, C)] * C for _ in z]
+        if any(is_symbolic(v) for row in z for v in row):
+            cold = None
+        else:
+            cold = [argmax_limit(row) for row in z]
+        # multiplying by T instead of dividing swaps the two limits; leaving T out has none
+        if use == "multiply":
+            cold, hot = uniform, cold
+        elif use == "ignore":
+            cold, hot = p, p
+        else:
+            hot = uniform
+        if cold is not None:
+            s.step(
+                "As T → 0 the differences (z_j − z_max)/T go to −∞ except for the largest "
+                "logits: p becomes one-hot on the argmax (with tied largest logits, uniform "
+                "over them). This is greedy decoding's choice.",
+                eq(Raw(r"\lim_{T \to 0} p", "lim_{T→0} p"), Mat(shape(cold))),
+            )
+            carry(s, "cold_limit", shape(cold), label=Raw(r"\lim_{T \to 0} p", "lim_{T→0} p"))
+        if hot is not None:
+            s.step(
+                f"As T → ∞ every z_j/T goes to 0 and every exponential to 1: p becomes uniform, "
+                f"1/C = 1/{C} for each class, and its entropy rises to log {C}.",
+                eq(Raw(r"\lim_{T \to \infty} p", "lim_{T→∞} p"), Mat(shape(hot))),
+            )
+            carry(s, "hot_limit", shape(hot), label=Raw(r"\lim_{T \to \infty} p", "lim_{T→∞} p"))
+
+
+#: what is done with the temperature: the logits divided by it (right), it left out, or the
+#: logits multiplied by it
+TemperatureUse = Literal["divide", "ignore", "multiply"]
+
+
+def scaled(v: Any, T: Fraction, use: TemperatureUse = "divide") -> Any:
+    """A logit as the softmax sees it at temperature T: v/T (or a mistake's v or v·T)."""
+    factor = {"divide": 1 / T, "ignore": Fraction(1), "multiply": T}[use]
+    if exact.is_rational(v):
+        return exact.rational(Fraction(v) * factor)
+    return exact.from_sympy(
+        exact.to_sympy(v) * sympy.Rational(factor.numerator, factor.denominator)
+    )
+
+
+def softmax_entropy_row(u: Sequence[Any]) -> Any:
+    """H(softmax(u)) = log Σ_k e^{u_k − m} − Σ_j p_j (u_j − m), m the smallest u (0 when the
+    u are symbols): the log of the common denominator less the mean shifted logit."""
+    us = [exact.to_sympy(v) for v in u]
+    m = _shift(us)
+    m = sympy.Integer(0) if m is None else m
+    exps = [sympy.exp(v - m) for v in us]
+    S = sympy.Add(*exps)
+    mean = sympy.Add(*[x * (v - m) for x, v in zip(exps, us, strict=True)]) / S
+    return exact.from_sympy(sympy.log(S) - mean)
+
+
+def entropy_row(p: Sequence[Any]) -> Any:
+    """−Σ p_j log p_j straight from p (0·log 0 = 0; undefined for a negative entry)."""
+    terms = []
+    for pj in p:
+        x = exact.to_sympy(pj)
+        if x == 0:
+            continue
+        try:
+            if exact.sign(pj) < 0:
+                return None
+        except ValueError:
+            pass
+        terms.append(-x * sympy.log(x))
+    return exact.from_sympy(sympy.Add(*terms))
+
+
+def argmax_limit(z: Sequence[Any]) -> list[Any]:
+    """lim_{T→0} softmax(z/T): 1/k on each of the k largest logits, 0 elsewhere."""
+    best = z[0]
+    for v in z[1:]:
+        if exact.sign(v - best) > 0:
+            best = v
+    tied = [j for j, v in enumerate(z) if exact.is_zero(v - best)]
+    return [Fraction(1, len(tied)) if j in tied else 0 for j in range(len(z))]
 
 
 def _nll(p: Sequence[Any], t: Sequence[Any]) -> Any:
