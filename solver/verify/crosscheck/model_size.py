@@ -690,9 +690,10 @@ def softmax_ce(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     else:
         labels = [g.label] if single else g.labels
         target = torch.tensor(labels, device=device)
-    loss = F.cross_entropy(z, target, reduction=g.reduction)
-    loss.backward()
-    p = torch.softmax(z.detach(), dim=-1)
+    T = 1.0 if g.temperature is None else float(g.temperature)
+    loss = F.cross_entropy(z / T, target, reduction=g.reduction)
+    loss.backward()  # autograd through z/T: the 1/T of the gradient is torch's, not ours
+    p = torch.softmax(z.detach() / T, dim=-1)
     pred = z.detach().argmax(dim=-1)
     out = {
         "probabilities": At(p[0] if single else p, point),
@@ -701,4 +702,12 @@ def softmax_ce(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     }
     if "predicted" in s.answers:  # not for symbolic logits
         out["predicted"] = int(pred[0]) if single else pred
+    if g.temperature is not None:
+        H = torch.distributions.Categorical(probs=p).entropy()
+        out["entropy"] = At(H[0] if single else H, point)
+        # the limits as a very cold and a very hot softmax: float64 makes both exact to 1e-12
+        for key, very in (("cold_limit", 1e-9), ("hot_limit", 1e15)):
+            if key in s.answers:
+                limit = torch.softmax(z.detach() / very, dim=-1)
+                out[key] = limit[0] if single else limit
     return out
