@@ -69,6 +69,18 @@ problems:
     given:
       logits: [[1, 2, 3], [0, 0, 1]]
       labels: [0, 2]
+  - id: sce-hot
+    kind: softmax_ce
+    given:
+      logits: [[2, -1, 2], [0, 1, 3]]
+      labels: [1, 2]
+      temperature: 3/2
+  - id: sce-cold
+    kind: softmax_ce
+    given:
+      logits: [1, u, -2]
+      label: 0
+      temperature: 1/3
   - id: sce-soft
     kind: softmax_ce
     given:
@@ -115,6 +127,9 @@ def test_every_answer_agrees_with_torch(problem):
         ("conv-matrix", {"transposed_is_a": True}, {"transposed"}),
         ("sce", {"grad_sign": -1}, {"grad_logits"}),
         ("sce", {"softmax": False}, {"probabilities", "loss"}),
+        ("sce-hot", {"temperature_use": "ignore"}, {"probabilities", "entropy", "loss"}),
+        ("sce-hot", {"temperature_use": "multiply"}, {"cold_limit", "hot_limit"}),
+        ("sce-hot", {"grad_temperature": False}, {"grad_logits"}),
         ("lenet", {"size_rule": "stride_plus_one"}, {"pool1.output_shape"}),
     ],
 )
