@@ -33,9 +33,11 @@ from ..errors import FieldError
 from ..given import (
     GivenModel,
     Index,
+    NonNegative,
     Positive,
     SymbolicTensor,
     Tensor,
+    Vector,
 )
 from ..solution import Key, Solution
 from . import Kind, kind
@@ -523,3 +525,254 @@ def _nll(p: Sequence[Any], t: Sequence[Any]) -> Any:
             pass
         terms.append(-exact.to_sympy(tj) * sympy.log(exact.to_sympy(pj)))
     return exact.from_sympy(sympy.Add(*terms))
+
+
+# =========================================================================== distillation
+
+
+def log_sum_exp(u: Sequence[Any]) -> sympy.Expr:
+    """log Σ_k e^{u_k}, written m + log Σ_k e^{u_k − m} with m the smallest u (as softmax_row
+    writes its denominator), so that log p_j = (u_j − m) − log Σ_k e^{u_k − m}."""
+    us = [exact.to_sympy(v) for v in u]
+    m = _shift(us)
+    m = sympy.Integer(0) if m is None else m
+    return m + sympy.log(sympy.Add(*[sympy.exp(v - m) for v in us]))
+
+
+def kl_logits(a: Sequence[Any], b: Sequence[Any]) -> sympy.Expr:
+    """KL(softmax(a) ‖ softmax(b)) = Σ_j q_j (a_j − b_j) − LSE(a) + LSE(b), q = softmax(a):
+    the logs of the two softmaxes differ by a_j − b_j and the two normalizers."""
+    q = [exact.to_sympy(x) for x in softmax_row(a)]
+    gap = sympy.Add(
+        *[qj * (exact.to_sympy(x) - exact.to_sympy(y)) for qj, x, y in zip(q, a, b, strict=True)]
+    )
+    return gap - log_sum_exp(a) + log_sum_exp(b)
+
+
+def kl_probabilities(q: Sequence[Any], p: Sequence[Any]) -> Any:
+    """KL(q‖p) = Σ q_j log(q_j/p_j) straight from two distributions (a student's own); None
+    where q puts mass on a class p gives no positive probability."""
+    terms = []
+    for qj, pj in zip(q, p, strict=True):
+        x, y = exact.to_sympy(qj), exact.to_sympy(pj)
+        if x == 0:
+            continue
+        try:
+            if exact.sign(pj) <= 0 or exact.sign(qj) < 0:
+                return None
+        except ValueError:
+            pass
+        terms.append(x * sympy.log(x / y))
+    return sympy.Add(*terms)
+
+
+@kind("distillation")
+class Distillation(Kind):
+    """Knowledge distillation: the teacher's soft targets at temperature T, the student's soft
+    loss T²·KL(q‖p) against them, and its gradient T(p − q).
+
+    Hinton, Vinyals and Dean (2015) soften both models' logits by the same T. The soft loss
+    here is the KL divergence from the teacher's q = softmax(z_t/T) to the student's
+    p = softmax(z_s/T), as ``T*T * kl_div(log_softmax(z_s/T), softmax(z_t/T))`` in PyTorch;
+    the paper's cross-entropy H(q, p) = H(q) + KL(q‖p) differs by the teacher's entropy, a
+    constant, so it has the same gradient (p − q)/T. That gradient shrinks like 1/T² as T
+    grows (p − q ≈ (z_s − z_t)/(CT) for zero-mean logits), so the soft loss is multiplied by
+    T² to keep its share of the gradient when T changes. With a label and α the total loss is
+    α·T²·KL(q‖p) + (1 − α)·CE(softmax(z_s), y), the hard loss at T = 1.
+    """
+
+    class Given(GivenModel):
+        teacher: Vector
+        """the teacher's logits z_t for one example"""
+        student: Vector
+        """the student's logits z_s for the same example, as many"""
+        temperature: Positive
+        """the distillation temperature T (a rational > 0), the same for both models"""
+        label: Index | None = None
+        """the true class (0-based), for the hard loss"""
+        alpha: NonNegative | None = None
+        """the weight of the soft loss, at most 1 (the hard loss gets 1 − α); needs a label"""
+
+        @model_validator(mode="after")
+        def _check(self) -> Distillation.Given:
+            C = len(self.teacher)
+            if len(self.student) != C:
+                raise FieldError(
+                    f"has {len(self.student)} logits but the teacher has {C}", "student"
+                )
+            if not exact.is_rational(self.temperature):
+                raise FieldError(
+                    "must be a rational number (an integer or a fraction such as 1/2), got "
+                    f"{exact.unicode(self.temperature)}",
+                    "temperature",
+                )
+            if self.label is not None and self.label >= C:
+                raise FieldError(f"must be a class index below {C} (0-based)", "label")
+            if self.alpha is not None:
+                if self.label is None:
+                    raise FieldError(
+                        "weighs the soft loss against the hard one: give a label", "alpha"
+                    )
+                if exact.sign(self.alpha - 1) > 0:
+                    raise FieldError(f"must be at most 1, got {exact.unicode(self.alpha)}", "alpha")
+            return self
+
+    keys = (
+        Key("soft_targets", "vector", "q = softmax(z_t/T), the teacher's softened distribution"),
+        Key("student_probabilities", "vector", "p = softmax(z_s/T), the student at the same T"),
+        Key("kl", "real", "KL(q‖p) = Σ_j q_j log(q_j/p_j)"),
+        Key("soft_loss", "real", "T²·KL(q‖p), the soft loss scaled as Hinton et al. do"),
+        Key("grad_student", "vector", "∂(T²·KL(q‖p))/∂z_s = T(p − q)"),
+        Key("hard_loss", "real", "with a label: the cross-entropy of softmax(z_s) at T = 1"),
+        Key("loss", "real", "with a label and α: α·T²·KL(q‖p) + (1 − α)·hard loss"),
+    )
+    example = {"teacher": [3, 1, 0], "student": [1, 1, 0], "temperature": 2, "label": 0}
+    labels = {"temperature": Sym("T"), "alpha": Sym("alpha")}
+    misconceptions = {
+        "forgot the T² that scales the soft loss": {"t_squared": False},
+        "softened the teacher only: the student's softmax taken at T = 1": {"student_at_T": False},
+        "KL's arguments swapped: KL(p‖q) with the student first": {"kl_swapped": True},
+        "forgot to divide the logits by the temperature T": {"temperature_use": "ignore"},
+        "multiplied the logits by the temperature T instead of dividing by it": {
+            "temperature_use": "multiply"
+        },
+        "gradient without the chain rule's 1/T for the temperature": {"grad_temperature": False},
+    }
+    nice = ("integer logits between −3 and 3, the teacher's and the student's different",)
+
+    def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        return draw_variant(self, given, rng, self._draw)
+
+    def _draw(self, raw: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        C = len(raw["teacher"])
+        raw["teacher"] = small_ints([C], rng)
+        raw["student"] = small_ints([C], rng)
+        if raw.get("label") is not None:
+            raw["label"] = rng.randrange(C)
+        return raw
+
+    def broken_promises(self, g: Any, s: Solution) -> list[str]:
+        ints = all(
+            exact.is_rational(v) and Fraction(v).denominator == 1 and abs(v) <= 3
+            for v in [*g.teacher, *g.student]
+        )
+        return [] if ints and list(g.teacher) != list(g.student) else [self.nice[0]]
+
+    def solve(
+        self,
+        g: Given,
+        s: Solution,
+        *,
+        t_squared: bool = True,
+        student_at_T: bool = True,
+        kl_swapped: bool = False,
+        temperature_use: TemperatureUse = "divide",
+        grad_temperature: bool = True,
+    ) -> None:
+        T = Fraction(g.temperature)
+        a = [scaled(v, T, temperature_use) for v in g.teacher]
+        b = [scaled(v, T, temperature_use) if student_at_T else v for v in g.student]
+        s.step(
+            says(
+                f"Soften both models by the same temperature ⟦T = {exact.unicode(T)}⟧: divide "
+                "every logit by T before the softmax. A larger T lifts the small probabilities "
+                "of the wrong classes, the teacher's 'dark knowledge' of which classes look "
+                "alike, so the student can learn from them."
+            ),
+            eq(Raw(r"z_t/T", "z_t/T"), Mat(a)),
+            eq(Raw(r"z_s/T", "z_s/T"), Mat(b)),
+        )
+        q = carry(s, "soft_targets", softmax_row(a), label=Sym("q"))
+        s.step(
+            says("The teacher's soft targets, ⟦q_j = exp(z_t,j/T)/Σ_k exp(z_t,k/T)⟧:"),
+            eq(Sym("q"), Mat(q)),
+        )
+        p = carry(s, "student_probabilities", softmax_row(b), label=Sym("p"))
+        s.step(
+            says(
+                "The student's distribution at the same T, ⟦p_j = exp(z_s,j/T)/Σ_k exp(z_s,k/T)⟧:"
+            ),
+            eq(Sym("p"), Mat(p)),
+        )
+        own = {"soft_targets", "student_probabilities"} & set(s.overrides)
+        first, second, name = (p, q, "KL(p‖q)") if kl_swapped else (q, p, "KL(q‖p)")
+        if own:
+            kl = kl_probabilities(first, second)
+        else:
+            kl = kl_logits(b, a) if kl_swapped else kl_logits(a, b)
+        kl = None if kl is None else exact.from_sympy(kl)
+        s.step(
+            says(
+                "The soft loss compares them with ⟦KL(q‖p) = Σ_j q_j log(q_j/p_j)⟧; since "
+                "⟦log q_j − log p_j = (z_t,j − z_s,j)/T − log Σ_k e^{z_t,k/T} + log Σ_k "
+                "e^{z_s,k/T}⟧ it is the q-weighted gap of the scaled logits less the "
+                "difference of the two log-normalizers. (The paper's cross-entropy ⟦H(q, p) = "
+                "H(q) + KL(q‖p)⟧ adds the teacher's entropy, a constant for the student.)"
+            ),
+            about(Raw(r"\mathrm{KL}(p \| q)" if kl_swapped else r"\mathrm{KL}(q \| p)", name), kl),
+        )
+        kl = carry(s, "kl", kl, label=Raw(r"\mathrm{KL}", "KL"))
+        factor = T * T if t_squared else Fraction(1)
+        soft = None if kl is None else exact.from_sympy(exact.to_sympy(kl) * _sym(factor))
+        s.step(
+            says(
+                "Its gradient with respect to the student's logits is ⟦(p − q)/T⟧, and for a "
+                "large T, ⟦p − q ≈ (z_s − z_t)/(C T)⟧ (zero-mean logits): the soft gradient "
+                "shrinks like ⟦1/T²⟧. Multiplying the soft loss by ⟦T²⟧ keeps its gradient the "
+                "same size whatever T is, so the weight α between soft and hard losses means "
+                "the same when T changes."
+            ),
+            about(Raw(r"T^2 \, \mathrm{KL}", "T²·KL"), soft),
+        )
+        soft = carry(s, "soft_loss", soft, label=Raw(r"T^2 \, \mathrm{KL}", "T²·KL"))
+        chain = scaled(1, T, temperature_use) if student_at_T and grad_temperature else 1
+        if kl_swapped:  # ∂KL(p‖q)/∂b_k = p_k (log p_k − log q_k − KL(p‖q))
+            K = exact.to_sympy(kl) if kl is not None else sympy.nan
+            ratio = [
+                exact.to_sympy(pk) * (sympy.log(exact.to_sympy(pk) / exact.to_sympy(qk)) - K)
+                for pk, qk in zip(p, q, strict=True)
+            ]
+        else:
+            ratio = [exact.to_sympy(pk) - exact.to_sympy(qk) for pk, qk in zip(p, q, strict=True)]
+        grad = [exact.from_sympy(r * _sym(factor * chain)) for r in ratio]
+        s.step(
+            says(
+                f"So the scaled soft loss has the gradient ⟦T² · (p − q)/T = T(p − q)⟧ with "
+                f"respect to the student's logits (T = {exact.unicode(T)}):"
+            ),
+            eq(Raw(r"\frac{\partial (T^2 \mathrm{KL})}{\partial z_s}", "∂(T²·KL)/∂z_s"), Mat(grad)),
+        )
+        carry(s, "grad_student", grad, label=Raw(r"\partial/\partial z_s", "∂/∂z_s"))
+        if g.label is None:
+            return
+        y = [1 if j == g.label else 0 for j in range(len(g.student))]
+        hard = cross_entropy_row(list(g.student), y)
+        s.step(
+            says(
+                f"The hard loss is the ordinary cross-entropy with the true class y = {g.label}, "
+                "at T = 1: ⟦−log softmax(z_s)_y⟧."
+            ),
+            about(Raw(r"\mathrm{CE}", "CE"), hard),
+        )
+        hard = carry(s, "hard_loss", hard, label=Raw(r"\mathrm{CE}", "CE"))
+        if g.alpha is None:
+            return
+        alpha = Fraction(g.alpha)
+        total = None
+        if soft is not None and hard is not None:
+            total = exact.from_sympy(
+                _sym(alpha) * exact.to_sympy(soft) + _sym(1 - alpha) * exact.to_sympy(hard)
+            )
+        s.step(
+            says(
+                f"The student is trained on ⟦α·T²·KL(q‖p) + (1 − α)·CE⟧ with α = "
+                f"{exact.unicode(alpha)}:"
+            ),
+            about(Sym("L"), total),
+        )
+        carry(s, "loss", total, label=Sym("L"))
+
+
+def _sym(x: Fraction | int) -> sympy.Rational:
+    x = Fraction(x)
+    return sympy.Rational(x.numerator, x.denominator)
