@@ -214,3 +214,149 @@ def test_the_kind_declares_the_three_temperature_mistakes():
     names = " | ".join(kinds.get("softmax_ce").misconceptions)
     for words in ("divide the logits by the temperature", "multiplied the logits", "1/T"):
         assert words in names
+
+
+# --------------------------------------------------------------------------- distillation
+
+
+def distill(given: dict[str, Any]) -> str:
+    return yaml.safe_dump({"problems": [{"id": "s", "kind": "distillation", "given": given}]})
+
+
+def kl_by_hand(q: list[float], p: list[float]) -> float:
+    return sum(a * math.log(a / b) for a, b in zip(q, p, strict=True) if a > 0)
+
+
+@pytest.mark.parametrize("T", [1, 2, "5/2", "1/2"])
+def test_distillation_matches_by_hand(T):
+    zt, zs, y, alpha = [4, 1, -1, 0], [2, 2, 0, -1], 0, Fraction(3, 10)
+    s = solve_yaml(
+        distill({"teacher": zt, "student": zs, "temperature": T, "label": y, "alpha": "3/10"})
+    )
+    t = float(Fraction(T))
+    q, p = by_hand(zt, t), by_hand(zs, t)
+    kl = kl_by_hand(q, p)
+    assert floats(s["soft_targets"]) == pytest.approx(q, rel=1e-12)
+    assert floats(s["student_probabilities"]) == pytest.approx(p, rel=1e-12)
+    assert floats(s["kl"]) == pytest.approx(kl, rel=1e-10)
+    assert floats(s["soft_loss"]) == pytest.approx(t * t * kl, rel=1e-10)
+    want = [t * (a - b) for a, b in zip(p, q, strict=True)]
+    assert floats(s["grad_student"]) == pytest.approx(want, rel=1e-10, abs=1e-14)
+    hard = -math.log(by_hand(zs, 1)[y])
+    assert floats(s["hard_loss"]) == pytest.approx(hard, rel=1e-12)
+    a = float(alpha)
+    assert floats(s["loss"]) == pytest.approx(a * t * t * kl + (1 - a) * hard, rel=1e-10)
+
+
+def test_the_soft_gradient_is_the_derivative_of_the_soft_loss():
+    zt, zs, T = [1, -2, 3], [0, 1, 1], 3
+    s = solve_yaml(distill({"teacher": zt, "student": zs, "temperature": T}))
+
+    def soft(v: list[float]) -> float:
+        return T * T * kl_by_hand(by_hand(zt, T), by_hand(v, T))
+
+    h = 1e-6
+    for j in range(3):
+        up = [v + (h if i == j else 0) for i, v in enumerate(zs)]
+        down = [v - (h if i == j else 0) for i, v in enumerate(zs)]
+        numeric = (soft(up) - soft(down)) / (2 * h)
+        assert floats(s["grad_student"][j]) == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+
+
+def test_t_squared_keeps_the_soft_gradient_the_same_size_at_a_high_temperature():
+    """Why Hinton et al. scale by T²: for large T, T²·∂KL/∂z_s = T(p − q) tends to
+    (d − mean d)/C with d = z_s − z_t, a limit independent of T; unscaled, (p − q)/T, it
+    vanishes like 1/T²."""
+    zt, zs = [3, 0, -1, 2], [1, 1, 0, -2]
+    d = [b - a for a, b in zip(zt, zs, strict=True)]
+    limit = [(x - sum(d) / 4) / 4 for x in d]
+    for T in (100, 1000):
+        s = solve_yaml(distill({"teacher": zt, "student": zs, "temperature": T}))
+        grad = floats(s["grad_student"])
+        assert grad == pytest.approx(limit, rel=10 / T, abs=10 / T)
+        unscaled = [g / (T * T) for g in grad]  # (p − q)/T
+        assert max(abs(g) for g in unscaled) < 1 / T**2
+
+
+def test_kl_is_the_cross_entropy_less_the_teachers_entropy():
+    zt, zs = [2, 0, 1], [0, 0, 3]
+    s = solve_yaml(distill({"teacher": zt, "student": zs, "temperature": "3/2"}))
+    q = [exact.to_sympy(v) for v in s["soft_targets"]]
+    p = [exact.to_sympy(v) for v in s["student_probabilities"]]
+    ce = -sum(a * sympy.log(b) for a, b in zip(q, p, strict=True))
+    H = -sum(a * sympy.log(a) for a in q)
+    assert float(ce - H - exact.to_sympy(s["kl"])) == pytest.approx(0, abs=1e-13)
+
+
+@pytest.mark.parametrize(
+    "options,key,name",
+    [
+        ({"t_squared": False}, "soft_loss", "forgot the T²"),
+        ({"student_at_T": False}, "student_probabilities", "softened the teacher only"),
+        ({"kl_swapped": True}, "kl", "KL's arguments swapped"),
+        ({"temperature_use": "ignore"}, "soft_targets", "forgot to divide"),
+        ({"grad_temperature": False}, "grad_student", "without the chain rule's 1/T"),
+    ],
+)
+def test_distillation_mistakes_are_named(options, key, name, judge: Judge, tmp_path: Path):
+    text = distill({"teacher": [3, 0, 1], "student": [1, 2, 0], "temperature": 2, "label": 0})
+    ps = solver.load_text(text, "t.yaml")
+    wrong = solver.solve(ps.get("s"), **options)
+    assert exact.fmt(wrong[key]) != exact.fmt(solver.solve(ps.get("s"))[key])
+    r = check(text, {key: yaml.safe_load(yaml.safe_dump(_plain(wrong[key])))}, judge, tmp_path)
+    assert r[key].verdict == "incorrect" and name in (r[key].misconception or ""), r[key]
+
+
+def test_the_swapped_kl_mistake_has_its_own_true_gradient():
+    """The mistake is reproduced faithfully: KL(p‖q) and its derivative, not a relabelling."""
+    zt, zs, T = [3, 0, 1], [1, 2, 0], 2
+    text = distill({"teacher": zt, "student": zs, "temperature": T})
+    wrong = solver.solve(solver.load_text(text, "t.yaml").get("s"), kl_swapped=True)
+
+    def swapped(v: list[float]) -> float:
+        return T * T * kl_by_hand(by_hand(v, T), by_hand(zt, T))
+
+    assert T * T * floats(wrong["kl"]) == pytest.approx(swapped(zs), rel=1e-12)
+    h = 1e-6
+    for j in range(3):
+        up = [v + (h if i == j else 0) for i, v in enumerate(zs)]
+        down = [v - (h if i == j else 0) for i, v in enumerate(zs)]
+        numeric = (swapped(up) - swapped(down)) / (2 * h)
+        assert floats(wrong["grad_student"][j]) == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+
+
+def test_a_distillation_answer_in_another_form_is_right(judge: Judge, tmp_path: Path):
+    text = distill({"teacher": [2, 0], "student": [0, 0], "temperature": 2})
+    # q = (e/(1 + e), 1/(1 + e)), p = (1/2, 1/2): KL = log 2 − H(q), T(p − q) = 2(p − q)
+    H = "-(e/(1+e))*log(e/(1+e)) - (1/(1+e))*log(1/(1+e))"
+    r = check(
+        text,
+        {
+            "soft_targets": ["1/(1 + exp(-1))", "1/(1 + e)"],
+            "kl": f"log(2) - ({H})",
+            "soft_loss": f"4*(log 2 - ({H}))",
+            "grad_student": ["1 - 2e/(1+e)", "(e - 1)/(e + 1)"],
+            "student_probabilities": [0.5, "1/2"],
+        },
+        judge,
+        tmp_path,
+    )
+    assert all(x.verdict == "correct" for x in r.values()), {
+        k: x.feedback for k, x in r.items() if x.verdict != "correct"
+    }
+
+
+@pytest.mark.parametrize(
+    "given,field,words",
+    [
+        ({"student": [1, 2, 3]}, "student", "has 3 logits but the teacher has 2"),
+        ({"alpha": "1/2"}, "alpha", "give a label"),
+        ({"alpha": 2, "label": 0}, "alpha", "at most 1"),
+        ({"label": 2}, "label", "below 2"),
+        ({"temperature": 0}, "temperature", "must be > 0"),
+    ],
+)
+def test_bad_distillation_givens_name_their_field(given, field, words):
+    base = {"teacher": [1, 0], "student": [0, 1], "temperature": 2}
+    message = load_error(distill({**base, **given}))
+    assert f"field 'given.{field}'" in message and words in message, message
