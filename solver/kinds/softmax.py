@@ -29,7 +29,7 @@ from ..display import (
     eq,
     says,
 )
-from ..errors import FieldError
+from ..errors import DlsolveError, FieldError
 from ..given import (
     GivenModel,
     Index,
@@ -276,6 +276,7 @@ class SoftmaxCE(Kind):
         z, t = g.rows()
         N = len(z)
         heated = g.temperature is not None
+        temperature_mistake(g.T, temperature_use != "divide" or not grad_temperature)
 
         def shape(rows: list[Any]) -> Any:
             return rows if batched else rows[0]
@@ -462,6 +463,18 @@ class SoftmaxCE(Kind):
 #: what is done with the temperature: the logits divided by it (right), it left out, or the
 #: logits multiplied by it
 TemperatureUse = Literal["divide", "ignore", "multiply"]
+
+
+class NoTemperatureMistake(DlsolveError):
+    """A temperature mistake asked of givens where it changes nothing (no temperature, or
+    T = 1, where dividing by T, multiplying by it and leaving it out agree): the checker skips
+    it instead of solving the problem again for the same answers."""
+
+
+def temperature_mistake(T: Fraction | None, made: bool) -> None:
+    """Refuse a temperature mistake (``made``) that T = 1 (or no T at all) cannot show."""
+    if made and (T is None or T == 1):
+        raise NoTemperatureMistake("at T = 1 a temperature mistake changes nothing")
 
 
 def scaled(v: Any, T: Fraction, use: TemperatureUse = "divide") -> Any:
@@ -670,6 +683,10 @@ class Distillation(Kind):
         grad_temperature: bool = True,
     ) -> None:
         T = Fraction(g.temperature)
+        temperature_mistake(
+            T,
+            temperature_use != "divide" or not (t_squared and student_at_T and grad_temperature),
+        )
         a = [scaled(v, T, temperature_use) for v in g.teacher]
         b = [scaled(v, T, temperature_use) if student_at_T else v for v in g.student]
         s.step(

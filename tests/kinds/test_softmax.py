@@ -360,3 +360,20 @@ def test_bad_distillation_givens_name_their_field(given, field, words):
     base = {"teacher": [1, 0], "student": [0, 1], "temperature": 2}
     message = load_error(distill({**base, **given}))
     assert f"field 'given.{field}'" in message and words in message, message
+
+
+@pytest.mark.parametrize("T", [None, 1])
+def test_temperature_mistakes_are_skipped_where_they_change_nothing(T):
+    """At T = 1 (or with no temperature) the checker is told the temperature mistakes do not
+    apply, instead of re-solving for the same answers; the other mistakes still run."""
+    given = {"logits": [1, 0, 2], "label": 0, **({"temperature": T} if T else {})}
+    key = AnswerKey(solver.load_text(problem(given), "t.yaml"))
+    skipped = {d.mistake for d in key.diagnostics}
+    temperature = {
+        n for n, o in kinds.get("softmax_ce").misconceptions.items() if "temperature" in str(o)
+    }
+    assert skipped == temperature and len(temperature) == 3
+    given = {"teacher": [1, 0], "student": [0, 1], "temperature": 1}
+    key = AnswerKey(solver.load_text(distill(given), "t.yaml"))
+    skipped = {d.mistake for d in key.diagnostics}
+    assert len(skipped) == 5 and not any("swapped" in n for n in skipped)
