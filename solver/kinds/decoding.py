@@ -40,7 +40,7 @@ from ..given import Count, Dim, GivenModel, Matrix, Positive, TypeDoc
 from ..parse import ParseError, parse_value
 from ..solution import Key, Solution
 from . import Kind, kind
-from .common import same_shape
+from .common import plain_given, same_shape
 from .softmax import TemperatureUse, scaled, softmax_row, temperature_mistake
 
 START = "<BOS>"
@@ -1005,11 +1005,13 @@ class LMTree(Kind):
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
         root = parse_tree(given["tree"])
         width = int(given.get("beam_width", 2))
+        # sampling stays as asked: the same temperature, the same sample (the tokens stay)
+        kept = {k: plain_given(given[k]) for k in ("temperature", "sample") if k in given}
         for _ in range(5000):
             raw = _random_tree(root, rng)
-            new = self.Given.model_validate({"tree": raw, "beam_width": width})
+            new = self.Given.model_validate({"tree": raw, "beam_width": width, **kept})
             if not _tree_promises(new.tree, width):
-                return {"tree": raw, "beam_width": width}
+                return {"tree": raw, "beam_width": width, **kept}
         raise ValueError(
             "this tree's shape admits no variant whose beam search differs from "
             "greedy decoding without ties"
