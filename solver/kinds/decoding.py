@@ -738,9 +738,7 @@ class LMTree(Kind):
                 + f"; divided by T and normalized, '{node.token}' is drawn with probability "
                 f"{exact.unicode(probs[pick])} ≈ {exact.to_float(probs[pick]):.4g}.",
                 eq(
-                    Raw(
-                        rf"P_T(\cdot \mid \text{{{exact.latex_text(prefix)}}})", f"P_T(·|{prefix})"
-                    ),
+                    Raw(rf"P_T(\cdot \mid {exact.latex_text(prefix)})", f"P_T(·|{prefix})"),
                     Mat(probs),
                 ),
             )

@@ -445,16 +445,21 @@ class SoftmaxCE(Kind):
             hot = uniform
         if cold is not None:
             s.step(
-                "As T → 0 the differences (z_j − z_max)/T go to −∞ except for the largest "
-                "logits: p becomes one-hot on the argmax (with tied largest logits, uniform "
-                "over them). This is greedy decoding's choice.",
+                says(
+                    "As ⟦T → 0⟧ the differences ⟦(z_j − z_max)/T⟧ go to ⟦−∞⟧ except for the "
+                    "largest logits: p becomes one-hot on the argmax (with tied largest logits, "
+                    "uniform over them). This is greedy decoding's choice."
+                ),
                 eq(Raw(r"\lim_{T \to 0} p", "lim_{T→0} p"), Mat(shape(cold))),
             )
             carry(s, "cold_limit", shape(cold), label=Raw(r"\lim_{T \to 0} p", "lim_{T→0} p"))
         if hot is not None:
             s.step(
-                f"As T → ∞ every z_j/T goes to 0 and every exponential to 1: p becomes uniform, "
-                f"1/C = 1/{C} for each class, and its entropy rises to log {C}.",
+                says(
+                    f"As ⟦T → ∞⟧ every ⟦z_j/T⟧ goes to 0 and every exponential to 1: p becomes "
+                    f"uniform, ⟦1/C = 1/{C}⟧ for each class, and its entropy rises to "
+                    f"⟦log {C}⟧."
+                ),
                 eq(Raw(r"\lim_{T \to \infty} p", "lim_{T→∞} p"), Mat(shape(hot))),
             )
             carry(s, "hot_limit", shape(hot), label=Raw(r"\lim_{T \to \infty} p", "lim_{T→∞} p"))
@@ -701,14 +706,12 @@ class Distillation(Kind):
         )
         q = carry(s, "soft_targets", softmax_row(a), label=Sym("q"))
         s.step(
-            says("The teacher's soft targets, ⟦q_j = exp(z_t,j/T)/Σ_k exp(z_t,k/T)⟧:"),
+            says("The teacher's soft targets, ⟦q = softmax(z_t/T)⟧:"),
             eq(Sym("q"), Mat(q)),
         )
         p = carry(s, "student_probabilities", softmax_row(b), label=Sym("p"))
         s.step(
-            says(
-                "The student's distribution at the same T, ⟦p_j = exp(z_s,j/T)/Σ_k exp(z_s,k/T)⟧:"
-            ),
+            says("The student's distribution at the same T, ⟦p = softmax(z_s/T)⟧:"),
             eq(Sym("p"), Mat(p)),
         )
         own = {"soft_targets", "student_probabilities"} & set(s.overrides)
@@ -720,9 +723,10 @@ class Distillation(Kind):
         kl = None if kl is None else exact.from_sympy(kl)
         s.step(
             says(
-                "The soft loss compares them with ⟦KL(q‖p) = Σ_j q_j log(q_j/p_j)⟧; since "
-                "⟦log q_j − log p_j = (z_t,j − z_s,j)/T − log Σ_k e^{z_t,k/T} + log Σ_k "
-                "e^{z_s,k/T}⟧ it is the q-weighted gap of the scaled logits less the "
+                "The soft loss compares them with ⟦KL(q‖p) = Σ_j q_j log(q_j/p_j)⟧. Each log "
+                "of a softmax is the scaled logit less its log-normalizer, ⟦log q = z_t/T − "
+                "log Σ e^{z_t/T}⟧ and ⟦log p = z_s/T − log Σ e^{z_s/T}⟧, so KL is the "
+                "q-weighted gap of the scaled logits, ⟦Σ_j q_j (z_t − z_s)_j/T⟧, less the "
                 "difference of the two log-normalizers. (The paper's cross-entropy ⟦H(q, p) = "
                 "H(q) + KL(q‖p)⟧ adds the teacher's entropy, a constant for the student.)"
             ),
