@@ -9,9 +9,9 @@ extra.
 The parts: ``app`` (the routes: who may see what), ``course`` (the pages' content and what
 a checker process does, through dlsolve's own load/solve/check), ``checkers`` (the checker
 processes, reached from the event loop, and the order requests are served in), ``store``
-(students and attempts, SQLAlchemy, one writer thread), ``templates/`` (Jinja2,
-server-rendered) and ``static/`` (KaTeX, one small script for the maths and the live preview,
-one stylesheet; no build step).
+(students and attempts, SQLAlchemy; each checker stores the attempts it checks),
+``templates/`` (Jinja2, server-rendered) and ``static/`` (KaTeX, one small script for the
+maths and the live preview, one stylesheet; no build step).
 """
 
 from __future__ import annotations

@@ -29,11 +29,12 @@ import json
 import logging
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
@@ -57,13 +58,14 @@ from .course import (
     NAME_RE,
     Config,
     Course,
-    check_in_worker,
     preview_in_worker,
+    save_check,
     start_checker,
 )
-from .store import Attempt, AttemptWriter, NewAttempt, Store, Student
+from .store import Attempt, Store, Student, now
 
 MAX_BODY = 256_000  # bytes of one request body
+MAX_FIELDS = 400  # fields of one form
 CHECK_DEADLINE = 60.0  # seconds a check may wait for a checker process in all
 HINTS = 2  # hint k unlocks after k attempts
 log = logging.getLogger("dlsolve.serve")
@@ -87,26 +89,58 @@ class Server:
     store: Store
     instructor_token: str | None
     checkers: Checkers
-    writer: AttemptWriter
     students: dict[int, Student] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., Any], *args: Any, who: Any = None) -> Any:
         """``fn(*args)`` in a checker process (``who``: the student, whom the checkers keep
-        to one of them where they can); a checker that died or overran is replaced."""
+        to one of them where they can); a checker that died or overran is replaced, and
+        nothing it was doing was saved (:meth:`check` looks, since a check saves)."""
         try:
             return await self.checkers.call(fn, *args, timeout=CHECK_DEADLINE, who=who)
-        except CheckerDied:
-            raise PageError(
-                "The checker stopped while reading this answer and has been restarted; "
-                "nothing was saved. Please try again.",
-                503,
-            ) from None
-        except CheckerBusy:
-            raise PageError(
-                "The checker is busy; nothing was saved. Please try again.", 503
-            ) from None
+        except (CheckerDied, CheckerBusy) as lost:
+            raise _lost(lost) from None
         except CheckerFailed as err:
             raise RuntimeError(f"the checker failed:\n{err}") from None
+
+    async def check(
+        self, sid: str, pid: str, student: Student, answers: dict[str, str]
+    ) -> dict[str, Any]:
+        """Check and store an attempt (:func:`save_check`, in a checker): ``{score, ...}``
+        once it is committed, or ``{error}`` with nothing stored. If the checker died or
+        overran on it, it is dead by now, and the attempt is acknowledged if it was stored
+        before that after all; else the page says that nothing was saved."""
+        since = now()
+        try:
+            return await self.checkers.call(
+                save_check,
+                sid,
+                student.variant,
+                pid,
+                student,
+                answers,
+                timeout=CHECK_DEADLINE,
+                who=student.id,
+            )
+        except (CheckerDied, CheckerBusy) as lost:
+            stored = await run_in_threadpool(
+                self.store.stored_since, student.id, sid, pid, answers, since
+            )
+            if stored is None:
+                raise _lost(lost) from None
+            return {"score": stored.score, "attempt": stored.id}
+        except CheckerFailed as err:
+            raise RuntimeError(f"the checker failed:\n{err}") from None
+
+
+def _lost(error: CheckerDied | CheckerBusy) -> PageError:
+    """The page's sentence for a request no checker answered (nothing of it was saved)."""
+    if isinstance(error, CheckerDied):
+        return PageError(
+            "The checker stopped while reading this answer and has been restarted; "
+            "nothing was saved. Please try again.",
+            503,
+        )
+    return PageError("The checker is busy; nothing was saved. Please try again.", 503)
 
 
 def create_app(
@@ -123,7 +157,7 @@ def create_app(
 ) -> Starlette:
     """The student page for the problem files ``paths`` (DlsolveError if unusable)."""
     policy = reveal if isinstance(reveal, Reveal) else Reveal.parse(reveal)
-    config = Config(tuple(map(str, paths)), variants_dir, draw, seed, timeout)
+    config = Config(tuple(map(str, paths)), variants_dir, draw, seed, timeout, db)
     course = Course(config)
     for sid in course.files:  # fail at start, not on a student's first page
         course.view(sid, None)
@@ -134,8 +168,7 @@ def create_app(
             f"cannot open the database ({type(err).__name__}: {err})", field="--db"
         ) from None
     checkers = Checkers(functools.partial(start_checker, config), workers)
-    writer = AttemptWriter(store)
-    server = Server(course, policy, store, instructor_token or None, checkers, writer)
+    server = Server(course, policy, store, instructor_token or None, checkers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -144,7 +177,6 @@ def create_app(
             yield
         finally:
             await checkers.stop()
-            writer.stop()
             store.close()
 
     routes = [
@@ -206,11 +238,26 @@ def _check_csrf(request: Request, sent: Any) -> None:
         )
 
 
-async def _form(request: Request) -> Any:
+async def _form(request: Request) -> Mapping[str, Any]:
+    """The posted form's fields (a name sent twice: its last value), after the CSRF check.
+
+    A page's own form comes URL-encoded, and is read here with :func:`urllib.parse.parse_qsl`:
+    Starlette's streaming parser (python-multipart, a callback per field) took a third of
+    the web process's time on a check of 40 boxes. Anything else goes to Starlette."""
     size = request.headers.get("content-length")
     if size is None or not size.isdigit() or int(size) > MAX_BODY:
         raise PageError(f"This request is too large (the limit is {MAX_BODY // 1000} kB).", 413)
-    form = await request.form(max_files=0, max_fields=400, max_part_size=MAX_BODY)
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            text = (await request.body()).decode()
+            form: Mapping[str, Any] = dict(
+                parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+            )
+        except (UnicodeDecodeError, ValueError):  # not UTF-8, or more fields than any page has
+            raise PageError("This form could not be read; reload the page and try again.") from None
+    else:
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_BODY)
     _check_csrf(request, form.get("csrf"))
     return form
 
@@ -424,22 +471,10 @@ async def check_answers(request: Request) -> Response:
                 "nothing was saved."
             )
         answers[box.key] = text
-    outcome = await server.run(
-        check_in_worker, sid, student.variant, pid, student.name, answers, who=student.id
-    )
+    outcome = await server.check(sid, pid, student, answers)  # committed, or an error
     if "error" in outcome:
         why = outcome["error"]
         raise PageError(f"Your answers could not be checked ({why}); nothing was saved.")
-    attempt = NewAttempt(
-        student.id,
-        sid,
-        pid,
-        float(outcome["score"]),
-        float(outcome["max_score"]),
-        answers,
-        outcome["results"],
-    )
-    await server.writer.add(attempt)  # committed: only now is the attempt acknowledged
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse({"saved": True, "score": outcome["score"]})
     return RedirectResponse(f"/set/{sid}/{pid}#results", status_code=303)

@@ -29,7 +29,9 @@ between one student's checks).
 Failures: a checker that dies is replaced and the request it held fails with
 :class:`CheckerDied`; a request not answered by its deadline fails with
 :class:`CheckerBusy`, and if a checker was working on it that checker is killed and
-replaced (its sandboxed reader dies with it), so no stale reply is ever read.
+replaced (its sandboxed reader dies with it), so no stale reply is ever read. Either
+way the caller hears of the failure only once the process that held its request is
+dead, so what that process stored (a check stores its attempt) is final by then.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class _Job:
     deadline: float
     future: asyncio.Future
     who: Any = None
+    started: bool = False  # a checker has it: only that checker settles it from now on
 
 
 class _Queue:
@@ -227,11 +230,13 @@ class Checkers:
         future: asyncio.Future = loop.create_future()
         deadline = loop.time() + timeout
         data = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)  # here, so a bad call fails here
-        self._queue.put(_Job(data, deadline, future, who))
-        try:  # on a timeout the future is cancelled: not started, skipped; started, see _serve
-            status, value = await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise CheckerBusy from None
+        job = _Job(data, deadline, future, who)
+        self._queue.put(job)
+        expire = loop.call_at(deadline, _expire, job)
+        try:
+            status, value = await future
+        finally:
+            expire.cancel()
         if status == "failed":
             raise CheckerFailed(value)
         return value
@@ -265,12 +270,13 @@ class Checkers:
                     await asyncio.sleep(RESTART_PAUSE)
             left = job.deadline - loop.time()
             if left <= 0:
-                job.future.cancel()
+                _expire(job)
                 continue
+            job.started = True
             try:
                 reply = await asyncio.wait_for(proc.call(job.data), left)
             except asyncio.TimeoutError:
-                self._replace(i)
+                self._replace(i)  # dead before the caller hears: what it stored is final
                 if not job.future.done():
                     job.future.set_exception(CheckerBusy())
                 continue
@@ -295,3 +301,13 @@ class Checkers:
         if proc is not None:
             log.warning("checker %d (pid %s) replaced", i, proc.proc.pid)
             proc.kill()
+
+
+def _expire(job: _Job) -> None:
+    """A request still waiting at its deadline fails with :class:`CheckerBusy`. One a checker
+    has started is left to that checker's own deadline in :meth:`Checkers._serve`, which
+    kills the process before failing the request: so when a caller hears of a failure, the
+    checker can no longer change anything (it may store an attempt, see
+    :func:`solver.web.course.save_check`)."""
+    if not job.started and not job.future.done():
+        job.future.set_exception(CheckerBusy())

@@ -6,12 +6,13 @@ Two sides use it:
 * the web process builds :class:`ProblemView` objects (statement, givens, answer boxes,
   and the worked solution kept apart so a route hands it to a template only when
   the reveal policy allows);
-* checker processes (:func:`start_worker`, :func:`check_in_worker`,
+* checker processes (:func:`start_checker`, :func:`save_check`,
   :func:`preview_in_worker`, a pool of them for parallel checks) hold the answer
-  keys and read and check what students typed. The reading itself runs where
-  ``check`` runs it: in a :class:`solver.sandbox.Worker` forked from them, killed
-  when a step overruns its time limit, so the web process never runs student text
-  through the parser, and a hostile answer costs one answer, never the server.
+  keys, read and check what students typed, and store each checked attempt. The
+  reading itself runs where ``check`` runs it: in a :class:`solver.sandbox.Worker`
+  forked from them, killed when a step overruns its time limit, so the web process
+  never runs student text through the parser, and a hostile answer costs one answer,
+  never the server.
 
 No maths and no checking rules live here: the checker decides, this module only
 carries its verdicts.
@@ -36,6 +37,7 @@ from ..errors import DlsolveError
 from ..sandbox import Mark, Stopped, Worker
 from ..solution import TENSOR_TYPES, TYPES, Answer, Solution
 from ..spec import Document, Problem, ProblemSet, load, load_text
+from .store import NewAttempt, Store, Student
 
 MAX_ANSWER_CHARS = 4_000  # characters in one answer box
 NAME_RE = re.compile(r"[\w][\w .'\-]{0,59}")
@@ -50,6 +52,7 @@ class Config:
     draw: int = 0  # variants drawn in memory (0: none, unless variants_dir)
     seed: int = 0
     timeout: float = 1.0
+    db: str | None = None  # where a checker stores the attempts it checks (see save_check)
 
 
 class Course:
@@ -335,6 +338,7 @@ def _points(problem: Problem, key: str) -> Fraction:
 
 _course: Course | None = None
 _reader: Worker | None = None
+_store: Store | None = None
 
 
 def start_worker(config: Config) -> None:
@@ -351,7 +355,10 @@ def start_checker(config: Config) -> None:
     better part of a second the first student would otherwise wait). Only the first set's:
     a folder of sets would keep the first students waiting for every key; the others, and
     variants' keys, are built as their students come."""
+    global _store
     start_worker(config)
+    if config.db is not None:  # its own connection: nothing opened before the fork is used
+        _store = Store(config.db)
     course = _worker_course()
     if course.variant_count:
         return
@@ -393,6 +400,39 @@ def check_in_worker(
         item["feedback"] = item["feedback"].replace(" (line None)", "")
         out.append(item)
     return {"score": number(score), "max_score": number(top), "results": out}
+
+
+def save_check(
+    sid: str,
+    variant: int | None,
+    pid: str,
+    student: Student,
+    answers: dict[str, str],
+) -> dict[str, Any]:
+    """Check one problem's answers and store the attempt: ``{score, attempt}`` once its
+    transaction has committed (the reply is the acknowledgement), or ``{error}`` with
+    nothing stored.
+
+    Why the checker stores it: the results are here; sending them to the web process
+    to be written there cost a lone student about a millisecond a check (the rows'
+    JSON, a writer thread's two hand-overs) and the web process half its CPU. Storing is
+    the last step, so a checker that dies or is stopped has stored the attempt whole or
+    not at all (the web process then looks, see :meth:`Store.stored_since`)."""
+    if _store is None:
+        raise RuntimeError("start_checker was given no database")
+    outcome = check_in_worker(sid, variant, pid, student.name, answers)
+    if "error" in outcome:
+        return outcome
+    row = NewAttempt(
+        student.id,
+        sid,
+        pid,
+        float(outcome["score"]),
+        float(outcome["max_score"]),
+        answers,
+        outcome["results"],
+    )
+    return {"score": outcome["score"], "attempt": _store.add_attempt(row)}
 
 
 def preview_in_worker(sid: str, variant: int | None, pid: str, key: str, text: str) -> dict:

@@ -1,6 +1,6 @@
-"""The checker processes (solver.web.checkers) and the attempt writer (solver.web.store): what
-a request meets when a checker dies, overruns or fails, in what order requests are served,
-and that an attempt is acknowledged only once committed, one failure failing one request."""
+"""The checker processes (solver.web.checkers): what a request meets when a checker dies,
+overruns or fails (and that the caller hears of it only once that checker is dead, so what
+it stored is final), and in what order requests are served."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from solver.web.checkers import CheckerBusy, CheckerDied, CheckerFailed, Checkers
-from solver.web.store import AttemptWriter, NewAttempt, Store
 
 
 def _ready() -> None:
@@ -63,23 +61,55 @@ def test_a_call_runs_in_a_checker_process_and_comes_back() -> None:
     assert pid != os.getpid() and pid in pids and len(pids) == 2
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_request_past_its_deadline_fails_and_its_checker_is_replaced() -> None:
-    async def main() -> tuple[list[int], list[int], Any]:
+    async def main() -> tuple[list[int], bool, list[int], Any]:
         checkers = Checkers(_ready, 1)
         await checkers.start()
         try:
             before = checkers.pids()
             with pytest.raises(CheckerBusy):
                 await checkers.call(_sleep, 5.0, "late", timeout=0.3)
+            # heard only once the checker that held it is gone: it can store nothing more
+            alive = _alive(before[0])
             # the next request is answered by a fresh checker, never with the stale reply
             value = await checkers.call(_echo, "fresh", timeout=20)
-            return before, checkers.pids(), value
+            return before, alive, checkers.pids(), value
         finally:
             await checkers.stop()
 
-    before, after, value = _run(main())
+    before, alive, after, value = _run(main())
+    assert not alive
     assert value == "fresh"
     assert after and after != before
+
+
+def test_a_request_no_checker_took_by_its_deadline_fails_and_the_busy_checker_goes_on() -> None:
+    async def main() -> tuple[float, Any, list[int], list[int]]:
+        checkers = Checkers(_ready, 1)
+        await checkers.start()
+        try:
+            before = checkers.pids()
+            busy = asyncio.ensure_future(checkers.call(_sleep, 1.5, "done", timeout=20))
+            await asyncio.sleep(0.1)
+            t0 = time.monotonic()
+            with pytest.raises(CheckerBusy):
+                await checkers.call(_echo, "waiting", timeout=0.3)
+            waited = time.monotonic() - t0
+            return waited, await busy, before, checkers.pids()
+        finally:
+            await checkers.stop()
+
+    waited, value, before, after = _run(main())
+    assert waited < 1.2  # failed at its own deadline, not when the checker came free
+    assert value == "done" and after == before  # the checker at work was left alone
 
 
 def test_a_checker_that_dies_fails_its_request_and_is_replaced() -> None:
@@ -154,82 +184,6 @@ def test_a_caller_that_gives_up_does_not_lose_the_checker_or_shift_the_replies()
             await checkers.stop()
 
     assert _run(main()) == [0, 1, 2]
-
-
-# --------------------------------------------------------------------------- the attempt writer
-
-
-def _row(student: int, n: int) -> NewAttempt:
-    return NewAttempt(student, "set", f"p{n}", 1.0, 2.0, {"a": str(n)}, [{"key": "a"}])
-
-
-def test_every_acknowledged_attempt_is_in_the_database_and_many_share_a_commit(
-    tmp_path: Path,
-) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
-    student, _ = store.claim("ada", None, None)
-    writer = AttemptWriter(store)
-    transactions: list[int] = []
-    add_attempts = store.add_attempts
-
-    def counted(rows: list[NewAttempt]) -> list[int]:
-        transactions.append(len(rows))
-        time.sleep(0.01)  # a commit that takes a moment: others arrive meanwhile
-        return add_attempts(rows)
-
-    store.add_attempts = counted  # type: ignore[method-assign]
-
-    async def main() -> list[int]:
-        async def one(n: int) -> int:
-            attempt_id = await writer.add(_row(student.id, n))
-            # acknowledged: it is committed, so a fresh connection reads it
-            fresh = Store(store.url)
-            try:
-                assert any(a.id == attempt_id for a in fresh.attempts_of(student.id))
-            finally:
-                fresh.close()
-            return attempt_id
-
-        return list(await asyncio.gather(*(one(n) for n in range(40))))
-
-    try:
-        ids = _run(main())
-    finally:
-        writer.stop()
-    assert len(set(ids)) == 40 and store.count_attempts() == 40
-    assert sum(transactions) == 40 and len(transactions) < 40  # commits were shared
-    store.close()
-
-
-def test_an_attempt_that_cannot_be_stored_fails_only_its_own_request(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
-    student, _ = store.claim("ada", None, None)
-    writer = AttemptWriter(store)
-    add_attempts = store.add_attempts
-
-    def picky(rows: list[NewAttempt]) -> list[int]:
-        time.sleep(0.01)
-        if any(r.problem == "p3" for r in rows):
-            raise RuntimeError("disk on fire")
-        return add_attempts(rows)
-
-    store.add_attempts = picky  # type: ignore[method-assign]
-
-    async def main() -> list[Any]:
-        return list(
-            await asyncio.gather(
-                *(writer.add(_row(student.id, n)) for n in range(8)), return_exceptions=True
-            )
-        )
-
-    try:
-        out = _run(main())
-    finally:
-        writer.stop()
-    assert isinstance(out[3], RuntimeError)
-    assert all(isinstance(x, int) for i, x in enumerate(out) if i != 3)
-    assert sorted(a.problem for a in store.all_attempts()) == [f"p{n}" for n in range(8) if n != 3]
-    store.close()
 
 
 def test_a_student_keeps_to_one_checker_while_it_is_free_and_no_checker_idles() -> None:
