@@ -371,6 +371,31 @@ def check(
     show_default=True,
     help="Worker processes grading in parallel.",
 )
+@click.option(
+    "--lms",
+    type=click.Choice(["canvas", "moodle"]),
+    default=None,
+    help="Also write the grades as this LMS imports them (needs --roster).",
+)
+@click.option(
+    "--roster",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The class list exported from the LMS (Canvas: the gradebook's CSV export; "
+    "Moodle: a grade or participants export with e-mail, ID number or username).",
+)
+@click.option(
+    "--assignment",
+    default=None,
+    metavar="NAME",
+    help="The LMS column the scores go in [default: the problem set's title].",
+)
+@click.option(
+    "--lms-output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the LMS's CSV ('-' for standard output) [default: <output>-<lms>.csv].",
+)
 @_grading_options
 @_reveal_option()
 def grade(
@@ -379,6 +404,10 @@ def grade(
     output: str,
     results_dir: str | None,
     jobs: int,
+    lms: str | None,
+    roster: str | None,
+    assignment: str | None,
+    lms_output: str | None,
     reveal: Any,
     carry_forward: Fraction,
     rtol: Fraction,
@@ -390,8 +419,10 @@ def grade(
     """Check every answers file (*.yaml) in SUBMISSIONS_DIR against PROBLEMS.
 
     A file that cannot be read still gets its row, with the reason in 'status'.
+    With --lms and --roster, also write the scores as Canvas or Moodle imports them.
     """
     from solver import grade as grade_mod
+    from solver import lms as lms_mod
     from solver import output as out
     from solver.check import AnswerKey
     from solver.reveal import redact_outcomes
@@ -400,6 +431,10 @@ def grade(
     out.file_target(output)
     if results_dir:
         out.folder_target(results_dir, "--results-dir")
+    class_list = lms_mod.prepare(lms, roster, assignment, lms_output)  # before any grading
+    lms_target = lms_mod.output_path(output, lms, lms_output) if class_list else ""
+    if class_list is not None and lms_target != "-":
+        out.file_target(lms_target, "--lms-output")
     with out.locked(output):
         key = AnswerKey.load(problems, settings)
         _report(key.errors)
@@ -412,6 +447,18 @@ def grade(
         if results_dir:
             grade_mod.write_results(redact_outcomes(outcomes, reveal), results_dir, key)
             notes = grade_mod.result_folders(outcomes)[1]
+        if class_list is not None:
+            made = lms_mod.export(
+                class_list,
+                lms_mod.scores(outcomes),
+                assignment or key.title or Path(problems).stem,
+                grade_mod.top_score(key),
+            )
+            if lms_target == "-":
+                click.echo(made.text, nl=False)
+            else:
+                out.written(lms_target, made.text, "--lms-output")
+            notes += made.notes
     for note in notes:
         click.echo(f"warning: {note}", err=True)
     broken = sum(o.report is None for o in outcomes)
@@ -423,6 +470,14 @@ def grade(
         + (f" and {Path(results_dir) / '*' / 'results.json'}" if results_dir else ""),
         err=True,
     )
+    if class_list is not None:
+        where = "standard output" if lms_target == "-" else lms_target
+        click.echo(
+            f"{lms_mod.Lms(lms).label} column {made.header!r}: {made.graded} of "
+            f"{made.graded + made.empty} students in {roster} have a score, {made.empty} "
+            f"left empty; wrote {where}",
+            err=True,
+        )
     if key.errors:
         sys.exit(2)
 

@@ -90,6 +90,7 @@ class Server:
     instructor_token: str | None
     checkers: Checkers
     students: dict[int, Student] = field(default_factory=dict)
+    lms_files: dict[str, tuple[str, str]] = field(default_factory=dict)  # token: (name, CSV)
 
     async def run(self, fn: Callable[..., Any], *args: Any, who: Any = None) -> Any:
         """``fn(*args)`` in a checker process (``who``: the student, whom the checkers keep
@@ -190,6 +191,8 @@ def create_app(
         Route("/instructor", instructor, methods=["GET"]),
         Route("/instructor/login", instructor_login, methods=["POST"]),
         Route("/instructor/export.csv", instructor_csv, methods=["GET"]),
+        Route("/instructor/lms", instructor_lms, methods=["POST"]),
+        Route("/instructor/lms/{token}.csv", instructor_lms_csv, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
     app = Starlette(
@@ -649,6 +652,73 @@ async def instructor_csv(request: Request) -> Response:
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="dlsolve-class.csv"'},
+    )
+
+
+MAX_ROSTER = 4_000_000  # bytes of an uploaded roster (a large course's full gradebook export)
+LMS_FILES_KEPT = 16  # LMS files ready to download at once (the newest)
+
+
+async def instructor_lms(request: Request) -> Response:
+    """The class's scores as Canvas or Moodle imports them (:mod:`solver.lms`), matched to
+    the roster the instructor uploads: a page with what did not match, and the file."""
+    from .. import lms
+
+    server = _instructor(request)
+    if not request.session.get("instructor"):
+        raise PageError("Sign in as the instructor first, on /instructor.", 401)
+    size = request.headers.get("content-length")
+    if size is None or not size.isdigit() or int(size) > MAX_ROSTER:
+        raise PageError(
+            f"This roster is too large (the limit is {MAX_ROSTER // 1_000_000} MB).", 413
+        )
+    form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_BODY)
+    _check_csrf(request, form.get("csrf"))
+    upload, which = form.get("roster"), str(form.get("lms", ""))
+    if isinstance(upload, str) or upload is None or not upload.filename:
+        raise PageError("Choose the roster file exported from the LMS.")
+    if which not in {m.value for m in lms.Lms}:
+        raise PageError("Choose Canvas or Moodle.")
+    raw = await upload.read(MAX_ROSTER + 1)
+    summary = await run_in_threadpool(class_summary, server)
+    scores = [
+        lms.Score(row["name"], "the student page", row["score"])
+        for row in summary["students"]
+        if row["attempts"]
+    ]
+    try:
+        roster = lms.roster_from_bytes(raw, Path(upload.filename).name, which)
+        made = lms.export(
+            roster, scores, str(form.get("assignment", "")) or "dlsolve", summary["max_total"]
+        )
+    except DlsolveError as err:
+        raise PageError(str(err)) from None
+    token = secrets.token_urlsafe(16)
+    server.lms_files[token] = (f"dlsolve-{which}.csv", made.text)
+    while len(server.lms_files) > LMS_FILES_KEPT:
+        server.lms_files.pop(next(iter(server.lms_files)))
+    return _page(
+        request,
+        "instructor_lms.html",
+        title=f"Grades for {roster.lms.label}",
+        lms=roster.lms.label,
+        made=made,
+        href=f"/instructor/lms/{token}.csv",
+    )
+
+
+async def instructor_lms_csv(request: Request) -> Response:
+    server = _instructor(request)
+    if not request.session.get("instructor"):
+        raise PageError("Sign in as the instructor first, on /instructor.", 401)
+    found = server.lms_files.get(request.path_params["token"])
+    if found is None:
+        raise PageError("This file is no longer kept; upload the roster again.", 404)
+    name, text = found
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
