@@ -185,7 +185,8 @@ Reduction = Literal["mean", "sum"]
 
 @kind("softmax_ce")
 class SoftmaxCE(Kind):
-    """Softmax probabilities, the cross-entropy loss and its gradient p − y, exactly."""
+    """Softmax probabilities (of z/T at a temperature T), the cross-entropy loss and its
+    gradient p − y, exactly."""
 
     Given = SoftmaxCEGiven
     keys = (
