@@ -92,6 +92,9 @@ _OWN_NETWORK = re.compile(
     r"|\w+ must have (?:whole-number|nonnegative) entries \([\w ,()]+ is (?:not one|negative)\)\."
     r"|Your network cannot be run without a usable value for [\w, ]+\."
 )
+# A parser's transition or dependency the student wrote in no form it reads (solver/kinds/
+# parsing.py): their own text and the forms the box takes, never the key.
+_OWN_TEXT = re.compile(r"“[^”]{0,300}” is not a (?:transition|dependency): write [^.]*\.")
 _ENTRIES = re.compile(
     r"(\d+ of \d+ entries (?:are|is) wrong): (.*?)(?:; and (\d+) more)?\.(?:\s|$)"
 )
@@ -120,6 +123,7 @@ def hidden_feedback(r: Result) -> str:
     if r.misconception and not any(r.misconception in s for s in out):
         out.append(f"This is what you get with a well-known mistake: {r.misconception}.")
     out += _OWN_NETWORK.findall(r.feedback)
+    out += _OWN_TEXT.findall(r.feedback)
     m = _ENTRIES.search(r.feedback)
     if m:
         where = _WHERE.findall(m.group(2))

@@ -119,9 +119,13 @@ class Answer:
         """The value as maths (``undefined`` where the value is None).
 
         A list of sequences (the hypotheses of a beam) shows them separated by
-        semicolons; ``meta["decimal"]`` shows terminating fractions as decimals.
+        semicolons; ``meta["decimal"]`` shows terminating fractions as decimals;
+        ``meta["written"] == "list"`` shows a sequence as a list, ``[ROOT, parsed]`` (a parser's
+        stack, whose empty value must still show).
         """
         if self.type == AnswerType.SEQUENCE and isinstance(self.value, list):
+            if self.meta.get("written") == "list":
+                return Text("[" + ", ".join(str(t) for t in self.value) + "]")
             if self.value and all(isinstance(v, list) for v in self.value):
                 return Text("; ".join(" ".join(map(str, seq)) for seq in self.value))
             return Text(" ".join(str(t) for t in self.value))

@@ -74,6 +74,11 @@ class Kind:
     #: of each compared with its key's value
     grades_together: ClassVar[bool] = False
 
+    #: the names of per-step keys (``stack`` for ``stack[t]``) that the student page lays out
+    #: as one table with a row per step, in this order of columns, instead of a box under
+    #: another (a parser's table of configurations); empty: every key its own box
+    table_columns: ClassVar[tuple[str, ...]] = ()
+
     def solve(self, g: Any, s: Solution, **options: Any) -> None:
         """Fill ``s`` with steps and answers for the validated given ``g``."""
         raise NotImplementedError

@@ -175,6 +175,37 @@ class BoxView:
 
 
 @dataclass
+class BoxGrid:
+    """Per-step boxes laid out as the kind's table (``Kind.table_columns``): a row per step,
+    a column per key name, None where a step does not ask that column."""
+
+    columns: list[str]
+    docs: list[str]  # what each column takes, from its first box
+    rows: list[tuple[int, list[BoxView | None]]]
+    keys: frozenset[str]  # the keys in the grid (``ProblemView.boxes`` holds them too)
+
+
+_STEP_KEY = re.compile(r"([A-Za-z_]\w*)\[(\d+)\]")
+
+
+def box_grid(columns: tuple[str, ...], boxes: list[BoxView]) -> BoxGrid | None:
+    """The boxes of ``columns[t]`` keys as a grid (None if there are none); the page shows
+    the other boxes one by one."""
+    cells: dict[int, dict[str, BoxView]] = {}
+    for b in boxes:
+        found = _STEP_KEY.fullmatch(b.key)
+        if found and found.group(1) in columns:
+            cells.setdefault(int(found.group(2)), {})[found.group(1)] = b
+    if not cells:
+        return None
+    used = [c for c in columns if any(c in row for row in cells.values())]
+    docs = [next(row[c].doc for row in cells.values() if c in row) for c in used]
+    rows = [(t, [cells[t].get(c) for c in used]) for t in sorted(cells)]
+    keys = frozenset(b.key for row in cells.values() for b in row.values())
+    return BoxGrid(used, docs, rows, keys)
+
+
+@dataclass
 class StepView:
     text: str
     latex: str | None
@@ -205,6 +236,8 @@ class ProblemView:
     first_step_tells: bool
     mistakes: list[str]  # hint 2: the named misconceptions the checker knows here
     max_points: float
+    #: per-step boxes shown as a table (a parser's configurations); ``boxes`` has them too
+    grid: BoxGrid | None = None
 
 
 @dataclass
@@ -291,6 +324,8 @@ def problem_view(problem: Problem, s: Solution, max_points: float) -> ProblemVie
     first = step_view(s.steps[0]) if s.steps else None
     answers = key_view(s).answers.values()
     tells = first is not None and any(v in (first.latex or "") for v in answers)
+    boxes = [box_view(a) for a in s.asked()]
+    grid = box_grid(kinds.get(problem.kind).table_columns, boxes)
     return ProblemView(
         problem.id,
         problem.kind,
@@ -298,11 +333,12 @@ def problem_view(problem: Problem, s: Solution, max_points: float) -> ProblemVie
         s.text,
         [(label.latex(), value.latex()) for label, value in s.givens],
         [given_table_view(t) for t in s.given_tables],
-        [box_view(a) for a in s.asked()],
+        boxes,
         first,
         tells,
         list(kinds.get(problem.kind).misconceptions),
         max_points,
+        grid,
     )
 
 

@@ -26,6 +26,11 @@ def numeric_answers(s: solver.Solution) -> int:
     return len(numeric_keys(s))
 
 
+#: kinds with no torch counterpart at all (a parser's transition table): verify says "no torch
+#: cross-check for kind ..." and reports their answers as not recomputed
+NO_COUNTERPART = ("transition_parse",)
+
+
 @pytest.fixture(scope="module")
 def shipped() -> Any:
     pytest.importorskip("torch")
@@ -45,7 +50,12 @@ def test_every_shipped_answer_with_a_numeric_meaning_agrees(
     assert shipped.exit_code == 0 and not shipped.errors
     assert [c.id for c in shipped.checks] == list(solved)
     for c in shipped.checks:
-        assert c.failure is None and (c.registered or c.kind in ("choice", "explanation")), c.id
+        assert c.failure is None and (
+            c.registered or c.kind in ("choice", "explanation", *NO_COUNTERPART)
+        ), c.id
+        if c.kind in NO_COUNTERPART:
+            assert not c.registered and c.keys("agree") == [] == c.keys("disagree"), c.id
+            continue
         agreed = c.keys("agree")
         # a family that silently returns nothing (or forgets a key) fails here
         assert set(numeric_keys(solved[c.id])) <= set(agreed), c.id
@@ -55,7 +65,12 @@ def test_every_shipped_answer_with_a_numeric_meaning_agrees(
     assert counts["model-size"] == numeric_answers(solved["model-size"]) + 2  # logits, dominant
     assert counts["lm-tree"] == len(solved["lm-tree"].answers)  # viterbi_applicable too
     kinds = {c.kind for c in shipped.checks if c.keys("agree")}
-    assert kinds == {s.kind for s in solved.values()} - {"choice", "beam_complexity", "explanation"}
+    assert kinds == {s.kind for s in solved.values()} - {
+        "choice",
+        "beam_complexity",
+        "explanation",
+        *NO_COUNTERPART,
+    }
 
 
 def test_the_report_has_a_line_per_problem_and_a_total(
@@ -75,15 +90,22 @@ def test_the_report_has_a_line_per_problem_and_a_total(
         assert sum(line.startswith(f"  {c.id}: ") for line in lines) == 1
     assert "  l2-large-lambda: 1 answer without a numeric meaning (choice)" in lines
     assert "  beam-complexity: 3 answers without a numeric meaning (complexity)" in lines
+    full = solved["full-table"]
+    assert (
+        f"  full-table: no torch cross-check for kind 'transition_parse' "
+        f"({numeric_answers(full)} answers not recomputed)" in lines
+    )
     total = shipped.count("agree")
     # the choices torch recomputes: model-size's logits, and every network's memory.dominant
     dominant = sum("memory.dominant" in s.answers for s in solved.values())
-    assert total == sum(numeric_answers(s) for s in solved.values()) + 1 + dominant
+    torch_kinds = [s for s in solved.values() if s.kind not in NO_COUNTERPART]
+    assert total == sum(numeric_answers(s) for s in torch_kinds) + 1 + dominant
     assert lines[-1].startswith(f"{total} answers agree (largest difference ")
+    apart = sum(numeric_answers(s) for s in solved.values() if s.kind in NO_COUNTERPART)
     assert lines[-1].endswith(
         f"in {len(solved)} problems; "
-        f"{sum(len(s.answers) for s in solved.values()) - total} answers "
-        "without a numeric meaning."
+        f"{sum(len(s.answers) for s in solved.values()) - total - apart} answers "
+        f"without a numeric meaning; {apart} answers not recomputed."
     )
 
 
