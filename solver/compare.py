@@ -664,7 +664,7 @@ def compare_numeric(
             )
         oks, notes = judge.entries([e], [g], exact_only=exact_only, tol=tol)
         flat_rivals = [(name, [r]) for name, r in rivals if not isinstance(r, list)]
-        near = _near_rivals([e], [g], oks, flat_rivals, exact_only)
+        near = _near_rivals([e], [g], oks, flat_rivals, exact_only, tol=tol)
         if oks[0]:
             note = []
             if not exact_only and exact.is_rational(g) and g != e and e is not None:
@@ -697,7 +697,7 @@ def compare_numeric(
         for name, r in rivals
         if isinstance(r, list) and exact.shape(r) == shape
     ]
-    near = _near_rivals(flat_e, flat_g, oks, flat_rivals, exact_only, shape)
+    near = _near_rivals(flat_e, flat_g, oks, flat_rivals, exact_only, shape, tol=tol)
     if all(oks):
         return Match(Fraction(1), assumed)
     if answer.type == AnswerType.SHAPE:
@@ -729,10 +729,13 @@ def _near_rivals(
     rivals: Sequence[tuple[str, Sequence[Any]]],
     exact_only: bool,
     shape: Sequence[int] = (),
+    tol: Tolerance | None = None,
 ) -> list[tuple[int, str, str]]:
     """Entries accepted only as roundings that equal a misconception's value, or are at
     least as close to it as to the answer: marked wrong in ``oks``; returns
-    ``(index, feedback, misconception)`` for each."""
+    ``(index, feedback, misconception)`` for each. A mistake whose value is itself within
+    ``tol`` of the answer (cos(π/18000) beside cos(1/100), both ≈ 1) cannot be told apart
+    from it at that tolerance, and takes nothing from a student who wrote 1."""
     out: list[tuple[int, str, str]] = []
     if exact_only or not rivals:
         return out
@@ -752,6 +755,8 @@ def _near_rivals(
                 r = values[i] if i < len(values) else None
                 dr = decimal_of(r) if r is not None else None
                 if dr is None or dr == de or abs(gd - dr) > abs(gd - de):
+                    continue
+                if tol is not None and abs(dr - de) <= _dec(tol.atol) + _dec(tol.rtol) * abs(de):
                     continue
                 oks[i] = False
                 how = "exactly" if gd == dr else "closer to"

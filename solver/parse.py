@@ -73,8 +73,21 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "log": _log,
     "ln": lambda x: _log(x),
     "abs": lambda x: abs(x) if not isinstance(x, sympy.Basic) else sympy.Abs(x),
+    # in radians, exact: sin(1) stays sin(1), cos(0) is 1, sin(pi/6) is 1/2
+    "sin": lambda x: exact.from_sympy(sympy.sin(exact.to_sympy(x))),
+    "cos": lambda x: exact.from_sympy(sympy.cos(exact.to_sympy(x))),
 }
-ARITY = {"sqrt": (1,), "exp": (1,), "log": (1, 2), "ln": (1,), "abs": (1,)}
+#: functions a textbook raises to a power before their argument: sin²(x) = (sin x)²
+POWERED_FUNCTIONS = frozenset({"sin", "cos"})
+ARITY = {
+    "sqrt": (1,),
+    "exp": (1,),
+    "log": (1, 2),
+    "ln": (1,),
+    "abs": (1,),
+    "sin": (1,),
+    "cos": (1,),
+}
 #: E as sympy prints Euler's number, so that a key's own JSON value reads back
 CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E, "π": sympy.pi}
 #: names that stand for an undefined value (0/0) in a student's answer
@@ -114,7 +127,7 @@ _ALIASES = {
 # --------------------------------------------------------------------------- LaTeX vocabulary
 
 LATEX_OPS = {r"\cdot": "*", r"\times": "*", r"\ast": "*", r"\div": "/", r"\{": "{", r"\}": "}"}
-LATEX_FUNCTIONS = {r"\ln": "ln", r"\log": "log", r"\exp": "exp"}
+LATEX_FUNCTIONS = {r"\ln": "ln", r"\log": "log", r"\exp": "exp", r"\sin": "sin", r"\cos": "cos"}
 LATEX_IGNORED = frozenset(
     {
         r"\left",
@@ -551,6 +564,8 @@ class _Parser:
         name = self.subscript(t.text)
         if self.is_op("{") and name in self.names.functions:
             return self.call(name, t.pos)  # sympy's LaTeX: \sigma{\left(h_t \right)}
+        if name in POWERED_FUNCTIONS and (self.is_op("^") or self.tok.kind == "sup"):
+            return self.powered_call(name, t.pos)
         if self.is_op("("):
             if name in FUNCTIONS or name in self.names.functions:
                 return self.call(name, t.pos)
@@ -573,6 +588,29 @@ class _Parser:
         if pieces:
             return ("chain", [("name", p, t.pos) for p in pieces], t.pos)
         return ("name", name, t.pos)
+
+    def powered_call(self, fname: str, pos: int) -> Node:
+        r"""``sin²(x)``, ``sin^2 x``, ``\sin^{2}(x)``: the textbook's (sin x)². Only a whole
+        power from 1 up: sin⁻¹ means arcsin, which is not a function here."""
+        t = self.tok
+        self.i += 1
+        braced = t.kind != "sup" and self.eat("{")
+        if t.kind == "sup":
+            digits = "".join(_SUPERSCRIPT_DIGITS[c] for c in t.text)
+        else:
+            digits = self.tok.text if self.tok.kind == "number" else ""
+            self.i += bool(digits)
+        if not digits.isdigit() or not 1 <= int(digits) <= MAX_EXPONENT:
+            raise self.fail(f"{fname}^n needs a whole power n ≥ 1, as {fname}^2(x)", t)
+        if braced:
+            self.expect("}", t)
+        if not self.starts_atom():
+            raise self.fail(f"{fname} needs an argument, as {fname}(x)")
+        if self.is_op("("):
+            call = self.call(fname, pos)
+        else:
+            call = ("call", fname, [self.nested(self.power)], pos)
+        return ("bin", "^", call, ("num", int(digits), t.pos, digits), t.pos)
 
     def subscript(self, name: str) -> str:
         """``w_{1}`` and ``\\eta_t`` as the names ``w_1`` and ``eta_t``."""

@@ -9,7 +9,7 @@ only calls ``forward`` and ``backward``, and the worked solution only prints
 
 The backward rules take :class:`Rules`: the conventions of a correct backward
 pass (sum at forks, the transpose on the right side, the 1/N of a mean,
-σ' = σ(1 − σ), ReLU's mask, p − y, routing to the maximum) each as a switch,
+σ' = σ(1 − σ), cos′ = −sin, ReLU's mask, p − y, routing to the maximum) each as a switch,
 so that a misconception is the same computation with one switch flipped, and
 the tie rules (which maximum a max-pool routes to, ReLU's derivative at 0)
 that give a tie's other, equally valid, answers.
@@ -61,6 +61,7 @@ class Rules:
     ce_sign: Literal[1, -1] = 1  # -1: y − p instead of p − y
     max_route: Literal["first", "last", "even", "spread"] = "first"  # spread: the misconception
     relu_at_zero: Literal[0, 1] = 0  # ReLU'(0): 0 as PyTorch; 1 is the other subgradient
+    cos_sign: bool = True  # False: cos′ taken as sin instead of −sin
 
 
 @dataclass
@@ -337,6 +338,26 @@ def _tanh_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
 def _tanh_b(c: Ctx) -> list[Tensor | None]:
     y = c.out
     return [binary(lambda g, t: g * (1 - t * t), c.up, y, y.shape)]
+
+
+def _sin_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
+    return ins[0].map(sc.sin)
+
+
+def _sin_b(c: Ctx) -> list[Tensor | None]:
+    (x,) = c.ins
+    return [binary(lambda g, v: g * sc.cos(v), c.up, x, x.shape)]
+
+
+def _cos_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
+    return ins[0].map(sc.cos)
+
+
+def _cos_b(c: Ctx) -> list[Tensor | None]:
+    (x,) = c.ins
+    if c.rules.cos_sign:
+        return [binary(lambda g, v: -(g * sc.sin(v)), c.up, x, x.shape)]
+    return [binary(lambda g, v: g * sc.sin(v), c.up, x, x.shape)]  # the mistake: cos′ = sin
 
 
 def _exp_f(ins: list[Tensor], kw: dict[str, Any], c: Ctx) -> Tensor:
@@ -1041,6 +1062,22 @@ OPS: dict[str, Op] = {
             (("{up} ⊙ (1 - {y}²)", r"{up} \odot (1 - {y}^2)"),),
         ),
         Op(
+            "sin",
+            ("x",),
+            _sin_f,
+            _sin_b,
+            ("sin({0})", r"\sin({0})"),
+            (("{up} ⊙ cos({0})", r"{up} \odot \cos({0})"),),
+        ),
+        Op(
+            "cos",
+            ("x",),
+            _cos_f,
+            _cos_b,
+            ("cos({0})", r"\cos({0})"),
+            (("-{up} ⊙ sin({0})", r"-{up} \odot \sin({0})"),),
+        ),
+        Op(
             "exp",
             ("x",),
             _exp_f,
@@ -1315,6 +1352,8 @@ TRANSCENDENTAL = frozenset(
     {
         "sigmoid",
         "tanh",
+        "sin",
+        "cos",
         "exp",
         "log",
         "sqrt",

@@ -1,7 +1,7 @@
 """The numbers a graph computes with: rationals, and rational combinations of a few
 transcendental atoms.
 
-Everything before the first σ, tanh, exp, log or softmax is rational, and a
+Everything before the first σ, tanh, exp, log, sin, cos or softmax is rational, and a
 backward pass is *linear* in its upstream gradient: so almost every value a
 course's graph produces is ``r + Σ c·a``, a rational ``r`` plus rational
 multiples of a handful of atoms such as ``1/(1 + e)`` or ``e²/(1 + e + e²)``.
@@ -17,7 +17,10 @@ Atoms are written in the canonical textbook form:
   ``u = 1/(1 + e^{|z|})`` per |z|, so ``σ(z) + σ(−z) = 1`` exactly);
 * ``tanh(z) = (e^{2z} − 1)/(e^{2z} + 1)`` (the same kind of atom);
 * ``softmax(z)_i = e^{z_i − m}/Σ_j e^{z_j − m}`` with ``m = min z``, so every
-  exponent is ≥ 0 and the common denominator is the same for the whole row.
+  exponent is ≥ 0 and the common denominator is the same for the whole row;
+* ``sin(q)`` and ``cos(q)`` as sympy writes them: ``sin(1)`` stays ``sin(1)``, with the
+  sign taken out (``sin(−1) = −sin(1)``, ``cos(−1) = cos(1)``) and exact values where they
+  exist (``cos(0) = 1``, ``sin(π/6) = 1/2``).
 
 :func:`to_exact` turns a value into what an answer holds (int, Fraction or a
 sympy expression, terms over a common denominator grouped), and
@@ -391,6 +394,31 @@ def tanh(x: Value) -> Value:
         return t if x > 0 else -t
     e = sympy.exp(2 * x.sympy())
     return Tx.of((e - 1) / (e + 1))
+
+
+def sin(x: Value) -> Value:
+    """sin(x), exact: sympy's sine of the exact argument, so ``sin(1)`` stays ``sin(1)``,
+    ``sin(−1) = −sin(1)``, and ``sin(0) = 0`` or ``sin(π/6) = 1/2`` where a value exists."""
+    return _trig(sympy.sin, x)
+
+
+def cos(x: Value) -> Value:
+    """cos(x), exact: ``cos(0) = 1``, ``cos(−2) = cos(2)``, ``cos(1)`` stays as it is."""
+    return _trig(sympy.cos, x)
+
+
+def _trig(f: Any, x: Value) -> Value:
+    if is_rational(x):
+        if x == 0:
+            return 0 if f is sympy.sin else 1
+        return Tx.of(_trig_of(f, Fraction(x)))
+    return Tx.of(f(x.sympy()))
+
+
+@lru_cache(maxsize=4096)
+def _trig_of(f: Any, q: Fraction) -> sympy.Expr:
+    """The atom sin(q) or cos(q) of a rational (a positional encoding's table repeats them)."""
+    return f(exact.to_sympy(q))
 
 
 def sqrt(x: Value) -> Value:

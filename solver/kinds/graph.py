@@ -79,6 +79,8 @@ GraphValue = Annotated[
 ]
 
 RULE_OPTIONS = {f.name for f in dataclasses.fields(Rules)}
+#: the functions whose exact values stay written as themselves (sin(1)), not in e and logs
+TRIG = frozenset({"sin", "cos"})
 #: a step writes a tensor of irrational values exactly only up to this many entries (a
 #: 16-wide MLP's gradients would fill pages; its answers hold every exact entry)
 MAX_EXACT_IN_STEPS = 16
@@ -173,6 +175,7 @@ _NEEDS = {
     "relu_mask": {"relu", "leaky_relu"},
     "ce_sign": {"cross_entropy", "bce"},
     "max_route": {"maxpool2d", "maxpool1d", "max"},
+    "cos_sign": {"cos"},
 }
 
 
@@ -206,6 +209,9 @@ class GraphKind(Kind):
         "the update's sign flipped (θ + lr·∂L/∂θ instead of θ − lr·∂L/∂θ)": {"update_sign": 1},
         "max-pool gradient spread over the window instead of routed to the maximum": {
             "max_route": "spread"
+        },
+        "the derivative of cos taken as sin instead of −sin (the minus sign forgotten)": {
+            "cos_sign": False
         },
     }
     nice = (
@@ -381,13 +387,20 @@ class GraphKind(Kind):
                     _cell(value),
                 ]
             )
-        trans = sorted({n.op for n in graph.nodes if n.op in TRANSCENDENTAL})
+        trans = sorted({n.op for n in graph.nodes if n.op in TRANSCENDENTAL} - TRIG)
+        trig = sorted({n.op for n in graph.nodes if n.op in TRIG})
         note = (
             f" Exact values of {', '.join(trans)} are written in e and logarithms, each with "
             "its decimal."
             if trans
             else ""
         )
+        if trig:
+            names, takes = " and ".join(reversed(trig)), "take" if len(trig) > 1 else "takes"
+            note += (
+                f" {names} {takes} radians and {'stay' if len(trig) > 1 else 'stays'} exact "
+                "(sin(1) stays sin(1), cos(0) = 1), with decimals beside."
+            )
         s.step(
             "Forward pass: compute every node in order, from the given values." + note,
             Table(["node", "expression", "shape", "value"], rows),

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 LEAVES = {"A": (2, 3), "B": (3, 2), "u": (3,), "v": (2,), "c": ()}
 
 RATIONAL_UNARY = ["relu({})", "-{}", "({})^2", "abs({})", "leaky_relu({}, 0.5)", "{} * 3 - 1"]
-TRANSCENDENTAL_UNARY = ["sigmoid({})", "tanh({})", "exp({})", "softmax({})"]
+TRANSCENDENTAL_UNARY = ["sigmoid({})", "tanh({})", "exp({})", "softmax({})", "sin({})", "cos({})"]
 
 
 @st.composite

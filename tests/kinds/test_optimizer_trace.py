@@ -438,7 +438,7 @@ def _error(given: str) -> str:
             "limited",
         ),
         (
-            "      optimizer: {name: sgd}\n      theta: [1]\n      objective: sin(theta)\n",
+            "      optimizer: {name: sgd}\n      theta: [1]\n      objective: sinh(theta)\n",
             "objective",
             "",
         ),

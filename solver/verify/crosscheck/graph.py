@@ -95,6 +95,8 @@ TORCH: dict[str, Callable[..., torch.Tensor]] = {
     "leaky_relu": lambda x, a=0.01: F.leaky_relu(x, float(a)),
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
+    "sin": torch.sin,
+    "cos": torch.cos,
     "exp": torch.exp,
     "log": torch.log,
     "sqrt": torch.sqrt,
