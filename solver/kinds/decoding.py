@@ -34,12 +34,14 @@ import sympy
 from pydantic import BeforeValidator, model_validator
 
 from .. import exact
-from ..display import Add, Call, M, Mul, Num, Pow, Raw, Sym, Table, Text, eq, rel, says
+from ..display import Add, Call, M, Mat, Mul, Num, Pow, Raw, Sym, Table, Text, eq, rel, says
 from ..errors import FieldError
-from ..given import Count, Dim, GivenModel, Matrix, TypeDoc
+from ..given import Count, Dim, GivenModel, Matrix, Positive, TypeDoc
 from ..parse import ParseError, parse_value
 from ..solution import Key, Solution
 from . import Kind, kind
+from .common import plain_given, same_shape
+from .softmax import TemperatureUse, scaled, softmax_row, temperature_mistake
 
 START = "<BOS>"
 MAX_TREE_NODES = 20_000
@@ -286,6 +288,24 @@ def _check_distribution(parent: Node, where: Sequence[str]) -> None:
         )
 
 
+def _sample_tokens(value: Any) -> Any:
+    """A sample sequence as a list of tokens: a list as it is, a string split at spaces."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        return list(value)
+    raise FieldError("must be a sequence of tokens: a list, or one string with spaces")
+
+
+SampleField = Annotated[
+    list[str] | None,
+    BeforeValidator(_sample_tokens),
+    TypeDoc("sequence", 'tokens: ["the", "green", "ellipse"] or "the green ellipse"'),
+]
+
+
 TreeField = Annotated[
     Any,
     BeforeValidator(parse_tree),
@@ -516,6 +536,37 @@ class LMTree(Kind):
         """the model: the start token, its children with their log P(token | prefix), theirs, ..."""
         beam_width: Count = 2
         """the beam width B"""
+        temperature: Positive | None = None
+        """sampling with temperature T (a rational > 0): each next token is drawn with
+        probability ∝ P(token | prefix)^{1/T} among the tokens the tree shows after the prefix"""
+        sample: SampleField = None
+        """the sequence whose probability under sampling at temperature T is asked (default:
+        the greedy sequence); needs a temperature"""
+
+        @model_validator(mode="after")
+        def _sampling(self) -> LMTree.Given:
+            if self.temperature is not None and not exact.is_rational(self.temperature):
+                raise FieldError(
+                    "must be a rational number (an integer or a fraction such as 1/2), got "
+                    f"{exact.unicode(self.temperature)}",
+                    "temperature",
+                )
+            if self.sample is None:
+                return self
+            if self.temperature is None:
+                raise FieldError(
+                    "is drawn by sampling at a temperature: give temperature too (1 samples "
+                    "from the model as it is)",
+                    "sample",
+                )
+            node = self.tree.find(self.sample)
+            if node is None or node is self.tree:
+                raise FieldError(
+                    f"must be a path of the tree from {self.tree.token}: "
+                    f"{' '.join(self.sample)!r} is not",
+                    "sample",
+                )
+            return self
 
     keys = (
         Key("greedy.sequence", "sequence", "greedy decoding: the most likely next token each time"),
@@ -532,6 +583,17 @@ class LMTree(Kind):
         Key("best.sequence", "sequence", "the most likely complete sequence (exhaustive search)"),
         Key("best.logp", "real", "its log-likelihood"),
         Key("viterbi_applicable", "boolean", "whether the model is Markov, so Viterbi applies"),
+        Key(
+            "sample.probabilities[t]",
+            "vector",
+            "with a temperature: the distribution step t of the sample draws its next token from, "
+            "∝ P(token | prefix)^{1/T} over the tokens the tree shows, in the tree's order",
+        ),
+        Key(
+            "sample.probability",
+            "real",
+            "the probability that sampling at temperature T generates the sample sequence",
+        ),
     )
     example = {
         "tree": {
@@ -570,6 +632,12 @@ class LMTree(Kind):
             "score": "last"
         },
         "applied Viterbi to a model that is not Markov": {"assume_markov": True},
+        "forgot to divide the log-probabilities by the temperature T": {
+            "temperature_use": "ignore"
+        },
+        "multiplied the log-probabilities by the temperature T instead of dividing by it": {
+            "temperature_use": "multiply"
+        },
     }
     nice = (
         "no two hypotheses compared at any step have the same score",
@@ -578,7 +646,12 @@ class LMTree(Kind):
     )
 
     def show_givens(self, g: Any) -> list[tuple[M, M]]:
-        return [(Sym("tree"), tree_table(g.tree)), (Sym("B"), Num(g.beam_width))]
+        out = [(Sym("tree"), tree_table(g.tree)), (Sym("B"), Num(g.beam_width))]
+        if g.temperature is not None:
+            out.append((Sym("T"), Num(g.temperature)))
+        if g.sample is not None:
+            out.append((Text("sample"), Text(" ".join(g.sample))))
+        return out
 
     def solve(
         self,
@@ -588,7 +661,10 @@ class LMTree(Kind):
         beams: int | None = None,
         score: Score = "sum",
         assume_markov: bool = False,
+        temperature_use: TemperatureUse = "divide",
     ) -> None:
+        T = None if g.temperature is None else Fraction(g.temperature)
+        temperature_mistake(T, temperature_use != "divide")
         root = g.tree
         width = beams or g.beam_width
         s.step(
@@ -604,6 +680,80 @@ class LMTree(Kind):
         best = self.exhaustive(s, root, score)
         self.viterbi_applies(s, root, assume_markov)
         self.compare_decoders(s, greedy, beam, best, width, score)
+        if T is not None:
+            sample = root.find(g.sample) if g.sample is not None else greedy
+            if sample is not None:
+                others = (
+                    [n for n in greedy_ends(root, score) if n is not sample]
+                    if g.sample is None and not s.overrides
+                    else []
+                )
+                self.sampling(s, sample, T, temperature_use, g.sample is None, others)
+
+    # -- sampling with a temperature
+    def sampling(
+        self,
+        s: Solution,
+        sample: Node,
+        T: Fraction,
+        use: TemperatureUse,
+        default: bool,
+        others: Sequence[Node] = (),
+    ) -> None:
+        which = "the greedy sequence" if default else "the sequence"
+        s.step(
+            says(
+                f"Sampling with temperature ⟦T = {exact.unicode(T)}⟧ draws each next token "
+                "from the softmax of the log-probabilities divided by T, ⟦P_T(w | prefix) = "
+                "P(w | prefix)^{1/T}/Σ_v P(v | prefix)^{1/T}⟧ over the tokens the tree shows "
+                "after the prefix (the only ones it knows: top-k sampling with k of them). "
+                f"The probability of drawing {which} '{' '.join(sample.tokens())}' is the "
+                "product of its tokens' sampling probabilities."
+            )
+        )
+        # another greedy sequence (a tie) is as valid a sample, with its own probabilities
+        rivals = [sampling_probabilities(n, T, use) for n in others]
+        why = "a tie: greedy decoding may as well give another sequence, sampled as likely"
+        chosen = []
+        for t, (node, probs) in enumerate(
+            zip(sample.path(), sampling_probabilities(sample, T, use)[0], strict=True), start=1
+        ):
+            options = node.parent.children if node.parent is not None else []
+            alt = [r[0][t - 1] for r in rivals if len(r[0]) >= t and r[0][t - 1] != probs]
+            probs = same_shape(
+                s.answer(
+                    f"sample.probabilities[{t}]",
+                    probs,
+                    label=Raw(rf"P_T(\cdot \mid \text{{step {t}}})", f"P_T(·|step {t})"),
+                    **tie_meta(alt, why),
+                ),
+                probs,
+            )
+            pick = options.index(node)
+            chosen.append(probs[pick])
+            prefix = " ".join(node.parent.tokens()) if node.parent is not None else ""
+            s.step(
+                f"Step {t}, after '{prefix}': the tokens "
+                + ", ".join(f"{c.token} ({_decimal(c.logp)})" for c in options)
+                + f"; divided by T and normalized, '{node.token}' is drawn with probability "
+                f"{exact.unicode(probs[pick])} ≈ {exact.to_float(probs[pick]):.4g}.",
+                eq(
+                    Raw(rf"P_T(\cdot \mid {exact.latex_text(prefix)})", f"P_T(·|{prefix})"),
+                    Mat(probs),
+                ),
+            )
+        total = exact.from_sympy(sympy.Mul(*[exact.to_sympy(x) for x in chosen]))
+        s.step(
+            f"Multiplying: the probability of sampling '{' '.join(sample.tokens())}' at "
+            f"T = {exact.unicode(T)}. As T → 0 sampling becomes greedy decoding (the greedy "
+            "sequence gets probability 1 without ties); as T → ∞ every next token is equally "
+            "likely.",
+            eq(Raw(r"P_T", "P_T"), Mul(*chosen) if len(chosen) > 1 else chosen[0], total),
+        )
+        alt = [
+            r[1] for r in rivals if not exact.is_zero(exact.to_sympy(r[1]) - exact.to_sympy(total))
+        ]
+        s.answer("sample.probability", total, label=Raw(r"P_T", "P_T"), **tie_meta(alt, why))
 
     # -- greedy
     def greedy(self, s: Solution, root: Node, how: str) -> Node | None:
@@ -853,11 +1003,13 @@ class LMTree(Kind):
     def generate(self, given: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
         root = parse_tree(given["tree"])
         width = int(given.get("beam_width", 2))
+        # sampling stays as asked: the same temperature, the same sample (the tokens stay)
+        kept = {k: plain_given(given[k]) for k in ("temperature", "sample") if k in given}
         for _ in range(5000):
             raw = _random_tree(root, rng)
-            new = self.Given.model_validate({"tree": raw, "beam_width": width})
+            new = self.Given.model_validate({"tree": raw, "beam_width": width, **kept})
             if not _tree_promises(new.tree, width):
-                return {"tree": raw, "beam_width": width}
+                return {"tree": raw, "beam_width": width, **kept}
         raise ValueError(
             "this tree's shape admits no variant whose beam search differs from "
             "greedy decoding without ties"
@@ -865,6 +1017,20 @@ class LMTree(Kind):
 
     def broken_promises(self, g: Any, s: Solution) -> list[str]:
         return _tree_promises(g.tree, g.beam_width)
+
+
+def sampling_probabilities(
+    node: Node, T: Fraction, use: TemperatureUse = "divide"
+) -> tuple[list[list[Any]], Any]:
+    """Sampling at temperature T down to ``node``: at each step the distribution over the
+    prefix's children, softmax(log P/T), and the product of the drawn tokens' probabilities."""
+    steps, drawn = [], []
+    for n in node.path():
+        assert n.parent is not None
+        probs = softmax_row([scaled(c.logp, T, use) for c in n.parent.children])
+        steps.append(probs)
+        drawn.append(exact.to_sympy(probs[n.parent.children.index(n)]))
+    return steps, exact.from_sympy(sympy.Mul(*drawn))
 
 
 def greedy_ends(root: Node, how: str) -> list[Node]:

@@ -347,6 +347,8 @@ def test_tree_misconceptions_reproduce_the_mistakes() -> None:
         return s
 
     for name, options in k.misconceptions.items():
+        if "temperature_use" in options:
+            continue  # no temperature in this problem: see the sampling tests below
         wrong = solved(**options)
         assert any(wrong.answers[key].value != right[key] for key in right.answers), name
     assert solved(beams=1)["beam.sequence"] == right["greedy.sequence"]
@@ -671,3 +673,142 @@ def test_benchmark_numeric_path_agrees_with_the_naive_loop() -> None:
     for row, naive_row in zip(log_delta.tolist(), naive_delta, strict=True):
         assert row == pytest.approx(naive_row, abs=1e-12)
     assert back[1:].tolist() == naive_back[1:]
+
+
+# --------------------------------------------------------------------------- sampling with T
+
+#: a small tree: after <BOS>, "a" (log 1/2) or "b" (log 1/4) or "c" (log 1/4); after "a",
+#: "x" (−1) or "y" (−2); "b" and "c" end
+SAMPLING_TREE = {
+    BOS: {
+        "children": {
+            "a": {"logp": "log(1/2)", "children": {"x": -1, "y": -2}},
+            "b": "log(1/4)",
+            "c": "log(1/4)",
+        }
+    }
+}
+
+
+def sampled_by_hand(steps: list[tuple[list[float], int]], T: float) -> float:
+    """Π_t P(w_t)^{1/T}/Σ_v P(v)^{1/T}, from each step's log-probabilities and the drawn one."""
+    out = 1.0
+    for logps, pick in steps:
+        w = [math.exp(v / T) for v in logps]
+        out *= w[pick] / sum(w)
+    return out
+
+
+@pytest.mark.parametrize("T", ["1/3", 1, 2, "7/2"])
+def test_sampling_at_a_temperature_matches_by_hand(T: Any) -> None:
+    t = float(Fraction(T))
+    s = solve_given("lm_tree", {"tree": SAMPLING_TREE, "temperature": T, "sample": "a y"})
+    first = [math.log(1 / 2), math.log(1 / 4), math.log(1 / 4)]
+    assert exact.to_float(s["sample.probability"]) == pytest.approx(
+        sampled_by_hand([(first, 0), ([-1, -2], 1)], t), rel=1e-12
+    )
+    w = [math.exp(v / t) for v in first]
+    assert exact.to_float(s["sample.probabilities[1]"]) == pytest.approx(
+        [x / sum(w) for x in w], rel=1e-12
+    )
+    # exactly: P(a)^{1/T} ∝ 2^{-1/T}, so at T = 1 the tree's own probabilities come back
+    if T == 1:
+        assert s["sample.probabilities[1]"] == [F(1, 2), F(1, 4), F(1, 4)]
+
+
+def test_the_default_sample_is_greedy_and_tends_to_certainty_as_t_falls() -> None:
+    probs = []
+    for T in ["1/20", "1/2", 1, 4, 100]:
+        s = solve_given("lm_tree", {"tree": SAMPLING_TREE, "temperature": T})
+        assert s["greedy.sequence"] == [BOS, "a", "x"]
+        probs.append(float(exact.to_float(s["sample.probability"])))
+    assert probs == sorted(probs, reverse=True)  # the argmax's share falls as T rises
+    assert probs[0] == pytest.approx(1, abs=1e-5)
+    assert probs[-1] == pytest.approx(1 / 3 * 1 / 2, rel=0.02)  # uniform: 1/3 then 1/2
+
+
+def test_a_sample_may_be_written_with_or_without_the_start_token() -> None:
+    a = solve_given("lm_tree", {"tree": SAMPLING_TREE, "temperature": 2, "sample": ["b"]})
+    b = solve_given("lm_tree", {"tree": SAMPLING_TREE, "temperature": 2, "sample": "<BOS> b"})
+    assert exact.fmt(a["sample.probability"]) == exact.fmt(b["sample.probability"])
+    assert "sample.probabilities[2]" not in a.answers
+
+
+def test_without_a_temperature_there_is_no_sampling() -> None:
+    s = solve_given("lm_tree", {"tree": SAMPLING_TREE})
+    assert not any(key.startswith("sample.") for key in s.answers)
+
+
+@pytest.mark.parametrize(
+    "extra,field,words",
+    [
+        ({"sample": "a x"}, "sample", "give temperature too"),
+        ({"sample": "a z", "temperature": 1}, "sample", "is not"),
+        ({"sample": 3, "temperature": 1}, "sample", "sequence of tokens"),
+        ({"temperature": 0}, "temperature", "must be > 0"),
+        ({"temperature": "sqrt(2)"}, "temperature", "rational"),
+    ],
+)
+def test_bad_sampling_givens_name_their_field(extra: dict[str, Any], field: str, words: str):
+    import yaml
+
+    text = yaml.safe_dump(
+        {"problems": [{"id": "s", "kind": "lm_tree", "given": {"tree": SAMPLING_TREE, **extra}}]}
+    )
+    errors = solver.load_text(text, "t.yaml").errors
+    assert len(errors) == 1 and f"field 'given.{field}'" in str(errors[0]), errors
+    assert words in str(errors[0])
+
+
+def test_sampling_mistakes_are_named_and_ties_accepted(judge: Any, tmp_path: Path) -> None:
+    import yaml
+
+    from solver.check import AnswerKey, read_answers
+
+    # "a" and "b" tie after <BOS>: greedy may take either, and sampling the other greedy
+    # sequence "b x" at T = 3 has its own probability, 1/2 · 1/2
+    tree = {
+        BOS: {
+            "children": {
+                "a": {"logp": "log(1/2)", "children": {"x": -1, "y": -2}},
+                "b": {"logp": "log(1/2)", "children": {"x": -1, "y": -1}},
+            }
+        }
+    }
+    doc = {
+        "problems": [
+            {"id": "s", "kind": "lm_tree", "given": {"tree": SAMPLING_TREE, "temperature": 2}},
+            {"id": "tie", "kind": "lm_tree", "given": {"tree": tree, "temperature": 3}},
+        ]
+    }
+    ps = solver.load_text(yaml.safe_dump(doc), "t.yaml")
+    key = AnswerKey(ps)
+    answers = {}
+    for name, options in kinds.get("lm_tree").misconceptions.items():
+        if "temperature_use" not in options:
+            continue
+        wrong = solver.solve(ps.get("s"), **options)["sample.probability"]
+        answers[name] = exact.fmt(wrong)
+    for name, value in answers.items():
+        path = tmp_path / "a.yaml"
+        path.write_text(yaml.safe_dump({"answers": {"s": {"sample.probability": value}}}))
+        got = {x.key: x for x in key.check(read_answers(path), judge).results if x.problem == "s"}
+        assert got["sample.probability"].misconception == name, got["sample.probability"]
+    path = tmp_path / "b.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "answers": {
+                    "tie": {"greedy.sequence": "b x", "sample.probability": "1/4"},
+                    "s": {
+                        "sample.probability": "2^(-1/2)/(2^(-1/2) + 2*4^(-1/2)) * 1/(1 + e^(-1/2))"
+                    },
+                }
+            }
+        )
+    )
+    got = {(x.problem, x.key): x for x in key.check(read_answers(path), judge).results}
+    assert got[("tie", "greedy.sequence")].verdict == "correct"
+    assert got[("tie", "sample.probability")].verdict == "correct"
+    assert solver.solve(ps.get("tie"))["greedy.sequence"] == [BOS, "a", "x"]
+    assert got[("s", "sample.probability")].verdict == "correct", got[("s", "sample.probability")]

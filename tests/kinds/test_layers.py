@@ -195,9 +195,15 @@ def test_transformer_base_sizes_by_hand():
 def test_conv1d_matches_torch(c_in, c_out, L, k, s, p, d):
     torch = pytest.importorskip("torch")
     module = torch.nn.Conv1d(c_in, c_out, k, s, p, d)
-    y = module(torch.zeros(2, c_in, L))
     layer = {"type": "Conv1d", "name": "c", "in_channels": c_in, "out_channels": c_out}
     layer |= {"kernel_size": k, "stride": s, "padding": p, "dilation": d}
+    if d * (k - 1) + 1 > L + 2 * p:  # a kernel wider than the padded input: both refuse it
+        with pytest.raises(RuntimeError):
+            module(torch.zeros(2, c_in, L))
+        with pytest.raises(ValueError, match="larger than its padded input"):
+            solve("conv", [2, c_in, L], [layer])
+        return
+    y = module(torch.zeros(2, c_in, L))
     sol = solve("conv", [2, c_in, L], [layer])
     assert sol["c.output_shape"] == list(y.shape)
     assert sol["c.params"] == torch_params(module)

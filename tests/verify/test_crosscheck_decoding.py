@@ -134,3 +134,37 @@ def test_a_wrong_answer_is_noticed() -> None:
     s.answers["delta[2]"].value = [Fraction(1, 12), Fraction(4, 15)]
     bad = {r.key for r in check("viterbi", ps.get("viterbi").given, s) if not r.ok}
     assert bad == {"backpointers[3]", "delta[2]"}
+
+
+@pytest.mark.parametrize("T", ["1/3", 1, "5/2"])
+def test_sampling_at_a_temperature_agrees_with_torch_softmax(T: Any) -> None:
+    """torch.softmax(logp/T) at each prefix of random trees, for greedy's sequence and for a
+    leaf named in the problem, ties included."""
+    rng = random.Random(3)
+    for _ in range(15):
+        raw = {**random_tree(rng), "temperature": T}
+        g, s = solve_given("lm_tree", raw)
+        bad = [(r.key, r.exact, r.torch) for r in check("lm_tree", g, s) if not r.ok]
+        assert not bad and "sample.probability" in {r.key for r in check("lm_tree", g, s)}
+        leaf = rng.choice([n for n in _leaves(g.tree)])
+        g, s = solve_given("lm_tree", {**raw, "sample": leaf})
+        bad = [(r.key, r.exact, r.torch) for r in check("lm_tree", g, s) if not r.ok]
+        assert not bad
+
+
+def _leaves(node: Any) -> list[list[str]]:
+    if not node.children:
+        return [[]]
+    return [[c.token, *rest] for c in node.children for rest in _leaves(c)]
+
+
+@pytest.mark.parametrize("use", ["ignore", "multiply"])
+def test_a_temperature_mistake_disagrees_with_torch(use: str) -> None:
+    ps = solver.load(SHIPPED)
+    raw = {**ps.get("lm-tree").raw_given, "temperature": "1/2"}
+    k = kinds.get("lm_tree")
+    g = k.Given.model_validate(raw)
+    s = k.new_solution()
+    k.solve(g, s, temperature_use=use)
+    bad = {r.key for r in check("lm_tree", g, s) if not r.ok}
+    assert "sample.probability" in bad and "sample.probabilities[1]" in bad

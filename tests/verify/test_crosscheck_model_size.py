@@ -14,7 +14,7 @@ from solver.verify.crosscheck import At, at_point, compare  # noqa: E402
 
 crosscheck.load_all()
 
-OURS = ("mlp", "conv", "conv_matrix", "softmax_ce")
+OURS = ("mlp", "conv", "conv_matrix", "softmax_ce", "distillation")
 
 EXTRA = """
 problems:
@@ -69,6 +69,21 @@ problems:
     given:
       logits: [[1, 2, 3], [0, 0, 1]]
       labels: [0, 2]
+  - id: sce-hot
+    kind: softmax_ce
+    given:
+      logits: [[2, -1, 2], [0, 1, 3]]
+      labels: [1, 2]
+      temperature: 3/2
+  - id: sce-cold
+    kind: softmax_ce
+    given:
+      logits: [1, u, -2]
+      label: 0
+      temperature: 1/3
+  - id: kd
+    kind: distillation
+    given: {teacher: [5, 1, -2, 0], student: [1, 2, 0, 0], temperature: 4, label: 0, alpha: 0.9}
   - id: sce-soft
     kind: softmax_ce
     given:
@@ -115,6 +130,12 @@ def test_every_answer_agrees_with_torch(problem):
         ("conv-matrix", {"transposed_is_a": True}, {"transposed"}),
         ("sce", {"grad_sign": -1}, {"grad_logits"}),
         ("sce", {"softmax": False}, {"probabilities", "loss"}),
+        ("sce-hot", {"temperature_use": "ignore"}, {"probabilities", "entropy", "loss"}),
+        ("sce-hot", {"temperature_use": "multiply"}, {"cold_limit", "hot_limit"}),
+        ("sce-hot", {"grad_temperature": False}, {"grad_logits"}),
+        ("kd", {"t_squared": False}, {"soft_loss", "grad_student", "loss"}),
+        ("kd", {"student_at_T": False}, {"student_probabilities", "kl"}),
+        ("kd", {"kl_swapped": True}, {"kl", "grad_student"}),
         ("lenet", {"size_rule": "stride_plus_one"}, {"pool1.output_shape"}),
     ],
 )

@@ -92,6 +92,37 @@ def lm_tree(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     out.update(_tree_greedy(tree, device))
     out.update(_tree_beam(tree, g.beam_width, device))
     out["viterbi_applicable"] = _tree_is_markov(tree, device)
+    if g.temperature is not None:
+        out.update(_tree_sampling(tree, g, device))
+    return out
+
+
+def _tree_sampling(tree: Tree, g: Any, device: Any) -> dict[str, Any]:
+    """Sampling at temperature T along the sample (greedy's sequence by default, found here
+    by torch.argmax, first maximum on a tie): torch.softmax(logp/T) over each prefix's
+    children, and the product of the drawn tokens' probabilities."""
+    T = float(g.temperature)
+    node, out, total = tree.root, {}, torch.tensor(1.0, dtype=torch.float64, device=device)
+    wanted = list(g.sample) if g.sample is not None else None
+    if wanted and wanted[0] == tree.root.token:
+        wanted = wanted[1:]
+    t = 0
+    while node.children and (wanted is None or t < len(wanted)):
+        logp = torch.tensor(
+            [float(exact.to_float(c.logp)) for c in node.children],
+            dtype=torch.float64,
+            device=device,
+        )
+        probs = torch.softmax(logp / T, dim=0)
+        if wanted is None:
+            pick = int(torch.argmax(logp))
+        else:
+            pick = [c.token for c in node.children].index(wanted[t])
+        t += 1
+        out[f"sample.probabilities[{t}]"] = probs
+        total = total * probs[pick]
+        node = node.children[pick]
+    out["sample.probability"] = total
     return out
 
 

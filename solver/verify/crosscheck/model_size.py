@@ -10,7 +10,7 @@ convolution matrix A is read off ``F.conv1d``/``F.conv2d`` column by column (the
 to each unit input), Aᵀ off ``F.conv_transpose1d``/``2d``, and ∂L/∂x comes from autograd;
 symbolic kernels and inputs get random integers, and the exact answers are compared at
 the same point. Softmax, cross-entropy and its gradient come from ``F.cross_entropy`` and
-autograd.
+autograd (through z/T at a temperature); distillation's soft loss from ``F.kl_div`` times T².
 """
 
 from __future__ import annotations
@@ -690,9 +690,10 @@ def softmax_ce(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     else:
         labels = [g.label] if single else g.labels
         target = torch.tensor(labels, device=device)
-    loss = F.cross_entropy(z, target, reduction=g.reduction)
-    loss.backward()
-    p = torch.softmax(z.detach(), dim=-1)
+    T = 1.0 if g.temperature is None else float(g.temperature)
+    loss = F.cross_entropy(z / T, target, reduction=g.reduction)
+    loss.backward()  # autograd through z/T: the 1/T of the gradient is torch's, not ours
+    p = torch.softmax(z.detach() / T, dim=-1)
     pred = z.detach().argmax(dim=-1)
     out = {
         "probabilities": At(p[0] if single else p, point),
@@ -701,4 +702,44 @@ def softmax_ce(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
     }
     if "predicted" in s.answers:  # not for symbolic logits
         out["predicted"] = int(pred[0]) if single else pred
+    if g.temperature is not None:
+        H = torch.distributions.Categorical(probs=p).entropy()
+        out["entropy"] = At(H[0] if single else H, point)
+        # the limits as a very cold and a very hot softmax: float64 makes both exact to 1e-12
+        for key, very in (("cold_limit", 1e-9), ("hot_limit", 1e15)):
+            if key in s.answers:
+                limit = torch.softmax(z.detach() / very, dim=-1)
+                out[key] = limit[0] if single else limit
+    return out
+
+
+# --------------------------------------------------------------------------- distillation
+
+
+@crosscheck("distillation")
+def distillation(g: Any, s: Solution, device: Any) -> Mapping[str, Any]:
+    """The soft loss as PyTorch recipes write it, T²·kl_div(log_softmax(z_s/T), softmax(z_t/T)),
+    its gradient by autograd, the hard loss by cross_entropy."""
+    T = float(g.temperature)
+    zt = _tensor(g.teacher, {}, device)
+    zs = _tensor(g.student, {}, device).clone().requires_grad_(True)
+    q = torch.softmax(zt / T, dim=-1)
+    log_p = F.log_softmax(zs / T, dim=-1)
+    kl = F.kl_div(log_p, q, reduction="sum")
+    soft = kl * T * T
+    soft.backward()
+    out = {
+        "soft_targets": q,
+        "student_probabilities": log_p.detach().exp(),
+        "kl": kl.detach(),
+        "soft_loss": soft.detach(),
+        "grad_student": zs.grad,
+    }
+    if g.label is not None:
+        target = torch.tensor([g.label], device=device)
+        hard = F.cross_entropy(zs.detach().unsqueeze(0), target)
+        out["hard_loss"] = hard
+        if g.alpha is not None:
+            alpha = float(g.alpha)
+            out["loss"] = alpha * soft.detach() + (1 - alpha) * hard
     return out
