@@ -764,17 +764,11 @@ def _check_together(
 def _read_only(item: _Read, kp: KeyedProblem) -> str | None:
     """Read the student's value by its type (for a kind that grades by the values together);
     why not, if that failed."""
-    try:
+
+    def step() -> None:
         item.value = read(item.answer, item.raw, kp.symbols)
-    except Unreadable as err:
-        return str(err)
-    except MemoryError:
-        return "it needs more memory than an answer may use"
-    except RecursionError:
-        return "it is nested too deeply"
-    except (ArithmeticError, ValueError, TypeError) as err:
-        return f"its value cannot be computed ({type(err).__name__})"
-    return None
+
+    return _why_not(step)
 
 
 def _warn_failed_resolves(kp: KeyedProblem, before: int, warnings: list[str]) -> None:
@@ -799,9 +793,18 @@ def _read_and_compare(item: _Read, kp: KeyedProblem, judge: Judge) -> str | None
     Any failure here is this answer's alone (the checking rules: the rest is still
     checked), so it is turned into the reason the student sees.
     """
-    try:
+
+    def step() -> None:
         item.value = read(item.answer, item.raw, kp.symbols)
         item.match = compare(item.answer, item.value, judge, kp.tolerance, kp.rivals(item.answer))
+
+    return _why_not(step)
+
+
+def _why_not(step: Callable[[], None]) -> str | None:
+    """Run one answer's reading step; the reason the student sees if it failed, else None."""
+    try:
+        step()
     except Unreadable as err:
         return str(err)
     except MemoryError:
