@@ -130,17 +130,11 @@ def _evaluate(x: sympy.Basic, prec: int) -> Interval:
         return _exact(int(x.p), 1, prec)
     if x.is_Rational:
         return _exact(int(x.p), int(x.q), prec)
-    if x.is_Add:
-        args = x.args
-        acc = _interval(args[0], prec)
-        for a in args[1:]:
-            acc = mpi_add(acc, _interval(a, prec), prec)
-        return acc
-    if x.is_Mul:
-        args = x.args
-        acc = _interval(args[0], prec)
-        for a in args[1:]:
-            acc = mpi_mul(acc, _interval(a, prec), prec)
+    if x.is_Add or x.is_Mul:
+        combine = mpi_add if x.is_Add else mpi_mul
+        acc = _interval(x.args[0], prec)
+        for a in x.args[1:]:
+            acc = combine(acc, _interval(a, prec), prec)
         return acc
     if x.is_Pow:
         base, k = x.args
